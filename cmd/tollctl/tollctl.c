@@ -1,0 +1,60 @@
+/*
+ * tollctl: the operator's command-line tool.  One table of commands; each
+ * command parses its own options and prints its own --help.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "tollctl.h"
+
+#ifndef TOLLGATE_VERSION
+#define TOLLGATE_VERSION "unknown"
+#endif
+
+struct command {
+	const char	*name;
+	int		(*main)(int, char **);
+	const char	*summary;
+};
+
+static const struct command commands[] = {
+	{ "cost", cost_main, "price a response body, a recorded stream or a usage object" },
+};
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: tollctl COMMAND [OPTIONS]\n\ncommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'tollctl COMMAND --help' describes a command.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	log_init("tollctl", LOG_LEVEL_INFO);
+	if (argc < 2) {
+		usage(stderr);
+		return TOLLCTL_EXIT_ERROR;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return TOLLCTL_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("tollctl %s\n", TOLLGATE_VERSION);
+		return TOLLCTL_EXIT_OK;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].main(argc - 1, argv + 1);
+	log_error("unknown command '%s' (try 'tollctl --help')", argv[1]);
+	return TOLLCTL_EXIT_ERROR;
+}

@@ -1,0 +1,15 @@
+/*
+ * tollctl's command families; each lives in its own file and is listed in
+ * the table in tollctl.c.
+ */
+#ifndef TOLLCTL_H
+#define TOLLCTL_H
+
+/* Exit codes shared by every command. */
+#define TOLLCTL_EXIT_OK		0
+#define TOLLCTL_EXIT_ERROR	1	/* bad arguments, unreadable or malformed input */
+#define TOLLCTL_EXIT_UNPRICED	2	/* output printed, but the model has no price */
+
+int cost_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,430 @@
+/*
+ * The pull scanner behind every JSON read in tollgate: response bodies, SSE
+ * event data, price maps.  Pure functions over a caller's buffer.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "json.h"
+
+void
+json_init(struct json_scan *s, const char *buf, size_t len)
+{
+	s->start = s->p = buf;
+	s->end = buf + len;
+	s->depth = 0;
+	s->error = NULL;
+	s->error_at = 0;
+}
+
+int
+json_fail(struct json_scan *s, const char *msg)
+{
+	if (s->error == NULL) {
+		s->error = msg;
+		s->error_at = (size_t)(s->p - s->start);
+	}
+	return -1;
+}
+
+static inline void
+skip_ws(struct json_scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' ||
+	    *s->p == '\r' || *s->p == '\t'))
+		s->p++;
+}
+
+enum json_type
+json_peek(struct json_scan *s)
+{
+	skip_ws(s);
+	if (s->p >= s->end)
+		return JSON_NONE;
+	switch (*s->p) {
+	case '{': return JSON_OBJECT;
+	case '[': return JSON_ARRAY;
+	case '"': return JSON_STRING;
+	case 't': return JSON_TRUE;
+	case 'f': return JSON_FALSE;
+	case 'n': return JSON_NULL;
+	case '-': return JSON_NUMBER;
+	default:
+		return *s->p >= '0' && *s->p <= '9' ? JSON_NUMBER : JSON_BAD;
+	}
+}
+
+static int
+scan_string(struct json_scan *s, struct json_text *out)
+{
+	const char *q = s->p + 1;
+
+	out->escaped = 0;
+	for (;;) {
+		const char *hit = memchr(q, '"', (size_t)(s->end - q));
+		const char *bs;
+
+		if (hit == NULL) {
+			s->p = s->end;
+			return json_fail(s, "unterminated string");
+		}
+		bs = memchr(q, '\\', (size_t)(hit - q));
+		if (bs == NULL) {
+			/* control characters are not allowed raw inside strings */
+			for (const char *c = q; c < hit; c++)
+				if ((unsigned char)*c < 0x20) {
+					s->p = c;
+					return json_fail(s, "control character in string");
+				}
+			out->ptr = s->p + 1;
+			out->len = (size_t)(hit - (s->p + 1));
+			s->p = hit + 1;
+			return 0;
+		}
+		for (const char *c = q; c < bs; c++)
+			if ((unsigned char)*c < 0x20) {
+				s->p = c;
+				return json_fail(s, "control character in string");
+			}
+		out->escaped = 1;
+		if (bs + 1 >= s->end) {
+			s->p = s->end;
+			return json_fail(s, "unterminated string");
+		}
+		switch (bs[1]) {
+		case '"': case '\\': case '/': case 'b': case 'f': case 'n':
+		case 'r': case 't':
+			q = bs + 2;
+			break;
+		case 'u':
+			if (s->end - bs < 6) {
+				s->p = bs;
+				return json_fail(s, "bad \\u escape");
+			}
+			for (int i = 2; i < 6; i++) {
+				char h = bs[i];
+				if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') ||
+				    (h >= 'A' && h <= 'F'))) {
+					s->p = bs;
+					return json_fail(s, "bad \\u escape");
+				}
+			}
+			q = bs + 6;
+			break;
+		default:
+			s->p = bs;
+			return json_fail(s, "bad escape in string");
+		}
+	}
+}
+
+static int
+scan_number(struct json_scan *s, struct json_text *out)
+{
+	const char *p = s->p, *e = s->end;
+
+	if (p < e && *p == '-')
+		p++;
+	if (p < e && *p == '0')
+		p++;
+	else if (p < e && *p >= '1' && *p <= '9')
+		while (p < e && *p >= '0' && *p <= '9')
+			p++;
+	else
+		return json_fail(s, "bad number");
+	if (p < e && *p == '.') {
+		const char *d = ++p;
+		while (p < e && *p >= '0' && *p <= '9')
+			p++;
+		if (p == d) {
+			s->p = p;
+			return json_fail(s, "bad number");
+		}
+	}
+	if (p < e && (*p == 'e' || *p == 'E')) {
+		const char *d;
+		p++;
+		if (p < e && (*p == '+' || *p == '-'))
+			p++;
+		d = p;
+		while (p < e && *p >= '0' && *p <= '9')
+			p++;
+		if (p == d) {
+			s->p = p;
+			return json_fail(s, "bad number");
+		}
+	}
+	out->ptr = s->p;
+	out->len = (size_t)(p - s->p);
+	out->escaped = 0;
+	s->p = p;
+	return 0;
+}
+
+static int
+scan_literal(struct json_scan *s, const char *lit, struct json_text *out)
+{
+	size_t n = strlen(lit);
+
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+		return json_fail(s, "unexpected character");
+	out->ptr = s->p;
+	out->len = n;
+	out->escaped = 0;
+	s->p += n;
+	return 0;
+}
+
+int
+json_scalar(struct json_scan *s, enum json_type *type, struct json_text *out)
+{
+	enum json_type t = json_peek(s);
+
+	*type = t;
+	switch (t) {
+	case JSON_STRING: return scan_string(s, out);
+	case JSON_NUMBER: return scan_number(s, out);
+	case JSON_TRUE:   return scan_literal(s, "true", out);
+	case JSON_FALSE:  return scan_literal(s, "false", out);
+	case JSON_NULL:   return scan_literal(s, "null", out);
+	case JSON_NONE:   return json_fail(s, "unexpected end of input");
+	case JSON_OBJECT:
+	case JSON_ARRAY:  return json_fail(s, "expected a scalar");
+	default:          return json_fail(s, "unexpected character");
+	}
+}
+
+static int
+open_container(struct json_scan *s, char c)
+{
+	skip_ws(s);
+	if (s->p >= s->end)
+		return json_fail(s, "unexpected end of input");
+	if (*s->p != c)
+		return json_fail(s, c == '{' ? "expected an object" : "expected an array");
+	if (s->depth >= JSON_MAX_DEPTH)
+		return json_fail(s, "nesting too deep");
+	s->depth++;
+	s->p++;
+	return 0;
+}
+
+/*
+ * The separator state after '{' or '[': we look back past whitespace to tell
+ * the first member from later ones, which keeps the scanner stateless.
+ */
+static int
+after_open(const struct json_scan *s, char open)
+{
+	const char *q = s->p - 1;
+
+	while (q >= s->start && (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t'))
+		q--;
+	return q >= s->start && *q == open;
+}
+
+int
+json_object_begin(struct json_scan *s)
+{
+	return open_container(s, '{');
+}
+
+int
+json_next_key(struct json_scan *s, struct json_text *key)
+{
+	skip_ws(s);
+	if (s->p >= s->end)
+		return json_fail(s, "unexpected end of input in object");
+	if (*s->p == '}') {
+		s->p++;
+		s->depth--;
+		return 0;
+	}
+	if (!after_open(s, '{')) {
+		if (*s->p != ',')
+			return json_fail(s, "expected ',' or '}'");
+		s->p++;
+		skip_ws(s);
+	}
+	if (s->p >= s->end || *s->p != '"')
+		return json_fail(s, "expected a key");
+	if (scan_string(s, key) < 0)
+		return -1;
+	skip_ws(s);
+	if (s->p >= s->end || *s->p != ':')
+		return json_fail(s, "expected ':'");
+	s->p++;
+	return 1;
+}
+
+int
+json_array_begin(struct json_scan *s)
+{
+	return open_container(s, '[');
+}
+
+int
+json_next_item(struct json_scan *s)
+{
+	skip_ws(s);
+	if (s->p >= s->end)
+		return json_fail(s, "unexpected end of input in array");
+	if (*s->p == ']') {
+		s->p++;
+		s->depth--;
+		return 0;
+	}
+	if (!after_open(s, '[')) {
+		if (*s->p != ',')
+			return json_fail(s, "expected ',' or ']'");
+		s->p++;
+	}
+	return 1;
+}
+
+int
+json_skip(struct json_scan *s)
+{
+	struct json_text t, key;
+	enum json_type type;
+	int r;
+
+	switch (json_peek(s)) {
+	case JSON_OBJECT:
+		if (json_object_begin(s) < 0)
+			return -1;
+		while ((r = json_next_key(s, &key)) > 0)
+			if (json_skip(s) < 0)
+				return -1;
+		return r;
+	case JSON_ARRAY:
+		if (json_array_begin(s) < 0)
+			return -1;
+		while ((r = json_next_item(s)) > 0)
+			if (json_skip(s) < 0)
+				return -1;
+		return r;
+	default:
+		return json_scalar(s, &type, &t);
+	}
+}
+
+int
+json_at_end(struct json_scan *s)
+{
+	skip_ws(s);
+	return s->p >= s->end ? 0 : json_fail(s, "trailing characters after JSON value");
+}
+
+int
+json_text_is(const struct json_text *t, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return t->len == n && !t->escaped && memcmp(t->ptr, lit, n) == 0;
+}
+
+void
+json_position(const struct json_scan *s, int *line, int *col)
+{
+	size_t at = s->error ? s->error_at : (size_t)(s->p - s->start);
+	const char *q, *linestart = s->start;
+	int l = 1;
+
+	if (at > (size_t)(s->end - s->start))
+		at = (size_t)(s->end - s->start);
+	for (q = s->start; q < s->start + at; q++)
+		if (*q == '\n') {
+			l++;
+			linestart = q + 1;
+		}
+	*line = l;
+	*col = (int)(s->start + at - linestart) + 1;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	return c - 'A' + 10;
+}
+
+int
+json_unescape(const struct json_text *t, char *dst, size_t dstlen)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < t->len; i++) {
+		unsigned cp;
+		char c = t->ptr[i];
+
+		if (c != '\\') {
+			if (o + 1 >= dstlen)
+				return -1;
+			dst[o++] = c;
+			continue;
+		}
+		if (++i >= t->len)
+			return -1;
+		switch (t->ptr[i]) {
+		case 'b': c = '\b'; break;
+		case 'f': c = '\f'; break;
+		case 'n': c = '\n'; break;
+		case 'r': c = '\r'; break;
+		case 't': c = '\t'; break;
+		case 'u':
+			if (i + 4 >= t->len)
+				return -1;
+			cp = (unsigned)(hexval(t->ptr[i + 1]) << 12 | hexval(t->ptr[i + 2]) << 8 |
+			    hexval(t->ptr[i + 3]) << 4 | hexval(t->ptr[i + 4]));
+			i += 4;
+			/* UTF-8 encode; surrogates are kept as their own code units */
+			if (cp < 0x80) {
+				if (o + 1 >= dstlen) return -1;
+				dst[o++] = (char)cp;
+			} else if (cp < 0x800) {
+				if (o + 2 >= dstlen) return -1;
+				dst[o++] = (char)(0xc0 | cp >> 6);
+				dst[o++] = (char)(0x80 | (cp & 0x3f));
+			} else {
+				if (o + 3 >= dstlen) return -1;
+				dst[o++] = (char)(0xe0 | cp >> 12);
+				dst[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				dst[o++] = (char)(0x80 | (cp & 0x3f));
+			}
+			continue;
+		default: c = t->ptr[i]; break;
+		}
+		if (o + 1 >= dstlen)
+			return -1;
+		dst[o++] = c;
+	}
+	dst[o] = '\0';
+	return (int)o;
+}
+
+int
+json_write_string(struct buf *out, const char *s)
+{
+	if (buf_append(out, "\"", 1) < 0)
+		return -1;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[8];
+
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			if (buf_append(out, esc, 2) < 0)
+				return -1;
+		} else if (c < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			if (buf_append(out, esc, 6) < 0)
+				return -1;
+		} else if (buf_append(out, s, 1) < 0)
+			return -1;
+	}
+	return buf_append(out, "\"", 1);
+}

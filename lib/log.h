@@ -1,0 +1,18 @@
+/*
+ * One logging family for every process and tool: messages go to stderr with
+ * the program name, lower case, subject quoted, like git's.  fatal() is for
+ * start-up only; nothing that serves requests may call it.
+ */
+#ifndef TOLLGATE_LOG_H
+#define TOLLGATE_LOG_H
+
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+void log_init(const char *progname, enum log_level level);
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

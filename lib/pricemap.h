@@ -1,0 +1,149 @@
+/*
+ * The price map: LiteLLM's model_prices_and_context_window.json format (and
+ * YAML files with the same field names) compiled into one flat,
+ * pointer-free table.  Everything inside the table is addressed by offsets
+ * from its first byte, so the master can copy it into shared memory and every
+ * process can read it at whatever address it is mapped.
+ *
+ * Loading: a builder takes several files in order; a later file's entry for a
+ * model replaces an earlier one whole.  Prices are decimal text parsed to
+ * attodollars, never a double.  Fields tollgate does not price are collected
+ * once each (pricemap_unknown_fields) and otherwise ignored.
+ */
+#ifndef TOLLGATE_PRICEMAP_H
+#define TOLLGATE_PRICEMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum price_kind {
+	PRICE_INPUT,		/* input_cost_per_token */
+	PRICE_OUTPUT,		/* output_cost_per_token */
+	PRICE_CACHE_READ,	/* cache_read_input_token_cost */
+	PRICE_CACHE_HIT,	/* input_cost_per_token_cache_hit (older alias) */
+	PRICE_CACHE_WRITE,	/* cache_creation_input_token_cost (5 minute) */
+	PRICE_CACHE_WRITE_1H,	/* cache_creation_input_token_cost_above_1hr */
+	PRICE_REASONING,	/* output_cost_per_reasoning_token */
+	PRICE_AUDIO_IN,		/* input_cost_per_audio_token */
+	PRICE_AUDIO_OUT,	/* output_cost_per_audio_token */
+	PRICE_IMAGE_IN,		/* input_cost_per_image_token */
+	PRICE_IMAGE_OUT,	/* output_cost_per_image_token */
+	PRICE_INPUT_PER_SECOND,	/* input_cost_per_second */
+	PRICE_OUTPUT_PER_SECOND,/* output_cost_per_second */
+	PRICE_PER_REQUEST,	/* input_cost_per_request */
+	PRICE_SEARCH_LOW,	/* search_context_cost_per_query.search_context_size_low */
+	PRICE_SEARCH_MEDIUM,
+	PRICE_SEARCH_HIGH,
+	PRICE_KIND_COUNT
+};
+
+enum price_tier {
+	PRICE_TIER_STANDARD,
+	PRICE_TIER_FLEX,
+	PRICE_TIER_PRIORITY,
+	PRICE_TIER_ULTRAFAST,
+	PRICE_TIER_COUNT
+};
+
+/* One price field of an entry, e.g. input_cost_per_token_above_200k_tokens_priority. */
+struct price_rate {
+	int64_t		atto;	/* USD 1e-18 per unit */
+	uint32_t	above;	/* applies when total input > above; 0 for the base rate */
+	uint16_t	range;	/* 0: the entry's own; i: tiered_pricing[i - 1] */
+	uint8_t		kind;	/* enum price_kind */
+	uint8_t		tier;	/* enum price_tier */
+	uint8_t		batch;	/* a *_batches field */
+	uint8_t		pad[7];
+};
+
+/* A tiered_pricing range: applies when lo < total input <= hi. */
+struct price_range {
+	uint64_t	lo;
+	uint64_t	hi;
+};
+
+struct price_entry {
+	uint32_t	name;		/* string offsets; 0 is the empty string */
+	uint32_t	base_model;
+	uint32_t	provider;
+	uint32_t	mode;
+	uint32_t	source;		/* the file it came from */
+	uint32_t	rates;		/* first rate index, and count */
+	uint32_t	nrates;
+	uint32_t	ranges;		/* first range index, and count */
+	uint32_t	nranges;
+	uint32_t	pad;
+	int64_t		mult_us;	/* provider_specific_entry multipliers, */
+	int64_t		mult_fast;	/* in 1e-6 units; 0 when absent */
+};
+
+#define PRICE_TABLE_MAGIC	0x70726963u	/* "pric" */
+#define PRICE_TABLE_VERSION	1u
+
+/* The compiled table; all *_off fields are byte offsets from the header. */
+struct price_table {
+	uint32_t	magic;
+	uint32_t	version;
+	uint64_t	size;		/* whole table in bytes */
+	uint64_t	generation;	/* set by whoever publishes it */
+	uint32_t	nentries;
+	uint32_t	nslots;		/* hash slots, a power of two */
+	uint32_t	entries_off;
+	uint32_t	slots_off;	/* uint32_t entry index + 1, 0 = empty */
+	uint32_t	rates_off;
+	uint32_t	ranges_off;
+	uint32_t	strings_off;
+	uint32_t	strings_len;
+};
+
+struct pricemap_builder;
+
+struct pricemap_builder *pricemap_builder_new(void);
+void pricemap_builder_free(struct pricemap_builder *b);
+
+/*
+ * Loads one file (JSON when its first non-blank byte is '{', else YAML) into
+ * the builder.  Returns 0, or -1 with "file:line:col: what" in err.
+ */
+int pricemap_load_file(struct pricemap_builder *b, const char *path, char *err,
+    size_t errlen);
+
+/* The same for a buffer; name is used in messages. */
+int pricemap_load_json(struct pricemap_builder *b, const char *name,
+    const char *buf, size_t len, char *err, size_t errlen);
+int pricemap_load_yaml(struct pricemap_builder *b, const char *name,
+    const char *buf, size_t len, char *err, size_t errlen);
+
+/*
+ * Non-fatal findings of the loads so far, one per line ("file:line: ...", and
+ * one line naming every unknown field once).  NULL when there are none.  The
+ * builder owns the string.
+ */
+const char *pricemap_warnings(struct pricemap_builder *b);
+
+/* Number of entries loaded so far (after replacement). */
+size_t pricemap_count(const struct pricemap_builder *b);
+
+/* Compiles the builder into a malloc'd table; the caller frees it.  NULL on ENOMEM. */
+struct price_table *pricemap_compile(const struct pricemap_builder *b);
+
+/*
+ * Finds the entry for a model name: exact, then without each provider prefix
+ * ("azure/gpt-4o" -> "gpt-4o"), then, for an entry that has no prices of its
+ * own, through its base_model.  NULL when nothing matches.
+ */
+const struct price_entry *price_lookup(const struct price_table *t,
+    const char *name, size_t len);
+
+/* Accessors into a table. */
+const char *price_str(const struct price_table *t, uint32_t off);
+const struct price_rate *price_entry_rates(const struct price_table *t,
+    const struct price_entry *e);
+const struct price_range *price_entry_ranges(const struct price_table *t,
+    const struct price_entry *e);
+
+/* Field name <-> kind, for messages and tests. */
+const char *price_kind_name(enum price_kind k);
+const char *price_tier_name(enum price_tier t);
+
+#endif
