@@ -1045,11 +1045,38 @@ find_unprefixed(const struct price_table *t, const char *name, size_t len)
 	}
 }
 
+/* Length of name without a trailing -YYYYMMDD or -YYYY-MM-DD snapshot date, or 0. */
+static size_t
+undated_length(const char *name, size_t len)
+{
+	static const char *const forms[] = { "-dddddddd", "-dddd-dd-dd" };
+	size_t f, i, n;
+
+	for (f = 0; f < 2; f++) {
+		n = strlen(forms[f]);
+		if (len <= n)
+			continue;
+		for (i = 0; i < n; i++) {
+			char c = name[len - n + i];
+			if (forms[f][i] == 'd' ? !(c >= '0' && c <= '9') : c != forms[f][i])
+				break;
+		}
+		if (i == n)
+			return len - n;
+	}
+	return 0;
+}
+
 const struct price_entry *
 price_lookup(const struct price_table *t, const char *name, size_t len)
 {
 	const struct price_entry *e = find_unprefixed(t, name, len);
+	size_t undated;
 	int hops;
+
+	/* a dated snapshot of a model priced only under its plain name */
+	if (e == NULL && (undated = undated_length(name, len)) > 0)
+		e = find_unprefixed(t, name, undated);
 
 	/* An entry without prices of its own stands for its base model. */
 	for (hops = 0; e != NULL && e->nrates == 0 && e->base_model && hops < 8; hops++) {

@@ -129,8 +129,9 @@ struct price_table *pricemap_compile(const struct pricemap_builder *b);
 
 /*
  * Finds the entry for a model name: exact, then without each provider prefix
- * ("azure/gpt-4o" -> "gpt-4o"), then, for an entry that has no prices of its
- * own, through its base_model.  NULL when nothing matches.
+ * ("azure/gpt-4o" -> "gpt-4o"), then without a trailing snapshot date
+ * ("claude-sonnet-4-5-20250929" -> "claude-sonnet-4-5"); an entry that has no
+ * prices of its own stands for its base_model.  NULL when nothing matches.
  */
 const struct price_entry *price_lookup(const struct price_table *t,
     const char *name, size_t len);

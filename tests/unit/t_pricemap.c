@@ -1,0 +1,170 @@
+/*
+ * The price map: the whole community map loads as is, YAML with the same
+ * fields, layering, lookup, errors that name file and line, and a compiled
+ * table that works at any address.
+ */
+#include "pricemap.h"
+#include "tap.h"
+
+static const struct price_rate *
+rate_of(const struct price_table *t, const struct price_entry *e, int kind, int tier,
+    uint32_t above)
+{
+	const struct price_rate *r = price_entry_rates(t, e);
+	uint32_t i;
+
+	for (i = 0; i < e->nrates; i++)
+		if (r[i].kind == kind && r[i].tier == tier && r[i].above == above &&
+		    !r[i].batch && !r[i].range)
+			return &r[i];
+	return NULL;
+}
+
+static int
+load_yaml(struct pricemap_builder *b, const char *name, const char *text, char *err, size_t n)
+{
+	return pricemap_load_yaml(b, name, text, strlen(text), err, n);
+}
+
+static int
+load_json(struct pricemap_builder *b, const char *name, const char *text, char *err, size_t n)
+{
+	return pricemap_load_json(b, name, text, strlen(text), err, n);
+}
+
+static void
+community_map(void)
+{
+	const char *data = shared_data();
+	char path[4200], err[512];
+	struct pricemap_builder *b;
+	struct price_table *t, *moved;
+	const struct price_entry *e;
+	const struct price_rate *r;
+	const char *w;
+
+	if (data == NULL) {
+		skip(12, "shared data absent");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/litellm_model_prices.json", data);
+	b = pricemap_builder_new();
+	ok(pricemap_load_file(b, path, err, sizeof(err)) == 0, "the community map loads: %s", err);
+	ok(pricemap_count(b) > 2900, "with all its models (%zu)", pricemap_count(b));
+	w = pricemap_warnings(b);
+	ok(w != NULL && strstr(w, "'input_cost_per_pixel' (45 models") != NULL &&
+	    strstr(strstr(w, "'input_cost_per_pixel'") + 1, "'input_cost_per_pixel'") == NULL,
+	    "an unknown field is reported once, with its count");
+	ok(w != NULL && strstr(w, "supports_vision") == NULL && strstr(w, "max_tokens") == NULL,
+	    "capability and limit fields are not reported");
+	t = pricemap_compile(b);
+	e = price_lookup(t, "gpt-4o", 6);
+	r = e ? rate_of(t, e, PRICE_INPUT, PRICE_TIER_STANDARD, 0) : NULL;
+	ok(r && r->atto == 2500000000000LL, "gpt-4o input is 2.5e-6 exactly");
+	r = e ? rate_of(t, e, PRICE_CACHE_READ, PRICE_TIER_PRIORITY, 0) : NULL;
+	ok(r && r->atto == 2125000000000LL, "gpt-4o priority cache read is 2.125e-6");
+	e = price_lookup(t, "claude-sonnet-4-5", 17);
+	r = e ? rate_of(t, e, PRICE_CACHE_WRITE_1H, PRICE_TIER_STANDARD, 200000) : NULL;
+	ok(r && r->atto == 12000000000000LL, "1h write above 200k parses as its own kind and threshold");
+	e = price_lookup(t, "claude-opus-4-6", 15);
+	ok(e && e->mult_us == 1100000 && e->mult_fast == 6000000, "provider_specific_entry multipliers");
+	e = price_lookup(t, "dashscope/qwen-flash", 20);
+	ok(e && e->nranges == 2 && price_entry_ranges(t, e)[1].lo == 256000 &&
+	    price_entry_ranges(t, e)[1].hi == 1000000, "tiered_pricing ranges");
+	ok(price_lookup(t, "sample_spec", 11) == NULL, "the map's sample_spec is not a model");
+	ok(t->magic == PRICE_TABLE_MAGIC && t->version == PRICE_TABLE_VERSION,
+	    "the table is self-describing");
+	/* pointer-free: a copy at another address answers the same */
+	moved = malloc(t->size);
+	memcpy(moved, t, t->size);
+	memset(t, 0xa5, t->size);
+	free(t);
+	e = price_lookup(moved, "gpt-4o-mini", 11);
+	ok(e && strcmp(price_str(moved, e->name), "gpt-4o-mini") == 0 &&
+	    rate_of(moved, e, PRICE_OUTPUT, PRICE_TIER_STANDARD, 0) != NULL,
+	    "a copied table works at its new address");
+	free(moved);
+	pricemap_builder_free(b);
+}
+
+int
+main(void)
+{
+	struct pricemap_builder *b;
+	struct price_table *t;
+	const struct price_entry *e;
+	const struct price_rate *r;
+	char err[512];
+	const char *w;
+
+	community_map();
+
+	/* Layering: a later file's entry replaces the earlier one whole. */
+	b = pricemap_builder_new();
+	ok(load_json(b, "base.json", "{\"m\": {\"input_cost_per_token\": 1e-6, "
+	    "\"cache_read_input_token_cost\": 1e-7}, \"keep\": {\"input_cost_per_token\": \"2e-6\"}}",
+	    err, sizeof(err)) == 0, "JSON map loads");
+	ok(load_yaml(b, "over.yaml",
+	    "defaults: &d\n  output_cost_per_token: 4e-6\n"
+	    "m:\n  <<: *d\n  input_cost_per_token: 3e-6\n"
+	    "alias-of-keep:\n  base_model: keep\n", err, sizeof(err)) == 0, "YAML map loads: %s", err);
+	t = pricemap_compile(b);
+	e = price_lookup(t, "m", 1);
+	ok(e && rate_of(t, e, PRICE_INPUT, 0, 0)->atto == 3000000000000LL, "later file wins");
+	ok(e && rate_of(t, e, PRICE_CACHE_READ, 0, 0) == NULL, "fields are not merged across files");
+	ok(e && strcmp(price_str(t, e->source), "over.yaml") == 0, "the entry knows its file");
+	e = price_lookup(t, "alias-of-keep", 13);
+	ok(e && strcmp(price_str(t, e->name), "keep") == 0, "base_model is followed");
+	e = price_lookup(t, "vertex_ai/keep", 14);
+	ok(e && strcmp(price_str(t, e->name), "keep") == 0, "provider prefix is stripped");
+	e = price_lookup(t, "keep-20250929", 13);
+	ok(e && strcmp(price_str(t, e->name), "keep") == 0, "a snapshot date is stripped");
+	e = price_lookup(t, "keep-2025-09-29", 15);
+	ok(e && strcmp(price_str(t, e->name), "keep") == 0, "a dashed snapshot date is stripped");
+	ok(price_lookup(t, "keep-2025", 9) == NULL, "other suffixes are not");
+	free(t);
+	pricemap_builder_free(b);
+
+	/* Errors name the file, line and column. */
+	b = pricemap_builder_new();
+	ok(load_json(b, "bad.json", "{\"m\": {\n\"input_cost_per_token\": 1e-6,,}}",
+	    err, sizeof(err)) < 0 && strncmp(err, "bad.json:2:", 11) == 0, "malformed JSON: %s", err);
+	ok(load_json(b, "arr.json", "[1]", err, sizeof(err)) < 0 &&
+	    strncmp(err, "arr.json:1:1:", 13) == 0, "a JSON array is not a price map: %s", err);
+	ok(load_yaml(b, "bad.yaml", "m:\n  input_cost_per_token: [1\n", err, sizeof(err)) < 0 &&
+	    strncmp(err, "bad.yaml:", 9) == 0, "malformed YAML: %s", err);
+	ok(load_yaml(b, "list.yaml", "- a\n- b\n", err, sizeof(err)) < 0 &&
+	    strstr(err, "list.yaml:1:") == err, "a YAML list is not a price map: %s", err);
+	ok(load_yaml(b, "scalar.yaml", "m: 3\n", err, sizeof(err)) < 0 &&
+	    strstr(err, "scalar.yaml:1: model 'm'") == err, "a model must be a mapping: %s", err);
+	ok(load_yaml(b, "text.yaml", "m:\n  input_cost_per_token: cheap\n  output_cost_per_token: -1\n",
+	    err, sizeof(err)) == 0, "a bad price is not fatal");
+	w = pricemap_warnings(b);
+	ok(w && strstr(w, "text.yaml:2: model 'm': field 'input_cost_per_token': not a price: 'cheap'"),
+	    "but reported with its line");
+	ok(w && strstr(w, "text.yaml:3:"), "negative prices are refused too");
+	ok(pricemap_load_file(b, "/nonexistent/prices.yaml", err, sizeof(err)) < 0 &&
+	    strstr(err, "'/nonexistent/prices.yaml'") && strstr(err, "No such file"),
+	    "a missing file: %s", err);
+	ok(load_yaml(b, "empty.yaml", "", err, sizeof(err)) == 0, "an empty file adds nothing");
+	pricemap_builder_free(b);
+
+	/* Thresholds, tiers and batches parse from the field name. */
+	b = pricemap_builder_new();
+	load_yaml(b, "names.yaml", "m:\n"
+	    "  input_cost_per_token_above_272k_tokens_priority: 5e-6\n"
+	    "  output_cost_per_token_batches: 0\n"
+	    "  cache_read_input_token_cost_flex: 1e-8\n"
+	    "  input_cost_per_token_above_k_tokens: 1\n", err, sizeof(err));
+	t = pricemap_compile(b);
+	e = price_lookup(t, "m", 1);
+	r = e ? rate_of(t, e, PRICE_INPUT, PRICE_TIER_PRIORITY, 272000) : NULL;
+	ok(r && r->atto == 5000000000000LL, "threshold and tier together");
+	r = e ? price_entry_rates(t, e) : NULL;
+	ok(e && e->nrates == 3 && r[1].batch && r[1].atto == 0, "explicit 0 batch price kept");
+	w = pricemap_warnings(b);
+	ok(w && strstr(w, "'input_cost_per_token_above_k_tokens'"), "a malformed threshold is unknown");
+	free(t);
+	pricemap_builder_free(b);
+	return done_testing();
+}
