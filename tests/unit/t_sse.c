@@ -60,7 +60,7 @@ main(void)
 	    "data: [DONE]";
 	static const char want[] =
 	    "[message_start|{\"a\":1}|2][|line one\nline two|5][|no space|10][|cr only|12]"
-	    "[|[DONE]|13]";
+	    "[|[DONE]|14]";
 	struct seen s;
 	struct sse p;
 	size_t chunk;
