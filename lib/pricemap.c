@@ -978,11 +978,13 @@ pricemap_compile(const struct pricemap_builder *b)
 		e->mult_fast = be->mult_fast;
 		e->rates = (uint32_t)nrates;
 		e->nrates = be->nrates;
-		memcpy(rates + nrates, b->rates + be->rates, be->nrates * sizeof(*rates));
+		if (be->nrates)
+			memcpy(rates + nrates, b->rates + be->rates, be->nrates * sizeof(*rates));
 		nrates += be->nrates;
 		e->ranges = (uint32_t)nranges;
 		e->nranges = be->nranges;
-		memcpy(ranges + nranges, b->ranges + be->ranges, be->nranges * sizeof(*ranges));
+		if (be->nranges)
+			memcpy(ranges + nranges, b->ranges + be->ranges, be->nranges * sizeof(*ranges));
 		nranges += be->nranges;
 		name = bstr(b, be->name);
 		for (s = hash_name(name, strlen(name)) & (nslots - 1); slots[s];
