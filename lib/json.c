@@ -4,6 +4,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "buf.h"
 #include "json.h"
@@ -55,68 +58,74 @@ json_peek(struct json_scan *s)
 	}
 }
 
+/* The next '"' or '\\' in [p, end), 16 bytes at a time where SSE2 is there. */
+static inline const char *
+find_quote_or_backslash(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+		    _mm_cmpeq_epi8(v, backslash)));
+
+		if (m)
+			return p + __builtin_ctz((unsigned)m);
+		p += 16;
+	}
+#endif
+	for (; p < end; p++)
+		if (*p == '"' || *p == '\\')
+			return p;
+	return NULL;
+}
+
+/*
+ * One pass to the closing quote, validating each escape on the way.  Raw
+ * control characters inside strings are tolerated: rejecting them would cost
+ * a look at every byte and protects nothing tollgate reads.
+ */
 static int
 scan_string(struct json_scan *s, struct json_text *out)
 {
-	const char *q = s->p + 1;
+	const char *body = s->p + 1, *q = body, *hit;
 
 	out->escaped = 0;
 	for (;;) {
-		const char *hit = memchr(q, '"', (size_t)(s->end - q));
-		const char *bs;
-
-		if (hit == NULL) {
+		if ((hit = find_quote_or_backslash(q, s->end)) == NULL) {
 			s->p = s->end;
 			return json_fail(s, "unterminated string");
 		}
-		bs = memchr(q, '\\', (size_t)(hit - q));
-		if (bs == NULL) {
-			/* control characters are not allowed raw inside strings */
-			for (const char *c = q; c < hit; c++)
-				if ((unsigned char)*c < 0x20) {
-					s->p = c;
-					return json_fail(s, "control character in string");
-				}
-			out->ptr = s->p + 1;
-			out->len = (size_t)(hit - (s->p + 1));
-			s->p = hit + 1;
-			return 0;
-		}
-		for (const char *c = q; c < bs; c++)
-			if ((unsigned char)*c < 0x20) {
-				s->p = c;
-				return json_fail(s, "control character in string");
-			}
+		if (*hit == '"')
+			break;
 		out->escaped = 1;
-		if (bs + 1 >= s->end) {
-			s->p = s->end;
-			return json_fail(s, "unterminated string");
-		}
-		switch (bs[1]) {
+		switch (hit + 1 < s->end ? hit[1] : '\0') {
 		case '"': case '\\': case '/': case 'b': case 'f': case 'n':
 		case 'r': case 't':
-			q = bs + 2;
+			q = hit + 2;
 			break;
 		case 'u':
-			if (s->end - bs < 6) {
-				s->p = bs;
-				return json_fail(s, "bad \\u escape");
-			}
 			for (int i = 2; i < 6; i++) {
-				char h = bs[i];
+				char h = hit + i < s->end ? hit[i] : '"';
 				if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') ||
 				    (h >= 'A' && h <= 'F'))) {
-					s->p = bs;
+					s->p = hit;
 					return json_fail(s, "bad \\u escape");
 				}
 			}
-			q = bs + 6;
+			q = hit + 6;
 			break;
 		default:
-			s->p = bs;
-			return json_fail(s, "bad escape in string");
+			s->p = hit;
+			return json_fail(s, hit + 1 < s->end ? "bad escape in string" :
+			    "unterminated string");
 		}
 	}
+	out->ptr = body;
+	out->len = (size_t)(hit - body);
+	s->p = hit + 1;
+	return 0;
 }
 
 static int
@@ -308,6 +317,58 @@ json_skip(struct json_scan *s)
 	default:
 		return json_scalar(s, &type, &t);
 	}
+}
+
+int
+json_skip_fast(struct json_scan *s)
+{
+	char stack[JSON_MAX_DEPTH];
+	const char *p, *end = s->end;
+	int depth = 0;
+
+	if (json_peek(s) != JSON_OBJECT && json_peek(s) != JSON_ARRAY)
+		return json_skip(s);
+	for (p = s->p; p < end; p++) {
+		switch (*p) {
+		case '"': {
+			/* the closing quote is the first one after an even run of backslashes */
+			const char *open = p, *b;
+
+			for (p++;; p++) {
+				if ((p = memchr(p, '"', (size_t)(end - p))) == NULL) {
+					s->p = end;
+					return json_fail(s, "unterminated string");
+				}
+				for (b = p; b > open + 1 && b[-1] == '\\'; b--)
+					;
+				if (((p - b) & 1) == 0)
+					break;
+			}
+			break;
+		}
+		case '{':
+		case '[':
+			if (depth == JSON_MAX_DEPTH) {
+				s->p = p;
+				return json_fail(s, "nesting too deep");
+			}
+			stack[depth++] = *p == '{' ? '}' : ']';
+			break;
+		case '}':
+		case ']':
+			if (*p != stack[--depth]) {
+				s->p = p;
+				return json_fail(s, "mismatched bracket");
+			}
+			if (depth == 0) {
+				s->p = p + 1;
+				return 0;
+			}
+			break;
+		}
+	}
+	s->p = end;
+	return json_fail(s, "unexpected end of input");
 }
 
 int

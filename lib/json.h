@@ -63,6 +63,13 @@ int json_scalar(struct json_scan *s, enum json_type *type, struct json_text *out
 /* Skips one whole value of any type, validating it. */
 int json_skip(struct json_scan *s);
 
+/*
+ * Skips one object or array checking only strings and bracket balance: the
+ * way to pass over parts of a response nobody reads (choices, content) at
+ * memory speed.  Scalars are skipped as json_skip() does.
+ */
+int json_skip_fast(struct json_scan *s);
+
 /* After the last value: 0 when only whitespace remains. */
 int json_at_end(struct json_scan *s);
 

@@ -25,6 +25,13 @@ int
 money_parse_decimal(const char *s, size_t len, int scale, int allow_negative,
     int64_t *out)
 {
+	return money_parse_decimal_ex(s, len, scale, allow_negative, out, NULL);
+}
+
+int
+money_parse_decimal_ex(const char *s, size_t len, int scale, int allow_negative,
+    int64_t *out, int *inexact)
+{
 	const char *p = s, *end = s + len;
 	char digits[64];
 	int ndigits = 0, seen_point = 0, neg = 0, dropped_nonzero = 0;
@@ -78,6 +85,8 @@ money_parse_decimal(const char *s, size_t len, int scale, int allow_negative,
 	}
 	if (p != end)
 		return -1;
+	if (inexact)
+		*inexact = dropped_nonzero;
 	if (ndigits == 0) {
 		*out = 0;
 		return 0;
@@ -101,9 +110,11 @@ money_parse_decimal(const char *s, size_t len, int scale, int allow_negative,
 		money_sum rest = 0, half = 5;
 
 		if (keep < 0) {
-			/* Below half a unit: rounds to zero. */
+			/* Far below one unit: rounds to zero. */
+			if (inexact)
+				*inexact = 1;
 			*out = 0;
-			return 0;
+			return neg && !allow_negative ? -1 : 0;
 		}
 		for (i = 0; i < keep; i++)
 			v = v * 10 + (digits[i] - '0');
@@ -119,6 +130,8 @@ money_parse_decimal(const char *s, size_t len, int scale, int allow_negative,
 		for (i = keep + cut; i < ndigits; i++)
 			if (digits[i] != '0')
 				sticky = 1;
+		if (inexact)
+			*inexact = rest != 0 || sticky;
 		if (rest > half || (rest == half && (sticky || (v & 1))))
 			v++;
 	}

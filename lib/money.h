@@ -32,6 +32,10 @@ typedef __int128 money_sum;
 int money_parse_decimal(const char *s, size_t len, int scale, int allow_negative,
     int64_t *out);
 
+/* The same, and *inexact (when not NULL) says whether rounding dropped a nonzero digit. */
+int money_parse_decimal_ex(const char *s, size_t len, int scale, int allow_negative,
+    int64_t *out, int *inexact);
+
 /*
  * Formats value / 10^scale as exact decimal text without trailing zeros
  * ("0.011684", "12", "-0.5").  buf holds at least MONEY_FORMAT_MAX bytes.

@@ -132,14 +132,20 @@ static const struct key_rule key_rules[] = {
 static uint8_t rule_slot[RULE_SLOTS];	/* rule index + 1 */
 static pthread_once_t rule_once = PTHREAD_ONCE_INIT;
 
+/*
+ * A hash of a key's length and three of its bytes: constant time, and the
+ * table below stays free of long probe chains (the keys differ in those).
+ */
 static unsigned
 rule_hash(unsigned ctx, const char *s, size_t n)
 {
-	uint32_t h = 2166136261u ^ ctx;
+	unsigned h;
 
-	while (n--)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return (h ^ (h >> 15)) & (RULE_SLOTS - 1);
+	if (n == 0)
+		return ctx;
+	h = (unsigned)n * 131u + (unsigned char)s[0] * 31u +
+	    (unsigned char)s[n / 2] * 7u + (unsigned char)s[n - 1] + ctx * 97u;
+	return (h ^ (h >> 7)) & (RULE_SLOTS - 1);
 }
 
 static void
@@ -245,7 +251,8 @@ read_count(struct collector *c, int64_t *out, int *present)
 	size_t i;
 
 	*present = 0;
-	if (json_peek(&c->s) == JSON_OBJECT || json_peek(&c->s) == JSON_ARRAY) {
+	type = json_peek(&c->s);
+	if (type == JSON_OBJECT || type == JSON_ARRAY) {
 		c->r->flags |= USAGE_FLAG_BAD_COUNT;
 		return json_skip(&c->s);
 	}
@@ -260,22 +267,20 @@ read_count(struct collector *c, int64_t *out, int *present)
 	for (i = 0; i < t.len && t.ptr[i] >= '0' && t.ptr[i] <= '9' && i < 18; i++)
 		v = v * 10 + (t.ptr[i] - '0');
 	if (i != t.len || i == 0) {
-		int64_t exact;
+		int inexact = 0, neg = t.len > 0 && t.ptr[0] == '-';
 
-		if (money_parse_decimal(t.ptr, t.len, 0, 1, &v) < 0) {
-			/* not a number at all, or beyond int64 */
-			if (t.len && t.ptr[0] >= '0' && t.ptr[0] <= '9' &&
-			    money_parse_decimal(t.ptr, t.len, -30, 1, &exact) == 0) {
-				v = USAGE_MAX_COUNT + 1;
-			} else {
+		if (money_parse_decimal_ex(t.ptr, t.len, 0, 1, &v, &inexact) < 0) {
+			/* a valid JSON number beyond int64; anything else is no count */
+			if (type != JSON_NUMBER) {
 				c->r->flags |= USAGE_FLAG_BAD_COUNT;
 				return 0;
 			}
-		} else if (money_parse_decimal(t.ptr, t.len, 3, 1, &exact) == 0 &&
-		    exact != v * 1000)
+			v = neg ? -1 : USAGE_MAX_COUNT + 1;
+		}
+		if (inexact)
 			c->r->flags |= USAGE_FLAG_FRACTIONAL_COUNT;
-		else if (memchr(t.ptr, '.', t.len) != NULL && v * 1000 != exact)
-			c->r->flags |= USAGE_FLAG_FRACTIONAL_COUNT;
+		if (neg && inexact && v == 0)
+			v = -1;		/* -0.5 is negative too */
 	}
 	if (v < 0) {
 		c->r->flags |= USAGE_FLAG_NEGATIVE_COUNT;
@@ -308,7 +313,12 @@ read_string(struct collector *c, char *dst, size_t dstlen)
 		return json_skip(&c->s);
 	if (json_scalar(&c->s, &type, &t) < 0)
 		return -1;
-	if (type == JSON_STRING && json_unescape(&t, dst, dstlen) < 0)
+	if (type != JSON_STRING)
+		return 0;
+	if (!t.escaped && t.len < dstlen) {
+		memcpy(dst, t.ptr, t.len);
+		dst[t.len] = '\0';
+	} else if (json_unescape(&t, dst, dstlen) < 0)
 		dst[0] = '\0';
 	return 0;
 }
@@ -458,7 +468,7 @@ collect_object(struct collector *c, unsigned ctx, int depth)
 	struct usage_raw *r = c->r;
 	struct json_text key, t;
 	enum json_type type;
-	char text[64];
+	char text[sizeof(((struct usage_raw *)0)->model)];
 	int rc, present;
 	int64_t v;
 
@@ -470,7 +480,7 @@ collect_object(struct collector *c, unsigned ctx, int depth)
 		const struct key_rule *k = rule_find(ctx, &key);
 
 		if (k == NULL) {
-			if (json_skip(&c->s) < 0)
+			if (json_skip_fast(&c->s) < 0)
 				return -1;
 			continue;
 		}
@@ -496,7 +506,7 @@ collect_object(struct collector *c, unsigned ctx, int depth)
 			if (read_string(c, text, sizeof(text)) < 0)
 				return -1;
 			if (text[0])
-				snprintf(r->model, sizeof(r->model), "%s", text);
+				memcpy(r->model, text, sizeof(text));
 			break;
 		case A_TIER:
 		case A_TRAFFIC:

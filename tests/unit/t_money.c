@@ -72,6 +72,17 @@ main(void)
 	rejects("0x10", 0, 1);
 	rejects(".", 0, 1);
 
+	{
+		int64_t v;
+		int inexact = -1;
+
+		ok(money_parse_decimal_ex("12.0001", 7, 0, 1, &v, &inexact) == 0 && v == 12 &&
+		    inexact == 1, "12.0001 at 10^0 is 12, inexact");
+		ok(money_parse_decimal_ex("1.5e3", 5, 0, 1, &v, &inexact) == 0 && v == 1500 &&
+		    inexact == 0, "1.5e3 is exactly 1500");
+		ok(money_parse_decimal_ex("1e-19", 5, 0, 1, &v, &inexact) == 0 && v == 0 &&
+		    inexact == 1, "1e-19 rounds to 0, inexact");
+	}
 	formats(11684000000LL, 12, "0.011684");
 	formats(0, 12, "0");
 	formats(1, 12, "0.000000000001");
