@@ -110,8 +110,17 @@ if [ -d "$SHARED" ]; then
 	    "$SHARED/usage_samples/openai_chat_usage_docs_prompt_caching_example.json"
 	has "not used for pricing, ignored:" "$T/err"; ok $? "unknown price-map fields are reported"
 	[ "$(grep -o "'input_cost_per_pixel'" "$T/err" | wc -l)" -eq 1 ]; ok $? "each once"
+	# golden costs: each recorded sample against the community map, computed by hand
+	tab=$(printf '\t')
+	grep -v '^#' "$TOLLGATE_SRC/tests/data/golden_costs.tsv" >"$T/golden"
+	while IFS="$tab" read -r sample model want flag why; do
+		run cost --quiet --prices "$SHARED/litellm_model_prices.json" --model "$model" \
+		    "$SHARED/usage_samples/$sample"
+		has "\"cost_usd\": $want," "$T/out"; ok $? "$sample as $model: $want ($why)"
+		if [ "$flag" != "-" ]; then has "\"$flag\"" "$T/out"; ok $? "  flagged $flag"; fi
+	done <"$T/golden"
 else
-	skip 6 "shared data absent"
+	skip 22 "shared data absent"
 fi
 
 echo "1..$n"
