@@ -454,12 +454,22 @@ entry_range(struct pricemap_builder *b, const char *lo, size_t lolen,
 	return 0;
 }
 
-/* Drops rates added for a tier whose range turned out to be invalid. */
+/*
+ * Ends one tiered_pricing tier: its rates, added since first_rate, belong to
+ * range; a tier without a valid range is dropped whole.
+ */
 static void
-entry_drop_range_rates(struct pricemap_builder *b, size_t from)
+entry_range_end(struct pricemap_builder *b, size_t first_rate, uint16_t range)
 {
-	b->cur.nrates -= (uint32_t)(b->nrates - from);
-	b->nrates = from;
+	size_t i;
+
+	if (range == 0) {
+		b->cur.nrates -= (uint32_t)(b->nrates - first_rate);
+		b->nrates = first_rate;
+		return;
+	}
+	for (i = first_rate; i < b->nrates; i++)
+		b->rates[i].range = range;
 }
 
 /* ---- JSON front-end ------------------------------------------------------ */
@@ -510,7 +520,7 @@ json_tier_list(struct json_ctx *c)
 	while ((r = json_next_item(&c->s)) > 0) {
 		size_t first_rate = b->nrates;
 		uint16_t range = 0;
-		int have_range = 0, line = json_line(c);
+		int line = json_line(c);
 
 		if (json_peek(&c->s) != JSON_OBJECT) {
 			if (json_skip(&c->s) < 0)
@@ -528,7 +538,6 @@ json_tier_list(struct json_ctx *c)
 					return json_fail(&c->s, "tiered_pricing range must be [lo, hi]");
 				if (entry_range(b, lo.ptr, lo.len, hi.ptr, hi.len, line, &range) < 0)
 					return -1;
-				have_range = range != 0;
 				continue;
 			}
 			if (json_field_value(c, &v, &is_null, &skip) < 0)
@@ -539,11 +548,7 @@ json_tier_list(struct json_ctx *c)
 		}
 		if (r < 0)
 			return -1;
-		if (!have_range)
-			entry_drop_range_rates(b, first_rate);
-		else
-			for (size_t i = first_rate; i < b->nrates; i++)
-				b->rates[i].range = range;
+		entry_range_end(b, first_rate, range);
 	}
 	return r;
 }
@@ -753,11 +758,7 @@ yaml_tier_list(struct yaml_ctx *c, yaml_node_t *seq)
 			if (entry_field(b, ks, kl, vs, vl, vn, UINT16_MAX, yaml_line(v)) < 0)
 				return -1;
 		}
-		if (range == 0)
-			entry_drop_range_rates(b, first_rate);
-		else
-			for (size_t i = first_rate; i < b->nrates; i++)
-				b->rates[i].range = range;
+		entry_range_end(b, first_rate, range);
 	}
 	return 0;
 }

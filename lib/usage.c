@@ -362,9 +362,16 @@ note_tier(struct usage_raw *r, const char *t)
 	}
 }
 
-/* Gemini's [{modality, tokenCount}] lists, summed into audio and image. */
+/*
+ * A list of {label, count} objects summed into two fields by label: Gemini's
+ * [{modality, tokenCount}] (AUDIO, IMAGE; other modalities stay text) and
+ * Bedrock's cacheDetails [{ttl, inputTokens}] (5m, 1h; 5m when unsaid).
+ * dflt is the bucket of an unknown or missing label, -1 for none.  Each list
+ * restates the whole breakdown, so the fields are replaced, never added to.
+ */
 static int
-collect_modalities(struct collector *c, unsigned audio, unsigned image)
+collect_labelled(struct collector *c, const char *label_key, const char *count_key,
+    const char *label0, const char *label1, int dflt, unsigned field0, unsigned field1)
 {
 	struct json_text key, v;
 	enum json_type type;
@@ -376,7 +383,7 @@ collect_modalities(struct collector *c, unsigned audio, unsigned image)
 	if (json_array_begin(&c->s) < 0)
 		return -1;
 	while ((r = json_next_item(&c->s)) > 0) {
-		int which = -1;
+		int which = dflt;
 		int64_t n = 0;
 
 		if (json_peek(&c->s) != JSON_OBJECT) {
@@ -387,14 +394,11 @@ collect_modalities(struct collector *c, unsigned audio, unsigned image)
 		if (json_object_begin(&c->s) < 0)
 			return -1;
 		while ((r = json_next_key(&c->s, &key)) > 0) {
-			if (json_text_is(&key, "modality") && json_peek(&c->s) == JSON_STRING) {
+			if (json_text_is(&key, label_key) && json_peek(&c->s) == JSON_STRING) {
 				if (json_scalar(&c->s, &type, &v) < 0)
 					return -1;
-				if (json_text_is(&v, "AUDIO"))
-					which = 0;
-				else if (json_text_is(&v, "IMAGE"))
-					which = 1;
-			} else if (json_text_is(&key, "tokenCount")) {
+				which = json_text_is(&v, label0) ? 0 : json_text_is(&v, label1) ? 1 : dflt;
+			} else if (json_text_is(&key, count_key)) {
 				if (read_count(c, &n, &present) < 0)
 					return -1;
 			} else if (json_skip(&c->s) < 0)
@@ -407,58 +411,8 @@ collect_modalities(struct collector *c, unsigned audio, unsigned image)
 	}
 	if (r < 0)
 		return -1;
-	/* Each list restates the whole breakdown: replace, never add across events. */
-	set_field(c->r, audio, sums[0]);
-	set_field(c->r, image, sums[1]);
-	return 0;
-}
-
-/* Bedrock's cacheDetails: [{inputTokens, ttl: "5m"|"1h"}]. */
-static int
-collect_cache_details(struct collector *c)
-{
-	struct json_text key, v;
-	enum json_type type;
-	int64_t w5 = 0, w1 = 0;
-	int r, present;
-
-	if (json_peek(&c->s) != JSON_ARRAY)
-		return json_skip(&c->s);
-	if (json_array_begin(&c->s) < 0)
-		return -1;
-	while ((r = json_next_item(&c->s)) > 0) {
-		int hour = 0;
-		int64_t n = 0;
-
-		if (json_peek(&c->s) != JSON_OBJECT) {
-			if (json_skip(&c->s) < 0)
-				return -1;
-			continue;
-		}
-		if (json_object_begin(&c->s) < 0)
-			return -1;
-		while ((r = json_next_key(&c->s, &key)) > 0) {
-			if (json_text_is(&key, "ttl") && json_peek(&c->s) == JSON_STRING) {
-				if (json_scalar(&c->s, &type, &v) < 0)
-					return -1;
-				hour = json_text_is(&v, "1h");
-			} else if (json_text_is(&key, "inputTokens")) {
-				if (read_count(c, &n, &present) < 0)
-					return -1;
-			} else if (json_skip(&c->s) < 0)
-				return -1;
-		}
-		if (r < 0)
-			return -1;
-		if (hour)
-			w1 += n;
-		else
-			w5 += n;
-	}
-	if (r < 0)
-		return -1;
-	set_field(c->r, R_B_WRITE_5M, w5);
-	set_field(c->r, R_B_WRITE_1H, w1);
+	set_field(c->r, field0, sums[0]);
+	set_field(c->r, field1, sums[1]);
 	return 0;
 }
 
@@ -553,19 +507,23 @@ collect_object(struct collector *c, unsigned ctx, int depth)
 				r->flags |= USAGE_FLAG_BAD_COUNT;
 			break;
 		case A_MODALITY_PROMPT:
-			if (collect_modalities(c, R_G_PROMPT_AUDIO, R_G_PROMPT_IMAGE) < 0)
-				return -1;
-			break;
 		case A_MODALITY_CACHE:
-			if (collect_modalities(c, R_G_CACHE_AUDIO, R_G_CACHE_IMAGE) < 0)
+		case A_MODALITY_OUT: {
+			static const unsigned fields[][2] = {
+				[A_MODALITY_PROMPT - A_MODALITY_PROMPT] = { R_G_PROMPT_AUDIO, R_G_PROMPT_IMAGE },
+				[A_MODALITY_CACHE - A_MODALITY_PROMPT] = { R_G_CACHE_AUDIO, R_G_CACHE_IMAGE },
+				[A_MODALITY_OUT - A_MODALITY_PROMPT] = { R_G_OUT_AUDIO, R_G_OUT_IMAGE },
+			};
+			const unsigned *f = fields[k->action - A_MODALITY_PROMPT];
+
+			if (collect_labelled(c, "modality", "tokenCount", "AUDIO", "IMAGE", -1,
+			    f[0], f[1]) < 0)
 				return -1;
 			break;
-		case A_MODALITY_OUT:
-			if (collect_modalities(c, R_G_OUT_AUDIO, R_G_OUT_IMAGE) < 0)
-				return -1;
-			break;
+		}
 		case A_CACHE_DETAILS:
-			if (collect_cache_details(c) < 0)
+			if (collect_labelled(c, "ttl", "inputTokens", "5m", "1h", 0,
+			    R_B_WRITE_5M, R_B_WRITE_1H) < 0)
 				return -1;
 			break;
 		}
