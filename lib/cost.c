@@ -214,7 +214,8 @@ cost_compute(const struct price_table *t, const struct price_entry *e,
 	p.e = e;
 	p.rates = price_entry_rates(t, e);
 	p.input = usage_total_input(u);
-	p.tier = o->tier >= 0 ? o->tier : u->tier;
+	/* the tier served, as the response says; else the one the request asked for */
+	p.tier = u->tier_known ? u->tier : o->tier >= 0 ? o->tier : PRICE_TIER_STANDARD;
 	p.batch = o->batch || u->batch;
 	if (p.batch)
 		p.tier = PRICE_TIER_STANDARD;

@@ -32,7 +32,8 @@ enum cost_part {
 };
 
 struct cost_options {
-	int		tier;		/* enum price_tier, or -1: as the response says */
+	int		tier;		/* the tier the request asked for (enum price_tier), or -1;
+				   the tier the response says it served wins */
 	int		batch;		/* 1: a batch request */
 	int64_t		duration_ms;	/* -1: as the response says */
 };

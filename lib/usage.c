@@ -26,7 +26,7 @@ enum raw {
 	R_G_OUT_AUDIO, R_G_OUT_IMAGE,
 	R_B_INPUT, R_B_OUTPUT, R_B_TOTAL, R_B_CACHE_READ, R_B_CACHE_WRITE,
 	R_B_WRITE_5M, R_B_WRITE_1H,
-	R_BILLED_IN, R_BILLED_OUT, R_SEARCH, R_DURATION_MS,
+	R_BILLED_IN, R_BILLED_OUT, R_SEARCH, R_DURATION_MS, R_ITERATIONS,
 	R_COUNT
 };
 
@@ -44,7 +44,7 @@ enum action {
 	A_OBJECT,		/* descend with another context (field holds it) */
 	A_ENVELOPE,		/* descend with the same context (response, message, ...) */
 	A_MODEL, A_TIER, A_TRAFFIC, A_TYPE, A_SPEED, A_GEO, A_COST, A_SECONDS,
-	A_MODALITY_PROMPT, A_MODALITY_CACHE, A_MODALITY_OUT, A_CACHE_DETAILS,
+	A_MODALITY_PROMPT, A_MODALITY_CACHE, A_MODALITY_OUT, A_CACHE_DETAILS, A_ITERATIONS,
 };
 
 struct key_rule {
@@ -93,6 +93,7 @@ static const struct key_rule key_rules[] = {
 	{ CTX_TOP, A_COUNT, R_CACHE_CREATION_INPUT, "cache_creation_input_tokens" },
 	{ CTX_TOP, A_OBJECT, CTX_CACHE_CREATION, "cache_creation" },
 	{ CTX_TOP, A_OBJECT, CTX_SERVER_TOOL, "server_tool_use" },
+	{ CTX_TOP, A_ITERATIONS, 0, "iterations" },
 	/* Gemini */
 	{ CTX_TOP, A_COUNT, R_G_PROMPT, "promptTokenCount" },
 	{ CTX_TOP, A_COUNT, R_G_CANDIDATES, "candidatesTokenCount" },
@@ -192,7 +193,7 @@ static const char *const flag_names[USAGE_FLAG_FLAG_COUNT] = {
 	"usage_missing", "cache_exceeds_prompt", "reasoning_outside_completion",
 	"negative_count", "fractional_count", "absurd_count", "bad_count",
 	"details_exceed_total", "unpriced", "no_cache_price", "tier_fallback",
-	"unknown_tier", "no_duration",
+	"unknown_tier", "no_duration", "iterations_not_in_total",
 };
 
 const char *
@@ -416,6 +417,55 @@ collect_labelled(struct collector *c, const char *label_key, const char *count_k
 	return 0;
 }
 
+/*
+ * Anthropic's usage.iterations: every model pass of the request (compaction,
+ * advisor calls on other models, ...).  The top-level counts are what is
+ * priced; the sum of all passes is kept to notice when it is larger, i.e.
+ * when some pass is billed outside the top-level figures.
+ */
+static int
+collect_iterations(struct collector *c)
+{
+	static const char *const keys[] = { "input_tokens", "output_tokens",
+		"cache_read_input_tokens", "cache_creation_input_tokens" };
+	struct json_text key;
+	int64_t total = 0, n;
+	int r, present;
+	size_t i;
+
+	if (json_peek(&c->s) != JSON_ARRAY)
+		return json_skip(&c->s);
+	if (json_array_begin(&c->s) < 0)
+		return -1;
+	while ((r = json_next_item(&c->s)) > 0) {
+		if (json_peek(&c->s) != JSON_OBJECT) {
+			if (json_skip(&c->s) < 0)
+				return -1;
+			continue;
+		}
+		if (json_object_begin(&c->s) < 0)
+			return -1;
+		while ((r = json_next_key(&c->s, &key)) > 0) {
+			for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+				if (json_text_is(&key, keys[i]))
+					break;
+			if (i == sizeof(keys) / sizeof(keys[0])) {
+				if (json_skip_fast(&c->s) < 0)
+					return -1;
+			} else if (read_count(c, &n, &present) < 0)
+				return -1;
+			else if (present)
+				total += n;
+		}
+		if (r < 0)
+			return -1;
+	}
+	if (r < 0)
+		return -1;
+	set_field(c->r, R_ITERATIONS, total);
+	return 0;
+}
+
 static int
 collect_object(struct collector *c, unsigned ctx, int depth)
 {
@@ -521,6 +571,10 @@ collect_object(struct collector *c, unsigned ctx, int depth)
 				return -1;
 			break;
 		}
+		case A_ITERATIONS:
+			if (collect_iterations(c) < 0)
+				return -1;
+			break;
 		case A_CACHE_DETAILS:
 			if (collect_labelled(c, "ttl", "inputTokens", "5m", "1h", 0,
 			    R_B_WRITE_5M, R_B_WRITE_1H) < 0)
@@ -765,6 +819,10 @@ usage_normalise(const struct usage_raw *r, enum usage_shape shape, struct usage 
 		normalise_exclusive(GET(r, R_INPUT), GET(r, R_CACHE_READ_INPUT),
 		    GET(r, R_CACHE_CREATION_INPUT), HAS(r, R_EPH_5M) || HAS(r, R_EPH_1H),
 		    GET(r, R_EPH_5M), GET(r, R_EPH_1H), GET(r, R_OUTPUT), u);
+		/* passes (compaction, advisors) that the top-level counts leave out */
+		if (GET(r, R_ITERATIONS) > u->input + u->cache_read + u->cache_write_5m +
+		    u->cache_write_1h + u->output)
+			u->flags |= USAGE_FLAG_ITERATIONS_NOT_IN_TOTAL;
 		break;
 	case USAGE_SHAPE_BEDROCK:
 		if (!HAS(r, R_B_INPUT) && !HAS(r, R_B_OUTPUT))

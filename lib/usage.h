@@ -38,7 +38,8 @@ enum usage_flag {
 	USAGE_FLAG_TIER_FALLBACK		= 1u << 10,
 	USAGE_FLAG_UNKNOWN_TIER			= 1u << 11,
 	USAGE_FLAG_NO_DURATION			= 1u << 12,
-	USAGE_FLAG_FLAG_COUNT			= 13
+	USAGE_FLAG_ITERATIONS_NOT_IN_TOTAL	= 1u << 13,
+	USAGE_FLAG_FLAG_COUNT			= 14
 };
 
 /* Counts above this are not plausible for one request: clamped and flagged. */

@@ -200,6 +200,10 @@ main(void)
 	price("tiered-service", "{\"service_tier\": \"priority\", \"usage\": {\"prompt_tokens\": 1000, "
 	    "\"completion_tokens\": 100}}", NULL, &c, &u);
 	is_int(c.total, pico("0.0045"), "the served tier in the response picks the rates");
+	o.tier = PRICE_TIER_PRIORITY;
+	price("tiered-service", "{\"service_tier\": \"default\", \"usage\": {\"prompt_tokens\": 1000, "
+	    "\"completion_tokens\": 100}}", &o, &c, &u);
+	is_int(c.total, pico("0.00225"), "the tier served wins over the tier asked for");
 	price("tiered-service", "{\"service_tier\": \"flex\", \"usage\": {\"prompt_tokens\": 1000, "
 	    "\"completion_tokens\": 100}}", NULL, &c, &u);
 	is_int(c.total, pico("0.001625"), "flex input at its rate, flex output falls back to standard");

@@ -86,6 +86,8 @@ static const struct expect samples[] = {
 	  .output = 121,		/* output_tokens, includes the 28 thinking tokens */
 	  .reasoning = 0,		/* the spec bills Anthropic output_tokens whole as output */
 	  .search = 0,			/* web_search_requests 0 */
+	  /* iterations 1128+110 + 2518+22 (advisor) + 1262+11 = 5051 > 2390 + 121 */
+	  .flags = USAGE_FLAG_ITERATIONS_NOT_IN_TOTAL,
 	  .tier_known = 1, .tier = PRICE_TIER_STANDARD },
 	{ .file = "anthropic_messages_usage_server_tool_use_web_search.json",
 	  .shape = USAGE_SHAPE_ANTHROPIC, .model = "claude-sonnet-4-6",
@@ -103,6 +105,8 @@ static const struct expect samples[] = {
 	  .input = 181,			/* start 100, delta restates 181: latest */
 	  .cache_read = 0,		/* start 55096, delta restates 0: latest */
 	  .output = 8,			/* start 7, delta 8 cumulative */
+	  /* iterations: compaction 100+83+55096, message 181+8 = 55468 > 181 + 8 */
+	  .flags = USAGE_FLAG_ITERATIONS_NOT_IN_TOTAL,
 	  .tier_known = 1, .tier = PRICE_TIER_STANDARD },
 
 	/* -- Bedrock Converse: inputTokens EXCLUDES cache; cacheDetails ttl splits -- */
