@@ -1026,7 +1026,7 @@ find_exact(const struct price_table *t, const char *name, size_t len)
 		const struct price_entry *e = &entries[slots[s] - 1];
 		const char *en = price_str(t, e->name);
 
-		if (strncmp(en, name, len) == 0 && en[len] == '\0')
+		if (strlen(en) == len && memcmp(en, name, len) == 0)
 			return e;
 	}
 	return NULL;

@@ -175,8 +175,9 @@ rule_find(unsigned ctx, const struct json_text *key)
 	    s = (s + 1) & (RULE_SLOTS - 1)) {
 		const struct key_rule *k = &key_rules[rule_slot[s] - 1];
 
-		if (k->ctx == ctx && strncmp(k->name, key->ptr, key->len) == 0 &&
-		    k->name[key->len] == '\0')
+		/* keys are bytes: a NUL inside one must not end the comparison */
+		if (k->ctx == ctx && strlen(k->name) == key->len &&
+		    memcmp(k->name, key->ptr, key->len) == 0)
 			return k;
 	}
 	return NULL;

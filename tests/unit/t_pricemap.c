@@ -122,6 +122,7 @@ main(void)
 	e = price_lookup(t, "keep-2025-09-29", 15);
 	ok(e && strcmp(price_str(t, e->name), "keep") == 0, "a dashed snapshot date is stripped");
 	ok(price_lookup(t, "keep-2025", 9) == NULL, "other suffixes are not");
+	ok(price_lookup(t, "keep\0junk", 9) == NULL, "a name with a NUL inside matches nothing");
 	free(t);
 	pricemap_builder_free(b);
 

@@ -1039,6 +1039,38 @@ test_malformed(void)
 	ok(err[0] != '\0', "300 nested usage objects: error message (%s)", err);
 }
 
+/*
+ * Inputs the fuzzer once crashed on (tests/data/regressions/usage_*): each
+ * must be collected without a memory error (the sanitizer build checks) and
+ * give no negative count.
+ */
+static void
+test_regressions(void)
+{
+	static const char *const files[] = { "usage_nul_in_key.json" };
+	const char *root = getenv("TOLLGATE_SRC");
+	char path[4200];
+	size_t i, len = 0;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct usage_raw raw;
+		struct usage u;
+		char *buf;
+
+		snprintf(path, sizeof(path), "%s/tests/data/regressions/%s", root ? root : ".", files[i]);
+		if ((buf = read_file(path, &len)) == NULL) {
+			ok(0, "regression %s: cannot read '%s'", files[i], path);
+			continue;
+		}
+		usage_raw_init(&raw);
+		usage_collect(&raw, buf, len, NULL, 0, NULL);
+		usage_normalise(&raw, USAGE_SHAPE_AUTO, &u);
+		ok(u.input >= 0 && u.output >= 0 && u.provider_cost == 2198550000LL,
+		    "regression %s: a key with a NUL inside is no known key (cost stays 0.00219855)", files[i]);
+		free(buf);
+	}
+}
+
 int
 main(void)
 {
@@ -1063,5 +1095,6 @@ main(void)
 	test_anthropic();
 	test_other_shapes();
 	test_malformed();
+	test_regressions();
 	return done_testing();
 }
