@@ -1,0 +1,88 @@
+/*
+ * The gateway configuration: a LiteLLM proxy config.yaml, loaded unchanged
+ * (anchors, merge keys, include:, os.environ/NAME references, YAML 1.1
+ * scalars), plus tollgate's own settings under the top-level `tollgate:` key.
+ * Loaded by the master at start and on SIGHUP (into a fresh struct config: a
+ * reload never touches the live one), and by `tollgated -t`.
+ *
+ * Every string below is owned by the struct config and freed by config_free().
+ */
+#ifndef TOLLGATE_CONFIG_H
+#define TOLLGATE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A "key: value" pair kept as text, with where it was written. */
+struct config_kv {
+	char		*key;
+	char		*value;		/* scalar text, environment already substituted */
+	const char	*file;		/* points into struct config's file list */
+	int		 line;
+};
+
+/* One model_list entry: a deployment of a public model name. */
+struct config_deployment {
+	char		*model_name;	/* what clients ask for */
+	char		*provider;	/* litellm_params.model before the first '/': "openai",
+					   "azure", "anthropic", ...; "openai" when there is none */
+	char		*model;		/* litellm_params.model after the provider prefix */
+	char		*api_base;	/* NULL: the provider's default */
+	char		*api_key;	/* the secret itself (os.environ resolved), or NULL */
+	char		*api_version;	/* Azure's api-version, or NULL */
+	int64_t		 timeout_ms;	/* litellm_params.timeout (seconds, decimal), 0: default */
+	struct config_kv *headers;	/* litellm_params.extra_headers / headers */
+	size_t		 nheaders;
+	char		*base_model;	/* model_info.base_model, or NULL */
+	/* Price fields found in model_info (or litellm_params): LiteLLM field names
+	   such as input_cost_per_token, as decimal text; they override the price map. */
+	struct config_kv *prices;
+	size_t		 nprices;
+	const char	*file;
+	int		 line;
+};
+
+/* tollgate: section.  Defaults in brackets. */
+struct config_tollgate {
+	char		*listen;		/* "127.0.0.1" */
+	int		 port;			/* 4000 */
+	int		 workers;		/* 0 = auto (number of CPUs) [auto] */
+	char		*ledger_path;		/* directory of the LMDB ledger ["/var/lib/tollgate/ledger"] */
+	int64_t		 ledger_map_size;	/* bytes [1 GiB] */
+	int64_t		 ledger_sync_interval_ms; /* [1000] */
+	char		*run_dir;		/* shared-memory files, pid ["/run/tollgate"] */
+	char		**price_files;		/* in order, later wins ["/etc/tollgate/prices.yaml"] */
+	size_t		 nprice_files;
+	int64_t		 max_body_bytes;	/* request body limit [10 MiB] */
+	int64_t		 upstream_connect_timeout_ms; /* [10000] */
+	int64_t		 upstream_timeout_ms;	/* whole upstream request, unless a deployment says [600000] */
+	int64_t		 client_timeout_ms;	/* reading a client's request [60000] */
+	int64_t		 shutdown_timeout_ms;	/* drain on SIGTERM [30000] */
+	char		**keys;			/* client keys accepted besides the master key */
+	size_t		 nkeys;
+	char		*log_file;		/* NULL: stderr */
+};
+
+struct config {
+	struct config_tollgate	 tollgate;
+	struct config_deployment *deployments;	/* model_list, in file order (includes appended) */
+	size_t			 ndeployments;
+	char			*master_key;	/* general_settings.master_key (or litellm_settings'), or NULL */
+	char			**files;	/* the config file and every included file */
+	size_t			 nfiles;
+	char			*warnings;	/* "file:line: ..." lines, NULL when none */
+};
+
+/*
+ * Loads path (and its include: files).  Returns 0 and *out, or -1 with
+ * "file:line: what was expected" in err.  Unknown or unimplemented keys are
+ * warnings (each reported once), never errors.
+ */
+int config_load(const char *path, struct config **out, char *err, size_t errlen);
+void config_free(struct config *c);
+
+/* The deployments serving a public model name, in file order; returns the count. */
+size_t config_find_model(const struct config *c, const char *model_name,
+    const struct config_deployment **found, size_t max);
+
+#endif

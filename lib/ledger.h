@@ -1,0 +1,65 @@
+/*
+ * The LMDB ledger of spend records.  Workers append (one write transaction per
+ * batch: group commit), the accountant keeps the environment healthy, tollctl
+ * reads.  An environment is opened after fork, never inherited (LMDB forbids
+ * using one across fork).
+ *
+ * Records live in the "records" database keyed by 16 bytes: the end time in
+ * unix nanoseconds and the worker number and a per-process sequence, big
+ * endian, so keys sort by time and never collide.  The environment is opened
+ * with MDB_NOSYNC: a commit reaches the OS (surviving kill -9 of any process)
+ * and ledger_sync(), called every ledger.sync_interval by the accountant,
+ * puts it on the disk.
+ */
+#ifndef TOLLGATE_LEDGER_H
+#define TOLLGATE_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+struct ledger;
+
+enum ledger_mode { LEDGER_READ, LEDGER_WRITE };
+
+/*
+ * Opens (creating the directory and environment for LEDGER_WRITE) the ledger
+ * at dir with a map of map_size bytes.  worker is stamped into keys.
+ * Returns 0 and *out, or -1 with "cannot open ledger 'dir': why" in err.
+ */
+int ledger_open(const char *dir, enum ledger_mode mode, size_t map_size,
+    uint32_t worker, struct ledger **out, char *err, size_t errlen);
+void ledger_close(struct ledger *l);
+
+/*
+ * Appends n records in one transaction.  On MDB_MAP_FULL the map is grown
+ * (doubling, up to 64 times the configured size) and the write retried.  When
+ * the records still cannot be written, they are appended to the spill file
+ * (dir/spill.msgpack, fsync'd) and replayed into the ledger by
+ * ledger_replay_spill().  Returns 0 (committed), 1 (spilled: safe, not yet in
+ * the ledger), or -1 (neither: err says why; the caller must keep them).
+ */
+int ledger_append(struct ledger *l, const struct record *recs, size_t n,
+    char *err, size_t errlen);
+
+/* Moves spilled records into the ledger; returns how many, or -1. */
+int ledger_replay_spill(struct ledger *l, char *err, size_t errlen);
+
+/* Flushes committed data to disk (mdb_env_sync). */
+int ledger_sync(struct ledger *l);
+
+/* Clears reader slots of dead processes; returns how many, or -1. */
+int ledger_reader_check(struct ledger *l);
+
+/* Visits up to limit records, newest first; stops early when fn returns non-zero. */
+typedef int (*ledger_visit_fn)(void *arg, const struct record *r);
+int ledger_newest(struct ledger *l, size_t limit, ledger_visit_fn fn, void *arg);
+
+/* Number of records, and the bytes in use and the map size. */
+int ledger_stat(struct ledger *l, uint64_t *records, uint64_t *used, uint64_t *map_size);
+
+/* Non-zero while the last append failed or spilled (for /health). */
+int ledger_degraded(const struct ledger *l);
+
+#endif

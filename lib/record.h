@@ -1,0 +1,89 @@
+/*
+ * The spend record: one per finished request (success, upstream error, client
+ * abort), written by workers to the LMDB ledger as a msgpack map.
+ *
+ * Schema (version RECORD_SCHEMA_VERSION), msgpack map with these keys:
+ *   v      schema version (uint)              id     request id (str)
+ *   ts     start, unix ns (int)               fb     first byte to client, unix ns (int, 0: none)
+ *   te     end, unix ns (int)                 w      worker number (uint)
+ *   key    key id: "master", an alias or the first 16 hex of its SHA-256 (str, never the secret)
+ *   user, team, customer (str)                tags   comma-separated tags (str)
+ *   ep     endpoint, e.g. "/v1/chat/completions" (str)
+ *   mr     model requested (str)              dep    deployment: upstream model (str)
+ *   prov   provider (str)                     pa     priced-as price-map entry (str, "" unpriced)
+ *   gen    price-map generation (uint)        st     HTTP status sent to the client (uint)
+ *   shape  usage shape name (str)             tier   price tier name (str)
+ *   tok    token counts: array of RECORD_TOKEN_COUNT ints in enum record_token order
+ *   cost   cost per category, picodollars: array of COST_PART_COUNT ints (lib/cost.h order)
+ *   total  total cost, picodollars (int)
+ *   uf     usage flags (uint, enum usage_flag)  rf  record flags (uint, enum record_flag)
+ * Decoders ignore keys they do not know, so fields can be added without a
+ * version change; removing or changing the meaning of one bumps the version.
+ */
+#ifndef TOLLGATE_RECORD_H
+#define TOLLGATE_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cost.h"
+
+#define RECORD_SCHEMA_VERSION	1
+
+enum record_token {
+	RECORD_TOK_INPUT, RECORD_TOK_CACHE_READ, RECORD_TOK_CACHE_WRITE_5M,
+	RECORD_TOK_CACHE_WRITE_1H, RECORD_TOK_OUTPUT, RECORD_TOK_REASONING,
+	RECORD_TOK_AUDIO_IN, RECORD_TOK_AUDIO_OUT, RECORD_TOK_IMAGE_IN, RECORD_TOK_IMAGE_OUT,
+	RECORD_TOK_TOOL_PROMPT, RECORD_TOK_SEARCH, RECORD_TOK_DURATION_MS,
+	RECORD_TOKEN_COUNT
+};
+
+/* What happened to the request, beside the usage flags. */
+enum record_flag {
+	RECORD_FLAG_CLIENT_ABORTED	= 1u << 0,	/* the client went away mid-response */
+	RECORD_FLAG_UPSTREAM_ERROR	= 1u << 1,	/* the provider answered 4xx/5xx */
+	RECORD_FLAG_UPSTREAM_FAILED	= 1u << 2,	/* no answer: refused, reset, timeout */
+	RECORD_FLAG_STREAM_INCOMPLETE	= 1u << 3,	/* the stream ended before its end marker */
+	RECORD_FLAG_REPLAYED		= 1u << 4,	/* written late, from the spill file */
+	RECORD_FLAG_COUNT		= 5
+};
+
+struct record {
+	char		id[40];
+	int64_t		start_ns, first_byte_ns, end_ns;
+	uint32_t	worker;
+	uint16_t	status;
+	char		key[72];
+	char		user[128];
+	char		team[128];
+	char		customer[128];
+	char		tags[256];
+	char		endpoint[48];
+	char		model_requested[128];
+	char		deployment[128];
+	char		provider[32];
+	char		priced_as[128];
+	char		shape[16];
+	char		tier[16];
+	uint64_t	generation;
+	int64_t		tokens[RECORD_TOKEN_COUNT];
+	int64_t		cost[COST_PART_COUNT];
+	int64_t		total;
+	uint32_t	usage_flags;
+	uint32_t	flags;
+};
+
+/* Fills the usage, cost, shape and tier fields from a priced usage. */
+void record_set_usage(struct record *r, const struct usage *u, const struct cost *c);
+
+struct buf;
+/* Appends r as msgpack to out; 0 or -1 on ENOMEM. */
+int record_encode(const struct record *r, struct buf *out);
+/* Decodes one record; unknown keys are ignored.  0, or -1 (malformed, or a newer schema). */
+int record_decode(const char *data, size_t len, struct record *r);
+/* Appends r as one JSON object (no newline) to out: every field, costs as exact decimals. */
+int record_to_json(const struct record *r, struct buf *out);
+/* Record flag names ("client_aborted"), NULL past the last. */
+const char *record_flag_name(unsigned bit);
+
+#endif
