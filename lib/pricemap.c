@@ -314,6 +314,18 @@ entry_end(struct pricemap_builder *b)
 static int
 add_rate(struct pricemap_builder *b, const struct price_rate *r)
 {
+	uint32_t i;
+
+	/* the same field twice in one entry (a duplicate key, a merge): the last wins */
+	for (i = 0; i < b->cur.nrates; i++) {
+		struct price_rate *o = &b->rates[b->cur.rates + i];
+
+		if (o->kind == r->kind && o->tier == r->tier && o->batch == r->batch &&
+		    o->above == r->above && o->range == r->range) {
+			*o = *r;
+			return 0;
+		}
+	}
 	if (ARRAY_GROW(b->rates, b->nrates, b->caprates) < 0)
 		return -1;
 	b->rates[b->nrates++] = *r;
@@ -763,39 +775,77 @@ yaml_tier_list(struct yaml_ctx *c, yaml_node_t *seq)
 	return 0;
 }
 
+static int yaml_entry_fields(struct yaml_ctx *c, yaml_node_t *map, int depth);
+
+/* The mappings of a merge key (<<: *a or <<: [*a, *b]), applied before the entry's own keys. */
 static int
-yaml_entry(struct yaml_ctx *c, const char *name, size_t nlen, yaml_node_t *map)
+yaml_merge(struct yaml_ctx *c, yaml_node_t *v, int depth)
+{
+	yaml_node_item_t *it;
+
+	if (depth > 8)
+		return 0;	/* a merge loop: libyaml allows it, a price file does not need it */
+	if (v->type == YAML_MAPPING_NODE)
+		return yaml_entry_fields(c, v, depth + 1);
+	if (v->type != YAML_SEQUENCE_NODE)
+		return 0;
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		yaml_node_t *m = yaml_document_get_node(&c->doc, *it);
+
+		if (m != NULL && m->type == YAML_MAPPING_NODE && yaml_entry_fields(c, m, depth + 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+yaml_entry_fields(struct yaml_ctx *c, yaml_node_t *map, int depth)
 {
 	struct pricemap_builder *b = c->b;
 	yaml_node_pair_t *p;
+	int pass;
 
-	if (entry_begin(b, name, nlen) < 0)
+	/* merged keys first, so that the entry's own keys override them */
+	for (pass = 0; pass < 2; pass++)
+		for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = yaml_document_get_node(&c->doc, p->key);
+			yaml_node_t *v = yaml_document_get_node(&c->doc, p->value);
+			const char *ks, *vs;
+			size_t kl, vl;
+			int kn, vn, r, merge;
+
+			if (yaml_scalar(k, &ks, &kl, &kn) < 0 || v == NULL)
+				continue;
+			merge = kl == 2 && memcmp(ks, "<<", 2) == 0;
+			if (merge != (pass == 0))
+				continue;
+			if (merge)
+				r = yaml_merge(c, v, depth);
+			else if (kl == 14 && memcmp(ks, "tiered_pricing", kl) == 0 &&
+			    v->type == YAML_SEQUENCE_NODE)
+				r = yaml_tier_list(c, v);
+			else if (kl == 29 && memcmp(ks, "search_context_cost_per_query", kl) == 0 &&
+			    v->type == YAML_MAPPING_NODE)
+				r = yaml_pairs(c, v, entry_search_price);
+			else if (kl == 23 && memcmp(ks, "provider_specific_entry", kl) == 0 &&
+			    v->type == YAML_MAPPING_NODE)
+				r = yaml_pairs(c, v, entry_multiplier);
+			else if (yaml_scalar(v, &vs, &vl, &vn) < 0)
+				r = is_nonprice_field(ks, kl) ? 0 : note_unknown(b, ks, kl);
+			else
+				r = entry_field(b, ks, kl, vs, vl, vn, 0, yaml_line(v));
+			if (r < 0)
+				return -1;
+		}
+	return 0;
+}
+
+static int
+yaml_entry(struct yaml_ctx *c, const char *name, size_t nlen, yaml_node_t *map)
+{
+	if (entry_begin(c->b, name, nlen) < 0 || yaml_entry_fields(c, map, 0) < 0)
 		return -1;
-	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(&c->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(&c->doc, p->value);
-		const char *ks, *vs;
-		size_t kl, vl;
-		int kn, vn, r;
-
-		if (yaml_scalar(k, &ks, &kl, &kn) < 0 || v == NULL)
-			continue;
-		if (kl == 14 && memcmp(ks, "tiered_pricing", kl) == 0 && v->type == YAML_SEQUENCE_NODE)
-			r = yaml_tier_list(c, v);
-		else if (kl == 29 && memcmp(ks, "search_context_cost_per_query", kl) == 0 &&
-		    v->type == YAML_MAPPING_NODE)
-			r = yaml_pairs(c, v, entry_search_price);
-		else if (kl == 23 && memcmp(ks, "provider_specific_entry", kl) == 0 &&
-		    v->type == YAML_MAPPING_NODE)
-			r = yaml_pairs(c, v, entry_multiplier);
-		else if (yaml_scalar(v, &vs, &vl, &vn) < 0)
-			r = is_nonprice_field(ks, kl) ? 0 : note_unknown(b, ks, kl);
-		else
-			r = entry_field(b, ks, kl, vs, vl, vn, 0, yaml_line(v));
-		if (r < 0)
-			return -1;
-	}
-	return entry_end(b);
+	return entry_end(c->b);
 }
 
 int
@@ -889,6 +939,23 @@ pricemap_load_file(struct pricemap_builder *b, const char *path, char *err,
 	return rc;
 }
 
+int
+pricemap_add_entry(struct pricemap_builder *b, const char *source, const char *name,
+    const char *base_model, const struct pricemap_field *fields, size_t n)
+{
+	size_t i;
+
+	if (set_source(b, source) < 0 || entry_begin(b, name, strlen(name)) < 0)
+		return -1;
+	if (base_model != NULL && intern(b, base_model, strlen(base_model), &b->cur.base_model) < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (entry_field(b, fields[i].key, strlen(fields[i].key), fields[i].value,
+		    strlen(fields[i].value), 0, 0, fields[i].line) < 0)
+			return -1;
+	return entry_end(b);
+}
+
 const char *
 pricemap_warnings(struct pricemap_builder *b)
 {
@@ -918,6 +985,70 @@ align8(size_t n)
 	return (n + 7) & ~(size_t)7;
 }
 
+/*
+ * The entry an entry with prices of its own inherits from: its base_model,
+ * found exactly or without provider prefixes.  NULL when it has none.
+ */
+static const struct bentry *
+builder_base(const struct pricemap_builder *b, const struct bentry *e)
+{
+	const char *name, *slash;
+	uint32_t slot;
+
+	if (e->base_model == 0 || e->nrates == 0)
+		return NULL;
+	for (name = bstr(b, e->base_model); *name; name = slash + 1) {
+		slot = *index_slot((struct pricemap_builder *)b, name, strlen(name));
+		if (slot && &b->entries[slot - 1] != e)
+			return &b->entries[slot - 1];
+		if ((slash = strchr(name, '/')) == NULL)
+			break;
+	}
+	return NULL;
+}
+
+/* Whether e sets the field that base rate r stands for. */
+static int
+overrides(const struct pricemap_builder *b, const struct bentry *e, const struct price_rate *r)
+{
+	uint32_t i;
+
+	for (i = 0; i < e->nrates; i++) {
+		const struct price_rate *o = &b->rates[e->rates + i];
+		if (o->kind == r->kind && o->tier == r->tier && o->batch == r->batch &&
+		    o->above == r->above)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Calls fn for every rate e ends up with: its own, then the base model's
+ * plain (untiered) rates it does not override.  Returns the count.
+ */
+static size_t
+each_rate(const struct pricemap_builder *b, const struct bentry *e, struct price_rate *out)
+{
+	const struct bentry *base = builder_base(b, e);
+	size_t n = 0;
+	uint32_t i;
+
+	for (i = 0; i < e->nrates; i++, n++)
+		if (out)
+			out[n] = b->rates[e->rates + i];
+	if (base != NULL)
+		for (i = 0; i < base->nrates; i++) {
+			const struct price_rate *r = &b->rates[base->rates + i];
+
+			if (r->range || overrides(b, e, r))
+				continue;
+			if (out)
+				out[n] = *r;
+			n++;
+		}
+	return n;
+}
+
 struct price_table *
 pricemap_compile(const struct pricemap_builder *b)
 {
@@ -932,7 +1063,7 @@ pricemap_compile(const struct pricemap_builder *b)
 		nslots *= 2;
 	for (i = 0; i < b->nindex; i++)
 		if (b->index[i]) {
-			nrates += b->entries[b->index[i] - 1].nrates;
+			nrates += each_rate(b, &b->entries[b->index[i] - 1], NULL);
 			nranges += b->entries[b->index[i] - 1].nranges;
 		}
 	size = align8(sizeof(*t));
@@ -961,7 +1092,7 @@ pricemap_compile(const struct pricemap_builder *b)
 	memcpy((char *)t + strings_off, b->strings.data, b->strings.len);
 	nrates = nranges = 0;
 	for (i = 0; i < b->nindex; i++) {
-		const struct bentry *be;
+		const struct bentry *be, *base;
 		struct price_entry *e;
 		const char *name;
 		size_t s;
@@ -977,11 +1108,15 @@ pricemap_compile(const struct pricemap_builder *b)
 		e->source = be->source;
 		e->mult_us = be->mult_us;
 		e->mult_fast = be->mult_fast;
+		if ((base = builder_base(b, be)) != NULL) {
+			if (e->mult_us == 0)
+				e->mult_us = base->mult_us;
+			if (e->mult_fast == 0)
+				e->mult_fast = base->mult_fast;
+		}
 		e->rates = (uint32_t)nrates;
-		e->nrates = be->nrates;
-		if (be->nrates)
-			memcpy(rates + nrates, b->rates + be->rates, be->nrates * sizeof(*rates));
-		nrates += be->nrates;
+		e->nrates = (uint32_t)each_rate(b, be, rates + nrates);
+		nrates += e->nrates;
 		e->ranges = (uint32_t)nranges;
 		e->nranges = be->nranges;
 		if (be->nranges)

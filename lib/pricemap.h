@@ -114,6 +114,22 @@ int pricemap_load_json(struct pricemap_builder *b, const char *name,
 int pricemap_load_yaml(struct pricemap_builder *b, const char *name,
     const char *buf, size_t len, char *err, size_t errlen);
 
+/* One price field given as text, e.g. from a gateway config's model_info. */
+struct pricemap_field {
+	const char	*key;
+	const char	*value;
+	int		 line;
+};
+
+/*
+ * Adds (or replaces) one entry built from fields, as if read from a file
+ * named source: how a deployment's own prices and base_model join the map.
+ * base_model may be NULL.  Returns 0, or -1 on ENOMEM; bad fields become
+ * warnings like a file's.
+ */
+int pricemap_add_entry(struct pricemap_builder *b, const char *source, const char *name,
+    const char *base_model, const struct pricemap_field *fields, size_t n);
+
 /*
  * Non-fatal findings of the loads so far, one per line ("file:line: ...", and
  * one line naming every unknown field once).  NULL when there are none.  The
@@ -131,7 +147,9 @@ struct price_table *pricemap_compile(const struct pricemap_builder *b);
  * Finds the entry for a model name: exact, then without each provider prefix
  * ("azure/gpt-4o" -> "gpt-4o"), then without a trailing snapshot date
  * ("claude-sonnet-4-5-20250929" -> "claude-sonnet-4-5"); an entry that has no
- * prices of its own stands for its base_model.  NULL when nothing matches.
+ * prices of its own stands for its base_model (one with prices of its own
+ * inherits, when compiled, every base_model price it does not set itself).
+ * NULL when nothing matches.
  */
 const struct price_entry *price_lookup(const struct price_table *t,
     const char *name, size_t len);

@@ -107,7 +107,9 @@ main(void)
 	ok(load_yaml(b, "over.yaml",
 	    "defaults: &d\n  output_cost_per_token: 4e-6\n"
 	    "m:\n  <<: *d\n  input_cost_per_token: 3e-6\n"
-	    "alias-of-keep:\n  base_model: keep\n", err, sizeof(err)) == 0, "YAML map loads: %s", err);
+	    "alias-of-keep:\n  base_model: keep\n"
+	    "override:\n  base_model: openai/m\n  input_cost_per_token: 7e-6\n", err, sizeof(err)) == 0,
+	    "YAML map loads: %s", err);
 	t = pricemap_compile(b);
 	e = price_lookup(t, "m", 1);
 	ok(e && rate_of(t, e, PRICE_INPUT, 0, 0)->atto == 3000000000000LL, "later file wins");
@@ -122,6 +124,10 @@ main(void)
 	e = price_lookup(t, "keep-2025-09-29", 15);
 	ok(e && strcmp(price_str(t, e->name), "keep") == 0, "a dashed snapshot date is stripped");
 	ok(price_lookup(t, "keep-2025", 9) == NULL, "other suffixes are not");
+	e = price_lookup(t, "override", 8);
+	ok(e && e->nrates == 2 && rate_of(t, e, PRICE_INPUT, 0, 0)->atto == 7000000000000LL &&
+	    rate_of(t, e, PRICE_OUTPUT, 0, 0)->atto == 4000000000000LL,
+	    "own prices override the base_model's field by field, the rest is inherited");
 	ok(price_lookup(t, "keep\0junk", 9) == NULL, "a name with a NUL inside matches nothing");
 	free(t);
 	pricemap_builder_free(b);
