@@ -5,11 +5,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "log.h"
 
 static const char *log_progname = "tollgate";
 static enum log_level log_threshold = LOG_LEVEL_INFO;
+static char log_role[64];
+static char log_path[4096];
 
 void
 log_init(const char *progname, enum log_level level)
@@ -26,7 +29,38 @@ log_emit(enum log_level level, const char *prefix, const char *fmt, va_list ap)
 	if (level > log_threshold)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "%s: %s%s\n", log_progname, prefix, line);
+	if (log_role[0])
+		fprintf(stderr, "%s[%s %ld]: %s%s\n", log_progname, log_role, (long)getpid(),
+		    prefix, line);
+	else
+		fprintf(stderr, "%s: %s%s\n", log_progname, prefix, line);
+}
+
+void
+log_set_prefix(const char *role)
+{
+	snprintf(log_role, sizeof(log_role), "%s", role);
+}
+
+int
+log_open(const char *path)
+{
+	if (path == NULL) {
+		log_path[0] = '\0';
+		return 0;
+	}
+	snprintf(log_path, sizeof(log_path), "%s", path);
+	if (freopen(log_path, "a", stderr) == NULL)
+		return -1;
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	return 0;
+}
+
+void
+log_reopen(void)
+{
+	if (log_path[0])
+		log_open(log_path);
 }
 
 #define LOG_FN(name, level, prefix)			\

@@ -9,6 +9,12 @@
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
 void log_init(const char *progname, enum log_level level);
+/* Names the process's role in every line: "tollgated[worker 1234]: ...". */
+void log_set_prefix(const char *role);
+/* Sends the log to path (appending), or back to stderr for NULL; 0 or -1. */
+int log_open(const char *path);
+/* Reopens the log file (SIGUSR1, after rotation); nothing for stderr. */
+void log_reopen(void);
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
