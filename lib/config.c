@@ -1,0 +1,1645 @@
+/*
+ * The gateway configuration (config.h): a LiteLLM proxy config.yaml read
+ * through libyaml's document API, plus what LiteLLM's own loader (PyYAML,
+ * YAML 1.1) gives its users and libyaml leaves to us: merge keys, YAML 1.1
+ * integers and nulls, os.environ/NAME references and include: files.  Runs in
+ * the master (at start and on SIGHUP, into a fresh struct config) and in
+ * `tollgated -t`; never while serving.
+ *
+ * Loading is two passes.  The first reads the file and its includes into
+ * libyaml documents and notes, per top-level key, which node holds it: a
+ * later duplicate or an included file replaces an earlier one, except that
+ * model_list nodes are collected in order, the parent's before its includes'.
+ * The second pass interprets those nodes into struct config.  The documents
+ * live until the end, so every message can name a file and a line.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "buf.h"
+#include "config.h"
+#include "money.h"
+
+#ifndef TOLLGATE_PRICES
+#define TOLLGATE_PRICES		"/etc/tollgate/prices.yaml"
+#endif
+
+#define INCLUDE_DEPTH	8	/* include: levels below the main file */
+#define MERGE_DEPTH	8	/* merge keys within merge keys; deeper is an alias loop */
+#define DAY_MS		86400000LL
+
+/* A loaded file. */
+struct doc {
+	yaml_document_t	 y;
+	const char	*file;		/* points into config->files */
+};
+
+/* A key and its value in a mapping, merge keys resolved. */
+struct pair {
+	const char	*key;		/* the key's text, NUL-terminated by libyaml */
+	yaml_node_t	*k, *v;
+};
+
+struct pairs {
+	struct pair	*v;
+	size_t		 n, cap;
+};
+
+/* A top-level key as last written: a section, or one file's model_list. */
+struct top {
+	const char	*name;
+	struct doc	*d;
+	yaml_node_t	*k, *v;
+};
+
+struct loader {
+	struct config	*c;
+	char		*err;
+	size_t		 errlen;
+	struct buf	 warnings;
+	char		**reported;	/* what warn_once() has reported */
+	size_t		 nreported, capreported;
+	struct doc	**docs;
+	size_t		 ndocs, capdocs;
+	struct top	*sections;	/* in order of first appearance */
+	size_t		 nsections, capsections;
+	struct top	*lists;		/* model_list of each file, in load order */
+	size_t		 nlists, caplists;
+	struct stat	 stack[INCLUDE_DEPTH + 1];	/* files being loaded: cycles */
+	int		 depth;
+	size_t		 capfiles, capdeployments;
+	struct top	 master_general, master_litellm;	/* master_key nodes */
+};
+
+/* A scalar's value. */
+struct sval {
+	const char	*s;		/* the text, environment substituted; "" for null */
+	size_t		 len;
+	int		 null;		/* YAML null: a plain ~, null or empty value */
+	const char	*var;		/* the os.environ/ variable it named, or NULL */
+};
+
+/* ---- messages --------------------------------------------------------------- */
+
+static int
+line_of(const yaml_node_t *n)
+{
+	return n != NULL ? (int)n->start_mark.line + 1 : 0;
+}
+
+static int fail(struct loader *l, const struct doc *d, const yaml_node_t *n,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Sets the error, "file:line: message" when d is given; returns -1. */
+static int
+fail(struct loader *l, const struct doc *d, const yaml_node_t *n, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (d != NULL)
+		snprintf(l->err, l->errlen, "%s:%d: %s", d->file, line_of(n), msg);
+	else
+		snprintf(l->err, l->errlen, "%s", msg);
+	return -1;
+}
+
+static int
+nomem(struct loader *l)
+{
+	return fail(l, NULL, NULL, "out of memory");
+}
+
+static int vwarn(struct loader *l, const struct doc *d, const yaml_node_t *n,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static int
+vwarn(struct loader *l, const struct doc *d, const yaml_node_t *n, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (buf_printf(&l->warnings, "%s:%d: %s\n", d->file, line_of(n), msg) < 0)
+		return nomem(l);
+	return 0;
+}
+
+static int warn(struct loader *l, const struct doc *d, const yaml_node_t *n,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+warn(struct loader *l, const struct doc *d, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vwarn(l, d, n, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int warn_once(struct loader *l, const struct doc *d, const yaml_node_t *n,
+    const char *id, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* A warning given only the first time id comes up: one line per distinct key. */
+static int
+warn_once(struct loader *l, const struct doc *d, const yaml_node_t *n, const char *id,
+    const char *fmt, ...)
+{
+	va_list ap;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < l->nreported; i++)
+		if (strcmp(l->reported[i], id) == 0)
+			return 0;
+	if (ARRAY_GROW(l->reported, l->nreported, l->capreported) < 0 ||
+	    (l->reported[l->nreported] = strdup(id)) == NULL)
+		return nomem(l);
+	l->nreported++;
+	va_start(ap, fmt);
+	rc = vwarn(l, d, n, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* "a list", "a mapping" or the quoted text, for "expected X, got Y". */
+static const char *
+got(const yaml_node_t *n, const struct sval *v, char *buf, size_t size)
+{
+	if (n != NULL && n->type == YAML_SEQUENCE_NODE)
+		return "a list";
+	if (n != NULL && n->type == YAML_MAPPING_NODE)
+		return "a mapping";
+	if (v->null)
+		return "nothing";
+	snprintf(buf, size, "'%.*s'", v->len > 60 ? 60 : (int)v->len, v->s);
+	return buf;
+}
+
+/* ---- scalars ----------------------------------------------------------------- */
+
+/*
+ * The value of scalar n, os.environ/NAME replaced by the variable's value
+ * (quoted or not, as LiteLLM does).  Returns 0; 1 when the variable is not
+ * set (v->var names it); -1 when n is not a scalar.  Whether a missing
+ * variable is an error is the caller's call: only it knows whether the value
+ * is needed.
+ */
+static int
+scalar(const yaml_node_t *n, struct sval *v)
+{
+	const char *s;
+	size_t len;
+
+	memset(v, 0, sizeof(*v));
+	v->s = "";
+	if (n == NULL || n->type != YAML_SCALAR_NODE)
+		return -1;
+	s = (const char *)n->data.scalar.value;
+	len = n->data.scalar.length;
+	/* YAML 1.1 null; a quoted "null" is text */
+	if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    (len == 0 || (len == 1 && *s == '~') ||
+	    (len == 4 && (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 ||
+	    memcmp(s, "NULL", 4) == 0)))) {
+		v->null = 1;
+		return 0;
+	}
+	if (len > 11 && memcmp(s, "os.environ/", 11) == 0) {
+		v->var = s + 11;	/* libyaml NUL-terminates the value */
+		if ((s = getenv(v->var)) == NULL)
+			return 1;
+		len = strlen(s);
+	}
+	v->s = s;
+	v->len = len;
+	return 0;
+}
+
+/* A scalar whose value is needed: 0, or -1 naming path when it is missing or not a scalar. */
+static int
+need_scalar(struct loader *l, struct doc *d, yaml_node_t *n, const char *path,
+    const char *expect, struct sval *v)
+{
+	char g[80];
+
+	switch (scalar(n, v)) {
+	case 0:
+		return 0;
+	case 1:
+		return fail(l, d, n, "%s: environment variable %s is not set", path, v->var);
+	default:
+		return fail(l, d, n, "%s: expected %s, got %s", path, expect, got(n, v, g, sizeof(g)));
+	}
+}
+
+/* Replaces *dst with a copy of the value, or NULL for null; 0 or -1. */
+static int
+set_text(struct loader *l, char **dst, const struct sval *v)
+{
+	char *s = NULL;
+
+	if (!v->null && (s = strndup(v->s, v->len)) == NULL)
+		return nomem(l);
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+/* A YAML 1.1 decimal integer: digits with '_' between them ("20_000"), optional sign. */
+static int
+parse_int(const char *s, size_t len, int64_t *out)
+{
+	const char *end = s + len;
+	uint64_t v = 0;
+	int neg = 0, any = 0;
+
+	if (s < end && (*s == '+' || *s == '-'))
+		neg = *s++ == '-';
+	for (; s < end; s++) {
+		if (*s == '_' && any)
+			continue;
+		if (*s < '0' || *s > '9' || v > ((uint64_t)INT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+		any = 1;
+	}
+	if (!any)
+		return -1;
+	*out = neg ? -(int64_t)v : (int64_t)v;
+	return 0;
+}
+
+struct unit {
+	const char	*name;		/* matched without regard to case */
+	int64_t		 size;
+};
+
+/* Durations in milliseconds: a bare number is milliseconds. */
+static const struct unit duration_units[] = {
+	{ "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { NULL, 0 },
+};
+
+/*
+ * Sizes in bytes.  KB, MB, GB are powers of ten, KiB, MiB, GiB and the bare
+ * letters (nginx's 10m) powers of two.
+ */
+static const struct unit size_units[] = {
+	{ "", 1 }, { "b", 1 },
+	{ "k", 1LL << 10 }, { "kib", 1LL << 10 }, { "kb", 1000LL },
+	{ "m", 1LL << 20 }, { "mib", 1LL << 20 }, { "mb", 1000000LL },
+	{ "g", 1LL << 30 }, { "gib", 1LL << 30 }, { "gb", 1000000000LL },
+	{ "t", 1LL << 40 }, { "tib", 1LL << 40 }, { "tb", 1000000000000LL },
+	{ NULL, 0 },
+};
+
+/* LiteLLM's timeout: seconds, decimals allowed. */
+static const struct unit second_units[] = { { "", 1000 }, { NULL, 0 } };
+
+/*
+ * "<decimal>[ ]<unit>" ("500ms", "1.5 GiB", "20_000") into a whole count of
+ * the units' base (a fraction of it rounds up).  0, or -1 when the text is
+ * not such a quantity or does not fit in int64.
+ */
+static int
+parse_quantity(const char *s, size_t len, const struct unit *units, int64_t *out)
+{
+	const char *p = s, *end = s + len;
+	__int128 whole = 0, frac = 0, scale = 1, v;
+	int any = 0;
+
+	for (; p < end && ((*p >= '0' && *p <= '9') || (*p == '_' && any)); p++) {
+		if (*p == '_')
+			continue;
+		whole = whole * 10 + (*p - '0');
+		if (whole > INT64_MAX)
+			return -1;
+		any = 1;
+	}
+	if (p < end && *p == '.')
+		for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
+			any = 1;
+			if (scale < 1000000000000000000LL) {	/* later digits cannot matter */
+				frac = frac * 10 + (*p - '0');
+				scale *= 10;
+			}
+		}
+	if (!any)
+		return -1;
+	while (p < end && *p == ' ')
+		p++;
+	for (; units->name != NULL; units++)
+		if (strlen(units->name) == (size_t)(end - p) &&
+		    strncasecmp(units->name, p, (size_t)(end - p)) == 0)
+			break;
+	if (units->name == NULL)
+		return -1;
+	v = whole * units->size + (frac * units->size + scale - 1) / scale;
+	if (v > INT64_MAX)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+/* ---- mappings ------------------------------------------------------------------ */
+
+static int
+node_is(const yaml_node_t *n, yaml_node_type_t type)
+{
+	return n != NULL && n->type == type;
+}
+
+static int
+is_null(const yaml_node_t *n)
+{
+	struct sval v;
+
+	return n == NULL || (scalar(n, &v) == 0 && v.null);
+}
+
+/* Adds a pair; a key already there takes the new value (duplicates: the last wins). */
+static int
+pairs_add(struct loader *l, struct pairs *ps, const char *key, yaml_node_t *k, yaml_node_t *v)
+{
+	size_t i;
+
+	for (i = 0; i < ps->n; i++)
+		if (strcmp(ps->v[i].key, key) == 0) {
+			ps->v[i].k = k;
+			ps->v[i].v = v;
+			return 0;
+		}
+	if (ARRAY_GROW(ps->v, ps->n, ps->cap) < 0)
+		return nomem(l);
+	ps->v[ps->n].key = key;
+	ps->v[ps->n].k = k;
+	ps->v[ps->n].v = v;
+	ps->n++;
+	return 0;
+}
+
+static int
+is_merge_key(const yaml_node_t *k)
+{
+	return node_is(k, YAML_SCALAR_NODE) && k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    k->data.scalar.length == 2 && memcmp(k->data.scalar.value, "<<", 2) == 0;
+}
+
+/*
+ * The pairs of mapping map with YAML merge keys applied, which libyaml leaves
+ * to us: <<: *a or <<: [*a, *b] brings in the keys of those mappings unless
+ * map has them itself; in a list, an earlier mapping wins over a later one.
+ */
+static int
+pairs_collect(struct loader *l, struct doc *d, yaml_node_t *map, struct pairs *ps, int depth)
+{
+	yaml_node_pair_t *p;
+	char g[80];
+	struct sval v;
+
+	if (depth > MERGE_DEPTH)
+		return fail(l, d, map, "merge keys (<<) nested deeper than %d: an alias loop?",
+		    MERGE_DEPTH);
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(&d->y, p->key);
+		yaml_node_t *m = yaml_document_get_node(&d->y, p->value);
+		yaml_node_item_t *it;
+
+		if (!is_merge_key(k))
+			continue;
+		if (node_is(m, YAML_MAPPING_NODE)) {
+			if (pairs_collect(l, d, m, ps, depth + 1) < 0)
+				return -1;
+			continue;
+		}
+		if (!node_is(m, YAML_SEQUENCE_NODE)) {
+			scalar(m, &v);
+			return fail(l, d, m, "<<: expected an alias of a mapping (or a list of them) "
+			    "to merge, got %s", got(m, &v, g, sizeof(g)));
+		}
+		/* the first mapping of the list wins, so it is applied last */
+		for (it = m->data.sequence.items.top; it > m->data.sequence.items.start; it--) {
+			yaml_node_t *item = yaml_document_get_node(&d->y, it[-1]);
+
+			if (!node_is(item, YAML_MAPPING_NODE)) {
+				scalar(item, &v);
+				return fail(l, d, item, "<<: expected an alias of a mapping to merge, got %s",
+				    got(item, &v, g, sizeof(g)));
+			}
+			if (pairs_collect(l, d, item, ps, depth + 1) < 0)
+				return -1;
+		}
+	}
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(&d->y, p->key);
+		yaml_node_t *val = yaml_document_get_node(&d->y, p->value);
+
+		if (is_merge_key(k))
+			continue;
+		if (!node_is(k, YAML_SCALAR_NODE)) {
+			scalar(k, &v);
+			return fail(l, d, k, "expected a key name, got %s", got(k, &v, g, sizeof(g)));
+		}
+		if (pairs_add(l, ps, (const char *)k->data.scalar.value, k, val) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The pairs of n for section path; null is an empty mapping, another scalar or a list an error. */
+static int
+pairs_of(struct loader *l, struct doc *d, yaml_node_t *n, const char *path, struct pairs *ps)
+{
+	struct sval v;
+	char g[80];
+
+	memset(ps, 0, sizeof(*ps));
+	if (is_null(n))
+		return 0;
+	if (!node_is(n, YAML_MAPPING_NODE)) {
+		scalar(n, &v);
+		return fail(l, d, n, "%s: expected a mapping, got %s", path, got(n, &v, g, sizeof(g)));
+	}
+	if (pairs_collect(l, d, n, ps, 0) < 0) {
+		free(ps->v);
+		ps->v = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the tollgate: section ----------------------------------------------------- */
+
+struct tg_key;
+typedef int tg_setter(struct loader *, const struct tg_key *, struct doc *, yaml_node_t *);
+
+/*
+ * One tollgate: key.  A setter given no node (or a null one) applies the
+ * default, which is written as a user would write it and parsed like one.
+ */
+struct tg_key {
+	const char		*name;
+	yaml_node_type_t	 type;		/* SEQUENCE: a list, or one scalar */
+	tg_setter		*set;
+	size_t			 off;		/* the field in struct config_tollgate */
+	size_t			 noff;		/* a list's count */
+	int64_t			 min, max;
+	const char		*def;		/* NULL: none */
+	const char		*expect;	/* for "expected ..., got ..." */
+};
+
+static tg_setter tg_string, tg_int, tg_workers, tg_size, tg_duration, tg_paths, tg_keys;
+
+#define TG(f)		offsetof(struct config_tollgate, f)
+#define DURATION	"a duration such as 500ms, 30s or 2m (a bare number is milliseconds)"
+#define SIZE		"a size in bytes such as 512MiB or 1GiB"
+
+/* Sorted by name: looked up with bsearch(). */
+static const struct tg_key tg_keys_table[] = {
+	{ "client_timeout", YAML_SCALAR_NODE, tg_duration, TG(client_timeout_ms), 0,
+	  1, DAY_MS, "60s", DURATION " from 1ms to 24h" },
+	{ "keys", YAML_SEQUENCE_NODE, tg_keys, TG(keys), TG(nkeys),
+	  0, 0, NULL, "a list of client keys" },
+	{ "ledger_map_size", YAML_SCALAR_NODE, tg_size, TG(ledger_map_size), 0,
+	  1LL << 20, INT64_MAX, "1GiB", SIZE " of at least 1MiB" },
+	{ "ledger_path", YAML_SCALAR_NODE, tg_string, TG(ledger_path), 0,
+	  0, 0, "/var/lib/tollgate/ledger", "a directory" },
+	{ "ledger_sync_interval", YAML_SCALAR_NODE, tg_duration, TG(ledger_sync_interval_ms), 0,
+	  0, DAY_MS, "1s", DURATION " up to 24h" },
+	{ "listen", YAML_SCALAR_NODE, tg_string, TG(listen), 0,
+	  0, 0, "127.0.0.1", "an address" },
+	{ "log_file", YAML_SCALAR_NODE, tg_string, TG(log_file), 0,
+	  0, 0, NULL, "a file name" },
+	{ "max_body_bytes", YAML_SCALAR_NODE, tg_size, TG(max_body_bytes), 0,
+	  1, INT64_MAX, "10MiB", SIZE },
+	{ "port", YAML_SCALAR_NODE, tg_int, TG(port), 0,
+	  1, 65535, "4000", "an integer 1-65535" },
+	{ "price_files", YAML_SEQUENCE_NODE, tg_paths, TG(price_files), TG(nprice_files),
+	  0, 0, TOLLGATE_PRICES, "a list of file names" },
+	{ "run_dir", YAML_SCALAR_NODE, tg_string, TG(run_dir), 0,
+	  0, 0, "/run/tollgate", "a directory" },
+	{ "shutdown_timeout", YAML_SCALAR_NODE, tg_duration, TG(shutdown_timeout_ms), 0,
+	  0, DAY_MS, "30s", DURATION " up to 24h" },
+	{ "upstream_connect_timeout", YAML_SCALAR_NODE, tg_duration,
+	  TG(upstream_connect_timeout_ms), 0, 1, DAY_MS, "10s", DURATION " from 1ms to 24h" },
+	{ "upstream_timeout", YAML_SCALAR_NODE, tg_duration, TG(upstream_timeout_ms), 0,
+	  1, DAY_MS, "600s", DURATION " from 1ms to 24h" },
+	{ "workers", YAML_SCALAR_NODE, tg_workers, TG(workers), 0,
+	  1, 1024, "auto", "'auto' or an integer 1-1024" },
+};
+
+#define TG_NKEYS	(sizeof(tg_keys_table) / sizeof(tg_keys_table[0]))
+
+static void *
+tg_field(struct loader *l, size_t off)
+{
+	return (char *)&l->c->tollgate + off;
+}
+
+/* The text a scalar setting is given: the node's, or the default. */
+static int
+tg_text(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n, struct sval *v)
+{
+	char path[64];
+
+	if (n != NULL) {
+		snprintf(path, sizeof(path), "tollgate.%s", e->name);
+		if (need_scalar(l, d, n, path, e->expect, v) < 0)
+			return -1;
+		if (!v->null)
+			return 0;
+	}
+	memset(v, 0, sizeof(*v));
+	v->s = e->def != NULL ? e->def : "";
+	v->len = strlen(v->s);
+	v->null = e->def == NULL;
+	return 0;
+}
+
+static int
+tg_bad(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n,
+    const struct sval *v)
+{
+	char g[80];
+
+	return fail(l, n != NULL ? d : NULL, n, "tollgate.%s: expected %s, got %s", e->name,
+	    e->expect, got(NULL, v, g, sizeof(g)));
+}
+
+static int
+tg_string(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	struct sval v;
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	return set_text(l, tg_field(l, e->off), &v);
+}
+
+static int
+tg_int(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	struct sval v;
+	int64_t x;
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	if (parse_int(v.s, v.len, &x) < 0 || x < e->min || x > e->max)
+		return tg_bad(l, e, d, n, &v);
+	*(int *)tg_field(l, e->off) = (int)x;
+	return 0;
+}
+
+/* "auto" is 0: the master counts the CPUs. */
+static int
+tg_workers(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	struct sval v;
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	if (v.len == 4 && strncasecmp(v.s, "auto", 4) == 0) {
+		*(int *)tg_field(l, e->off) = 0;
+		return 0;
+	}
+	return tg_int(l, e, d, n);
+}
+
+static int
+tg_quantity(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n,
+    const struct unit *units)
+{
+	struct sval v;
+	int64_t x;
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	if (parse_quantity(v.s, v.len, units, &x) < 0 || x < e->min || x > e->max)
+		return tg_bad(l, e, d, n, &v);
+	*(int64_t *)tg_field(l, e->off) = x;
+	return 0;
+}
+
+static int
+tg_size(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	return tg_quantity(l, e, d, n, size_units);
+}
+
+static int
+tg_duration(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	return tg_quantity(l, e, d, n, duration_units);
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+}
+
+/* name relative to the directory of file unless absolute; malloc'd, or NULL. */
+static char *
+path_beside(const char *file, const char *name, size_t len)
+{
+	const char *slash = strrchr(file, '/');
+	size_t dlen = slash != NULL && name[0] != '/' ? (size_t)(slash - file) + 1 : 0;
+	char *p;
+
+	if ((p = malloc(dlen + len + 1)) == NULL)
+		return NULL;
+	memcpy(p, file, dlen);
+	memcpy(p + dlen, name, len);
+	p[dlen + len] = '\0';
+	return p;
+}
+
+/*
+ * A list of strings (one scalar is a list of one).  File names are relative
+ * to the file that says them.  A client key naming an unset variable is left
+ * out with a warning: clients holding it are refused, which fails safe, and
+ * one missing key should not keep the others from working.  Any other unset
+ * variable, or an empty key, is an error.
+ */
+static int
+tg_list(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n, int paths)
+{
+	char ***dst = tg_field(l, e->off), **list = NULL, path[64], g[80];
+	size_t *ndst = tg_field(l, e->noff), nlist = 0, cap = 0, nitems, i;
+	yaml_node_item_t *items = NULL;
+	struct sval v;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "tollgate.%s", e->name);
+	if (n != NULL && node_is(n, YAML_SEQUENCE_NODE)) {
+		items = n->data.sequence.items.start;
+		nitems = (size_t)(n->data.sequence.items.top - items);
+	} else
+		nitems = is_null(n) ? (e->def != NULL) : 1;
+	for (i = 0; i < nitems; i++) {
+		yaml_node_t *item = items != NULL ? yaml_document_get_node(&d->y, items[i]) : n;
+		char *s;
+
+		if (is_null(n))
+			s = strdup(e->def);
+		else {
+			switch (scalar(item, &v)) {
+			case 1:
+				if (!paths) {
+					if (warn(l, d, item, "%s: environment variable %s is not set, "
+					    "key left out", path, v.var) < 0)
+						goto out;
+					continue;
+				}
+				fail(l, d, item, "%s: environment variable %s is not set", path, v.var);
+				goto out;
+			case -1:
+				fail(l, d, item, "%s: expected %s, got %s in it", path, e->expect,
+				    got(item, &v, g, sizeof(g)));
+				goto out;
+			}
+			if (v.null || v.len == 0) {
+				fail(l, d, item, "%s: expected %s, got an empty one", path, e->expect);
+				goto out;
+			}
+			s = paths ? path_beside(d->file, v.s, v.len) : strndup(v.s, v.len);
+		}
+		if (s == NULL || ARRAY_GROW(list, nlist, cap) < 0) {
+			free(s);
+			nomem(l);
+			goto out;
+		}
+		list[nlist++] = s;
+	}
+	strv_free(*dst, *ndst);
+	*dst = list;
+	*ndst = nlist;
+	list = NULL;
+	nlist = 0;
+	rc = 0;
+out:
+	strv_free(list, nlist);
+	return rc;
+}
+
+static int
+tg_paths(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	return tg_list(l, e, d, n, 1);
+}
+
+static int
+tg_keys(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	return tg_list(l, e, d, n, 0);
+}
+
+static int
+tg_key_cmp(const void *key, const void *entry)
+{
+	return strcmp(key, ((const struct tg_key *)entry)->name);
+}
+
+static int
+tollgate_defaults(struct loader *l)
+{
+	size_t i;
+
+	for (i = 0; i < TG_NKEYS; i++)
+		if (tg_keys_table[i].set(l, &tg_keys_table[i], NULL, NULL) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+load_tollgate(struct loader *l, const struct top *t)
+{
+	struct pairs ps;
+	char id[128], g[80];
+	struct sval v;
+	size_t i;
+	int rc = -1;
+
+	if (pairs_of(l, t->d, t->v, "tollgate", &ps) < 0)
+		return -1;
+	for (i = 0; i < ps.n; i++) {
+		const struct pair *p = &ps.v[i];
+		const struct tg_key *e = bsearch(p->key, tg_keys_table, TG_NKEYS,
+		    sizeof(tg_keys_table[0]), tg_key_cmp);
+
+		if (e == NULL) {
+			snprintf(id, sizeof(id), "tollgate.%s", p->key);
+			if (warn_once(l, t->d, p->k, id, "unknown key '%s', ignored", id) < 0)
+				goto out;
+			continue;
+		}
+		if (node_is(p->v, YAML_MAPPING_NODE) ||
+		    (e->type == YAML_SCALAR_NODE && node_is(p->v, YAML_SEQUENCE_NODE))) {
+			scalar(p->v, &v);
+			fail(l, t->d, p->v, "tollgate.%s: expected %s, got %s", e->name, e->expect,
+			    got(p->v, &v, g, sizeof(g)));
+			goto out;
+		}
+		if (e->set(l, e, t->d, p->v) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(ps.v);
+	return rc;
+}
+
+/* ---- LiteLLM's settings --------------------------------------------------------- */
+
+/* A section tollgate has no use for: each of its keys is reported once. */
+static int
+load_ignored(struct loader *l, const struct top *t)
+{
+	yaml_node_pair_t *p;
+	char id[128];
+
+	if (is_null(t->v))
+		return 0;
+	if (!node_is(t->v, YAML_MAPPING_NODE))
+		return warn_once(l, t->d, t->k, t->name, "%s is not implemented by tollgate, ignored",
+		    t->name);
+	/* no merge resolution: nothing is read here, the keys are only named */
+	for (p = t->v->data.mapping.pairs.start; p < t->v->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(&t->d->y, p->key);
+
+		if (!node_is(k, YAML_SCALAR_NODE) || is_merge_key(k))
+			continue;
+		snprintf(id, sizeof(id), "%s.%s", t->name, (const char *)k->data.scalar.value);
+		if (warn_once(l, t->d, k, id, "%s is not implemented by tollgate, ignored", id) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* general_settings and litellm_settings: master_key is read, the rest reported. */
+static int
+load_settings(struct loader *l, const struct top *t, struct top *master)
+{
+	struct pairs ps;
+	char id[128];
+	size_t i;
+	int rc = -1;
+
+	if (pairs_of(l, t->d, t->v, t->name, &ps) < 0)
+		return -1;
+	for (i = 0; i < ps.n; i++) {
+		if (strcmp(ps.v[i].key, "master_key") == 0) {
+			master->name = t->name;
+			master->d = t->d;
+			master->k = ps.v[i].k;
+			master->v = ps.v[i].v;
+			continue;
+		}
+		snprintf(id, sizeof(id), "%s.%s", t->name, ps.v[i].key);
+		if (warn_once(l, t->d, ps.v[i].k, id, "%s is not implemented by tollgate, ignored",
+		    id) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(ps.v);
+	return rc;
+}
+
+static int
+load_general(struct loader *l, const struct top *t)
+{
+	return load_settings(l, t, &l->master_general);
+}
+
+static int
+load_litellm(struct loader *l, const struct top *t)
+{
+	return load_settings(l, t, &l->master_litellm);
+}
+
+/*
+ * The master key: general_settings', else litellm_settings' (with a warning).
+ * Unlike an upstream key, it is needed: a missing variable or an empty key is
+ * an error, since starting without it would open the gateway.
+ */
+static int
+load_master_key(struct loader *l)
+{
+	struct top *m = &l->master_general;
+	char path[64];
+	struct sval v;
+
+	if (m->v == NULL && l->master_litellm.v != NULL) {
+		m = &l->master_litellm;
+		if (warn(l, m->d, m->k, "litellm_settings.master_key: master_key belongs under "
+		    "general_settings; used anyway") < 0)
+			return -1;
+	} else if (m->v != NULL && l->master_litellm.v != NULL &&
+	    warn(l, l->master_litellm.d, l->master_litellm.k, "litellm_settings.master_key is "
+	    "ignored: general_settings.master_key is set") < 0)
+		return -1;
+	if (m->v == NULL)
+		return 0;
+	snprintf(path, sizeof(path), "%s.master_key", m->name);
+	if (need_scalar(l, m->d, m->v, path, "a string", &v) < 0)
+		return -1;
+	if (!v.null && v.len == 0)
+		return fail(l, m->d, m->v, "%s: expected a key, got an empty one", path);
+	return set_text(l, &l->c->master_key, &v);
+}
+
+/* ---- model_list ---------------------------------------------------------------- */
+
+/* litellm_params tollgate accepts without using them: request defaults and
+   routing hints that real configs carry (the compat survey's common ones). */
+static const char *const quiet_params[] = {
+	"aws_region_name", "extra_body", "litellm_credential_name", "max_tokens",
+	"reasoning_effort", "rpm", "temperature", "tpm", "vertex_location", "vertex_project",
+};
+
+static int
+is_quiet_param(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(quiet_params) / sizeof(quiet_params[0]); i++)
+		if (strcmp(quiet_params[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * LiteLLM's price fields: input_cost_per_token, cache_read_input_token_cost,
+ * output_cost_per_token_batches, ...  "_cost" covers every one of them.
+ */
+static int
+is_price_key(const char *key)
+{
+	return strstr(key, "_cost") != NULL;
+}
+
+/* Sets key in a kv list, replacing an entry of the same key (any case when icase). */
+static int
+kv_set(struct loader *l, struct config_kv **kv, size_t *n, const char *key,
+    const struct sval *v, struct doc *d, yaml_node_t *at, int icase)
+{
+	struct config_kv *nkv, *e = NULL;
+	char *value;
+	size_t i;
+
+	for (i = 0; i < *n && e == NULL; i++)
+		if ((icase ? strcasecmp : strcmp)((*kv)[i].key, key) == 0)
+			e = &(*kv)[i];
+	if ((value = strndup(v->s, v->len)) == NULL)
+		return nomem(l);
+	if (e == NULL) {
+		if ((nkv = realloc(*kv, (*n + 1) * sizeof(**kv))) == NULL) {
+			free(value);
+			return nomem(l);
+		}
+		*kv = nkv;
+		e = &nkv[(*n)++];
+		e->value = NULL;
+		if ((e->key = strdup(key)) == NULL) {
+			(*n)--;
+			free(value);
+			return nomem(l);
+		}
+	}
+	free(e->value);
+	e->value = value;
+	e->file = d->file;
+	e->line = line_of(at);
+	return 0;
+}
+
+/*
+ * A price field: kept as the text written (after os.environ/), never through
+ * a double, so that what is billed is what the operator wrote.  It must still
+ * read as a decimal: a price that would not parse later is better refused now,
+ * with its line.
+ */
+static int
+dep_price(struct loader *l, struct config_deployment *dep, struct doc *d,
+    const struct pair *p, const char *path)
+{
+	struct sval v;
+	int64_t atto;
+
+	switch (scalar(p->v, &v)) {
+	case 1:
+		return fail(l, d, p->v, "%s: environment variable %s is not set", path, v.var);
+	case -1:
+		return warn(l, d, p->k, "%s: only a plain price is read from a config, ignored", path);
+	}
+	if (v.null)
+		return 0;
+	if (money_parse_decimal(v.s, v.len, MONEY_PRICE_SCALE, 0, &atto) < 0)
+		return fail(l, d, p->v, "%s: expected a decimal price such as 3e-07, got '%.*s'",
+		    path, v.len > 60 ? 60 : (int)v.len, v.s);
+	return kv_set(l, &dep->prices, &dep->nprices, p->key, &v, d, p->v, 0);
+}
+
+/* model_info, at the entry's level or inside litellm_params: base_model and prices. */
+static int
+dep_info(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_node_t *n,
+    const char *where)
+{
+	struct pairs ps;
+	char path[192];
+	struct sval v;
+	size_t i;
+	int rc = -1;
+
+	if (pairs_of(l, d, n, where, &ps) < 0)
+		return -1;
+	for (i = 0; i < ps.n; i++) {
+		const struct pair *p = &ps.v[i];
+
+		snprintf(path, sizeof(path), "%.90s.%.90s", where, p->key);
+		if (strcmp(p->key, "base_model") == 0) {
+			if (need_scalar(l, d, p->v, path, "a model name", &v) < 0 ||
+			    set_text(l, &dep->base_model, &v) < 0)
+				goto out;
+		} else if (is_price_key(p->key)) {
+			if (dep_price(l, dep, d, p, path) < 0)
+				goto out;
+		}
+		/* the rest (mode, id, description, max_tokens, supports_*) is LiteLLM's metadata */
+	}
+	rc = 0;
+out:
+	free(ps.v);
+	return rc;
+}
+
+static int
+dep_headers(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_node_t *n,
+    const char *where)
+{
+	struct pairs ps;
+	char path[192];
+	struct sval v;
+	size_t i;
+	int rc = -1;
+
+	if (pairs_of(l, d, n, where, &ps) < 0)
+		return -1;
+	for (i = 0; i < ps.n; i++) {
+		snprintf(path, sizeof(path), "%.90s.%.90s", where, ps.v[i].key);
+		if (need_scalar(l, d, ps.v[i].v, path, "a header value", &v) < 0)
+			goto out;
+		if (!v.null && kv_set(l, &dep->headers, &dep->nheaders, ps.v[i].key, &v, d,
+		    ps.v[i].v, 1) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(ps.v);
+	return rc;
+}
+
+/* litellm_params.model: "provider/name" split at the first '/', no '/' is OpenAI. */
+static int
+dep_model(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_node_t *n,
+    const char *path)
+{
+	const char *slash;
+	struct sval v;
+	char *provider, *model;
+
+	if (need_scalar(l, d, n, path, "a model such as openai/gpt-4o", &v) < 0)
+		return -1;
+	slash = memchr(v.s, '/', v.len);
+	if (v.null || v.len == 0 || slash == v.s || slash == v.s + v.len - 1)
+		return fail(l, d, n, "%s: expected a model such as openai/gpt-4o, got '%.*s'", path,
+		    v.len > 60 ? 60 : (int)v.len, v.s);
+	if (slash == NULL) {
+		provider = strdup("openai");
+		model = strndup(v.s, v.len);
+	} else {
+		provider = strndup(v.s, (size_t)(slash - v.s));
+		model = strndup(slash + 1, v.len - (size_t)(slash - v.s) - 1);
+	}
+	if (provider == NULL || model == NULL) {
+		free(provider);
+		free(model);
+		return nomem(l);
+	}
+	free(dep->provider);
+	free(dep->model);
+	dep->provider = provider;
+	dep->model = model;
+	return 0;
+}
+
+/*
+ * litellm_params (n; at is its key, for a missing model).  An api_key naming
+ * an unset variable is a warning and no key: the provider answers 401 for that
+ * deployment while the others serve, rather than one absent secret stopping
+ * the whole gateway.  Every other variable here is needed.
+ */
+static int
+dep_params(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_node_t *at,
+    yaml_node_t *n, const char *where)
+{
+	struct pairs ps;
+	char path[192], id[128];
+	struct sval v;
+	size_t i;
+	int rc = -1, pass;
+
+	if (pairs_of(l, d, n, where, &ps) < 0)
+		return -1;
+	/* model_info first, so that prices written directly in litellm_params win */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < ps.n; i++) {
+			const struct pair *p = &ps.v[i];
+			const char *k = p->key;
+
+			if ((strcmp(k, "model_info") == 0) != (pass == 0))
+				continue;
+			snprintf(path, sizeof(path), "%.90s.%.90s", where, k);
+			if (pass == 0) {
+				if (dep_info(l, dep, d, p->v, path) < 0)
+					goto out;
+			} else if (strcmp(k, "model") == 0) {
+				if (dep_model(l, dep, d, p->v, path) < 0)
+					goto out;
+			} else if (strcmp(k, "api_base") == 0) {
+				if (need_scalar(l, d, p->v, path, "a URL", &v) < 0 ||
+				    set_text(l, &dep->api_base, &v) < 0)
+					goto out;
+			} else if (strcmp(k, "api_version") == 0) {
+				if (need_scalar(l, d, p->v, path, "a version", &v) < 0 ||
+				    set_text(l, &dep->api_version, &v) < 0)
+					goto out;
+			} else if (strcmp(k, "api_key") == 0) {
+				switch (scalar(p->v, &v)) {
+				case 1:
+					if (warn(l, d, p->v, "%s: environment variable %s is not set; "
+					    "'%s' is called without a key", path, v.var,
+					    dep->model_name) < 0)
+						goto out;
+					v.null = 1;
+					break;
+				case -1:
+					need_scalar(l, d, p->v, path, "a key", &v);
+					goto out;
+				}
+				if (v.len == 0)
+					v.null = 1;
+				if (set_text(l, &dep->api_key, &v) < 0)
+					goto out;
+			} else if (strcmp(k, "timeout") == 0) {
+				if (need_scalar(l, d, p->v, path, "a number of seconds", &v) < 0)
+					goto out;
+				if (v.null)
+					dep->timeout_ms = 0;
+				else if (parse_quantity(v.s, v.len, second_units, &dep->timeout_ms) < 0) {
+					fail(l, d, p->v, "%s: expected a number of seconds, got '%.*s'",
+					    path, v.len > 60 ? 60 : (int)v.len, v.s);
+					goto out;
+				}
+			} else if (strcmp(k, "extra_headers") == 0 || strcmp(k, "headers") == 0) {
+				if (dep_headers(l, dep, d, p->v, path) < 0)
+					goto out;
+			} else if (is_price_key(k)) {
+				if (dep_price(l, dep, d, p, path) < 0)
+					goto out;
+			} else if (!is_quiet_param(k)) {
+				snprintf(id, sizeof(id), "litellm_params.%s", k);
+				if (warn_once(l, d, p->k, id, "%s is not implemented by tollgate, ignored",
+				    id) < 0)
+					goto out;
+			}
+		}
+	if (dep->model == NULL) {
+		fail(l, d, at, "%s.model is required", where);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(ps.v);
+	return rc;
+}
+
+static void
+kv_free(struct config_kv *kv, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(kv[i].key);
+		free(kv[i].value);
+	}
+	free(kv);
+}
+
+static void
+deployment_release(struct config_deployment *dep)
+{
+	free(dep->model_name);
+	free(dep->provider);
+	free(dep->model);
+	free(dep->api_base);
+	free(dep->api_key);
+	free(dep->api_version);
+	kv_free(dep->headers, dep->nheaders);
+	free(dep->base_model);
+	kv_free(dep->prices, dep->nprices);
+}
+
+/* One model_list entry; index is its place in its file's list, for messages. */
+static int
+load_deployment(struct loader *l, struct doc *d, yaml_node_t *n, size_t index)
+{
+	struct config_deployment dep;
+	yaml_node_t *name = NULL, *params_key = NULL, *params = NULL, *info = NULL;
+	struct pairs ps = { 0 };
+	char where[32], path[64], id[128], g[80];
+	struct sval v;
+	size_t i;
+	int rc = -1;
+
+	memset(&dep, 0, sizeof(dep));
+	dep.file = d->file;
+	dep.line = line_of(n);
+	snprintf(where, sizeof(where), "model_list[%zu]", index);
+	if (!node_is(n, YAML_MAPPING_NODE)) {
+		scalar(n, &v);
+		fail(l, d, n, "%s: expected a mapping with model_name and litellm_params, got %s",
+		    where, got(n, &v, g, sizeof(g)));
+		goto out;
+	}
+	if (pairs_of(l, d, n, where, &ps) < 0)
+		goto out;
+	for (i = 0; i < ps.n; i++) {
+		if (strcmp(ps.v[i].key, "model_name") == 0)
+			name = ps.v[i].v;
+		else if (strcmp(ps.v[i].key, "litellm_params") == 0) {
+			params_key = ps.v[i].k;
+			params = ps.v[i].v;
+		}
+		else if (strcmp(ps.v[i].key, "model_info") == 0)
+			info = ps.v[i].v;
+		else {
+			snprintf(id, sizeof(id), "model_list.%s", ps.v[i].key);
+			if (warn_once(l, d, ps.v[i].k, id, "%s is not implemented by tollgate, ignored",
+			    id) < 0)
+				goto out;
+		}
+	}
+	if (name == NULL) {
+		fail(l, d, n, "%s: model_name is required", where);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s.model_name", where);
+	if (need_scalar(l, d, name, path, "a model name", &v) < 0)
+		goto out;
+	if (v.null || v.len == 0) {
+		fail(l, d, name, "%s: expected a model name, got nothing", path);
+		goto out;
+	}
+	if (set_text(l, &dep.model_name, &v) < 0)
+		goto out;
+	if (is_null(params)) {
+		fail(l, d, n, "%s: litellm_params.model is required", where);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s.model_info", where);
+	if (info != NULL && dep_info(l, &dep, d, info, path) < 0)
+		goto out;
+	snprintf(path, sizeof(path), "%s.litellm_params", where);
+	if (dep_params(l, &dep, d, params_key, params, path) < 0)
+		goto out;
+	if (ARRAY_GROW(l->c->deployments, l->c->ndeployments, l->capdeployments) < 0) {
+		nomem(l);
+		goto out;
+	}
+	l->c->deployments[l->c->ndeployments++] = dep;
+	memset(&dep, 0, sizeof(dep));
+	rc = 0;
+out:
+	deployment_release(&dep);
+	free(ps.v);
+	return rc;
+}
+
+static int
+load_model_list(struct loader *l, const struct top *t)
+{
+	yaml_node_item_t *it;
+	struct sval v;
+	char g[80];
+
+	if (is_null(t->v))
+		return 0;	/* "model_list:" with nothing under it yet */
+	if (!node_is(t->v, YAML_SEQUENCE_NODE)) {
+		scalar(t->v, &v);
+		return fail(l, t->d, t->v, "model_list: expected a list of deployments, got %s",
+		    got(t->v, &v, g, sizeof(g)));
+	}
+	for (it = t->v->data.sequence.items.start; it < t->v->data.sequence.items.top; it++)
+		if (load_deployment(l, t->d, yaml_document_get_node(&t->d->y, *it),
+		    (size_t)(it - t->v->data.sequence.items.start)) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- files ------------------------------------------------------------------------ */
+
+/* What tollgate knows at the top level; sorted.  NULL: handled while reading. */
+static const struct top_key {
+	const char	*name;
+	int		(*load)(struct loader *, const struct top *);
+} top_keys[] = {
+	{ "credential_list",		load_ignored },
+	{ "environment_variables",	load_ignored },
+	{ "files_settings",		load_ignored },
+	{ "finetune_settings",		load_ignored },
+	{ "general_settings",		load_general },
+	{ "include",			NULL },
+	{ "litellm_settings",		load_litellm },
+	{ "model_list",			NULL },
+	{ "router_settings",		load_ignored },
+	{ "tollgate",			load_tollgate },
+};
+
+static int
+top_key_cmp(const void *key, const void *entry)
+{
+	return strcmp(key, ((const struct top_key *)entry)->name);
+}
+
+static const struct top_key *
+top_key_find(const char *name)
+{
+	return bsearch(name, top_keys, sizeof(top_keys) / sizeof(top_keys[0]),
+	    sizeof(top_keys[0]), top_key_cmp);
+}
+
+/* Records a section; one of the same name written earlier (or by a parent) is replaced. */
+static int
+set_section(struct loader *l, struct doc *d, const struct pair *p)
+{
+	size_t i;
+
+	for (i = 0; i < l->nsections; i++)
+		if (strcmp(l->sections[i].name, p->key) == 0)
+			break;
+	if (i == l->nsections) {
+		if (ARRAY_GROW(l->sections, l->nsections, l->capsections) < 0)
+			return nomem(l);
+		l->nsections++;
+	}
+	l->sections[i].name = p->key;
+	l->sections[i].d = d;
+	l->sections[i].k = p->k;
+	l->sections[i].v = p->v;
+	return 0;
+}
+
+/* Adds path to config->files (once) and returns the stored copy, or NULL. */
+static const char *
+add_file(struct loader *l, const char *path)
+{
+	struct config *c = l->c;
+	size_t i;
+
+	for (i = 0; i < c->nfiles; i++)
+		if (strcmp(c->files[i], path) == 0)
+			return c->files[i];
+	if (ARRAY_GROW(c->files, c->nfiles, l->capfiles) < 0 ||
+	    (c->files[c->nfiles] = strdup(path)) == NULL)
+		return NULL;
+	return c->files[c->nfiles++];
+}
+
+/* Parses text into a struct doc the loader keeps until the end; NULL with err on failure. */
+static struct doc *
+parse(struct loader *l, const char *file, const struct buf *text)
+{
+	yaml_parser_t parser;
+	yaml_document_t extra;
+	struct doc *d = NULL;
+	int second;
+
+	if (!yaml_parser_initialize(&parser)) {
+		nomem(l);
+		return NULL;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)(text->data ? text->data : ""),
+	    text->len);
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    ARRAY_GROW(l->docs, l->ndocs, l->capdocs) < 0) {
+		nomem(l);
+		goto fail;
+	}
+	d->file = file;
+	if (!yaml_parser_load(&parser, &d->y))
+		goto syntax;
+	l->docs[l->ndocs++] = d;	/* the loader frees it from here on */
+	d = NULL;
+	/* PyYAML's safe_load, and so LiteLLM, refuses a second document too */
+	if (!yaml_parser_load(&parser, &extra))
+		goto syntax;
+	second = yaml_document_get_root_node(&extra) != NULL ? (int)extra.start_mark.line + 1 : 0;
+	yaml_document_delete(&extra);
+	if (second) {
+		fail(l, NULL, NULL, "%s:%d: expected one YAML document, found a second one", file,
+		    second);
+		goto fail;
+	}
+	yaml_parser_delete(&parser);
+	return l->docs[l->ndocs - 1];
+syntax:
+	fail(l, NULL, NULL, "%s:%zu:%zu: %s%s%s", file, parser.problem_mark.line + 1,
+	    parser.problem_mark.column + 1, parser.problem ? parser.problem : "invalid YAML",
+	    parser.context ? " " : "", parser.context ? parser.context : "");
+fail:
+	free(d);
+	yaml_parser_delete(&parser);
+	return NULL;
+}
+
+static int load_file(struct loader *l, const char *path, struct doc *from, yaml_node_t *at);
+
+/* The include: list of d: each file relative to d's directory, in order. */
+static int
+load_includes(struct loader *l, struct doc *d, yaml_node_t *n)
+{
+	yaml_node_item_t *items = NULL;
+	size_t nitems = 1, i;
+	struct sval v;
+	char g[80], *path;
+	int rc;
+
+	if (is_null(n))
+		return 0;
+	if (node_is(n, YAML_SEQUENCE_NODE)) {
+		items = n->data.sequence.items.start;
+		nitems = (size_t)(n->data.sequence.items.top - items);
+	}
+	for (i = 0; i < nitems; i++) {
+		yaml_node_t *item = items != NULL ? yaml_document_get_node(&d->y, items[i]) : n;
+
+		if (need_scalar(l, d, item, "include", "a file name", &v) < 0)
+			return -1;
+		if (v.null || v.len == 0)
+			return fail(l, d, item, "include: expected a file name, got %s",
+			    got(item, &v, g, sizeof(g)));
+		if ((path = path_beside(d->file, v.s, v.len)) == NULL)
+			return nomem(l);
+		rc = load_file(l, path, d, item);
+		free(path);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads path (from is the including document, at the include: item, or NULL
+ * for the main file): its top-level keys, then its includes, so that what an
+ * include says replaces what its parent said.
+ */
+static int
+load_file(struct loader *l, const char *path, struct doc *from, yaml_node_t *at)
+{
+	struct buf text = { 0 };
+	struct pairs ps = { 0 };
+	yaml_node_t *root, *include = NULL;
+	struct stat st;
+	struct doc *d;
+	const char *file;
+	size_t i;
+	int rc = -1, j;
+
+	if (stat(path, &st) < 0 || buf_read_file(&text, path) < 0) {
+		if (from == NULL)
+			fail(l, NULL, NULL, "cannot read config '%s': %s", path, strerror(errno));
+		else
+			fail(l, from, at, "cannot read include '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	for (j = 0; j < l->depth; j++)
+		if (l->stack[j].st_dev == st.st_dev && l->stack[j].st_ino == st.st_ino) {
+			fail(l, from, at, "include '%s': include cycle, the file is already being "
+			    "loaded", path);
+			goto out;
+		}
+	if (l->depth > INCLUDE_DEPTH) {
+		fail(l, from, at, "include '%s': includes nested deeper than %d", path, INCLUDE_DEPTH);
+		goto out;
+	}
+	if ((file = add_file(l, path)) == NULL) {
+		nomem(l);
+		goto out;
+	}
+	if ((d = parse(l, file, &text)) == NULL)
+		goto out;
+	if ((root = yaml_document_get_root_node(&d->y)) == NULL) {
+		rc = 0;		/* an empty file is an empty mapping */
+		goto out;
+	}
+	if (!node_is(root, YAML_MAPPING_NODE)) {
+		fail(l, d, root, "expected a mapping of settings (model_list:, general_settings:, "
+		    "...) at the top level");
+		goto out;
+	}
+	if (pairs_collect(l, d, root, &ps, 0) < 0)
+		goto out;
+	for (i = 0; i < ps.n; i++) {
+		const struct pair *p = &ps.v[i];
+		const struct top_key *tk;
+		char id[128];
+
+		if (strncmp(p->key, "x-", 2) == 0)
+			continue;	/* docker-compose style holders of anchors */
+		if ((tk = top_key_find(p->key)) == NULL) {
+			snprintf(id, sizeof(id), "top.%s", p->key);
+			if (warn_once(l, d, p->k, id, "unknown top-level key '%s', ignored", p->key) < 0)
+				goto out;
+		} else if (strcmp(p->key, "include") == 0)
+			include = p->v;
+		else if (strcmp(p->key, "model_list") == 0) {
+			if (ARRAY_GROW(l->lists, l->nlists, l->caplists) < 0) {
+				nomem(l);
+				goto out;
+			}
+			l->lists[l->nlists].name = p->key;
+			l->lists[l->nlists].d = d;
+			l->lists[l->nlists].k = p->k;
+			l->lists[l->nlists++].v = p->v;
+		} else if (set_section(l, d, p) < 0)
+			goto out;
+	}
+	l->stack[l->depth++] = st;
+	rc = load_includes(l, d, include);
+	l->depth--;
+out:
+	free(ps.v);
+	buf_release(&text);
+	return rc;
+}
+
+/* ---- the whole --------------------------------------------------------------------- */
+
+static int
+interpret(struct loader *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nsections; i++)
+		if (top_key_find(l->sections[i].name)->load(l, &l->sections[i]) < 0)
+			return -1;
+	if (load_master_key(l) < 0)
+		return -1;
+	for (i = 0; i < l->nlists; i++)
+		if (load_model_list(l, &l->lists[i]) < 0)
+			return -1;
+	if (l->c->ndeployments > 0)
+		return 0;
+	/* on the first model_list: when there is one, else on the main file's first line */
+	if (l->nlists > 0)
+		return warn(l, l->lists[0].d, l->lists[0].k, "no models configured");
+	if (buf_printf(&l->warnings, "%s:1: no models configured\n", l->c->files[0]) < 0)
+		return nomem(l);
+	return 0;
+}
+
+static void
+loader_release(struct loader *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->ndocs; i++) {
+		yaml_document_delete(&l->docs[i]->y);
+		free(l->docs[i]);
+	}
+	free(l->docs);
+	strv_free(l->reported, l->nreported);
+	free(l->sections);
+	free(l->lists);
+	buf_release(&l->warnings);
+}
+
+int
+config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	struct loader l;
+	struct config *c;
+	int rc = -1;
+
+	*out = NULL;
+	memset(&l, 0, sizeof(l));
+	l.err = err;
+	l.errlen = errlen;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return nomem(&l);
+	l.c = c;
+	if (tollgate_defaults(&l) < 0 || load_file(&l, path, NULL, NULL) < 0 ||
+	    interpret(&l) < 0)
+		goto out;
+	if (l.warnings.len > 0) {
+		c->warnings = l.warnings.data;	/* the config takes the buffer */
+		memset(&l.warnings, 0, sizeof(l.warnings));
+	}
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	config_free(c);
+	loader_release(&l);
+	return rc;
+}
+
+void
+config_free(struct config *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	free(c->tollgate.listen);
+	free(c->tollgate.ledger_path);
+	free(c->tollgate.run_dir);
+	strv_free(c->tollgate.price_files, c->tollgate.nprice_files);
+	strv_free(c->tollgate.keys, c->tollgate.nkeys);
+	free(c->tollgate.log_file);
+	for (i = 0; i < c->ndeployments; i++)
+		deployment_release(&c->deployments[i]);
+	free(c->deployments);
+	free(c->master_key);
+	strv_free(c->files, c->nfiles);
+	free(c->warnings);
+	free(c);
+}
+
+size_t
+config_find_model(const struct config *c, const char *model_name,
+    const struct config_deployment **found, size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < c->ndeployments && n < max; i++)
+		if (strcmp(c->deployments[i].model_name, model_name) == 0)
+			found[n++] = &c->deployments[i];
+	return n;
+}
