@@ -19,6 +19,8 @@ for bin in "$@"; do
 		    "$shared"/usage_samples/*.sse "$shared"/usage_samples/*.jsonl "$corpus"/ ;;
 	fuzz_pricemap)
 		cp "$root"/tests/data/*.yaml "$root/etc/prices.yaml" "$corpus"/ ;;
+	fuzz_config)
+		cp "$root"/tests/data/config/*.yaml "$root/etc/tollgate.yaml" "$corpus"/ ;;
 	esac
 	echo "fuzz: $name for ${seconds}s"
 	if ! "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
