@@ -1,0 +1,90 @@
+/*
+ * The mock provider's two halves: mockprovider.c serves HTTP (routing, knobs,
+ * delays, faults, the /mock/ endpoints) and shapes.c writes what each
+ * provider would answer.  Both run in the single mockprovider process.
+ */
+#ifndef TOLLGATE_MOCKPROVIDER_H
+#define TOLLGATE_MOCKPROVIDER_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct buf;
+
+/* The numeric knobs, in the order of mock_knob_names[]. */
+enum mock_knob {
+	MOCK_PROMPT_TOKENS,
+	MOCK_COMPLETION_TOKENS,
+	MOCK_CACHED_TOKENS,
+	MOCK_REASONING_TOKENS,
+	MOCK_CACHE_WRITE_TOKENS,
+	MOCK_CACHE_WRITE_1H_TOKENS,
+	MOCK_CHUNKS,
+	MOCK_CHUNK_DELAY_MS,
+	MOCK_LATENCY_MS,
+	MOCK_STATUS,
+	MOCK_NKNOBS
+};
+
+enum mock_fault {
+	MOCK_FAULT_NONE,
+	MOCK_FAULT_RESET,
+	MOCK_FAULT_RESET_MID_STREAM,
+	MOCK_FAULT_SLOW_HEADERS,
+	MOCK_FAULT_MALFORMED,
+	MOCK_FAULT_NO_USAGE,
+	MOCK_FAULT_SILENCE_MID_STREAM,
+	MOCK_NFAULTS
+};
+
+enum mock_shape {
+	MOCK_CHAT,		/* OpenAI /v1/chat/completions */
+	MOCK_COMPLETIONS,	/* OpenAI legacy /v1/completions */
+	MOCK_EMBEDDINGS,	/* OpenAI /v1/embeddings (never streams) */
+	MOCK_RESPONSES,		/* OpenAI /v1/responses */
+	MOCK_MESSAGES,		/* Anthropic /v1/messages */
+};
+
+#define MOCK_MODEL_MAX	256
+
+/*
+ * Everything one answer depends on.  Self-contained (the model is copied in)
+ * so that a delayed or streamed answer can outlive the request body.
+ */
+struct mock_call {
+	enum mock_shape	 shape;
+	long		 knob[MOCK_NKNOBS];
+	enum mock_fault	 fault;
+	int		 stream;
+	int		 include_usage;	/* stream_options.include_usage */
+	unsigned long	 seq;		/* request number, makes ids unique */
+	time_t		 created;
+	size_t		 model_len;
+	char		 model[MOCK_MODEL_MAX];	/* JSON string contents, escapes kept */
+};
+
+extern const char *const mock_knob_names[MOCK_NKNOBS];
+extern const char *const mock_fault_names[MOCK_NFAULTS];
+
+/* Splits the canned reply into stream deltas; 0, or -1 on ENOMEM. */
+int mock_shapes_init(void);
+void mock_shapes_release(void);
+
+/*
+ * Each writer appends to b and returns 0, or -1 on ENOMEM (b then holds a
+ * prefix that must not be sent).
+ */
+int mock_body(struct buf *b, const struct mock_call *c);
+/* A 200 body that is not JSON: an object cut short. */
+int mock_malformed_body(struct buf *b, const struct mock_call *c);
+/* How many events a stream has, and event i of them (0 <= i < frames). */
+int mock_stream_frames(const struct mock_call *c);
+int mock_stream_frame(struct buf *b, const struct mock_call *c, int i);
+/* OpenAI's error object; msg is plain text (it is escaped here). */
+int mock_error_body(struct buf *b, int status, const char *msg);
+int mock_models_body(struct buf *b, time_t created);
+
+/* Appends n bytes as the contents of a JSON string (no quotes). */
+int mock_json_escape(struct buf *b, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,620 @@
+/*
+ * What each provider answers, as the mock provider writes it: OpenAI chat,
+ * legacy completions, embeddings and Responses, and Anthropic Messages, whole
+ * or as server-sent events.  Runs in the mockprovider process.
+ *
+ * The reply text is fixed and split into word-sized deltas once at start-up,
+ * so a request costs a few formatted numbers and memcpy()s.  Token counts come
+ * from the request's knobs, never from the text, and follow each shape's
+ * convention (see ../../../shared/reference/usage-and-pricing.md): OpenAI
+ * prompt_tokens include cached tokens and completion_tokens include reasoning
+ * tokens; Anthropic input_tokens exclude cache reads and writes.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "mockprovider.h"
+
+/* Appends a string literal, its length counted by the compiler. */
+#define PUT(b, lit)	buf_append((b), (lit), sizeof(lit) - 1)
+
+const char *const mock_knob_names[MOCK_NKNOBS] = {
+	[MOCK_PROMPT_TOKENS] = "prompt_tokens",
+	[MOCK_COMPLETION_TOKENS] = "completion_tokens",
+	[MOCK_CACHED_TOKENS] = "cached_tokens",
+	[MOCK_REASONING_TOKENS] = "reasoning_tokens",
+	[MOCK_CACHE_WRITE_TOKENS] = "cache_write_tokens",
+	[MOCK_CACHE_WRITE_1H_TOKENS] = "cache_write_1h_tokens",
+	[MOCK_CHUNKS] = "chunks",
+	[MOCK_CHUNK_DELAY_MS] = "chunk_delay_ms",
+	[MOCK_LATENCY_MS] = "latency_ms",
+	[MOCK_STATUS] = "status",
+};
+
+const char *const mock_fault_names[MOCK_NFAULTS] = {
+	[MOCK_FAULT_NONE] = "none",
+	[MOCK_FAULT_RESET] = "reset",
+	[MOCK_FAULT_RESET_MID_STREAM] = "reset_mid_stream",
+	[MOCK_FAULT_SLOW_HEADERS] = "slow_headers",
+	[MOCK_FAULT_MALFORMED] = "malformed",
+	[MOCK_FAULT_NO_USAGE] = "no_usage",
+	[MOCK_FAULT_SILENCE_MID_STREAM] = "silence_mid_stream",
+};
+
+/* About 800 bytes; plain ASCII so that its JSON form is itself. */
+static const char reply_text[] =
+    "This is a reply from mockprovider, the fake model that tollgate uses in its tests "
+    "and benchmarks. It does not think; it repeats this paragraph so that every answer "
+    "has the same length, which keeps benchmark figures comparable from one run to the "
+    "next. The token counts in the usage object are not derived from this text: they "
+    "come from the mock knobs of the request or from the command line, so that a test "
+    "can ask for exactly the prompt, cached, reasoning and completion tokens it wants to "
+    "price. A gateway that forwards this answer should pass it through unchanged, record "
+    "the usage it reports and charge for it to the picodollar. If you are reading this "
+    "in a real application, the request went to the mock provider instead of a real one, "
+    "so check the list of deployments in the gateway configuration.";
+
+/* The stream deltas: each word of reply_text with the space that follows it. */
+static struct word {
+	const char	*p;
+	size_t		 len;
+}		*words;
+static size_t	 nwords;
+
+static const char embedding[] =
+    "[0.0023064255,-0.009327292,-0.0028842222,0.017165912,"
+    "-0.012349357,0.0064310953,-0.0048732576,0.0091054775]";
+
+int
+mock_shapes_init(void)
+{
+	const char *p = reply_text, *end = reply_text + sizeof(reply_text) - 1;
+	size_t cap = 0;
+
+	assert(strpbrk(reply_text, "\"\\") == NULL);
+	while (p < end) {
+		const char *sp = memchr(p, ' ', (size_t)(end - p));
+		const char *next = sp ? sp + 1 : end;
+
+		if (ARRAY_GROW(words, nwords, cap) < 0)
+			return -1;
+		words[nwords].p = p;
+		words[nwords].len = (size_t)(next - p);
+		nwords++;
+		p = next;
+	}
+	return 0;
+}
+
+void
+mock_shapes_release(void)
+{
+	free(words);
+	words = NULL;
+	nwords = 0;
+}
+
+int
+mock_json_escape(struct buf *b, const char *s, size_t n)
+{
+	const char *run = s, *end = s + n;
+	int r = 0;
+
+	for (; s < end; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[8];
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		r |= buf_append(b, run, (size_t)(s - run));
+		switch (c) {
+		case '"':  r |= PUT(b, "\\\""); break;
+		case '\\': r |= PUT(b, "\\\\"); break;
+		case '\n': r |= PUT(b, "\\n"); break;
+		case '\r': r |= PUT(b, "\\r"); break;
+		case '\t': r |= PUT(b, "\\t"); break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			r |= buf_append(b, esc, 6);
+		}
+		run = s + 1;
+	}
+	r |= buf_append(b, run, (size_t)(end - run));
+	return r;
+}
+
+/* The model as the request spelled it (its escapes were valid JSON there). */
+static int
+put_model(struct buf *b, const struct mock_call *c)
+{
+	int r = PUT(b, "\"model\":\"");
+
+	r |= buf_append(b, c->model, c->model_len);
+	return r | PUT(b, "\"");
+}
+
+static int
+put_reply_text(struct buf *b)
+{
+	return PUT(b, reply_text);
+}
+
+/* The text a stream of this call spells out: its deltas, one after another. */
+static int
+put_stream_text(struct buf *b, const struct mock_call *c)
+{
+	long i;
+	int r = 0;
+
+	for (i = 0; i < c->knob[MOCK_CHUNKS]; i++)
+		r |= buf_append(b, words[i % (long)nwords].p, words[i % (long)nwords].len);
+	return r;
+}
+
+static const struct word *
+delta(int i)
+{
+	return &words[(size_t)i % nwords];
+}
+
+static int
+no_usage(const struct mock_call *c)
+{
+	return c->fault == MOCK_FAULT_NO_USAGE;
+}
+
+/* ---- OpenAI chat and legacy completions ------------------------------------ */
+
+static int
+put_openai_usage(struct buf *b, const struct mock_call *c)
+{
+	const long *k = c->knob;
+
+	return buf_printf(b, "{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,\"total_tokens\":%ld,"
+	    "\"prompt_tokens_details\":{\"cached_tokens\":%ld},"
+	    "\"completion_tokens_details\":{\"reasoning_tokens\":%ld}}",
+	    k[MOCK_PROMPT_TOKENS], k[MOCK_COMPLETION_TOKENS],
+	    k[MOCK_PROMPT_TOKENS] + k[MOCK_COMPLETION_TOKENS],
+	    k[MOCK_CACHED_TOKENS], k[MOCK_REASONING_TOKENS]);
+}
+
+static int
+chat_body(struct buf *b, const struct mock_call *c)
+{
+	int r;
+
+	r = buf_printf(b, "{\"id\":\"chatcmpl-mock%lu\",\"object\":\"chat.completion\",\"created\":%ld,",
+	    c->seq, (long)c->created);
+	r |= put_model(b, c);
+	r |= PUT(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"");
+	r |= put_reply_text(b);
+	r |= PUT(b, "\",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,"
+	    "\"finish_reason\":\"stop\"}]");
+	if (!no_usage(c)) {
+		r |= PUT(b, ",\"usage\":");
+		r |= put_openai_usage(b, c);
+	}
+	return r | PUT(b, ",\"service_tier\":\"default\",\"system_fingerprint\":\"fp_mock\"}");
+}
+
+static int
+completions_body(struct buf *b, const struct mock_call *c)
+{
+	int r;
+
+	r = buf_printf(b, "{\"id\":\"cmpl-mock%lu\",\"object\":\"text_completion\",\"created\":%ld,",
+	    c->seq, (long)c->created);
+	r |= put_model(b, c);
+	r |= PUT(b, ",\"choices\":[{\"text\":\"");
+	r |= put_reply_text(b);
+	r |= PUT(b, "\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"stop\"}]");
+	if (!no_usage(c)) {
+		r |= PUT(b, ",\"usage\":");
+		r |= put_openai_usage(b, c);
+	}
+	return r | PUT(b, "}");
+}
+
+/*
+ * One "data:" event of a chat or completions stream.  Every chunk says
+ * "usage": null, as OpenAI's do when usage was asked for; the usage itself
+ * comes on an extra chunk with no choices, and only when the request set
+ * stream_options.include_usage.
+ */
+static int
+openai_chunk_start(struct buf *b, const struct mock_call *c)
+{
+	int r;
+
+	if (c->shape == MOCK_CHAT)
+		r = buf_printf(b, "data: {\"id\":\"chatcmpl-mock%lu\",\"object\":\"chat.completion.chunk\","
+		    "\"created\":%ld,", c->seq, (long)c->created);
+	else
+		r = buf_printf(b, "data: {\"id\":\"cmpl-mock%lu\",\"object\":\"text_completion\","
+		    "\"created\":%ld,", c->seq, (long)c->created);
+	r |= put_model(b, c);
+	if (c->shape == MOCK_CHAT)
+		r |= PUT(b, ",\"service_tier\":\"default\",\"system_fingerprint\":\"fp_mock\"");
+	return r;
+}
+
+static int
+openai_frames(const struct mock_call *c)
+{
+	int usage = c->include_usage && !no_usage(c);
+
+	return (int)c->knob[MOCK_CHUNKS] + 1 + usage + 1;
+}
+
+static int
+openai_frame(struct buf *b, const struct mock_call *c, int i)
+{
+	int n = (int)c->knob[MOCK_CHUNKS];
+	int r;
+
+	if (i == openai_frames(c) - 1)
+		return PUT(b, "data: [DONE]\n\n");
+	r = openai_chunk_start(b, c);
+	if (i < n) {
+		const struct word *w = delta(i);
+
+		if (c->shape == MOCK_CHAT)
+			r |= buf_printf(b, ",\"choices\":[{\"index\":0,\"delta\":{%s\"content\":\"%.*s\"},"
+			    "\"logprobs\":null,\"finish_reason\":null}]",
+			    i == 0 ? "\"role\":\"assistant\"," : "", (int)w->len, w->p);
+		else
+			r |= buf_printf(b, ",\"choices\":[{\"text\":\"%.*s\",\"index\":0,"
+			    "\"logprobs\":null,\"finish_reason\":null}]", (int)w->len, w->p);
+		r |= PUT(b, ",\"usage\":null}\n\n");
+	} else if (i == n) {
+		if (c->shape == MOCK_CHAT)
+			r |= PUT(b, ",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,"
+			    "\"finish_reason\":\"stop\"}]");
+		else
+			r |= PUT(b, ",\"choices\":[{\"text\":\"\",\"index\":0,\"logprobs\":null,"
+			    "\"finish_reason\":\"stop\"}]");
+		r |= PUT(b, ",\"usage\":null}\n\n");
+	} else {
+		r |= PUT(b, ",\"choices\":[],\"usage\":");
+		r |= put_openai_usage(b, c);
+		r |= PUT(b, "}\n\n");
+	}
+	return r;
+}
+
+/* ---- OpenAI embeddings ------------------------------------------------------- */
+
+static int
+embeddings_body(struct buf *b, const struct mock_call *c)
+{
+	int r;
+
+	r = buf_printf(b, "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,"
+	    "\"embedding\":%s}],", embedding);
+	r |= put_model(b, c);
+	if (!no_usage(c))
+		r |= buf_printf(b, ",\"usage\":{\"prompt_tokens\":%ld,\"total_tokens\":%ld}",
+		    c->knob[MOCK_PROMPT_TOKENS], c->knob[MOCK_PROMPT_TOKENS]);
+	return r | PUT(b, "}");
+}
+
+/* ---- OpenAI Responses ---------------------------------------------------------- */
+
+static int
+put_responses_usage(struct buf *b, const struct mock_call *c)
+{
+	const long *k = c->knob;
+
+	if (no_usage(c))
+		return PUT(b, "null");
+	return buf_printf(b, "{\"input_tokens\":%ld,\"input_tokens_details\":{\"cached_tokens\":%ld},"
+	    "\"output_tokens\":%ld,\"output_tokens_details\":{\"reasoning_tokens\":%ld},"
+	    "\"total_tokens\":%ld}",
+	    k[MOCK_PROMPT_TOKENS], k[MOCK_CACHED_TOKENS], k[MOCK_COMPLETION_TOKENS],
+	    k[MOCK_REASONING_TOKENS], k[MOCK_PROMPT_TOKENS] + k[MOCK_COMPLETION_TOKENS]);
+}
+
+/* The output message item; its text is reply_text, or the streamed deltas. */
+static int
+put_responses_item(struct buf *b, const struct mock_call *c, const char *status, int streamed)
+{
+	int r;
+
+	r = buf_printf(b, "{\"type\":\"message\",\"id\":\"msg_mock%lu\",\"status\":\"%s\","
+	    "\"role\":\"assistant\",\"content\":[", c->seq, status);
+	if (strcmp(status, "completed") == 0) {
+		r |= PUT(b, "{\"type\":\"output_text\",\"text\":\"");
+		r |= streamed ? put_stream_text(b, c) : put_reply_text(b);
+		r |= PUT(b, "\",\"annotations\":[]}");
+	}
+	return r | PUT(b, "]}");
+}
+
+/* The response object; a stream announces it in_progress, then completed. */
+static int
+put_response(struct buf *b, const struct mock_call *c, int completed, int streamed)
+{
+	int r;
+
+	r = buf_printf(b, "{\"id\":\"resp_mock%lu\",\"object\":\"response\",\"created_at\":%ld,"
+	    "\"status\":\"%s\",", c->seq, (long)c->created, completed ? "completed" : "in_progress");
+	r |= put_model(b, c);
+	r |= PUT(b, ",\"output\":[");
+	if (completed)
+		r |= put_responses_item(b, c, "completed", streamed);
+	r |= PUT(b, "],\"usage\":");
+	if (completed)
+		r |= put_responses_usage(b, c);
+	else
+		r |= PUT(b, "null");
+	return r | PUT(b, ",\"service_tier\":\"default\"}");
+}
+
+static int
+responses_body(struct buf *b, const struct mock_call *c)
+{
+	return put_response(b, c, 1, 0);
+}
+
+/*
+ * created, in_progress, output_item.added, content_part.added, the deltas,
+ * output_text.done, content_part.done, output_item.done, completed.
+ */
+#define RESPONSES_HEAD	4
+#define RESPONSES_TAIL	4
+
+static int
+responses_frames(const struct mock_call *c)
+{
+	return RESPONSES_HEAD + (int)c->knob[MOCK_CHUNKS] + RESPONSES_TAIL;
+}
+
+static int
+responses_event(struct buf *b, const char *type, int seq)
+{
+	return buf_printf(b, "event: %s\ndata: {\"type\":\"%s\",\"sequence_number\":%d,", type, type, seq);
+}
+
+static int
+responses_frame(struct buf *b, const struct mock_call *c, int i)
+{
+	int n = (int)c->knob[MOCK_CHUNKS], tail = i - RESPONSES_HEAD - n;
+	int r = 0;
+
+	if (i == 0 || i == 1) {
+		r |= responses_event(b, i == 0 ? "response.created" : "response.in_progress", i);
+		r |= PUT(b, "\"response\":");
+		r |= put_response(b, c, 0, 1);
+	} else if (i == 2 || tail == 2) {
+		r |= responses_event(b, i == 2 ? "response.output_item.added" :
+		    "response.output_item.done", i);
+		r |= PUT(b, "\"output_index\":0,\"item\":");
+		r |= put_responses_item(b, c, i == 2 ? "in_progress" : "completed", 1);
+	} else if (i == 3 || tail == 1) {
+		r |= responses_event(b, i == 3 ? "response.content_part.added" :
+		    "response.content_part.done", i);
+		r |= buf_printf(b, "\"item_id\":\"msg_mock%lu\",\"output_index\":0,\"content_index\":0,"
+		    "\"part\":{\"type\":\"output_text\",\"text\":\"", c->seq);
+		if (i != 3)
+			r |= put_stream_text(b, c);
+		r |= PUT(b, "\",\"annotations\":[]}");
+	} else if (tail < 0) {
+		const struct word *w = delta(i - RESPONSES_HEAD);
+
+		r |= responses_event(b, "response.output_text.delta", i);
+		r |= buf_printf(b, "\"item_id\":\"msg_mock%lu\",\"output_index\":0,\"content_index\":0,"
+		    "\"delta\":\"%.*s\"", c->seq, (int)w->len, w->p);
+	} else if (tail == 0) {
+		r |= responses_event(b, "response.output_text.done", i);
+		r |= buf_printf(b, "\"item_id\":\"msg_mock%lu\",\"output_index\":0,\"content_index\":0,"
+		    "\"text\":\"", c->seq);
+		r |= put_stream_text(b, c);
+		r |= PUT(b, "\"");
+	} else {
+		r |= responses_event(b, "response.completed", i);
+		r |= PUT(b, "\"response\":");
+		r |= put_response(b, c, 1, 1);
+	}
+	return r | PUT(b, "}\n\n");
+}
+
+/* ---- Anthropic Messages ----------------------------------------------------------- */
+
+/* input_tokens leave out cache reads and writes: prompt_tokens is their sum. */
+static int
+put_anthropic_usage(struct buf *b, const struct mock_call *c, long output_tokens)
+{
+	const long *k = c->knob;
+	long write = k[MOCK_CACHE_WRITE_TOKENS] + k[MOCK_CACHE_WRITE_1H_TOKENS];
+	long input = k[MOCK_PROMPT_TOKENS] - k[MOCK_CACHED_TOKENS] - write;
+
+	return buf_printf(b, "{\"input_tokens\":%ld,\"cache_creation_input_tokens\":%ld,"
+	    "\"cache_read_input_tokens\":%ld,\"cache_creation\":{\"ephemeral_5m_input_tokens\":%ld,"
+	    "\"ephemeral_1h_input_tokens\":%ld},\"output_tokens\":%ld,\"service_tier\":\"standard\"}",
+	    input > 0 ? input : 0, write, k[MOCK_CACHED_TOKENS], k[MOCK_CACHE_WRITE_TOKENS],
+	    k[MOCK_CACHE_WRITE_1H_TOKENS], output_tokens);
+}
+
+static int
+put_message_head(struct buf *b, const struct mock_call *c)
+{
+	int r;
+
+	r = buf_printf(b, "{\"id\":\"msg_mock%lu\",\"type\":\"message\",\"role\":\"assistant\",", c->seq);
+	return r | put_model(b, c);
+}
+
+static int
+messages_body(struct buf *b, const struct mock_call *c)
+{
+	int r;
+
+	r = put_message_head(b, c);
+	r |= PUT(b, ",\"content\":[{\"type\":\"text\",\"text\":\"");
+	r |= put_reply_text(b);
+	r |= PUT(b, "\"}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null");
+	if (!no_usage(c)) {
+		r |= PUT(b, ",\"usage\":");
+		r |= put_anthropic_usage(b, c, c->knob[MOCK_COMPLETION_TOKENS]);
+	}
+	return r | PUT(b, "}");
+}
+
+/*
+ * message_start, content_block_start, the deltas, content_block_stop,
+ * message_delta, message_stop.  message_start carries the input side and a
+ * placeholder output_tokens of 1; message_delta the final, cumulative output.
+ */
+#define MESSAGES_HEAD	2
+#define MESSAGES_TAIL	3
+
+static int
+messages_frames(const struct mock_call *c)
+{
+	return MESSAGES_HEAD + (int)c->knob[MOCK_CHUNKS] + MESSAGES_TAIL;
+}
+
+static int
+messages_frame(struct buf *b, const struct mock_call *c, int i)
+{
+	int n = (int)c->knob[MOCK_CHUNKS], tail = i - MESSAGES_HEAD - n;
+	int r = 0;
+
+	if (i == 0) {
+		r |= PUT(b, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":");
+		r |= put_message_head(b, c);
+		r |= PUT(b, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null");
+		if (!no_usage(c)) {
+			r |= PUT(b, ",\"usage\":");
+			r |= put_anthropic_usage(b, c, 1);
+		}
+		r |= PUT(b, "}}\n\n");
+	} else if (i == 1) {
+		r |= buf_printf(b, "event: content_block_start\ndata: {\"type\":\"content_block_start\","
+		    "\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+	} else if (tail < 0) {
+		const struct word *w = delta(i - MESSAGES_HEAD);
+
+		r |= buf_printf(b, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+		    "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"%.*s\"}}\n\n",
+		    (int)w->len, w->p);
+	} else if (tail == 0) {
+		r |= buf_printf(b, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
+		    "\"index\":0}\n\n");
+	} else if (tail == 1) {
+		r |= buf_printf(b, "event: message_delta\ndata: {\"type\":\"message_delta\","
+		    "\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null}");
+		if (!no_usage(c))
+			r |= buf_printf(b, ",\"usage\":{\"output_tokens\":%ld}",
+			    c->knob[MOCK_COMPLETION_TOKENS]);
+		r |= PUT(b, "}\n\n");
+	} else
+		r |= buf_printf(b, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+	return r;
+}
+
+/* ---- dispatch by shape --------------------------------------------------------------- */
+
+int
+mock_body(struct buf *b, const struct mock_call *c)
+{
+	switch (c->shape) {
+	case MOCK_CHAT:		return chat_body(b, c);
+	case MOCK_COMPLETIONS:	return completions_body(b, c);
+	case MOCK_EMBEDDINGS:	return embeddings_body(b, c);
+	case MOCK_RESPONSES:	return responses_body(b, c);
+	case MOCK_MESSAGES:	return messages_body(b, c);
+	}
+	return -1;
+}
+
+/* Streams of a malformed answer are one event whose data is cut short. */
+int
+mock_malformed_body(struct buf *b, const struct mock_call *c)
+{
+	int r = 0;
+
+	if (c->stream && c->shape == MOCK_MESSAGES)
+		r |= PUT(b, "event: message_start\ndata: ");
+	else if (c->stream && c->shape == MOCK_RESPONSES)
+		r |= PUT(b, "event: response.created\ndata: ");
+	else if (c->stream)
+		r |= PUT(b, "data: ");
+	r |= buf_printf(b, "{\"id\":\"mock%lu\",\"object\":\"mock\",\"choices\":[{\"index\":0,"
+	    "\"message\":{\"role\":\"assistant\",\"content\":\"this body stops he", c->seq);
+	if (c->stream)
+		r |= PUT(b, "\n\n");
+	return r;
+}
+
+int
+mock_stream_frames(const struct mock_call *c)
+{
+	switch (c->shape) {
+	case MOCK_CHAT:
+	case MOCK_COMPLETIONS:	return openai_frames(c);
+	case MOCK_RESPONSES:	return responses_frames(c);
+	case MOCK_MESSAGES:	return messages_frames(c);
+	case MOCK_EMBEDDINGS:	break;
+	}
+	return 0;
+}
+
+int
+mock_stream_frame(struct buf *b, const struct mock_call *c, int i)
+{
+	switch (c->shape) {
+	case MOCK_CHAT:
+	case MOCK_COMPLETIONS:	return openai_frame(b, c, i);
+	case MOCK_RESPONSES:	return responses_frame(b, c, i);
+	case MOCK_MESSAGES:	return messages_frame(b, c, i);
+	case MOCK_EMBEDDINGS:	break;
+	}
+	return -1;
+}
+
+/* ---- the rest ------------------------------------------------------------------------- */
+
+int
+mock_error_body(struct buf *b, int status, const char *msg)
+{
+	const char *type = "invalid_request_error", *code = "invalid_request";
+	int r;
+
+	switch (status) {
+	case 401: code = "invalid_api_key"; break;
+	case 403: type = "permission_error"; code = "permission_denied"; break;
+	case 404: code = "not_found"; break;
+	case 405: code = "method_not_allowed"; break;
+	case 408: type = "timeout_error"; code = "timeout"; break;
+	case 429: type = "rate_limit_error"; code = "rate_limit_exceeded"; break;
+	case 503: type = "server_error"; code = "service_unavailable"; break;
+	default:
+		if (status >= 500) {
+			type = "server_error";
+			code = "server_error";
+		}
+	}
+	r = PUT(b, "{\"error\":{\"message\":\"");
+	r |= mock_json_escape(b, msg, strlen(msg));
+	return r | buf_printf(b, "\",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}", type, code);
+}
+
+int
+mock_models_body(struct buf *b, time_t created)
+{
+	static const char *const ids[] = {
+		"gpt-4o", "gpt-4o-mini", "text-embedding-3-small", "claude-sonnet-4-5", "mock-model",
+	};
+	size_t i;
+	int r;
+
+	r = PUT(b, "{\"object\":\"list\",\"data\":[");
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		r |= buf_printf(b, "%s{\"id\":\"%s\",\"object\":\"model\",\"created\":%ld,"
+		    "\"owned_by\":\"mockprovider\"}", i ? "," : "", ids[i], (long)created);
+	return r | PUT(b, "]}");
+}
