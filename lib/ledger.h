@@ -25,11 +25,16 @@ enum ledger_mode { LEDGER_READ, LEDGER_WRITE };
 
 /*
  * Opens (creating the directory and environment for LEDGER_WRITE) the ledger
- * at dir with a map of map_size bytes.  worker is stamped into keys.
- * Returns 0 and *out, or -1 with "cannot open ledger 'dir': why" in err.
+ * at dir with a map of map_size bytes (0: the size the environment has, the
+ * usual choice of a reader).  worker is stamped into keys.  Call it after
+ * fork, in the process that uses the ledger; use the ledger from one thread,
+ * and open a directory once per process (LMDB's rule: closing a second
+ * handle would drop the first one's locks).  Returns 0 and *out, or -1 with
+ * "cannot open ledger 'dir': why" in err.
  */
 int ledger_open(const char *dir, enum ledger_mode mode, size_t map_size,
     uint32_t worker, struct ledger **out, char *err, size_t errlen);
+/* Closes l (NULL is fine); in a child that inherited l, only frees the memory. */
 void ledger_close(struct ledger *l);
 
 /*
@@ -38,12 +43,17 @@ void ledger_close(struct ledger *l);
  * the records still cannot be written, they are appended to the spill file
  * (dir/spill.msgpack, fsync'd) and replayed into the ledger by
  * ledger_replay_spill().  Returns 0 (committed), 1 (spilled: safe, not yet in
- * the ledger), or -1 (neither: err says why; the caller must keep them).
+ * the ledger; err says why, for the log), or -1 (neither: err says why; the
+ * caller must keep them).
  */
 int ledger_append(struct ledger *l, const struct record *recs, size_t n,
     char *err, size_t errlen);
 
-/* Moves spilled records into the ledger; returns how many, or -1. */
+/*
+ * Moves spilled records into the ledger, flagged RECORD_FLAG_REPLAYED, under
+ * the keys they were spilled with: a record already there is not added twice.
+ * Returns how many were added, or -1 with err (the spill file is kept).
+ */
 int ledger_replay_spill(struct ledger *l, char *err, size_t errlen);
 
 /* Flushes committed data to disk (mdb_env_sync). */
@@ -52,11 +62,16 @@ int ledger_sync(struct ledger *l);
 /* Clears reader slots of dead processes; returns how many, or -1. */
 int ledger_reader_check(struct ledger *l);
 
-/* Visits up to limit records, newest first; stops early when fn returns non-zero. */
+/*
+ * Visits up to limit records, newest first; stops early when fn returns
+ * non-zero.  Records this build cannot decode (a newer schema) are skipped.
+ * fn runs inside a read transaction: it should be quick and must not call
+ * into the ledger.  Returns 0, or -1.
+ */
 typedef int (*ledger_visit_fn)(void *arg, const struct record *r);
 int ledger_newest(struct ledger *l, size_t limit, ledger_visit_fn fn, void *arg);
 
-/* Number of records, and the bytes in use and the map size. */
+/* Number of records, and the bytes in use and the map size; 0 or -1. */
 int ledger_stat(struct ledger *l, uint64_t *records, uint64_t *used, uint64_t *map_size);
 
 /* Non-zero while the last append failed or spilled (for /health). */

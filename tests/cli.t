@@ -96,6 +96,21 @@ run cost --prices "$T/prices.yaml" --model custom-4o "$T/bad.sse"
 ok $(( rc != 1 )) "a malformed stream event exits 1"
 has "$T/bad.sse:1:" "$T/err"; ok $? "and names the event's line"
 
+# tollctl logs: the records themselves are checked by tests/unit/t_ledger.c,
+# which writes a ledger and runs this binary against it.
+run logs --help
+ok $rc "logs --help exits 0"
+has "--ledger DIR" "$T/out"; ok $? "and documents --ledger"
+run logs --ledger "$T/no-ledger"
+ok $(( rc != 1 )) "logs of a missing ledger exits 1"
+has "cannot open ledger '$T/no-ledger'" "$T/err"; ok $? "and names it"
+[ ! -e "$T/no-ledger" ]; ok $? "without creating it"
+TOLLGATE_LEDGER="$T/env-ledger" "$TOLLCTL" logs >"$T/out" 2>"$T/err"
+has "'$T/env-ledger'" "$T/err"; ok $? "TOLLGATE_LEDGER is the default ledger"
+run logs --ledger "$T" --limit -3
+ok $(( rc != 1 )) "a negative --limit exits 1"
+has "--limit: '-3'" "$T/err"; ok $? "with a message"
+
 if [ -d "$SHARED" ]; then
 	run cost --prices "$TOLLGATE_SRC/etc/prices.yaml" "$SHARED/usage_samples/anthropic_messages_stream_thinking.sse"
 	ok $rc "a recorded Anthropic stream with the shipped prices"

@@ -20,6 +20,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "cost", cost_main, "price a response body, a recorded stream or a usage object" },
+	{ "logs", logs_main, "the newest spend records of the ledger" },
 };
 
 static void

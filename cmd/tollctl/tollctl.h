@@ -11,5 +11,6 @@
 #define TOLLCTL_EXIT_UNPRICED	2	/* output printed, but the model has no price */
 
 int cost_main(int argc, char **argv);
+int logs_main(int argc, char **argv);
 
 #endif

@@ -1,0 +1,92 @@
+/*
+ * The accountant process.  For now it keeps the ledger healthy: it syncs
+ * committed records to disk every ledger.sync_interval (workers commit with
+ * MDB_NOSYNC, so this is what bounds the loss on a power failure), clears
+ * reader slots left by dead processes, and replays spilled records.
+ * Budgets, alerts and exports come later.
+ */
+#include <signal.h>
+#include <stdlib.h>
+
+#include <event2/event.h>
+
+#include "ledger.h"
+#include "log.h"
+#include "tollgated.h"
+
+struct accountant {
+	struct event_base	*base;
+	struct ledger		*ledger;
+	struct event		*sync_ev, *health_ev, *sig_term, *sig_int, *sig_usr1;
+};
+
+static struct accountant accountant;
+
+static void
+on_sync(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	if (ledger_sync(accountant.ledger) < 0)
+		log_error("accountant: cannot sync the ledger to disk");
+}
+
+static void
+on_health(evutil_socket_t fd, short what, void *arg)
+{
+	char err[512];
+	int n;
+
+	(void)fd, (void)what, (void)arg;
+	if ((n = ledger_reader_check(accountant.ledger)) > 0)
+		log_info("accountant: cleared %d reader slot%s of dead processes", n, n == 1 ? "" : "s");
+	if ((n = ledger_replay_spill(accountant.ledger, err, sizeof(err))) > 0)
+		log_info("accountant: replayed %d spilled record%s into the ledger", n, n == 1 ? "" : "s");
+	else if (n < 0)
+		log_error("accountant: cannot replay spilled records: %s", err);
+}
+
+static void
+on_term(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig, (void)what, (void)arg;
+	event_base_loopexit(accountant.base, NULL);
+}
+
+static void
+on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig, (void)what, (void)arg;
+	log_reopen();
+}
+
+int
+accountant_main(void)
+{
+	const struct config *c = heritage.config;
+	int64_t ms = c->tollgate.ledger_sync_interval_ms;
+	struct timeval sync_tv = { ms / 1000, (ms % 1000) * 1000 }, health_tv = { 5, 0 };
+	char err[512];
+
+	log_set_prefix("accountant");
+	if ((accountant.base = event_base_new()) == NULL)
+		fatal("accountant: cannot create the event loop");
+	if (ledger_open(heritage.ledger_dir, LEDGER_WRITE, (size_t)c->tollgate.ledger_map_size, 0,
+	    &accountant.ledger, err, sizeof(err)) < 0)
+		fatal("accountant: %s", err);
+	accountant.sync_ev = event_new(accountant.base, -1, EV_PERSIST, on_sync, NULL);
+	accountant.health_ev = event_new(accountant.base, -1, EV_PERSIST, on_health, NULL);
+	accountant.sig_term = evsignal_new(accountant.base, SIGTERM, on_term, NULL);
+	accountant.sig_int = evsignal_new(accountant.base, SIGINT, on_term, NULL);
+	accountant.sig_usr1 = evsignal_new(accountant.base, SIGUSR1, on_usr1, NULL);
+	event_add(accountant.sync_ev, &sync_tv);
+	event_add(accountant.health_ev, &health_tv);
+	event_add(accountant.sig_term, NULL);
+	event_add(accountant.sig_int, NULL);
+	event_add(accountant.sig_usr1, NULL);
+	on_health(-1, 0, NULL);
+	event_base_dispatch(accountant.base);
+	/* workers have flushed by now (the master stops them first): sync the last of it */
+	ledger_sync(accountant.ledger);
+	ledger_close(accountant.ledger);
+	return 0;
+}

@@ -1,0 +1,529 @@
+/*
+ * The master process: loads the configuration and the price maps, publishes
+ * the compiled price table in shared memory, binds the listener, forks the
+ * workers and the accountant, and keeps them running.  It never serves a
+ * request.  Signal handlers only set flags; the loop acts on them:
+ *   SIGHUP   reload: a new generation, or the old one kept if anything is invalid
+ *   SIGTERM, SIGINT  drain the workers, then stop the accountant, exit 0
+ *   SIGUSR1  reopen the log file, here and in every child
+ *   SIGCHLD  respawn a child that died, with back-off
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "buf.h"
+#include "log.h"
+#include "pricemap.h"
+#include "shm.h"
+#include "tollgated.h"
+
+struct heritage heritage;
+
+/* The roles the master runs, how many of each, and their entry points. */
+enum role { ROLE_WORKER, ROLE_ACCOUNTANT };
+
+static const struct role_spec {
+	const char	*name;
+	int		(*entry)(void);
+} roles[] = {
+	[ROLE_WORKER]	  = { "worker", worker_main },
+	[ROLE_ACCOUNTANT] = { "accountant", accountant_main },
+};
+
+#define MAX_CHILDREN 1024
+
+struct child {
+	pid_t		pid;		/* 0: slot free */
+	enum role	role;
+	uint32_t	index;
+	uint64_t	generation;	/* config generation it serves */
+	time_t		started;
+	int		failures;	/* quick deaths in a row, for the back-off */
+	time_t		respawn_at;	/* 0: alive or retired */
+	int		retiring;	/* told to drain: not respawned */
+};
+
+static struct child children[MAX_CHILDREN];
+static volatile sig_atomic_t got_hup, got_term, got_usr1, got_chld, got_alrm;
+static uint64_t generation;
+static struct shm *shm;
+static uint64_t config_hash;
+
+static void
+on_signal(int sig)
+{
+	switch (sig) {
+	case SIGHUP:  got_hup = 1; break;
+	case SIGTERM:
+	case SIGINT:  got_term = 1; break;
+	case SIGUSR1: got_usr1 = 1; break;
+	case SIGCHLD: got_chld = 1; break;
+	case SIGALRM: got_alrm = 1; break;
+	}
+}
+
+static int
+cpu_count(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int)n : 1;
+}
+
+/* FNV-1a over the bytes of every config file: tells whether workers must be replaced. */
+static uint64_t
+hash_files(const struct config *c)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i, j;
+
+	for (i = 0; i < c->nfiles; i++) {
+		struct buf b = { 0 };
+
+		if (buf_read_file(&b, c->files[i]) == 0)
+			for (j = 0; j < b.len; j++)
+				h = (h ^ (unsigned char)b.data[j]) * 1099511628211ULL;
+		buf_release(&b);
+	}
+	return h;
+}
+
+/* One warning line per line of text (config and price-map findings). */
+static void
+warn_lines(const char *text)
+{
+	while (text != NULL && *text) {
+		size_t n = strcspn(text, "\n");
+
+		if (n)
+			log_warn("%.*s", (int)n, text);
+		text += n + (text[n] == '\n');
+	}
+}
+
+int
+master_load(const struct options *o, struct config **cp, struct routes **rp,
+    struct price_table **tp, char *err, size_t errlen)
+{
+	struct config *c = NULL;
+	struct routes *r = NULL;
+	struct pricemap_builder *b = NULL;
+	size_t i;
+
+	*cp = NULL;
+	*rp = NULL;
+	*tp = NULL;
+	if (config_load(o->config_path, &c, err, errlen) < 0)
+		return -1;
+	warn_lines(c->warnings);
+	if (o->ledger_dir) {
+		free(c->tollgate.ledger_path);
+		c->tollgate.ledger_path = strdup(o->ledger_dir);
+	}
+	if (o->run_dir) {
+		free(c->tollgate.run_dir);
+		c->tollgate.run_dir = strdup(o->run_dir);
+	}
+	if (routes_build(c, &r, err, errlen) < 0)
+		goto fail;
+	if ((b = pricemap_builder_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < c->tollgate.nprice_files; i++)
+		if (pricemap_load_file(b, c->tollgate.price_files[i], err, errlen) < 0)
+			goto fail;
+	if (routes_add_prices(r, b) < 0 || (*tp = pricemap_compile(b)) == NULL) {
+		snprintf(err, errlen, "out of memory compiling prices");
+		goto fail;
+	}
+	warn_lines(pricemap_warnings(b));
+	log_info("%zu models, %zu deployments, %zu priced models from %zu price file%s",
+	    r->nmodels, r->ndeps, pricemap_count(b), c->tollgate.nprice_files,
+	    c->tollgate.nprice_files == 1 ? "" : "s");
+	pricemap_builder_free(b);
+	*cp = c;
+	*rp = r;
+	return 0;
+fail:
+	pricemap_builder_free(b);
+	routes_free(r);
+	config_free(c);
+	return -1;
+}
+
+static int
+bind_listener(const struct config *c, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *res, *ai;
+	char port[16];
+	int fd = -1, one = 1, rc;
+
+	snprintf(port, sizeof(port), "%d", c->tollgate.port);
+	if ((rc = getaddrinfo(c->tollgate.listen, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "cannot resolve listen address '%s': %s", c->tollgate.listen,
+		    gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		snprintf(err, errlen, "cannot listen on %s:%s: %s", c->tollgate.listen, port,
+		    strerror(errno));
+	freeaddrinfo(res);
+	return fd;
+}
+
+static void
+set_heritage(struct config *c, struct routes *r, int fd)
+{
+	heritage.listen_fd = fd;
+	heritage.config = c;
+	heritage.routes = r;
+	snprintf(heritage.run_dir, sizeof(heritage.run_dir), "%s", c->tollgate.run_dir);
+	snprintf(heritage.ledger_dir, sizeof(heritage.ledger_dir), "%s", c->tollgate.ledger_path);
+	heritage.config_generation = generation;
+}
+
+static struct child *
+free_slot(void)
+{
+	int i;
+
+	for (i = 0; i < MAX_CHILDREN; i++)
+		if (children[i].pid == 0 && children[i].respawn_at == 0)
+			return &children[i];
+	return NULL;
+}
+
+static int
+spawn(struct child *ch)
+{
+	char name[16];
+	sigset_t none;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0) {
+		log_error("cannot fork a %s: %s", roles[ch->role].name, strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		/* the child: default signal dispositions, nothing blocked */
+		signal(SIGCHLD, SIG_DFL);
+		signal(SIGALRM, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		heritage.index = ch->index;
+		/* ps and tests tell the roles apart by name: "tg-worker", "tg-accountant" */
+		snprintf(name, sizeof(name), "tg-%s", roles[ch->role].name);
+		prctl(PR_SET_NAME, name, 0, 0, 0);
+		_exit(roles[ch->role].entry());
+	}
+	ch->pid = pid;
+	ch->started = time(NULL);
+	ch->respawn_at = 0;
+	return 0;
+}
+
+static void
+start_role(enum role role, uint32_t index)
+{
+	struct child *ch = free_slot();
+
+	if (ch == NULL) {
+		log_error("too many children");
+		return;
+	}
+	memset(ch, 0, sizeof(*ch));
+	ch->role = role;
+	ch->index = index;
+	ch->generation = generation;
+	spawn(ch);
+}
+
+static void
+start_workers(const struct config *c)
+{
+	int n = c->tollgate.workers > 0 ? c->tollgate.workers : cpu_count(), i;
+
+	for (i = 0; i < n; i++)
+		start_role(ROLE_WORKER, (uint32_t)i);
+}
+
+static int
+count_alive(enum role role, int retiring_only)
+{
+	int i, n = 0;
+
+	for (i = 0; i < MAX_CHILDREN; i++)
+		if (children[i].pid > 0 && children[i].role == role &&
+		    (!retiring_only || children[i].retiring))
+			n++;
+	return n;
+}
+
+static void
+signal_children(int sig, int role_filter)
+{
+	int i;
+
+	for (i = 0; i < MAX_CHILDREN; i++)
+		if (children[i].pid > 0 && (role_filter < 0 || (int)children[i].role == role_filter))
+			kill(children[i].pid, sig);
+}
+
+/* Reaps dead children; those still wanted are respawned, quickly failing ones with back-off. */
+static void
+reap(int shutting_down)
+{
+	int status, i;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		for (i = 0; i < MAX_CHILDREN; i++) {
+			struct child *ch = &children[i];
+			int delay;
+
+			if (ch->pid != pid)
+				continue;
+			ch->pid = 0;
+			if (ch->retiring || shutting_down ||
+			    (ch->role == ROLE_WORKER && ch->generation != generation)) {
+				ch->respawn_at = 0;
+				break;
+			}
+			ch->failures = time(NULL) - ch->started < 5 ? ch->failures + 1 : 0;
+			delay = ch->failures == 0 ? 0 : 1 << (ch->failures < 5 ? ch->failures : 5);
+			if (WIFSIGNALED(status))
+				log_error("%s %u (pid %ld) killed by signal %d; respawning in %d s",
+				    roles[ch->role].name, ch->index, (long)pid, WTERMSIG(status), delay);
+			else
+				log_error("%s %u (pid %ld) exited with status %d; respawning in %d s",
+				    roles[ch->role].name, ch->index, (long)pid, WEXITSTATUS(status), delay);
+			ch->respawn_at = time(NULL) + delay;
+			break;
+		}
+}
+
+static void
+respawn_due(void)
+{
+	time_t now = time(NULL);
+	int i, pending = 0;
+
+	for (i = 0; i < MAX_CHILDREN; i++) {
+		struct child *ch = &children[i];
+
+		if (ch->pid != 0 || ch->respawn_at == 0)
+			continue;
+		if (ch->respawn_at <= now)
+			spawn(ch);
+		else
+			pending = 1;
+	}
+	if (pending)
+		alarm(1);
+}
+
+static void
+reload(const struct options *o)
+{
+	struct config *c, *old = heritage.config;
+	struct routes *r, *oldr = heritage.routes;
+	struct price_table *t;
+	char err[1024];
+	uint64_t h, gen;
+	int fd = heritage.listen_fd, i;
+
+	log_info("reloading '%s'", o->config_path);
+	if (master_load(o, &c, &r, &t, err, sizeof(err)) < 0) {
+		log_error("reload failed, keeping generation %llu: %s",
+		    (unsigned long long)generation, err);
+		return;
+	}
+	if ((gen = shm_publish_prices(shm, t, err, sizeof(err))) == 0) {
+		log_error("reload failed, keeping generation %llu: %s",
+		    (unsigned long long)generation, err);
+		free(t);
+		routes_free(r);
+		config_free(c);
+		return;
+	}
+	free(t);
+	log_info("price table generation %llu published", (unsigned long long)gen);
+	h = hash_files(c);
+	if (h == config_hash) {
+		/* prices only: the workers pick the new table up on their next request */
+		routes_free(r);
+		config_free(c);
+		return;
+	}
+	if (strcmp(c->tollgate.listen, old->tollgate.listen) != 0 ||
+	    c->tollgate.port != old->tollgate.port) {
+		if ((fd = bind_listener(c, err, sizeof(err))) < 0) {
+			log_error("reload: %s; keeping the old listener", err);
+			fd = heritage.listen_fd;
+		}
+	}
+	/* a new generation of workers; the old ones drain and exit */
+	for (i = 0; i < MAX_CHILDREN; i++)
+		if (children[i].pid > 0 && children[i].role == ROLE_WORKER) {
+			children[i].retiring = 1;
+			kill(children[i].pid, SIGTERM);
+		}
+	generation++;
+	config_hash = h;
+	if (fd != heritage.listen_fd)
+		close(heritage.listen_fd);
+	set_heritage(c, r, fd);
+	start_workers(c);
+	routes_free(oldr);
+	config_free(old);
+	log_info("configuration generation %llu running", (unsigned long long)generation);
+}
+
+static void
+shutdown_all(void)
+{
+	int64_t ms = heritage.config->tollgate.shutdown_timeout_ms + 2000;
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	int64_t waited = 0;
+
+	log_info("stopping: draining workers (up to %lld ms)", (long long)ms);
+	signal_children(SIGTERM, ROLE_WORKER);
+	while (count_alive(ROLE_WORKER, 0) > 0 && waited < ms) {
+		nanosleep(&ts, NULL);
+		waited += 50;
+		reap(1);
+	}
+	if (count_alive(ROLE_WORKER, 0) > 0) {
+		log_error("workers still running after the shutdown timeout: killing them");
+		signal_children(SIGKILL, ROLE_WORKER);
+	}
+	/* the accountant last, so that its final sync covers every record */
+	signal_children(SIGTERM, ROLE_ACCOUNTANT);
+	for (waited = 0; count_alive(ROLE_ACCOUNTANT, 0) > 0 && waited < 10000; waited += 50) {
+		nanosleep(&ts, NULL);
+		reap(1);
+	}
+	signal_children(SIGKILL, -1);
+	reap(1);
+	log_info("stopped");
+}
+
+int
+master_main(const struct options *o)
+{
+	struct config *c;
+	struct routes *r;
+	struct price_table *t;
+	struct sigaction sa;
+	sigset_t block, old;
+	char err[1024];
+	int fd;
+
+	log_set_prefix("master");
+	if (master_load(o, &c, &r, &t, err, sizeof(err)) < 0)
+		fatal("%s", err);
+	if (c->tollgate.log_file != NULL && log_open(c->tollgate.log_file) < 0)
+		fatal("cannot open log file '%s': %s", c->tollgate.log_file, strerror(errno));
+	if (shm_create(c->tollgate.run_dir, &shm, err, sizeof(err)) < 0)
+		fatal("%s", err);
+	if (shm_publish_prices(shm, t, err, sizeof(err)) == 0)
+		fatal("%s", err);
+	free(t);
+	if ((fd = bind_listener(c, err, sizeof(err))) < 0)
+		fatal("%s", err);
+	if (!o->foreground && daemon(1, c->tollgate.log_file != NULL) < 0)
+		fatal("cannot become a daemon: %s", strerror(errno));
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	config_hash = hash_files(c);
+	heritage.config_path = o->config_path;
+	heritage.master_pid = getpid();
+	set_heritage(c, r, fd);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGALRM);
+	sigprocmask(SIG_BLOCK, &block, &old);
+
+	start_role(ROLE_ACCOUNTANT, 0);
+	start_workers(c);
+	log_info("listening on %s:%d, %d worker%s (pid %ld)", c->tollgate.listen,
+	    c->tollgate.port, count_alive(ROLE_WORKER, 0), count_alive(ROLE_WORKER, 0) == 1 ? "" : "s",
+	    (long)getpid());
+
+	for (;;) {
+		sigset_t wait = old;
+
+		sigdelset(&wait, SIGHUP);
+		sigdelset(&wait, SIGTERM);
+		sigdelset(&wait, SIGINT);
+		sigdelset(&wait, SIGUSR1);
+		sigdelset(&wait, SIGCHLD);
+		sigdelset(&wait, SIGALRM);
+		if (!(got_hup || got_term || got_usr1 || got_chld || got_alrm))
+			sigsuspend(&wait);
+		if (got_term)
+			break;
+		if (got_chld) {
+			got_chld = 0;
+			reap(0);
+			respawn_due();
+		}
+		if (got_alrm) {
+			got_alrm = 0;
+			respawn_due();
+		}
+		if (got_usr1) {
+			got_usr1 = 0;
+			log_reopen();
+			signal_children(SIGUSR1, -1);
+		}
+		if (got_hup) {
+			got_hup = 0;
+			reload(o);
+		}
+	}
+	shutdown_all();
+	shm_detach(shm);
+	return 0;
+}

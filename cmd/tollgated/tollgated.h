@@ -1,0 +1,47 @@
+/*
+ * What the processes of tollgated share: the heritage the master hands to
+ * each child at fork (everything else is opened after fork), and the entry
+ * point of each role.
+ */
+#ifndef TOLLGATED_H
+#define TOLLGATED_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "route.h"
+
+/* Handed from the master to its children across fork; read-only there. */
+struct heritage {
+	int		 listen_fd;
+	const char	*config_path;
+	struct config	*config;
+	struct routes	*routes;
+	char		 run_dir[1024];
+	char		 ledger_dir[1024];
+	uint32_t	 index;		/* this child's number within its role */
+	uint64_t	 config_generation;
+	pid_t		 master_pid;
+};
+
+extern struct heritage heritage;
+
+struct options {
+	const char	*config_path;
+	const char	*ledger_dir;	/* overrides tollgate.ledger_path */
+	const char	*run_dir;	/* overrides tollgate.run_dir */
+	int		 foreground;
+	int		 check_only;
+};
+
+int master_main(const struct options *o);
+int worker_main(void);
+int accountant_main(void);
+
+/* Loads config, routes and prices the way the master does (also for -t). */
+struct pricemap_builder;
+int master_load(const struct options *o, struct config **c, struct routes **r,
+    struct price_table **t, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,350 @@
+/*
+ * A worker process: one event_base serving client requests with evhttp on
+ * the listener inherited from the master, and talking to providers through
+ * one libcurl multi handle on the same loop.  Finished requests are priced
+ * here, and their records committed to the ledger in one transaction per
+ * loop turn (group commit) before their clients get the last bytes.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "log.h"
+#include "money.h"
+#include "tollgated.h"
+#include "worker.h"
+
+struct worker worker;
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- price generations --------------------------------------------------- */
+
+/*
+ * The newest price table, mapped when the master has published a new one.
+ * Each request holds a reference to the generation it started under; a
+ * generation is unmapped when it is neither the newest nor in use.
+ */
+struct price_view *
+worker_prices(void)
+{
+	struct price_view *v;
+	char err[512];
+
+	if (worker.prices == NULL || shm_generation(worker.shm) != worker.prices->generation) {
+		if ((v = calloc(1, sizeof(*v))) == NULL || shm_map_prices(worker.shm, v, err,
+		    sizeof(err)) < 0) {
+			if (v != NULL)
+				log_warn("worker %u: keeping price generation %llu: %s", heritage.index,
+				    (unsigned long long)(worker.prices ? worker.prices->generation : 0), err);
+			free(v);
+		} else {
+			if (worker.prices != NULL && worker.prices->refs == 0) {
+				shm_unmap_prices(worker.prices);
+				free(worker.prices);
+			}
+			worker.prices = v;
+		}
+	}
+	if (worker.prices != NULL)
+		worker.prices->refs++;
+	return worker.prices;
+}
+
+void
+worker_release_prices(struct price_view *v)
+{
+	if (v == NULL)
+		return;
+	if (--v->refs == 0 && v != worker.prices) {
+		shm_unmap_prices(v);
+		free(v);
+	}
+}
+
+/* ---- completion and the group commit ------------------------------------ */
+
+void
+exchange_free(struct exchange *ex)
+{
+	if (ex == NULL)
+		return;
+	upstream_abort(ex);
+	if (ex->req != NULL)
+		evhttp_connection_set_closecb(ex->conn, NULL, NULL);
+	TAILQ_REMOVE(&worker.live, ex, link);
+	worker_release_prices(ex->view);
+	buf_release(&ex->body);
+	buf_release(&ex->upbody);
+	buf_release(&ex->resp);
+	buf_release(&ex->resp_headers);
+	buf_release(&ex->tail);
+	ex->magic = 0;
+	free(ex);
+}
+
+static void
+price_exchange(struct exchange *ex)
+{
+	struct record *r = &ex->rec;
+	const struct price_entry *e = NULL;
+	const struct price_table *t = ex->view ? ex->view->table : NULL;
+	struct cost_options o;
+	struct usage u;
+	struct cost c;
+
+	if (!ex->event_stream && ex->resp.len)
+		usage_collect(&ex->raw, ex->resp.data, ex->resp.len, NULL, 0, NULL);
+	usage_normalise(&ex->raw, ex->dep ? ex->dep->shape : USAGE_SHAPE_AUTO, &u);
+	cost_options_init(&o);
+	o.tier = ex->request_tier;
+	if (t != NULL && ex->dep != NULL)
+		e = price_lookup(t, ex->dep->price_name, strlen(ex->dep->price_name));
+	cost_compute(t, e, &u, &o, &c);
+	record_set_usage(r, &u, &c);
+	if (e != NULL)
+		snprintf(r->priced_as, sizeof(r->priced_as), "%s", price_str(t, e->name));
+	r->generation = ex->view ? ex->view->generation : 0;
+	if (ex->dep != NULL) {
+		snprintf(r->deployment, sizeof(r->deployment), "%s", ex->dep->cfg->model);
+		snprintf(r->provider, sizeof(r->provider), "%s", ex->dep->cfg->provider);
+	}
+}
+
+void
+worker_complete(struct exchange *ex)
+{
+	struct record *r = &ex->rec;
+
+	price_exchange(ex);
+	r->end_ns = now_ns();
+	if (ex->reply_status)
+		r->status = (uint16_t)ex->reply_status;
+	else
+		r->status = (uint16_t)(ex->status ? ex->status : 502);
+	TAILQ_REMOVE(&worker.live, ex, link);
+	TAILQ_INSERT_TAIL(&worker.pending, ex, link);
+	/* one commit for everything that finishes in this loop turn */
+	event_active(worker.flush_ev, EV_TIMEOUT, 0);
+}
+
+static void
+keep_unwritten(const struct record *recs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (ARRAY_GROW(worker.unwritten, worker.nunwritten, worker.capunwritten) < 0) {
+			log_error("worker %u: out of memory: record '%s' lost", heritage.index,
+			    recs[i].id);
+			continue;
+		}
+		worker.unwritten[worker.nunwritten++] = recs[i];
+	}
+}
+
+/* Commits n records; what can be neither committed nor spilled is kept for a retry. */
+static void
+commit(const struct record *recs, size_t n)
+{
+	char err[512];
+	int rc = -1;
+
+	if (worker.ledger != NULL)
+		rc = ledger_append(worker.ledger, recs, n, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "the ledger is not open");
+	if (rc == 1)
+		log_warn("worker %u: ledger full or unwritable: %zu record%s spilled, to be replayed",
+		    heritage.index, n, n == 1 ? "" : "s");
+	else if (rc < 0) {
+		log_error("worker %u: %s: %zu record%s kept in memory, retrying", heritage.index,
+		    err, n, n == 1 ? "" : "s");
+		keep_unwritten(recs, n);
+		if (!evtimer_pending(worker.retry_ev, NULL)) {
+			struct timeval tv = { 1, 0 };
+			evtimer_add(worker.retry_ev, &tv);
+		}
+	}
+}
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct record *recs = worker.unwritten;
+	size_t n = worker.nunwritten;
+
+	(void)fd, (void)what, (void)arg;
+	worker.unwritten = NULL;
+	worker.nunwritten = worker.capunwritten = 0;
+	if (n)
+		commit(recs, n);
+	free(recs);
+}
+
+static void
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct exchange_list done = TAILQ_HEAD_INITIALIZER(done);
+	struct exchange *ex;
+	struct record *recs;
+	size_t n = 0, i = 0;
+
+	(void)fd, (void)what, (void)arg;
+	TAILQ_FOREACH(ex, &worker.pending, link)
+		n++;
+	if (n == 0)
+		return;
+	if ((recs = calloc(n, sizeof(*recs))) != NULL) {
+		TAILQ_FOREACH(ex, &worker.pending, link)
+			recs[i++] = ex->rec;
+		commit(recs, n);
+		free(recs);
+	} else {
+		TAILQ_FOREACH(ex, &worker.pending, link)
+			keep_unwritten(&ex->rec, 1);
+	}
+	/* the records are safe: now the clients get their last bytes */
+	TAILQ_CONCAT(&done, &worker.pending, link);
+	while ((ex = TAILQ_FIRST(&done)) != NULL) {
+		TAILQ_REMOVE(&done, ex, link);
+		TAILQ_INSERT_TAIL(&worker.live, ex, link);	/* exchange_free takes it from live */
+		http_finish(ex);
+	}
+}
+
+/* ---- signals and draining -------------------------------------------------- */
+
+/*
+ * While draining, the worker exits once nothing is in flight and no request
+ * has arrived for a quiet period: that lets evhttp flush the last replies,
+ * and serves requests on connections accepted just before the listener was
+ * let go (their bytes may still be on the way).
+ */
+#define DRAIN_QUIET_MS	300
+
+static void
+on_drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	static uint64_t seen = UINT64_MAX;
+	struct timeval tv = { 0, DRAIN_QUIET_MS * 1000 };
+
+	(void)fd, (void)what, (void)arg;
+	if (TAILQ_EMPTY(&worker.live) && TAILQ_EMPTY(&worker.pending) && seen == worker.requests) {
+		event_base_loopexit(worker.base, NULL);
+		return;
+	}
+	seen = worker.requests;
+	evtimer_add(worker.drain_check, &tv);
+}
+
+static void
+on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	log_warn("worker %u: shutdown_timeout reached with requests in flight", heritage.index);
+	event_base_loopexit(worker.base, NULL);
+}
+
+static void
+on_term(evutil_socket_t sig, short what, void *arg)
+{
+	int64_t ms = heritage.config->tollgate.shutdown_timeout_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	(void)sig, (void)what, (void)arg;
+	if (worker.draining)
+		return;
+	worker.draining = 1;
+	/* stop accepting: the listener stays open in the master and the other workers */
+	if (worker.bound != NULL) {
+		evhttp_del_accept_socket(worker.http, worker.bound);
+		worker.bound = NULL;
+	}
+	worker.drain_timer = evtimer_new(worker.base, on_drain_timeout, NULL);
+	evtimer_add(worker.drain_timer, &tv);
+	worker.drain_check = evtimer_new(worker.base, on_drain_check, NULL);
+	on_drain_check(-1, 0, NULL);
+}
+
+static void
+on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig, (void)what, (void)arg;
+	log_reopen();
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	/* reloads are the master's: a worker only notices new prices on its next request */
+	(void)sig, (void)what, (void)arg;
+}
+
+int
+worker_main(void)
+{
+	const struct config *c = heritage.config;
+	char err[512];
+	int rc = 1;
+
+	log_set_prefix("worker");
+	TAILQ_INIT(&worker.pending);
+	TAILQ_INIT(&worker.live);
+	if ((worker.base = event_base_new()) == NULL || (worker.http = evhttp_new(worker.base)) == NULL)
+		fatal("worker %u: cannot create the event loop", heritage.index);
+	if (shm_attach(heritage.run_dir, &worker.shm, err, sizeof(err)) < 0)
+		fatal("worker %u: %s", heritage.index, err);
+	/* LMDB environments never cross fork: each worker opens its own; keys carry the
+	   pid, unique among the processes writing at any one time */
+	if (ledger_open(heritage.ledger_dir, LEDGER_WRITE, (size_t)c->tollgate.ledger_map_size,
+	    (uint32_t)getpid(), &worker.ledger, err, sizeof(err)) < 0)
+		log_error("worker %u: %s (records will be kept in memory)", heritage.index, err);
+	if (upstream_init(&worker) < 0)
+		fatal("worker %u: cannot start libcurl", heritage.index);
+	worker.flush_ev = event_new(worker.base, -1, 0, on_flush, NULL);
+	worker.retry_ev = evtimer_new(worker.base, on_retry, NULL);
+	worker.sig_term = evsignal_new(worker.base, SIGTERM, on_term, NULL);
+	worker.sig_int = evsignal_new(worker.base, SIGINT, on_term, NULL);
+	worker.sig_usr1 = evsignal_new(worker.base, SIGUSR1, on_usr1, NULL);
+	worker.sig_hup = evsignal_new(worker.base, SIGHUP, on_hup, NULL);
+	event_add(worker.sig_term, NULL);
+	event_add(worker.sig_int, NULL);
+	event_add(worker.sig_usr1, NULL);
+	event_add(worker.sig_hup, NULL);
+
+	evhttp_set_allowed_methods(worker.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+	    EVHTTP_REQ_PATCH);
+	/* bodies over the limit get tollgate's own 413; evhttp's cap only bounds memory */
+	evhttp_set_max_body_size(worker.http, (ev_ssize_t)(c->tollgate.max_body_bytes * 2 + 65536));
+	evhttp_set_timeout(worker.http, (int)((c->tollgate.client_timeout_ms + 999) / 1000));
+	evhttp_set_gencb(worker.http, http_on_request, NULL);
+	if ((worker.bound = evhttp_accept_socket_with_handle(worker.http, heritage.listen_fd)) == NULL)
+		fatal("worker %u: cannot accept on the listener", heritage.index);
+	worker_release_prices(worker_prices());	/* map the current table now, not on the first request */
+
+	if (event_base_dispatch(worker.base) == 0)
+		rc = 0;
+	on_flush(-1, 0, NULL);
+	on_retry(-1, 0, NULL);
+	if (worker.nunwritten)
+		log_error("worker %u: %zu records could not be written", heritage.index,
+		    worker.nunwritten);
+	if (worker.ledger)
+		ledger_close(worker.ledger);
+	upstream_release(&worker);
+	return rc;
+}

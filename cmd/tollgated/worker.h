@@ -1,0 +1,112 @@
+/*
+ * Worker internals shared by worker.c (the process and its loop),
+ * worker_http.c (the client side, evhttp) and worker_upstream.c (the
+ * provider side, libcurl multi on the same event_base, hiperfifo style).
+ */
+#ifndef WORKER_H
+#define WORKER_H
+
+#include <sys/queue.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "buf.h"
+#include "cost.h"
+#include "ledger.h"
+#include "record.h"
+#include "route.h"
+#include "shm.h"
+#include "usage.h"
+
+#define EXCHANGE_MAGIC	0x65786368u	/* "exch" */
+
+struct exchange;
+TAILQ_HEAD(exchange_list, exchange);
+
+struct worker {
+	struct event_base		*base;
+	struct evhttp			*http;
+	struct evhttp_bound_socket	*bound;
+	CURLM				*multi;
+	struct event			*curl_timer;
+	struct shm			*shm;
+	struct price_view		*prices;	/* the newest generation mapped */
+	struct ledger			*ledger;
+	struct event			*flush_ev;	/* group commit, once per loop turn */
+	struct exchange_list		 pending;	/* finished, waiting for their commit */
+	struct exchange_list		 live;		/* every exchange in flight */
+	struct record			*unwritten;	/* records neither committed nor spilled */
+	size_t				 nunwritten, capunwritten;
+	struct event			*retry_ev;
+	struct event			*sig_term, *sig_int, *sig_usr1, *sig_hup;
+	struct event			*drain_timer;	/* shutdown_timeout */
+	struct event			*drain_check;	/* the quiet period */
+	int				 draining;
+	uint64_t			 requests;	/* requests received, for the quiet period */
+	uint64_t			 seq;
+};
+
+/* One client request and its upstream transfer(s). */
+struct exchange {
+	uint32_t			 magic;
+	struct worker			*w;
+	struct evhttp_request		*req;		/* NULL once the client is gone */
+	struct evhttp_connection	*conn;
+	struct route_model		*model;
+	const struct route_deployment	*dep;
+	size_t				 attempt;	/* deployments tried so far */
+	unsigned			 rr;		/* round-robin start */
+	char				 endpoint[48];	/* "/v1/chat/completions" */
+	int				 stream;	/* the client asked for a stream */
+	int				 add_usage;	/* we asked upstream for usage... */
+	int				 strip_usage;	/* ...so its usage chunk is ours to drop */
+	int				 request_tier;	/* the service_tier asked for, or -1 */
+	struct buf			 body;		/* the client's body */
+	size_t				 model_at, model_len;	/* the "model" value in body */
+	size_t				 so_at, so_len;		/* "stream_options" value, len 0: none */
+	struct buf			 upbody;	/* the body sent upstream */
+	CURL				*easy;
+	struct curl_slist		*upheaders;
+	char				 curl_error[CURL_ERROR_SIZE];
+	long				 status;	/* upstream HTTP status */
+	struct buf			 resp_headers;	/* upstream headers to pass on, "Name: value\n" */
+	int				 event_stream;	/* upstream answered text/event-stream */
+	int				 started;	/* the client reply has begun */
+	struct buf			 resp;		/* body (non-stream) or unfinished events */
+	struct buf			 tail;		/* the end marker, held until the commit */
+	struct usage_raw		 raw;
+	struct price_view		*view;		/* generation the request started under */
+	struct record			 rec;
+	int				 reply_status;	/* what the client gets */
+	TAILQ_ENTRY(exchange)		 link;		/* in live, then in pending */
+};
+
+extern struct worker worker;
+
+/* worker_http.c */
+void http_on_request(struct evhttp_request *req, void *arg);
+void http_send_error(struct evhttp_request *req, int status, const char *type,
+    const char *code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* After the commit: sends what the client still waits for, then frees ex. */
+void http_finish(struct exchange *ex);
+/* Streams the bytes to the client, starting the reply if needed. */
+void http_stream(struct exchange *ex, const char *data, size_t len);
+
+/* worker_upstream.c */
+int upstream_init(struct worker *w);
+void upstream_release(struct worker *w);
+/* Starts (or retries on the next deployment) the upstream transfer: 0 or -1. */
+int upstream_start(struct exchange *ex);
+/* Stops the transfer (the client went away). */
+void upstream_abort(struct exchange *ex);
+
+/* worker.c */
+/* Prices and records a finished exchange, then queues it for the group commit. */
+void worker_complete(struct exchange *ex);
+void exchange_free(struct exchange *ex);
+struct price_view *worker_prices(void);
+void worker_release_prices(struct price_view *v);
+
+#endif

@@ -1,0 +1,577 @@
+/*
+ * The client side of a worker: evhttp requests in, OpenAI-style errors out,
+ * routing, authentication, the request body read once, and the replies:
+ * whole (non-streamed, with the cost headers) or streamed event by event.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "json.h"
+#include "log.h"
+#include "money.h"
+#include "tollgated.h"
+#include "worker.h"
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void
+http_send_error(struct evhttp_request *req, int status, const char *type, const char *code,
+    const char *fmt, ...)
+{
+	struct evbuffer *out = evbuffer_new();
+	struct buf msg = { 0 }, body = { 0 };
+	char text[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	json_write_string(&msg, text);
+	buf_printf(&body, "{\"error\": {\"message\": %s, \"type\": \"%s\", \"param\": null, "
+	    "\"code\": \"%s\"}}\n", msg.data ? msg.data : "\"\"", type, code);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "application/json");
+	if (worker.draining)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+	evbuffer_add(out, body.data, body.len);
+	evhttp_send_reply(req, status, NULL, out);
+	evbuffer_free(out);
+	buf_release(&msg);
+	buf_release(&body);
+}
+
+static void
+send_json(struct evhttp_request *req, int status, const char *json)
+{
+	struct evbuffer *out = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "application/json");
+	evbuffer_add(out, json, strlen(json));
+	evhttp_send_reply(req, status, NULL, out);
+	evbuffer_free(out);
+}
+
+/* ---- authentication ----------------------------------------------------- */
+
+/* Constant-time comparison: a key's length may leak, its bytes may not. */
+static int
+key_equal(const char *given, const char *want)
+{
+	size_t n = strlen(given);
+
+	return want != NULL && n == strlen(want) && CRYPTO_memcmp(given, want, n) == 0;
+}
+
+/* The client's key, checked; its id goes to the record.  0, or -1 (401 sent). */
+static int
+authenticate(struct evhttp_request *req, int anthropic, char *id, size_t idlen)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const struct config *c = heritage.config;
+	const char *auth = evhttp_find_header(h, "Authorization"), *key = NULL;
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	size_t i;
+
+	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
+		key = auth + 7;
+	else if (anthropic || auth == NULL)
+		key = evhttp_find_header(h, "x-api-key");
+	if (key == NULL || *key == '\0') {
+		http_send_error(req, 401, "invalid_request_error", "missing_api_key",
+		    "no API key: send 'Authorization: Bearer KEY'");
+		return -1;
+	}
+	if (key_equal(key, c->master_key)) {
+		snprintf(id, idlen, "master");
+		return 0;
+	}
+	for (i = 0; i < c->tollgate.nkeys; i++)
+		if (key_equal(key, c->tollgate.keys[i])) {
+			/* the record names a key by its hash, never by the secret */
+			SHA256((const unsigned char *)key, strlen(key), digest);
+			snprintf(id, idlen, "key:%02x%02x%02x%02x%02x%02x%02x%02x", digest[0],
+			    digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7]);
+			return 0;
+		}
+	http_send_error(req, 401, "invalid_request_error", "invalid_api_key",
+	    "invalid API key");
+	return -1;
+}
+
+/* ---- the request body ------------------------------------------------------ */
+
+struct request_fields {
+	char	model[128];
+	int	stream;
+	int	include_usage;
+	char	user[128];
+	char	tags[256];
+	char	tier[32];
+};
+
+static void
+text_into(const struct json_text *t, char *dst, size_t n)
+{
+	if (!t->escaped && t->len < n) {
+		memcpy(dst, t->ptr, t->len);
+		dst[t->len] = '\0';
+	} else if (json_unescape(t, dst, n) < 0)
+		dst[0] = '\0';
+}
+
+/* metadata.tags: ["a", "b"] -> "a,b" */
+static int
+read_tags(struct json_scan *s, char *tags, size_t n)
+{
+	struct json_text key, v;
+	enum json_type type;
+	int r;
+
+	if (json_peek(s) != JSON_OBJECT)
+		return json_skip(s);
+	if (json_object_begin(s) < 0)
+		return -1;
+	while ((r = json_next_key(s, &key)) > 0) {
+		if (!json_text_is(&key, "tags") || json_peek(s) != JSON_ARRAY) {
+			if (json_skip(s) < 0)
+				return -1;
+			continue;
+		}
+		if (json_array_begin(s) < 0)
+			return -1;
+		while ((r = json_next_item(s)) > 0) {
+			char tag[128];
+			size_t used = strlen(tags);
+
+			if (json_peek(s) != JSON_STRING) {
+				if (json_skip(s) < 0)
+					return -1;
+				continue;
+			}
+			if (json_scalar(s, &type, &v) < 0)
+				return -1;
+			text_into(&v, tag, sizeof(tag));
+			if (tag[0] && used + strlen(tag) + 2 < n)
+				snprintf(tags + used, n - used, "%s%s", used ? "," : "", tag);
+		}
+		if (r < 0)
+			return -1;
+	}
+	return r;
+}
+
+/* Reads the fields tollgate needs, remembering where "model" and "stream_options" stand. */
+static int
+parse_body(struct exchange *ex, struct request_fields *f, int *line, int *col)
+{
+	struct json_scan s;
+	struct json_text key, v;
+	enum json_type type;
+	int r;
+
+	memset(f, 0, sizeof(*f));
+	json_init(&s, ex->body.data, ex->body.len);
+	if (json_peek(&s) != JSON_OBJECT) {
+		json_fail(&s, "the body must be a JSON object");
+		goto bad;
+	}
+	if (json_object_begin(&s) < 0)
+		goto bad;
+	while ((r = json_next_key(&s, &key)) > 0) {
+		type = json_peek(&s);
+		if (json_text_is(&key, "model") && type == JSON_STRING) {
+			if (json_scalar(&s, &type, &v) < 0)
+				goto bad;
+			ex->model_at = (size_t)(v.ptr - 1 - ex->body.data);
+			ex->model_len = v.len + 2;
+			text_into(&v, f->model, sizeof(f->model));
+		} else if (json_text_is(&key, "stream") && (type == JSON_TRUE || type == JSON_FALSE)) {
+			if (json_scalar(&s, &type, &v) < 0)
+				goto bad;
+			f->stream = type == JSON_TRUE;
+		} else if (json_text_is(&key, "stream_options") && type == JSON_OBJECT) {
+			const char *start = s.p;
+			struct json_scan inner;
+			struct json_text k2;
+
+			while (start < s.end && *start != '{')
+				start++;
+			if (json_skip(&s) < 0)
+				goto bad;
+			ex->so_at = (size_t)(start - ex->body.data);
+			ex->so_len = (size_t)(s.p - start);
+			json_init(&inner, start, ex->so_len);
+			json_object_begin(&inner);
+			while (json_next_key(&inner, &k2) > 0) {
+				enum json_type t2 = json_peek(&inner);
+				if (json_text_is(&k2, "include_usage") && t2 == JSON_TRUE)
+					f->include_usage = 1;
+				if (json_skip(&inner) < 0)
+					break;
+			}
+		} else if (json_text_is(&key, "user") && type == JSON_STRING) {
+			if (json_scalar(&s, &type, &v) < 0)
+				goto bad;
+			text_into(&v, f->user, sizeof(f->user));
+		} else if (json_text_is(&key, "service_tier") && type == JSON_STRING) {
+			if (json_scalar(&s, &type, &v) < 0)
+				goto bad;
+			text_into(&v, f->tier, sizeof(f->tier));
+		} else if (json_text_is(&key, "metadata")) {
+			if (read_tags(&s, f->tags, sizeof(f->tags)) < 0)
+				goto bad;
+		} else if (json_skip_fast(&s) < 0)
+			goto bad;
+	}
+	if (r < 0 || json_at_end(&s) < 0)
+		goto bad;
+	return 0;
+bad:
+	json_position(&s, line, col);
+	return -1;
+}
+
+static int
+tier_of(const char *t)
+{
+	if (strcmp(t, "flex") == 0)
+		return PRICE_TIER_FLEX;
+	if (strcmp(t, "priority") == 0 || strcmp(t, "fast") == 0)
+		return PRICE_TIER_PRIORITY;
+	if (strcmp(t, "ultrafast") == 0)
+		return PRICE_TIER_ULTRAFAST;
+	return t[0] ? PRICE_TIER_STANDARD : -1;
+}
+
+/* ---- the endpoints ---------------------------------------------------------- */
+
+static const char *const endpoints[] = {
+	"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses",
+	"/v1/messages",
+};
+
+/* "/chat/completions" and "/v1/chat/completions" alike; NULL for none. */
+static const char *
+endpoint_of(const char *path)
+{
+	const char *p = strncmp(path, "/v1/", 4) == 0 ? path + 3 : path;
+	size_t i;
+
+	for (i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++)
+		if (strcmp(endpoints[i] + 3, p) == 0)
+			return endpoints[i];
+	return NULL;
+}
+
+static void
+serve_models(struct evhttp_request *req)
+{
+	const struct routes *r = heritage.routes;
+	struct buf b = { 0 };
+	size_t i;
+
+	buf_printf(&b, "{\"object\": \"list\", \"data\": [");
+	for (i = 0; i < r->nmodels; i++) {
+		buf_printf(&b, "%s{\"id\": ", i ? ", " : "");
+		json_write_string(&b, r->models[i].name);
+		buf_printf(&b, ", \"object\": \"model\", \"created\": 0, \"owned_by\": \"tollgate\"}");
+	}
+	buf_printf(&b, "]}\n");
+	send_json(req, 200, b.data);
+	buf_release(&b);
+}
+
+static void
+serve_health(struct evhttp_request *req)
+{
+	char body[256];
+	int degraded = worker.ledger == NULL || ledger_degraded(worker.ledger);
+
+	snprintf(body, sizeof(body), "{\"status\": \"%s\", \"ledger\": \"%s\", "
+	    "\"price_generation\": %llu}\n", degraded ? "degraded" : "ok",
+	    degraded ? "degraded" : "ok",
+	    (unsigned long long)(worker.prices ? worker.prices->generation : 0));
+	send_json(req, degraded ? 503 : 200, body);
+}
+
+static void on_client_close(struct evhttp_connection *conn, void *arg);
+
+static struct exchange *
+exchange_new(struct evhttp_request *req, const char *endpoint)
+{
+	struct exchange *ex = calloc(1, sizeof(*ex));
+	unsigned char rnd[8];
+
+	if (ex == NULL)
+		return NULL;
+	ex->magic = EXCHANGE_MAGIC;
+	ex->w = &worker;
+	ex->req = req;
+	ex->conn = evhttp_request_get_connection(req);
+	ex->request_tier = -1;
+	ex->reply_status = 0;
+	snprintf(ex->endpoint, sizeof(ex->endpoint), "%s", endpoint);
+	ex->rec.start_ns = now_ns();
+	ex->rec.worker = heritage.index;
+	/* request ids: 64 random bits are plenty to tell requests apart */
+	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) == (ssize_t)sizeof(rnd))
+		snprintf(ex->rec.id, sizeof(ex->rec.id), "req_%02x%02x%02x%02x%02x%02x%02x%02x",
+		    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	else
+		snprintf(ex->rec.id, sizeof(ex->rec.id), "req_%u_%llu", heritage.index,
+		    (unsigned long long)++worker.seq);
+	snprintf(ex->rec.endpoint, sizeof(ex->rec.endpoint), "%s", endpoint);
+	TAILQ_INSERT_TAIL(&worker.live, ex, link);
+	return ex;
+}
+
+static void
+handle_api(struct evhttp_request *req, const char *endpoint)
+{
+	const struct config *c = heritage.config;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	struct request_fields f;
+	struct exchange *ex;
+	struct route_model *m;
+	const char *tags;
+	char keyid[72], url[2048];
+	int line, col, anthropic = strcmp(endpoint, "/v1/messages") == 0;
+
+	if (authenticate(req, anthropic, keyid, sizeof(keyid)) < 0)
+		return;
+	if ((int64_t)len > c->tollgate.max_body_bytes) {
+		http_send_error(req, 413, "invalid_request_error", "request_too_large",
+		    "request body of %zu bytes is over the limit of %lld bytes", len,
+		    (long long)c->tollgate.max_body_bytes);
+		return;
+	}
+	if ((ex = exchange_new(req, endpoint)) == NULL) {
+		http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
+		return;
+	}
+	if (buf_reserve(&ex->body, len) < 0) {
+		http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
+		exchange_free(ex);
+		return;
+	}
+	evbuffer_remove(in, ex->body.data, len);
+	ex->body.len = len;
+	ex->body.data[len] = '\0';
+	if (parse_body(ex, &f, &line, &col) < 0) {
+		http_send_error(req, 400, "invalid_request_error", "invalid_json",
+		    "the request body is not valid JSON (line %d, column %d)", line, col);
+		exchange_free(ex);
+		return;
+	}
+	if (f.model[0] == '\0') {
+		http_send_error(req, 400, "invalid_request_error", "missing_model",
+		    "you must provide a model parameter");
+		exchange_free(ex);
+		return;
+	}
+	if ((m = routes_find(heritage.routes, f.model, strlen(f.model))) == NULL) {
+		http_send_error(req, 400, "invalid_request_error", "model_not_found",
+		    "model '%s' is not served here (GET /v1/models lists the models)", f.model);
+		exchange_free(ex);
+		return;
+	}
+	if (route_url(&heritage.routes->deps[m->deps[0]], endpoint, url, sizeof(url)) < 0) {
+		http_send_error(req, 400, "invalid_request_error", "unsupported_endpoint",
+		    "model '%s' is not served on %s", f.model, endpoint);
+		exchange_free(ex);
+		return;
+	}
+	ex->model = m;
+	ex->stream = f.stream;
+	ex->add_usage = f.stream && !f.include_usage && (strcmp(endpoint, "/v1/chat/completions") == 0 ||
+	    strcmp(endpoint, "/v1/completions") == 0);
+	ex->request_tier = tier_of(f.tier);
+	snprintf(ex->rec.key, sizeof(ex->rec.key), "%s", keyid);
+	snprintf(ex->rec.customer, sizeof(ex->rec.customer), "%s", f.user);
+	snprintf(ex->rec.model_requested, sizeof(ex->rec.model_requested), "%s", f.model);
+	tags = evhttp_find_header(evhttp_request_get_input_headers(req), "x-tollgate-tags");
+	/* tags past the record's room are cut; the record keeps what fits */
+	if (snprintf(ex->rec.tags, sizeof(ex->rec.tags), "%s%s%s", f.tags,
+	    f.tags[0] && tags ? "," : "", tags ? tags : "") >= (int)sizeof(ex->rec.tags))
+		log_debug("request %s: tags cut to %zu bytes", ex->rec.id, sizeof(ex->rec.tags) - 1);
+	ex->view = worker_prices();
+	evhttp_connection_set_closecb(ex->conn, on_client_close, ex);
+	if (upstream_start(ex) < 0) {
+		ex->reply_status = 502;
+		ex->rec.flags |= RECORD_FLAG_UPSTREAM_FAILED;
+		worker_complete(ex);
+	}
+}
+
+void
+http_on_request(struct evhttp_request *req, void *arg)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const char *endpoint;
+
+	(void)arg;
+	worker.requests++;
+	if (path == NULL)
+		path = "/";
+	if (strcmp(path, "/health") == 0 || strcmp(path, "/v1/health") == 0) {
+		if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)
+			http_send_error(req, 405, "invalid_request_error", "method_not_allowed",
+			    "%s takes GET", path);
+		else
+			serve_health(req);
+		return;
+	}
+	if (strcmp(path, "/v1/models") == 0 || strcmp(path, "/models") == 0) {
+		char id[72];
+
+		if (cmd != EVHTTP_REQ_GET)
+			http_send_error(req, 405, "invalid_request_error", "method_not_allowed",
+			    "%s takes GET", path);
+		else if (authenticate(req, 0, id, sizeof(id)) == 0)
+			serve_models(req);
+		return;
+	}
+	if ((endpoint = endpoint_of(path)) == NULL) {
+		http_send_error(req, 404, "invalid_request_error", "not_found",
+		    "no such endpoint: %s", path);
+		return;
+	}
+	if (cmd != EVHTTP_REQ_POST) {
+		http_send_error(req, 405, "invalid_request_error", "method_not_allowed",
+		    "%s takes POST", path);
+		return;
+	}
+	handle_api(req, endpoint);
+}
+
+/* ---- replies ----------------------------------------------------------------- */
+
+static void
+add_upstream_headers(struct exchange *ex, struct evkeyvalq *out)
+{
+	char *line = ex->resp_headers.data, *end = line + ex->resp_headers.len;
+
+	while (line && line < end) {
+		char *nl = memchr(line, '\n', (size_t)(end - line)), *colon;
+
+		*nl = '\0';
+		if ((colon = strchr(line, ':')) != NULL) {
+			char *v = colon + 1;
+			*colon = '\0';
+			while (*v == ' ')
+				v++;
+			evhttp_add_header(out, line, v);
+		}
+		line = nl + 1;
+	}
+	ex->resp_headers.len = 0;
+}
+
+void
+http_stream(struct exchange *ex, const char *data, size_t len)
+{
+	struct evbuffer *b;
+
+	if (ex->req == NULL)
+		return;
+	if (!ex->started) {
+		struct evkeyvalq *h = evhttp_request_get_output_headers(ex->req);
+
+		add_upstream_headers(ex, h);
+		evhttp_add_header(h, "x-tollgate-request-id", ex->rec.id);
+		evhttp_send_reply_start(ex->req, (int)ex->status, NULL);
+		ex->started = 1;
+		ex->rec.first_byte_ns = now_ns();
+	}
+	if ((b = evbuffer_new()) != NULL) {
+		evbuffer_add(b, data, len);
+		evhttp_send_reply_chunk(ex->req, b);
+		evbuffer_free(b);
+	}
+}
+
+void
+http_finish(struct exchange *ex)
+{
+	struct evhttp_request *req = ex->req;
+	char cost[MONEY_FORMAT_MAX];
+
+	if (req == NULL) {
+		exchange_free(ex);
+		return;
+	}
+	/* the exchange ends here: the connection must not call back into it */
+	evhttp_connection_set_closecb(ex->conn, NULL, NULL);
+	money_format(ex->rec.total, MONEY_COST_SCALE, cost);
+	if (ex->started) {
+		struct evbuffer *b = evbuffer_new();
+
+		if (b != NULL) {
+			evbuffer_add_printf(b, ": tollgate-cost %s\n\n", cost);
+			evbuffer_add(b, ex->tail.data ? ex->tail.data : "", ex->tail.len);
+			evhttp_send_reply_chunk(req, b);
+			evbuffer_free(b);
+		}
+		evhttp_send_reply_end(req);
+	} else if (ex->reply_status == 502 || ex->reply_status == 504) {
+		http_send_error(req, ex->reply_status, "api_error",
+		    ex->reply_status == 504 ? "upstream_timeout" : "upstream_unreachable",
+		    "model '%s': the provider %s", ex->rec.model_requested,
+		    ex->reply_status == 504 ? "did not answer in time" : "could not be reached");
+	} else {
+		struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+		struct evbuffer *b = evbuffer_new();
+
+		add_upstream_headers(ex, h);
+		evhttp_add_header(h, "x-tollgate-request-id", ex->rec.id);
+		evhttp_add_header(h, "x-tollgate-response-cost", cost);
+		if (worker.draining)
+			evhttp_add_header(h, "Connection", "close");
+		if (b != NULL)
+			evbuffer_add(b, ex->resp.data ? ex->resp.data : "", ex->resp.len);
+		evhttp_send_reply(req, (int)ex->status, NULL, b);
+		if (b != NULL)
+			evbuffer_free(b);
+	}
+	ex->req = NULL;
+	exchange_free(ex);
+}
+
+static void
+on_client_close(struct evhttp_connection *conn, void *arg)
+{
+	struct exchange *ex = arg;
+
+	(void)conn;
+	if (ex == NULL || ex->magic != EXCHANGE_MAGIC || ex->req == NULL)
+		return;
+	/* evhttp frees the request after this callback: forget it now */
+	ex->req = NULL;
+	ex->rec.flags |= RECORD_FLAG_CLIENT_ABORTED;
+	if (ex->easy != NULL) {
+		upstream_abort(ex);
+		if (ex->event_stream)
+			ex->rec.flags |= RECORD_FLAG_STREAM_INCOMPLETE;
+		worker_complete(ex);
+	}
+}

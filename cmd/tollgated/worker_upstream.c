@@ -1,0 +1,453 @@
+/*
+ * The provider side of a worker: one libcurl multi handle driven by the
+ * worker's event_base through curl_multi_socket_action (curl's hiperfifo
+ * pattern: a socket callback, a timer callback, a back-pointer through
+ * CURLOPT_PRIVATE, and one completion point, check_multi_info()).  Bodies
+ * stream through untouched; SSE is cut into events here so that usage can
+ * be read and the end marker held back until the record is committed.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "json.h"
+#include "log.h"
+#include "tollgated.h"
+#include "worker.h"
+
+#define RESPONSE_MAX	(64 * 1024 * 1024)	/* a non-streamed body beyond this is refused */
+
+struct sockinfo {
+	struct event	*ev;
+};
+
+static void check_multi_info(struct worker *w);
+
+static void
+on_socket_event(evutil_socket_t fd, short kind, void *arg)
+{
+	struct worker *w = arg;
+	int running, action = (kind & EV_READ ? CURL_CSELECT_IN : 0) |
+	    (kind & EV_WRITE ? CURL_CSELECT_OUT : 0);
+
+	curl_multi_socket_action(w->multi, fd, action, &running);
+	check_multi_info(w);
+}
+
+static void
+on_curl_timer(evutil_socket_t fd, short kind, void *arg)
+{
+	struct worker *w = arg;
+	int running;
+
+	(void)fd, (void)kind;
+	curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_multi_info(w);
+}
+
+static int
+socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct worker *w = userp;
+	struct sockinfo *si = socketp;
+	short kind;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (si != NULL) {
+			event_free(si->ev);
+			free(si);
+		}
+		return 0;
+	}
+	kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0) |
+	    EV_PERSIST);
+	if (si == NULL) {
+		if ((si = calloc(1, sizeof(*si))) == NULL)
+			return -1;
+		curl_multi_assign(w->multi, s, si);
+	} else
+		event_free(si->ev);
+	si->ev = event_new(w->base, s, kind, on_socket_event, w);
+	return si->ev != NULL && event_add(si->ev, NULL) == 0 ? 0 : -1;
+}
+
+static int
+timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct worker *w = userp;
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+	(void)multi;
+	if (timeout_ms < 0)
+		evtimer_del(w->curl_timer);
+	else
+		evtimer_add(w->curl_timer, &tv);
+	return 0;
+}
+
+int
+upstream_init(struct worker *w)
+{
+	if ((w->multi = curl_multi_init()) == NULL)
+		return -1;
+	w->curl_timer = evtimer_new(w->base, on_curl_timer, w);
+	curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
+	curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
+	/* keep plenty of upstream connections alive between requests */
+	curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, 256L);
+	return w->curl_timer != NULL ? 0 : -1;
+}
+
+void
+upstream_release(struct worker *w)
+{
+	if (w->multi)
+		curl_multi_cleanup(w->multi);
+	if (w->curl_timer)
+		event_free(w->curl_timer);
+}
+
+/* ---- server-sent events ------------------------------------------------ */
+
+/* Length of the first complete event in p (its blank line included), or 0. */
+static size_t
+event_length(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (p[i + 1] == '\n')
+			return i + 2;
+		if (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
+}
+
+/* The event's name and its data lines joined by '\n'. */
+static void
+event_fields(const char *p, size_t n, char *name, size_t namelen, struct buf *data)
+{
+	const char *end = p + n;
+
+	name[0] = '\0';
+	data->len = 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)((nl ? nl : end) - p);
+
+		if (len && p[len - 1] == '\r')
+			len--;
+		if (len >= 5 && memcmp(p, "data:", 5) == 0) {
+			size_t off = len > 5 && p[5] == ' ' ? 6 : 5;
+			if (data->len)
+				buf_append(data, "\n", 1);
+			buf_append(data, p + off, len - off);
+		} else if (len >= 6 && memcmp(p, "event:", 6) == 0) {
+			size_t off = len > 6 && p[6] == ' ' ? 7 : 6;
+			snprintf(name, namelen, "%.*s", (int)(len - off), p + off);
+		}
+		p = nl ? nl + 1 : end;
+	}
+}
+
+/*
+ * Relays every complete event in ex->resp: usage is read on the way, the
+ * usage chunk tollgate asked for is dropped, and the end marker ([DONE],
+ * message_stop) is kept back until the record is committed.
+ */
+static void
+relay_events(struct exchange *ex, int at_end)
+{
+	struct buf out = { 0 }, data = { 0 };
+	char name[64];
+	size_t off = 0, n;
+
+	while (off < ex->resp.len) {
+		n = event_length(ex->resp.data + off, ex->resp.len - off);
+		if (n == 0) {
+			if (!at_end)
+				break;
+			n = ex->resp.len - off;	/* the last event, cut short */
+		}
+		const char *ev = ex->resp.data + off;
+
+		event_fields(ev, n, name, sizeof(name), &data);
+		if (data.len && (memmem(data.data, data.len, "sage", 4) != NULL ||
+		    memmem(data.data, data.len, "billed_units", 12) != NULL))
+			usage_collect(&ex->raw, data.data, data.len, NULL, 0, NULL);
+		if ((data.len == 6 && memcmp(data.data, "[DONE]", 6) == 0) ||
+		    strcmp(name, "message_stop") == 0)
+			buf_append(&ex->tail, ev, n);
+		else if (!(ex->strip_usage && data.len &&
+		    (memmem(data.data, data.len, "\"choices\":[]", 12) != NULL ||
+		    memmem(data.data, data.len, "\"choices\": []", 13) != NULL)))
+			buf_append(&out, ev, n);
+		off += n;
+	}
+	if (off) {
+		memmove(ex->resp.data, ex->resp.data + off, ex->resp.len - off);
+		ex->resp.len -= off;
+	}
+	if (out.len)
+		http_stream(ex, out.data, out.len);
+	buf_release(&out);
+	buf_release(&data);
+}
+
+/* ---- one transfer ---------------------------------------------------------- */
+
+static size_t
+on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct exchange *ex = arg;
+	size_t n = size * nmemb, len = n;
+	const char *colon;
+
+	while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+		len--;
+	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+		/* a new status line (after 100 Continue, say): start over */
+		const char *sp = memchr(p, ' ', len);
+		ex->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		ex->resp_headers.len = 0;
+		ex->event_stream = 0;
+		return n;
+	}
+	if (len == 0 || (colon = memchr(p, ':', len)) == NULL)
+		return n;
+	{
+		size_t klen = (size_t)(colon - p);
+		static const char *const hop[] = { "connection", "keep-alive", "transfer-encoding",
+			"content-length", "upgrade", "proxy-connection", "te", "trailer", "date",
+			"server" };
+		size_t i;
+
+		if (klen == 12 && strncasecmp(p, "content-type", 12) == 0 &&
+		    memmem(colon, len - klen, "text/event-stream", 17) != NULL)
+			ex->event_stream = 1;
+		for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+			if (strlen(hop[i]) == klen && strncasecmp(p, hop[i], klen) == 0)
+				return n;
+		buf_append(&ex->resp_headers, p, len);
+		buf_append(&ex->resp_headers, "\n", 1);
+	}
+	return n;
+}
+
+static size_t
+on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct exchange *ex = arg;
+	size_t n = size * nmemb;
+
+	if (ex->req == NULL)
+		return 0;	/* nobody to answer: stop */
+	if (ex->stream && ex->event_stream && ex->status >= 200 && ex->status < 300) {
+		if (buf_append(&ex->resp, p, n) < 0)
+			return 0;
+		relay_events(ex, 0);
+		return n;
+	}
+	if (ex->resp.len + n > RESPONSE_MAX || buf_append(&ex->resp, p, n) < 0)
+		return 0;
+	return n;
+}
+
+/* The body for upstream: the deployment's model, and usage asked for on OpenAI streams. */
+static int
+rewrite_body(struct exchange *ex)
+{
+	static const char usage_on[] = "{\"include_usage\": true}";
+	struct cut { size_t at, len; const char *with; } cuts[2], tmp;
+	const char *b = ex->body.data;
+	struct buf *o = &ex->upbody, model = { 0 };
+	size_t n = 0, at = 0, i;
+	int rc = -1;
+
+	o->len = 0;
+	ex->strip_usage = ex->add_usage && ex->dep->api != ROUTE_API_ANTHROPIC;
+	if (json_write_string(&model, ex->dep->cfg->model) < 0)
+		goto out;
+	if (ex->model_len)
+		cuts[n++] = (struct cut){ ex->model_at, ex->model_len, model.data };
+	if (ex->strip_usage && ex->so_len)
+		cuts[n++] = (struct cut){ ex->so_at, ex->so_len, usage_on };
+	if (n == 2 && cuts[0].at > cuts[1].at) {
+		tmp = cuts[0];
+		cuts[0] = cuts[1];
+		cuts[1] = tmp;
+	}
+	if (ex->strip_usage && !ex->so_len) {
+		/* no stream_options at all: add them right after the opening brace */
+		at = (size_t)((const char *)memchr(b, '{', ex->body.len) - b) + 1;
+		if (buf_append(o, b, at) < 0 || buf_printf(o, "\"stream_options\": %s, ", usage_on) < 0)
+			goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (buf_append(o, b + at, cuts[i].at - at) < 0 ||
+		    buf_append(o, cuts[i].with, strlen(cuts[i].with)) < 0)
+			goto out;
+		at = cuts[i].at + cuts[i].len;
+	}
+	rc = buf_append(o, b + at, ex->body.len - at);
+out:
+	buf_release(&model);
+	return rc;
+}
+
+static struct curl_slist *
+add_header(struct curl_slist *l, const char *fmt, const char *a, const char *b)
+{
+	char line[2048];
+	struct curl_slist *n;
+
+	snprintf(line, sizeof(line), fmt, a, b);
+	if ((n = curl_slist_append(l, line)) == NULL)
+		return l;
+	return n;
+}
+
+int
+upstream_start(struct exchange *ex)
+{
+	struct worker *w = ex->w;
+	struct route_model *m = ex->model;
+	const struct config *cfg = heritage.config;
+	const struct config_deployment *cd;
+	char url[2048];
+	const char *h;
+	size_t i;
+	long timeout;
+
+	if (ex->attempt == 0)
+		ex->rr = m->next++;
+	ex->dep = &heritage.routes->deps[m->deps[(ex->rr + ex->attempt) % m->ndeps]];
+	ex->attempt++;
+	cd = ex->dep->cfg;
+	if (route_url(ex->dep, ex->endpoint, url, sizeof(url)) < 0 || rewrite_body(ex) < 0)
+		return -1;
+	ex->status = 0;
+	ex->event_stream = 0;
+	ex->resp.len = ex->resp_headers.len = ex->tail.len = 0;
+	usage_raw_init(&ex->raw);
+
+	ex->upheaders = curl_slist_append(NULL, "Content-Type: application/json");
+	ex->upheaders = add_header(ex->upheaders, "%s%s", "Expect:", "");
+	if (ex->dep->auth[0])
+		ex->upheaders = add_header(ex->upheaders, "%s%s", ex->dep->auth, "");
+	if (ex->dep->api == ROUTE_API_ANTHROPIC) {
+		h = ex->req ? evhttp_find_header(evhttp_request_get_input_headers(ex->req),
+		    "anthropic-version") : NULL;
+		ex->upheaders = add_header(ex->upheaders, "anthropic-version: %s%s",
+		    h ? h : "2023-06-01", "");
+		h = ex->req ? evhttp_find_header(evhttp_request_get_input_headers(ex->req),
+		    "anthropic-beta") : NULL;
+		if (h)
+			ex->upheaders = add_header(ex->upheaders, "anthropic-beta: %s%s", h, "");
+	}
+	for (i = 0; i < cd->nheaders; i++)
+		ex->upheaders = add_header(ex->upheaders, "%s: %s", cd->headers[i].key,
+		    cd->headers[i].value);
+
+	if ((ex->easy = curl_easy_init()) == NULL)
+		return -1;
+	timeout = (long)(cd->timeout_ms ? cd->timeout_ms : cfg->tollgate.upstream_timeout_ms);
+	curl_easy_setopt(ex->easy, CURLOPT_URL, url);
+	curl_easy_setopt(ex->easy, CURLOPT_POST, 1L);
+	curl_easy_setopt(ex->easy, CURLOPT_POSTFIELDS, ex->upbody.data);
+	curl_easy_setopt(ex->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)ex->upbody.len);
+	curl_easy_setopt(ex->easy, CURLOPT_HTTPHEADER, ex->upheaders);
+	curl_easy_setopt(ex->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(ex->easy, CURLOPT_WRITEDATA, ex);
+	curl_easy_setopt(ex->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(ex->easy, CURLOPT_HEADERDATA, ex);
+	curl_easy_setopt(ex->easy, CURLOPT_PRIVATE, ex);
+	curl_easy_setopt(ex->easy, CURLOPT_ERRORBUFFER, ex->curl_error);
+	curl_easy_setopt(ex->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(ex->easy, CURLOPT_NOPROGRESS, 1L);
+	curl_easy_setopt(ex->easy, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(ex->easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(ex->easy, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)cfg->tollgate.upstream_connect_timeout_ms);
+	curl_easy_setopt(ex->easy, CURLOPT_TIMEOUT_MS, timeout);
+	ex->curl_error[0] = '\0';
+	if (curl_multi_add_handle(w->multi, ex->easy) != CURLM_OK) {
+		upstream_abort(ex);
+		return -1;
+	}
+	return 0;
+}
+
+void
+upstream_abort(struct exchange *ex)
+{
+	if (ex->easy != NULL) {
+		curl_multi_remove_handle(ex->w->multi, ex->easy);
+		curl_easy_cleanup(ex->easy);
+		ex->easy = NULL;
+	}
+	curl_slist_free_all(ex->upheaders);
+	ex->upheaders = NULL;
+}
+
+/* A failure worth another deployment: nothing reached the client yet. */
+static int
+retryable(const struct exchange *ex, CURLcode rc)
+{
+	if (ex->started || ex->req == NULL || ex->attempt >= ex->model->ndeps)
+		return 0;
+	if (rc == CURLE_OK)
+		return ex->status >= 500;
+	return rc != CURLE_WRITE_ERROR;
+}
+
+static void
+transfer_done(struct exchange *ex, CURLcode rc)
+{
+	upstream_abort(ex);
+	if (retryable(ex, rc)) {
+		log_warn("model '%s': deployment '%s' failed (%s), trying the next one",
+		    ex->model->name, ex->dep->cfg->model,
+		    rc != CURLE_OK ? (ex->curl_error[0] ? ex->curl_error : curl_easy_strerror(rc)) :
+		    "5xx");
+		if (upstream_start(ex) == 0)
+			return;
+	}
+	if (ex->started && ex->event_stream)
+		relay_events(ex, 1);
+	if (rc != CURLE_OK && ex->req != NULL) {
+		ex->rec.flags |= RECORD_FLAG_UPSTREAM_FAILED;
+		if (ex->started)
+			ex->rec.flags |= RECORD_FLAG_STREAM_INCOMPLETE;
+		else
+			ex->reply_status = rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502;
+		log_warn("model '%s': upstream '%s': %s", ex->model->name, ex->dep->cfg->model,
+		    ex->curl_error[0] ? ex->curl_error : curl_easy_strerror(rc));
+	} else if (ex->status >= 400)
+		ex->rec.flags |= RECORD_FLAG_UPSTREAM_ERROR;
+	worker_complete(ex);
+}
+
+static void
+check_multi_info(struct worker *w)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(w->multi, &left)) != NULL) {
+		struct exchange *ex = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&ex);
+		if (ex == NULL || ex->magic != EXCHANGE_MAGIC)
+			continue;
+		transfer_done(ex, msg->data.result);
+	}
+}

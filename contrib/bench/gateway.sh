@@ -1,0 +1,81 @@
+#!/bin/sh
+# make bench, second entry: wrk against the mock provider directly and through
+# tollgated (1 worker, and workers = CPUs), c=1 and c=64, plain and streamed.
+# The proxy runs on CPU 0, the mock and wrk on CPU 1.  Prints one table and
+# appends it to contrib/bench/RESULTS.md.  Usage: gateway.sh BUILD_DIR
+set -eu
+build=$(cd "$1" && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
+dur=${BENCH_SECONDS:-5}
+command -v wrk >/dev/null || { echo "bench: wrk is not installed (make deps installs it)" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'kill $mockpid $gwpid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+mockpid=; gwpid=
+mport=$((20000 + $$ % 10000)); gport=$((mport + 1))
+taskset -c 1 "$build/mockprovider" -l 127.0.0.1 -p $mport -q >/dev/null 2>&1 &
+mockpid=$!
+cat >"$tmp/prices.yaml" <<EOT
+gpt-4o-mini: {input_cost_per_token: 1.5e-7, output_cost_per_token: 6e-7, cache_read_input_token_cost: 7.5e-8}
+EOT
+start_gw() {	# start_gw WORKERS
+	cat >"$tmp/tollgate.yaml" <<EOT
+tollgate: {listen: 127.0.0.1, port: $gport, workers: $1, price_files: [prices.yaml], keys: [sk-bench]}
+model_list:
+  - model_name: bench
+    litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$mport/v1", api_key: x}
+EOT
+	rm -rf "$tmp/ledger"
+	taskset -c 0 "$build/tollgated" -f -c "$tmp/tollgate.yaml" --ledger "$tmp/ledger" --run-dir "$tmp/run" 2>"$tmp/gw.log" &
+	gwpid=$!
+	for i in $(seq 100); do curl -fs "http://127.0.0.1:$gport/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
+	echo "bench: tollgated did not start" >&2; cat "$tmp/gw.log" >&2; exit 1
+}
+stop_gw() { kill $gwpid; wait $gwpid 2>/dev/null || true; gwpid=; }
+cpu_ticks() {	# user+system ticks of a process tree
+	t=0
+	for p in $1 $(pgrep -P $1); do
+		set -- $(sed 's/.*) //' /proc/$p/stat 2>/dev/null || echo "0 0 0 0 0 0 0 0 0 0 0 0 0")
+		t=$((t + ${12} + ${13}))
+	done
+	echo $t
+}
+# run LABEL URL CONNS STREAM PID: prints "label rps p50 p99 cpu_us_per_req"
+run() {
+	before=$([ -n "$5" ] && cpu_ticks $5 || echo 0)
+	out=$(STREAM=$4 taskset -c 1 wrk -t1 -c$3 -d${dur}s --latency -s "$root/contrib/bench/chat.lua" "$2/v1/chat/completions")
+	after=$([ -n "$5" ] && cpu_ticks $5 || echo 0)
+	reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+	p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+	p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+	errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
+	hz=$(getconf CLK_TCK)
+	cpu=$([ -n "$5" ] && [ "$reqs" -gt 0 ] && echo "$after $before $hz $reqs" | awk '{printf "%.1f", ($1-$2)*1e6/$3/$4}' || echo -)
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$rps" "$p50" "$p99" "$cpu" "${errs:-0 errors}"
+}
+table="$tmp/table"
+{
+	echo "| configuration | requests/s | p50 | p99 | proxy CPU µs/request | errors |"
+	echo "|---|---|---|---|---|---|"
+	sleep 0.3
+	run "direct, c=1" "http://127.0.0.1:$mport" 1 0 ""
+	run "direct, c=64" "http://127.0.0.1:$mport" 64 0 ""
+	run "direct, stream, c=1" "http://127.0.0.1:$mport" 1 1 ""
+	start_gw 1
+	run "tollgated 1 worker, c=1" "http://127.0.0.1:$gport" 1 0 $gwpid
+	run "tollgated 1 worker, c=64" "http://127.0.0.1:$gport" 64 0 $gwpid
+	run "tollgated 1 worker, stream, c=1" "http://127.0.0.1:$gport" 1 1 $gwpid
+	run "tollgated 1 worker, stream, c=64" "http://127.0.0.1:$gport" 64 1 $gwpid
+	stop_gw
+	start_gw auto
+	run "tollgated auto workers, c=64" "http://127.0.0.1:$gport" 64 0 $gwpid
+	stop_gw
+} | tee "$table"
+{
+	echo
+	echo "## Gateway (wrk, ${dur}s per row, $(date -u +%Y-%m-%dT%H:%MZ), commit $(cd "$root" && git rev-parse --short HEAD))"
+	echo
+	echo "Proxy on CPU 0, mock provider and wrk on CPU 1 (1 KB chat completion; streams of 50 chunks)."
+	echo
+	cat "$table"
+} >>"$root/contrib/bench/RESULTS.md"

@@ -1,0 +1,258 @@
+"""Helpers for tollgate's integration tests: real tollgated and mockprovider
+processes on loopback ports, TAP output for prove, stdlib only."""
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SRC = os.environ.get("TOLLGATE_SRC") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.join(SRC, "build")
+MASTER_KEY = "sk-test-master"
+USER_KEY = "sk-test-user"
+
+_n = 0
+_failed = 0
+
+
+def ok(cond, what, detail=None):
+    global _n, _failed
+    _n += 1
+    print(("ok %d - %s" if cond else "not ok %d - %s") % (_n, what), flush=True)
+    if not cond:
+        _failed += 1
+        if detail is not None:
+            for line in str(detail).splitlines()[:20]:
+                print("#   " + line, flush=True)
+    return cond
+
+
+def eq(got, want, what):
+    return ok(got == want, what, "got:  %r\nwant: %r" % (got, want))
+
+
+def diag(msg):
+    for line in str(msg).splitlines():
+        print("# " + line, flush=True)
+
+
+def done():
+    print("1..%d" % _n, flush=True)
+    sys.exit(1 if _failed else 0)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_until(pred, timeout=10.0, step=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if pred():
+                return True
+        except Exception:
+            pass
+        time.sleep(step)
+    return False
+
+
+class Mock:
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([os.path.join(BUILD, "mockprovider"), "-p", "0", "-q"] + list(args),
+                                     stderr=subprocess.PIPE, text=True)
+        line = self.proc.stderr.readline()
+        m = re.search(r":(\d+)\s*$", line)
+        if not m:
+            raise RuntimeError("mockprovider did not start: %r" % line)
+        self.port = int(m.group(1))
+
+    def get(self, path):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.request("GET", path)
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return json.loads(body)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+PRICES = """\
+gpt-4o-mini:
+  input_cost_per_token: 1.5e-7
+  output_cost_per_token: 6e-7
+  cache_read_input_token_cost: 7.5e-8
+claude-sonnet-4-5:
+  input_cost_per_token: 3e-6
+  output_cost_per_token: 1.5e-5
+  cache_read_input_token_cost: 3e-7
+  cache_creation_input_token_cost: 3.75e-6
+text-embedding-3-small:
+  input_cost_per_token: 2e-8
+"""
+
+
+def config_text(mock_port, port, dead_port, extra=""):
+    return """\
+x-mock: &mock
+  api_base: http://127.0.0.1:%(mock)d/v1
+  api_key: mock-upstream-key
+tollgate:
+  listen: 127.0.0.1
+  port: %(port)d
+  workers: 2
+  price_files: [prices.yaml]
+  max_body_bytes: 65536
+  upstream_timeout: 30s
+  shutdown_timeout: 10s
+  ledger_sync_interval: 200ms
+  keys: [%(user)s]
+general_settings:
+  master_key: %(master)s
+litellm_settings:
+  drop_params: true
+model_list:
+  - model_name: demo
+    litellm_params:
+      <<: *mock
+      model: openai/gpt-4o-mini
+  - model_name: claude
+    litellm_params:
+      model: anthropic/claude-sonnet-4-5
+      api_base: http://127.0.0.1:%(mock)d
+      api_key: anthropic-upstream-key
+  - model_name: embed
+    litellm_params:
+      <<: *mock
+      model: openai/text-embedding-3-small
+  - model_name: multi
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: http://127.0.0.1:%(dead)d/v1
+      api_key: k
+  - model_name: multi
+    litellm_params:
+      <<: *mock
+      model: openai/gpt-4o-mini
+  - model_name: dead
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: http://127.0.0.1:%(dead)d/v1
+      api_key: k
+  - model_name: slow
+    litellm_params:
+      <<: *mock
+      model: openai/gpt-4o-mini
+      timeout: 1
+  - model_name: priced
+    litellm_params:
+      <<: *mock
+      model: openai/my-finetune
+    model_info:
+      input_cost_per_token: 1e-6
+      output_cost_per_token: 2e-6
+%(extra)s""" % {"mock": mock_port, "port": port, "dead": dead_port, "user": USER_KEY,
+                "master": MASTER_KEY, "extra": extra}
+
+
+class Gateway:
+    def __init__(self, mock, extra=""):
+        self.dir = tempfile.mkdtemp(prefix="tollgate-it-")
+        self.port = free_port()
+        self.dead_port = free_port()
+        self.mock = mock
+        self.config = os.path.join(self.dir, "tollgate.yaml")
+        self.ledger = os.path.join(self.dir, "ledger")
+        self.run_dir = os.path.join(self.dir, "run")
+        with open(os.path.join(self.dir, "prices.yaml"), "w") as f:
+            f.write(PRICES)
+        self.write_config(extra)
+        self.log = open(os.path.join(self.dir, "tollgated.log"), "w")
+        self.proc = subprocess.Popen([os.path.join(BUILD, "tollgated"), "-f", "-c", self.config,
+                                      "--ledger", self.ledger, "--run-dir", self.run_dir],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        if not wait_until(lambda: self.request("GET", "/health")[0] == 200, 15):
+            raise RuntimeError("tollgated did not come up:\n" + self.logtext())
+
+    def write_config(self, extra=""):
+        with open(self.config, "w") as f:
+            f.write(config_text(self.mock.port, self.port, self.dead_port, extra))
+
+    def logtext(self):
+        self.log.flush()
+        with open(os.path.join(self.dir, "tollgated.log")) as f:
+            return f.read()
+
+    def request(self, method, path, body=None, key=MASTER_KEY, headers=None, timeout=30):
+        h = {"Content-Type": "application/json"}
+        if key is not None:
+            h["Authorization"] = "Bearer " + key
+        if headers:
+            h.update(headers)
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+
+    def post(self, path, body, **kw):
+        return self.request("POST", path, body, **kw)
+
+    def records(self, limit=1000):
+        out = subprocess.run([os.path.join(BUILD, "tollctl"), "logs", "--ledger", self.ledger,
+                              "--json", "--limit", str(limit)], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError("tollctl logs failed: " + out.stderr)
+        # amounts stay exact decimal text
+        return [json.loads(l, parse_float=str) for l in out.stdout.splitlines() if l.strip()]
+
+    def record(self, request_id):
+        for r in self.records():
+            if r.get("id") == request_id:
+                return r
+        return None
+
+    def children(self, role=None):
+        """The master's children, or those of one role ("worker", "accountant")."""
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+        pids = [int(p) for p in out.stdout.split()]
+        if role is None:
+            return pids
+        found = []
+        for p in pids:
+            try:
+                with open("/proc/%d/comm" % p) as f:
+                    if f.read().strip() == "tg-" + role:
+                        found.append(p)
+            except OSError:
+                pass
+        return found
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                return self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                return None
+        return self.proc.returncode
