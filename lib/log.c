@@ -42,6 +42,15 @@ log_set_prefix(const char *role)
 	snprintf(log_role, sizeof(log_role), "%s", role);
 }
 
+static int
+log_attach(void)
+{
+	if (freopen(log_path, "a", stderr) == NULL)
+		return -1;
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	return 0;
+}
+
 int
 log_open(const char *path)
 {
@@ -50,17 +59,14 @@ log_open(const char *path)
 		return 0;
 	}
 	snprintf(log_path, sizeof(log_path), "%s", path);
-	if (freopen(log_path, "a", stderr) == NULL)
-		return -1;
-	setvbuf(stderr, NULL, _IOLBF, 0);
-	return 0;
+	return log_attach();
 }
 
 void
 log_reopen(void)
 {
 	if (log_path[0])
-		log_open(log_path);
+		log_attach();
 }
 
 #define LOG_FN(name, level, prefix)			\

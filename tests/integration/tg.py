@@ -108,7 +108,7 @@ text-embedding-3-small:
 """
 
 
-def config_text(mock_port, port, dead_port, extra=""):
+def config_text(mock_port, port, dead_port, extra="", tollgate_extra=""):
     return """\
 x-mock: &mock
   api_base: http://127.0.0.1:%(mock)d/v1
@@ -123,7 +123,7 @@ tollgate:
   shutdown_timeout: 10s
   ledger_sync_interval: 200ms
   keys: [%(user)s]
-general_settings:
+%(tollgate_extra)sgeneral_settings:
   master_key: %(master)s
 litellm_settings:
   drop_params: true
@@ -168,11 +168,11 @@ model_list:
       input_cost_per_token: 1e-6
       output_cost_per_token: 2e-6
 %(extra)s""" % {"mock": mock_port, "port": port, "dead": dead_port, "user": USER_KEY,
-                "master": MASTER_KEY, "extra": extra}
+                "master": MASTER_KEY, "extra": extra, "tollgate_extra": tollgate_extra}
 
 
 class Gateway:
-    def __init__(self, mock, extra=""):
+    def __init__(self, mock, extra="", tollgate_extra=""):
         self.dir = tempfile.mkdtemp(prefix="tollgate-it-")
         self.port = free_port()
         self.dead_port = free_port()
@@ -182,6 +182,7 @@ class Gateway:
         self.run_dir = os.path.join(self.dir, "run")
         with open(os.path.join(self.dir, "prices.yaml"), "w") as f:
             f.write(PRICES)
+        self.tollgate_extra = tollgate_extra
         self.write_config(extra)
         self.log = open(os.path.join(self.dir, "tollgated.log"), "w")
         self.proc = subprocess.Popen([os.path.join(BUILD, "tollgated"), "-f", "-c", self.config,
@@ -192,7 +193,7 @@ class Gateway:
 
     def write_config(self, extra=""):
         with open(self.config, "w") as f:
-            f.write(config_text(self.mock.port, self.port, self.dead_port, extra))
+            f.write(config_text(self.mock.port, self.port, self.dead_port, extra, self.tollgate_extra))
 
     def logtext(self):
         self.log.flush()

@@ -1,0 +1,55 @@
+#!/usr/bin/python3
+"""tollgated as an operator runs it: -t checks a config, SIGUSR1 reopens the
+log file after rotation, a child that keeps dying is respawned with back-off."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tg import BUILD, Gateway, Mock, done, ok, wait_until  # noqa: E402
+
+
+def check_config(gw):
+    tollgated = os.path.join(BUILD, "tollgated")
+    r = subprocess.run([tollgated, "-t", "-c", gw.config], capture_output=True, text=True)
+    ok(r.returncode == 0 and "valid" in r.stdout, "tollgated -t accepts a good config", r.stderr)
+    bad = os.path.join(gw.dir, "bad.yaml")
+    with open(bad, "w") as f:
+        f.write("tollgate:\n  port: seventy\nmodel_list: []\n")
+    r = subprocess.run([tollgated, "-t", "-c", bad], capture_output=True, text=True)
+    ok(r.returncode == 1 and (bad + ":2:") in r.stderr, "and refuses a bad one, naming file:line", r.stderr)
+    r = subprocess.run([tollgated, "-t", "-c", os.path.join(gw.dir, "missing.yaml")], capture_output=True, text=True)
+    ok(r.returncode == 1 and "missing.yaml" in r.stderr, "a missing config names the file", r.stderr)
+
+
+def reopen_log(gw, logfile):
+    ok(wait_until(lambda: os.path.exists(logfile) and "listening on" in open(logfile).read(), 5),
+       "tollgate.log_file receives the log")
+    os.rename(logfile, logfile + ".1")
+    gw.proc.send_signal(signal.SIGUSR1)
+    time.sleep(0.5)
+    gw.proc.send_signal(signal.SIGHUP)
+    ok(wait_until(lambda: os.path.exists(logfile) and "reloading" in open(logfile).read(), 5),
+       "after SIGUSR1 the log goes to a new file")
+    ok("reloading" not in open(logfile + ".1").read(), "and no longer to the rotated one")
+
+
+def main():
+    mock = Mock()
+    logdir = os.path.join("/tmp", "tollgate-log-%d" % os.getpid())
+    os.makedirs(logdir, exist_ok=True)
+    logfile = os.path.join(logdir, "tollgated.log")
+    gw = Gateway(mock, tollgate_extra="  log_file: %s\n" % logfile)
+    try:
+        check_config(gw)
+        reopen_log(gw, logfile)
+    finally:
+        gw.stop(signal.SIGKILL)
+        mock.stop()
+    done()
+
+
+if __name__ == "__main__":
+    main()
