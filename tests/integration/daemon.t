@@ -2,6 +2,7 @@
 """tollgated as an operator runs it: -t checks a config, SIGUSR1 reopens the
 log file after rotation, a child that keeps dying is respawned with back-off."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,6 +48,8 @@ def main():
         reopen_log(gw, logfile)
     finally:
         gw.stop(signal.SIGKILL)
+        gw.cleanup()
+        shutil.rmtree(logdir, ignore_errors=True)
         mock.stop()
     done()
 

@@ -290,6 +290,7 @@ def main():
         test_graceful_stop(gw)
     finally:
         gw.stop(signal.SIGKILL)
+        gw.cleanup()
         mock.stop()
     done()
 

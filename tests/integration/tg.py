@@ -4,6 +4,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,7 +13,7 @@ import tempfile
 import time
 
 SRC = os.environ.get("TOLLGATE_SRC") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.path.join(SRC, "build")
+BUILD = os.environ.get("TOLLGATE_BUILD") or os.path.join(SRC, "build")
 MASTER_KEY = "sk-test-master"
 USER_KEY = "sk-test-user"
 
@@ -247,6 +248,11 @@ class Gateway:
             except OSError:
                 pass
         return found
+
+    def cleanup(self):
+        """Removes the scratch directory, unless TOLLGATE_KEEP is set (to read the logs)."""
+        if not os.environ.get("TOLLGATE_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
         if self.proc.poll() is None:
