@@ -319,23 +319,72 @@ json_skip(struct json_scan *s)
 	}
 }
 
+/* The next '"', '{', '}', '[' or ']' in [p, end), 16 bytes at a time where SSE2 is there. */
+static inline const char *
+find_structural(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	const __m128i q = _mm_set1_epi8('"'), ob = _mm_set1_epi8('{'), cb = _mm_set1_epi8('}');
+	const __m128i os = _mm_set1_epi8('['), cs = _mm_set1_epi8(']');
+
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, ob)),
+		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, cb), _mm_cmpeq_epi8(v, os)),
+		    _mm_cmpeq_epi8(v, cs)));
+		int m = _mm_movemask_epi8(hit);
+
+		if (m)
+			return p + __builtin_ctz((unsigned)m);
+		p += 16;
+	}
+#endif
+	for (; p < end; p++)
+		if (*p == '"' || *p == '{' || *p == '}' || *p == '[' || *p == ']')
+			return p;
+	return NULL;
+}
+
+/* The next '"' in [p, end). */
+static inline const char *
+find_quote(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	const __m128i q = _mm_set1_epi8('"');
+
+	while (end - p >= 16) {
+		int m = _mm_movemask_epi8(_mm_cmpeq_epi8(
+		    _mm_loadu_si128((const __m128i *)(const void *)p), q));
+
+		if (m)
+			return p + __builtin_ctz((unsigned)m);
+		p += 16;
+	}
+#endif
+	for (; p < end; p++)
+		if (*p == '"')
+			return p;
+	return NULL;
+}
+
 int
 json_skip_fast(struct json_scan *s)
 {
 	char stack[JSON_MAX_DEPTH];
 	const char *p, *end = s->end;
 	int depth = 0;
+	enum json_type t = json_peek(s);
 
-	if (json_peek(s) != JSON_OBJECT && json_peek(s) != JSON_ARRAY)
+	if (t != JSON_OBJECT && t != JSON_ARRAY)
 		return json_skip(s);
-	for (p = s->p; p < end; p++) {
+	for (p = s->p; (p = find_structural(p, end)) != NULL; p++) {
 		switch (*p) {
 		case '"': {
 			/* the closing quote is the first one after an even run of backslashes */
 			const char *open = p, *b;
 
 			for (p++;; p++) {
-				if ((p = memchr(p, '"', (size_t)(end - p))) == NULL) {
+				if ((p = find_quote(p, end)) == NULL) {
 					s->p = end;
 					return json_fail(s, "unterminated string");
 				}
@@ -354,8 +403,7 @@ json_skip_fast(struct json_scan *s)
 			}
 			stack[depth++] = *p == '{' ? '}' : ']';
 			break;
-		case '}':
-		case ']':
+		default:	/* '}' or ']' */
 			if (*p != stack[--depth]) {
 				s->p = p;
 				return json_fail(s, "mismatched bracket");

@@ -241,6 +241,10 @@ spawn(struct child *ch)
 		/* ps and tests tell the roles apart by name: "tg-worker", "tg-accountant" */
 		snprintf(name, sizeof(name), "tg-%s", roles[ch->role].name);
 		prctl(PR_SET_NAME, name, 0, 0, 0);
+		/* a master killed outright takes its children down too, gracefully */
+		prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+		if (getppid() != heritage.master_pid)
+			_exit(0);
 		_exit(roles[ch->role].entry());
 	}
 	ch->pid = pid;

@@ -37,6 +37,18 @@ def reopen_log(gw, logfile):
     ok("reloading" not in open(logfile + ".1").read(), "and no longer to the rotated one")
 
 
+def master_killed(gw):
+    kids = gw.children()
+    ok(len(kids) == 3, "two workers and an accountant run", kids)
+    gw.proc.kill()
+    gw.proc.wait()
+
+    def gone():
+        return all(not os.path.exists("/proc/%d" % p) or open("/proc/%d/stat" % p).read().split()[2] == "Z"
+                   for p in kids)
+    ok(wait_until(gone, 10), "a master killed with SIGKILL takes its children down")
+
+
 def main():
     mock = Mock()
     logdir = os.path.join("/tmp", "tollgate-log-%d" % os.getpid())
@@ -46,6 +58,7 @@ def main():
     try:
         check_config(gw)
         reopen_log(gw, logfile)
+        master_killed(gw)
     finally:
         gw.stop(signal.SIGKILL)
         gw.cleanup()
