@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -313,6 +314,23 @@ serve_health(struct evhttp_request *req)
 
 static void on_client_close(struct evhttp_connection *conn, void *arg);
 
+/*
+ * client_timeout bounds reading a request and an idle keep-alive connection,
+ * not the answer: while a response is on its way (a stream can last minutes)
+ * the connection has no read timeout, only the write timeout of a client that
+ * stops reading.  exchange_timeouts(ex, 0) puts the usual ones back.
+ */
+static void
+exchange_timeouts(struct exchange *ex, int answering)
+{
+	int64_t ms = heritage.config->tollgate.client_timeout_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(ex->conn);
+
+	if (bev != NULL)
+		bufferevent_set_timeouts(bev, answering ? NULL : &tv, &tv);
+}
+
 static struct exchange *
 exchange_new(struct evhttp_request *req, const char *endpoint)
 {
@@ -414,6 +432,7 @@ handle_api(struct evhttp_request *req, const char *endpoint)
 		log_debug("request %s: tags cut to %zu bytes", ex->rec.id, sizeof(ex->rec.tags) - 1);
 	ex->view = worker_prices();
 	evhttp_connection_set_closecb(ex->conn, on_client_close, ex);
+	exchange_timeouts(ex, 1);
 	if (upstream_start(ex) < 0) {
 		ex->reply_status = 502;
 		ex->rec.flags |= RECORD_FLAG_UPSTREAM_FAILED;
@@ -522,6 +541,7 @@ http_finish(struct exchange *ex)
 	}
 	/* the exchange ends here: the connection must not call back into it */
 	evhttp_connection_set_closecb(ex->conn, NULL, NULL);
+	exchange_timeouts(ex, 0);
 	money_format(ex->rec.total, MONEY_COST_SCALE, cost);
 	if (ex->started) {
 		struct evbuffer *b = evbuffer_new();

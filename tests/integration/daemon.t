@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """tollgated as an operator runs it: -t checks a config, SIGUSR1 reopens the
-log file after rotation, a child that keeps dying is respawned with back-off."""
+log file after rotation, client_timeout does not cut long answers, and a
+master killed outright takes its children down."""
 import os
 import shutil
 import signal
@@ -37,6 +38,15 @@ def reopen_log(gw, logfile):
     ok("reloading" not in open(logfile + ".1").read(), "and no longer to the rotated one")
 
 
+def long_stream(gw):
+    body = {"model": "demo", "stream": True, "messages": [], "mock": {"chunks": 6, "chunk_delay_ms": 500}}
+    st, h, data = gw.post("/v1/chat/completions", body)
+    ok(st == 200 and data.rstrip().endswith(b"data: [DONE]"),
+       "a stream that lasts longer than client_timeout (1 s) is not cut", data[-200:])
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    ok(rec is not None and rec.get("flags") == [], "and its record has no flag", rec)
+
+
 def master_killed(gw):
     kids = gw.children()
     ok(len(kids) == 3, "two workers and an accountant run", kids)
@@ -54,10 +64,11 @@ def main():
     logdir = os.path.join("/tmp", "tollgate-log-%d" % os.getpid())
     os.makedirs(logdir, exist_ok=True)
     logfile = os.path.join(logdir, "tollgated.log")
-    gw = Gateway(mock, tollgate_extra="  log_file: %s\n" % logfile)
+    gw = Gateway(mock, tollgate_extra="  log_file: %s\n  client_timeout: 1s\n" % logfile)
     try:
         check_config(gw)
         reopen_log(gw, logfile)
+        long_stream(gw)
         master_killed(gw)
     finally:
         gw.stop(signal.SIGKILL)
