@@ -453,13 +453,10 @@ out:
 	return rc;
 }
 
-int
-ledger_append(struct ledger *l, const struct record *recs, size_t n,
-    char *err, size_t errlen)
+/* Whether this process may write through l; -1 with err when not. */
+static int
+writable(const struct ledger *l, char *err, size_t errlen)
 {
-	char why[PATH_MAX + 128], spill_why[PATH_MAX + 128];
-	size_t added;
-
 	if (!same_process(l)) {
 		say(err, errlen, "ledger '%s' was opened by another process", l->dir);
 		return -1;
@@ -468,6 +465,18 @@ ledger_append(struct ledger *l, const struct record *recs, size_t n,
 		say(err, errlen, "ledger '%s' is open read-only", l->dir);
 		return -1;
 	}
+	return 0;
+}
+
+int
+ledger_append(struct ledger *l, const struct record *recs, size_t n,
+    char *err, size_t errlen)
+{
+	char why[PATH_MAX + 128], spill_why[PATH_MAX + 128];
+	size_t added;
+
+	if (writable(l, err, errlen) < 0)
+		return -1;
 	if (n == 0)
 		return 0;
 	if (commit_records(l, recs, NULL, n, &added, why, sizeof(why)) == 0) {
@@ -532,14 +541,8 @@ ledger_replay_spill(struct ledger *l, char *err, size_t errlen)
 	size_t pos, len, n = 0, count = 0, added = 0;
 	int fd, unusable = 0, rc = -1;
 
-	if (!same_process(l)) {
-		say(err, errlen, "ledger '%s' was opened by another process", l->dir);
+	if (writable(l, err, errlen) < 0)
 		return -1;
-	}
-	if (l->mode != LEDGER_WRITE) {
-		say(err, errlen, "ledger '%s' is open read-only", l->dir);
-		return -1;
-	}
 	if ((fd = open(l->spill, O_RDWR | O_CLOEXEC)) < 0) {
 		if (errno == ENOENT)
 			return 0;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "shm.h"
 
 struct shm {
@@ -19,15 +20,6 @@ struct shm {
 	char			 dir[4096];
 	int			 writable;
 };
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int
 map_header(const char *run_dir, int writable, struct shm **out, char *err, size_t errlen)
@@ -167,7 +159,7 @@ shm_publish_prices(struct shm *s, struct price_table *t, char *err, size_t errle
 	snprintf(old, sizeof(old), "%s/%s", s->dir, h->prices_file);
 	__atomic_add_fetch(&h->seq, 1, __ATOMIC_ACQ_REL);
 	snprintf(h->prices_file, sizeof(h->prices_file), "%s", name);
-	h->published_ns = now_ns();
+	h->published_ns = clock_now_ns();
 	__atomic_store_n(&h->generation, gen, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&h->seq, 1, __ATOMIC_ACQ_REL);
 	if (gen > 1)

@@ -14,21 +14,13 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "clock.h"
 #include "log.h"
 #include "money.h"
 #include "tollgated.h"
 #include "worker.h"
 
 struct worker worker;
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- price generations --------------------------------------------------- */
 
@@ -129,7 +121,7 @@ worker_complete(struct exchange *ex)
 	struct record *r = &ex->rec;
 
 	price_exchange(ex);
-	r->end_ns = now_ns();
+	r->end_ns = clock_now_ns();
 	if (ex->reply_status)
 		r->status = (uint16_t)ex->reply_status;
 	else

@@ -17,19 +17,11 @@
 #include <openssl/sha.h>
 
 #include "json.h"
+#include "clock.h"
 #include "log.h"
 #include "money.h"
 #include "tollgated.h"
 #include "worker.h"
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 void
 http_send_error(struct evhttp_request *req, int status, const char *type, const char *code,
@@ -346,7 +338,7 @@ exchange_new(struct evhttp_request *req, const char *endpoint)
 	ex->request_tier = -1;
 	ex->reply_status = 0;
 	snprintf(ex->endpoint, sizeof(ex->endpoint), "%s", endpoint);
-	ex->rec.start_ns = now_ns();
+	ex->rec.start_ns = clock_now_ns();
 	ex->rec.worker = heritage.index;
 	/* request ids: 64 random bits are plenty to tell requests apart */
 	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) == (ssize_t)sizeof(rnd))
@@ -520,7 +512,7 @@ http_stream(struct exchange *ex, const char *data, size_t len)
 		evhttp_add_header(h, "x-tollgate-request-id", ex->rec.id);
 		evhttp_send_reply_start(ex->req, (int)ex->status, NULL);
 		ex->started = 1;
-		ex->rec.first_byte_ns = now_ns();
+		ex->rec.first_byte_ns = clock_now_ns();
 	}
 	if ((b = evbuffer_new()) != NULL) {
 		evbuffer_add(b, data, len);
