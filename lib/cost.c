@@ -172,6 +172,18 @@ amount(int64_t qty, int64_t atto, int64_t mult, int den, int qty_den)
 
 	if (qty <= 0 || atto <= 0)
 		return 0;
+	/* the common case, no multiplier and no divisor, in 64 bits when it fits */
+	if (mult == 1000000 && den == 1 && qty_den == 1) {
+		int64_t prod, q64, r64;
+
+		if (!__builtin_mul_overflow(qty, atto, &prod)) {
+			q64 = prod / 1000000;
+			r64 = prod % 1000000;
+			if (r64 > 500000 || (r64 == 500000 && (q64 & 1)))
+				q64++;
+			return q64;
+		}
+	}
 	num = (money_sum)qty * atto;
 	num *= mult;
 	q = money_div_round(num, (money_sum)1000000 * 1000000 * den * qty_den);
@@ -192,7 +204,8 @@ charge(const struct pick *p, struct cost *c, enum cost_part part, int kind,
 	if (is_cache_kind(kind) && f.kind == PRICE_INPUT)
 		c->flags |= USAGE_FLAG_NO_CACHE_PRICE;
 	c->part[part] = amount(qty, f.atto, mult, f.den, qty_den);
-	c->rate[part] = (int64_t)money_div_round((money_sum)f.atto * mult, (money_sum)1000000 * f.den);
+	c->rate[part] = mult == 1000000 && f.den == 1 ? f.atto :
+	    (int64_t)money_div_round((money_sum)f.atto * mult, (money_sum)1000000 * f.den);
 }
 
 void

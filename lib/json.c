@@ -17,6 +17,7 @@ json_init(struct json_scan *s, const char *buf, size_t len)
 	s->start = s->p = buf;
 	s->end = buf + len;
 	s->depth = 0;
+	memset(s->fresh, 0, sizeof(s->fresh));
 	s->error = NULL;
 	s->error_at = 0;
 }
@@ -216,21 +217,19 @@ open_container(struct json_scan *s, char c)
 		return json_fail(s, "nesting too deep");
 	s->depth++;
 	s->p++;
+	s->fresh[(s->depth - 1) / 64] |= 1ULL << ((s->depth - 1) % 64);
 	return 0;
 }
 
-/*
- * The separator state after '{' or '[': we look back past whitespace to tell
- * the first member from later ones, which keeps the scanner stateless.
- */
+/* Whether the container being read has had no member yet (and from now on has). */
 static int
-after_open(const struct json_scan *s, char open)
+first_member(struct json_scan *s)
 {
-	const char *q = s->p - 1;
+	uint64_t *w = &s->fresh[(s->depth - 1) / 64], bit = 1ULL << ((s->depth - 1) % 64);
+	int first = (*w & bit) != 0;
 
-	while (q >= s->start && (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t'))
-		q--;
-	return q >= s->start && *q == open;
+	*w &= ~bit;
+	return first;
 }
 
 int
@@ -250,7 +249,7 @@ json_next_key(struct json_scan *s, struct json_text *key)
 		s->depth--;
 		return 0;
 	}
-	if (!after_open(s, '{')) {
+	if (!first_member(s)) {
 		if (*s->p != ',')
 			return json_fail(s, "expected ',' or '}'");
 		s->p++;
@@ -284,7 +283,7 @@ json_next_item(struct json_scan *s)
 		s->depth--;
 		return 0;
 	}
-	if (!after_open(s, '[')) {
+	if (!first_member(s)) {
 		if (*s->p != ',')
 			return json_fail(s, "expected ',' or ']'");
 		s->p++;

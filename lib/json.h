@@ -32,6 +32,7 @@ struct json_scan {
 	const char	*p;
 	const char	*end;
 	int		 depth;
+	uint64_t	 fresh[JSON_MAX_DEPTH / 64];	/* bit d: container at depth d has no member yet */
 	const char	*error;		/* static message, NULL when fine */
 	size_t		 error_at;	/* byte offset of the error */
 };
