@@ -654,6 +654,43 @@ ledger_newest(struct ledger *l, size_t limit, ledger_visit_fn fn, void *arg)
 }
 
 int
+ledger_range(struct ledger *l, int64_t since_ns, int64_t until_ns, ledger_visit_fn fn, void *arg)
+{
+	unsigned char start[KEY_LEN] = { 0 };
+	MDB_cursor_op op = MDB_SET_RANGE;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k, v;
+	struct record r;
+	uint64_t since = since_ns > 0 ? (uint64_t)since_ns : 0;
+	int rc, i;
+
+	if (!same_process(l) || txn_begin(l, MDB_RDONLY, &txn) != 0)
+		return -1;
+	if (mdb_cursor_open(txn, l->records, &cur) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	/* keys begin with the end time, big endian: start at the first at or after since */
+	for (i = 0; i < 8; i++)
+		start[i] = (unsigned char)(since >> (56 - 8 * i));
+	k.mv_data = start;
+	k.mv_size = sizeof(start);
+	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (record_decode(v.mv_data, v.mv_size, &r) < 0)
+			continue;
+		if (r.end_ns >= until_ns)
+			break;
+		if (fn(arg, &r) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+int
 ledger_stat(struct ledger *l, uint64_t *records, uint64_t *used, uint64_t *map_size)
 {
 	MDB_envinfo info;

@@ -71,6 +71,13 @@ int ledger_reader_check(struct ledger *l);
 typedef int (*ledger_visit_fn)(void *arg, const struct record *r);
 int ledger_newest(struct ledger *l, size_t limit, ledger_visit_fn fn, void *arg);
 
+/*
+ * Visits the records that ended in [since_ns, until_ns), oldest first, in one
+ * read transaction; stops early when fn returns non-zero.  0 or -1.
+ */
+int ledger_range(struct ledger *l, int64_t since_ns, int64_t until_ns, ledger_visit_fn fn,
+    void *arg);
+
 /* Number of records, and the bytes in use and the map size; 0 or -1. */
 int ledger_stat(struct ledger *l, uint64_t *records, uint64_t *used, uint64_t *map_size);
 
