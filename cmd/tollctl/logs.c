@@ -14,7 +14,9 @@
 #include "ledger.h"
 #include "log.h"
 #include "money.h"
+#include "clock.h"
 #include "record.h"
+#include "timeparse.h"
 #include "tollctl.h"
 #include "usage.h"
 
@@ -25,7 +27,8 @@
 #define LOGS_DEFAULT_LIMIT	20
 
 static const char logs_help[] =
-"usage: tollctl logs [--ledger DIR] [--limit N] [--json]\n"
+"usage: tollctl logs [--ledger DIR] [--limit N] [--json] [--key K] [--model M]\n"
+"                    [--status S] [--flag F] [--since T] [--follow]\n"
 "\n"
 "Prints the newest spend records of the ledger, newest first.\n"
 "\n"
@@ -34,6 +37,14 @@ static const char logs_help[] =
 "  --limit N      at most N records (default: 20)\n"
 "  --json         one JSON object per record and line, every field, costs as\n"
 "                 exact decimal USD\n"
+"  --key K        only records of key id K (\"master\", \"key:...\")\n"
+"  --model M      only records whose model asked for, deployment or price-map\n"
+"                 entry is M\n"
+"  --status S     only this HTTP status (200) or class (2xx, 4xx, 5xx)\n"
+"  --flag F       only records carrying flag F (unpriced, client_aborted, ...)\n"
+"  --since T      only records that ended at or after T (2026-11-23, 24h, 7d)\n"
+"  --follow       then keep printing new records as they land, oldest first,\n"
+"                 until interrupted\n"
 "\n"
 "The table has one line per record: the end time (UTC), the HTTP status, the\n"
 "model requested and the price-map entry it was priced as (- unpriced), tokens\n"
@@ -41,25 +52,90 @@ static const char logs_help[] =
 "(output and reasoning of every modality), the exact cost in USD, and the flags.\n"
 "Exit status: 0 printed; 1 bad arguments or an unreadable ledger.\n";
 
-struct logs_list {
-	struct record	*recs;
-	size_t		 n;
-	size_t		 cap;
-	int		 oom;
+/* What --key, --model, --status, --flag and --since ask for; empty matches all. */
+struct logs_filter {
+	const char	*key;
+	const char	*model;
+	int		 status;	/* exact, or 100 * class for "4xx"; 0 for any */
+	int		 status_class;
+	uint32_t	 usage_flag, record_flag;
+	int64_t		 since_ns;
 };
 
-/* Copies each record out: the read transaction ends before anything is printed. */
+struct logs_list {
+	struct record		*recs;
+	size_t			 n;
+	size_t			 cap;
+	size_t			 limit;
+	int			 oom;
+	const struct logs_filter *f;
+};
+
+static int
+matches(const struct logs_filter *f, const struct record *r)
+{
+	if (f->key && strcmp(f->key, r->key) != 0)
+		return 0;
+	if (f->model && strcmp(f->model, r->model_requested) != 0 &&
+	    strcmp(f->model, r->deployment) != 0 && strcmp(f->model, r->priced_as) != 0)
+		return 0;
+	if (f->status && (f->status_class ? r->status / 100 != f->status / 100 : r->status != f->status))
+		return 0;
+	if ((f->usage_flag && !(r->usage_flags & f->usage_flag)) ||
+	    (f->record_flag && !(r->flags & f->record_flag)))
+		return 0;
+	return 1;
+}
+
+/* Copies each matching record out: the read transaction ends before anything is printed. */
 static int
 collect(void *arg, const struct record *r)
 {
 	struct logs_list *list = arg;
 
+	if (r->end_ns < list->f->since_ns)
+		return 1;	/* newest first: everything after this is older still */
+	if (!matches(list->f, r))
+		return 0;
 	if (ARRAY_GROW(list->recs, list->n, list->cap) < 0) {
 		list->oom = 1;
 		return 1;
 	}
 	list->recs[list->n++] = *r;
-	return 0;
+	return list->n >= list->limit;
+}
+
+static int
+parse_filter_flag(const char *name, struct logs_filter *f)
+{
+	unsigned bit;
+
+	for (bit = 0; usage_flag_name(bit); bit++)
+		if (strcmp(name, usage_flag_name(bit)) == 0) {
+			f->usage_flag = 1u << bit;
+			return 0;
+		}
+	for (bit = 0; record_flag_name(bit); bit++)
+		if (strcmp(name, record_flag_name(bit)) == 0) {
+			f->record_flag = 1u << bit;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+parse_status(const char *s, struct logs_filter *f)
+{
+	if (strlen(s) == 3 && s[0] >= '1' && s[0] <= '5' && strcmp(s + 1, "xx") == 0) {
+		f->status = (s[0] - '0') * 100;
+		f->status_class = 1;
+		return 0;
+	}
+	if (strlen(s) == 3 && strspn(s, "0123456789") == 3 && s[0] >= '1' && s[0] <= '5') {
+		f->status = atoi(s);
+		return 0;
+	}
+	return -1;
 }
 
 static void
@@ -129,6 +205,79 @@ print_json(const struct logs_list *list, struct buf *o)
 	return 0;
 }
 
+/* Records that landed since the last look, oldest first, for --follow. */
+struct follow_state {
+	struct logs_list	*list;
+	int64_t			 last_ns;	/* end time of the newest record shown */
+	char			 (*seen)[40];	/* ids shown that ended at last_ns */
+	size_t			 nseen, capseen;
+};
+
+static int
+collect_new(void *arg, const struct record *r)
+{
+	struct follow_state *st = arg;
+	size_t i;
+
+	if (r->end_ns == st->last_ns)
+		for (i = 0; i < st->nseen; i++)
+			if (strcmp(st->seen[i], r->id) == 0)
+				return 0;
+	if (!matches(st->list->f, r))
+		return 0;
+	if (ARRAY_GROW(st->list->recs, st->list->n, st->list->cap) < 0) {
+		st->list->oom = 1;
+		return 1;
+	}
+	st->list->recs[st->list->n++] = *r;
+	return 0;
+}
+
+/* Polls the ledger every 200 ms and prints what is new; runs until interrupted. */
+static int
+follow_ledger(struct ledger *l, struct logs_list *list, int json)
+{
+	struct follow_state st = { .list = list, .last_ns = list->f->since_ns };
+	struct timespec pause = { 0, 200 * 1000 * 1000 };
+	size_t i;
+
+	for (;;) {
+		struct buf o = { 0 };
+
+		if (list->n) {
+			/* the ids shown at the newest end time, so that they are not shown twice */
+			for (i = 0; i < list->n; i++)
+				if (list->recs[i].end_ns > st.last_ns) {
+					st.last_ns = list->recs[i].end_ns;
+					st.nseen = 0;
+				}
+			for (i = 0; i < list->n; i++)
+				if (list->recs[i].end_ns == st.last_ns &&
+				    ARRAY_GROW(st.seen, st.nseen, st.capseen) == 0)
+					snprintf(st.seen[st.nseen++], sizeof(st.seen[0]), "%s",
+					    list->recs[i].id);
+		}
+		list->n = 0;
+		if (ledger_range(l, st.last_ns, INT64_MAX, collect_new, &st) < 0 || list->oom) {
+			log_error("cannot read the ledger");
+			free(st.seen);
+			return TOLLCTL_EXIT_ERROR;
+		}
+		for (i = 0; json && i < list->n; i++)
+			if (record_to_json(&list->recs[i], &o) == 0)
+				buf_append(&o, "\n", 1);
+		if (!json && list->n)
+			print_table(list, &o);
+		if (o.len) {
+			fwrite(o.data, 1, o.len, stdout);
+			fflush(stdout);
+		}
+		buf_release(&o);
+		if (list->n == 0)
+			nanosleep(&pause, NULL);
+	}
+}
+
 int
 logs_main(int argc, char **argv)
 {
@@ -136,21 +285,28 @@ logs_main(int argc, char **argv)
 		{ "ledger", required_argument, NULL, 'l' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "model", required_argument, NULL, 'm' },
+		{ "status", required_argument, NULL, 's' },
+		{ "flag", required_argument, NULL, 'F' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "follow", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = getenv("TOLLGATE_LEDGER");
-	struct logs_list list = { 0 };
+	struct logs_filter f = { 0 };
+	struct logs_list list = { .f = &f };
 	struct ledger *l = NULL;
 	struct buf o = { 0 };
 	char err[PATH_MAX + 256];
 	size_t limit = LOGS_DEFAULT_LIMIT;
-	int json = 0, ch, rc = TOLLCTL_EXIT_ERROR;
+	int json = 0, follow = 0, ch, rc = TOLLCTL_EXIT_ERROR;
 
 	if (dir == NULL || *dir == '\0')
 		dir = TOLLGATE_LEDGER;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "l:n:jh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "l:n:jk:m:s:F:S:fh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			dir = optarg;
@@ -171,6 +327,34 @@ logs_main(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'k':
+			f.key = optarg;
+			break;
+		case 'm':
+			f.model = optarg;
+			break;
+		case 's':
+			if (parse_status(optarg, &f) < 0) {
+				log_error("--status: '%s' is not an HTTP status (200) or class (4xx)", optarg);
+				return TOLLCTL_EXIT_ERROR;
+			}
+			break;
+		case 'F':
+			if (parse_filter_flag(optarg, &f) < 0) {
+				log_error("--flag: unknown flag '%s' (see 'tollctl logs --json' output for names)",
+				    optarg);
+				return TOLLCTL_EXIT_ERROR;
+			}
+			break;
+		case 'S':
+			if (time_parse(optarg, clock_now_ns(), &f.since_ns, err, sizeof(err)) < 0) {
+				log_error("--since: %s", err);
+				return TOLLCTL_EXIT_ERROR;
+			}
+			break;
+		case 'f':
+			follow = 1;
+			break;
 		case 'h':
 			fputs(logs_help, stdout);
 			return TOLLCTL_EXIT_OK;
@@ -188,12 +372,15 @@ logs_main(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
-	if (ledger_newest(l, limit, collect, &list) < 0 || list.oom) {
+	list.limit = limit;
+	if (ledger_newest(l, SIZE_MAX, collect, &list) < 0 || list.oom) {
 		log_error("cannot read ledger '%s'%s", dir, list.oom ? ": out of memory" : "");
 		goto out;
 	}
-	ledger_close(l);
-	l = NULL;
+	if (!follow) {
+		ledger_close(l);
+		l = NULL;
+	}
 	if (json) {
 		if (print_json(&list, &o) < 0) {
 			log_error("out of memory");
@@ -205,7 +392,8 @@ logs_main(int argc, char **argv)
 		log_error("cannot write the records: %s", strerror(errno));
 		goto out;
 	}
-	rc = TOLLCTL_EXIT_OK;
+	fflush(stdout);
+	rc = follow ? follow_ledger(l, &list, json) : TOLLCTL_EXIT_OK;
 out:
 	ledger_close(l);
 	free(list.recs);

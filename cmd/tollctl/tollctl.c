@@ -20,7 +20,9 @@ struct command {
 
 static const struct command commands[] = {
 	{ "cost", cost_main, "price a response body, a recorded stream or a usage object" },
-	{ "logs", logs_main, "the newest spend records of the ledger" },
+	{ "logs", logs_main, "the newest spend records of the ledger (--follow to tail)" },
+	{ "stat", stat_main, "the ledger's size and records, the gateway's price generation" },
+	{ "export", export_main, "raw records of a time window as CSV or JSON lines" },
 };
 
 static void

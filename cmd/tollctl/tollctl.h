@@ -12,5 +12,7 @@
 
 int cost_main(int argc, char **argv);
 int logs_main(int argc, char **argv);
+int stat_main(int argc, char **argv);
+int export_main(int argc, char **argv);
 
 #endif

@@ -13,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import (MASTER_KEY, USER_KEY, Gateway, Mock, diag, done, eq, ok, wait_until)  # noqa: E402
+from tg import (BUILD, MASTER_KEY, USER_KEY, Gateway, Mock, diag, done, eq, ok, wait_until)  # noqa: E402
 
 
 def sse_events(data):
@@ -165,6 +165,51 @@ def test_errors(gw, mock):
     eq(st, 200, "the gateway still serves after every error")
 
 
+def tollctl(gw, *args):
+    return subprocess.run([os.path.join(BUILD, "tollctl")] + list(args), capture_output=True, text=True)
+
+
+def test_reports(gw):
+    import csv
+    import io
+    from decimal import Decimal
+    recs = gw.records()
+    out = tollctl(gw, "stat", "--ledger", gw.ledger, "--run-dir", gw.run_dir)
+    ok(out.returncode == 0 and ("records           %d" % len(recs)) in out.stdout and "generation" in out.stdout,
+       "tollctl stat: record count and the live price generation", out.stdout + out.stderr)
+    out = tollctl(gw, "export", "--ledger", gw.ledger, "--since", "1h", "--until", "2100-01-01")
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    ok(out.returncode == 0 and len(rows) == len(recs), "tollctl export: one CSV row per record", (len(rows), len(recs)))
+    ok(sum(Decimal(r["cost_usd"]) for r in rows) == sum(Decimal(r["cost_usd"]) for r in recs),
+       "and the same total cost, to the picodollar")
+    out = tollctl(gw, "export", "--ledger", gw.ledger, "--since", "1h", "--until", "2100-01-01", "--format", "jsonl")
+    ok(out.returncode == 0 and len(out.stdout.splitlines()) == len(recs), "tollctl export --format jsonl")
+    out = tollctl(gw, "logs", "--ledger", gw.ledger, "--status", "4xx", "--json", "--limit", "1000")
+    st = [json.loads(l)["status"] for l in out.stdout.splitlines()]
+    ok(st and all(400 <= x < 500 for x in st), "tollctl logs --status 4xx", st)
+    out = tollctl(gw, "logs", "--ledger", gw.ledger, "--flag", "upstream_error", "--json")
+    fl = [json.loads(l)["flags"] for l in out.stdout.splitlines()]
+    ok(fl and all("upstream_error" in f for f in fl), "tollctl logs --flag upstream_error", fl)
+    out = tollctl(gw, "logs", "--ledger", gw.ledger, "--model", "claude", "--json")
+    ok(out.stdout and all(json.loads(l)["model_requested"] == "claude" for l in out.stdout.splitlines()),
+       "tollctl logs --model")
+    for args, what in ((["logs", "--status", "2x"], "--status"), (["logs", "--since", "soon"], "--since"),
+                       (["export", "--since", "1h"], "--until"), (["stat", "--ledger", "/nonexistent"], "/nonexistent")):
+        out = tollctl(gw, *(args[:1] + ["--ledger", gw.ledger] + args[1:]) if "--ledger" not in args else args)
+        ok(out.returncode == 1 and what in out.stderr, "tollctl %s: a clear error" % " ".join(args), out.stderr)
+    follow = subprocess.Popen([os.path.join(BUILD, "tollctl"), "logs", "--ledger", gw.ledger, "--follow",
+                               "--json", "--limit", "1"], stdout=subprocess.PIPE, text=True)
+    try:
+        first = follow.stdout.readline()
+        st, h, _ = chat(gw)
+        line = follow.stdout.readline()
+        ok(json.loads(line).get("id") == h.get("x-tollgate-request-id"), "tollctl logs --follow shows the new record",
+           (first, line))
+    finally:
+        follow.kill()
+        follow.wait()
+
+
 def test_retry(gw, mock):
     before = mock.get("/mock/stats")["requests"]
     results = [chat(gw, model="multi")[0] for _ in range(4)]
@@ -283,6 +328,7 @@ def main():
         test_streaming(gw, mock)
         test_endpoints(gw)
         test_errors(gw, mock)
+        test_reports(gw)
         test_retry(gw, mock)
         test_client_abort(gw)
         test_reload(gw)
