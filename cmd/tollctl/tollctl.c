@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{ "logs", logs_main, "the newest spend records of the ledger (--follow to tail)" },
 	{ "stat", stat_main, "the ledger's size and records, the gateway's price generation" },
 	{ "export", export_main, "raw records of a time window as CSV or JSON lines" },
+	{ "reconcile", reconcile_main, "compare the ledger with a provider's usage export" },
 };
 
 static void

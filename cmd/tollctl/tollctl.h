@@ -9,10 +9,12 @@
 #define TOLLCTL_EXIT_OK		0
 #define TOLLCTL_EXIT_ERROR	1	/* bad arguments, unreadable or malformed input */
 #define TOLLCTL_EXIT_UNPRICED	2	/* output printed, but the model has no price */
+#define TOLLCTL_EXIT_BEYOND	3	/* reconcile: a difference beyond the threshold */
 
 int cost_main(int argc, char **argv);
 int logs_main(int argc, char **argv);
 int stat_main(int argc, char **argv);
 int export_main(int argc, char **argv);
+int reconcile_main(int argc, char **argv);
 
 #endif
