@@ -719,3 +719,35 @@ ledger_degraded(const struct ledger *l)
 {
 	return l->degraded;
 }
+
+int
+ledger_txn_begin(struct ledger *l, int write, MDB_txn **txn)
+{
+	if (!same_process(l) || (write && l->mode != LEDGER_WRITE))
+		return -1;
+	return txn_begin(l, write ? 0 : MDB_RDONLY, txn);
+}
+
+unsigned
+ledger_records_dbi(const struct ledger *l)
+{
+	return l->records;
+}
+
+unsigned
+ledger_meta_dbi(const struct ledger *l)
+{
+	return l->meta;
+}
+
+int
+ledger_grow(struct ledger *l)
+{
+	return grow_map(l);
+}
+
+const char *
+ledger_dir(const struct ledger *l)
+{
+	return l->dir;
+}

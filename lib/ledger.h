@@ -84,4 +84,21 @@ int ledger_stat(struct ledger *l, uint64_t *records, uint64_t *used, uint64_t *m
 /* Non-zero while the last append failed or spilled (for /health). */
 int ledger_degraded(const struct ledger *l);
 
+/*
+ * For modules that keep their own databases in the ledger's environment
+ * (lib/aggregate.c).  ledger_txn_begin() begins a transaction (write: only
+ * through a ledger opened LEDGER_WRITE by this process), adopting a map
+ * another process has grown; the caller commits or aborts it and must not
+ * return with it open.  Returns 0 or an LMDB error (-1: wrong process or
+ * mode).  ledger_records_dbi() is the "records" database, ledger_meta_dbi()
+ * "meta".  ledger_grow() doubles the map after MDB_MAP_FULL, with no
+ * transaction open: 0, or -1 when it may grow no more.
+ */
+struct MDB_txn;
+int ledger_txn_begin(struct ledger *l, int write, struct MDB_txn **txn);
+unsigned ledger_records_dbi(const struct ledger *l);
+unsigned ledger_meta_dbi(const struct ledger *l);
+int ledger_grow(struct ledger *l);
+const char *ledger_dir(const struct ledger *l);
+
 #endif

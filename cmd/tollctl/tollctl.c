@@ -20,6 +20,8 @@ struct command {
 
 static const struct command commands[] = {
 	{ "cost", cost_main, "price a response body, a recorded stream or a usage object" },
+	{ "spend", spend_main, "spend totals grouped by key, user, team, customer, tag, model, provider, day, hour" },
+	{ "aggregate", aggregate_main, "rebuild the spend aggregates from the raw records (--rebuild)" },
 	{ "logs", logs_main, "the newest spend records of the ledger (--follow to tail)" },
 	{ "stat", stat_main, "the ledger's size and records, the gateway's price generation" },
 	{ "export", export_main, "raw records of a time window as CSV or JSON lines" },

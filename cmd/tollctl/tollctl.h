@@ -16,5 +16,7 @@ int logs_main(int argc, char **argv);
 int stat_main(int argc, char **argv);
 int export_main(int argc, char **argv);
 int reconcile_main(int argc, char **argv);
+int spend_main(int argc, char **argv);
+int aggregate_main(int argc, char **argv);
 
 #endif

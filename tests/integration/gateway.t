@@ -197,6 +197,14 @@ def test_reports(gw):
                        (["export", "--since", "1h"], "--until"), (["stat", "--ledger", "/nonexistent"], "/nonexistent")):
         out = tollctl(gw, *(args[:1] + ["--ledger", gw.ledger] + args[1:]) if "--ledger" not in args else args)
         ok(out.returncode == 1 and what in out.stderr, "tollctl %s: a clear error" % " ".join(args), out.stderr)
+    def spend_matches():
+        out = tollctl(gw, "spend", "--ledger", gw.ledger, "--by", "model", "--format", "json")
+        rows = [json.loads(l, parse_float=str) for l in out.stdout.splitlines()]
+        return (sum(r["requests"] for r in rows) == len(recs) and
+                sum(Decimal(str(r["cost_usd"])) for r in rows) == sum(Decimal(r["cost_usd"]) for r in recs) and
+                sum(r["cache_read"] for r in rows) == sum(r["tokens"]["cache_read"] for r in recs))
+    ok(wait_until(spend_matches, 15), "the accountant's aggregates: tollctl spend equals the raw records "
+       "(requests, cost, cache reads)")
     follow = subprocess.Popen([os.path.join(BUILD, "tollctl"), "logs", "--ledger", gw.ledger, "--follow",
                                "--json", "--limit", "1"], stdout=subprocess.PIPE, text=True)
     try:

@@ -1,0 +1,108 @@
+/*
+ * Spend aggregates: running sums of the ledger's records per UTC day and per
+ * UTC hour, kept in the ledger's own LMDB environment so that a report never
+ * walks the raw records.  The accountant follows the ledger
+ * (aggregate_follow()); tollctl reads (aggregate_scan()) and rebuilds.
+ *
+ * Databases:
+ *   "agg_day", "agg_hour"  key: bucket start, unix ns, 8 bytes big endian,
+ *       then the dimensions as NUL-terminated strings in this order: key,
+ *       user, team, customer, tag slot, model, provider.  Model is priced_as
+ *       if set, else deployment, else model_requested.  User, team, customer
+ *       and tag are cut at AGG_DIM_MAX bytes so that a key stays under LMDB's
+ *       511-byte limit.
+ *       value: struct agg_value, host byte order (the environment never leaves
+ *       the machine that wrote it; "agg_layout" in meta says its version).
+ *   "meta" "agg_pos"  the 16-byte ledger key of the last record counted.
+ *
+ * The tag rule.  A record adds one row with the tag slot "\x01*" (AGG_TAG_ALL:
+ * the tag dimension collapsed), and one row with slot "#tag" for each
+ * distinct tag of its comma-separated list ("#" alone for a record without
+ * tags).  Totals not grouped by tag read only the AGG_TAG_ALL rows and are
+ * exact; totals grouped by tag read only the "#" rows, so each tag's line is
+ * exact, but a record with several tags is in several lines and the lines
+ * do not add up to the total.
+ *
+ * Late records.  The position is a ledger key, and keys sort by end time: a
+ * record committed after the follow has passed its end time is never
+ * counted.  The follow therefore stays AGG_SETTLE_NS behind the clock, which
+ * covers workers waiting for the writer lock; it does not cover a record a
+ * worker kept for a retry longer than that, nor spilled records replayed
+ * later (ledger_replay_spill(), under their original keys): those are in the
+ * raw records and in a rebuild, not in the running aggregates.  Exact
+ * following needs a commit-ordered journal written by ledger_append().
+ *
+ * Hourly rows are kept for records that ended within AGG_HOUR_KEEP_NS of the
+ * follow; older hourly rows are pruned.  Daily rows are kept for ever.
+ */
+#ifndef TOLLGATE_AGGREGATE_H
+#define TOLLGATE_AGGREGATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cost.h"
+#include "ledger.h"
+#include "record.h"
+
+#define AGG_DIM_MAX		64
+#define AGG_TAG_ALL		"\x01*"
+#define AGG_HOUR_KEEP_NS	(7LL * 86400 * 1000000000)
+#define AGG_SETTLE_NS		(2LL * 1000000000)
+
+enum agg_dim {
+	AGG_DIM_KEY, AGG_DIM_USER, AGG_DIM_TEAM, AGG_DIM_CUSTOMER, AGG_DIM_TAG,
+	AGG_DIM_MODEL, AGG_DIM_PROVIDER, AGG_DIM_COUNT
+};
+
+struct agg_value {
+	int64_t		requests;
+	int64_t		errors;		/* status >= 400, or the upstream failed */
+	int64_t		tokens[RECORD_TOKEN_COUNT];
+	__int128	cost[COST_PART_COUNT];	/* picodollars */
+	__int128	total;
+};
+
+/* One row: the bucket, the dimensions (tag without its slot marker), the sums. */
+struct agg_row {
+	int64_t			 bucket_ns;
+	int			 all_tags;	/* an AGG_TAG_ALL row */
+	const char		*dim[AGG_DIM_COUNT];
+	const struct agg_value	*v;
+};
+
+/* Whether r counts as an error, and the model it is aggregated under. */
+int aggregate_is_error(const struct record *r);
+const char *aggregate_model(const struct record *r);
+
+/* Adds r into v. */
+void aggregate_add(struct agg_value *v, const struct record *r);
+
+/*
+ * Counts the records after the stored position that ended before before_ns
+ * (at most max_records), in one write transaction that also stores the new
+ * position: a crash loses the whole transaction or nothing.  l is
+ * LEDGER_WRITE.  Returns 0 with *done records counted (0: caught up), or -1
+ * with err.  While the gateway runs, pass clock_now_ns() - AGG_SETTLE_NS:
+ * see "Late records" above.
+ */
+int aggregate_follow(struct ledger *l, int64_t before_ns, size_t max_records, size_t *done,
+    char *err, size_t errlen);
+
+/*
+ * Drops the aggregates, the position and the layout mark, in one
+ * transaction; the next follow starts from the first record.  0 or -1 with err.
+ */
+int aggregate_reset(struct ledger *l, char *err, size_t errlen);
+
+/*
+ * Visits the rows of the day (hour non-zero: hour) database whose bucket
+ * starts in [since_ns, until_ns), in one read transaction; fn must not call
+ * into the ledger and stops the scan by returning non-zero.  Returns 0, 1
+ * when there are no aggregates yet, or -1 with err.
+ */
+typedef int (*aggregate_visit_fn)(void *arg, const struct agg_row *row);
+int aggregate_scan(struct ledger *l, int hour, int64_t since_ns, int64_t until_ns,
+    aggregate_visit_fn fn, void *arg, char *err, size_t errlen);
+
+#endif

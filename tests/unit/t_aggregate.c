@@ -1,0 +1,611 @@
+/*
+ * The spend aggregates in a scratch ledger: a few thousand random records
+ * appended in random batches with follows of random sizes in between must
+ * give, to the exact integer, the sums computed straight from the records
+ * (per model, day, key and tag, and the grand total); a follow with nothing
+ * new adds nothing; a writer that dies inside its transaction, and closing
+ * and reopening, count nothing twice; a rebuild equals the incremental
+ * result field by field; `tollctl spend` (spend_main, compiled in here)
+ * prints the same sums; and its error paths exit 1.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "aggregate.h"
+#include "buf.h"
+#include "clock.h"
+#include "ledger.h"
+#include "money.h"
+#include "record.h"
+#include "timeparse.h"
+#include "tap.h"
+
+#include "../../cmd/tollctl/spend.c"
+
+#define NREC		3000
+#define MAP_SIZE	(64u << 20)
+#define MAX_LABELS	64
+
+static char root[256], dir[300];
+static uint64_t rng = 88172645463325252ULL;
+
+static uint64_t
+rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static const char *const tagsets[] = { "", "a", "b", "a,b", "b,a,a", "c,,a", "prod" };
+static const char *const models[] = { "gpt-x", "claude-y", "" };
+
+static void
+mkrec(struct record *r, int64_t now)
+{
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	r->end_ns = now - 60000000000LL - (int64_t)(rnd() % (5ULL * 86400 * 1000000000));
+	r->start_ns = r->end_ns - 1000;
+	r->worker = 1;
+	r->status = (uint16_t[]){ 200, 200, 200, 429, 500, 502 }[rnd() % 6];
+	r->flags = rnd() % 7 == 0 ? RECORD_FLAG_UPSTREAM_FAILED : 0;
+	snprintf(r->key, sizeof(r->key), "key-%d", (int)(rnd() % 4));
+	snprintf(r->user, sizeof(r->user), "user-%d", (int)(rnd() % 3));
+	snprintf(r->team, sizeof(r->team), "team-%d", (int)(rnd() % 2));
+	if (rnd() % 2)
+		snprintf(r->customer, sizeof(r->customer), "cust-%d", (int)(rnd() % 2));
+	snprintf(r->tags, sizeof(r->tags), "%s", tagsets[rnd() % 7]);
+	snprintf(r->model_requested, sizeof(r->model_requested), "req-%d", (int)(rnd() % 2));
+	if (rnd() % 2)
+		snprintf(r->deployment, sizeof(r->deployment), "dep-%d", (int)(rnd() % 2));
+	snprintf(r->priced_as, sizeof(r->priced_as), "%s", models[rnd() % 3]);
+	snprintf(r->provider, sizeof(r->provider), "%s", rnd() % 2 ? "openai" : "anthropic");
+	for (i = 0; i < RECORD_TOKEN_COUNT; i++)
+		r->tokens[i] = rnd() % 4 ? (int64_t)(rnd() % 2000000) : 0;
+	for (i = 0; i < COST_PART_COUNT; i++) {
+		r->cost[i] = rnd() % 3 ? (int64_t)(rnd() % 5000000000000ULL) : 0;
+		r->total += r->cost[i];
+	}
+}
+
+static int
+by_end(const void *a, const void *b)
+{
+	const struct record *x = a, *y = b;
+
+	return x->end_ns < y->end_ns ? -1 : x->end_ns > y->end_ns;
+}
+
+/* Sums per label: a small table, found by linear search. */
+struct marginal {
+	char			label[MAX_LABELS][160];
+	struct agg_value	v[MAX_LABELS];
+	int			n;
+};
+
+static struct agg_value *
+slot(struct marginal *m, const char *label)
+{
+	int i;
+
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->label[i], label) == 0)
+			return &m->v[i];
+	if (m->n == MAX_LABELS)
+		abort();
+	snprintf(m->label[m->n], sizeof(m->label[0]), "%s", label);
+	memset(&m->v[m->n], 0, sizeof(m->v[0]));
+	return &m->v[m->n++];
+}
+
+enum what { W_MODEL, W_DAY, W_KEY, W_TAG, W_TOTAL, W_COUNT };
+static const char *const what_name[] = { "model", "day", "key", "tag", "total" };
+
+/* Adds r straight from its fields, written without the aggregate module's help. */
+static void
+direct_add(struct marginal *m, enum what w, const struct record *r)
+{
+	char label[160], tags[256], *save = NULL, *t;
+	const char *model = r->priced_as[0] ? r->priced_as :
+	    r->deployment[0] ? r->deployment : r->model_requested;
+	char seen[8][64];
+	int nseen = 0, i, dup;
+
+	switch (w) {
+	case W_MODEL:
+		snprintf(label, sizeof(label), "%s", model);
+		break;
+	case W_DAY:
+		snprintf(label, sizeof(label), "%lld",
+		    (long long)(r->end_ns / (86400LL * 1000000000) * 86400));
+		break;
+	case W_KEY:
+		snprintf(label, sizeof(label), "%s", r->key);
+		break;
+	case W_TOTAL:
+		label[0] = '\0';
+		break;
+	case W_TAG:
+		snprintf(tags, sizeof(tags), "%s", r->tags);
+		for (t = strtok_r(tags, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			for (dup = 0, i = 0; i < nseen; i++)
+				dup |= strcmp(seen[i], t) == 0;
+			if (dup)
+				continue;
+			snprintf(seen[nseen++], sizeof(seen[0]), "%s", t);
+		}
+		if (nseen == 0)
+			snprintf(seen[nseen++], sizeof(seen[0]), "%s", "");
+		for (i = 0; i < nseen; i++) {
+			struct agg_value *v = slot(m, seen[i]);
+			int k;
+
+			v->requests++;
+			v->errors += r->status >= 400 || (r->flags & RECORD_FLAG_UPSTREAM_FAILED);
+			for (k = 0; k < RECORD_TOKEN_COUNT; k++)
+				v->tokens[k] += r->tokens[k];
+			for (k = 0; k < COST_PART_COUNT; k++)
+				v->cost[k] += r->cost[k];
+			v->total += r->total;
+		}
+		return;
+	default:
+		abort();
+	}
+	{
+		struct agg_value *v = slot(m, label);
+		int k;
+
+		v->requests++;
+		v->errors += r->status >= 400 || (r->flags & RECORD_FLAG_UPSTREAM_FAILED);
+		for (k = 0; k < RECORD_TOKEN_COUNT; k++)
+			v->tokens[k] += r->tokens[k];
+		for (k = 0; k < COST_PART_COUNT; k++)
+			v->cost[k] += r->cost[k];
+		v->total += r->total;
+	}
+}
+
+struct from_agg {
+	struct marginal	m[W_COUNT];
+};
+
+static void
+value_into(struct agg_value *to, const struct agg_value *v)
+{
+	int k;
+
+	to->requests += v->requests;
+	to->errors += v->errors;
+	for (k = 0; k < RECORD_TOKEN_COUNT; k++)
+		to->tokens[k] += v->tokens[k];
+	for (k = 0; k < COST_PART_COUNT; k++)
+		to->cost[k] += v->cost[k];
+	to->total += v->total;
+}
+
+static int
+agg_visit(void *arg, const struct agg_row *row)
+{
+	struct from_agg *f = arg;
+	char day[32];
+
+	if (!row->all_tags) {
+		value_into(slot(&f->m[W_TAG], row->dim[AGG_DIM_TAG]), row->v);
+		return 0;
+	}
+	snprintf(day, sizeof(day), "%lld", (long long)(time_day_start(row->bucket_ns) / 1000000000));
+	value_into(slot(&f->m[W_MODEL], row->dim[AGG_DIM_MODEL]), row->v);
+	value_into(slot(&f->m[W_DAY], day), row->v);
+	value_into(slot(&f->m[W_KEY], row->dim[AGG_DIM_KEY]), row->v);
+	value_into(slot(&f->m[W_TOTAL], ""), row->v);
+	return 0;
+}
+
+/* Whether two marginals hold the same labels with the same sums, every field. */
+static int
+same_marginal(const struct marginal *a, const struct marginal *b)
+{
+	int i, j, found;
+
+	if (a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++) {
+		for (found = 0, j = 0; j < b->n; j++)
+			if (strcmp(a->label[i], b->label[j]) == 0) {
+				found = memcmp(&a->v[i], &b->v[j], sizeof(a->v[i])) == 0;
+				break;
+			}
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+static struct marginal direct[W_COUNT];
+
+static void
+check_against_direct(struct ledger *l, const char *when)
+{
+	struct from_agg *f = calloc(1, sizeof(*f));
+	char err[512];
+	int w;
+
+	ok(aggregate_scan(l, 0, 0, INT64_MAX, agg_visit, f, err, sizeof(err)) == 0,
+	    "%s: day rows scanned", when);
+	for (w = 0; w < W_COUNT; w++)
+		ok(same_marginal(&f->m[w], &direct[w]), "%s: per %s sums exact (%d groups)", when,
+		    what_name[w], direct[w].n);
+	memset(f, 0, sizeof(*f));
+	ok(aggregate_scan(l, 1, 0, INT64_MAX, agg_visit, f, err, sizeof(err)) == 0 &&
+	    same_marginal(&f->m[W_MODEL], &direct[W_MODEL]) &&
+	    same_marginal(&f->m[W_TAG], &direct[W_TAG]) && same_marginal(&f->m[W_DAY], &direct[W_DAY]) &&
+	    same_marginal(&f->m[W_TOTAL], &direct[W_TOTAL]),
+	    "%s: hour rows give the same per model, per tag and total sums", when);
+	free(f);
+}
+
+static int
+dump_row(void *arg, const struct agg_row *row)
+{
+	struct buf *b = arg;
+	int i;
+
+	buf_printf(b, "%lld|%d", (long long)row->bucket_ns, row->all_tags);
+	for (i = 0; i < AGG_DIM_COUNT; i++)
+		buf_printf(b, "|%s", row->dim[i]);
+	buf_append(b, "|", 1);
+	buf_append(b, row->v, sizeof(*row->v));
+	return 0;
+}
+
+/* Every row of both databases, every field, as bytes. */
+static void
+dump(struct ledger *l, struct buf *b)
+{
+	b->len = 0;
+	aggregate_scan(l, 0, 0, INT64_MAX, dump_row, b, NULL, 0);
+	buf_append(b, "--", 2);
+	aggregate_scan(l, 1, 0, INT64_MAX, dump_row, b, NULL, 0);
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+/* Runs main with stdout (and stderr) sent to out (NULL: /dev/null); its exit status. */
+static int
+run(int (*fn)(int, char **), const char *out, int argc, char **argv)
+{
+	int o, e, fd, rc;
+
+	fflush(stdout);
+	fflush(stderr);
+	o = dup(1);
+	e = dup(2);
+	fd = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	close(fd);
+	rc = fn(argc, argv);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(o, 1);
+	dup2(e, 2);
+	close(o);
+	close(e);
+	return rc;
+}
+
+/* The first line of path, into line ("" when there is none). */
+static void
+f_line(const char *path, char *line, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	line[0] = '\0';
+	if (f && fgets(line, (int)len, f) == NULL)
+		line[0] = '\0';
+	if (f)
+		fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+}
+
+static double
+secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The csv of `spend --by model` against the direct per-model sums. */
+static void
+check_spend_csv(const char *path)
+{
+	char line[1024], cost[MONEY_FORMAT_MAX], want[1024];
+	FILE *f = fopen(path, "r");
+	int lines = 0, matched = 0, i;
+
+	if (f == NULL || fgets(line, sizeof(line), f) == NULL) {
+		ok(0, "spend csv readable");
+		if (f)
+			fclose(f);
+		return;
+	}
+	is_str(line, "model,requests,errors,input,cache_read,cache_write,output,reasoning,"
+	    "cost_usd\n", "spend csv header");
+	while (fgets(line, sizeof(line), f)) {
+		lines++;
+		for (i = 0; i < direct[W_MODEL].n; i++) {
+			const struct agg_value *v = &direct[W_MODEL].v[i];
+
+			snprintf(want, sizeof(want), "%.150s,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%s\n",
+			    direct[W_MODEL].label[i], (long long)v->requests, (long long)v->errors,
+			    (long long)v->tokens[RECORD_TOK_INPUT],
+			    (long long)v->tokens[RECORD_TOK_CACHE_READ],
+			    (long long)(v->tokens[RECORD_TOK_CACHE_WRITE_5M] +
+			    v->tokens[RECORD_TOK_CACHE_WRITE_1H]),
+			    (long long)v->tokens[RECORD_TOK_OUTPUT],
+			    (long long)v->tokens[RECORD_TOK_REASONING],
+			    money_format(v->total, MONEY_COST_SCALE, cost));
+			if (strcmp(line, want) == 0)
+				matched++;
+		}
+	}
+	fclose(f);
+	is_int(lines, direct[W_MODEL].n, "spend csv: one line per model");
+	is_int(matched, direct[W_MODEL].n, "spend csv: every line equals the direct sums");
+}
+
+int
+main(void)
+{
+	int64_t now = clock_now_ns();
+	struct record *recs = calloc(NREC, sizeof(*recs));
+	struct buf before = { 0 }, after = { 0 };
+	struct ledger *l = NULL;
+	char err[512], out[400], empty[400], line[2048];
+	size_t i, done, total, n, first;
+	double t0, dt;
+	pid_t pid;
+	int status, w, rc;
+
+	snprintf(root, sizeof(root), "%s/t_aggregate.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") :
+	    "/tmp");
+	if (mkdtemp(root) == NULL) {
+		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+		return 1;
+	}
+	snprintf(dir, sizeof(dir), "%s/ledger", root);
+	snprintf(out, sizeof(out), "%s/out", root);
+	snprintf(empty, sizeof(empty), "%s/empty", root);
+
+	for (i = 0; i < NREC; i++)
+		mkrec(&recs[i], now);
+	/* the ledger's keys sort by end time: append in that order, as workers do */
+	qsort(recs, NREC, sizeof(*recs), by_end);
+	rc = ledger_open(dir, LEDGER_WRITE, MAP_SIZE, 3, &l, err, sizeof(err));
+	if (!ok(rc == 0, "ledger opened")) {
+		diag("%s", err);
+		return done_testing();
+	}
+
+	/* records in random batches, follows of random sizes in between */
+	first = 2 * NREC / 3;
+	total = 0;
+	for (i = 0; i < first; i += n) {
+		n = 1 + rnd() % 150;
+		if (n > first - i)
+			n = first - i;
+		if (ledger_append(l, recs + i, n, err, sizeof(err)) != 0)
+			break;
+		for (w = 0; w < W_COUNT; w++)
+			for (size_t j = i; j < i + n; j++)
+				direct_add(&direct[w], (enum what)w, &recs[j]);
+		if (rnd() % 3 == 0)
+			continue;
+		if (aggregate_follow(l, INT64_MAX, 1 + rnd() % 400, &done, err, sizeof(err)) < 0)
+			break;
+		total += done;
+	}
+	is_int((long long)i, (long long)first, "batches appended and followed");
+	do {
+		rc = aggregate_follow(l, INT64_MAX, 500, &done, err, sizeof(err));
+		total += done;
+	} while (rc == 0 && done > 0);
+	is_int((long long)total, (long long)first, "every record counted once");
+	check_against_direct(l, "incremental");
+
+	dump(l, &before);
+	ok(aggregate_follow(l, INT64_MAX, 1000, &done, err, sizeof(err)) == 0 && done == 0,
+	    "a follow with nothing new counts nothing");
+	dump(l, &after);
+	ok(before.len > 0 && before.len == after.len &&
+	    memcmp(before.data, after.data, before.len) == 0, "and changes no row");
+
+	/* a writer that dies inside its transaction: nothing of it stays */
+	ok(ledger_append(l, recs + first, NREC / 6, err, sizeof(err)) == 0, "more records");
+	for (w = 0; w < W_COUNT; w++)
+		for (i = first; i < first + NREC / 6; i++)
+			direct_add(&direct[w], (enum what)w, &recs[i]);
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		struct ledger *c;
+		MDB_txn *txn;
+		MDB_dbi day;
+		MDB_val k = { 7, "agg_pos" }, v = { 4, "junk" };
+
+		if (ledger_open(dir, LEDGER_WRITE, MAP_SIZE, 4, &c, NULL, 0) < 0 ||
+		    aggregate_follow(c, INT64_MAX, 7, &done, NULL, 0) < 0 ||
+		    ledger_txn_begin(c, 1, &txn) != 0 ||
+		    mdb_dbi_open(txn, "agg_day", 0, &day) != 0 ||
+		    mdb_drop(txn, day, 0) != 0 ||
+		    mdb_put(txn, ledger_meta_dbi(c), &k, &v, 0) != 0)
+			_exit(1);
+		_exit(0);		/* without a commit, holding the writer lock */
+	}
+	ok(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "a child followed 7 records, then died mid-transaction");
+	ledger_reader_check(l);
+	total = 7;
+	do {
+		rc = aggregate_follow(l, INT64_MAX, 13, &done, err, sizeof(err));
+		total += done;
+	} while (rc == 0 && done > 0);
+	ok(rc == 0, "the follow goes on after the dead writer");
+	is_int((long long)total, NREC / 6, "the child's committed part is not counted again");
+	check_against_direct(l, "after a dead writer");
+
+	/* close and reopen between appends and follows */
+	ok(ledger_append(l, recs + first + NREC / 6, NREC - first - NREC / 6, err,
+	    sizeof(err)) == 0, "the last records");
+	for (w = 0; w < W_COUNT; w++)
+		for (i = first + NREC / 6; i < NREC; i++)
+			direct_add(&direct[w], (enum what)w, &recs[i]);
+	ok(aggregate_follow(l, INT64_MAX, 100, &done, err, sizeof(err)) == 0 && done == 100,
+	    "a follow part way");
+	ledger_close(l);
+	ok(ledger_open(dir, LEDGER_WRITE, MAP_SIZE, 3, &l, err, sizeof(err)) == 0, "reopened");
+	total = 100;
+	do {
+		rc = aggregate_follow(l, INT64_MAX, 50000, &done, err, sizeof(err));
+		total += done;
+	} while (rc == 0 && done > 0);
+	is_int((long long)total, NREC - first - NREC / 6, "after a reopen, only the rest counted");
+	check_against_direct(l, "after a reopen");
+	dump(l, &before);
+
+	/* rebuild equals incremental, and its speed */
+	ok(aggregate_reset(l, err, sizeof(err)) == 0, "aggregates dropped");
+	dump(l, &after);
+	is_int((long long)after.len, 2, "no rows left");
+	t0 = secs();
+	total = 0;
+	do {
+		rc = aggregate_follow(l, INT64_MAX, 50000, &done, err, sizeof(err));
+		total += done;
+	} while (rc == 0 && done > 0);
+	dt = secs() - t0;
+	is_int((long long)total, NREC, "rebuilt from every record");
+	diag("follow: %zu records in %.3f s, %.0f records/s", total, dt, dt > 0 ? total / dt : 0);
+	dump(l, &after);
+	ok(before.len == after.len && memcmp(before.data, after.data, before.len) == 0,
+	    "rebuilt rows equal the incremental ones, field by field");
+	ledger_close(l);
+	l = NULL;
+
+	/* the commands, with this process's handle closed (one per directory) */
+	{
+		char *argv[] = { "aggregate", "--rebuild", "--ledger", dir, NULL };
+
+		is_int(run(aggregate_main, out, 4, argv), 0, "tollctl aggregate --rebuild");
+	}
+	ok(ledger_open(dir, LEDGER_READ, 0, 0, &l, err, sizeof(err)) == 0, "reopened to read");
+	dump(l, &after);
+	ok(before.len == after.len && memcmp(before.data, after.data, before.len) == 0,
+	    "the command's rebuild equals the incremental rows");
+	ledger_close(l);
+	l = NULL;
+	{
+		char *argv[] = { "spend", "--by", "model", "--format", "csv", "--ledger", dir, NULL };
+
+		is_int(run(spend_main, out, 7, argv), 0, "spend --by model --format csv");
+		check_spend_csv(out);
+	}
+	{
+		char *argv[] = { "spend", "--format", "json", "--ledger", dir, NULL };
+		char cost[MONEY_FORMAT_MAX], want[512];
+		const struct agg_value *v = &direct[W_TOTAL].v[0];
+		FILE *f;
+
+		is_int(run(spend_main, out, 5, argv), 0, "spend --format json (grand total)");
+		snprintf(want, sizeof(want), "{\"requests\":%lld,\"errors\":%lld,", (long long)
+		    v->requests, (long long)v->errors);
+		f = fopen(out, "r");
+		ok(f && fgets(line, sizeof(line), f) && strncmp(line, want, strlen(want)) == 0 &&
+		    strstr(line, money_format(v->total, MONEY_COST_SCALE, cost)) != NULL,
+		    "the grand total's requests, errors and cost");
+		if (f)
+			fclose(f);
+	}
+	{
+		char *argv[] = { "spend", "--by", "tag", "--by", "hour", "--format", "table",
+		    "--ledger", dir, NULL };
+
+		is_int(run(spend_main, out, 9, argv), 0, "spend --by tag --by hour (table)");
+	}
+
+	/* error paths: one line, exit 1 */
+	{
+		char *a1[] = { "spend", "--by", "colour", "--ledger", dir, NULL };
+		char *a2[] = { "spend", "--since", "yesterday-ish", "--ledger", dir, NULL };
+		char *a3[] = { "spend", "--ledger", empty, NULL };
+		char *a4[] = { "spend", "--by", "hour", "--since", "30d", "--ledger", dir, NULL };
+		char *a5[] = { "spend", "--format", "xml", "--ledger", dir, NULL };
+		char *a6[] = { "aggregate", "--ledger", dir, NULL };
+		char *a7[] = { "aggregate", "--rebuild", "--ledger", empty, NULL };
+		char *a8[] = { "spend", "--ledger", root, NULL };
+		struct stat st;
+
+		is_int(run(spend_main, out, 5, a1), 1, "spend: unknown --by");
+		is_int(run(spend_main, out, 5, a2), 1, "spend: a bad --since");
+		is_int(run(spend_main, out, 3, a3), 1, "spend: no ledger there");
+		is_int(run(spend_main, out, 7, a4), 1, "spend: --by hour beyond 7 days");
+		is_int(run(spend_main, out, 5, a5), 1, "spend: unknown --format");
+		is_int(run(aggregate_main, out, 3, a6), 1, "aggregate: without --rebuild");
+		is_int(run(aggregate_main, out, 4, a7), 1, "aggregate: no ledger there");
+		ok(stat(empty, &st) < 0, "and no ledger was created by it");
+		is_int(run(spend_main, out, 3, a8), 1, "spend: not a ledger directory");
+	}
+	{
+		/* a ledger whose accountant never ran */
+		char fresh[400];
+		char *argv[] = { "spend", "--ledger", fresh, NULL };
+
+		snprintf(fresh, sizeof(fresh), "%s/fresh", root);
+		ok(ledger_open(fresh, LEDGER_WRITE, MAP_SIZE, 1, &l, err, sizeof(err)) == 0 &&
+		    ledger_append(l, recs, 3, err, sizeof(err)) == 0, "a ledger without aggregates");
+		ledger_close(l);
+		l = NULL;
+		is_int(run(spend_main, out, 3, argv), 1, "spend: no aggregates yet");
+		f_line(out, line, sizeof(line));
+		ok(strstr(line, "no aggregates yet") != NULL, "says so: %s", line);
+	}
+
+	{
+		/* the settle horizon: only records that ended before it, the rest later */
+		char late[400];
+
+		snprintf(late, sizeof(late), "%s/late", root);
+		ok(ledger_open(late, LEDGER_WRITE, MAP_SIZE, 1, &l, err, sizeof(err)) == 0 &&
+		    ledger_append(l, recs, 10, err, sizeof(err)) == 0, "a ledger of ten records");
+		ok(aggregate_follow(l, recs[6].end_ns, 100, &done, err, sizeof(err)) == 0 &&
+		    done == 6, "a follow before the seventh's end counts six");
+		ok(aggregate_follow(l, recs[6].end_ns, 100, &done, err, sizeof(err)) == 0 &&
+		    done == 0, "and again, none");
+		ok(aggregate_follow(l, INT64_MAX, 100, &done, err, sizeof(err)) == 0 &&
+		    done == 4, "past it, the other four");
+		ledger_close(l);
+		l = NULL;
+	}
+
+	buf_release(&before);
+	buf_release(&after);
+	free(recs);
+	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return done_testing();
+}
