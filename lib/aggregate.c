@@ -26,10 +26,10 @@
 #include "timeparse.h"
 
 #define AGG_KEY_MAX	511
-#define POS_LEN		16
-#define AGG_LAYOUT	1	/* meta "agg_layout", 4 bytes big endian */
+#define POS_LEN		8	/* a journal sequence, big endian */
+#define AGG_LAYOUT	2	/* meta "agg_layout", 4 bytes big endian; 2: follows the journal */
 
-static const MDB_val pos_key = { 7, "agg_pos" };
+static const MDB_val pos_key = { 8, "agg_jpos" };
 static const MDB_val layout_key = { 10, "agg_layout" };
 static const unsigned char layout[4] = { 0, 0, 0, AGG_LAYOUT };
 
@@ -218,32 +218,26 @@ open_aggs(MDB_txn *txn, unsigned flags, MDB_dbi *day, MDB_dbi *hour)
 	return mdb_dbi_open(txn, "agg_hour", flags, hour);
 }
 
-/* The end time a record key starts with. */
-static int64_t
-key_end(const unsigned char *k)
-{
-	uint64_t v = 0;
-	int i;
 
-	for (i = 0; i < 8; i++)
-		v = v << 8 | k[i];
-	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
-}
-
-/* One follow transaction; an LMDB rc, *done set only when it committed. */
+/*
+ * One follow transaction: the journal entries after the stored position, in
+ * commit order, each looked up in the records.  An LMDB rc; *done set only
+ * when it committed.
+ */
 static int
 follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *done)
 {
-	unsigned char pos[POS_LEN];
+	unsigned char pos[POS_LEN] = { 0 }, next[POS_LEN];
 	int64_t cutoff = clock_now_ns() - AGG_HOUR_KEEP_NS;
-	MDB_dbi recs = ledger_records_dbi(l), meta = ledger_meta_dbi(l), day, hour;
+	MDB_dbi recs = ledger_records_dbi(l), meta = ledger_meta_dbi(l), jrnl = ledger_journal_dbi(l);
+	MDB_dbi day, hour;
 	MDB_cursor *cur = NULL;
 	MDB_txn *txn;
-	MDB_val k, v;
-	MDB_cursor_op op = MDB_FIRST;
+	MDB_val k, v, rk, rv;
 	struct record r;
+	uint64_t seq = 0;
 	size_t n = 0;
-	int rc, have_pos = 0;
+	int rc, i;
 
 	if ((rc = ledger_txn_begin(l, 1, &txn)) != 0)
 		return rc < 0 ? EACCES : rc;
@@ -260,34 +254,42 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 	if (rc != 0)
 		goto abort;
 	k = pos_key;
-	if ((rc = mdb_get(txn, meta, &k, &v)) == 0 && v.mv_size == POS_LEN) {
-		memcpy(pos, v.mv_data, POS_LEN);
-		have_pos = 1;
-		op = MDB_SET_RANGE;
-	} else if (rc != 0 && rc != MDB_NOTFOUND)
+	if ((rc = mdb_get(txn, meta, &k, &v)) == 0 && v.mv_size == POS_LEN)
+		for (i = 0; i < POS_LEN; i++)
+			seq = seq << 8 | ((const unsigned char *)v.mv_data)[i];
+	else if (rc != 0 && rc != MDB_NOTFOUND)
 		goto abort;
-	if ((rc = mdb_cursor_open(txn, recs, &cur)) != 0)
+	if ((rc = mdb_cursor_open(txn, jrnl, &cur)) != 0)
 		goto abort;
+	for (i = 0; i < POS_LEN; i++)
+		next[i] = (unsigned char)((seq + 1) >> (56 - 8 * i));
 	k.mv_size = POS_LEN;
-	k.mv_data = pos;
-	rc = mdb_cursor_get(cur, &k, &v, op);
-	if (rc == 0 && have_pos && k.mv_size == POS_LEN && memcmp(k.mv_data, pos, POS_LEN) == 0)
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-	for (; rc == 0 && n < max_records; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	k.mv_data = next;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < max_records;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != POS_LEN)
 			continue;
-		if (key_end(k.mv_data) >= before_ns)
-			break;
+		rk = v;
+		/* a record pruned since it was journalled has nothing left to count */
+		if ((rc = mdb_get(txn, recs, &rk, &rv)) == MDB_NOTFOUND) {
+			memcpy(pos, k.mv_data, POS_LEN);
+			n++;
+			continue;
+		}
+		if (rc != 0)
+			goto abort;
+		/* a record this build cannot read (a newer schema) is passed over */
+		if (record_decode(rv.mv_data, rv.mv_size, &r) == 0) {
+			if (r.end_ns >= before_ns)
+				break;	/* the horizon: this one and all after it wait */
+			if ((rc = add_record(txn, day, time_day_start(r.end_ns), &r)) != 0)
+				goto abort;
+			if (r.end_ns >= cutoff &&
+			    (rc = add_record(txn, hour, time_hour_start(r.end_ns), &r)) != 0)
+				goto abort;
+		}
 		memcpy(pos, k.mv_data, POS_LEN);
 		n++;
-		/* a record this build cannot read (a newer schema) is passed over */
-		if (record_decode(v.mv_data, v.mv_size, &r) < 0)
-			continue;
-		if ((rc = add_record(txn, day, time_day_start(r.end_ns), &r)) != 0)
-			goto abort;
-		if (r.end_ns >= cutoff &&
-		    (rc = add_record(txn, hour, time_hour_start(r.end_ns), &r)) != 0)
-			goto abort;
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		goto abort;

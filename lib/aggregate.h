@@ -23,14 +23,10 @@
  * exact, but a record with several tags is in several lines and the lines
  * do not add up to the total.
  *
- * Late records.  The position is a ledger key, and keys sort by end time: a
- * record committed after the follow has passed its end time is never
- * counted.  The follow therefore stays AGG_SETTLE_NS behind the clock, which
- * covers workers waiting for the writer lock; it does not cover a record a
- * worker kept for a retry longer than that, nor spilled records replayed
- * later (ledger_replay_spill(), under their original keys): those are in the
- * raw records and in a rebuild, not in the running aggregates.  Exact
- * following needs a commit-ordered journal written by ledger_append().
+ * Late records.  The follow reads the ledger's journal, which lists records
+ * in commit order, not the records themselves, which sort by end time: a
+ * record committed late (a retry, a replayed spill) is counted when it is
+ * committed, exactly once.
  *
  * Hourly rows are kept for records that ended within AGG_HOUR_KEEP_NS of the
  * follow; older hourly rows are pruned.  Daily rows are kept for ever.
@@ -48,7 +44,6 @@
 #define AGG_DIM_MAX		64
 #define AGG_TAG_ALL		"\x01*"
 #define AGG_HOUR_KEEP_NS	(7LL * 86400 * 1000000000)
-#define AGG_SETTLE_NS		(2LL * 1000000000)
 
 enum agg_dim {
 	AGG_DIM_KEY, AGG_DIM_USER, AGG_DIM_TEAM, AGG_DIM_CUSTOMER, AGG_DIM_TAG,
@@ -79,12 +74,12 @@ const char *aggregate_model(const struct record *r);
 void aggregate_add(struct agg_value *v, const struct record *r);
 
 /*
- * Counts the records after the stored position that ended before before_ns
- * (at most max_records), in one write transaction that also stores the new
- * position: a crash loses the whole transaction or nothing.  l is
- * LEDGER_WRITE.  Returns 0 with *done records counted (0: caught up), or -1
- * with err.  While the gateway runs, pass clock_now_ns() - AGG_SETTLE_NS:
- * see "Late records" above.
+ * Counts the records committed after the stored position (in commit order,
+ * at most max_records, stopping at the first that ended at or after
+ * before_ns: pass INT64_MAX for all), in one write transaction that also
+ * stores the new position: a crash loses the whole transaction or nothing.
+ * l is LEDGER_WRITE.  Returns 0 with *done records counted (0: caught up),
+ * or -1 with err.
  */
 int aggregate_follow(struct ledger *l, int64_t before_ns, size_t max_records, size_t *done,
     char *err, size_t errlen);

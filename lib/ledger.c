@@ -47,7 +47,7 @@
 #define SPILL_HEAD		(4 + KEY_LEN)
 #define LEDGER_GROW_LIMIT	64	/* the map grows to 64 times the size asked for */
 #define LEDGER_LAYOUT		1	/* meta "layout": the key and value format above */
-#define LEDGER_MAX_DBS		4
+#define LEDGER_MAX_DBS		8
 #define KEYEXIST_TRIES		1000
 #define SPILL_FILE		"spill.msgpack"
 #define SPILL_BAD_FILE		"spill.msgpack.bad"
@@ -56,6 +56,7 @@ struct ledger {
 	MDB_env		*env;
 	MDB_dbi		 records;
 	MDB_dbi		 meta;
+	MDB_dbi		 journal;	/* commit order: 8-byte sequence -> record key */
 	enum ledger_mode mode;
 	uint32_t	 worker;
 	pid_t		 pid;		/* the process that opened the environment */
@@ -162,7 +163,8 @@ open_dbs(struct ledger *l, char *err, size_t errlen)
 	if ((rc = txn_begin(l, write ? 0 : MDB_RDONLY, &txn)) != 0)
 		goto fail;
 	if ((rc = mdb_dbi_open(txn, "records", write ? MDB_CREATE : 0, &l->records)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "meta", write ? MDB_CREATE : 0, &l->meta)) != 0) {
+	    (rc = mdb_dbi_open(txn, "meta", write ? MDB_CREATE : 0, &l->meta)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "journal", write ? MDB_CREATE : 0, &l->journal)) != 0) {
 		mdb_txn_abort(txn);
 		if (rc == MDB_NOTFOUND) {
 			say(err, errlen, "cannot open ledger '%s': not a tollgate ledger", l->dir);
@@ -295,11 +297,35 @@ ledger_close(struct ledger *l)
  * under its key, and one already there with the same bytes is not added
  * again.  Returns 0 with *added, or an LMDB error (nothing written).
  */
+/* The journal sequence the next committed record gets: one past the last. */
+static int
+journal_next(struct ledger *l, MDB_txn *txn, uint64_t *seq)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, i;
+
+	if ((rc = mdb_cursor_open(txn, l->journal, &cur)) != 0)
+		return rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	mdb_cursor_close(cur);
+	*seq = 1;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	for (*seq = 0, i = 0; i < 8 && (size_t)i < k.mv_size; i++)
+		*seq = *seq << 8 | ((const unsigned char *)k.mv_data)[i];
+	(*seq)++;
+	return 0;
+}
+
 static int
 write_batch(struct ledger *l, const struct record *recs, const unsigned char *keys,
     size_t n, size_t *added)
 {
-	unsigned char key[KEY_LEN];
+	unsigned char key[KEY_LEN], jkey[8];
+	uint64_t seq;
 	MDB_val k, v;
 	MDB_txn *txn;
 	size_t i;
@@ -308,6 +334,8 @@ write_batch(struct ledger *l, const struct record *recs, const unsigned char *ke
 	*added = 0;
 	if ((rc = txn_begin(l, 0, &txn)) != 0)
 		return rc;
+	if ((rc = journal_next(l, txn, &seq)) != 0)
+		goto abort;
 	for (i = 0; i < n; i++) {
 		l->scratch.len = 0;
 		if (record_encode(&recs[i], &l->scratch) < 0) {
@@ -336,6 +364,14 @@ write_batch(struct ledger *l, const struct record *recs, const unsigned char *ke
 		if (rc == MDB_KEYEXIST && tries < KEYEXIST_TRIES)
 			continue;		/* replayed before */
 		if (rc != 0)
+			goto abort;
+		/* the journal says in which order records were committed, whatever their times */
+		put_be(jkey, seq++, 8);
+		k.mv_size = sizeof(jkey);
+		k.mv_data = jkey;
+		v.mv_size = KEY_LEN;
+		v.mv_data = key;
+		if ((rc = mdb_put(txn, l->journal, &k, &v, MDB_APPEND)) != 0)
 			goto abort;
 		(*added)++;
 	}
@@ -732,6 +768,12 @@ unsigned
 ledger_records_dbi(const struct ledger *l)
 {
 	return l->records;
+}
+
+unsigned
+ledger_journal_dbi(const struct ledger *l)
+{
+	return l->journal;
 }
 
 unsigned

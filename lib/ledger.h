@@ -98,6 +98,13 @@ struct MDB_txn;
 int ledger_txn_begin(struct ledger *l, int write, struct MDB_txn **txn);
 unsigned ledger_records_dbi(const struct ledger *l);
 unsigned ledger_meta_dbi(const struct ledger *l);
+/*
+ * The "journal" database: every committed record's 16-byte key under an
+ * 8-byte big-endian sequence, in commit order (LMDB's single writer makes the
+ * order total).  Followers read it instead of the records, which sort by end
+ * time, so a record committed late is never passed over.
+ */
+unsigned ledger_journal_dbi(const struct ledger *l);
 int ledger_grow(struct ledger *l);
 const char *ledger_dir(const struct ledger *l);
 

@@ -36,7 +36,7 @@ static const char spend_help[] =
 "                     [--format table|json|csv] [--ledger DIR]\n"
 "\n"
 "Prints spend totals from the ledger's aggregates, which the gateway's\n"
-"accountant keeps up to date a few seconds behind the records.\n"
+"accountant keeps up to date within a fraction of a second.\n"
 "\n"
 "  --by DIM       group by key, user, team, customer, tag, model, provider,\n"
 "                 day or hour; repeat for several (default: one grand total)\n"
@@ -491,7 +491,6 @@ aggregate_main(int argc, char **argv)
 	struct ledger *l = NULL;
 	char err[PATH_MAX + 256];
 	size_t done, total = 0;
-	int64_t before;
 	int rebuild = 0, ch, rc = TOLLCTL_EXIT_ERROR;
 
 	optind = 1;
@@ -530,10 +529,9 @@ aggregate_main(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
-	/* behind the clock like the accountant, which takes over from here */
-	before = clock_now_ns() - AGG_SETTLE_NS;
+	/* the whole journal, in commit order; the accountant takes over from here */
 	do {
-		if (aggregate_follow(l, before, REBUILD_BATCH, &done, err, sizeof(err)) < 0) {
+		if (aggregate_follow(l, INT64_MAX, REBUILD_BATCH, &done, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			goto out;
 		}

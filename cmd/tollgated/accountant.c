@@ -12,7 +12,6 @@
 #include <event2/event.h>
 
 #include "aggregate.h"
-#include "clock.h"
 #include "ledger.h"
 #include "log.h"
 #include "tollgated.h"
@@ -55,7 +54,7 @@ on_aggregate(evutil_socket_t fd, short what, void *arg)
 	size_t done = 0;
 
 	(void)fd, (void)what, (void)arg;
-	if (aggregate_follow(accountant.ledger, clock_now_ns() - AGG_SETTLE_NS,
+	if (aggregate_follow(accountant.ledger, INT64_MAX,
 	    ACCOUNTANT_AGG_BATCH, &done, err, sizeof(err)) < 0) {
 		if (!accountant.agg_failing)
 			log_error("accountant: %s", err);

@@ -599,6 +599,19 @@ main(void)
 		    done == 0, "and again, none");
 		ok(aggregate_follow(l, INT64_MAX, 100, &done, err, sizeof(err)) == 0 &&
 		    done == 4, "past it, the other four");
+		{
+			/* a record committed late, ending before everything counted so far */
+			struct record old = recs[0];
+
+			snprintf(old.id, sizeof(old.id), "late-one");
+			old.end_ns = recs[0].end_ns - 1000;
+			old.total = 777;
+			ok(ledger_append(l, &old, 1, err, sizeof(err)) == 0 &&
+			    aggregate_follow(l, INT64_MAX, 100, &done, err, sizeof(err)) == 0 && done == 1,
+			    "a record committed after the follow passed its end time is still counted");
+			ok(aggregate_follow(l, INT64_MAX, 100, &done, err, sizeof(err)) == 0 && done == 0,
+			    "once");
+		}
 		ledger_close(l);
 		l = NULL;
 	}
