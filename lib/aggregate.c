@@ -22,6 +22,7 @@
 #include "aggregate.h"
 #include "clock.h"
 #include "ledger.h"
+#include "log.h"
 #include "record.h"
 #include "timeparse.h"
 
@@ -32,18 +33,6 @@
 static const MDB_val pos_key = { 8, "agg_jpos" };
 static const MDB_val layout_key = { 10, "agg_layout" };
 static const unsigned char layout[4] = { 0, 0, 0, AGG_LAYOUT };
-
-__attribute__((format(printf, 3, 4))) static void
-say(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int
 aggregate_is_error(const struct record *r)
@@ -327,10 +316,10 @@ aggregate_follow(struct ledger *l, int64_t before_ns, size_t max_records, size_t
 	if (rc == 0)
 		return 0;
 	if (rc == EACCES)
-		say(err, errlen, "cannot aggregate ledger '%s': not open for writing by this process",
+		log_into(err, errlen, "cannot aggregate ledger '%s': not open for writing by this process",
 		    ledger_dir(l));
 	else
-		say(err, errlen, "cannot aggregate ledger '%s': %s", ledger_dir(l), mdb_strerror(rc));
+		log_into(err, errlen, "cannot aggregate ledger '%s': %s", ledger_dir(l), mdb_strerror(rc));
 	return -1;
 }
 
@@ -343,7 +332,7 @@ aggregate_reset(struct ledger *l, char *err, size_t errlen)
 	int rc;
 
 	if ((rc = ledger_txn_begin(l, 1, &txn)) != 0) {
-		say(err, errlen, "cannot reset the aggregates of '%s': %s", ledger_dir(l),
+		log_into(err, errlen, "cannot reset the aggregates of '%s': %s", ledger_dir(l),
 		    rc < 0 ? "not open for writing by this process" : mdb_strerror(rc));
 		return -1;
 	}
@@ -358,7 +347,7 @@ aggregate_reset(struct ledger *l, char *err, size_t errlen)
 		goto fail;
 	return 0;
 fail:
-	say(err, errlen, "cannot reset the aggregates of '%s': %s", ledger_dir(l),
+	log_into(err, errlen, "cannot reset the aggregates of '%s': %s", ledger_dir(l),
 	    mdb_strerror(rc));
 	return -1;
 }
@@ -410,7 +399,7 @@ aggregate_scan(struct ledger *l, int hour, int64_t since_ns, int64_t until_ns,
 	int rc, i;
 
 	if ((rc = ledger_txn_begin(l, 0, &txn)) != 0) {
-		say(err, errlen, "cannot read ledger '%s': %s", ledger_dir(l),
+		log_into(err, errlen, "cannot read ledger '%s': %s", ledger_dir(l),
 		    rc < 0 ? "opened by another process" : mdb_strerror(rc));
 		return -1;
 	}
@@ -423,13 +412,13 @@ aggregate_scan(struct ledger *l, int hour, int64_t since_ns, int64_t until_ns,
 	if (rc == 0 && mdb_get(txn, ledger_meta_dbi(l), &k, &v) == 0 &&
 	    (v.mv_size != 4 || memcmp(v.mv_data, layout, 4) != 0)) {
 		mdb_txn_abort(txn);
-		say(err, errlen, "cannot read the aggregates of '%s': written by another "
+		log_into(err, errlen, "cannot read the aggregates of '%s': written by another "
 		    "version of tollgate (run 'tollctl aggregate --rebuild')", ledger_dir(l));
 		return -1;
 	}
 	if (rc != 0 || (rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
 		mdb_txn_abort(txn);
-		say(err, errlen, "cannot read the aggregates of '%s': %s", ledger_dir(l),
+		log_into(err, errlen, "cannot read the aggregates of '%s': %s", ledger_dir(l),
 		    mdb_strerror(rc));
 		return -1;
 	}
@@ -454,7 +443,7 @@ aggregate_scan(struct ledger *l, int hour, int64_t since_ns, int64_t until_ns,
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
-		say(err, errlen, "cannot read the aggregates of '%s': %s", ledger_dir(l),
+		log_into(err, errlen, "cannot read the aggregates of '%s': %s", ledger_dir(l),
 		    mdb_strerror(rc));
 		return -1;
 	}

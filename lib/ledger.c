@@ -41,6 +41,7 @@
 
 #include "buf.h"
 #include "ledger.h"
+#include "log.h"
 #include "record.h"
 
 #define KEY_LEN			16	/* end_ns (8), worker (4), sequence (4) */
@@ -70,18 +71,6 @@ struct ledger {
 
 /* Keys' last four bytes: never reused by this process, whatever ledger it opens. */
 static uint32_t sequence;
-
-__attribute__((format(printf, 3, 4))) static void
-say(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void
 put_be(unsigned char *p, uint64_t v, int n)
@@ -167,7 +156,7 @@ open_dbs(struct ledger *l, char *err, size_t errlen)
 	    (rc = mdb_dbi_open(txn, "journal", write ? MDB_CREATE : 0, &l->journal)) != 0) {
 		mdb_txn_abort(txn);
 		if (rc == MDB_NOTFOUND) {
-			say(err, errlen, "cannot open ledger '%s': not a tollgate ledger", l->dir);
+			log_into(err, errlen, "cannot open ledger '%s': not a tollgate ledger", l->dir);
 			return -1;
 		}
 		goto fail;
@@ -175,7 +164,7 @@ open_dbs(struct ledger *l, char *err, size_t errlen)
 	rc = mdb_get(txn, l->meta, &k, &v);
 	if (rc == 0 && (v.mv_size != 4 || get_be32(v.mv_data) > LEDGER_LAYOUT)) {
 		mdb_txn_abort(txn);
-		say(err, errlen, "cannot open ledger '%s': written by a newer tollgate "
+		log_into(err, errlen, "cannot open ledger '%s': written by a newer tollgate "
 		    "(layout %u, this one reads %d)", l->dir,
 		    v.mv_size == 4 ? get_be32(v.mv_data) : 0, LEDGER_LAYOUT);
 		return -1;
@@ -195,7 +184,7 @@ open_dbs(struct ledger *l, char *err, size_t errlen)
 		goto fail;
 	return 0;
 fail:
-	say(err, errlen, "cannot open ledger '%s': %s", l->dir, mdb_strerror(rc));
+	log_into(err, errlen, "cannot open ledger '%s': %s", l->dir, mdb_strerror(rc));
 	return -1;
 }
 
@@ -212,16 +201,16 @@ ledger_open(const char *dir, enum ledger_mode mode, size_t map_size,
 
 	*out = NULL;
 	if (strlen(dir) + sizeof("/" SPILL_BAD_FILE) > PATH_MAX) {
-		say(err, errlen, "cannot open ledger '%s': %s", dir, strerror(ENAMETOOLONG));
+		log_into(err, errlen, "cannot open ledger '%s': %s", dir, strerror(ENAMETOOLONG));
 		return -1;
 	}
 	if (map_size > SIZE_MAX / LEDGER_GROW_LIMIT) {
-		say(err, errlen, "cannot open ledger '%s': a map of %zu bytes is too large",
+		log_into(err, errlen, "cannot open ledger '%s': a map of %zu bytes is too large",
 		    dir, map_size);
 		return -1;
 	}
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
-		say(err, errlen, "cannot open ledger '%s': %s", dir, strerror(errno));
+		log_into(err, errlen, "cannot open ledger '%s': %s", dir, strerror(errno));
 		return -1;
 	}
 	snprintf(l->dir, sizeof(l->dir), "%s", dir);
@@ -233,14 +222,14 @@ ledger_open(const char *dir, enum ledger_mode mode, size_t map_size,
 
 	if (mode == LEDGER_WRITE) {
 		if (make_dirs(dir, 0750) < 0) {
-			say(err, errlen, "cannot open ledger '%s': %s", dir, strerror(errno));
+			log_into(err, errlen, "cannot open ledger '%s': %s", dir, strerror(errno));
 			goto fail;
 		}
 	} else {
 		/* LMDB would create a lock file in any directory it is pointed at */
 		snprintf(path, sizeof(path), "%s/data.mdb", dir);
 		if (stat(path, &st) < 0) {
-			say(err, errlen, "cannot open ledger '%s': %s", dir,
+			log_into(err, errlen, "cannot open ledger '%s': %s", dir,
 			    errno == ENOENT ? "no ledger there" : strerror(errno));
 			goto fail;
 		}
@@ -250,14 +239,14 @@ ledger_open(const char *dir, enum ledger_mode mode, size_t map_size,
 	    (rc = mdb_env_set_maxdbs(l->env, LEDGER_MAX_DBS)) != 0 ||
 	    (map_size && (rc = mdb_env_set_mapsize(l->env, map_size)) != 0) ||
 	    (rc = mdb_env_open(l->env, dir, flags, 0640)) != 0) {
-		say(err, errlen, "cannot open ledger '%s': %s", dir, mdb_strerror(rc));
+		log_into(err, errlen, "cannot open ledger '%s': %s", dir, mdb_strerror(rc));
 		goto fail;
 	}
 	if (mode == LEDGER_WRITE) {
 		/* readers (tollctl, in the service's group) take slots in the lock file */
 		snprintf(path, sizeof(path), "%s/lock.mdb", dir);
 		if (chmod(path, 0660) < 0 && errno != EPERM) {
-			say(err, errlen, "cannot open ledger '%s': chmod lock.mdb: %s", dir,
+			log_into(err, errlen, "cannot open ledger '%s': chmod lock.mdb: %s", dir,
 			    strerror(errno));
 			goto fail;
 		}
@@ -265,7 +254,7 @@ ledger_open(const char *dir, enum ledger_mode mode, size_t map_size,
 	if (open_dbs(l, err, errlen) < 0)
 		goto fail;
 	if ((rc = mdb_env_info(l->env, &info)) != 0) {
-		say(err, errlen, "cannot open ledger '%s': %s", dir, mdb_strerror(rc));
+		log_into(err, errlen, "cannot open ledger '%s': %s", dir, mdb_strerror(rc));
 		goto fail;
 	}
 	l->max_map = (map_size ? map_size : info.me_mapsize) * LEDGER_GROW_LIMIT;
@@ -410,10 +399,10 @@ commit_records(struct ledger *l, const struct record *recs, const unsigned char 
 	if (rc == 0)
 		return 0;
 	if (rc == MDB_MAP_FULL)
-		say(why, whylen, "ledger '%s' is full (its map may grow to %zu bytes)",
+		log_into(why, whylen, "ledger '%s' is full (its map may grow to %zu bytes)",
 		    l->dir, l->max_map);
 	else
-		say(why, whylen, "cannot write to ledger '%s': %s", l->dir, mdb_strerror(rc));
+		log_into(why, whylen, "cannot write to ledger '%s': %s", l->dir, mdb_strerror(rc));
 	return -1;
 }
 
@@ -460,7 +449,7 @@ spill_records(struct ledger *l, const struct record *recs, size_t n, char *why,
 	for (i = 0; i < n; i++) {
 		mark = b.len;
 		if (buf_append(&b, zero, sizeof(zero)) < 0 || record_encode(&recs[i], &b) < 0) {
-			say(why, whylen, "cannot spill to '%s': %s", l->spill, strerror(ENOMEM));
+			log_into(why, whylen, "cannot spill to '%s': %s", l->spill, strerror(ENOMEM));
 			goto out;
 		}
 		len = b.len - mark - SPILL_HEAD;
@@ -469,15 +458,15 @@ spill_records(struct ledger *l, const struct record *recs, size_t n, char *why,
 	}
 	if ((fd = open(l->spill, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0 ||
 	    flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0) {
-		say(why, whylen, "cannot spill to '%s': %s", l->spill, strerror(errno));
+		log_into(why, whylen, "cannot spill to '%s': %s", l->spill, strerror(errno));
 		goto out;
 	}
 	if (write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0 ||
 	    (st.st_size == 0 && sync_dir(l->dir) < 0)) {
-		say(why, whylen, "cannot spill to '%s': %s", l->spill, strerror(errno));
+		log_into(why, whylen, "cannot spill to '%s': %s", l->spill, strerror(errno));
 		/* a torn entry would hide the entries appended after it */
 		if (ftruncate(fd, st.st_size) < 0)
-			say(why, whylen, "cannot spill to '%s', nor take back a partial write: %s",
+			log_into(why, whylen, "cannot spill to '%s', nor take back a partial write: %s",
 			    l->spill, strerror(errno));
 		goto out;
 	}
@@ -494,11 +483,11 @@ static int
 writable(const struct ledger *l, char *err, size_t errlen)
 {
 	if (!same_process(l)) {
-		say(err, errlen, "ledger '%s' was opened by another process", l->dir);
+		log_into(err, errlen, "ledger '%s' was opened by another process", l->dir);
 		return -1;
 	}
 	if (l->mode != LEDGER_WRITE) {
-		say(err, errlen, "ledger '%s' is open read-only", l->dir);
+		log_into(err, errlen, "ledger '%s' is open read-only", l->dir);
 		return -1;
 	}
 	return 0;
@@ -521,10 +510,10 @@ ledger_append(struct ledger *l, const struct record *recs, size_t n,
 	}
 	l->degraded = 1;
 	if (spill_records(l, recs, n, spill_why, sizeof(spill_why)) < 0) {
-		say(err, errlen, "%s; %s", why, spill_why);
+		log_into(err, errlen, "%s; %s", why, spill_why);
 		return -1;
 	}
-	say(err, errlen, "%s: %zu record%s spilled to '%s'", why, n, n == 1 ? "" : "s",
+	log_into(err, errlen, "%s: %zu record%s spilled to '%s'", why, n, n == 1 ? "" : "s",
 	    l->spill);
 	return 1;
 }
@@ -582,12 +571,12 @@ ledger_replay_spill(struct ledger *l, char *err, size_t errlen)
 	if ((fd = open(l->spill, O_RDWR | O_CLOEXEC)) < 0) {
 		if (errno == ENOENT)
 			return 0;
-		say(err, errlen, "cannot replay '%s': %s", l->spill, strerror(errno));
+		log_into(err, errlen, "cannot replay '%s': %s", l->spill, strerror(errno));
 		return -1;
 	}
 	/* spillers wait until the file is emptied */
 	if (flock(fd, LOCK_EX) < 0 || read_fd(fd, &b) < 0) {
-		say(err, errlen, "cannot replay '%s': %s", l->spill, strerror(errno));
+		log_into(err, errlen, "cannot replay '%s': %s", l->spill, strerror(errno));
 		goto out;
 	}
 	p = (const unsigned char *)b.data;
@@ -599,7 +588,7 @@ ledger_replay_spill(struct ledger *l, char *err, size_t errlen)
 	}
 	if (count && ((recs = calloc(count, sizeof(*recs))) == NULL ||
 	    (keys = calloc(count, KEY_LEN)) == NULL)) {
-		say(err, errlen, "cannot replay '%s': %s", l->spill, strerror(ENOMEM));
+		log_into(err, errlen, "cannot replay '%s': %s", l->spill, strerror(ENOMEM));
 		goto out;
 	}
 	for (pos = 0; n + (size_t)unusable < count; pos += SPILL_HEAD + len) {
@@ -616,17 +605,17 @@ ledger_replay_spill(struct ledger *l, char *err, size_t errlen)
 	if (pos != b.len)
 		unusable++;
 	if (n && commit_records(l, recs, keys, n, &added, why, sizeof(why)) < 0) {
-		say(err, errlen, "cannot replay '%s': %s", l->spill, why);
+		log_into(err, errlen, "cannot replay '%s': %s", l->spill, why);
 		goto out;
 	}
 	/* the ledger has the records: only now may the file forget them */
 	if (unusable && keep_bad(l, &b) < 0) {
-		say(err, errlen, "cannot keep the unreadable entries of '%s' in '%s': %s",
+		log_into(err, errlen, "cannot keep the unreadable entries of '%s' in '%s': %s",
 		    l->spill, l->spill_bad, strerror(errno));
 		goto out;
 	}
 	if (ftruncate(fd, 0) < 0 || fsync(fd) < 0) {
-		say(err, errlen, "cannot empty '%s' after replaying it: %s", l->spill,
+		log_into(err, errlen, "cannot empty '%s' after replaying it: %s", l->spill,
 		    strerror(errno));
 		goto out;
 	}

@@ -85,6 +85,18 @@ LOG_FN(log_info, LOG_LEVEL_INFO, "")
 LOG_FN(log_debug, LOG_LEVEL_DEBUG, "debug: ")
 
 void
+log_into(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+void
 fatal(const char *fmt, ...)
 {
 	va_list ap;

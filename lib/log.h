@@ -6,6 +6,8 @@
 #ifndef TOLLGATE_LOG_H
 #define TOLLGATE_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
 void log_init(const char *progname, enum log_level level);
@@ -20,5 +22,12 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * Writes a message into a caller's error buffer (err may be NULL): how
+ * library functions return "what went wrong" to whoever logs it.
+ */
+void log_into(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif
