@@ -13,7 +13,6 @@
  * per tag, daily and hourly): about 10^5 records a second on a laptop.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 

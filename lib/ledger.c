@@ -646,13 +646,18 @@ ledger_reader_check(struct ledger *l)
 	return dead;
 }
 
-int
-ledger_newest(struct ledger *l, size_t limit, ledger_visit_fn fn, void *arg)
+/*
+ * Walks the records from the cursor position op finds (step after that),
+ * decoding each and stopping at limit records, at an end time at or after
+ * until_ns, or when fn says so.  Records of a newer schema are passed over.
+ */
+static int
+walk(struct ledger *l, MDB_val *start, MDB_cursor_op op, MDB_cursor_op step, size_t limit,
+    int64_t until_ns, ledger_visit_fn fn, void *arg)
 {
-	MDB_cursor_op op = MDB_LAST;
 	MDB_cursor *cur;
 	MDB_txn *txn;
-	MDB_val k, v;
+	MDB_val k = { 0, NULL }, v;
 	struct record r;
 	size_t seen = 0;
 	int rc;
@@ -663,12 +668,15 @@ ledger_newest(struct ledger *l, size_t limit, ledger_visit_fn fn, void *arg)
 		mdb_txn_abort(txn);
 		return -1;
 	}
+	if (start != NULL)
+		k = *start;
 	rc = MDB_NOTFOUND;
 	while (seen < limit && (rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
-		op = MDB_PREV;
-		/* a record of a newer schema is not this reader's to show */
+		op = step;
 		if (record_decode(v.mv_data, v.mv_size, &r) < 0)
 			continue;
+		if (r.end_ns >= until_ns)
+			break;
 		seen++;
 		if (fn(arg, &r) != 0)
 			break;
@@ -679,40 +687,21 @@ ledger_newest(struct ledger *l, size_t limit, ledger_visit_fn fn, void *arg)
 }
 
 int
+ledger_newest(struct ledger *l, size_t limit, ledger_visit_fn fn, void *arg)
+{
+	return walk(l, NULL, MDB_LAST, MDB_PREV, limit, INT64_MAX, fn, arg);
+}
+
+int
 ledger_range(struct ledger *l, int64_t since_ns, int64_t until_ns, ledger_visit_fn fn, void *arg)
 {
 	unsigned char start[KEY_LEN] = { 0 };
-	MDB_cursor_op op = MDB_SET_RANGE;
-	MDB_cursor *cur;
-	MDB_txn *txn;
-	MDB_val k, v;
-	struct record r;
 	uint64_t since = since_ns > 0 ? (uint64_t)since_ns : 0;
-	int rc, i;
+	MDB_val k = { sizeof(start), start };
 
-	if (!same_process(l) || txn_begin(l, MDB_RDONLY, &txn) != 0)
-		return -1;
-	if (mdb_cursor_open(txn, l->records, &cur) != 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
 	/* keys begin with the end time, big endian: start at the first at or after since */
-	for (i = 0; i < 8; i++)
-		start[i] = (unsigned char)(since >> (56 - 8 * i));
-	k.mv_data = start;
-	k.mv_size = sizeof(start);
-	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
-		op = MDB_NEXT;
-		if (record_decode(v.mv_data, v.mv_size, &r) < 0)
-			continue;
-		if (r.end_ns >= until_ns)
-			break;
-		if (fn(arg, &r) != 0)
-			break;
-	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+	put_be(start, since, 8);
+	return walk(l, &k, MDB_SET_RANGE, MDB_NEXT, SIZE_MAX, until_ns, fn, arg);
 }
 
 int
