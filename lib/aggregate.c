@@ -302,6 +302,44 @@ abort:
 	return rc;
 }
 
+static uint64_t
+be64(const MDB_val *v)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	for (i = 0; i < v->mv_size && i < 8; i++)
+		x = x << 8 | ((const unsigned char *)v->mv_data)[i];
+	return x;
+}
+
+int
+aggregate_lag(struct ledger *l, uint64_t *pending)
+{
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k = pos_key, v, jk, jv;
+	uint64_t pos = 0, last = 0;
+	int rc;
+
+	if (ledger_txn_begin(l, 0, &txn) != 0)
+		return -1;
+	if ((rc = mdb_get(txn, ledger_meta_dbi(l), &k, &v)) == 0)
+		pos = be64(&v);
+	if (rc == 0 || rc == MDB_NOTFOUND)
+		rc = mdb_cursor_open(txn, ledger_journal_dbi(l), &cur);
+	if (rc == 0) {
+		if ((rc = mdb_cursor_get(cur, &jk, &jv, MDB_LAST)) == 0)
+			last = be64(&jk);
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return -1;
+	*pending = last > pos ? last - pos : 0;
+	return 0;
+}
+
 int
 aggregate_follow(struct ledger *l, int64_t before_ns, size_t max_records, size_t *done,
     char *err, size_t errlen)

@@ -91,6 +91,12 @@ int aggregate_follow(struct ledger *l, int64_t before_ns, size_t max_records, si
 int aggregate_reset(struct ledger *l, char *err, size_t errlen);
 
 /*
+ * How many committed records the aggregates have not counted yet (the
+ * accountant's lag), read in a read-only transaction.  0, or -1.
+ */
+int aggregate_lag(struct ledger *l, uint64_t *pending);
+
+/*
  * Visits the rows of the day (hour non-zero: hour) database whose bucket
  * starts in [since_ns, until_ns), in one read transaction; fn must not call
  * into the ledger and stops the scan by returning non-zero.  Returns 0, 1

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregate.h"
 #include "buf.h"
 #include "clock.h"
 #include "json.h"
@@ -42,8 +43,9 @@ static const char stat_help[] =
 "usage: tollctl stat [--ledger DIR] [--run-dir DIR]\n"
 "\n"
 "Prints the state of the ledger (records, size, map use, bytes per record,\n"
-"oldest and newest record) and of the running gateway (the price-map\n"
-"generation in use and when it was published).\n"
+"oldest and newest record, the accountant's lag: records not yet in the\n"
+"aggregates) and of the running gateway (the price-map generation in use and\n"
+"when it was published).\n"
 "\n"
 "  --ledger DIR    the ledger (default: $TOLLGATE_LEDGER, else " TOLLGATE_LEDGER ")\n"
 "  --run-dir DIR   the gateway's run directory (default: $TOLLGATE_RUN_DIR, else\n"
@@ -67,7 +69,7 @@ stat_main(int argc, char **argv)
 	};
 	const char *dir = default_dir("TOLLGATE_LEDGER", TOLLGATE_LEDGER);
 	const char *run = default_dir("TOLLGATE_RUN_DIR", TOLLGATE_RUN_DIR);
-	uint64_t records, used, map;
+	uint64_t records, used, map, lag = 0;
 	int64_t oldest = 0, newest = 0;
 	struct ledger *l = NULL;
 	struct shm *shm = NULL;
@@ -99,6 +101,8 @@ stat_main(int argc, char **argv)
 		return TOLLCTL_EXIT_ERROR;
 	}
 	ledger_newest(l, 1, first_record, &newest);
+	if (aggregate_lag(l, &lag) < 0)
+		lag = UINT64_MAX;
 	ledger_close(l);
 	printf("ledger            %s\n", dir);
 	printf("records           %llu\n", (unsigned long long)records);
@@ -108,6 +112,11 @@ stat_main(int argc, char **argv)
 		printf("bytes per record  %llu\n", (unsigned long long)(used / records));
 	printf("oldest record     %s\n", records ? time_format(oldest, t1, sizeof(t1)) : "-");
 	printf("newest record     %s\n", records ? time_format(newest, t2, sizeof(t2)) : "-");
+	if (lag == UINT64_MAX)
+		printf("accountant lag    unknown\n");
+	else
+		printf("accountant lag    %llu record%s not yet in the aggregates\n",
+		    (unsigned long long)lag, lag == 1 ? "" : "s");
 	if (shm_attach(run, &shm, err, sizeof(err)) == 0) {
 		shm_read_header(shm, &h);
 		printf("gateway           master pid %llu, price-map generation %llu (published %s)\n",

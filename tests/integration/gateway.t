@@ -205,6 +205,9 @@ def test_reports(gw):
                 sum(r["cache_read"] for r in rows) == sum(r["tokens"]["cache_read"] for r in recs))
     ok(wait_until(spend_matches, 15), "the accountant's aggregates: tollctl spend equals the raw records "
        "(requests, cost, cache reads)")
+    ok(wait_until(lambda: "accountant lag    0 records" in
+                  tollctl(gw, "stat", "--ledger", gw.ledger, "--run-dir", gw.run_dir).stdout, 10),
+       "tollctl stat: the accountant has caught up (lag 0)")
     follow = subprocess.Popen([os.path.join(BUILD, "tollctl"), "logs", "--ledger", gw.ledger, "--follow",
                                "--json", "--limit", "1"], stdout=subprocess.PIPE, text=True)
     try:
