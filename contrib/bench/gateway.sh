@@ -39,7 +39,9 @@ cpu_ticks() {	# user+system ticks of a process tree
 	done
 	echo $t
 }
-# run LABEL URL CONNS STREAM PID: prints "label rps p50 p99 cpu_us_per_req"
+# wrk's latencies ("20.00us", "1.40ms", "1.20s") in microseconds
+us() { echo "$1" | awk '/us$/ {sub("us",""); print $0+0; next} /ms$/ {sub("ms",""); print $0*1000; next} /s$/ {sub("s",""); print $0*1000000}'; }
+# run LABEL URL CONNS STREAM PID: prints "label rps p50 p99 added-p50 cpu_us_per_req"
 run() {
 	before=$([ -n "$5" ] && cpu_ticks $5 || echo 0)
 	out=$(STREAM=$4 taskset -c 1 wrk -t1 -c$3 -d${dur}s --latency -s "$root/contrib/bench/chat.lua" "$2/v1/chat/completions")
@@ -51,16 +53,25 @@ run() {
 	errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
 	hz=$(getconf CLK_TCK)
 	cpu=$([ -n "$5" ] && [ "$reqs" -gt 0 ] && echo "$after $before $hz $reqs" | awk '{printf "%.1f", ($1-$2)*1e6/$3/$4}' || echo -)
-	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$rps" "$p50" "$p99" "$cpu" "${errs:-0 errors}"
+	# the latency tollgated adds: against the direct run of the same kind (c, stream)
+	if [ -z "$5" ]; then
+		eval "base_p50_$3_$4=$(us "$p50")"
+		added=-
+	else
+		b=$(eval echo "\${base_p50_$3_$4:-}")
+		added=$([ -n "$b" ] && echo "$(us "$p50") $b" | awk '{printf "%.0fus", $1 - $2}' || echo -)
+	fi
+	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$rps" "$p50" "$p99" "$added" "$cpu" "${errs:-0 errors}"
 }
 table="$tmp/table"
 {
-	echo "| configuration | requests/s | p50 | p99 | proxy CPU µs/request | errors |"
-	echo "|---|---|---|---|---|---|"
+	echo "| configuration | requests/s | p50 | p99 | p50 added over direct | proxy CPU µs/request | errors |"
+	echo "|---|---|---|---|---|---|---|"
 	sleep 0.3
 	run "direct, c=1" "http://127.0.0.1:$mport" 1 0 ""
 	run "direct, c=64" "http://127.0.0.1:$mport" 64 0 ""
 	run "direct, stream, c=1" "http://127.0.0.1:$mport" 1 1 ""
+	run "direct, stream, c=64" "http://127.0.0.1:$mport" 64 1 ""
 	start_gw 1
 	run "tollgated 1 worker, c=1" "http://127.0.0.1:$gport" 1 0 $gwpid
 	run "tollgated 1 worker, c=64" "http://127.0.0.1:$gport" 64 0 $gwpid
