@@ -27,7 +27,8 @@
 
 #define AGG_KEY_MAX	511
 #define POS_LEN		8	/* a journal sequence, big endian */
-#define AGG_LAYOUT	2	/* meta "agg_layout", 4 bytes big endian; 2: follows the journal */
+#define AGG_LAYOUT	3	/* meta "agg_layout", 4 bytes big endian; 2: follows the journal,
+				   3: with the model-day rollup */
 
 static const MDB_val pos_key = { 8, "agg_jpos" };
 static const MDB_val layout_key = { 10, "agg_layout" };
@@ -196,16 +197,36 @@ prune_hours(MDB_txn *txn, MDB_dbi dbi, int64_t cutoff)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-static int
-open_aggs(MDB_txn *txn, unsigned flags, MDB_dbi *day, MDB_dbi *hour)
-{
-	int rc;
+/* The names of enum agg_table's databases. */
+static const char *const table_names[] = { "agg_day", "agg_hour", "agg_mday" };
 
-	if ((rc = mdb_dbi_open(txn, "agg_day", flags, day)) != 0)
-		return rc;
-	return mdb_dbi_open(txn, "agg_hour", flags, hour);
+static int
+open_aggs(MDB_txn *txn, unsigned flags, MDB_dbi dbi[AGG_TABLE_COUNT])
+{
+	int rc = 0, t;
+
+	for (t = 0; t < AGG_TABLE_COUNT && rc == 0; t++)
+		rc = mdb_dbi_open(txn, table_names[t], flags, &dbi[t]);
+	return rc;
 }
 
+/*
+ * The model-day rollup: r counted under its day, model and provider only (the
+ * other dimensions and the tags left empty), so that a report by model,
+ * provider or day reads one row per model and day instead of one per key,
+ * user, team and customer.
+ */
+static int
+add_model_day(MDB_txn *txn, MDB_dbi dbi, int64_t bucket, const struct record *r)
+{
+	unsigned char key[AGG_KEY_MAX];
+	struct record narrow = *r;
+	size_t len;
+
+	narrow.key[0] = narrow.user[0] = narrow.team[0] = narrow.customer[0] = narrow.tags[0] = '\0';
+	len = row_key(key, bucket, &narrow, NULL, 0, 1);
+	return add_row(txn, dbi, key, len, r);
+}
 
 /*
  * One follow transaction: the journal entries after the stored position, in
@@ -218,7 +239,7 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 	unsigned char pos[POS_LEN] = { 0 }, next[POS_LEN];
 	int64_t cutoff = clock_now_ns() - AGG_HOUR_KEEP_NS;
 	MDB_dbi recs = ledger_records_dbi(l), meta = ledger_meta_dbi(l), jrnl = ledger_journal_dbi(l);
-	MDB_dbi day, hour;
+	MDB_dbi aggs[AGG_TABLE_COUNT];
 	MDB_cursor *cur = NULL;
 	MDB_txn *txn;
 	MDB_val k, v, rk, rv;
@@ -229,7 +250,7 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 
 	if ((rc = ledger_txn_begin(l, 1, &txn)) != 0)
 		return rc < 0 ? EACCES : rc;
-	if ((rc = open_aggs(txn, MDB_CREATE, &day, &hour)) != 0)
+	if ((rc = open_aggs(txn, MDB_CREATE, aggs)) != 0)
 		goto abort;
 	k = layout_key;
 	if ((rc = mdb_get(txn, meta, &k, &v)) == MDB_NOTFOUND) {
@@ -270,10 +291,12 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 		if (record_decode(rv.mv_data, rv.mv_size, &r) == 0) {
 			if (r.end_ns >= before_ns)
 				break;	/* the horizon: this one and all after it wait */
-			if ((rc = add_record(txn, day, time_day_start(r.end_ns), &r)) != 0)
+			if ((rc = add_record(txn, aggs[AGG_TABLE_DAY], time_day_start(r.end_ns), &r)) != 0 ||
+			    (rc = add_model_day(txn, aggs[AGG_TABLE_MODEL_DAY], time_day_start(r.end_ns),
+			    &r)) != 0)
 				goto abort;
-			if (r.end_ns >= cutoff &&
-			    (rc = add_record(txn, hour, time_hour_start(r.end_ns), &r)) != 0)
+			if (r.end_ns >= cutoff && (rc = add_record(txn, aggs[AGG_TABLE_HOUR],
+			    time_hour_start(r.end_ns), &r)) != 0)
 				goto abort;
 		}
 		memcpy(pos, k.mv_data, POS_LEN);
@@ -290,7 +313,7 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 		if ((rc = mdb_put(txn, meta, &k, &v, 0)) != 0)
 			goto abort;
 	}
-	if ((rc = prune_hours(txn, hour, time_hour_start(cutoff))) != 0)
+	if ((rc = prune_hours(txn, aggs[AGG_TABLE_HOUR], time_hour_start(cutoff))) != 0)
 		goto abort;
 	if ((rc = mdb_txn_commit(txn)) == 0)
 		*done = n;
@@ -363,18 +386,20 @@ aggregate_follow(struct ledger *l, int64_t before_ns, size_t max_records, size_t
 int
 aggregate_reset(struct ledger *l, char *err, size_t errlen)
 {
-	MDB_dbi day, hour;
+	MDB_dbi aggs[AGG_TABLE_COUNT];
 	MDB_txn *txn;
 	MDB_val k = pos_key, lk = layout_key;
-	int rc;
+	int rc, t;
 
 	if ((rc = ledger_txn_begin(l, 1, &txn)) != 0) {
 		log_into(err, errlen, "cannot reset the aggregates of '%s': %s", ledger_dir(l),
 		    rc < 0 ? "not open for writing by this process" : mdb_strerror(rc));
 		return -1;
 	}
-	if ((rc = open_aggs(txn, MDB_CREATE, &day, &hour)) != 0 ||
-	    (rc = mdb_drop(txn, day, 0)) != 0 || (rc = mdb_drop(txn, hour, 0)) != 0 ||
+	if ((rc = open_aggs(txn, MDB_CREATE, aggs)) == 0)
+		for (t = 0; t < AGG_TABLE_COUNT && rc == 0; t++)
+			rc = mdb_drop(txn, aggs[t], 0);
+	if (rc != 0 ||
 	    ((rc = mdb_del(txn, ledger_meta_dbi(l), &k, NULL)) != 0 && rc != MDB_NOTFOUND) ||
 	    ((rc = mdb_del(txn, ledger_meta_dbi(l), &lk, NULL)) != 0 && rc != MDB_NOTFOUND)) {
 		mdb_txn_abort(txn);
@@ -422,7 +447,7 @@ parse_row(const MDB_val *k, const MDB_val *v, struct agg_row *row)
 }
 
 int
-aggregate_scan(struct ledger *l, int hour, int64_t since_ns, int64_t until_ns,
+aggregate_scan(struct ledger *l, enum agg_table table, int64_t since_ns, int64_t until_ns,
     aggregate_visit_fn fn, void *arg, char *err, size_t errlen)
 {
 	unsigned char start[8];
@@ -440,7 +465,7 @@ aggregate_scan(struct ledger *l, int hour, int64_t since_ns, int64_t until_ns,
 		    rc < 0 ? "opened by another process" : mdb_strerror(rc));
 		return -1;
 	}
-	rc = mdb_dbi_open(txn, hour ? "agg_hour" : "agg_day", 0, &dbi);
+	rc = mdb_dbi_open(txn, table_names[table], 0, &dbi);
 	if (rc == MDB_NOTFOUND) {
 		mdb_txn_abort(txn);
 		return 1;

@@ -42,6 +42,13 @@
 #include "record.h"
 
 #define AGG_DIM_MAX		64
+
+/*
+ * The tables: every dimension per UTC day, the same per hour (last 7 days),
+ * and the model-day rollup (day x model x provider only, tags collapsed), which
+ * reports by model, provider and day read instead of the wide day rows.
+ */
+enum agg_table { AGG_TABLE_DAY, AGG_TABLE_HOUR, AGG_TABLE_MODEL_DAY, AGG_TABLE_COUNT };
 #define AGG_TAG_ALL		"\x01*"
 #define AGG_HOUR_KEEP_NS	(7LL * 86400 * 1000000000)
 
@@ -97,13 +104,13 @@ int aggregate_reset(struct ledger *l, char *err, size_t errlen);
 int aggregate_lag(struct ledger *l, uint64_t *pending);
 
 /*
- * Visits the rows of the day (hour non-zero: hour) database whose bucket
+ * Visits the rows of one table (by day, by hour, or the model-day rollup) whose bucket
  * starts in [since_ns, until_ns), in one read transaction; fn must not call
  * into the ledger and stops the scan by returning non-zero.  Returns 0, 1
  * when there are no aggregates yet, or -1 with err.
  */
 typedef int (*aggregate_visit_fn)(void *arg, const struct agg_row *row);
-int aggregate_scan(struct ledger *l, int hour, int64_t since_ns, int64_t until_ns,
+int aggregate_scan(struct ledger *l, enum agg_table table, int64_t since_ns, int64_t until_ns,
     aggregate_visit_fn fn, void *arg, char *err, size_t errlen);
 
 #endif

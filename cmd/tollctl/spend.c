@@ -334,6 +334,7 @@ spend_main(int argc, char **argv)
 	const char *dir = default_ledger();
 	int64_t now = clock_now_ns(), since = 0, until = INT64_MAX;
 	int have_since = 0, have_until = 0, hour = 0, ch, i, rc = TOLLCTL_EXIT_ERROR;
+	enum agg_table table;
 	enum format fmt = FMT_TABLE;
 	struct spend s = { .nby = 0 };
 	struct ledger *l = NULL;
@@ -434,7 +435,14 @@ spend_main(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
-	switch (aggregate_scan(l, hour, since, until, collect, &s, err, sizeof(err))) {
+	/* by model, provider and day only, with no key filter: the narrow rollup answers */
+	table = hour ? AGG_TABLE_HOUR : AGG_TABLE_MODEL_DAY;
+	for (i = 0; i < s.nby; i++)
+		if (s.by[i] != BY_MODEL && s.by[i] != BY_PROVIDER && s.by[i] != BY_DAY)
+			table = hour ? AGG_TABLE_HOUR : AGG_TABLE_DAY;
+	if (s.key != NULL && table == AGG_TABLE_MODEL_DAY)
+		table = AGG_TABLE_DAY;
+	switch (aggregate_scan(l, table, since, until, collect, &s, err, sizeof(err))) {
 	case -1:
 		log_error("%s", err);
 		goto out;

@@ -251,6 +251,11 @@ check_against_direct(struct ledger *l, const char *when)
 	    same_marginal(&f->m[W_TAG], &direct[W_TAG]) && same_marginal(&f->m[W_DAY], &direct[W_DAY]) &&
 	    same_marginal(&f->m[W_TOTAL], &direct[W_TOTAL]),
 	    "%s: hour rows give the same per model, per tag and total sums", when);
+	memset(f, 0, sizeof(*f));
+	ok(aggregate_scan(l, AGG_TABLE_MODEL_DAY, 0, INT64_MAX, agg_visit, f, err, sizeof(err)) == 0 &&
+	    same_marginal(&f->m[W_MODEL], &direct[W_MODEL]) && same_marginal(&f->m[W_DAY], &direct[W_DAY]) &&
+	    same_marginal(&f->m[W_TOTAL], &direct[W_TOTAL]),
+	    "%s: the model-day rollup gives the same per model, per day and total sums", when);
 	free(f);
 }
 
