@@ -55,8 +55,11 @@ aggregate_add(struct agg_value *v, const struct record *r)
 {
 	int i;
 
-	v->requests++;
-	v->errors += aggregate_is_error(r);
+	/* an adjustment re-rates a request counted already: its cost only */
+	if (!(r->flags & RECORD_FLAG_ADJUSTMENT)) {
+		v->requests++;
+		v->errors += aggregate_is_error(r);
+	}
 	for (i = 0; i < RECORD_TOKEN_COUNT; i++)
 		v->tokens[i] += r->tokens[i];
 	for (i = 0; i < COST_PART_COUNT; i++)

@@ -544,7 +544,9 @@ reconcile_add_record(struct reconcile_set *out, const struct record *r)
 		return -1;
 	memset(&add, 0, sizeof(add));
 	add.have = (1u << RECONCILE_CAT_COUNT) - 1;
-	if (r->status >= 200 && r->status <= 299)
+	if (r->flags & RECORD_FLAG_ADJUSTMENT)
+		;	/* a re-rating of a request counted already: its cost only */
+	else if (r->status >= 200 && r->status <= 299)
 		add.v[RECONCILE_REQUESTS] = 1;
 	else
 		add.errors = 1;

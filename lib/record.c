@@ -24,7 +24,7 @@ static const char *const token_names[RECORD_TOKEN_COUNT] = {
 
 static const char *const flag_names[RECORD_FLAG_COUNT] = {
 	"client_aborted", "upstream_error", "upstream_failed", "stream_incomplete",
-	"replayed",
+	"replayed", "adjustment",
 };
 
 const char *

@@ -45,7 +45,8 @@ enum record_flag {
 	RECORD_FLAG_UPSTREAM_FAILED	= 1u << 2,	/* no answer: refused, reset, timeout */
 	RECORD_FLAG_STREAM_INCOMPLETE	= 1u << 3,	/* the stream ended before its end marker */
 	RECORD_FLAG_REPLAYED		= 1u << 4,	/* written late, from the spill file */
-	RECORD_FLAG_COUNT		= 5
+	RECORD_FLAG_ADJUSTMENT		= 1u << 5,	/* a re-rating: cost only, id "adj_<original>" */
+	RECORD_FLAG_COUNT		= 6
 };
 
 struct record {

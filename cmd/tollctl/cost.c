@@ -273,16 +273,13 @@ cost_main(int argc, char **argv)
 	const char *prices[MAX_PRICE_FILES], *model = NULL, *path = "-";
 	struct cost_options copt;
 	struct cost_input in;
-	struct pricemap_builder *b = NULL;
 	struct price_table *t = NULL;
 	const struct price_entry *e;
 	enum usage_shape shape = USAGE_SHAPE_AUTO;
 	struct buf data = { 0 };
 	struct usage u;
 	struct cost c;
-	char err[512];
-	const char *warnings;
-	int nprices = 0, quiet = 0, ch, i, rc = TOLLCTL_EXIT_ERROR;
+	int nprices = 0, quiet = 0, ch, rc = TOLLCTL_EXIT_ERROR;
 
 	cost_options_init(&copt);
 	optind = 1;
@@ -367,21 +364,8 @@ cost_main(int argc, char **argv)
 		goto out;
 	}
 
-	if ((b = pricemap_builder_new()) == NULL) {
-		log_error("out of memory");
+	if ((t = tollctl_load_prices(prices, nprices, quiet)) == NULL)
 		goto out;
-	}
-	for (i = 0; i < nprices; i++)
-		if (pricemap_load_file(b, prices[i], err, sizeof(err)) < 0) {
-			log_error("%s", err);
-			goto out;
-		}
-	if (!quiet && (warnings = pricemap_warnings(b)) != NULL)
-		fprintf(stderr, "tollctl: warning: %s", warnings);
-	if ((t = pricemap_compile(b)) == NULL) {
-		log_error("out of memory compiling the price map");
-		goto out;
-	}
 	e = price_lookup(t, model, strlen(model));
 	cost_compute(t, e, &u, &copt, &c);
 	print_result(&u, model, t, e, &c);
@@ -393,7 +377,33 @@ cost_main(int argc, char **argv)
 		rc = TOLLCTL_EXIT_OK;
 out:
 	free(t);
-	pricemap_builder_free(b);
 	buf_release(&data);
 	return rc;
+}
+
+struct price_table *
+tollctl_load_prices(const char *const *files, int n, int quiet)
+{
+	struct pricemap_builder *b;
+	struct price_table *t = NULL;
+	const char *warnings;
+	char err[1024];
+	int i;
+
+	if ((b = pricemap_builder_new()) == NULL) {
+		log_error("out of memory");
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		if (pricemap_load_file(b, files[i], err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			goto out;
+		}
+	if (!quiet && (warnings = pricemap_warnings(b)) != NULL)
+		fprintf(stderr, "tollctl: warning: %s", warnings);
+	if ((t = pricemap_compile(b)) == NULL)
+		log_error("out of memory compiling the price map");
+out:
+	pricemap_builder_free(b);
+	return t;
 }

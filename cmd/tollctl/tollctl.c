@@ -26,6 +26,7 @@ static const struct command commands[] = {
 	{ "stat", stat_main, "the ledger's size and records, the gateway's price generation" },
 	{ "export", export_main, "raw records of a time window as CSV or JSON lines" },
 	{ "reconcile", reconcile_main, "compare the ledger with a provider's usage export" },
+	{ "rerate", rerate_main, "re-price recorded requests with corrected prices (--apply to adjust)" },
 };
 
 static void

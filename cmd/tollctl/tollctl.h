@@ -12,6 +12,11 @@
 #define TOLLCTL_EXIT_BEYOND	3	/* reconcile: a difference beyond the threshold */
 
 int cost_main(int argc, char **argv);
+int rerate_main(int argc, char **argv);
+
+/* Loads and compiles price files in order (later wins); NULL after logging why. */
+struct price_table;
+struct price_table *tollctl_load_prices(const char *const *files, int n, int quiet);
 int logs_main(int argc, char **argv);
 int stat_main(int argc, char **argv);
 int export_main(int argc, char **argv);

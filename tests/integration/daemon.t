@@ -2,6 +2,7 @@
 """tollgated as an operator runs it: -t checks a config, SIGUSR1 reopens the
 log file after rotation, client_timeout does not cut long answers, and a
 master killed outright takes its children down."""
+import json
 import os
 import shutil
 import signal
@@ -47,6 +48,34 @@ def long_stream(gw):
     ok(rec is not None and rec.get("flags") == [], "and its record has no flag", rec)
 
 
+def rerate(gw):
+    tollctl = os.path.join(BUILD, "tollctl")
+    for _ in range(2):
+        gw.post("/v1/chat/completions", {"model": "demo", "messages": []})
+    newprices = os.path.join(gw.dir, "corrected.yaml")
+    with open(newprices, "w") as f:
+        f.write("gpt-4o-mini:\n  input_cost_per_token: 3e-7\n  output_cost_per_token: 6e-7\n")
+    args = [tollctl, "rerate", "--prices", newprices, "--since", "1h", "--until", "2100-01-01",
+            "--ledger", gw.ledger, "--model", "demo"]
+    r = subprocess.run(args, capture_output=True, text=True)
+    # three demo requests (the long stream and these two), each 1000 * 1.5e-7 + 50 * 6e-7 = 0.00018
+    # as recorded and 1000 * 3e-7 + 50 * 6e-7 = 0.00033 re-rated
+    ok(r.returncode == 0 and "0.00054" in r.stdout and "0.00099" in r.stdout and "0.00045" in r.stdout,
+       "tollctl rerate: recorded and re-rated totals per model", r.stdout + r.stderr)
+    r = subprocess.run(args + ["--apply"], capture_output=True, text=True)
+    ok(r.returncode == 0 and "3 adjustment records appended" in r.stdout, "--apply appends adjustments", r.stdout)
+    r = subprocess.run(args + ["--apply"], capture_output=True, text=True)
+    ok(r.returncode == 0 and "0 adjustment records appended" in r.stdout, "and a second run adds nothing",
+       r.stdout)
+
+    def spend_is_rerated():
+        out = subprocess.run([tollctl, "spend", "--by", "model", "--format", "json", "--ledger", gw.ledger],
+                             capture_output=True, text=True).stdout
+        rows = [json.loads(l) for l in out.splitlines()]
+        return rows and rows[0]["requests"] == 3 and str(rows[0]["cost_usd"]) == "0.00099"
+    ok(wait_until(spend_is_rerated, 10), "spend counts the adjustments' cost, not extra requests")
+
+
 def master_killed(gw):
     kids = gw.children()
     ok(len(kids) == 3, "two workers and an accountant run", kids)
@@ -69,6 +98,7 @@ def main():
         check_config(gw)
         reopen_log(gw, logfile)
         long_stream(gw)
+        rerate(gw)
         master_killed(gw)
     finally:
         gw.stop(signal.SIGKILL)
