@@ -510,6 +510,10 @@ static tg_setter tg_string, tg_int, tg_workers, tg_size, tg_duration, tg_paths, 
 static const struct tg_key tg_keys_table[] = {
 	{ "client_timeout", YAML_SCALAR_NODE, tg_duration, TG(client_timeout_ms), 0,
 	  1, DAY_MS, "60s", DURATION " from 1ms to 24h" },
+	{ "export_dir", YAML_SCALAR_NODE, tg_string, TG(export_dir), 0,
+	  0, 0, NULL, "a directory" },
+	{ "export_interval", YAML_SCALAR_NODE, tg_duration, TG(export_interval_ms), 0,
+	  1000, DAY_MS, "60s", DURATION " from 1s to 24h" },
 	{ "keys", YAML_SEQUENCE_NODE, tg_keys, TG(keys), TG(nkeys),
 	  0, 0, NULL, "a list of client keys" },
 	{ "ledger_map_size", YAML_SCALAR_NODE, tg_size, TG(ledger_map_size), 0,
@@ -1623,6 +1627,7 @@ config_free(struct config *c)
 	strv_free(c->tollgate.price_files, c->tollgate.nprice_files);
 	strv_free(c->tollgate.keys, c->tollgate.nkeys);
 	free(c->tollgate.log_file);
+	free(c->tollgate.export_dir);
 	for (i = 0; i < c->ndeployments; i++)
 		deployment_release(&c->deployments[i]);
 	free(c->deployments);

@@ -61,6 +61,8 @@ struct config_tollgate {
 	char		**keys;			/* client keys accepted besides the master key */
 	size_t		 nkeys;
 	char		*log_file;		/* NULL: stderr */
+	char		*export_dir;		/* day aggregates as CSV and JSON Lines; NULL: none */
+	int64_t		 export_interval_ms;	/* how often they are written [60000] */
 };
 
 struct config {

@@ -12,8 +12,11 @@
 #include <event2/event.h>
 
 #include "aggregate.h"
+#include "clock.h"
+#include "export.h"
 #include "ledger.h"
 #include "log.h"
+#include "timeparse.h"
 #include "tollgated.h"
 
 #define ACCOUNTANT_AGG_MS	200
@@ -27,7 +30,7 @@
 struct accountant {
 	struct event_base	*base;
 	struct ledger		*ledger;
-	struct event		*sync_ev, *health_ev, *agg_ev, *sig_term, *sig_int, *sig_usr1;
+	struct event		*sync_ev, *health_ev, *agg_ev, *export_ev, *sig_term, *sig_int, *sig_usr1;
 	int			 agg_failing;	/* the last follow failed: said once */
 };
 
@@ -64,6 +67,23 @@ on_aggregate(evutil_socket_t fd, short what, void *arg)
 		accountant.agg_failing = 0;
 	}
 	event_add(accountant.agg_ev, done == ACCOUNTANT_AGG_BATCH ? &now : &tv);
+}
+
+/*
+ * Rewrites the export files of yesterday and today (UTC): the days whose
+ * aggregates still change.  A re-rating of an older day shows in its files
+ * after 'tollctl aggregate --rebuild' and the next export of that day.
+ */
+static void
+on_export(evutil_socket_t fd, short what, void *arg)
+{
+	int64_t today = time_day_start(clock_now_ns()), day = 86400LL * 1000000000;
+	char err[512];
+
+	(void)fd, (void)what, (void)arg;
+	if (export_days(accountant.ledger, heritage.config->tollgate.export_dir, today - day,
+	    today + day, err, sizeof(err)) < 0)
+		log_error("accountant: %s", err);
 }
 
 static void
@@ -120,10 +140,20 @@ accountant_main(void)
 	event_add(accountant.sig_term, NULL);
 	event_add(accountant.sig_int, NULL);
 	event_add(accountant.sig_usr1, NULL);
+	if (c->tollgate.export_dir != NULL) {
+		int64_t ems = c->tollgate.export_interval_ms;
+		struct timeval export_tv = { ems / 1000, (ems % 1000) * 1000 };
+
+		accountant.export_ev = event_new(accountant.base, -1, EV_PERSIST, on_export, NULL);
+		event_add(accountant.export_ev, &export_tv);
+	}
 	on_health(-1, 0, NULL);
 	on_aggregate(-1, 0, NULL);
 	event_base_dispatch(accountant.base);
-	/* workers have flushed by now (the master stops them first): sync the last of it */
+	/* workers have flushed by now (the master stops them first): count and sync the last */
+	on_aggregate(-1, 0, NULL);
+	if (accountant.export_ev != NULL)
+		on_export(-1, 0, NULL);
 	ledger_sync(accountant.ledger);
 	ledger_close(accountant.ledger);
 	return 0;

@@ -76,6 +76,26 @@ def rerate(gw):
     ok(wait_until(spend_is_rerated, 10), "spend counts the adjustments' cost, not extra requests")
 
 
+def exported(gw, export_dir):
+    import csv
+    import time as _time
+    from decimal import Decimal
+    day = _time.strftime("%Y-%m-%d", _time.gmtime())
+    path = os.path.join(export_dir, "spend-%s.csv" % day)
+    recs = [r for r in gw.records() if r["end"].startswith(day)]
+    adjustments = [r for r in recs if "adjustment" in r["flags"]]
+
+    def matches():
+        rows = list(csv.DictReader(open(path)))
+        lines = [json.loads(l) for l in open(path[:-4] + ".jsonl")]
+        return (sum(int(r["requests"]) for r in rows) == len(recs) - len(adjustments) and
+                sum(Decimal(r["cost_usd"]) for r in rows) == sum(Decimal(r["cost_usd"]) for r in recs) and
+                len(lines) == len(rows))
+    ok(wait_until(lambda: os.path.exists(path) and matches(), 10),
+       "export_dir: today's CSV and JSON Lines files match the raw records (requests, cost)")
+    ok(not [n for n in os.listdir(export_dir) if n.endswith(".tmp")], "no temporary file is left behind")
+
+
 def master_killed(gw):
     kids = gw.children()
     ok(len(kids) == 3, "two workers and an accountant run", kids)
@@ -93,12 +113,15 @@ def main():
     logdir = os.path.join("/tmp", "tollgate-log-%d" % os.getpid())
     os.makedirs(logdir, exist_ok=True)
     logfile = os.path.join(logdir, "tollgated.log")
-    gw = Gateway(mock, tollgate_extra="  log_file: %s\n  client_timeout: 1s\n" % logfile)
+    exportdir = os.path.join(logdir, "export")
+    gw = Gateway(mock, tollgate_extra="  log_file: %s\n  client_timeout: 1s\n  export_dir: %s\n"
+                 "  export_interval: 1s\n" % (logfile, exportdir))
     try:
         check_config(gw)
         reopen_log(gw, logfile)
         long_stream(gw)
         rerate(gw)
+        exported(gw, exportdir)
         master_killed(gw)
     finally:
         gw.stop(signal.SIGKILL)
