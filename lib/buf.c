@@ -57,6 +57,22 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	return 0;
 }
 
+int
+buf_csv_field(struct buf *b, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL)
+		return buf_append(b, s, strlen(s));
+	if (buf_append(b, "\"", 1) < 0)
+		return -1;
+	for (; *s; s++) {
+		if (*s == '"' && buf_append(b, "\"", 1) < 0)
+			return -1;	/* a quote inside is doubled */
+		if (buf_append(b, s, 1) < 0)
+			return -1;
+	}
+	return buf_append(b, "\"", 1);
+}
+
 void
 buf_release(struct buf *b)
 {

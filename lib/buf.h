@@ -20,6 +20,9 @@ int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf
 int buf_reserve(struct buf *b, size_t n);
 void buf_release(struct buf *b);
 
+/* Appends s as one CSV field: quoted, quotes doubled, when it holds a comma, quote or line break. */
+int buf_csv_field(struct buf *b, const char *s);
+
 /* Reads a whole file (or stdin for "-"); 0, or -1 with errno set. */
 int buf_read_file(struct buf *b, const char *path);
 

@@ -34,22 +34,6 @@ static const char *const dim_names[AGG_DIM_COUNT] = {
 	"key", "user", "team", "customer", "tag", "model", "provider",
 };
 
-static void
-csv_text(struct buf *o, const char *s)
-{
-	if (strpbrk(s, ",\"\r\n") == NULL) {
-		buf_append(o, s, strlen(s));
-		return;
-	}
-	buf_append(o, "\"", 1);
-	for (; *s; s++) {
-		if (*s == '"')
-			buf_append(o, "\"", 1);
-		buf_append(o, s, 1);
-	}
-	buf_append(o, "\"", 1);
-}
-
 /* Writes path atomically: a temporary name in the same directory, then rename. */
 static int
 write_file(const char *dir, const char *name, const struct buf *b, char *err, size_t errlen)
@@ -122,7 +106,7 @@ on_row(void *arg, const struct agg_row *row)
 		if (i == AGG_DIM_TAG)
 			continue;
 		buf_append(&x->cur.csv, ",", 1);
-		csv_text(&x->cur.csv, row->dim[i]);
+		buf_csv_field(&x->cur.csv, row->dim[i]);
 		buf_printf(&x->cur.jsonl, ", \"%s\": ", dim_names[i]);
 		json_write_string(&x->cur.jsonl, row->dim[i]);
 	}

@@ -147,23 +147,6 @@ static const char *const csv_tokens[] = {
 _Static_assert(sizeof(csv_tokens) / sizeof(csv_tokens[0]) == RECORD_TOKEN_COUNT,
     "one CSV column per token category");
 
-/* A CSV field, quoted when it holds a comma, a quote or a line break. */
-static void
-csv_field(struct buf *o, const char *s)
-{
-	if (strpbrk(s, ",\"\r\n") == NULL) {
-		buf_append(o, s, strlen(s));
-		return;
-	}
-	buf_append(o, "\"", 1);
-	for (; *s; s++) {
-		if (*s == '"')
-			buf_append(o, "\"", 1);	/* a quote inside is doubled */
-		buf_append(o, s, 1);
-	}
-	buf_append(o, "\"", 1);
-}
-
 struct export_ctx {
 	struct buf	o;
 	int		csv;
@@ -195,7 +178,7 @@ export_record(void *arg, const struct record *r)
 		else if (i == 3)
 			buf_printf(&x->o, "%u", r->status);
 		else
-			csv_field(&x->o, fields[i]);
+			buf_csv_field(&x->o, fields[i]);
 	}
 	buf_printf(&x->o, ",%llu", (unsigned long long)r->generation);
 	for (i = 0; i < RECORD_TOKEN_COUNT; i++)

@@ -211,24 +211,6 @@ field(char **p)
 	return f;
 }
 
-static void
-csv_field(struct buf *o, const char *f)
-{
-	const char *c;
-
-	if (strpbrk(f, ",\"\r\n") == NULL) {
-		buf_printf(o, "%s", f);
-		return;
-	}
-	buf_append(o, "\"", 1);
-	for (c = f; *c; c++) {
-		if (*c == '"')
-			buf_append(o, "\"", 1);
-		buf_append(o, c, 1);
-	}
-	buf_append(o, "\"", 1);
-}
-
 enum format { FMT_TABLE, FMT_JSON, FMT_CSV };
 
 static void
@@ -280,7 +262,7 @@ print(struct spend *s, enum format fmt, struct buf *o)
 				buf_printf(o, "%-*s  ", w[i], *f ? f : "-");
 				break;
 			case FMT_CSV:
-				csv_field(o, f);
+				buf_csv_field(o, f);
 				buf_printf(o, ",");
 				break;
 			case FMT_JSON:
