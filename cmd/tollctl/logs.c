@@ -294,7 +294,7 @@ logs_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = getenv("TOLLGATE_LEDGER");
+	const char *dir = tollctl_ledger_dir();
 	struct logs_filter f = { 0 };
 	struct logs_list list = { .f = &f };
 	struct ledger *l = NULL;
@@ -303,8 +303,6 @@ logs_main(int argc, char **argv)
 	size_t limit = LOGS_DEFAULT_LIMIT;
 	int json = 0, follow = 0, ch, rc = TOLLCTL_EXIT_ERROR;
 
-	if (dir == NULL || *dir == '\0')
-		dir = TOLLGATE_LEDGER;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "l:n:jk:m:s:F:S:fh", opts, NULL)) != -1) {
 		switch (ch) {

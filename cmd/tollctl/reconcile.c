@@ -130,7 +130,7 @@ reconcile_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = getenv("TOLLGATE_LEDGER"), *csv = NULL, *since_s = NULL;
+	const char *dir = tollctl_ledger_dir(), *csv = NULL, *since_s = NULL;
 	const char *until_s = NULL, *model = NULL;
 	struct reconcile_set gate = { 0 }, prov = { 0 };
 	struct reconcile_report report = { 0 };
@@ -143,8 +143,6 @@ reconcile_main(int argc, char **argv)
 	struct timespec ts;
 	int json = 0, ch, rc = TOLLCTL_EXIT_ERROR;
 
-	if (dir == NULL || *dir == '\0')
-		dir = TOLLGATE_LEDGER;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "p:s:u:m:l:t:f:h", opts, NULL)) != -1) {
 		switch (ch) {

@@ -67,7 +67,7 @@ stat_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = default_dir("TOLLGATE_LEDGER", TOLLGATE_LEDGER);
+	const char *dir = tollctl_ledger_dir();
 	const char *run = default_dir("TOLLGATE_RUN_DIR", TOLLGATE_RUN_DIR);
 	uint64_t records, used, map, lag = 0;
 	int64_t oldest = 0, newest = 0;
@@ -211,7 +211,7 @@ export_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = default_dir("TOLLGATE_LEDGER", TOLLGATE_LEDGER);
+	const char *dir = tollctl_ledger_dir();
 	const char *since = NULL, *until = NULL;
 	struct export_ctx x = { .csv = 1 };
 	int64_t since_ns, until_ns, now = clock_now_ns();

@@ -188,7 +188,7 @@ rerate_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prices[MAX_PRICE_FILES], *since = NULL, *until = NULL;
-	const char *dir = getenv("TOLLGATE_LEDGER");
+	const char *dir = tollctl_ledger_dir();
 	struct rerate x = { 0 };
 	struct model_sum *sums = NULL;
 	struct record *adj = NULL;
@@ -199,8 +199,6 @@ rerate_main(int argc, char **argv)
 	char err[PATH_MAX + 256], a[MONEY_FORMAT_MAX], b[MONEY_FORMAT_MAX], d[MONEY_FORMAT_MAX];
 	int nprices = 0, apply = 0, ch, k, rc = TOLLCTL_EXIT_ERROR;
 
-	if (dir == NULL || *dir == '\0')
-		dir = TOLLGATE_LEDGER;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "p:s:u:m:al:h", opts, NULL)) != -1) {
 		switch (ch) {

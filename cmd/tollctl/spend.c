@@ -291,14 +291,6 @@ print(struct spend *s, enum format fmt, struct buf *o)
 	}
 }
 
-static const char *
-default_ledger(void)
-{
-	const char *dir = getenv("TOLLGATE_LEDGER");
-
-	return dir && *dir ? dir : TOLLGATE_LEDGER;
-}
-
 int
 spend_main(int argc, char **argv)
 {
@@ -313,7 +305,7 @@ spend_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = default_ledger();
+	const char *dir = tollctl_ledger_dir();
 	int64_t now = clock_now_ns(), since = 0, until = INT64_MAX;
 	int have_since = 0, have_until = 0, hour = 0, ch, i, rc = TOLLCTL_EXIT_ERROR;
 	enum agg_table table;
@@ -477,7 +469,7 @@ aggregate_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = default_ledger();
+	const char *dir = tollctl_ledger_dir();
 	struct ledger *l = NULL;
 	char err[PATH_MAX + 256];
 	size_t done, total = 0;

@@ -3,6 +3,7 @@
  * command parses its own options and prints its own --help.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"

@@ -14,6 +14,9 @@
 int cost_main(int argc, char **argv);
 int rerate_main(int argc, char **argv);
 
+/* The ledger: $TOLLGATE_LEDGER, else /var/lib/tollgate/ledger (what --ledger overrides). */
+const char *tollctl_ledger_dir(void);
+
 /* Loads and compiles price files in order (later wins); NULL after logging why. */
 struct price_table;
 struct price_table *tollctl_load_prices(const char *const *files, int n, int quiet);

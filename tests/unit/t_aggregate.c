@@ -27,6 +27,7 @@
 #include "tap.h"
 
 #include "../../cmd/tollctl/spend.c"
+#include "../../cmd/tollctl/common.c"
 
 #define NREC		3000
 #define MAP_SIZE	(64u << 20)

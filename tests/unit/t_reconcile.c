@@ -18,6 +18,7 @@
 
 /* The command itself: tollctl's objects are not in the library. */
 #include "../../cmd/tollctl/reconcile.c"
+#include "../../cmd/tollctl/common.c"
 
 #define DAY_NS		(86400LL * 1000000000LL)
 #define NOV1_NS		1793491200000000000LL	/* 2026-11-01T00:00:00Z */
