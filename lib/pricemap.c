@@ -91,6 +91,24 @@ price_tier_name(enum price_tier t)
 	return (unsigned)t < PRICE_TIER_COUNT ? names[t] : "?";
 }
 
+int
+price_tier_from_name(const char *name, int *tier)
+{
+	static const struct { const char *name; int tier; } tiers[] = {
+		{ "standard", PRICE_TIER_STANDARD }, { "default", PRICE_TIER_STANDARD },
+		{ "flex", PRICE_TIER_FLEX }, { "priority", PRICE_TIER_PRIORITY },
+		{ "fast", PRICE_TIER_PRIORITY }, { "ultrafast", PRICE_TIER_ULTRAFAST },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(tiers) / sizeof(tiers[0]); i++)
+		if (strcmp(name, tiers[i].name) == 0) {
+			*tier = tiers[i].tier;
+			return 0;
+		}
+	return -1;
+}
+
 /* Fields that are understood and deliberately not prices (capabilities, limits). */
 static const char *const nonprice_field[] = {
 	"bedrock_converse_supports_strict_tools", "bedrock_output_config_effort_ceiling",

@@ -164,5 +164,10 @@ const struct price_range *price_entry_ranges(const struct price_table *t,
 /* Field name <-> kind, for messages and tests. */
 const char *price_kind_name(enum price_kind k);
 const char *price_tier_name(enum price_tier t);
+/*
+ * A tier as requests and records name it: standard, default, flex, priority,
+ * fast (billed as priority), ultrafast.  0 and *tier, or -1 for another name.
+ */
+int price_tier_from_name(const char *name, int *tier);
 
 #endif

@@ -61,24 +61,6 @@ struct cost_input {
 	char			 err[256];
 };
 
-static int
-parse_tier(const char *s, int *tier)
-{
-	static const struct { const char *name; int tier; } tiers[] = {
-		{ "standard", PRICE_TIER_STANDARD }, { "default", PRICE_TIER_STANDARD },
-		{ "flex", PRICE_TIER_FLEX }, { "priority", PRICE_TIER_PRIORITY },
-		{ "fast", PRICE_TIER_PRIORITY }, { "ultrafast", PRICE_TIER_ULTRAFAST },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(tiers) / sizeof(tiers[0]); i++)
-		if (strcmp(s, tiers[i].name) == 0) {
-			*tier = tiers[i].tier;
-			return 0;
-		}
-	return -1;
-}
-
 static void
 offset_to_position(const char *buf, size_t at, int *line, int *col)
 {
@@ -303,7 +285,7 @@ cost_main(int argc, char **argv)
 			}
 			break;
 		case 't':
-			if (parse_tier(optarg, &copt.tier) < 0) {
+			if (price_tier_from_name(optarg, &copt.tier) < 0) {
 				log_error("unknown service tier '%s' (standard, flex, priority, "
 				    "fast, ultrafast)", optarg);
 				return TOLLCTL_EXIT_ERROR;

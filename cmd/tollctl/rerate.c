@@ -116,6 +116,8 @@ collect(void *arg, const struct record *r)
 static void
 usage_of(const struct record *r, struct usage *u)
 {
+	int tier;
+
 	memset(u, 0, sizeof(*u));
 	u->input = r->tokens[RECORD_TOK_INPUT];
 	u->cache_read = r->tokens[RECORD_TOK_CACHE_READ];
@@ -131,9 +133,9 @@ usage_of(const struct record *r, struct usage *u)
 	u->search_queries = r->tokens[RECORD_TOK_SEARCH];
 	u->duration_ms = r->tokens[RECORD_TOK_DURATION_MS] > 0 ? r->tokens[RECORD_TOK_DURATION_MS] : -1;
 	u->tier_known = 1;
-	u->tier = strcmp(r->tier, "flex") == 0 ? PRICE_TIER_FLEX :
-	    strcmp(r->tier, "priority") == 0 ? PRICE_TIER_PRIORITY :
-	    strcmp(r->tier, "ultrafast") == 0 ? PRICE_TIER_ULTRAFAST : PRICE_TIER_STANDARD;
+	tier = PRICE_TIER_STANDARD;
+	price_tier_from_name(r->tier, &tier);
+	u->tier = (uint8_t)tier;
 }
 
 /* The entry to re-rate with: the one it was priced as, else its deployment or model. */

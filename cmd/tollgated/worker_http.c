@@ -244,13 +244,13 @@ bad:
 static int
 tier_of(const char *t)
 {
-	if (strcmp(t, "flex") == 0)
-		return PRICE_TIER_FLEX;
-	if (strcmp(t, "priority") == 0 || strcmp(t, "fast") == 0)
-		return PRICE_TIER_PRIORITY;
-	if (strcmp(t, "ultrafast") == 0)
-		return PRICE_TIER_ULTRAFAST;
-	return t[0] ? PRICE_TIER_STANDARD : -1;
+	int tier = PRICE_TIER_STANDARD;
+
+	/* none asked for: -1; a name tollgate does not price ("auto", "scale"): standard */
+	if (t[0] == '\0')
+		return -1;
+	price_tier_from_name(t, &tier);
+	return tier;
 }
 
 /* ---- the endpoints ---------------------------------------------------------- */
