@@ -18,6 +18,7 @@
 
 #include <lmdb.h>
 
+#include "aggbatch.h"
 #include "aggregate.h"
 #include "clock.h"
 #include "ledger.h"
@@ -27,11 +28,18 @@
 
 #define AGG_KEY_MAX	511
 #define POS_LEN		8	/* a journal sequence, big endian */
-#define AGG_LAYOUT	3	/* meta "agg_layout", 4 bytes big endian; 2: follows the journal,
-				   3: with the model-day rollup */
+#define AGG_LAYOUT	4	/* meta "agg_layout", 4 bytes big endian; 2: follows the journal,
+				   3: with the model-day rollup, 4: and the one-dimension rollups */
 
 static const MDB_val pos_key = { 8, "agg_jpos" };
 static const MDB_val layout_key = { 10, "agg_layout" };
+/*
+ * Set by a reset of a pruned ledger: 8 bytes floor (a day start), 8 bytes
+ * journal position.  Records that ended before the floor and were counted by
+ * that position are in the day rows the reset kept: the follow passes them.
+ */
+static const MDB_val floor_key = { 9, "agg_floor" };
+static const char dirty_name[] = "agg_dirty";
 static const unsigned char layout[4] = { 0, 0, 0, AGG_LAYOUT };
 
 int
@@ -109,29 +117,6 @@ row_key(unsigned char *key, int64_t bucket, const struct record *r, const char *
 	return (size_t)(p - key);
 }
 
-/* Adds r to the row under key; an LMDB rc. */
-static int
-add_row(MDB_txn *txn, MDB_dbi dbi, unsigned char *key, size_t keylen, const struct record *r)
-{
-	struct agg_value v;
-	MDB_val k = { keylen, key }, d;
-	int rc;
-
-	rc = mdb_get(txn, dbi, &k, &d);
-	if (rc == MDB_NOTFOUND)
-		memset(&v, 0, sizeof(v));
-	else if (rc != 0)
-		return rc;
-	else if (d.mv_size != sizeof(v))
-		return MDB_CORRUPTED;
-	else
-		memcpy(&v, d.mv_data, sizeof(v));
-	aggregate_add(&v, r);
-	d.mv_size = sizeof(v);
-	d.mv_data = &v;
-	return mdb_put(txn, dbi, &k, &d, 0);
-}
-
 /* Whether the tag tag[0..len) appears in list before position end. */
 static int
 tag_seen(const char *list, const char *end, const char *tag, size_t len)
@@ -148,9 +133,9 @@ tag_seen(const char *list, const char *end, const char *tag, size_t len)
 	return 0;
 }
 
-/* Adds r to the rows of one database and bucket; an LMDB rc. */
+/* Adds r to the rows of one table and bucket; 0, or -1 on ENOMEM. */
 static int
-add_record(MDB_txn *txn, MDB_dbi dbi, int64_t bucket, const struct record *r)
+add_record(struct aggbatch *batch, int table, int64_t bucket, const struct record *r)
 {
 	unsigned char key[AGG_KEY_MAX];
 	const char *tags = r->tags, *end = tags + strnlen(r->tags, sizeof(r->tags)), *p, *q;
@@ -158,7 +143,7 @@ add_record(MDB_txn *txn, MDB_dbi dbi, int64_t bucket, const struct record *r)
 	int rc, any = 0;
 
 	len = row_key(key, bucket, r, NULL, 0, 1);
-	if ((rc = add_row(txn, dbi, key, len, r)) != 0)
+	if ((rc = aggbatch_add(batch, table, key, len, r)) != 0)
 		return rc;
 	for (p = tags; p < end; p = q + 1) {
 		for (q = p; q < end && *q != ','; q++)
@@ -167,14 +152,35 @@ add_record(MDB_txn *txn, MDB_dbi dbi, int64_t bucket, const struct record *r)
 			continue;
 		any = 1;
 		len = row_key(key, bucket, r, p, (size_t)(q - p), 0);
-		if ((rc = add_row(txn, dbi, key, len, r)) != 0)
+		if ((rc = aggbatch_add(batch, table, key, len, r)) != 0)
 			return rc;
 	}
 	if (!any) {
 		len = row_key(key, bucket, r, "", 0, 0);
-		rc = add_row(txn, dbi, key, len, r);
+		rc = aggbatch_add(batch, table, key, len, r);
 	}
 	return rc;
+}
+
+static void
+put_be64(unsigned char *p, uint64_t x)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(x >> (56 - 8 * i));
+}
+
+static uint64_t
+get_be64(const void *p)
+{
+	const unsigned char *b = p;
+	uint64_t x = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		x = x << 8 | b[i];
+	return x;
 }
 
 /* Deletes hourly rows whose bucket starts before cutoff; an LMDB rc. */
@@ -183,15 +189,12 @@ prune_hours(MDB_txn *txn, MDB_dbi dbi, int64_t cutoff)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
-	int rc, i;
-	uint64_t b;
+	int rc;
 
 	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
 		return rc;
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
-		for (b = 0, i = 0; i < 8; i++)
-			b = b << 8 | ((unsigned char *)k.mv_data)[i];
-		if ((int64_t)b >= cutoff)
+		if ((int64_t)get_be64(k.mv_data) >= cutoff)
 			break;
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
@@ -201,7 +204,7 @@ prune_hours(MDB_txn *txn, MDB_dbi dbi, int64_t cutoff)
 }
 
 /* The names of enum agg_table's databases. */
-static const char *const table_names[] = { "agg_day", "agg_hour", "agg_mday" };
+static const char *const table_names[] = { "agg_day", "agg_hour", "agg_mday", "agg_dday" };
 
 static int
 open_aggs(MDB_txn *txn, unsigned flags, MDB_dbi dbi[AGG_TABLE_COUNT])
@@ -220,7 +223,7 @@ open_aggs(MDB_txn *txn, unsigned flags, MDB_dbi dbi[AGG_TABLE_COUNT])
  * user, team and customer.
  */
 static int
-add_model_day(MDB_txn *txn, MDB_dbi dbi, int64_t bucket, const struct record *r)
+add_model_day(struct aggbatch *batch, int64_t bucket, const struct record *r)
 {
 	unsigned char key[AGG_KEY_MAX];
 	struct record narrow = *r;
@@ -228,7 +231,55 @@ add_model_day(MDB_txn *txn, MDB_dbi dbi, int64_t bucket, const struct record *r)
 
 	narrow.key[0] = narrow.user[0] = narrow.team[0] = narrow.customer[0] = narrow.tags[0] = '\0';
 	len = row_key(key, bucket, &narrow, NULL, 0, 1);
-	return add_row(txn, dbi, key, len, r);
+	return aggbatch_add(batch, AGG_TABLE_MODEL_DAY, key, len, r);
+}
+
+/* A one-dimension day row: bucket, the dimension's number, its value and a NUL. */
+static int
+add_dim(struct aggbatch *batch, int64_t bucket, int dim, const char *value, size_t len,
+    const struct record *r)
+{
+	unsigned char key[8 + 1 + AGG_DIM_MAX + 1 + 8];
+
+	if (len > (dim == AGG_DIM_KEY ? sizeof(r->key) - 1 : AGG_DIM_MAX))
+		len = dim == AGG_DIM_KEY ? sizeof(r->key) - 1 : AGG_DIM_MAX;
+	put_be64(key, (uint64_t)bucket);
+	key[8] = (unsigned char)dim;
+	memcpy(key + 9, value, len);
+	key[9 + len] = '\0';
+	return aggbatch_add(batch, AGG_TABLE_DIM_DAY, key, 10 + len, r);
+}
+
+/*
+ * The one-dimension rollups: r counted under its day and its key, user, team
+ * and customer, and under each distinct tag ("" when it has none), so that a
+ * report by one of them over a long window reads one row per value and day.
+ */
+static int
+add_dims(struct aggbatch *batch, int64_t bucket, const struct record *r)
+{
+	const char *tags = r->tags, *end = tags + strnlen(r->tags, sizeof(r->tags)), *p, *q;
+	int rc, any = 0;
+
+	if ((rc = add_dim(batch, bucket, AGG_DIM_KEY, r->key, strnlen(r->key, sizeof(r->key)),
+	    r)) != 0 ||
+	    (rc = add_dim(batch, bucket, AGG_DIM_USER, r->user, strnlen(r->user, sizeof(r->user)),
+	    r)) != 0 ||
+	    (rc = add_dim(batch, bucket, AGG_DIM_TEAM, r->team, strnlen(r->team, sizeof(r->team)),
+	    r)) != 0 ||
+	    (rc = add_dim(batch, bucket, AGG_DIM_CUSTOMER, r->customer,
+	    strnlen(r->customer, sizeof(r->customer)), r)) != 0)
+		return rc;
+	for (p = tags; p < end; p = q + 1) {
+		for (q = p; q < end && *q != ','; q++)
+			;
+		if (q == p || tag_seen(tags, p, p, (size_t)(q - p)))
+			continue;
+		any = 1;
+		if ((rc = add_dim(batch, bucket, AGG_DIM_TAG, p, (size_t)(q - p), r)) != 0)
+			return rc;
+	}
+	return any ? 0 : add_dim(batch, bucket, AGG_DIM_TAG, "", 0, r);
 }
 
 /*
@@ -236,10 +287,47 @@ add_model_day(MDB_txn *txn, MDB_dbi dbi, int64_t bucket, const struct record *r)
  * commit order, each looked up in the records.  An LMDB rc; *done set only
  * when it committed.
  */
+/* The reset's floor (see floor_key): none is floor 0. */
 static int
-follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *done)
+read_floor(MDB_txn *txn, MDB_dbi meta, int64_t *floor_ns, uint64_t *floor_pos)
+{
+	MDB_val k = floor_key, v;
+	int rc;
+
+	*floor_ns = 0;
+	*floor_pos = 0;
+	if ((rc = mdb_get(txn, meta, &k, &v)) == MDB_NOTFOUND)
+		return 0;
+	if (rc == 0 && v.mv_size == 16) {
+		*floor_ns = (int64_t)get_be64(v.mv_data);
+		*floor_pos = get_be64((const unsigned char *)v.mv_data + 8);
+	}
+	return rc;
+}
+
+/*
+ * Marks day as changed since its last export, with the journal position
+ * that changed it: an export clears the mark only if it is still the one it
+ * read (aggregate_clear_dirty()).
+ */
+static int
+mark_dirty(MDB_txn *txn, MDB_dbi dirty, int64_t day, const void *pos)
+{
+	unsigned char key[8];
+	MDB_val k = { sizeof(key), key }, v = { POS_LEN, (void *)pos };
+
+	put_be64(key, (uint64_t)day);
+	return mdb_put(txn, dirty, &k, &v, 0);
+}
+
+static int
+follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *done,
+    struct aggbatch *batch)
 {
 	unsigned char pos[POS_LEN] = { 0 }, next[POS_LEN];
+	int64_t floor_ns, marked = INT64_MIN;
+	uint64_t floor_pos;
+	MDB_dbi dirty;
 	int64_t cutoff = clock_now_ns() - AGG_HOUR_KEEP_NS;
 	MDB_dbi recs = ledger_records_dbi(l), meta = ledger_meta_dbi(l), jrnl = ledger_journal_dbi(l);
 	MDB_dbi aggs[AGG_TABLE_COUNT];
@@ -253,7 +341,9 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 
 	if ((rc = ledger_txn_begin(l, 1, &txn)) != 0)
 		return rc < 0 ? EACCES : rc;
-	if ((rc = open_aggs(txn, MDB_CREATE, aggs)) != 0)
+	if ((rc = open_aggs(txn, MDB_CREATE, aggs)) != 0 ||
+	    (rc = mdb_dbi_open(txn, dirty_name, MDB_CREATE, &dirty)) != 0 ||
+	    (rc = read_floor(txn, meta, &floor_ns, &floor_pos)) != 0)
 		goto abort;
 	k = layout_key;
 	if ((rc = mdb_get(txn, meta, &k, &v)) == MDB_NOTFOUND) {
@@ -291,16 +381,22 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 		if (rc != 0)
 			goto abort;
 		/* a record this build cannot read (a newer schema) is passed over */
-		if (record_decode(rv.mv_data, rv.mv_size, &r) == 0) {
+		if (record_decode(rv.mv_data, rv.mv_size, &r) == 0 &&
+		    !(r.end_ns < floor_ns && get_be64(k.mv_data) <= floor_pos)) {
+			int64_t day = time_day_start(r.end_ns);
+
 			if (r.end_ns >= before_ns)
 				break;	/* the horizon: this one and all after it wait */
-			if ((rc = add_record(txn, aggs[AGG_TABLE_DAY], time_day_start(r.end_ns), &r)) != 0 ||
-			    (rc = add_model_day(txn, aggs[AGG_TABLE_MODEL_DAY], time_day_start(r.end_ns),
-			    &r)) != 0)
+			if (day != marked && (rc = mark_dirty(txn, dirty, day, k.mv_data)) != 0)
 				goto abort;
-			if (r.end_ns >= cutoff && (rc = add_record(txn, aggs[AGG_TABLE_HOUR],
-			    time_hour_start(r.end_ns), &r)) != 0)
+			marked = day;
+			if (add_record(batch, AGG_TABLE_DAY, day, &r) != 0 ||
+			    add_model_day(batch, day, &r) != 0 || add_dims(batch, day, &r) != 0 ||
+			    (r.end_ns >= cutoff && add_record(batch, AGG_TABLE_HOUR,
+			    time_hour_start(r.end_ns), &r) != 0)) {
+				rc = ENOMEM;
 				goto abort;
+			}
 		}
 		memcpy(pos, k.mv_data, POS_LEN);
 		n++;
@@ -309,6 +405,8 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 		goto abort;
 	mdb_cursor_close(cur);
 	cur = NULL;
+	if ((rc = aggbatch_flush(batch, txn, aggs)) != 0)
+		goto abort;
 	if (n > 0) {
 		k = pos_key;
 		v.mv_size = POS_LEN;
@@ -324,6 +422,7 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 abort:
 	if (cur)
 		mdb_cursor_close(cur);
+	aggbatch_clear(batch);
 	mdb_txn_abort(txn);
 	return rc;
 }
@@ -372,10 +471,13 @@ aggregate_follow(struct ledger *l, int64_t before_ns, size_t max_records, size_t
 {
 	int rc;
 
+	struct aggbatch batch = { 0 };
+
 	*done = 0;
-	while ((rc = follow_once(l, before_ns, max_records, done)) == MDB_MAP_FULL)
+	while ((rc = follow_once(l, before_ns, max_records, done, &batch)) == MDB_MAP_FULL)
 		if (ledger_grow(l) < 0)
 			break;
+	aggbatch_release(&batch);
 	if (rc == 0)
 		return 0;
 	if (rc == EACCES)
@@ -386,25 +488,78 @@ aggregate_follow(struct ledger *l, int64_t before_ns, size_t max_records, size_t
 	return -1;
 }
 
+/* Deletes the rows of dbi whose bucket starts at or after from; an LMDB rc. */
+static int
+drop_from(MDB_txn *txn, MDB_dbi dbi, int64_t from)
+{
+	unsigned char start[8];
+	MDB_cursor *cur;
+	MDB_val k = { sizeof(start), start }, v;
+	int rc;
+
+	if (from <= 0)
+		return mdb_drop(txn, dbi, 0);
+	put_be64(start, (uint64_t)from);
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * Days before the ledger's pruning horizon have no raw records left to count
+ * again: their rows are kept, and the floor tells the follow which records
+ * they already hold.
+ */
+static int
+reset_txn(struct ledger *l, MDB_txn *txn)
+{
+	MDB_dbi aggs[AGG_TABLE_COUNT], meta = ledger_meta_dbi(l);
+	MDB_val k = pos_key, v;
+	unsigned char fl[16];
+	int64_t horizon = 0;
+	uint64_t pos = 0;
+	int rc, t;
+
+	if ((rc = open_aggs(txn, MDB_CREATE, aggs)) != 0 ||
+	    (rc = aggregate_txn_position(txn, l, &pos)) != 0 ||
+	    (rc = aggregate_txn_pruned(txn, l, &horizon)) != 0)
+		return rc;
+	for (t = 0; t < AGG_TABLE_COUNT && rc == 0; t++)
+		rc = drop_from(txn, aggs[t], horizon);
+	if (rc != 0 || ((rc = mdb_del(txn, meta, &k, NULL)) != 0 && rc != MDB_NOTFOUND))
+		return rc;
+	k = floor_key;
+	if (horizon <= 0) {
+		rc = mdb_del(txn, meta, &k, NULL);
+		k = layout_key;
+		if (rc == 0 || rc == MDB_NOTFOUND)
+			rc = mdb_del(txn, meta, &k, NULL);
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	}
+	put_be64(fl, (uint64_t)horizon);
+	put_be64(fl + 8, pos);
+	v.mv_size = sizeof(fl);
+	v.mv_data = fl;
+	return mdb_put(txn, meta, &k, &v, 0);
+}
+
 int
 aggregate_reset(struct ledger *l, char *err, size_t errlen)
 {
-	MDB_dbi aggs[AGG_TABLE_COUNT];
 	MDB_txn *txn;
-	MDB_val k = pos_key, lk = layout_key;
-	int rc, t;
+	int rc;
 
 	if ((rc = ledger_txn_begin(l, 1, &txn)) != 0) {
 		log_into(err, errlen, "cannot reset the aggregates of '%s': %s", ledger_dir(l),
 		    rc < 0 ? "not open for writing by this process" : mdb_strerror(rc));
 		return -1;
 	}
-	if ((rc = open_aggs(txn, MDB_CREATE, aggs)) == 0)
-		for (t = 0; t < AGG_TABLE_COUNT && rc == 0; t++)
-			rc = mdb_drop(txn, aggs[t], 0);
-	if (rc != 0 ||
-	    ((rc = mdb_del(txn, ledger_meta_dbi(l), &k, NULL)) != 0 && rc != MDB_NOTFOUND) ||
-	    ((rc = mdb_del(txn, ledger_meta_dbi(l), &lk, NULL)) != 0 && rc != MDB_NOTFOUND)) {
+	if ((rc = reset_txn(l, txn)) != 0) {
 		mdb_txn_abort(txn);
 		goto fail;
 	}
@@ -415,6 +570,142 @@ fail:
 	log_into(err, errlen, "cannot reset the aggregates of '%s': %s", ledger_dir(l),
 	    mdb_strerror(rc));
 	return -1;
+}
+
+int
+aggregate_txn_position(struct MDB_txn *txn, struct ledger *l, uint64_t *seq)
+{
+	MDB_val k = pos_key, v;
+	int rc;
+
+	*seq = 0;
+	if ((rc = mdb_get(txn, ledger_meta_dbi(l), &k, &v)) == 0 && v.mv_size == POS_LEN)
+		*seq = get_be64(v.mv_data);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+aggregate_txn_pruned(struct MDB_txn *txn, struct ledger *l, int64_t *horizon)
+{
+	MDB_val k = { sizeof(AGG_META_PRUNED) - 1, (void *)AGG_META_PRUNED }, v;
+	int rc;
+
+	*horizon = 0;
+	if ((rc = mdb_get(txn, ledger_meta_dbi(l), &k, &v)) == 0 && v.mv_size == 8)
+		*horizon = (int64_t)get_be64(v.mv_data);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+aggregate_pruned(struct ledger *l, int64_t *horizon)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if (ledger_txn_begin(l, 0, &txn) != 0)
+		return -1;
+	rc = aggregate_txn_pruned(txn, l, horizon);
+	mdb_txn_abort(txn);
+	return rc == 0 ? 0 : -1;
+}
+
+int
+aggregate_txn_first_dirty(struct MDB_txn *txn, int64_t *day)
+{
+	MDB_cursor *cur;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	int rc;
+
+	*day = INT64_MAX;
+	if ((rc = mdb_dbi_open(txn, dirty_name, 0, &dbi)) == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0 || (rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return rc;
+	if ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 && k.mv_size == 8)
+		*day = (int64_t)get_be64(k.mv_data);
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+aggregate_dirty_days(struct ledger *l, struct agg_dirty *days, size_t max, size_t *n)
+{
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	int rc;
+
+	*n = 0;
+	if (ledger_txn_begin(l, 0, &txn) != 0)
+		return -1;
+	if ((rc = mdb_dbi_open(txn, dirty_name, 0, &dbi)) == 0 &&
+	    (rc = mdb_cursor_open(txn, dbi, &cur)) == 0) {
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && *n < max;
+		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			if (k.mv_size != 8 || v.mv_size != POS_LEN)
+				continue;
+			days[*n].day_ns = (int64_t)get_be64(k.mv_data);
+			days[*n].mark = get_be64(v.mv_data);
+			(*n)++;
+		}
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+int
+aggregate_clear_dirty(struct ledger *l, const struct agg_dirty *days, size_t n)
+{
+	unsigned char key[8];
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { sizeof(key), key }, v;
+	size_t i;
+	int rc;
+
+	if (ledger_txn_begin(l, 1, &txn) != 0)
+		return -1;
+	if ((rc = mdb_dbi_open(txn, dirty_name, MDB_CREATE, &dbi)) != 0)
+		goto out;
+	for (i = 0; i < n && rc == 0; i++) {
+		put_be64(key, (uint64_t)days[i].day_ns);
+		/* changed again since it was read: the next export takes it */
+		if ((rc = mdb_get(txn, dbi, &k, &v)) == 0 && v.mv_size == POS_LEN &&
+		    get_be64(v.mv_data) == days[i].mark)
+			rc = mdb_del(txn, dbi, &k, NULL);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+out:
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	return mdb_txn_commit(txn) == 0 ? 0 : -1;
+}
+
+/* Splits a one-dimension row key into row; -1 when it is malformed. */
+static int
+parse_dim_row(const MDB_val *k, const MDB_val *v, struct agg_row *row)
+{
+	const char *p = (const char *)k->mv_data + 9, *end = (const char *)k->mv_data + k->mv_size;
+	int i, d;
+
+	if (k->mv_size < 10 || v->mv_size != sizeof(struct agg_value) || end[-1] != '\0' ||
+	    (d = ((const unsigned char *)k->mv_data)[8]) > AGG_DIM_TAG || d == AGG_DIM_MODEL ||
+	    strlen(p) + 1 != (size_t)(end - p))
+		return -1;
+	row->bucket_ns = (int64_t)get_be64(k->mv_data);
+	for (i = 0; i < AGG_DIM_COUNT; i++)
+		row->dim[i] = "";
+	row->dim[d] = p;
+	row->only_dim = d;
+	row->all_tags = d != AGG_DIM_TAG;
+	row->v = v->mv_data;
+	return 0;
 }
 
 /* Splits a row key into row; -1 when it is malformed. */
@@ -431,6 +722,7 @@ parse_row(const MDB_val *k, const MDB_val *v, struct agg_row *row)
 	for (i = 0; i < 8; i++)
 		b = b << 8 | ((const unsigned char *)k->mv_data)[i];
 	row->bucket_ns = (int64_t)b;
+	row->only_dim = -1;
 	for (i = 0; i < AGG_DIM_COUNT; i++) {
 		if (p >= end)
 			return -1;
@@ -493,7 +785,8 @@ aggregate_scan(struct ledger *l, enum agg_table table, int64_t since_ns, int64_t
 	k.mv_data = start;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (parse_row(&k, &v, &row) < 0) {
+		if ((table == AGG_TABLE_DIM_DAY ? parse_dim_row(&k, &v, &row) :
+		    parse_row(&k, &v, &row)) < 0) {
 			rc = MDB_CORRUPTED;
 			break;
 		}

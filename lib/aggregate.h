@@ -45,10 +45,15 @@
 
 /*
  * The tables: every dimension per UTC day, the same per hour (last 7 days),
- * and the model-day rollup (day x model x provider only, tags collapsed), which
- * reports by model, provider and day read instead of the wide day rows.
+ * the model-day rollup (day x model x provider only, tags collapsed), which
+ * reports by model, provider and day read instead of the wide day rows, and
+ * the one-dimension rollups "agg_dday" (day x key, day x user, day x team,
+ * day x customer, day x tag: key bucket, the enum agg_dim number as one byte,
+ * the value and a NUL), which reports by one of those read.
  */
-enum agg_table { AGG_TABLE_DAY, AGG_TABLE_HOUR, AGG_TABLE_MODEL_DAY, AGG_TABLE_COUNT };
+enum agg_table {
+	AGG_TABLE_DAY, AGG_TABLE_HOUR, AGG_TABLE_MODEL_DAY, AGG_TABLE_DIM_DAY, AGG_TABLE_COUNT
+};
 #define AGG_TAG_ALL		"\x01*"
 #define AGG_HOUR_KEEP_NS	(7LL * 86400 * 1000000000)
 
@@ -65,9 +70,14 @@ struct agg_value {
 	__int128	total;
 };
 
-/* One row: the bucket, the dimensions (tag without its slot marker), the sums. */
+/*
+ * One row: the bucket, the dimensions (tag without its slot marker), the sums.
+ * A row of AGG_TABLE_DIM_DAY has only one dimension, only_dim, set (the
+ * others ""); it is a tag row when that is AGG_DIM_TAG, else all_tags.
+ */
 struct agg_row {
 	int64_t			 bucket_ns;
+	int			 only_dim;	/* -1: every dimension */
 	int			 all_tags;	/* an AGG_TAG_ALL row */
 	const char		*dim[AGG_DIM_COUNT];
 	const struct agg_value	*v;
@@ -93,9 +103,39 @@ int aggregate_follow(struct ledger *l, int64_t before_ns, size_t max_records, si
 
 /*
  * Drops the aggregates, the position and the layout mark, in one
- * transaction; the next follow starts from the first record.  0 or -1 with err.
+ * transaction; the next follow starts from the first record.  On a pruned
+ * ledger (lib/retention.h) the rows of the days before the pruning horizon
+ * are kept, since their raw records are gone, and the follow does not count
+ * their records twice.  0 or -1 with err.
  */
 int aggregate_reset(struct ledger *l, char *err, size_t errlen);
+
+/*
+ * Changed days.  The follow marks the UTC day of every record it counts in
+ * "agg_dirty" (key: day start, 8 bytes big endian; value: the journal
+ * position that changed it).  The export reads the marks, writes those days,
+ * then clears each mark that did not change meanwhile.  Both return 0 or -1.
+ */
+struct agg_dirty {
+	int64_t		day_ns;
+	uint64_t	mark;
+};
+int aggregate_dirty_days(struct ledger *l, struct agg_dirty *days, size_t max, size_t *n);
+int aggregate_clear_dirty(struct ledger *l, const struct agg_dirty *days, size_t n);
+
+/*
+ * For lib/retention.c, inside its write transaction (LMDB rcs): the follow's
+ * journal position (0: none), the pruning horizon stored under
+ * AGG_META_PRUNED in meta (0: never pruned), and the first day not exported
+ * since it changed (INT64_MAX: none).
+ */
+#define AGG_META_PRUNED		"pruned_before"
+/* The pruning horizon in a read transaction of its own: 0 or -1. */
+int aggregate_pruned(struct ledger *l, int64_t *horizon);
+struct MDB_txn;
+int aggregate_txn_position(struct MDB_txn *txn, struct ledger *l, uint64_t *seq);
+int aggregate_txn_pruned(struct MDB_txn *txn, struct ledger *l, int64_t *horizon);
+int aggregate_txn_first_dirty(struct MDB_txn *txn, int64_t *day);
 
 /*
  * How many committed records the aggregates have not counted yet (the

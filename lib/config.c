@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "buf.h"
@@ -289,7 +290,8 @@ struct unit {
 
 /* Durations in milliseconds: a bare number is milliseconds. */
 static const struct unit duration_units[] = {
-	{ "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { NULL, 0 },
+	{ "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	{ "d", 86400000 }, { NULL, 0 },
 };
 
 /*
@@ -500,7 +502,8 @@ struct tg_key {
 	const char		*expect;	/* for "expected ..., got ..." */
 };
 
-static tg_setter tg_string, tg_int, tg_workers, tg_size, tg_duration, tg_paths, tg_keys;
+static tg_setter tg_channels, tg_thresholds, tg_bool, tg_int64, tg_budgets, tg_timezone, tg_string, tg_url, tg_int, tg_workers, tg_size, tg_duration, tg_retention, tg_paths,
+    tg_keys;
 
 #define TG(f)		offsetof(struct config_tollgate, f)
 #define DURATION	"a duration such as 500ms, 30s or 2m (a bare number is milliseconds)"
@@ -508,18 +511,34 @@ static tg_setter tg_string, tg_int, tg_workers, tg_size, tg_duration, tg_paths, 
 
 /* Sorted by name: looked up with bsearch(). */
 static const struct tg_key tg_keys_table[] = {
+	{ "alerts_channels", YAML_SEQUENCE_NODE, tg_channels, TG(alerts_channels),
+	  TG(nalerts_channels), 0, 0, NULL, "a list of alert channels" },
+	{ "alerts_daily_summary", YAML_SCALAR_NODE, tg_bool, TG(alerts_daily_summary), 0,
+	  0, 0, "true", "true or false" },
+	{ "alerts_thresholds", YAML_SEQUENCE_NODE, tg_thresholds, TG(alerts_thresholds),
+	  TG(nalerts_thresholds), 1, 1000, "50", "a list of percentages such as [50, 80, 100]" },
+	{ "budget_timezone", YAML_SCALAR_NODE, tg_timezone, TG(budget_timezone), 0,
+	  0, 0, "UTC", "a time zone such as UTC or Europe/Berlin" },
+	{ "budgets", YAML_SEQUENCE_NODE, tg_budgets, TG(budgets), TG(nbudgets),
+	  0, 0, NULL, "a list of budgets" },
 	{ "client_timeout", YAML_SCALAR_NODE, tg_duration, TG(client_timeout_ms), 0,
 	  1, DAY_MS, "60s", DURATION " from 1ms to 24h" },
+	{ "default_max_tokens", YAML_SCALAR_NODE, tg_int64, TG(default_max_tokens), 0,
+	  1, 100000000, "4096", "an integer from 1" },
 	{ "export_dir", YAML_SCALAR_NODE, tg_string, TG(export_dir), 0,
 	  0, 0, NULL, "a directory" },
 	{ "export_interval", YAML_SCALAR_NODE, tg_duration, TG(export_interval_ms), 0,
 	  1000, DAY_MS, "60s", DURATION " from 1s to 24h" },
+	{ "export_url", YAML_SCALAR_NODE, tg_url, TG(export_url), 0,
+	  0, 0, NULL, "an http:// or https:// URL" },
 	{ "keys", YAML_SEQUENCE_NODE, tg_keys, TG(keys), TG(nkeys),
 	  0, 0, NULL, "a list of client keys" },
 	{ "ledger_map_size", YAML_SCALAR_NODE, tg_size, TG(ledger_map_size), 0,
 	  1LL << 20, INT64_MAX, "1GiB", SIZE " of at least 1MiB" },
 	{ "ledger_path", YAML_SCALAR_NODE, tg_string, TG(ledger_path), 0,
 	  0, 0, "/var/lib/tollgate/ledger", "a directory" },
+	{ "ledger_retention", YAML_SCALAR_NODE, tg_retention, TG(ledger_retention_ms), 0,
+	  DAY_MS, INT64_MAX, "90d", "0 (keep for ever) or a duration of at least 1d, such as 90d" },
 	{ "ledger_sync_interval", YAML_SCALAR_NODE, tg_duration, TG(ledger_sync_interval_ms), 0,
 	  0, DAY_MS, "1s", DURATION " up to 24h" },
 	{ "listen", YAML_SCALAR_NODE, tg_string, TG(listen), 0,
@@ -593,6 +612,18 @@ tg_string(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *
 }
 
 static int
+tg_url(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	struct sval v;
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	if (!v.null && strncasecmp(v.s, "http://", 7) != 0 && strncasecmp(v.s, "https://", 8) != 0)
+		return tg_bad(l, e, d, n, &v);
+	return set_text(l, tg_field(l, e->off), &v);
+}
+
+static int
 tg_int(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
 {
 	struct sval v;
@@ -604,6 +635,44 @@ tg_int(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
 		return tg_bad(l, e, d, n, &v);
 	*(int *)tg_field(l, e->off) = (int)x;
 	return 0;
+}
+
+static int
+tg_int64(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	struct sval v;
+	int64_t x;
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	if (parse_int(v.s, v.len, &x) < 0 || x < e->min || x > e->max)
+		return tg_bad(l, e, d, n, &v);
+	*(int64_t *)tg_field(l, e->off) = x;
+	return 0;
+}
+
+/* YAML 1.1 booleans: true/false, yes/no, on/off, in any case. */
+static int
+tg_bool(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	static const char *const yes[] = { "true", "yes", "on", "y" }, *const no[] = {
+		"false", "no", "off", "n" };
+	struct sval v;
+	size_t i;
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		if (v.len == strlen(yes[i]) && strncasecmp(v.s, yes[i], v.len) == 0) {
+			*(int *)tg_field(l, e->off) = 1;
+			return 0;
+		}
+		if (v.len == strlen(no[i]) && strncasecmp(v.s, no[i], v.len) == 0) {
+			*(int *)tg_field(l, e->off) = 0;
+			return 0;
+		}
+	}
+	return tg_bad(l, e, d, n, &v);
 }
 
 /* "auto" is 0: the master counts the CPUs. */
@@ -646,6 +715,38 @@ static int
 tg_duration(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
 {
 	return tg_quantity(l, e, d, n, duration_units);
+}
+
+/* A zone the C library knows: checked here, made the process's by the master. */
+static int
+tg_timezone(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	const char *dir = getenv("TZDIR") ? getenv("TZDIR") : "/usr/share/zoneinfo";
+	char path[1024];
+	struct sval v;
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%.*s", dir, (int)v.len, v.s);
+	if (v.null || v.len == 0 || memmem(v.s, v.len, "..", 2) != NULL ||
+	    ((v.len != 3 || memcmp(v.s, "UTC", 3) != 0) && access(path, R_OK) != 0))
+		return tg_bad(l, e, d, n, &v);
+	return set_text(l, tg_field(l, e->off), &v);
+}
+
+/* 0 turns pruning off; anything else is a duration of at least a day. */
+static int
+tg_retention(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	struct sval v;
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	if (v.len == 1 && v.s[0] == '0') {
+		*(int64_t *)tg_field(l, e->off) = 0;
+		return 0;
+	}
+	return tg_duration(l, e, d, n);
 }
 
 static void
@@ -752,6 +853,348 @@ tg_keys(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
 	return tg_list(l, e, d, n, 0);
 }
 
+static const char *const budget_scopes[] = {
+	[CONFIG_BUDGET_GLOBAL] = "global", [CONFIG_BUDGET_USER] = "user",
+	[CONFIG_BUDGET_TEAM] = "team", [CONFIG_BUDGET_CUSTOMER] = "customer",
+	[CONFIG_BUDGET_TAG] = "tag",
+};
+
+/* An amount of dollars as decimal text ("100", "12.50"), exactly; 0 or -1. */
+static int
+budget_amount(struct loader *l, struct doc *d, yaml_node_t *n, const char *path, int64_t *out)
+{
+	struct sval v;
+	char g[80];
+
+	if (need_scalar(l, d, n, path, "an amount of dollars such as 100 or 12.50", &v) < 0)
+		return -1;
+	char text[64];
+	size_t i, len = 0;
+
+	if (v.null) {
+		*out = INT64_MAX;
+		return 0;
+	}
+	/* YAML 1.1 allows digit separators: 1_000 */
+	for (i = 0; i < v.len && len < sizeof(text); i++)
+		if (v.s[i] != '_' || i == 0)
+			text[len++] = v.s[i];
+	if (v.len >= sizeof(text) ||
+	    money_parse_decimal(text, len, MONEY_COST_SCALE, 0, out) < 0 || *out == INT64_MAX)
+		return fail(l, d, n, "%s: expected an amount of dollars such as 100 or 12.50, got %s",
+		    path, got(n, &v, g, sizeof(g)));
+	return 0;
+}
+
+/* One budgets: entry {scope, name, max_budget, soft_budget, budget_duration}. */
+static int
+budget_entry(struct loader *l, struct doc *d, yaml_node_t *item, size_t idx,
+    struct config_budget *b)
+{
+	struct pairs ps;
+	char path[96], err[160], g[80];
+	struct sval v;
+	size_t i, k;
+	int rc = 0, have_scope = 0;
+
+	memset(b, 0, sizeof(*b));
+	b->max_budget = b->soft_budget = INT64_MAX;
+	b->file = d->file;
+	b->line = line_of(item);
+	snprintf(path, sizeof(path), "tollgate.budgets[%zu]", idx);
+	if (!node_is(item, YAML_MAPPING_NODE)) {
+		scalar(item, &v);
+		return fail(l, d, item, "%s: expected a mapping with scope, name and max_budget, got %s",
+		    path, got(item, &v, g, sizeof(g)));
+	}
+	if (pairs_of(l, d, item, path, &ps) < 0)
+		return -1;
+	for (i = 0; i < ps.n && rc == 0; i++) {
+		const struct pair *p = &ps.v[i];
+		char sub[128];
+
+		snprintf(sub, sizeof(sub), "%s.%s", path, p->key);
+		if (strcmp(p->key, "scope") == 0) {
+			if ((rc = need_scalar(l, d, p->v, sub, "a scope", &v)) < 0)
+				break;
+			for (k = 0; k < sizeof(budget_scopes) / sizeof(budget_scopes[0]); k++)
+				if (v.len == strlen(budget_scopes[k]) &&
+				    memcmp(v.s, budget_scopes[k], v.len) == 0)
+					break;
+			if (k == sizeof(budget_scopes) / sizeof(budget_scopes[0]))
+				rc = fail(l, d, p->v, "%s: expected global, user, team, customer or tag, "
+				    "got %s", sub, got(p->v, &v, g, sizeof(g)));
+			b->scope = (enum config_budget_scope)k;
+			have_scope = 1;
+		} else if (strcmp(p->key, "name") == 0) {
+			if ((rc = need_scalar(l, d, p->v, sub, "a name", &v)) == 0)
+				rc = set_text(l, &b->name, &v);
+		} else if (strcmp(p->key, "max_budget") == 0)
+			rc = budget_amount(l, d, p->v, sub, &b->max_budget);
+		else if (strcmp(p->key, "soft_budget") == 0)
+			rc = budget_amount(l, d, p->v, sub, &b->soft_budget);
+		else if (strcmp(p->key, "budget_duration") == 0) {
+			if ((rc = need_scalar(l, d, p->v, sub, "a duration such as 1d or 1mo", &v)) < 0)
+				break;
+			if (v.null)
+				continue;
+			snprintf(b->duration, sizeof(b->duration), "%.*s", (int)v.len, v.s);
+			if (v.len >= sizeof(b->duration) || window_parse(b->duration, &b->window,
+			    err, sizeof(err)) < 0)
+				rc = fail(l, d, p->v, "%s: expected a duration such as 30s, 15m, 1h, 1d, "
+				    "7d or 1mo, got %s", sub, got(p->v, &v, g, sizeof(g)));
+			b->has_window = 1;
+		} else
+			rc = warn_once(l, d, p->k, sub, "unknown key '%s', ignored", sub);
+	}
+	free(ps.v);
+	if (rc < 0)
+		return -1;
+	if (!have_scope)
+		return fail(l, d, item, "%s: missing scope (global, user, team, customer or tag)", path);
+	if ((b->scope == CONFIG_BUDGET_GLOBAL) != (b->name == NULL))
+		return fail(l, d, item, b->name == NULL ? "%s: a %s budget needs a name" :
+		    "%s: a global budget takes no name", path, budget_scopes[b->scope]);
+	if (b->max_budget == INT64_MAX && b->soft_budget == INT64_MAX)
+		return fail(l, d, item, "%s: missing max_budget (or soft_budget)", path);
+	return 0;
+}
+
+static void
+budgets_free(struct config_budget *b, size_t n)
+{
+	while (n > 0)
+		free(b[--n].name);
+	free(b);
+}
+
+static int
+tg_budgets(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	struct config_budget **dst = tg_field(l, e->off), *list = NULL;
+	size_t *ndst = tg_field(l, e->noff), nlist = 0, cap = 0, nitems, i;
+	yaml_node_item_t *items;
+	struct sval v;
+	char g[80];
+
+	if (n == NULL || is_null(n))
+		return 0;
+	if (!node_is(n, YAML_SEQUENCE_NODE)) {
+		scalar(n, &v);
+		return fail(l, d, n, "tollgate.budgets: expected a list of budgets, got %s",
+		    got(n, &v, g, sizeof(g)));
+	}
+	items = n->data.sequence.items.start;
+	nitems = (size_t)(n->data.sequence.items.top - items);
+	for (i = 0; i < nitems; i++) {
+		if (ARRAY_GROW(list, nlist, cap) < 0) {
+			budgets_free(list, nlist);
+			return nomem(l);
+		}
+		if (budget_entry(l, d, yaml_document_get_node(&d->y, items[i]), i, &list[nlist]) < 0) {
+			budgets_free(list, nlist + 1);
+			return -1;
+		}
+		nlist++;
+	}
+	budgets_free(*dst, *ndst);
+	*dst = list;
+	*ndst = nlist;
+	return 0;
+}
+
+/* Percentages of a budget, 1 to 1000, sorted; the default is 50, 80 and 100. */
+static int
+tg_thresholds(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	int64_t *dst = tg_field(l, e->off), x;
+	size_t *ndst = tg_field(l, e->noff), nitems, i, j;
+	yaml_node_item_t *items;
+	struct sval v;
+	char g[80];
+
+	if (n == NULL || is_null(n)) {
+		dst[0] = 50;
+		dst[1] = 80;
+		dst[2] = 100;
+		*ndst = 3;
+		return 0;
+	}
+	if (!node_is(n, YAML_SEQUENCE_NODE)) {
+		scalar(n, &v);
+		return fail(l, d, n, "tollgate.%s: expected %s, got %s", e->name, e->expect,
+		    got(n, &v, g, sizeof(g)));
+	}
+	items = n->data.sequence.items.start;
+	nitems = (size_t)(n->data.sequence.items.top - items);
+	if (nitems == 0 || nitems > CONFIG_THRESHOLDS_MAX)
+		return fail(l, d, n, "tollgate.%s: expected 1 to %d percentages", e->name,
+		    CONFIG_THRESHOLDS_MAX);
+	for (i = 0; i < nitems; i++) {
+		yaml_node_t *item = yaml_document_get_node(&d->y, items[i]);
+
+		if (scalar(item, &v) != 0 || parse_int(v.s, v.len, &x) < 0 || x < e->min || x > e->max)
+			return fail(l, d, item, "tollgate.%s: expected %s, got %s in it", e->name,
+			    e->expect, got(item, &v, g, sizeof(g)));
+		for (j = i; j > 0 && dst[j - 1] > x; j--)
+			dst[j] = dst[j - 1];
+		dst[j] = x;
+	}
+	*ndst = nitems;
+	return 0;
+}
+
+static const char *const channel_types[] = {
+	[CONFIG_CHANNEL_SLACK] = "slack", [CONFIG_CHANNEL_WEBHOOK] = "webhook",
+	[CONFIG_CHANNEL_EMAIL] = "email",
+};
+
+static void
+channels_free(struct config_channel *c, size_t n)
+{
+	while (n > 0) {
+		n--;
+		free(c[n].url);
+		free(c[n].from);
+		strv_free(c[n].to, c[n].nto);
+	}
+	free(c);
+}
+
+/* The to: of an email channel: one address or a list. */
+static int
+channel_to(struct loader *l, struct doc *d, yaml_node_t *n, const char *path,
+    struct config_channel *c)
+{
+	yaml_node_item_t *items = NULL;
+	size_t nitems = 1, i, cap = 0;
+	struct sval v;
+	char g[80];
+
+	if (node_is(n, YAML_SEQUENCE_NODE)) {
+		items = n->data.sequence.items.start;
+		nitems = (size_t)(n->data.sequence.items.top - items);
+	}
+	for (i = 0; i < nitems; i++) {
+		yaml_node_t *item = items ? yaml_document_get_node(&d->y, items[i]) : n;
+		char *s;
+
+		if (need_scalar(l, d, item, path, "an email address", &v) < 0)
+			return -1;
+		if (v.null || memchr(v.s, '@', v.len) == NULL)
+			return fail(l, d, item, "%s: expected an email address, got %s", path,
+			    got(item, &v, g, sizeof(g)));
+		if ((s = strndup(v.s, v.len)) == NULL || ARRAY_GROW(c->to, c->nto, cap) < 0) {
+			free(s);
+			return nomem(l);
+		}
+		c->to[c->nto++] = s;
+	}
+	return 0;
+}
+
+/* One channel: {type: slack|webhook, url} or {type: email, url: smtp://..., from, to}. */
+static int
+channel_entry(struct loader *l, struct doc *d, yaml_node_t *item, size_t idx,
+    struct config_channel *c)
+{
+	struct pairs ps;
+	char path[96], sub[160], g[80];
+	struct sval v;
+	size_t i, k;
+	int rc = 0, have_type = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->file = d->file;
+	c->line = line_of(item);
+	snprintf(path, sizeof(path), "tollgate.alerts.channels[%zu]", idx);
+	if (!node_is(item, YAML_MAPPING_NODE)) {
+		scalar(item, &v);
+		return fail(l, d, item, "%s: expected a mapping with type and url, got %s", path,
+		    got(item, &v, g, sizeof(g)));
+	}
+	if (pairs_of(l, d, item, path, &ps) < 0)
+		return -1;
+	for (i = 0; i < ps.n && rc == 0; i++) {
+		const struct pair *p = &ps.v[i];
+
+		snprintf(sub, sizeof(sub), "%s.%s", path, p->key);
+		if (strcmp(p->key, "type") == 0) {
+			if ((rc = need_scalar(l, d, p->v, sub, "slack, webhook or email", &v)) < 0)
+				break;
+			for (k = 0; k < 3; k++)
+				if (v.len == strlen(channel_types[k]) &&
+				    memcmp(v.s, channel_types[k], v.len) == 0)
+					break;
+			if (k == 3)
+				rc = fail(l, d, p->v, "%s: expected slack, webhook or email, got %s", sub,
+				    got(p->v, &v, g, sizeof(g)));
+			c->type = (enum config_channel_type)k;
+			have_type = 1;
+		} else if (strcmp(p->key, "url") == 0) {
+			if ((rc = need_scalar(l, d, p->v, sub, "a URL", &v)) == 0)
+				rc = set_text(l, &c->url, &v);
+		} else if (strcmp(p->key, "from") == 0) {
+			if ((rc = need_scalar(l, d, p->v, sub, "an email address", &v)) == 0)
+				rc = set_text(l, &c->from, &v);
+		} else if (strcmp(p->key, "to") == 0)
+			rc = channel_to(l, d, p->v, sub, c);
+		else
+			rc = warn_once(l, d, p->k, sub, "unknown key '%s', ignored", sub);
+	}
+	free(ps.v);
+	if (rc < 0)
+		return -1;
+	if (!have_type)
+		return fail(l, d, item, "%s: missing type (slack, webhook or email)", path);
+	if (c->url == NULL)
+		return fail(l, d, item, "%s: missing url", path);
+	if (c->type == CONFIG_CHANNEL_EMAIL) {
+		if (strncasecmp(c->url, "smtp://", 7) != 0 && strncasecmp(c->url, "smtps://", 8) != 0)
+			return fail(l, d, item, "%s.url: expected smtp:// or smtps://, got '%s'", path,
+			    c->url);
+		if (c->from == NULL || c->nto == 0)
+			return fail(l, d, item, "%s: an email channel needs from and to", path);
+	} else if (strncasecmp(c->url, "http://", 7) != 0 && strncasecmp(c->url, "https://", 8) != 0)
+		return fail(l, d, item, "%s.url: expected http:// or https://, got '%s'", path, c->url);
+	return 0;
+}
+
+static int
+tg_channels(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	struct config_channel **dst = tg_field(l, e->off), *list = NULL;
+	size_t *ndst = tg_field(l, e->noff), nlist = 0, cap = 0, nitems, i;
+	yaml_node_item_t *items;
+	struct sval v;
+	char g[80];
+
+	if (n == NULL || is_null(n))
+		return 0;
+	if (!node_is(n, YAML_SEQUENCE_NODE)) {
+		scalar(n, &v);
+		return fail(l, d, n, "tollgate.alerts.channels: expected a list of channels, got %s",
+		    got(n, &v, g, sizeof(g)));
+	}
+	items = n->data.sequence.items.start;
+	nitems = (size_t)(n->data.sequence.items.top - items);
+	for (i = 0; i < nitems; i++) {
+		if (ARRAY_GROW(list, nlist, cap) < 0) {
+			channels_free(list, nlist);
+			return nomem(l);
+		}
+		if (channel_entry(l, d, yaml_document_get_node(&d->y, items[i]), i, &list[nlist]) < 0) {
+			channels_free(list, nlist + 1);
+			return -1;
+		}
+		nlist++;
+	}
+	channels_free(*dst, *ndst);
+	*dst = list;
+	*ndst = nlist;
+	return 0;
+}
+
 static int
 tg_key_cmp(const void *key, const void *entry)
 {
@@ -769,40 +1212,73 @@ tollgate_defaults(struct loader *l)
 	return 0;
 }
 
+/* One key of tollgate: (or of one of its groups, as group_key); unknown ones are warned of. */
+static int
+tollgate_pair(struct loader *l, struct doc *d, const char *name, yaml_node_t *k, yaml_node_t *val)
+{
+	const struct tg_key *e = bsearch(name, tg_keys_table, TG_NKEYS, sizeof(tg_keys_table[0]),
+	    tg_key_cmp);
+	char id[128], g[80];
+	struct sval v;
+
+	if (e == NULL) {
+		snprintf(id, sizeof(id), "tollgate.%s", name);
+		return warn_once(l, d, k, id, "unknown key '%s', ignored", id);
+	}
+	if (node_is(val, YAML_MAPPING_NODE) ||
+	    (e->type == YAML_SCALAR_NODE && node_is(val, YAML_SEQUENCE_NODE))) {
+		scalar(val, &v);
+		return fail(l, d, val, "tollgate.%s: expected %s, got %s", e->name, e->expect,
+		    got(val, &v, g, sizeof(g)));
+	}
+	return e->set(l, e, d, val);
+}
+
+/*
+ * Groups: "export: {dir: ...}" is another way to write "export_dir: ...", and
+ * likewise for ledger:, so that both the flat and the nested spelling work.
+ */
+static const char *const tg_groups[] = { "alerts", "export", "ledger" };
+
+static int
+tollgate_group(struct loader *l, struct doc *d, const char *group, yaml_node_t *map)
+{
+	struct pairs ps;
+	char path[64], name[128];
+	size_t i;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "tollgate.%s", group);
+	if (pairs_of(l, d, map, path, &ps) < 0)
+		return -1;
+	for (i = 0; i < ps.n && rc == 0; i++) {
+		snprintf(name, sizeof(name), "%s_%s", group, ps.v[i].key);
+		rc = tollgate_pair(l, d, name, ps.v[i].k, ps.v[i].v);
+	}
+	free(ps.v);
+	return rc;
+}
+
 static int
 load_tollgate(struct loader *l, const struct top *t)
 {
 	struct pairs ps;
-	char id[128], g[80];
-	struct sval v;
-	size_t i;
-	int rc = -1;
+	size_t i, g;
+	int rc = 0;
 
 	if (pairs_of(l, t->d, t->v, "tollgate", &ps) < 0)
 		return -1;
-	for (i = 0; i < ps.n; i++) {
+	for (i = 0; i < ps.n && rc == 0; i++) {
 		const struct pair *p = &ps.v[i];
-		const struct tg_key *e = bsearch(p->key, tg_keys_table, TG_NKEYS,
-		    sizeof(tg_keys_table[0]), tg_key_cmp);
 
-		if (e == NULL) {
-			snprintf(id, sizeof(id), "tollgate.%s", p->key);
-			if (warn_once(l, t->d, p->k, id, "unknown key '%s', ignored", id) < 0)
-				goto out;
-			continue;
-		}
-		if (node_is(p->v, YAML_MAPPING_NODE) ||
-		    (e->type == YAML_SCALAR_NODE && node_is(p->v, YAML_SEQUENCE_NODE))) {
-			scalar(p->v, &v);
-			fail(l, t->d, p->v, "tollgate.%s: expected %s, got %s", e->name, e->expect,
-			    got(p->v, &v, g, sizeof(g)));
-			goto out;
-		}
-		if (e->set(l, e, t->d, p->v) < 0)
-			goto out;
+		for (g = 0; g < sizeof(tg_groups) / sizeof(tg_groups[0]); g++)
+			if (strcmp(p->key, tg_groups[g]) == 0)
+				break;
+		if (g < sizeof(tg_groups) / sizeof(tg_groups[0]))
+			rc = tollgate_group(l, t->d, tg_groups[g], p->v);
+		else
+			rc = tollgate_pair(l, t->d, p->key, p->k, p->v);
 	}
-	rc = 0;
-out:
 	free(ps.v);
 	return rc;
 }
@@ -1628,6 +2104,10 @@ config_free(struct config *c)
 	strv_free(c->tollgate.keys, c->tollgate.nkeys);
 	free(c->tollgate.log_file);
 	free(c->tollgate.export_dir);
+	free(c->tollgate.export_url);
+	free(c->tollgate.budget_timezone);
+	budgets_free(c->tollgate.budgets, c->tollgate.nbudgets);
+	channels_free(c->tollgate.alerts_channels, c->tollgate.nalerts_channels);
 	for (i = 0; i < c->ndeployments; i++)
 		deployment_release(&c->deployments[i]);
 	free(c->deployments);

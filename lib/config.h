@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "window.h"
+
 /* A "key: value" pair kept as text, with where it was written. */
 struct config_kv {
 	char		*key;
@@ -42,6 +44,40 @@ struct config_deployment {
 	int		 line;
 };
 
+/* Who a configured budget limits. */
+enum config_budget_scope {
+	CONFIG_BUDGET_GLOBAL, CONFIG_BUDGET_USER, CONFIG_BUDGET_TEAM, CONFIG_BUDGET_CUSTOMER,
+	CONFIG_BUDGET_TAG
+};
+
+/* One tollgate.budgets entry. */
+struct config_budget {
+	enum config_budget_scope scope;
+	char		*name;		/* the user, team, customer or tag; NULL for global */
+	int64_t		 max_budget;	/* picodollars; INT64_MAX: none (alerts on soft only) */
+	int64_t		 soft_budget;	/* picodollars; INT64_MAX: none */
+	int		 has_window;	/* 0: never resets */
+	struct window	 window;
+	char		 duration[WINDOW_TEXT_MAX];
+	const char	*file;
+	int		 line;
+};
+
+/* One tollgate.alerts.channels entry. */
+enum config_channel_type { CONFIG_CHANNEL_SLACK, CONFIG_CHANNEL_WEBHOOK, CONFIG_CHANNEL_EMAIL };
+
+struct config_channel {
+	enum config_channel_type type;
+	char		*url;		/* http(s):// for webhooks, smtp(s):// for email */
+	char		*from;		/* email only */
+	char		**to;		/* email only */
+	size_t		 nto;
+	const char	*file;
+	int		 line;
+};
+
+#define CONFIG_THRESHOLDS_MAX	8
+
 /* tollgate: section.  Defaults in brackets. */
 struct config_tollgate {
 	char		*listen;		/* "127.0.0.1" */
@@ -63,6 +99,17 @@ struct config_tollgate {
 	char		*log_file;		/* NULL: stderr */
 	char		*export_dir;		/* day aggregates as CSV and JSON Lines; NULL: none */
 	int64_t		 export_interval_ms;	/* how often they are written [60000] */
+	char		*export_url;		/* and POSTed as JSON here; NULL: not */
+	int64_t		 ledger_retention_ms;	/* raw records kept, 0: for ever [90 days] */
+	struct config_budget *budgets;		/* user, team, customer, tag and global budgets */
+	size_t		 nbudgets;
+	char		*budget_timezone;	/* budget windows' calendar ["UTC"] */
+	int64_t		 default_max_tokens;	/* reserved when a request states no maximum [4096] */
+	struct config_channel *alerts_channels;	/* where alerts go; none: only the log */
+	size_t		 nalerts_channels;
+	int64_t		 alerts_thresholds[CONFIG_THRESHOLDS_MAX]; /* percent of a max_budget [50, 80, 100] */
+	size_t		 nalerts_thresholds;
+	int		 alerts_daily_summary;	/* a summary of yesterday's spend [true] */
 };
 
 struct config {

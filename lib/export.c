@@ -10,24 +10,16 @@
 
 #include "aggregate.h"
 #include "buf.h"
+#include "clock.h"
 #include "export.h"
 #include "json.h"
 #include "log.h"
 #include "money.h"
 #include "timeparse.h"
 
-struct day_out {
-	int64_t		day;		/* bucket of the rows in csv and jsonl */
-	struct buf	csv, jsonl;
-};
-
 struct export_ctx {
-	const char	*dir;
-	struct day_out	 cur;
-	int		 days;
-	int		 failed;
-	char		*err;
-	size_t		 errlen;
+	struct export_day	*x;
+	int			 failed;
 };
 
 static const char *const dim_names[AGG_DIM_COUNT] = {
@@ -53,27 +45,6 @@ write_file(const char *dir, const char *name, const struct buf *b, char *err, si
 	return 0;
 }
 
-static int
-flush_day(struct export_ctx *x)
-{
-	char day[40], name[64];
-	int rc;
-
-	if (x->cur.csv.len == 0)
-		return 0;
-	time_format(x->cur.day, day, sizeof(day));
-	day[10] = '\0';
-	snprintf(name, sizeof(name), "spend-%s.csv", day);
-	rc = write_file(x->dir, name, &x->cur.csv, x->err, x->errlen);
-	snprintf(name, sizeof(name), "spend-%s.jsonl", day);
-	if (rc == 0)
-		rc = write_file(x->dir, name, &x->cur.jsonl, x->err, x->errlen);
-	x->cur.csv.len = x->cur.jsonl.len = 0;
-	if (rc == 0)
-		x->days++;
-	return rc;
-}
-
 static const char csv_header[] =
 	"day,key,user,team,customer,model,provider,requests,errors,input,cache_read,"
 	"cache_write_5m,cache_write_1h,output,reasoning,cost_usd\n";
@@ -81,42 +52,33 @@ static const char csv_header[] =
 static int
 on_row(void *arg, const struct agg_row *row)
 {
-	struct export_ctx *x = arg;
+	struct export_day *x = ((struct export_ctx *)arg)->x;
 	const struct agg_value *v = row->v;
 	char day[40], cost[MONEY_FORMAT_MAX];
 	int i;
 
 	if (!row->all_tags)
 		return 0;	/* tags collapsed: each request once */
-	if (row->bucket_ns != x->cur.day) {
-		if (flush_day(x) < 0) {
-			x->failed = 1;
-			return 1;
-		}
-		x->cur.day = row->bucket_ns;
-	}
-	if (x->cur.csv.len == 0)
-		buf_append(&x->cur.csv, csv_header, sizeof(csv_header) - 1);
 	time_format(row->bucket_ns, day, sizeof(day));
 	day[10] = '\0';
 	money_format(v->total, MONEY_COST_SCALE, cost);
-	buf_printf(&x->cur.csv, "%s", day);
-	buf_printf(&x->cur.jsonl, "{\"day\": \"%s\"", day);
+	buf_printf(&x->csv, "%s", day);
+	buf_printf(&x->jsonl, "{\"day\": \"%s\"", day);
 	for (i = 0; i < AGG_DIM_COUNT; i++) {
 		if (i == AGG_DIM_TAG)
 			continue;
-		buf_append(&x->cur.csv, ",", 1);
-		buf_csv_field(&x->cur.csv, row->dim[i]);
-		buf_printf(&x->cur.jsonl, ", \"%s\": ", dim_names[i]);
-		json_write_string(&x->cur.jsonl, row->dim[i]);
+		buf_append(&x->csv, ",", 1);
+		buf_csv_field(&x->csv, row->dim[i]);
+		buf_printf(&x->jsonl, ", \"%s\": ", dim_names[i]);
+		json_write_string(&x->jsonl, row->dim[i]);
 	}
-	buf_printf(&x->cur.csv, ",%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%s\n",
+	buf_printf(&x->csv, ",%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%s\n",
 	    (long long)v->requests, (long long)v->errors,
 	    (long long)v->tokens[RECORD_TOK_INPUT], (long long)v->tokens[RECORD_TOK_CACHE_READ],
 	    (long long)v->tokens[RECORD_TOK_CACHE_WRITE_5M],
 	    (long long)v->tokens[RECORD_TOK_CACHE_WRITE_1H], (long long)v->tokens[RECORD_TOK_OUTPUT],
 	    (long long)v->tokens[RECORD_TOK_REASONING], cost);
-	buf_printf(&x->cur.jsonl, ", \"requests\": %lld, \"errors\": %lld, \"input\": %lld, "
+	buf_printf(&x->jsonl, ", \"requests\": %lld, \"errors\": %lld, \"input\": %lld, "
 	    "\"cache_read\": %lld, \"cache_write_5m\": %lld, \"cache_write_1h\": %lld, "
 	    "\"output\": %lld, \"reasoning\": %lld, \"cost_usd\": %s}\n",
 	    (long long)v->requests, (long long)v->errors,
@@ -124,27 +86,70 @@ on_row(void *arg, const struct agg_row *row)
 	    (long long)v->tokens[RECORD_TOK_CACHE_WRITE_5M],
 	    (long long)v->tokens[RECORD_TOK_CACHE_WRITE_1H], (long long)v->tokens[RECORD_TOK_OUTPUT],
 	    (long long)v->tokens[RECORD_TOK_REASONING], cost);
+	x->rows++;
 	return 0;
 }
 
 int
-export_days(struct ledger *l, const char *dir, int64_t since_ns, int64_t until_ns, char *err,
-    size_t errlen)
+export_day_build(struct ledger *l, int64_t day_ns, struct export_day *x, char *err, size_t errlen)
 {
-	struct export_ctx x = { .dir = dir, .err = err, .errlen = errlen };
-	int rc;
+	struct export_ctx c = { .x = x };
+
+	x->day_ns = time_day_start(day_ns);
+	x->rows = 0;
+	x->csv.len = x->jsonl.len = 0;
+	buf_append(&x->csv, csv_header, sizeof(csv_header) - 1);
+	if (aggregate_scan(l, AGG_TABLE_DAY, x->day_ns, x->day_ns + 86400LL * 1000000000, on_row,
+	    &c, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+int
+export_day_write(const struct export_day *x, const char *dir, char *err, size_t errlen)
+{
+	char day[40], name[64];
 
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
 		log_into(err, errlen, "cannot create export directory '%s': %s", dir, strerror(errno));
 		return -1;
 	}
-	x.cur.day = INT64_MIN;
-	rc = aggregate_scan(l, AGG_TABLE_DAY, since_ns, until_ns, on_row, &x, err, errlen);
-	if (rc == 0 && !x.failed && flush_day(&x) < 0)
-		x.failed = 1;
-	buf_release(&x.cur.csv);
-	buf_release(&x.cur.jsonl);
-	if (rc < 0 || x.failed)
+	time_format(x->day_ns, day, sizeof(day));
+	day[10] = '\0';
+	snprintf(name, sizeof(name), "spend-%s.csv", day);
+	if (write_file(dir, name, &x->csv, err, errlen) < 0)
 		return -1;
-	return x.days;
+	snprintf(name, sizeof(name), "spend-%s.jsonl", day);
+	return write_file(dir, name, &x->jsonl, err, errlen);
+}
+
+void
+export_day_json(const struct export_day *x, const char *host, struct buf *body)
+{
+	char day[40], at[40];
+	const char *p, *end = x->jsonl.data + x->jsonl.len, *nl;
+
+	time_format(x->day_ns, day, sizeof(day));
+	day[10] = '\0';
+	time_format(clock_now_ns(), at, sizeof(at));
+	body->len = 0;
+	buf_printf(body, "{\"object\": \"tollgate.spend.day\", \"day\": \"%s\", \"generated_at\": "
+	    "\"%s\", \"host\": ", day, at);
+	json_write_string(body, host);
+	buf_printf(body, ", \"rows\": [");
+	for (p = x->jsonl.data; p != NULL && p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if (p != x->jsonl.data)
+			buf_append(body, ", ", 2);
+		buf_append(body, p, (size_t)(nl - p));
+	}
+	buf_printf(body, "]}\n");
+}
+
+void
+export_day_release(struct export_day *x)
+{
+	buf_release(&x->csv);
+	buf_release(&x->jsonl);
 }

@@ -1,7 +1,8 @@
 /*
- * Periodic export of the day aggregates, run by the accountant: one CSV and
- * one JSON Lines file per UTC day in export_dir, each written to a temporary
- * name and renamed, so a reader never sees half a file.
+ * Export of the day aggregates, run by the accountant for the days that
+ * changed since their last export: one CSV and one JSON Lines file per UTC
+ * day in export.dir, each written to a temporary name and renamed, so a
+ * reader never sees half a file; and a JSON document per day for export.url.
  */
 #ifndef TOLLGATE_EXPORT_H
 #define TOLLGATE_EXPORT_H
@@ -9,15 +10,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 struct ledger;
 
 /*
- * Writes dir/spend-YYYY-MM-DD.csv and .jsonl for every UTC day starting in
- * [since_ns, until_ns) that has aggregate rows (one line per key, user,
- * team, customer, model and provider; tags collapsed, so lines add up to the
- * day's total).  Returns the number of days written, or -1 with err.
+ * One UTC day's aggregates as export text: one line per key, user, team,
+ * customer, model and provider, tags collapsed, so the lines add up to the
+ * day's total.  csv starts with its header line.
  */
-int export_days(struct ledger *l, const char *dir, int64_t since_ns, int64_t until_ns,
-    char *err, size_t errlen);
+struct export_day {
+	int64_t		day_ns;
+	size_t		rows;
+	struct buf	csv, jsonl;
+};
+
+/* Fills x (zeroed, or reused) with the day holding day_ns; 0 or -1 with err. */
+int export_day_build(struct ledger *l, int64_t day_ns, struct export_day *x, char *err,
+    size_t errlen);
+/* Writes dir/spend-YYYY-MM-DD.csv and .jsonl, each atomically; 0 or -1 with err. */
+int export_day_write(const struct export_day *x, const char *dir, char *err, size_t errlen);
+/*
+ * The JSON document POSTed to export.url: {"object": "tollgate.spend.day",
+ * "day", "generated_at", "host", "rows": [the JSON Lines objects]}.
+ */
+void export_day_json(const struct export_day *x, const char *host, struct buf *body);
+void export_day_release(struct export_day *x);
 
 #endif

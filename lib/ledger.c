@@ -48,7 +48,7 @@
 #define SPILL_HEAD		(4 + KEY_LEN)
 #define LEDGER_GROW_LIMIT	64	/* the map grows to 64 times the size asked for */
 #define LEDGER_LAYOUT		1	/* meta "layout": the key and value format above */
-#define LEDGER_MAX_DBS		8
+#define LEDGER_MAX_DBS		16
 #define KEYEXIST_TRIES		1000
 #define SPILL_FILE		"spill.msgpack"
 #define SPILL_BAD_FILE		"spill.msgpack.bad"

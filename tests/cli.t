@@ -1,12 +1,13 @@
 #!/bin/sh
-# tollctl cost end to end: output, exit codes and error messages.
+# tollctl cost, logs and spend end to end: output, exit codes and error messages.
 # Needs TOLLCTL (the binary) and TOLLGATE_SRC (the project root); make check sets both.
 set -u
 : "${TOLLGATE_SRC:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${TOLLCTL:=$TOLLGATE_SRC/build/tollctl}"
 SHARED="$TOLLGATE_SRC/../shared/data"
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+# and stop the gateway and the mock provider of the spend tests, if they still run
+trap 'for p in ${gw:-} ${mock:-}; do kill "$p"; done 2>/dev/null; rm -rf "$T"' EXIT
 n=0
 failed=0
 
@@ -110,6 +111,186 @@ has "'$T/env-ledger'" "$T/err"; ok $? "TOLLGATE_LEDGER is the default ledger"
 run logs --ledger "$T" --limit -3
 ok $(( rc != 1 )) "a negative --limit exits 1"
 has "--limit: '-3'" "$T/err"; ok $? "with a message"
+
+# tollctl spend on a ledger a real gateway wrote: tollgated in front of the mock
+# provider, five requests of known usage, then the aggregates rebuilt from the
+# records.  Costs (USD) by request, with gpt-4o-mini at 1.5e-7 input, 7.5e-8
+# cache read and 6e-7 output (and reasoning), claude-sonnet-4-5 at 3e-6 input,
+# 3e-7 cache read, 3.75e-6 cache write and 1.5e-5 output:
+#   r1 master demo   customer acme    tags a,b  600 input .00009, 400 cache read .00003,
+#                                               30 output .000018, 20 reasoning .000012 = .00015
+#   r2 user   demo   customer globex  tag b     1000 input .00015, 50 output .00003 = .00018
+#   r3 user   claude customer acme    no tags   500 input .0015, 200 cache read .00006,
+#                                               300 cache write .001125, 50 output .00075 = .003435
+#   r4 master demo   no customer      tag a     upstream 500: an error, cost 0
+#   r5 user   demo   customer x*70    no tags   as r2 = .00018
+PY=/usr/bin/python3
+BUILD=$(dirname "$TOLLCTL")
+G="$T/gw"
+L="$G/ledger"
+mock=; gw=
+# total FIELD...: those fields of the first JSON line of $T/out, as written
+total() {
+	"$PY" -c 'import decimal, json, sys
+r = json.loads(open(sys.argv[1]).readline(), parse_float=decimal.Decimal)
+print(" ".join(str(r.get(k)) for k in sys.argv[2:]))' "$T/out" "$@"
+}
+# numbers: every line of $T/out is JSON whose counts are integers and costs numbers,
+# and whose category costs add up to cost_usd
+numbers() {
+	"$PY" -c 'import decimal, json, sys
+lines = open(sys.argv[1]).read().splitlines()
+for l in lines:
+    r = json.loads(l, parse_float=decimal.Decimal, parse_int=decimal.Decimal)
+    costs = [k for k in r if k.startswith("cost_")]
+    assert len(costs) == 14, costs
+    assert all(type(r[k]) is decimal.Decimal for k in costs + ["requests", "errors", "input"]), l
+    assert sum(r[k] for k in costs if k != "cost_usd") == r["cost_usd"], l
+sys.exit(0 if lines else 1)' "$T/out" 2>>"$T/err"
+}
+# post KEY PATH TAGS BODY: one request through the gateway; its HTTP status
+post() {
+	curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" \
+	    -H 'Content-Type: application/json' ${3:+-H "x-tollgate-tags: $3"} -d "$4" \
+	    "http://127.0.0.1:$gwport$2"
+}
+if [ -x "$BUILD/tollgated" ] && [ -x "$BUILD/mockprovider" ] && [ -x "$PY" ] &&
+    command -v curl >/dev/null; then
+	mkdir -p "$G"
+	"$BUILD/mockprovider" -p 0 -q 2>"$G/mock.log" &
+	mock=$!
+	i=0
+	while ! grep -q 'listening on' "$G/mock.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	mockport=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$G/mock.log")
+	gwport=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	cat >"$G/prices.yaml" <<'YAML'
+gpt-4o-mini:
+  input_cost_per_token: 1.5e-7
+  output_cost_per_token: 6e-7
+  cache_read_input_token_cost: 7.5e-8
+claude-sonnet-4-5:
+  input_cost_per_token: 3e-6
+  output_cost_per_token: 1.5e-5
+  cache_read_input_token_cost: 3e-7
+  cache_creation_input_token_cost: 3.75e-6
+YAML
+	cat >"$G/tollgate.yaml" <<YAML
+tollgate:
+  listen: 127.0.0.1
+  port: $gwport
+  workers: 1
+  price_files: [prices.yaml]
+  ledger_sync_interval: 100ms
+  keys: [sk-cli-user]
+general_settings:
+  master_key: sk-cli-master
+model_list:
+  - model_name: demo
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: http://127.0.0.1:$mockport/v1
+      api_key: k
+  - model_name: claude
+    litellm_params:
+      model: anthropic/claude-sonnet-4-5
+      api_base: http://127.0.0.1:$mockport
+      api_key: k
+YAML
+	"$BUILD/tollgated" -f -c "$G/tollgate.yaml" --ledger "$L" --run-dir "$G/run" >"$G/log" 2>&1 &
+	gw=$!
+	i=0
+	while ! curl -sf "http://127.0.0.1:$gwport/health" >/dev/null && [ $i -lt 150 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	long=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+	st=$(post sk-cli-master /v1/chat/completions a,b '{"model": "demo", "messages": [], "user": "acme",
+	    "mock": {"prompt_tokens": 1000, "cached_tokens": 400, "completion_tokens": 50, "reasoning_tokens": 20}}')
+	st="$st $(post sk-cli-user /v1/chat/completions b '{"model": "demo", "messages": [], "user": "globex"}')"
+	st="$st $(post sk-cli-user /v1/messages '' '{"model": "claude", "max_tokens": 100, "messages": [],
+	    "user": "acme", "mock": {"cached_tokens": 200, "cache_write_tokens": 300}}')"
+	st="$st $(post sk-cli-master /v1/chat/completions a '{"model": "demo", "messages": [], "mock": {"status": 500}}')"
+	st="$st $(post sk-cli-user /v1/chat/completions '' '{"model": "demo", "messages": [], "user": "'$long'"}')"
+	[ "$st" = "200 200 200 500 200" ]; ok $? "spend: five requests through tollgated and the mock ($st)"
+	kill "$gw" && wait "$gw"
+	gw=
+	kill "$mock" && wait "$mock"
+	mock=
+	run aggregate --rebuild --ledger "$L"
+	has "from 5 records" "$T/out"; ok $? "  their aggregates rebuilt from the records"
+
+	run spend --ledger "$L" --format json
+	[ "$(total requests errors cost_usd)" = "5 1 0.003945" ]; ok $? "spend: the grand total ($(total requests errors cost_usd))"
+	[ "$(total cost_input_usd cost_cache_read_usd cost_cache_write_usd cost_output_usd cost_reasoning_usd)" = \
+	    "0.00189 0.00009 0.001125 0.000828 0.000012" ]
+	ok $? "  per category: input, cache read, cache write, output, reasoning"
+	numbers; ok $? "  json: counts are integers, costs numbers, the categories add up to cost_usd"
+	run spend --ledger "$L" --format json --by model --by customer --by tag
+	numbers; ok $? "  and on every line --by model --by customer --by tag"
+	run spend --ledger "$L" --format csv --by model
+	"$PY" -c 'import csv, decimal, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+D = decimal.Decimal
+sys.exit(not (len(rows) == 2 and all(sum(D(v) for k, v in r.items() if k.startswith("cost_") and k != "cost_usd")
+    == D(r["cost_usd"]) for r in rows) and [r["cost_cache_write_usd"] for r in rows] == ["0.001125", "0"]))' "$T/out"
+	ok $? "  csv: a cost column per category, adding up to cost_usd"
+	run spend --ledger "$L" --by model
+	has "CACHE_WRITE USD" "$T/out" && ! has "AUDIO_INPUT USD" "$T/out"
+	ok $? "  table: the categories that cost something, not the others"
+
+	run spend --ledger "$L" --format json --customer acme
+	[ "$(total requests cost_usd)" = "2 0.003585" ]; ok $? "--customer acme: r1 and r3"
+	run spend --ledger "$L" --format json --customer ''
+	[ "$(total requests errors cost_usd)" = "1 1 0" ]; ok $? "--customer '': r4, the request without one"
+	run spend --ledger "$L" --format json --customer "$long"
+	[ "$(total requests cost_usd)" = "1 0.00018" ]; ok $? "--customer of 70 bytes: r5, kept as its first 64"
+	run spend --ledger "$L" --format json --tag a
+	[ "$(total requests errors cost_usd)" = "2 1 0.00015" ]; ok $? "--tag a: r1 and r4"
+	run spend --ledger "$L" --format json --tag b
+	[ "$(total requests cost_usd)" = "2 0.00033" ]; ok $? "--tag b: r1 and r2, each once"
+	run spend --ledger "$L" --format json --tag ''
+	[ "$(total requests cost_usd)" = "2 0.003615" ]; ok $? "--tag '': r3 and r5, without tags"
+	run spend --ledger "$L" --format json --by tag --tag b
+	[ "$(wc -l <"$T/out") $(total tag requests)" = "1 b 2" ]; ok $? "--by tag --tag b: only tag b's line"
+	run spend --ledger "$L" --format json --customer acme --tag b
+	[ "$(total requests cost_usd)" = "1 0.00015" ]; ok $? "--customer acme --tag b: r1 only"
+	run spend --ledger "$L" --format json --key master
+	[ "$(total requests cost_usd)" = "2 0.00015" ]; ok $? "--key master: r1 and r4"
+	run spend --ledger "$L" --format json --provider anthropic
+	[ "$(total requests cost_usd cost_cache_write_usd)" = "1 0.003435 0.001125" ]; ok $? "--provider anthropic: r3"
+	run spend --ledger "$L" --format json --by model --provider openai
+	[ "$(wc -l <"$T/out") $(total model requests cost_usd)" = "1 gpt-4o-mini 4 0.00051" ]
+	ok $? "--by model --provider openai: r1, r2, r4, r5 (the model-day rollup)"
+	run spend --ledger "$L" --format json --model claude-sonnet-4-5
+	[ "$(total requests cost_usd)" = "1 0.003435" ]; ok $? "--model claude-sonnet-4-5: r3"
+	run spend --ledger "$L" --format json --user '' --team ''
+	[ "$(total requests)" = "5" ]; ok $? "--user '' --team '': all five (the gateway sets neither)"
+	run spend --ledger "$L" --format json --team ops
+	[ "$rc $(total requests cost_usd)" = "0 0 0" ]; ok $? "--team ops: nothing, a zero total"
+	run spend --ledger "$L" --format csv --user alice
+	[ "$rc $(wc -l <"$T/out")" = "0 1" ]; ok $? "--user alice --format csv: the header alone"
+
+	run spend --ledger "$L" --by colour
+	[ $rc -eq 1 ] && has "unknown dimension 'colour'" "$T/err"; ok $? "spend: an unknown --by exits 1, says so"
+	run spend --ledger "$L" --since yesterday-ish
+	[ $rc -eq 1 ] && has "--since:" "$T/err"; ok $? "spend: a bad --since exits 1, says so"
+	run spend --ledger "$L" --since 2026-01-02 --until 2026-01-01
+	[ $rc -eq 1 ] && has "--until must be later" "$T/err"; ok $? "spend: --until before --since exits 1"
+	run spend --ledger "$L" --format xml
+	[ $rc -eq 1 ] && has "unknown format 'xml'" "$T/err"; ok $? "spend: an unknown --format exits 1, says so"
+	run spend --ledger "$T/no-ledger" --customer acme
+	[ $rc -eq 1 ] && has "cannot open ledger '$T/no-ledger'" "$T/err"; ok $? "spend: a missing ledger exits 1, names it"
+	run spend --ledger "$L" --tag a,b
+	[ $rc -eq 1 ] && has "--tag: 'a,b' is a list" "$T/err"; ok $? "spend: --tag with a list exits 1"
+	run spend --ledger "$L" --customer acme --customer globex
+	[ $rc -eq 1 ] && has "--customer: given twice" "$T/err"; ok $? "spend: a filter given twice exits 1"
+	run spend --ledger "$L" --provider
+	[ $rc -eq 1 ] && has "'--provider' requires an argument" "$T/err"; ok $? "spend: a filter without a value exits 1"
+	run spend --help
+	[ $rc -eq 0 ] && has "--provider P" "$T/out" && has "cost_input_usd" "$T/out"
+	ok $? "spend --help documents the filters and the cost columns"
+else
+	skip 32 "tollgated, mockprovider, /usr/bin/python3 or curl absent"
+fi
 
 if [ -d "$SHARED" ]; then
 	run cost --prices "$TOLLGATE_SRC/etc/prices.yaml" "$SHARED/usage_samples/anthropic_messages_stream_thinking.sse"

@@ -43,9 +43,9 @@ static const char stat_help[] =
 "usage: tollctl stat [--ledger DIR] [--run-dir DIR]\n"
 "\n"
 "Prints the state of the ledger (records, size, map use, bytes per record,\n"
-"oldest and newest record, the accountant's lag: records not yet in the\n"
-"aggregates) and of the running gateway (the price-map generation in use and\n"
-"when it was published).\n"
+"oldest and newest record, how far retention has pruned, the accountant's lag:\n"
+"records not yet in the aggregates) and of the running gateway (the price-map\n"
+"generation in use and when it was published).\n"
 "\n"
 "  --ledger DIR    the ledger (default: $TOLLGATE_LEDGER, else " TOLLGATE_LEDGER ")\n"
 "  --run-dir DIR   the gateway's run directory (default: $TOLLGATE_RUN_DIR, else\n"
@@ -70,7 +70,7 @@ stat_main(int argc, char **argv)
 	const char *dir = tollctl_ledger_dir();
 	const char *run = default_dir("TOLLGATE_RUN_DIR", TOLLGATE_RUN_DIR);
 	uint64_t records, used, map, lag = 0;
-	int64_t oldest = 0, newest = 0;
+	int64_t oldest = 0, newest = 0, horizon = 0;
 	struct ledger *l = NULL;
 	struct shm *shm = NULL;
 	struct shm_header h;
@@ -103,6 +103,7 @@ stat_main(int argc, char **argv)
 	ledger_newest(l, 1, first_record, &newest);
 	if (aggregate_lag(l, &lag) < 0)
 		lag = UINT64_MAX;
+	aggregate_pruned(l, &horizon);
 	ledger_close(l);
 	printf("ledger            %s\n", dir);
 	printf("records           %llu\n", (unsigned long long)records);
@@ -112,6 +113,9 @@ stat_main(int argc, char **argv)
 		printf("bytes per record  %llu\n", (unsigned long long)(used / records));
 	printf("oldest record     %s\n", records ? time_format(oldest, t1, sizeof(t1)) : "-");
 	printf("newest record     %s\n", records ? time_format(newest, t2, sizeof(t2)) : "-");
+	if (horizon > 0)
+		printf("pruned before     %s (ledger.retention; the aggregates keep those days)\n",
+		    time_format(horizon, t1, sizeof(t1)));
 	if (lag == UINT64_MAX)
 		printf("accountant lag    unknown\n");
 	else

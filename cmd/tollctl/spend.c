@@ -1,9 +1,11 @@
 /*
  * tollctl spend: spend totals grouped by key, user, team, customer, tag,
- * model, provider, day or hour, read from the ledger's aggregates (never the
- * raw records).  tollctl aggregate --rebuild: recomputes the aggregates from
- * the raw records.  See lib/aggregate.h for what the aggregates hold.
+ * model, provider, day or hour, and filtered by any of the first seven, read
+ * from the ledger's aggregates (never the raw records).  tollctl aggregate
+ * --rebuild: recomputes the aggregates from the raw records.  See
+ * lib/aggregate.h for what the aggregates hold.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -30,10 +32,12 @@
 #define NS_PER_DAY	(24 * NS_PER_HOUR)
 #define SPEND_MAX_BY	9
 #define REBUILD_BATCH	50000
+#define OPT_FILTER	256	/* getopt value of --key ... --provider: plus their enum agg_dim */
 
 static const char spend_help[] =
-"usage: tollctl spend [--by DIM]... [--since T] [--until T] [--key K] [--model M]\n"
-"                     [--format table|json|csv] [--ledger DIR]\n"
+"usage: tollctl spend [--by DIM]... [--since T] [--until T] [--key K] [--user U]\n"
+"                     [--team T] [--customer C] [--tag G] [--model M]\n"
+"                     [--provider P] [--format table|json|csv] [--ledger DIR]\n"
 "\n"
 "Prints spend totals from the ledger's aggregates, which the gateway's\n"
 "accountant keeps up to date within a fraction of a second.\n"
@@ -42,12 +46,21 @@ static const char spend_help[] =
 "                 day or hour; repeat for several (default: one grand total)\n"
 "  --since T      from T (RFC 3339, or 7d, 24h, ... back from now)\n"
 "  --until T      up to T, excluded\n"
-"  --key K        only the key K;  --model M  only the model M (the price-map\n"
-"                 entry a request was priced as, else its deployment, else the\n"
-"                 model requested)\n"
 "  --format F     table (default), json (one object per line) or csv\n"
 "  --ledger DIR   the ledger directory (default: $TOLLGATE_LEDGER, else\n"
 "                 " TOLLGATE_LEDGER ")\n"
+"\n"
+"Filters count only the requests with exactly that value; '' selects those\n"
+"without one (--customer '').  Each is given at most once, and all must match.\n"
+"  --key K        the key's id, as 'tollctl logs' shows it\n"
+"  --user U, --team T, --customer C\n"
+"  --tag G        one tag of the request's list (a request with several\n"
+"                 counts once); --tag '' selects the requests without tags\n"
+"  --model M      the price-map entry a request was priced as, else its\n"
+"                 deployment, else the model requested\n"
+"  --provider P   the provider that served it (openai, anthropic, ...)\n"
+"The aggregates keep the first 64 bytes of a user, team, customer or tag, and\n"
+"the filters compare those.\n"
 "\n"
 "Granularity: daily aggregates cover whole UTC days, so --since and --until\n"
 "inside a day include that whole day.  Hourly aggregates, kept for the last\n"
@@ -60,7 +73,13 @@ static const char spend_help[] =
 "\n"
 "Columns: requests, errors (HTTP status >= 400 or no answer from upstream),\n"
 "tokens of uncached input, cache read, cache write (5 minutes and 1 hour),\n"
-"output, reasoning, and the exact cost in USD.\n"
+"output, reasoning; the exact cost in USD (cost_usd), then the cost of each\n"
+"category, which add up to it: input, cache_read, cache_write, output,\n"
+"reasoning, audio_input, audio_output, image_input, image_output,\n"
+"tool_use_prompt, search, duration and request (cost_input_usd, ...,\n"
+"cost_request_usd).  csv and json always have every column, json costs as\n"
+"exact decimal numbers; the table leaves out the categories that cost nothing\n"
+"on every line.\n"
 "Exit status: 0 printed; 1 bad arguments or an unreadable ledger.\n";
 
 static const char aggregate_help[] =
@@ -77,23 +96,83 @@ static const char aggregate_help[] =
 enum by { BY_KEY, BY_USER, BY_TEAM, BY_CUSTOMER, BY_TAG, BY_MODEL, BY_PROVIDER, BY_DAY,
 	BY_HOUR, BY_COUNT };
 
-/* In enum agg_dim order, then day and hour. */
+/* In enum agg_dim order, then day and hour; the first seven also name the filters. */
 static const char *const by_names[BY_COUNT] = {
 	"key", "user", "team", "customer", "tag", "model", "provider", "day", "hour"
 };
+
+_Static_assert(BY_PROVIDER == (int)AGG_DIM_PROVIDER && BY_DAY == (int)AGG_DIM_COUNT,
+    "a dimension's enum by is its enum agg_dim");
+
+enum format { FMT_TABLE, FMT_JSON, FMT_CSV };
 
 struct group {
 	char			*name;		/* the dimensions' values, '\x1f' between */
 	struct agg_value	 v;
 };
 
+/* What the command line asks for, and the groups found. */
 struct spend {
 	enum by		 by[SPEND_MAX_BY];
-	int		 nby, by_tag;
-	const char	*key, *model;
+	int		 nby;
+	const char	*filter[AGG_DIM_COUNT];	/* NULL: any value */
+	int		 per_tag;	/* read the per-tag rows: by tag, or a tag filter */
+	int		 hour;		/* read the hourly rows */
+	int		 only_dim;	/* the one-dimension rows of this dimension; -1: others */
+	int		 have_since, have_until;
+	int64_t		 since, until;
+	enum format	 fmt;
+	const char	*dir;
 	struct group	*g;
 	size_t		 n, cap;
 	int		 oom;
+};
+
+/*
+ * The cost columns after the total: one per cost part, except that cache
+ * writes of both lifetimes share one, as they share a token column.  Each
+ * part is in exactly one column, so that the columns add up to the total.
+ */
+static const struct cost_col {
+	const char	*name;
+	unsigned	 parts;		/* 1 << enum cost_part, for each part it sums */
+} cost_cols[] = {
+	{ "input", 1u << COST_INPUT },
+	{ "cache_read", 1u << COST_CACHE_READ },
+	{ "cache_write", 1u << COST_CACHE_WRITE_5M | 1u << COST_CACHE_WRITE_1H },
+	{ "output", 1u << COST_OUTPUT },
+	{ "reasoning", 1u << COST_REASONING },
+	{ "audio_input", 1u << COST_AUDIO_IN },
+	{ "audio_output", 1u << COST_AUDIO_OUT },
+	{ "image_input", 1u << COST_IMAGE_IN },
+	{ "image_output", 1u << COST_IMAGE_OUT },
+	{ "tool_use_prompt", 1u << COST_TOOL_PROMPT },
+	{ "search", 1u << COST_SEARCH },
+	{ "duration", 1u << COST_DURATION },
+	{ "request", 1u << COST_REQUEST },
+};
+
+#define NCOST_COLS	(sizeof(cost_cols) / sizeof(cost_cols[0]))
+#define NCOSTS		(1 + NCOST_COLS)	/* the total, then the cost columns */
+#define NCOUNTS		7
+
+_Static_assert(NCOST_COLS == COST_PART_COUNT - 1, "a cost column for every cost part");
+
+static const char *const count_names[NCOUNTS] = {
+	"requests", "errors", "input", "cache_read", "cache_write", "output", "reasoning"
+};
+static const int count_widths[NCOUNTS] = { 10, 8, 12, 12, 12, 12, 12 };
+
+/* One group's numbers as printed: its counts, then its costs as exact decimal text. */
+struct line {
+	long long	count[NCOUNTS];
+	char		cost[NCOSTS][MONEY_FORMAT_MAX];
+};
+
+/* The table's column widths; a cost column of width 0 is left out. */
+struct table {
+	int		dim[SPEND_MAX_BY];
+	int		cost[NCOSTS];
 };
 
 static void
@@ -107,6 +186,28 @@ bucket_text(int64_t ns, int hour, char *buf, size_t len)
 		snprintf(buf, len, "?");
 }
 
+/*
+ * Whether row holds every filter's value.  User, team, customer and tag are
+ * compared on their first AGG_DIM_MAX bytes, all that the aggregates keep of
+ * them, so that a longer value still finds the group --by shows for it.
+ */
+static int
+matches(const struct spend *s, const struct agg_row *row)
+{
+	int d, cut;
+
+	for (d = 0; d < AGG_DIM_COUNT; d++) {
+		if (s->filter[d] == NULL)
+			continue;
+		cut = d == AGG_DIM_USER || d == AGG_DIM_TEAM || d == AGG_DIM_CUSTOMER ||
+		    d == AGG_DIM_TAG;
+		if ((cut ? strncmp(row->dim[d], s->filter[d], AGG_DIM_MAX) :
+		    strcmp(row->dim[d], s->filter[d])) != 0)
+			return 0;
+	}
+	return 1;
+}
+
 static int
 collect(void *arg, const struct agg_row *row)
 {
@@ -115,10 +216,7 @@ collect(void *arg, const struct agg_row *row)
 	char when[32];
 	int i;
 
-	if (row->all_tags == s->by_tag)
-		return 0;
-	if ((s->key && strcmp(row->dim[AGG_DIM_KEY], s->key) != 0) ||
-	    (s->model && strcmp(row->dim[AGG_DIM_MODEL], s->model) != 0))
+	if (row->all_tags == s->per_tag || row->only_dim != s->only_dim || !matches(s, row))
 		return 0;
 	for (i = 0; i < s->nby; i++) {
 		if (i)
@@ -180,24 +278,31 @@ merge(struct spend *s)
 	s->n = j + 1;
 }
 
-static const char *const col_names[] = {
-	"requests", "errors", "input", "cache_read", "cache_write", "output", "reasoning", "cost_usd"
-};
-
-/* The seven counts of a group, in col_names order. */
+/* The numbers of v as printed: cache writes of both lifetimes in one column. */
 static void
-counts(const struct agg_value *v, long long c[7])
+line_of(const struct agg_value *v, struct line *ln)
 {
-	c[0] = v->requests;
-	c[1] = v->errors;
-	c[2] = v->tokens[RECORD_TOK_INPUT];
-	c[3] = v->tokens[RECORD_TOK_CACHE_READ];
-	c[4] = v->tokens[RECORD_TOK_CACHE_WRITE_5M] + v->tokens[RECORD_TOK_CACHE_WRITE_1H];
-	c[5] = v->tokens[RECORD_TOK_OUTPUT];
-	c[6] = v->tokens[RECORD_TOK_REASONING];
+	money_sum sum;
+	size_t c;
+	int p;
+
+	ln->count[0] = v->requests;
+	ln->count[1] = v->errors;
+	ln->count[2] = v->tokens[RECORD_TOK_INPUT];
+	ln->count[3] = v->tokens[RECORD_TOK_CACHE_READ];
+	ln->count[4] = v->tokens[RECORD_TOK_CACHE_WRITE_5M] + v->tokens[RECORD_TOK_CACHE_WRITE_1H];
+	ln->count[5] = v->tokens[RECORD_TOK_OUTPUT];
+	ln->count[6] = v->tokens[RECORD_TOK_REASONING];
+	money_format(v->total, MONEY_COST_SCALE, ln->cost[0]);
+	for (c = 0; c < NCOST_COLS; c++) {
+		for (sum = 0, p = 0; p < COST_PART_COUNT; p++)
+			if (cost_cols[c].parts & 1u << p)
+				sum += v->cost[p];
+		money_format(sum, MONEY_COST_SCALE, ln->cost[1 + c]);
+	}
 }
 
-/* The i-th dimension value of a group name (points into name, which it cuts). */
+/* The next dimension value of a group name; cuts the name, moves *p past it. */
 static char *
 field(char **p)
 {
@@ -211,228 +316,439 @@ field(char **p)
 	return f;
 }
 
-enum format { FMT_TABLE, FMT_JSON, FMT_CSV };
-
+/* Appends text in upper case, right-aligned in width (left-aligned if negative). */
 static void
-print(struct spend *s, enum format fmt, struct buf *o)
+put_upper(struct buf *o, const char *text, int width)
 {
-	char cost[MONEY_FORMAT_MAX], *p, *f;
-	int w[SPEND_MAX_BY], i, len;
-	long long c[7];
-	size_t gi;
+	char up[64];
+	size_t i;
 
-	if (fmt == FMT_CSV) {
-		for (i = 0; i < s->nby; i++)
-			buf_printf(o, "%s,", by_names[s->by[i]]);
-		for (i = 0; i < 8; i++)
-			buf_printf(o, "%s%s", col_names[i], i < 7 ? "," : "\n");
-	}
-	if (fmt == FMT_TABLE) {
-		for (i = 0; i < s->nby; i++)
-			w[i] = (int)strlen(by_names[s->by[i]]);
-		for (gi = 0; gi < s->n; gi++) {
-			char *name = strdup(s->g[gi].name);
+	for (i = 0; text[i] && i < sizeof(up) - 1; i++)
+		up[i] = (char)toupper((unsigned char)text[i]);
+	up[i] = '\0';
+	buf_printf(o, "%*s", width, up);
+}
 
-			for (p = name, i = 0; name && i < s->nby; i++)
-				if ((len = (int)strlen(field(&p))) > w[i])
-					w[i] = len;
-			free(name);
-		}
-		for (i = 0; i < s->nby; i++) {
-			const char *b = by_names[s->by[i]];
-			int j;
+/* The table's title of cost column c: "cost usd" for the total, else "input usd", ... */
+static void
+cost_title(size_t c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s usd", c == 0 ? "cost" : cost_cols[c - 1].name);
+}
 
-			for (j = 0; b[j]; j++)
-				buf_printf(o, "%c", b[j] - 'a' + 'A');
-			buf_printf(o, "%*s  ", w[i] - j, "");
-		}
-		buf_printf(o, "%10s  %8s  %12s  %12s  %12s  %12s  %12s  %16s\n", "REQUESTS", "ERRORS",
-		    "INPUT", "CACHE_READ", "CACHE_WRITE", "OUTPUT", "REASONING", "COST USD");
+/* Widths: the dimensions' widest value, the costs' too; cost columns of only zeros get 0. */
+static void
+table_widths(const struct spend *s, struct table *t)
+{
+	char title[32];
+	const char *name;
+	struct line ln;
+	size_t gi, c, len;
+	int i, zero[NCOSTS];
+
+	for (i = 0; i < s->nby; i++)
+		t->dim[i] = (int)strlen(by_names[s->by[i]]);
+	for (c = 0; c < NCOSTS; c++) {
+		cost_title(c, title, sizeof(title));
+		t->cost[c] = (int)strlen(title);
+		zero[c] = c > 0;
 	}
 	for (gi = 0; gi < s->n; gi++) {
-		p = s->g[gi].name;
-		counts(&s->g[gi].v, c);
-		money_format(s->g[gi].v.total, MONEY_COST_SCALE, cost);
-		if (fmt == FMT_JSON)
-			buf_printf(o, "{");
-		for (i = 0; i < s->nby; i++) {
-			f = field(&p);
-			switch (fmt) {
-			case FMT_TABLE:
-				buf_printf(o, "%-*s  ", w[i], *f ? f : "-");
-				break;
-			case FMT_CSV:
-				buf_csv_field(o, f);
-				buf_printf(o, ",");
-				break;
-			case FMT_JSON:
-				buf_printf(o, "\"%s\":", by_names[s->by[i]]);
-				json_write_string(o, f);
-				buf_printf(o, ",");
-				break;
-			}
+		for (name = s->g[gi].name, i = 0; i < s->nby; i++) {
+			len = strcspn(name, "\x1f");
+			if ((int)len > t->dim[i])
+				t->dim[i] = (int)len;
+			name += len + (name[len] != '\0');
 		}
-		switch (fmt) {
+		line_of(&s->g[gi].v, &ln);
+		for (c = 0; c < NCOSTS; c++) {
+			if ((int)strlen(ln.cost[c]) > t->cost[c])
+				t->cost[c] = (int)strlen(ln.cost[c]);
+			zero[c] &= strcmp(ln.cost[c], "0") == 0;
+		}
+	}
+	for (c = 0; c < NCOSTS; c++)
+		if (zero[c])
+			t->cost[c] = 0;
+}
+
+static void
+table_header(const struct spend *s, const struct table *t, struct buf *o)
+{
+	char title[32];
+	size_t c;
+	int i;
+
+	for (i = 0; i < s->nby; i++) {
+		put_upper(o, by_names[s->by[i]], -t->dim[i]);
+		buf_printf(o, "  ");
+	}
+	for (i = 0; i < NCOUNTS; i++) {
+		buf_printf(o, "%s", i ? "  " : "");
+		put_upper(o, count_names[i], count_widths[i]);
+	}
+	for (c = 0; c < NCOSTS; c++)
+		if (t->cost[c]) {
+			cost_title(c, title, sizeof(title));
+			buf_printf(o, "  ");
+			put_upper(o, title, t->cost[c]);
+		}
+	buf_printf(o, "\n");
+}
+
+static void
+table_line(const struct spend *s, const struct table *t, char *name, const struct line *ln,
+    struct buf *o)
+{
+	char *f;
+	size_t c;
+	int i;
+
+	for (i = 0; i < s->nby; i++) {
+		f = field(&name);
+		buf_printf(o, "%-*s  ", t->dim[i], *f ? f : "-");
+	}
+	for (i = 0; i < NCOUNTS; i++)
+		buf_printf(o, "%s%*lld", i ? "  " : "", count_widths[i], ln->count[i]);
+	for (c = 0; c < NCOSTS; c++)
+		if (t->cost[c])
+			buf_printf(o, "  %*s", t->cost[c], ln->cost[c]);
+	buf_printf(o, "\n");
+}
+
+static void
+csv_header(const struct spend *s, struct buf *o)
+{
+	size_t c;
+	int i;
+
+	for (i = 0; i < s->nby; i++)
+		buf_printf(o, "%s,", by_names[s->by[i]]);
+	for (i = 0; i < NCOUNTS; i++)
+		buf_printf(o, "%s,", count_names[i]);
+	buf_printf(o, "cost_usd");
+	for (c = 0; c < NCOST_COLS; c++)
+		buf_printf(o, ",cost_%s_usd", cost_cols[c].name);
+	buf_printf(o, "\n");
+}
+
+static void
+csv_line(const struct spend *s, char *name, const struct line *ln, struct buf *o)
+{
+	size_t c;
+	int i;
+
+	for (i = 0; i < s->nby; i++) {
+		buf_csv_field(o, field(&name));
+		buf_printf(o, ",");
+	}
+	for (i = 0; i < NCOUNTS; i++)
+		buf_printf(o, "%lld,", ln->count[i]);
+	for (c = 0; c < NCOSTS; c++)
+		buf_printf(o, "%s%s", c ? "," : "", ln->cost[c]);
+	buf_printf(o, "\n");
+}
+
+/* One object: costs are bare JSON numbers, exact decimal text as `tollctl cost` writes them. */
+static void
+json_line(const struct spend *s, char *name, const struct line *ln, struct buf *o)
+{
+	size_t c;
+	int i;
+
+	buf_printf(o, "{");
+	for (i = 0; i < s->nby; i++) {
+		buf_printf(o, "\"%s\":", by_names[s->by[i]]);
+		json_write_string(o, field(&name));
+		buf_printf(o, ",");
+	}
+	for (i = 0; i < NCOUNTS; i++)
+		buf_printf(o, "\"%s\":%lld,", count_names[i], ln->count[i]);
+	buf_printf(o, "\"cost_usd\":%s", ln->cost[0]);
+	for (c = 0; c < NCOST_COLS; c++)
+		buf_printf(o, ",\"cost_%s_usd\":%s", cost_cols[c].name, ln->cost[1 + c]);
+	buf_printf(o, "}\n");
+}
+
+/* Prints the groups; cuts their names. */
+static void
+print(struct spend *s, struct buf *o)
+{
+	struct table t;
+	struct line ln;
+	size_t gi;
+
+	if (s->fmt == FMT_TABLE) {
+		table_widths(s, &t);
+		table_header(s, &t, o);
+	} else if (s->fmt == FMT_CSV)
+		csv_header(s, o);
+	for (gi = 0; gi < s->n; gi++) {
+		line_of(&s->g[gi].v, &ln);
+		switch (s->fmt) {
 		case FMT_TABLE:
-			buf_printf(o, "%10lld  %8lld  %12lld  %12lld  %12lld  %12lld  %12lld  %16s\n",
-			    c[0], c[1], c[2], c[3], c[4], c[5], c[6], cost);
+			table_line(s, &t, s->g[gi].name, &ln, o);
 			break;
 		case FMT_CSV:
-			for (i = 0; i < 7; i++)
-				buf_printf(o, "%lld,", c[i]);
-			buf_printf(o, "%s\n", cost);
+			csv_line(s, s->g[gi].name, &ln, o);
 			break;
 		case FMT_JSON:
-			for (i = 0; i < 7; i++)
-				buf_printf(o, "\"%s\":%lld,", col_names[i], c[i]);
-			buf_printf(o, "\"cost_usd\":\"%s\"}\n", cost);
+			json_line(s, s->g[gi].name, &ln, o);
 			break;
 		}
 	}
 }
 
-int
-spend_main(int argc, char **argv)
+static int
+parse_by(struct spend *s, const char *arg)
+{
+	int i;
+
+	for (i = 0; i < BY_COUNT && strcmp(arg, by_names[i]) != 0; i++)
+		;
+	if (i == BY_COUNT) {
+		log_error("--by: unknown dimension '%s' (key, user, team, customer, tag, model, "
+		    "provider, day or hour)", arg);
+		return -1;
+	}
+	if (s->nby == SPEND_MAX_BY) {
+		log_error("--by: at most %d dimensions", SPEND_MAX_BY);
+		return -1;
+	}
+	s->by[s->nby++] = (enum by)i;
+	s->per_tag |= i == BY_TAG;
+	s->hour |= i == BY_HOUR;
+	return 0;
+}
+
+/*
+ * A second value would have to mean either "or" or "and", and a tag list
+ * either of them too: refused, rather than guessed at.
+ */
+static int
+parse_filter(struct spend *s, enum agg_dim d, const char *arg)
+{
+	if (s->filter[d] != NULL) {
+		log_error("--%s: given twice ('%s', '%s'); one value per filter", by_names[d],
+		    s->filter[d], arg);
+		return -1;
+	}
+	if (d == AGG_DIM_TAG && strchr(arg, ',') != NULL) {
+		log_error("--tag: '%s' is a list; give one tag", arg);
+		return -1;
+	}
+	s->filter[d] = arg;
+	s->per_tag |= d == AGG_DIM_TAG;
+	return 0;
+}
+
+static int
+parse_format(struct spend *s, const char *arg)
+{
+	if (strcmp(arg, "table") == 0)
+		s->fmt = FMT_TABLE;
+	else if (strcmp(arg, "json") == 0)
+		s->fmt = FMT_JSON;
+	else if (strcmp(arg, "csv") == 0)
+		s->fmt = FMT_CSV;
+	else {
+		log_error("--format: unknown format '%s' (table, json or csv)", arg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the command line into s: 0, 1 when it printed the help, or -1 after saying why not. */
+static int
+spend_args(struct spend *s, int argc, char **argv, int64_t now)
 {
 	static const struct option opts[] = {
 		{ "by", required_argument, NULL, 'b' },
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "model", required_argument, NULL, 'm' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "ledger", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "key", required_argument, NULL, OPT_FILTER + AGG_DIM_KEY },
+		{ "user", required_argument, NULL, OPT_FILTER + AGG_DIM_USER },
+		{ "team", required_argument, NULL, OPT_FILTER + AGG_DIM_TEAM },
+		{ "customer", required_argument, NULL, OPT_FILTER + AGG_DIM_CUSTOMER },
+		{ "tag", required_argument, NULL, OPT_FILTER + AGG_DIM_TAG },
+		{ "model", required_argument, NULL, OPT_FILTER + AGG_DIM_MODEL },
+		{ "provider", required_argument, NULL, OPT_FILTER + AGG_DIM_PROVIDER },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = tollctl_ledger_dir();
-	int64_t now = clock_now_ns(), since = 0, until = INT64_MAX;
-	int have_since = 0, have_until = 0, hour = 0, ch, i, rc = TOLLCTL_EXIT_ERROR;
-	enum agg_table table;
-	enum format fmt = FMT_TABLE;
-	struct spend s = { .nby = 0 };
-	struct ledger *l = NULL;
-	struct buf o = { 0 };
-	char err[PATH_MAX + 256];
-	size_t gi;
+	char err[512];
+	int ch, rc = 0;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "b:s:u:k:m:f:l:h", opts, NULL)) != -1) {
+	while (rc == 0 && (ch = getopt_long(argc, argv, "b:s:u:f:l:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'b':
-			for (i = 0; i < BY_COUNT && strcmp(optarg, by_names[i]) != 0; i++)
-				;
-			if (i == BY_COUNT) {
-				log_error("--by: unknown dimension '%s' (key, user, team, customer, "
-				    "tag, model, provider, day or hour)", optarg);
-				return TOLLCTL_EXIT_ERROR;
-			}
-			if (s.nby == SPEND_MAX_BY) {
-				log_error("--by: at most %d dimensions", SPEND_MAX_BY);
-				return TOLLCTL_EXIT_ERROR;
-			}
-			s.by[s.nby++] = (enum by)i;
-			s.by_tag |= i == BY_TAG;
-			hour |= i == BY_HOUR;
+			rc = parse_by(s, optarg);
 			break;
 		case 's':
 		case 'u':
-			if (time_parse(optarg, now, ch == 's' ? &since : &until, err,
-			    sizeof(err)) < 0) {
+			if ((rc = time_parse(optarg, now, ch == 's' ? &s->since : &s->until, err,
+			    sizeof(err))) < 0)
 				log_error("--%s: %s", ch == 's' ? "since" : "until", err);
-				return TOLLCTL_EXIT_ERROR;
-			}
-			have_since |= ch == 's';
-			have_until |= ch == 'u';
-			break;
-		case 'k':
-			s.key = optarg;
-			break;
-		case 'm':
-			s.model = optarg;
+			s->have_since |= ch == 's';
+			s->have_until |= ch == 'u';
 			break;
 		case 'f':
-			if (strcmp(optarg, "table") == 0)
-				fmt = FMT_TABLE;
-			else if (strcmp(optarg, "json") == 0)
-				fmt = FMT_JSON;
-			else if (strcmp(optarg, "csv") == 0)
-				fmt = FMT_CSV;
-			else {
-				log_error("--format: unknown format '%s' (table, json or csv)", optarg);
-				return TOLLCTL_EXIT_ERROR;
-			}
+			rc = parse_format(s, optarg);
 			break;
 		case 'l':
-			dir = optarg;
+			s->dir = optarg;
 			break;
 		case 'h':
 			fputs(spend_help, stdout);
-			return TOLLCTL_EXIT_OK;
+			return 1;
 		default:
+			if (ch >= OPT_FILTER && ch < OPT_FILTER + AGG_DIM_COUNT) {
+				rc = parse_filter(s, (enum agg_dim)(ch - OPT_FILTER), optarg);
+				break;
+			}
 			fputs(spend_help, stderr);
-			return TOLLCTL_EXIT_ERROR;
+			return -1;
 		}
 	}
+	if (rc < 0)
+		return -1;
 	if (optind < argc) {
 		log_error("unexpected argument '%s' (try 'tollctl spend --help')", argv[optind]);
-		return TOLLCTL_EXIT_ERROR;
+		return -1;
 	}
-	if (have_since && have_until && until <= since) {
+	if (s->have_since && s->have_until && s->until <= s->since) {
 		log_error("--until must be later than --since");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Takes the window out to whole buckets: hours when the hourly rows answer
+ * (--by hour, or --since within their 7 days), else days.  0, or -1 when
+ * --by hour asks for hours no longer kept.
+ */
+static int
+spend_window(struct spend *s, int64_t now)
+{
+	/* the first hour still complete in the hourly aggregates */
+	int64_t first_hour = time_hour_start(now - AGG_HOUR_KEEP_NS) + NS_PER_HOUR;
+	char when[64];
+
+	if (s->hour && !s->have_since)
+		s->since = first_hour;
+	else if (s->hour && s->since < first_hour) {
+		log_error("--by hour: hourly aggregates cover only the last 7 days "
+		    "(--since %s or later)", time_format(first_hour, when, sizeof(when)));
+		return -1;
+	}
+	s->hour |= s->have_since && s->since >= first_hour;
+	if (s->hour) {
+		s->since = time_hour_start(s->since);
+		if (s->have_until && time_hour_start(s->until) != s->until)
+			s->until = time_hour_start(s->until) + NS_PER_HOUR;
+	} else {
+		s->since = time_day_start(s->since);
+		if (s->have_until && time_day_start(s->until) != s->until)
+			s->until = time_day_start(s->until) + NS_PER_DAY;
+	}
+	return 0;
+}
+
+/*
+ * The one dimension other than model, provider and day that s groups or
+ * filters by, if it is the only one: its enum agg_dim; -1 when there are
+ * none or several, or when model or provider is among them.
+ */
+static int
+spend_only_dim(const struct spend *s)
+{
+	int i, d = -1;
+
+	for (i = 0; i < s->nby + AGG_DIM_COUNT; i++) {
+		int x = i < s->nby ? (int)s->by[i] : s->filter[i - s->nby] ? i - s->nby : -1;
+
+		if (x < 0 || x == BY_DAY || x == BY_HOUR)
+			continue;
+		if (x == AGG_DIM_MODEL || x == AGG_DIM_PROVIDER || (d >= 0 && d != x))
+			return -1;
+		d = x;
+	}
+	return d;
+}
+
+/*
+ * The table that answers: the hourly rows for hours; else the model-day
+ * rollup, much smaller, when every grouping and every filter is by model,
+ * provider or day, all that it holds; else the one-dimension rollup when
+ * they are by day and one of key, user, team, customer or tag; else the day
+ * rows.
+ */
+static enum agg_table
+spend_table(const struct spend *s)
+{
+	int i;
+
+	if (s->hour)
+		return AGG_TABLE_HOUR;
+	if (spend_only_dim(s) >= 0)
+		return AGG_TABLE_DIM_DAY;
+	for (i = 0; i < s->nby; i++)
+		if (s->by[i] != BY_MODEL && s->by[i] != BY_PROVIDER && s->by[i] != BY_DAY)
+			return AGG_TABLE_DAY;
+	for (i = 0; i < AGG_DIM_COUNT; i++)
+		if (s->filter[i] != NULL && i != AGG_DIM_MODEL && i != AGG_DIM_PROVIDER)
+			return AGG_TABLE_DAY;
+	return AGG_TABLE_MODEL_DAY;
+}
+
+/* Reads the groups of s from the ledger's aggregates; 0, or -1 after saying why not. */
+static int
+spend_read(struct spend *s)
+{
+	struct ledger *l = NULL;
+	char err[PATH_MAX + 256];
+	int rc;
+
+	if (ledger_open(s->dir, LEDGER_READ, 0, 0, &l, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	s->only_dim = spend_table(s) == AGG_TABLE_DIM_DAY ? spend_only_dim(s) : -1;
+	rc = aggregate_scan(l, spend_table(s), s->since, s->until, collect, s, err, sizeof(err));
+	ledger_close(l);
+	if (rc < 0)
+		log_error("%s", err);
+	else if (rc == 1)
+		log_error("ledger '%s' has no aggregates yet (the gateway's accountant writes "
+		    "them; or run 'tollctl aggregate --rebuild')", s->dir);
+	else if (s->oom)
+		log_error("out of memory");
+	return rc == 0 && !s->oom ? 0 : -1;
+}
+
+int
+spend_main(int argc, char **argv)
+{
+	int64_t now = clock_now_ns();
+	struct spend s = { .until = INT64_MAX, .fmt = FMT_TABLE, .dir = tollctl_ledger_dir() };
+	struct buf o = { 0 };
+	int rc = TOLLCTL_EXIT_ERROR;
+	size_t gi;
+
+	switch (spend_args(&s, argc, argv, now)) {
+	case 1:
+		return TOLLCTL_EXIT_OK;
+	case -1:
 		return TOLLCTL_EXIT_ERROR;
 	}
-	/* the first hour still complete in the hourly aggregates */
-	{
-		int64_t first_hour = time_hour_start(now - AGG_HOUR_KEEP_NS) + NS_PER_HOUR;
-
-		if (hour && !have_since)
-			since = first_hour;
-		else if (hour && since < first_hour) {
-			log_error("--by hour: hourly aggregates cover only the last 7 days "
-			    "(--since %s or later)", time_format(first_hour, err, sizeof(err)));
-			return TOLLCTL_EXIT_ERROR;
-		}
-		hour |= have_since && since >= first_hour;
-	}
-	if (hour) {
-		since = time_hour_start(since);
-		if (have_until && time_hour_start(until) != until)
-			until = time_hour_start(until) + NS_PER_HOUR;
-	} else {
-		since = time_day_start(since);
-		if (have_until && time_day_start(until) != until)
-			until = time_day_start(until) + NS_PER_DAY;
-	}
-
-	if (ledger_open(dir, LEDGER_READ, 0, 0, &l, err, sizeof(err)) < 0) {
-		log_error("%s", err);
+	if (spend_window(&s, now) < 0 || spend_read(&s) < 0)
 		goto out;
-	}
-	/* by model, provider and day only, with no key filter: the narrow rollup answers */
-	table = hour ? AGG_TABLE_HOUR : AGG_TABLE_MODEL_DAY;
-	for (i = 0; i < s.nby; i++)
-		if (s.by[i] != BY_MODEL && s.by[i] != BY_PROVIDER && s.by[i] != BY_DAY)
-			table = hour ? AGG_TABLE_HOUR : AGG_TABLE_DAY;
-	if (s.key != NULL && table == AGG_TABLE_MODEL_DAY)
-		table = AGG_TABLE_DAY;
-	switch (aggregate_scan(l, table, since, until, collect, &s, err, sizeof(err))) {
-	case -1:
-		log_error("%s", err);
-		goto out;
-	case 1:
-		log_error("ledger '%s' has no aggregates yet (the gateway's accountant writes "
-		    "them; or run 'tollctl aggregate --rebuild')", dir);
-		goto out;
-	}
-	ledger_close(l);
-	l = NULL;
-	if (s.oom) {
-		log_error("out of memory");
-		goto out;
-	}
 	merge(&s);
-	if (s.nby == 0 && s.n == 0 && fmt != FMT_CSV) {
+	if (s.nby == 0 && s.n == 0 && s.fmt != FMT_CSV) {
 		/* a grand total of nothing is still a line */
 		if (ARRAY_GROW(s.g, s.n, s.cap) < 0 || (s.g[0].name = strdup("")) == NULL) {
 			log_error("out of memory");
@@ -441,18 +757,13 @@ spend_main(int argc, char **argv)
 		memset(&s.g[0].v, 0, sizeof(s.g[0].v));
 		s.n = 1;
 	}
-	print(&s, fmt, &o);
-	if (o.len && fwrite(o.data, 1, o.len, stdout) != o.len) {
-		log_error("cannot write the totals: %s", strerror(errno));
-		goto out;
-	}
-	if (fflush(stdout) != 0) {
+	print(&s, &o);
+	if ((o.len && fwrite(o.data, 1, o.len, stdout) != o.len) || fflush(stdout) != 0) {
 		log_error("cannot write the totals: %s", strerror(errno));
 		goto out;
 	}
 	rc = TOLLCTL_EXIT_OK;
 out:
-	ledger_close(l);
 	for (gi = 0; gi < s.n; gi++)
 		free(s.g[gi].name);
 	free(s.g);

@@ -28,6 +28,8 @@ static const struct command commands[] = {
 	{ "export", export_main, "raw records of a time window as CSV or JSON lines" },
 	{ "reconcile", reconcile_main, "compare the ledger with a provider's usage export" },
 	{ "rerate", rerate_main, "re-price recorded requests with corrected prices (--apply to adjust)" },
+	{ "keys", keys_main, "create, list, show, change and revoke virtual keys" },
+	{ "alerts", alerts_main, "alerts fired and the outbox's deliveries (retries, failures)" },
 };
 
 static void

@@ -26,5 +26,7 @@ int export_main(int argc, char **argv);
 int reconcile_main(int argc, char **argv);
 int spend_main(int argc, char **argv);
 int aggregate_main(int argc, char **argv);
+int keys_main(int argc, char **argv);
+int alerts_main(int argc, char **argv);
 
 #endif

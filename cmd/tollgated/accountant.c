@@ -1,21 +1,31 @@
 /*
- * The accountant process.  For now it keeps the ledger healthy: it syncs
- * committed records to disk every ledger.sync_interval (workers commit with
+ * The accountant process.  It keeps the ledger healthy: it syncs committed
+ * records to disk every ledger.sync_interval (workers commit with
  * MDB_NOSYNC, so this is what bounds the loss on a power failure), clears
  * reader slots left by dead processes, replays spilled records, and folds
  * new records into the spend aggregates (lib/aggregate.h) every
- * ACCOUNTANT_AGG_MS.  Budgets, alerts and exports come later.
+ * ACCOUNTANT_AGG_MS.  Every export.interval it exports the days whose
+ * aggregates changed (files in export.dir, JSON POSTed to export.url through
+ * the outbox, which retries), every ACCOUNTANT_PRUNE_S it deletes raw
+ * records older than ledger.retention that are counted and exported
+ * (lib/retention.h), and every ACCOUNTANT_ALERT_MS it raises the alerts of
+ * accountant_alerts.c.
  */
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "aggregate.h"
+#include "alerts.h"
 #include "clock.h"
 #include "export.h"
+#include "keys.h"
 #include "ledger.h"
 #include "log.h"
+#include "outbox.h"
+#include "retention.h"
 #include "timeparse.h"
 #include "tollgated.h"
 
@@ -26,12 +36,26 @@
  * manages, 5,000 keep that under about 50 ms even while catching up.
  */
 #define ACCOUNTANT_AGG_BATCH	5000
+/* Changed days exported per turn: more wait for the next turn, a moment later. */
+#define ACCOUNTANT_EXPORT_DAYS	16
+/* Pruning: looked at hourly, deleted in batches as short as the aggregate ones. */
+#define ACCOUNTANT_PRUNE_S	3600
+#define ACCOUNTANT_PRUNE_BATCH	5000
+#define ACCOUNTANT_ALERT_MS	1000
+#define ACCOUNTANT_ALERT_BATCH	5000
 
 struct accountant {
 	struct event_base	*base;
 	struct ledger		*ledger;
-	struct event		*sync_ev, *health_ev, *agg_ev, *export_ev, *sig_term, *sig_int, *sig_usr1;
+	struct outbox		*outbox;
+	struct keys		*keys;
+	struct event		*sync_ev, *health_ev, *agg_ev, *export_ev, *prune_ev, *alert_ev;
+	struct event		*sig_term, *sig_int, *sig_usr1;
+	struct export_day	 day;		/* reused by each export */
+	struct buf		 body;
+	size_t			 pruned;	/* records deleted by this round of pruning */
 	int			 agg_failing;	/* the last follow failed: said once */
+	char			 host[256];
 };
 
 static struct accountant accountant;
@@ -69,21 +93,109 @@ on_aggregate(evutil_socket_t fd, short what, void *arg)
 	event_add(accountant.agg_ev, done == ACCOUNTANT_AGG_BATCH ? &now : &tv);
 }
 
+/* Exports one day: its files, and its document queued for export.url; 0 or -1. */
+static int
+export_one(int64_t day_ns)
+{
+	const struct config_tollgate *tg = &heritage.config->tollgate;
+	struct outbox_item item = { .kind = OUTBOX_HTTP_POST, .content_type = "application/json" };
+	char err[512], label[64], when[40];
+
+	if (export_day_build(accountant.ledger, day_ns, &accountant.day, err, sizeof(err)) < 0 ||
+	    (tg->export_dir != NULL &&
+	    export_day_write(&accountant.day, tg->export_dir, err, sizeof(err)) < 0))
+		goto fail;
+	if (tg->export_url == NULL)
+		return 0;
+	export_day_json(&accountant.day, accountant.host, &accountant.body);
+	time_format(day_ns, when, sizeof(when));
+	when[10] = '\0';
+	snprintf(label, sizeof(label), "export %s", when);
+	item.url = tg->export_url;
+	item.body = accountant.body.data;
+	item.body_len = accountant.body.len;
+	item.label = label;
+	if (outbox_enqueue(accountant.ledger, &item, NULL, err, sizeof(err)) < 0)
+		goto fail;
+	outbox_kick(accountant.outbox);
+	return 0;
+fail:
+	log_error("accountant: %s", err);
+	return -1;
+}
+
 /*
- * Rewrites the export files of yesterday and today (UTC): the days whose
- * aggregates still change.  A re-rating of an older day shows in its files
- * after 'tollctl aggregate --rebuild' and the next export of that day.
+ * Exports the days whose aggregates changed since their last export (a
+ * re-rating or a late record of an old day included), and clears their
+ * marks; a day that fails keeps its mark and is tried again next time.
  */
 static void
 on_export(evutil_socket_t fd, short what, void *arg)
 {
-	int64_t today = time_day_start(clock_now_ns()), day = 86400LL * 1000000000;
-	char err[512];
+	int64_t ems = heritage.config->tollgate.export_interval_ms;
+	struct timeval interval = { ems / 1000, (ems % 1000) * 1000 }, soon = { 0, 100000 };
+	struct agg_dirty days[ACCOUNTANT_EXPORT_DAYS];
+	size_t n = 0, i, done = 0;
 
 	(void)fd, (void)what, (void)arg;
-	if (export_days(accountant.ledger, heritage.config->tollgate.export_dir, today - day,
-	    today + day, err, sizeof(err)) < 0)
+	if (aggregate_dirty_days(accountant.ledger, days, ACCOUNTANT_EXPORT_DAYS, &n) < 0)
+		log_error("accountant: cannot read the days to export");
+	for (i = 0; i < n; i++)
+		if (export_one(days[i].day_ns) == 0)
+			days[done++] = days[i];
+	if (aggregate_clear_dirty(accountant.ledger, days, done) < 0)
+		log_error("accountant: cannot mark %zu exported day%s", done, done == 1 ? "" : "s");
+	event_add(accountant.export_ev, n == ACCOUNTANT_EXPORT_DAYS && done == n ? &soon : &interval);
+}
+
+/*
+ * Deletes one batch of raw records past ledger.retention; a full batch
+ * means more, taken on the next loop turn so syncs and follows go between.
+ */
+static void
+on_prune(evutil_socket_t fd, short what, void *arg)
+{
+	const struct config_tollgate *tg = &heritage.config->tollgate;
+	struct timeval later = { ACCOUNTANT_PRUNE_S, 0 }, now = { 0, 0 };
+	int64_t cutoff = clock_now_ns() - tg->ledger_retention_ms * 1000000;
+	struct prune_result res;
+	char err[512], when[40];
+
+	(void)fd, (void)what, (void)arg;
+	if (retention_prune(accountant.ledger, cutoff,
+	    tg->export_dir != NULL || tg->export_url != NULL, ACCOUNTANT_PRUNE_BATCH, &res,
+	    err, sizeof(err)) < 0)
 		log_error("accountant: %s", err);
+	accountant.pruned += res.records;
+	if (res.more) {
+		event_add(accountant.prune_ev, &now);
+		return;
+	}
+	if (accountant.pruned > 0) {
+		time_format(res.horizon_ns, when, sizeof(when));
+		log_info("accountant: pruned %zu record%s that ended before %s (ledger.retention)",
+		    accountant.pruned, accountant.pruned == 1 ? "" : "s", when);
+	}
+	accountant.pruned = 0;
+	event_add(accountant.prune_ev, &later);
+}
+
+static void
+on_alerts(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { 0, ACCOUNTANT_ALERT_MS * 1000 }, now = { 0, 0 };
+	char err[512];
+	size_t done = 0;
+
+	(void)fd, (void)what, (void)arg;
+	if (alerts_follow(accountant.ledger, &heritage.config->tollgate, accountant.host,
+	    ACCOUNTANT_ALERT_BATCH, &done, err, sizeof(err)) < 0)
+		log_error("accountant: %s", err);
+	alerts_check_budgets(accountant.ledger, accountant.keys, accountant.host);
+	alerts_daily_summary(accountant.ledger, accountant.host);
+	if (accountant.outbox != NULL)
+		outbox_kick(accountant.outbox);
+	event_add(accountant.alert_ev, done == ACCOUNTANT_ALERT_BATCH ? &now : &tv);
 }
 
 static void
@@ -140,20 +252,40 @@ accountant_main(void)
 	event_add(accountant.sig_term, NULL);
 	event_add(accountant.sig_int, NULL);
 	event_add(accountant.sig_usr1, NULL);
-	if (c->tollgate.export_dir != NULL) {
+	if (gethostname(accountant.host, sizeof(accountant.host) - 1) < 0)
+		snprintf(accountant.host, sizeof(accountant.host), "unknown");
+	if ((c->tollgate.export_url != NULL || c->tollgate.nalerts_channels > 0) &&
+	    outbox_start(accountant.base, accountant.ledger, NULL, &accountant.outbox,
+	    err, sizeof(err)) < 0)
+		fatal("accountant: %s", err);
+	if (keys_open(accountant.ledger, &accountant.keys, err, sizeof(err)) < 0)
+		log_error("accountant: %s (keys' budgets raise no alerts)", err);
+	accountant.alert_ev = event_new(accountant.base, -1, 0, on_alerts, NULL);
+	if (c->tollgate.export_dir != NULL || c->tollgate.export_url != NULL) {
 		int64_t ems = c->tollgate.export_interval_ms;
 		struct timeval export_tv = { ems / 1000, (ems % 1000) * 1000 };
 
-		accountant.export_ev = event_new(accountant.base, -1, EV_PERSIST, on_export, NULL);
+		accountant.export_ev = event_new(accountant.base, -1, 0, on_export, NULL);
 		event_add(accountant.export_ev, &export_tv);
+	}
+	if (c->tollgate.ledger_retention_ms > 0) {
+		struct timeval first = { 5, 0 };	/* after the first catch-up and export */
+
+		accountant.prune_ev = event_new(accountant.base, -1, 0, on_prune, NULL);
+		event_add(accountant.prune_ev, &first);
 	}
 	on_health(-1, 0, NULL);
 	on_aggregate(-1, 0, NULL);
+	on_alerts(-1, 0, NULL);
 	event_base_dispatch(accountant.base);
 	/* workers have flushed by now (the master stops them first): count and sync the last */
 	on_aggregate(-1, 0, NULL);
 	if (accountant.export_ev != NULL)
 		on_export(-1, 0, NULL);
+	outbox_free(accountant.outbox);
+	keys_close(accountant.keys);
+	export_day_release(&accountant.day);
+	buf_release(&accountant.body);
 	ledger_sync(accountant.ledger);
 	ledger_close(accountant.ledger);
 	return 0;

@@ -30,6 +30,7 @@
 #include "pricemap.h"
 #include "shm.h"
 #include "tollgated.h"
+#include "window.h"
 
 struct heritage heritage;
 
@@ -399,6 +400,9 @@ reload(const struct options *o)
 			children[i].retiring = 1;
 			kill(children[i].pid, SIGTERM);
 		}
+	if (window_set_timezone(c->tollgate.budget_timezone, err, sizeof(err)) < 0 ||
+	    counters_rebuild(c, 1, err, sizeof(err)) < 0)
+		log_error("reload: budgets added by the new config count from now: %s", err);
 	generation++;
 	config_hash = h;
 	if (fd != heritage.listen_fd)
@@ -469,6 +473,11 @@ master_main(const struct options *o)
 	heritage.config_path = o->config_path;
 	heritage.master_pid = getpid();
 	set_heritage(c, r, fd);
+	if (window_set_timezone(c->tollgate.budget_timezone, err, sizeof(err)) < 0 ||
+	    budget_shm_create(0, &heritage.budgets, err, sizeof(err)) < 0)
+		fatal("%s", err);
+	if (counters_rebuild(c, 0, err, sizeof(err)) < 0)
+		fatal("cannot count the budgets' spend: %s", err);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "budget.h"
 #include "config.h"
 #include "route.h"
 
@@ -23,6 +24,7 @@ struct heritage {
 	uint32_t	 index;		/* this child's number within its role */
 	uint64_t	 config_generation;
 	pid_t		 master_pid;
+	struct budget_store *budgets;	/* shared counters, mapped before fork */
 };
 
 extern struct heritage heritage;
@@ -43,5 +45,17 @@ int accountant_main(void);
 struct pricemap_builder;
 int master_load(const struct options *o, struct config **c, struct routes **r,
     struct price_table **t, char *err, size_t errlen);
+
+/*
+ * master_counters.c: fills heritage.budgets from the ledger (only_new: only
+ * counters that have never counted, for a reload).  0, or -1 with err.
+ */
+int counters_rebuild(const struct config *c, int only_new, char *err, size_t errlen);
+
+/* accountant_alerts.c */
+struct ledger;
+struct keys;
+void alerts_check_budgets(struct ledger *l, struct keys *ks, const char *host);
+void alerts_daily_summary(struct ledger *l, const char *host);
 
 #endif

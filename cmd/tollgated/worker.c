@@ -74,6 +74,7 @@ exchange_free(struct exchange *ex)
 	if (ex == NULL)
 		return;
 	upstream_abort(ex);
+	admit_settle(ex, 0);	/* never recorded: its reservation goes */
 	if (ex->req != NULL)
 		evhttp_connection_set_closecb(ex->conn, NULL, NULL);
 	TAILQ_REMOVE(&worker.live, ex, link);
@@ -212,6 +213,7 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 	TAILQ_CONCAT(&done, &worker.pending, link);
 	while ((ex = TAILQ_FIRST(&done)) != NULL) {
 		TAILQ_REMOVE(&done, ex, link);
+		admit_settle(ex, 1);
 		TAILQ_INSERT_TAIL(&worker.live, ex, link);	/* exchange_free takes it from live */
 		http_finish(ex);
 	}
@@ -304,6 +306,8 @@ worker_main(void)
 	if (ledger_open(heritage.ledger_dir, LEDGER_WRITE, (size_t)c->tollgate.ledger_map_size,
 	    (uint32_t)getpid(), &worker.ledger, err, sizeof(err)) < 0)
 		log_error("worker %u: %s (records will be kept in memory)", heritage.index, err);
+	if (worker.ledger != NULL && keys_open(worker.ledger, &worker.keys, err, sizeof(err)) < 0)
+		log_error("worker %u: %s (virtual keys are refused)", heritage.index, err);
 	if (upstream_init(&worker) < 0)
 		fatal("worker %u: cannot start libcurl", heritage.index);
 	worker.flush_ev = event_new(worker.base, -1, 0, on_flush, NULL);
@@ -335,6 +339,8 @@ worker_main(void)
 	if (worker.nunwritten)
 		log_error("worker %u: %zu records could not be written", heritage.index,
 		    worker.nunwritten);
+	keys_close(worker.keys);
+	keys_key_release(&worker.key);
 	if (worker.ledger)
 		ledger_close(worker.ledger);
 	upstream_release(&worker);

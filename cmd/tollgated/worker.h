@@ -12,8 +12,10 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "budget.h"
 #include "buf.h"
 #include "cost.h"
+#include "keys.h"
 #include "ledger.h"
 #include "record.h"
 #include "route.h"
@@ -34,6 +36,8 @@ struct worker {
 	struct shm			*shm;
 	struct price_view		*prices;	/* the newest generation mapped */
 	struct ledger			*ledger;
+	struct keys			*keys;		/* virtual keys, in the ledger's environment */
+	struct keys_key			 key;		/* the last key looked up (memory reused) */
 	struct event			*flush_ev;	/* group commit, once per loop turn */
 	struct exchange_list		 pending;	/* finished, waiting for their commit */
 	struct exchange_list		 live;		/* every exchange in flight */
@@ -80,6 +84,11 @@ struct exchange {
 	struct price_view		*view;		/* generation the request started under */
 	struct record			 rec;
 	int				 reply_status;	/* what the client gets */
+	struct budget_hold		 hold;		/* what admission reserved */
+	uint8_t				 hold_kind[BUDGET_HOLD_MAX];	/* enum limit_kind */
+	int				 held;		/* not settled yet */
+	int				 settled;
+	int64_t				 key_max;	/* the key's max_budget, for the header */
 	TAILQ_ENTRY(exchange)		 link;		/* in live, then in pending */
 };
 
@@ -101,6 +110,21 @@ void upstream_release(struct worker *w);
 int upstream_start(struct exchange *ex);
 /* Stops the transfer (the client went away). */
 void upstream_abort(struct exchange *ex);
+
+/* worker_admit.c */
+/*
+ * Checks the key's allowed models and reserves the request's largest cost on
+ * its budgets and rate limits (k: the virtual key, NULL for the master key and
+ * tollgate.keys).  0, or -1 when refused (the 403 or 429 is sent).
+ */
+int admit_request(struct exchange *ex, const struct keys_key *k, int64_t max_tokens);
+/* Replaces the reservation by the record's cost (spent 0: by nothing). */
+void admit_settle(struct exchange *ex, int spent);
+/* x-tollgate-key-spend and x-tollgate-key-max-budget. */
+void admit_headers(struct exchange *ex, struct evkeyvalq *h);
+
+/* worker_admin.c: the /key/ endpoints; 1 when path was one of them (answered), else 0. */
+int admin_serve(struct evhttp_request *req, const char *path);
 
 /* worker.c */
 /* Prices and records a finished exchange, then queues it for the group commit. */

@@ -72,16 +72,32 @@ key_equal(const char *given, const char *want)
 	return want != NULL && n == strlen(want) && CRYPTO_memcmp(given, want, n) == 0;
 }
 
-/* The client's key, checked; its id goes to the record.  0, or -1 (401 sent). */
+/* The record's name of a key: "key:" and the first 8 bytes of its SHA-256, never the secret. */
+static void
+key_id(const unsigned char digest[SHA256_DIGEST_LENGTH], char *id, size_t idlen)
+{
+	snprintf(id, idlen, "key:%02x%02x%02x%02x%02x%02x%02x%02x", digest[0], digest[1], digest[2],
+	    digest[3], digest[4], digest[5], digest[6], digest[7]);
+}
+
+/*
+ * The client's key, checked: the master key, a key of tollgate.keys, or a
+ * virtual key of the key store (*vk then points at it until the next
+ * lookup).  Its id goes to the record.  0, or -1 (401 sent).
+ */
 static int
-authenticate(struct evhttp_request *req, int anthropic, char *id, size_t idlen)
+authenticate(struct evhttp_request *req, int anthropic, char *id, size_t idlen,
+    const struct keys_key **vk)
 {
 	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
 	const struct config *c = heritage.config;
 	const char *auth = evhttp_find_header(h, "Authorization"), *key = NULL;
 	unsigned char digest[SHA256_DIGEST_LENGTH];
+	char err[256];
 	size_t i;
+	int rc;
 
+	*vk = NULL;
 	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
 		key = auth + 7;
 	else if (anthropic || auth == NULL)
@@ -97,12 +113,31 @@ authenticate(struct evhttp_request *req, int anthropic, char *id, size_t idlen)
 	}
 	for (i = 0; i < c->tollgate.nkeys; i++)
 		if (key_equal(key, c->tollgate.keys[i])) {
-			/* the record names a key by its hash, never by the secret */
 			SHA256((const unsigned char *)key, strlen(key), digest);
-			snprintf(id, idlen, "key:%02x%02x%02x%02x%02x%02x%02x%02x", digest[0],
-			    digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7]);
+			key_id(digest, id, idlen);
 			return 0;
 		}
+	rc = worker.keys ? keys_lookup_secret(worker.keys, key, strlen(key), &worker.key, err,
+	    sizeof(err)) : 1;
+	if (rc < 0) {
+		log_error("worker %u: %s", heritage.index, err);
+		http_send_error(req, 500, "server_error", "key_store_error",
+		    "the key store cannot be read");
+		return -1;
+	}
+	if (rc == 0) {
+		enum keys_state st = keys_state(&worker.key, clock_now_ns());
+
+		if (st != KEYS_ACTIVE) {
+			http_send_error(req, 401, "invalid_request_error",
+			    st == KEYS_REVOKED ? "key_revoked" : "key_expired",
+			    "this API key is %s", keys_state_name(st));
+			return -1;
+		}
+		key_id(worker.key.hash, id, idlen);
+		*vk = &worker.key;
+		return 0;
+	}
 	http_send_error(req, 401, "invalid_request_error", "invalid_api_key",
 	    "invalid API key");
 	return -1;
@@ -117,6 +152,7 @@ struct request_fields {
 	char	user[128];
 	char	tags[256];
 	char	tier[32];
+	int64_t	max_tokens;	/* max_tokens, max_completion_tokens or max_output_tokens; 0: none */
 };
 
 static void
@@ -223,6 +259,15 @@ parse_body(struct exchange *ex, struct request_fields *f, int *line, int *col)
 			if (json_scalar(&s, &type, &v) < 0)
 				goto bad;
 			text_into(&v, f->user, sizeof(f->user));
+		} else if ((json_text_is(&key, "max_tokens") || json_text_is(&key,
+		    "max_completion_tokens") || json_text_is(&key, "max_output_tokens")) &&
+		    type == JSON_NUMBER) {
+			char num[24];
+
+			if (json_scalar(&s, &type, &v) < 0)
+				goto bad;
+			text_into(&v, num, sizeof(num));
+			f->max_tokens = strtoll(num, NULL, 10);
 		} else if (json_text_is(&key, "service_tier") && type == JSON_STRING) {
 			if (json_scalar(&s, &type, &v) < 0)
 				goto bad;
@@ -352,6 +397,24 @@ exchange_new(struct evhttp_request *req, const char *endpoint)
 	return ex;
 }
 
+/* A virtual key's owner and tags go to the record (and so to the budgets). */
+static void
+key_into_record(const struct keys_key *k, struct record *r)
+{
+	size_t i, len = strlen(r->tags);
+
+	if (k->a.user_id != NULL)
+		snprintf(r->user, sizeof(r->user), "%s", k->a.user_id);
+	if (k->a.team_id != NULL)
+		snprintf(r->team, sizeof(r->team), "%s", k->a.team_id);
+	for (i = 0; i < k->a.ntags && len < sizeof(r->tags) - 1; i++) {
+		len += (size_t)snprintf(r->tags + len, sizeof(r->tags) - len, "%s%s", len ? "," : "",
+		    k->a.tags[i]);
+		if (len >= sizeof(r->tags))
+			len = sizeof(r->tags) - 1;
+	}
+}
+
 static void
 handle_api(struct evhttp_request *req, const char *endpoint)
 {
@@ -361,11 +424,12 @@ handle_api(struct evhttp_request *req, const char *endpoint)
 	struct request_fields f;
 	struct exchange *ex;
 	struct route_model *m;
+	const struct keys_key *vk;
 	const char *tags;
 	char keyid[72], url[2048];
 	int line, col, anthropic = strcmp(endpoint, "/v1/messages") == 0;
 
-	if (authenticate(req, anthropic, keyid, sizeof(keyid)) < 0)
+	if (authenticate(req, anthropic, keyid, sizeof(keyid), &vk) < 0)
 		return;
 	if ((int64_t)len > c->tollgate.max_body_bytes) {
 		http_send_error(req, 413, "invalid_request_error", "request_too_large",
@@ -415,14 +479,21 @@ handle_api(struct evhttp_request *req, const char *endpoint)
 	    strcmp(endpoint, "/v1/completions") == 0);
 	ex->request_tier = tier_of(f.tier);
 	snprintf(ex->rec.key, sizeof(ex->rec.key), "%s", keyid);
-	snprintf(ex->rec.customer, sizeof(ex->rec.customer), "%s", f.user);
+	snprintf(ex->rec.customer, sizeof(ex->rec.customer), "%s",
+	    f.user[0] || vk == NULL || vk->a.customer == NULL ? f.user : vk->a.customer);
 	snprintf(ex->rec.model_requested, sizeof(ex->rec.model_requested), "%s", f.model);
 	tags = evhttp_find_header(evhttp_request_get_input_headers(req), "x-tollgate-tags");
 	/* tags past the record's room are cut; the record keeps what fits */
 	if (snprintf(ex->rec.tags, sizeof(ex->rec.tags), "%s%s%s", f.tags,
 	    f.tags[0] && tags ? "," : "", tags ? tags : "") >= (int)sizeof(ex->rec.tags))
 		log_debug("request %s: tags cut to %zu bytes", ex->rec.id, sizeof(ex->rec.tags) - 1);
+	if (vk != NULL)
+		key_into_record(vk, &ex->rec);
 	ex->view = worker_prices();
+	if (admit_request(ex, vk, f.max_tokens) < 0) {
+		exchange_free(ex);
+		return;
+	}
 	evhttp_connection_set_closecb(ex->conn, on_client_close, ex);
 	exchange_timeouts(ex, 1);
 	if (upstream_start(ex) < 0) {
@@ -453,15 +524,18 @@ http_on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (strcmp(path, "/v1/models") == 0 || strcmp(path, "/models") == 0) {
+		const struct keys_key *vk;
 		char id[72];
 
 		if (cmd != EVHTTP_REQ_GET)
 			http_send_error(req, 405, "invalid_request_error", "method_not_allowed",
 			    "%s takes GET", path);
-		else if (authenticate(req, 0, id, sizeof(id)) == 0)
+		else if (authenticate(req, 0, id, sizeof(id), &vk) == 0)
 			serve_models(req);
 		return;
 	}
+	if (admin_serve(req, path))
+		return;
 	if ((endpoint = endpoint_of(path)) == NULL) {
 		http_send_error(req, 404, "invalid_request_error", "not_found",
 		    "no such endpoint: %s", path);
@@ -510,6 +584,7 @@ http_stream(struct exchange *ex, const char *data, size_t len)
 
 		add_upstream_headers(ex, h);
 		evhttp_add_header(h, "x-tollgate-request-id", ex->rec.id);
+		admit_headers(ex, h);
 		evhttp_send_reply_start(ex->req, (int)ex->status, NULL);
 		ex->started = 1;
 		ex->rec.first_byte_ns = clock_now_ns();
@@ -557,6 +632,7 @@ http_finish(struct exchange *ex)
 		add_upstream_headers(ex, h);
 		evhttp_add_header(h, "x-tollgate-request-id", ex->rec.id);
 		evhttp_add_header(h, "x-tollgate-response-cost", cost);
+		admit_headers(ex, h);
 		if (worker.draining)
 			evhttp_add_header(h, "Connection", "close");
 		if (b != NULL)

@@ -173,7 +173,7 @@ model_list:
 
 
 class Gateway:
-    def __init__(self, mock, extra="", tollgate_extra=""):
+    def __init__(self, mock, extra="", tollgate_extra="", prepare=None):
         self.dir = tempfile.mkdtemp(prefix="tollgate-it-")
         self.port = free_port()
         self.dead_port = free_port()
@@ -185,6 +185,8 @@ class Gateway:
             f.write(PRICES)
         self.tollgate_extra = tollgate_extra
         self.write_config(extra)
+        if prepare is not None:
+            prepare(self)
         self.log = open(os.path.join(self.dir, "tollgated.log"), "w")
         self.proc = subprocess.Popen([os.path.join(BUILD, "tollgated"), "-f", "-c", self.config,
                                       "--ledger", self.ledger, "--run-dir", self.run_dir],

@@ -212,6 +212,25 @@ agg_visit(void *arg, const struct agg_row *row)
 	return 0;
 }
 
+/* One-dimension rows: the key rows (each request once) and the tag rows. */
+static int
+dim_visit(void *arg, const struct agg_row *row)
+{
+	struct from_agg *f = arg;
+	char day[32];
+
+	if (row->only_dim == AGG_DIM_TAG) {
+		value_into(slot(&f->m[W_TAG], row->dim[AGG_DIM_TAG]), row->v);
+		return 0;
+	}
+	if (row->only_dim != AGG_DIM_KEY)
+		return 0;
+	snprintf(day, sizeof(day), "%lld", (long long)(time_day_start(row->bucket_ns) / 1000000000));
+	value_into(slot(&f->m[W_DAY], day), row->v);
+	value_into(slot(&f->m[W_KEY], row->dim[AGG_DIM_KEY]), row->v);
+	return 0;
+}
+
 /* Whether two marginals hold the same labels with the same sums, every field. */
 static int
 same_marginal(const struct marginal *a, const struct marginal *b)
@@ -257,6 +276,11 @@ check_against_direct(struct ledger *l, const char *when)
 	    same_marginal(&f->m[W_MODEL], &direct[W_MODEL]) && same_marginal(&f->m[W_DAY], &direct[W_DAY]) &&
 	    same_marginal(&f->m[W_TOTAL], &direct[W_TOTAL]),
 	    "%s: the model-day rollup gives the same per model, per day and total sums", when);
+	memset(f, 0, sizeof(*f));
+	ok(aggregate_scan(l, AGG_TABLE_DIM_DAY, 0, INT64_MAX, dim_visit, f, err, sizeof(err)) == 0 &&
+	    same_marginal(&f->m[W_KEY], &direct[W_KEY]) && same_marginal(&f->m[W_TAG], &direct[W_TAG]) &&
+	    same_marginal(&f->m[W_DAY], &direct[W_DAY]),
+	    "%s: the one-dimension rollups give the same per key, per tag and per day sums", when);
 	free(f);
 }
 
@@ -338,11 +362,42 @@ secs(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/*
+ * What a spend csv line holds after its dimensions, from sums: the counts, the
+ * total cost, then each category's cost, cache writes of both lifetimes in
+ * one; written out here, not taken from spend.c.
+ */
+static void
+csv_values(const struct agg_value *v, char *out, size_t len)
+{
+	static const int cols[][2] = {	/* the parts each cost column sums, -1: none */
+		{ COST_INPUT, -1 }, { COST_CACHE_READ, -1 },
+		{ COST_CACHE_WRITE_5M, COST_CACHE_WRITE_1H }, { COST_OUTPUT, -1 },
+		{ COST_REASONING, -1 }, { COST_AUDIO_IN, -1 }, { COST_AUDIO_OUT, -1 },
+		{ COST_IMAGE_IN, -1 }, { COST_IMAGE_OUT, -1 }, { COST_TOOL_PROMPT, -1 },
+		{ COST_SEARCH, -1 }, { COST_DURATION, -1 }, { COST_REQUEST, -1 },
+	};
+	char cost[MONEY_FORMAT_MAX];
+	size_t c, n;
+
+	n = (size_t)snprintf(out, len, "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%s",
+	    (long long)v->requests, (long long)v->errors, (long long)v->tokens[RECORD_TOK_INPUT],
+	    (long long)v->tokens[RECORD_TOK_CACHE_READ],
+	    (long long)(v->tokens[RECORD_TOK_CACHE_WRITE_5M] + v->tokens[RECORD_TOK_CACHE_WRITE_1H]),
+	    (long long)v->tokens[RECORD_TOK_OUTPUT], (long long)v->tokens[RECORD_TOK_REASONING],
+	    money_format(v->total, MONEY_COST_SCALE, cost));
+	for (c = 0; c < sizeof(cols) / sizeof(cols[0]) && n < len; c++)
+		n += (size_t)snprintf(out + n, len - n, ",%s", money_format(v->cost[cols[c][0]] +
+		    (cols[c][1] < 0 ? 0 : v->cost[cols[c][1]]), MONEY_COST_SCALE, cost));
+	if (n < len)
+		snprintf(out + n, len - n, "\n");
+}
+
 /* The csv of `spend --by model` against the direct per-model sums. */
 static void
 check_spend_csv(const char *path)
 {
-	char line[1024], cost[MONEY_FORMAT_MAX], want[1024];
+	char line[1024], want[1024];
 	FILE *f = fopen(path, "r");
 	int lines = 0, matched = 0, i;
 
@@ -353,21 +408,17 @@ check_spend_csv(const char *path)
 		return;
 	}
 	is_str(line, "model,requests,errors,input,cache_read,cache_write,output,reasoning,"
-	    "cost_usd\n", "spend csv header");
+	    "cost_usd,cost_input_usd,cost_cache_read_usd,cost_cache_write_usd,cost_output_usd,"
+	    "cost_reasoning_usd,cost_audio_input_usd,cost_audio_output_usd,cost_image_input_usd,"
+	    "cost_image_output_usd,cost_tool_use_prompt_usd,cost_search_usd,cost_duration_usd,"
+	    "cost_request_usd\n", "spend csv header");
 	while (fgets(line, sizeof(line), f)) {
 		lines++;
 		for (i = 0; i < direct[W_MODEL].n; i++) {
-			const struct agg_value *v = &direct[W_MODEL].v[i];
+			size_t n = (size_t)snprintf(want, sizeof(want), "%.150s,",
+			    direct[W_MODEL].label[i]);
 
-			snprintf(want, sizeof(want), "%.150s,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%s\n",
-			    direct[W_MODEL].label[i], (long long)v->requests, (long long)v->errors,
-			    (long long)v->tokens[RECORD_TOK_INPUT],
-			    (long long)v->tokens[RECORD_TOK_CACHE_READ],
-			    (long long)(v->tokens[RECORD_TOK_CACHE_WRITE_5M] +
-			    v->tokens[RECORD_TOK_CACHE_WRITE_1H]),
-			    (long long)v->tokens[RECORD_TOK_OUTPUT],
-			    (long long)v->tokens[RECORD_TOK_REASONING],
-			    money_format(v->total, MONEY_COST_SCALE, cost));
+			csv_values(&direct[W_MODEL].v[i], want + n, sizeof(want) - n);
 			if (strcmp(line, want) == 0)
 				matched++;
 		}
@@ -375,6 +426,181 @@ check_spend_csv(const char *path)
 	fclose(f);
 	is_int(lines, direct[W_MODEL].n, "spend csv: one line per model");
 	is_int(matched, direct[W_MODEL].n, "spend csv: every line equals the direct sums");
+}
+
+/* Whether `spend --tag tag` selects r: one of its tags, or '' for none. */
+static int
+has_tag(const struct record *r, const char *tag)
+{
+	char list[sizeof(r->tags)], *save = NULL, *t;
+	int any = 0;
+
+	snprintf(list, sizeof(list), "%s", r->tags);
+	for (t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (strcmp(t, tag) == 0)
+			return 1;
+		any = 1;
+	}
+	return !any && tag[0] == '\0';
+}
+
+/* Whether r has value in dimension d, as the spend filter of d reads it. */
+static int
+selects(const struct record *r, int d, const char *value)
+{
+	switch (d) {
+	case AGG_DIM_KEY:
+		return strcmp(r->key, value) == 0;
+	case AGG_DIM_USER:
+		return strcmp(r->user, value) == 0;
+	case AGG_DIM_TEAM:
+		return strcmp(r->team, value) == 0;
+	case AGG_DIM_CUSTOMER:
+		return strcmp(r->customer, value) == 0;
+	case AGG_DIM_TAG:
+		return has_tag(r, value);
+	case AGG_DIM_MODEL:
+		return strcmp(r->priced_as[0] ? r->priced_as : r->deployment[0] ? r->deployment :
+		    r->model_requested, value) == 0;
+	default:
+		return strcmp(r->provider, value) == 0;
+	}
+}
+
+/* Whether the cost columns of a spend csv line (after the counts) add up to its cost_usd. */
+static int
+costs_add_up(const char *line)
+{
+	const char *p = line, *end;
+	int64_t total = 0, sum = 0, x;
+	int i;
+
+	for (i = 0; i < 7 && p; i++)
+		p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL;
+	for (i = 0; p && *p; i++, p = *end ? end + 1 : end) {
+		end = p + strcspn(p, ",\n");
+		if (money_parse_decimal(p, (size_t)(end - p), MONEY_COST_SCALE, 1, &x) < 0)
+			return 0;
+		if (i == 0)
+			total = x;
+		else
+			sum += x;
+	}
+	return i == 14 && sum == total;
+}
+
+/*
+ * `spend --format csv` with each filter (and one combination), from the day
+ * rows, the model-day rollup and the hour rows (--since 6d): the grand total
+ * equals the direct sums of the records the filters select, and its cost
+ * columns add up to its cost.
+ */
+static void
+check_spend_filters(const struct record *recs, size_t nrec, const char *out)
+{
+	static const char *const opt[AGG_DIM_COUNT] = {
+		"--key", "--user", "--team", "--customer", "--tag", "--model", "--provider"
+	};
+	static const struct { int d; const char *v; } cases[][3] = {
+		{ { AGG_DIM_USER, "user-1" }, { -1, NULL } },
+		{ { AGG_DIM_TEAM, "team-0" }, { -1, NULL } },
+		{ { AGG_DIM_CUSTOMER, "cust-1" }, { -1, NULL } },
+		{ { AGG_DIM_CUSTOMER, "" }, { -1, NULL } },
+		{ { AGG_DIM_TAG, "a" }, { -1, NULL } },
+		{ { AGG_DIM_TAG, "" }, { -1, NULL } },
+		{ { AGG_DIM_KEY, "key-2" }, { -1, NULL } },
+		{ { AGG_DIM_PROVIDER, "anthropic" }, { -1, NULL } },
+		{ { AGG_DIM_MODEL, "gpt-x" }, { AGG_DIM_PROVIDER, "openai" }, { -1, NULL } },
+		{ { AGG_DIM_TEAM, "team-1" }, { AGG_DIM_TAG, "b" }, { AGG_DIM_USER, "user-2" } },
+	};
+	char header[1024], line[1024], want[1024], what[160];
+	size_t c, i;
+	int hour, j, argc, added_up = 0, n = 0;
+
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+		for (hour = 0; hour < 2; hour++) {
+			char *argv[16] = { "spend", "--format", "csv", "--ledger", dir };
+			struct agg_value v = { 0 };
+			FILE *f;
+
+			argc = 5;
+			what[0] = '\0';
+			for (j = 0; j < 3 && cases[c][j].d >= 0; j++) {
+				argv[argc++] = (char *)opt[cases[c][j].d];
+				argv[argc++] = (char *)cases[c][j].v;
+				snprintf(what + strlen(what), sizeof(what) - strlen(what), " %s '%s'",
+				    opt[cases[c][j].d], cases[c][j].v);
+			}
+			if (hour) {
+				argv[argc++] = "--since";
+				argv[argc++] = "6d";
+			}
+			for (i = 0; i < nrec; i++) {
+				for (j = 0; j < 3 && cases[c][j].d >= 0; j++)
+					if (!selects(&recs[i], cases[c][j].d, cases[c][j].v))
+						break;
+				if (j < 3 && cases[c][j].d >= 0)
+					continue;
+				v.requests++;
+				v.errors += recs[i].status >= 400 ||
+				    (recs[i].flags & RECORD_FLAG_UPSTREAM_FAILED);
+				for (j = 0; j < RECORD_TOKEN_COUNT; j++)
+					v.tokens[j] += recs[i].tokens[j];
+				for (j = 0; j < COST_PART_COUNT; j++)
+					v.cost[j] += recs[i].cost[j];
+				v.total += recs[i].total;
+			}
+			csv_values(&v, want, sizeof(want));
+			line[0] = '\0';
+			is_int(run(spend_main, out, argc, argv), 0, "spend%s%s", what,
+			    hour ? " --since 6d" : "");
+			f = fopen(out, "r");
+			ok(f && fgets(header, sizeof(header), f) && fgets(line, sizeof(line), f) &&
+			    strcmp(line, want) == 0, "  selects %lld requests, their exact sums",
+			    (long long)v.requests);
+			if (f)
+				fclose(f);
+			added_up += costs_add_up(line);
+			n++;
+		}
+	is_int(added_up, n, "spend: the category costs add up to cost_usd on every filter");
+}
+
+/* Which aggregates answer: the model-day rollup only for model, provider and day. */
+static void
+check_spend_table(void)
+{
+	struct spend s = { .nby = 2, .by = { BY_MODEL, BY_DAY } };
+	struct spend t;
+	int d;
+
+	is_int(spend_table(&s), AGG_TABLE_MODEL_DAY, "spend --by model --by day: the rollup");
+	s.filter[AGG_DIM_MODEL] = "gpt-x";
+	s.filter[AGG_DIM_PROVIDER] = "openai";
+	is_int(spend_table(&s), AGG_TABLE_MODEL_DAY, "  and with --model and --provider filters");
+	for (d = 0; d < AGG_DIM_COUNT; d++) {
+		if (d == AGG_DIM_MODEL || d == AGG_DIM_PROVIDER)
+			continue;
+		t = s;
+		t.filter[d] = "x";
+		is_int(spend_table(&t), AGG_TABLE_DAY, "  a %s filter needs the day rows",
+		    by_names[d]);
+		memset(&t, 0, sizeof(t));
+		t.nby = 2;
+		t.by[0] = (enum by)d;
+		t.by[1] = BY_DAY;
+		t.filter[d] = "x";
+		is_int(spend_table(&t), AGG_TABLE_DIM_DAY, "  --by %s --by day --%s x: the "
+		    "one-dimension rollup", by_names[d], by_names[d]);
+		t.filter[d == AGG_DIM_KEY ? AGG_DIM_USER : AGG_DIM_KEY] = "y";
+		is_int(spend_table(&t), AGG_TABLE_DAY, "  and with a second dimension, the day rows");
+	}
+	t = s;
+	t.hour = 1;
+	is_int(spend_table(&t), AGG_TABLE_HOUR, "  hours come from the hour rows");
+	t = s;
+	t.by[t.nby++] = BY_TEAM;
+	is_int(spend_table(&t), AGG_TABLE_DAY, "  --by team needs the day rows");
 }
 
 int
@@ -621,6 +847,9 @@ main(void)
 		ledger_close(l);
 		l = NULL;
 	}
+
+	check_spend_filters(recs, NREC, out);
+	check_spend_table();
 
 	buf_release(&before);
 	buf_release(&after);

@@ -267,7 +267,7 @@ test_defaults(void)
 	if (!is_int(config_load(fixture("empty-doc.yaml"), &c, err, sizeof(err)), 0,
 	    "{} as the whole document loads")) {
 		diag("%s", err);
-		skip(20, "empty-doc.yaml did not load");
+		skip(21, "empty-doc.yaml did not load");
 		return;
 	}
 	is_str(c->tollgate.listen, "127.0.0.1", "default listen");
@@ -284,6 +284,7 @@ test_defaults(void)
 	is_int(c->tollgate.upstream_timeout_ms, 600000, "default upstream_timeout");
 	is_int(c->tollgate.client_timeout_ms, 60000, "default client_timeout");
 	is_int(c->tollgate.shutdown_timeout_ms, 30000, "default shutdown_timeout");
+	is_int(c->tollgate.ledger_retention_ms, 90LL * 86400000, "default ledger.retention 90d");
 	ok(c->tollgate.nkeys == 0 && c->tollgate.log_file == NULL && c->master_key == NULL,
 	    "no keys, log to stderr, no master key");
 	is_int((long long)c->ndeployments, 0, "no deployments");
@@ -441,6 +442,31 @@ static const struct bad bad_configs[] = {
 	{ "negative.yaml", "tollgate:\n  upstream_timeout: -5s\n",
 	  "negative.yaml:2: tollgate.upstream_timeout: expected a duration such as 500ms, 30s or 2m "
 	  "(a bare number is milliseconds) from 1ms to 24h, got '-5s'" },
+	{ "budget-scope.yaml", "tollgate:\n  budgets:\n    - {scope: galaxy, name: x, max_budget: 1}\n",
+	  "budget-scope.yaml:3: tollgate.budgets[0].scope: expected global, user, team, customer or "
+	  "tag, got 'galaxy'" },
+	{ "budget-amount.yaml", "tollgate:\n  budgets:\n    - {scope: team, name: x, max_budget: lots}\n",
+	  "budget-amount.yaml:3: tollgate.budgets[0].max_budget: expected an amount of dollars such as "
+	  "100 or 12.50, got 'lots'" },
+	{ "budget-window.yaml", "tollgate:\n  budgets:\n    - {scope: user, name: x, max_budget: 1, "
+	  "budget_duration: 1y}\n",
+	  "budget-window.yaml:3: tollgate.budgets[0].budget_duration: expected a duration such as 30s, "
+	  "15m, 1h, 1d, 7d or 1mo, got '1y'" },
+	{ "budget-name.yaml", "tollgate:\n  budgets:\n    - {scope: tag, max_budget: 1}\n",
+	  "budget-name.yaml:3: tollgate.budgets[0]: a tag budget needs a name" },
+	{ "budget-max.yaml", "tollgate:\n  budgets:\n    - {scope: global, budget_duration: 1d}\n",
+	  "budget-max.yaml:3: tollgate.budgets[0]: missing max_budget (or soft_budget)" },
+	{ "budget-tz.yaml", "tollgate:\n  budget_timezone: Mars/Olympus\n",
+	  "budget-tz.yaml:2: tollgate.budget_timezone: expected a time zone such as UTC or "
+	  "Europe/Berlin, got 'Mars/Olympus'" },
+	{ "retention.yaml", "tollgate:\n  ledger:\n    retention: 12h\n",
+	  "retention.yaml:3: tollgate.ledger_retention: expected 0 (keep for ever) or a duration of "
+	  "at least 1d, such as 90d, got '12h'" },
+	{ "export-url.yaml", "tollgate:\n  export: {url: ftp://example.com/spend}\n",
+	  "export-url.yaml:2: tollgate.export_url: expected an http:// or https:// URL, "
+	  "got 'ftp://example.com/spend'" },
+	{ "export-group.yaml", "tollgate:\n  export: [a]\n",
+	  "export-group.yaml:2: tollgate.export: expected a mapping, got a list" },
 	{ "price-files.yaml", "tollgate:\n  price_files: {a: b}\n",
 	  "price-files.yaml:2: tollgate.price_files: expected a list of file names, got a mapping" },
 	{ "empty-key.yaml", "tollgate:\n  keys: [sk-1, \"\"]\n",
@@ -693,6 +719,64 @@ test_environment(void)
 
 /* ---- includes ------------------------------------------------------------------------- */
 
+/* export: and ledger: groups are the same keys as export_* and ledger_*. */
+static void
+test_groups(void)
+{
+	struct config *c;
+	char pre[300];
+
+	c = load_text("groups.yaml", "model_list: [{model_name: m, litellm_params: {model: openai/m}}]\n"
+	    "tollgate:\n  export:\n    dir: /tmp/exports\n    interval: 5m\n"
+	    "    url: https://spend.example.com/in\n  ledger:\n    retention: 30d\n"
+	    "    path: /srv/ledger\n", pre, sizeof(pre));
+	if (c == NULL) {
+		skip(6, "groups.yaml did not load");
+		return;
+	}
+	is_str(c->tollgate.export_dir, "/tmp/exports", "export.dir");
+	is_int(c->tollgate.export_interval_ms, 300000, "export.interval 5m");
+	is_str(c->tollgate.export_url, "https://spend.example.com/in", "export.url");
+	is_int(c->tollgate.ledger_retention_ms, 30LL * 86400000, "ledger.retention 30d");
+	is_str(c->tollgate.ledger_path, "/srv/ledger", "ledger.path");
+	ok(c->warnings == NULL, "no warnings");
+	config_free(c);
+
+	c = load_text("budgets.yaml", "model_list: [{model_name: m, litellm_params: {model: openai/m}}]\n"
+	    "tollgate:\n  budget_timezone: Europe/Berlin\n  default_max_tokens: 1024\n"
+	    "  budgets:\n    - {scope: team, name: research, max_budget: 100.25, "
+	    "budget_duration: 1mo, soft_budget: 80}\n    - scope: global\n      max_budget: 1_000\n",
+	    pre, sizeof(pre));
+	if (c == NULL) {
+		skip(8, "budgets.yaml did not load");
+		return;
+	}
+	is_int((long long)c->tollgate.nbudgets, 2, "two budgets");
+	ok(c->tollgate.budgets[0].scope == CONFIG_BUDGET_TEAM &&
+	    strcmp(c->tollgate.budgets[0].name, "research") == 0, "a team budget named research");
+	is_int(c->tollgate.budgets[0].max_budget, 100250000000000LL, "max_budget 100.25 exactly, in pico");
+	is_int(c->tollgate.budgets[0].soft_budget, 80000000000000LL, "soft_budget 80");
+	ok(c->tollgate.budgets[0].has_window && c->tollgate.budgets[0].window.unit == WINDOW_MONTHS &&
+	    c->tollgate.budgets[0].window.n == 1, "budget_duration 1mo");
+	ok(c->tollgate.budgets[1].scope == CONFIG_BUDGET_GLOBAL && c->tollgate.budgets[1].name == NULL &&
+	    !c->tollgate.budgets[1].has_window && c->tollgate.budgets[1].max_budget == 1000000000000000LL,
+	    "a global budget of 1_000 dollars for ever");
+	is_str(c->tollgate.budget_timezone, "Europe/Berlin", "budget_timezone");
+	is_int(c->tollgate.default_max_tokens, 1024, "default_max_tokens");
+	config_free(c);
+
+	c = load_text("flat.yaml", "model_list: [{model_name: m, litellm_params: {model: openai/m}}]\n"
+	    "tollgate:\n  ledger_retention: 0\n  export_dir: /tmp/x\n", pre, sizeof(pre));
+	if (c == NULL) {
+		skip(3, "flat.yaml did not load");
+		return;
+	}
+	is_int(c->tollgate.ledger_retention_ms, 0, "ledger_retention 0: for ever");
+	is_str(c->tollgate.export_dir, "/tmp/x", "flat export_dir");
+	ok(c->tollgate.export_url == NULL, "no export url by default");
+	config_free(c);
+}
+
 static void
 test_includes(void)
 {
@@ -859,6 +943,7 @@ main(void)
 	test_prices();
 	test_errors();
 	test_environment();
+	test_groups();
 	test_includes();
 	test_example();
 	remove_created();

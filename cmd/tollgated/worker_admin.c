@@ -1,0 +1,362 @@
+/*
+ * The key admin endpoints, compatible with LiteLLM's request and response
+ * fields: POST /key/generate, GET /key/info, POST /key/update, POST
+ * /key/delete (a revocation: records keep naming the key), GET /key/list.
+ * The master key only.  They write the key store in the ledger's
+ * environment, which every worker reads on each request, so a change is in
+ * force at once everywhere.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "clock.h"
+#include "keys.h"
+#include "log.h"
+#include "money.h"
+#include "tollgated.h"
+#include "worker.h"
+
+static void
+reply(struct evhttp_request *req, int status, const struct buf *b)
+{
+	struct evbuffer *out = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "application/json");
+	if (out != NULL)
+		evbuffer_add(out, b->data ? b->data : "", b->len);
+	evhttp_send_reply(req, status, NULL, out);
+	if (out != NULL)
+		evbuffer_free(out);
+}
+
+/* Only the master key administers keys: 0, or -1 with the 401 or 403 sent. */
+static int
+master_only(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *auth = evhttp_find_header(h, "Authorization"), *key = NULL;
+	const char *want = heritage.config->master_key;
+
+	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
+		key = auth + 7;
+	else
+		key = evhttp_find_header(h, "x-api-key");
+	if (key == NULL || *key == '\0') {
+		http_send_error(req, 401, "invalid_request_error", "missing_api_key",
+		    "no API key: key management takes the master key");
+		return -1;
+	}
+	if (want == NULL || strlen(key) != strlen(want) ||
+	    CRYPTO_memcmp(key, want, strlen(want)) != 0) {
+		http_send_error(req, 403, "permission_error", "not_master_key",
+		    "key management takes the master key");
+		return -1;
+	}
+	if (worker.keys == NULL) {
+		http_send_error(req, 503, "server_error", "key_store_unavailable",
+		    "the key store is not open (see the log)");
+		return -1;
+	}
+	return 0;
+}
+
+/* The request body as text; NULL (400 sent) when it is not a JSON object. */
+static const char *
+body_of(struct evhttp_request *req, size_t *len, json_t **obj)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	json_error_t je;
+	const char *text;
+
+	*len = evbuffer_get_length(in);
+	text = (const char *)evbuffer_pullup(in, -1);
+	if (text == NULL)
+		text = "";
+	*obj = json_loadb(text, *len, 0, &je);
+	if (*obj == NULL || !json_is_object(*obj)) {
+		http_send_error(req, 400, "invalid_request_error", "invalid_json",
+		    "the body must be a JSON object (%s)", *obj ? "not an object" : je.text);
+		json_decref(*obj);
+		return NULL;
+	}
+	return text;
+}
+
+/* The key's object with its spend in the current budget window appended. */
+static int
+key_json(const struct keys_key *k, const char *secret, struct buf *out)
+{
+	struct budget_reading r;
+	char id[BUDGET_ID_MAX], spend[MONEY_FORMAT_MAX];
+
+	if (keys_to_json(k, secret, out) < 0 || out->len == 0 || out->data[out->len - 1] != '}')
+		return -1;
+	snprintf(id, sizeof(id), "k|key:%02x%02x%02x%02x%02x%02x%02x%02x", k->hash[0], k->hash[1],
+	    k->hash[2], k->hash[3], k->hash[4], k->hash[5], k->hash[6], k->hash[7]);
+	if (heritage.budgets == NULL ||
+	    heritage.budgets->ops->read(heritage.budgets, id, clock_now_ns(), &r) != 0)
+		r.spent = 0;
+	money_format(r.spent, MONEY_COST_SCALE, spend);
+	out->len--;
+	buf_printf(out, ", \"spend\": %s}", spend);
+	return 0;
+}
+
+/* Looks up ref (a token, a secret or an alias): 0, or -1 with the 404 or 500 sent. */
+static int
+find_key(struct evhttp_request *req, const char *ref, struct keys_key *k)
+{
+	char err[256];
+	int rc;
+
+	if (ref == NULL || *ref == '\0') {
+		http_send_error(req, 400, "invalid_request_error", "missing_key",
+		    "name the key: its token, its secret or its alias");
+		return -1;
+	}
+	if ((rc = keys_get(worker.keys, ref, k, err, sizeof(err))) == 0)
+		return 0;
+	if (rc == 1)
+		http_send_error(req, 404, "invalid_request_error", "key_not_found", "no such key");
+	else {
+		log_error("worker %u: %s", heritage.index, err);
+		http_send_error(req, 500, "server_error", "key_store_error", "%s", err);
+	}
+	return -1;
+}
+
+static void
+key_generate(struct evhttp_request *req)
+{
+	struct keys_key in = { 0 }, out = { 0 };
+	char secret[KEYS_SECRET_LEN + 1], err[512];
+	struct buf b = { 0 };
+	json_t *obj;
+	size_t len;
+	const char *text;
+
+	if ((text = body_of(req, &len, &obj)) == NULL)
+		return;
+	json_decref(obj);
+	if (keys_from_json(text, len, clock_now_ns(), &in, err, sizeof(err)) < 0 ||
+	    keys_create(worker.keys, &in.a, clock_now_ns(), secret, &out, err, sizeof(err)) < 0)
+		http_send_error(req, 400, "invalid_request_error", "invalid_key_request", "%s", err);
+	else if (key_json(&out, secret, &b) < 0)
+		http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
+	else
+		reply(req, 200, &b);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	buf_release(&b);
+	keys_key_release(&in);
+	keys_key_release(&out);
+}
+
+static void
+key_info(struct evhttp_request *req)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	struct evkeyvalq q = { 0 };
+	struct keys_key k = { 0 };
+	struct buf b = { 0 }, kj = { 0 };
+	const char *ref;
+
+	TAILQ_INIT(&q);
+	if (evhttp_parse_query_str(uri ? evhttp_uri_get_query(uri) ? evhttp_uri_get_query(uri) : ""
+	    : "", &q) < 0)
+		ref = NULL;
+	else
+		ref = evhttp_find_header(&q, "key");
+	if (find_key(req, ref, &k) == 0) {
+		if (key_json(&k, NULL, &kj) < 0)
+			http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
+		else {
+			json_t *js = json_string(ref);
+			char *quoted = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+
+			buf_printf(&b, "{\"key\": %s, \"info\": %.*s}", quoted ? quoted : "null",
+			    (int)kj.len, kj.data);
+			reply(req, 200, &b);
+			free(quoted);
+			json_decref(js);
+		}
+	}
+	evhttp_clear_headers(&q);
+	buf_release(&b);
+	buf_release(&kj);
+	keys_key_release(&k);
+}
+
+static void
+key_update(struct evhttp_request *req)
+{
+	struct keys_key k = { 0 }, changes = { 0 }, out = { 0 };
+	struct buf b = { 0 };
+	char err[512], *changed = NULL;
+	json_t *obj;
+	size_t len;
+	int rc;
+
+	if (body_of(req, &len, &obj) == NULL)
+		return;
+	if (find_key(req, json_string_value(json_object_get(obj, "key")), &k) < 0)
+		goto out;
+	/* "key" names the key to change; the rest are the changes */
+	json_object_del(obj, "key");
+	free(changed);
+	if ((changed = json_dumps(obj, JSON_COMPACT)) == NULL) {
+		http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
+		goto out;
+	}
+	if (keys_from_json(changed, strlen(changed), clock_now_ns(), &changes, err,
+	    sizeof(err)) < 0) {
+		http_send_error(req, 400, "invalid_request_error", "invalid_key_request", "%s", err);
+		goto out;
+	}
+	rc = keys_update(worker.keys, k.hash, &changes.a, clock_now_ns(), &out, err, sizeof(err));
+	if (rc != 0)
+		http_send_error(req, rc == 1 ? 404 : 400, "invalid_request_error",
+		    rc == 1 ? "key_not_found" : "invalid_key_request", "%s",
+		    rc == 1 ? "no such key" : err);
+	else if (key_json(&out, NULL, &b) < 0)
+		http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
+	else
+		reply(req, 200, &b);
+out:
+	free(changed);
+	json_decref(obj);
+	buf_release(&b);
+	keys_key_release(&k);
+	keys_key_release(&changes);
+	keys_key_release(&out);
+}
+
+/* Revokes every key named in "keys" (and "key_aliases"): all found, or none touched. */
+static void
+key_delete(struct evhttp_request *req)
+{
+	struct keys_key k = { 0 };
+	struct buf b = { 0 };
+	char err[512], hex[KEYS_HEX_LEN + 1];
+	const char *lists[] = { "keys", "key_aliases" };
+	json_t *obj, *item;
+	size_t len, i, j, n = 0;
+
+	if (body_of(req, &len, &obj) == NULL)
+		return;
+	buf_printf(&b, "{\"deleted_keys\": [");
+	for (i = 0; i < 2; i++) {
+		json_t *list = json_object_get(obj, lists[i]);
+
+		if (list != NULL && !json_is_array(list)) {
+			http_send_error(req, 400, "invalid_request_error", "invalid_key_request",
+			    "%s: expected a list of keys", lists[i]);
+			goto out;
+		}
+		json_array_foreach(list, j, item) {
+			if (find_key(req, json_string_value(item), &k) < 0)
+				goto out;
+			if (keys_revoke(worker.keys, k.hash, clock_now_ns(), err, sizeof(err)) != 0) {
+				http_send_error(req, 500, "server_error", "key_store_error", "%s", err);
+				goto out;
+			}
+			keys_hash_hex(k.hash, hex);
+			buf_printf(&b, "%s\"%s\"", n++ ? ", " : "", hex);
+		}
+	}
+	if (n == 0) {
+		http_send_error(req, 400, "invalid_request_error", "missing_key",
+		    "name the keys to delete: {\"keys\": [...]}");
+		goto out;
+	}
+	buf_printf(&b, "]}");
+	reply(req, 200, &b);
+out:
+	json_decref(obj);
+	buf_release(&b);
+	keys_key_release(&k);
+}
+
+struct list_ctx {
+	struct buf	*b;
+	size_t		 n;
+	int		 full;
+};
+
+static int
+on_listed(void *arg, const struct keys_key *k)
+{
+	struct list_ctx *x = arg;
+	char hex[KEYS_HEX_LEN + 1];
+
+	if (x->n++)
+		buf_append(x->b, ", ", 2);
+	if (x->full)
+		return key_json(k, NULL, x->b) < 0;
+	keys_hash_hex(k->hash, hex);
+	buf_printf(x->b, "\"%s\"", hex);
+	return 0;
+}
+
+static void
+key_list(struct evhttp_request *req)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL, *full;
+	struct evkeyvalq q;
+	struct buf b = { 0 };
+	struct list_ctx x = { &b, 0, 0 };
+	char err[256];
+
+	TAILQ_INIT(&q);
+	if (query != NULL && evhttp_parse_query_str(query, &q) == 0 &&
+	    (full = evhttp_find_header(&q, "return_full_object")) != NULL)
+		x.full = strcmp(full, "true") == 0;
+	buf_printf(&b, "{\"keys\": [");
+	if (keys_list(worker.keys, on_listed, &x, err, sizeof(err)) < 0)
+		http_send_error(req, 500, "server_error", "key_store_error", "%s", err);
+	else {
+		buf_printf(&b, "], \"total_count\": %zu, \"current_page\": 1, \"total_pages\": 1}", x.n);
+		reply(req, 200, &b);
+	}
+	evhttp_clear_headers(&q);
+	buf_release(&b);
+}
+
+static const struct {
+	const char		*path;
+	enum evhttp_cmd_type	 cmd;
+	void			(*serve)(struct evhttp_request *);
+} admin_routes[] = {
+	{ "/key/generate", EVHTTP_REQ_POST, key_generate },
+	{ "/key/info", EVHTTP_REQ_GET, key_info },
+	{ "/key/update", EVHTTP_REQ_POST, key_update },
+	{ "/key/delete", EVHTTP_REQ_POST, key_delete },
+	{ "/key/list", EVHTTP_REQ_GET, key_list },
+};
+
+int
+admin_serve(struct evhttp_request *req, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(admin_routes) / sizeof(admin_routes[0]); i++) {
+		if (strcmp(path, admin_routes[i].path) != 0)
+			continue;
+		if (evhttp_request_get_command(req) != admin_routes[i].cmd)
+			http_send_error(req, 405, "invalid_request_error", "method_not_allowed",
+			    "%s takes %s", path,
+			    admin_routes[i].cmd == EVHTTP_REQ_GET ? "GET" : "POST");
+		else if (master_only(req) == 0)
+			admin_routes[i].serve(req);
+		return 1;
+	}
+	return 0;
+}

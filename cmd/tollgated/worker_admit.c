@@ -1,0 +1,222 @@
+/*
+ * Admission, in a worker: a virtual key's state and allowed models, then a
+ * reservation of the request's largest possible cost on every budget that
+ * applies and a count on its rate limits (lib/limitset.h, lib/budget.h), all
+ * or nothing; settled to the actual cost once the record is committed.  No
+ * ledger read or write happens here: the counters live in shared memory.
+ *
+ * The largest possible cost: the body's length in bytes as input tokens (a
+ * token is at least one byte of the JSON text that carries it) plus the
+ * request's max_tokens (or max_completion_tokens, max_output_tokens; else
+ * tollgate.default_max_tokens) as output tokens, priced at the model's
+ * dearest deployment.  When every request states its maximum, concurrent
+ * requests cannot together pass a budget; a request that states none may
+ * pass it by what it outputs beyond default_max_tokens.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/keyvalq_struct.h>
+
+#include "clock.h"
+#include "keys.h"
+#include "limitset.h"
+#include "log.h"
+#include "money.h"
+#include "timeparse.h"
+#include "tollgated.h"
+#include "worker.h"
+
+/* The key's limits as lib/limitset.h takes them; 0, or -1 for a bad duration. */
+static int
+key_limits(const struct keys_key *k, struct limitset_key *out)
+{
+	char err[128];
+
+	out->max_budget = k->a.max_budget != KEYS_UNSET ? k->a.max_budget : BUDGET_NONE;
+	out->soft_budget = k->a.soft_budget != KEYS_UNSET ? k->a.soft_budget : BUDGET_NONE;
+	out->rpm = k->a.rpm_limit != KEYS_UNSET ? k->a.rpm_limit : BUDGET_NONE;
+	out->tpm = k->a.tpm_limit != KEYS_UNSET ? k->a.tpm_limit : BUDGET_NONE;
+	out->has_window = k->a.budget_duration != NULL && k->a.budget_duration[0] != '\0';
+	if (out->has_window && window_parse(k->a.budget_duration, &out->window, err,
+	    sizeof(err)) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+model_allowed(const struct keys_key *k, const char *model)
+{
+	size_t i;
+
+	if (k->a.nmodels == 0)
+		return 1;
+	for (i = 0; i < k->a.nmodels; i++)
+		if (strcmp(k->a.models[i], model) == 0 || strcmp(k->a.models[i], "*") == 0)
+			return 1;
+	return 0;
+}
+
+/* The request's largest possible cost, in picodollars (see the top of this file). */
+static int64_t
+largest_cost(const struct exchange *ex, int64_t max_tokens)
+{
+	const struct price_table *t = ex->view ? ex->view->table : NULL;
+	int64_t most = 0;
+	size_t i;
+
+	if (t == NULL)
+		return 0;
+	for (i = 0; i < ex->model->ndeps; i++) {
+		const struct route_deployment *d = &heritage.routes->deps[ex->model->deps[i]];
+		const struct price_entry *e = price_lookup(t, d->price_name, strlen(d->price_name));
+		struct cost_options o;
+		struct usage u;
+		struct cost c;
+
+		if (e == NULL)
+			continue;
+		memset(&u, 0, sizeof(u));
+		u.input = (int64_t)ex->body.len;
+		u.output = max_tokens;
+		u.duration_ms = -1;
+		cost_options_init(&o);
+		o.tier = ex->request_tier;
+		cost_compute(t, e, &u, &o, &c);
+		if (c.total > most)
+			most = c.total;
+	}
+	return most;
+}
+
+/* 429 naming the counter, what it holds, its limit and when it starts again. */
+static void
+refuse(struct exchange *ex, const struct limitset_entry *what, const struct budget_refusal *why)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(ex->req);
+	char used[MONEY_FORMAT_MAX], max[MONEY_FORMAT_MAX], at[40], retry[32];
+	int64_t now = clock_now_ns(), wait_s;
+	const char *kind = limitset_kind_name(what->kind);
+
+	admit_headers(ex, h);
+	wait_s = why->window_end == INT64_MAX ? -1 : (why->window_end - now + 999999999) / 1000000000;
+	if (wait_s >= 0) {
+		snprintf(retry, sizeof(retry), "%lld", (long long)(wait_s > 0 ? wait_s : 1));
+		evhttp_add_header(h, "Retry-After", retry);
+		time_format(why->window_end, at, sizeof(at));
+	} else
+		snprintf(at, sizeof(at), "never (no budget_duration)");
+	if (what->kind == LIMIT_RPM || what->kind == LIMIT_TPM) {
+		http_send_error(ex->req, 429, "rate_limit_exceeded", "rate_limit_exceeded",
+		    "%s limit of %s reached: %lld of %lld used this minute; resets at %s",
+		    kind, ex->rec.key, (long long)why->used, (long long)why->max, at);
+		return;
+	}
+	money_format(why->used, MONEY_COST_SCALE, used);
+	money_format(why->max, MONEY_COST_SCALE, max);
+	http_send_error(ex->req, 429, "budget_exceeded", "budget_exceeded",
+	    "%s budget%s%s exceeded: spent $%s of $%s (this request may cost up to the rest); "
+	    "resets at %s", kind, what->kind == LIMIT_GLOBAL ? "" : " of ",
+	    what->kind == LIMIT_GLOBAL ? "" : what->name, used, max, at);
+}
+
+int
+admit_request(struct exchange *ex, const struct keys_key *k, int64_t max_tokens)
+{
+	struct budget_store *store = heritage.budgets;
+	struct limitset_key kl;
+	struct limitset_entry what[BUDGET_HOLD_MAX];
+	struct budget_limit limits[BUDGET_HOLD_MAX];
+	struct budget_refusal why;
+	struct limitset_who who;
+	int64_t amount[BUDGET_HOLD_MAX], cost;
+	size_t n, i;
+	int rc;
+
+	if (k != NULL && !model_allowed(k, ex->rec.model_requested)) {
+		http_send_error(ex->req, 403, "permission_error", "model_not_allowed",
+		    "this key may not use model '%s'", ex->rec.model_requested);
+		return -1;
+	}
+	if (store == NULL)
+		return 0;
+	if (k != NULL && key_limits(k, &kl) < 0) {
+		http_send_error(ex->req, 500, "server_error", "bad_key",
+		    "this key's budget_duration '%s' is not valid", k->a.budget_duration);
+		return -1;
+	}
+	who.key = ex->rec.key;
+	who.user = ex->rec.user;
+	who.team = ex->rec.team;
+	who.customer = ex->rec.customer;
+	who.tags = ex->rec.tags;
+	n = limitset_for(&heritage.config->tollgate, &who, k ? &kl : NULL, limits, what,
+	    BUDGET_HOLD_MAX);
+	cost = largest_cost(ex, max_tokens > 0 ? max_tokens : heritage.config->tollgate.default_max_tokens);
+	for (i = 0; i < n; i++) {
+		amount[i] = what[i].kind == LIMIT_RPM || what[i].kind == LIMIT_TPM ? 1 : cost;
+		ex->hold_kind[i] = (uint8_t)what[i].kind;
+	}
+	ex->key_max = limits[0].max;
+	rc = store->ops->admit(store, limits, amount, n, clock_now_ns(), &ex->hold, &why);
+	if (rc == 1) {
+		refuse(ex, &what[why.index], &why);
+		return -1;
+	}
+	if (rc < 0) {
+		/* a full table must not stop the gateway: admitted, uncounted, and said */
+		log_error("worker %u: budget counters full: request %s admitted without a "
+		    "reservation", heritage.index, ex->rec.id);
+		return 0;
+	}
+	ex->held = 1;
+	return 0;
+}
+
+void
+admit_settle(struct exchange *ex, int spent)
+{
+	struct budget_store *store = heritage.budgets;
+	int64_t actual[BUDGET_HOLD_MAX], tokens = 0;
+	size_t i;
+
+	if (!ex->held || store == NULL)
+		return;
+	for (i = 0; i < RECORD_TOKEN_COUNT; i++)
+		tokens += ex->rec.tokens[i];
+	for (i = 0; i < ex->hold.n; i++) {
+		switch (ex->hold_kind[i]) {
+		case LIMIT_RPM:
+			actual[i] = 1;
+			break;
+		case LIMIT_TPM:
+			actual[i] = spent ? tokens : 0;
+			break;
+		default:
+			actual[i] = spent ? ex->rec.total : 0;
+		}
+	}
+	store->ops->settle(store, &ex->hold, actual, clock_now_ns());
+	ex->held = 0;
+	ex->settled = 1;
+}
+
+void
+admit_headers(struct exchange *ex, struct evkeyvalq *h)
+{
+	struct budget_store *store = heritage.budgets;
+	struct budget_reading r;
+	char id[BUDGET_ID_MAX], amount[MONEY_FORMAT_MAX];
+
+	if (store == NULL || ex->rec.key[0] == '\0')
+		return;
+	snprintf(id, sizeof(id), "k|%s", ex->rec.key);
+	if (store->ops->read(store, id, clock_now_ns(), &r) != 0)
+		return;
+	money_format(r.spent, MONEY_COST_SCALE, amount);
+	evhttp_add_header(h, "x-tollgate-key-spend", amount);
+	if (ex->key_max != BUDGET_NONE) {
+		money_format(ex->key_max, MONEY_COST_SCALE, amount);
+		evhttp_add_header(h, "x-tollgate-key-max-budget", amount);
+	}
+}

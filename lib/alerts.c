@@ -1,0 +1,426 @@
+/*
+ * Alerts (see alerts.h), run by the accountant.
+ *
+ * Database "alerts": key the alert id, value 8 bytes big-endian fired time,
+ * then the kind and the subject, each NUL-terminated.  The key "\x01pos"
+ * holds the journal position alerts_follow() has read up to.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "alerts.h"
+#include "buf.h"
+#include "clock.h"
+#include "config.h"
+#include "json.h"
+#include "ledger.h"
+#include "log.h"
+#include "outbox.h"
+#include "record.h"
+#include "timeparse.h"
+#include "usage.h"
+
+#define ALERTS_DB	"alerts"
+#define ID_MAX		400
+
+static const MDB_val pos_key = { 4, "\x01pos" };
+
+static uint64_t
+be64(const void *p)
+{
+	const unsigned char *b = p;
+	uint64_t x = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		x = x << 8 | b[i];
+	return x;
+}
+
+static void
+put_be64(unsigned char *p, uint64_t x)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(x >> (56 - 8 * i));
+}
+
+/* 1 when id has fired, 0 when not, -1 on error. */
+static int
+fired(struct ledger *l, const char *id)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { strlen(id), (void *)id }, v;
+	int rc;
+
+	if (ledger_txn_begin(l, 0, &txn) != 0)
+		return -1;
+	if ((rc = mdb_dbi_open(txn, ALERTS_DB, 0, &dbi)) == 0)
+		rc = mdb_get(txn, dbi, &k, &v);
+	mdb_txn_abort(txn);
+	return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+static int
+put(struct ledger *l, const MDB_val *k, const void *data, size_t len)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val v = { len, (void *)data };
+	int rc;
+
+	do {
+		if ((rc = ledger_txn_begin(l, 1, &txn)) != 0)
+			return -1;
+		if ((rc = mdb_dbi_open(txn, ALERTS_DB, MDB_CREATE, &dbi)) != 0 ||
+		    (rc = mdb_put(txn, dbi, (MDB_val *)k, &v, 0)) != 0)
+			mdb_txn_abort(txn);
+		else
+			rc = mdb_txn_commit(txn);
+	} while (rc == MDB_MAP_FULL && ledger_grow(l) == 0);
+	return rc == 0 ? 0 : -1;
+}
+
+/* The outbox item of a for channel c; body is scratch.  0 or -1. */
+static int
+item_for(const struct config_channel *c, const char *host, const struct alert *a,
+    struct buf *body, struct outbox_item *it)
+{
+	char at[40], to[1024];
+	size_t i, n = 0;
+
+	memset(it, 0, sizeof(*it));
+	body->len = 0;
+	it->url = c->url;
+	it->label = a->id;
+	if (c->type == CONFIG_CHANNEL_EMAIL) {
+		for (i = 0, to[0] = '\0'; i < c->nto && n < sizeof(to); i++)
+			n += (size_t)snprintf(to + n, sizeof(to) - n, "%s%s", i ? ", " : "", c->to[i]);
+		it->kind = OUTBOX_SMTP;
+		it->mail_from = c->from;
+		it->mail_rcpt = (const char *const *)c->to;
+		it->nrcpt = c->nto;
+		if (outbox_mail_format(body, c->from, to, a->subject, a->text) < 0)
+			return -1;
+	} else {
+		it->kind = OUTBOX_HTTP_POST;
+		it->content_type = "application/json";
+		if (c->type == CONFIG_CHANNEL_SLACK) {
+			buf_printf(body, "{\"text\": ");
+			json_write_string(body, a->subject);
+			buf_printf(body, ", \"blocks\": [{\"type\": \"section\", \"text\": "
+			    "{\"type\": \"mrkdwn\", \"text\": ");
+			json_write_string(body, a->text);
+			buf_printf(body, "}}]}\n");
+		} else {
+			time_format(clock_now_ns(), at, sizeof(at));
+			buf_printf(body, "{\"object\": \"tollgate.alert\", \"type\": ");
+			json_write_string(body, a->kind);
+			buf_printf(body, ", \"id\": ");
+			json_write_string(body, a->id);
+			buf_printf(body, ", \"at\": \"%s\", \"host\": ", at);
+			json_write_string(body, host);
+			buf_printf(body, ", \"subject\": ");
+			json_write_string(body, a->subject);
+			buf_printf(body, ", \"message\": ");
+			json_write_string(body, a->text);
+			if (a->fields != NULL)
+				buf_printf(body, ", %s", a->fields);
+			buf_printf(body, "}\n");
+		}
+	}
+	if (body->data == NULL)
+		return -1;
+	it->body = body->data;
+	it->body_len = body->len;
+	return 0;
+}
+
+int
+alerts_fire(struct ledger *l, const struct config_tollgate *tg, const char *host,
+    const struct alert *a, char *err, size_t errlen)
+{
+	MDB_val k = { strlen(a->id), (void *)a->id };
+	struct outbox_item it;
+	struct buf body = { 0 }, v = { 0 };
+	unsigned char at[8];
+	size_t i;
+	int rc;
+
+	if (k.mv_size == 0 || k.mv_size > ID_MAX) {
+		log_into(err, errlen, "alert id of %zu bytes", k.mv_size);
+		return -1;
+	}
+	if ((rc = fired(l, a->id)) != 0) {
+		if (rc < 0)
+			log_into(err, errlen, "cannot read the alerts of '%s'", ledger_dir(l));
+		return rc;
+	}
+	for (i = 0; i < tg->nalerts_channels; i++) {
+		if (item_for(&tg->alerts_channels[i], host, a, &body, &it) < 0 ||
+		    outbox_enqueue(l, &it, NULL, err, errlen) < 0) {
+			buf_release(&body);
+			return -1;
+		}
+	}
+	buf_release(&body);
+	log_warn("alert: %s", a->subject);
+	put_be64(at, (uint64_t)clock_now_ns());
+	buf_append(&v, at, sizeof(at));
+	buf_append(&v, a->kind, strlen(a->kind) + 1);
+	buf_append(&v, a->subject, strlen(a->subject) + 1);
+	rc = v.data != NULL ? put(l, &k, v.data, v.len) : -1;
+	buf_release(&v);
+	if (rc < 0)
+		log_into(err, errlen, "cannot mark alert '%s' fired", a->id);
+	return rc;
+}
+
+int
+alerts_scan(struct ledger *l, alerts_visit_fn fn, void *arg, char *err, size_t errlen)
+{
+	char id[ID_MAX + 1];
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	int rc;
+
+	if (ledger_txn_begin(l, 0, &txn) != 0) {
+		log_into(err, errlen, "cannot read ledger '%s'", ledger_dir(l));
+		return -1;
+	}
+	if ((rc = mdb_dbi_open(txn, ALERTS_DB, 0, &dbi)) == MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return 0;
+	}
+	if (rc == 0 && (rc = mdb_cursor_open(txn, dbi, &cur)) == 0) {
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			const char *kind = (const char *)v.mv_data + 8, *end;
+
+			if (k.mv_size > ID_MAX || ((const char *)k.mv_data)[0] == '\x01' ||
+			    v.mv_size < 10 || ((const char *)v.mv_data)[v.mv_size - 1] != '\0')
+				continue;
+			end = (const char *)v.mv_data + v.mv_size;
+			memcpy(id, k.mv_data, k.mv_size);
+			id[k.mv_size] = '\0';
+			if (kind + strlen(kind) + 1 >= end)
+				continue;
+			if (fn(arg, id, (int64_t)be64(v.mv_data), kind, kind + strlen(kind) + 1) != 0)
+				break;
+		}
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		log_into(err, errlen, "cannot read the alerts of '%s': %s", ledger_dir(l),
+		    mdb_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- first sightings in new records -------------------------------------------- */
+
+/* The usage flags that mean a provider's usage object was wrong or missing. */
+#define ANOMALIES	(USAGE_FLAG_USAGE_MISSING | USAGE_FLAG_CACHE_EXCEEDS_PROMPT | \
+			 USAGE_FLAG_REASONING_OUTSIDE_COMPLETION | USAGE_FLAG_NEGATIVE_COUNT | \
+			 USAGE_FLAG_FRACTIONAL_COUNT | USAGE_FLAG_ABSURD_COUNT | \
+			 USAGE_FLAG_BAD_COUNT | USAGE_FLAG_DETAILS_EXCEED_TOTAL)
+
+#define SIGHTINGS_MAX	64
+
+struct sighting {
+	char		id[ID_MAX];
+	unsigned	flag;		/* the usage flag's mask; 0: unpriced */
+	char		model[128];
+	char		example[40];	/* a request id */
+};
+
+struct sightings {
+	struct sighting	s[SIGHTINGS_MAX];
+	size_t		n;
+};
+
+/* The name of a usage flag given as its mask. */
+static const char *
+flag_name(unsigned mask)
+{
+	unsigned bit = 0;
+
+	while (mask > 1) {
+		mask >>= 1;
+		bit++;
+	}
+	return usage_flag_name(bit);
+}
+
+static void
+sight(struct sightings *ss, unsigned flag, const struct record *r)
+{
+	const char *model = r->model_requested[0] ? r->model_requested : r->deployment;
+	struct sighting *s;
+	char id[ID_MAX];
+	size_t i;
+
+	if (flag == 0)
+		snprintf(id, sizeof(id), "unpriced|%s", model);
+	else
+		snprintf(id, sizeof(id), "anomaly|%s|%s", flag_name(flag), model);
+	for (i = 0; i < ss->n; i++)
+		if (strcmp(ss->s[i].id, id) == 0)
+			return;
+	if (ss->n == SIGHTINGS_MAX)
+		return;		/* the rest are seen again in the next batch */
+	s = &ss->s[ss->n++];
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	s->flag = flag;
+	snprintf(s->model, sizeof(s->model), "%s", model);
+	snprintf(s->example, sizeof(s->example), "%s", r->id);
+}
+
+static void
+look_at(struct sightings *ss, const struct record *r)
+{
+	unsigned bit;
+
+	if (r->flags & RECORD_FLAG_ADJUSTMENT)
+		return;
+	if (r->usage_flags & USAGE_FLAG_UNPRICED && r->status < 400)
+		sight(ss, 0, r);
+	for (bit = 1; bit & ANOMALIES; bit <<= 1)
+		if (r->usage_flags & bit & ANOMALIES && (bit != USAGE_FLAG_USAGE_MISSING ||
+		    (r->status < 400 && !(r->flags & RECORD_FLAG_CLIENT_ABORTED))))
+			sight(ss, bit, r);
+}
+
+/*
+ * Reads up to max journal entries after the stored position (none stored: the
+ * journal's end), noting sightings; *pos gets the new position.  An LMDB rc.
+ */
+static int
+read_new(struct ledger *l, size_t max, struct sightings *ss, uint64_t *pos, size_t *done,
+    int *fresh)
+{
+	unsigned char next[8];
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v, rv;
+	struct record r;
+	int rc;
+
+	*pos = 0;
+	*fresh = 0;
+	if ((rc = ledger_txn_begin(l, 0, &txn)) != 0)
+		return rc < 0 ? MDB_BAD_TXN : rc;
+	k = pos_key;
+	if ((rc = mdb_dbi_open(txn, ALERTS_DB, 0, &dbi)) == 0 && (rc = mdb_get(txn, dbi, &k, &v)) == 0 &&
+	    v.mv_size == 8)
+		*pos = be64(v.mv_data);
+	else
+		*fresh = 1;
+	if ((rc = mdb_cursor_open(txn, ledger_journal_dbi(l), &cur)) != 0)
+		goto out;
+	if (*fresh) {
+		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_LAST)) == 0)
+			*pos = be64(k.mv_data);
+	} else {
+		put_be64(next, *pos + 1);
+		k.mv_size = 8;
+		k.mv_data = next;
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *done < max;
+		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			*pos = be64(k.mv_data);
+			(*done)++;
+			if (mdb_get(txn, ledger_records_dbi(l), &v, &rv) == 0 &&
+			    record_decode(rv.mv_data, rv.mv_size, &r) == 0)
+				look_at(ss, &r);
+		}
+	}
+	mdb_cursor_close(cur);
+out:
+	mdb_txn_abort(txn);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static void
+describe(const struct sighting *s, struct buf *subject, struct buf *text, struct buf *fields)
+{
+	if (s->flag == 0) {
+		buf_printf(subject, "tollgate: model '%s' is unpriced", s->model);
+		buf_printf(text, "Requests for model '%s' are recorded at cost 0: no price-map entry "
+		    "matches it (request %s). Add its prices and run 'tollctl rerate --apply'.",
+		    s->model, s->example);
+	} else {
+		buf_printf(subject, "tollgate: usage anomaly '%s' from model '%s'",
+		    flag_name(s->flag), s->model);
+		buf_printf(text, "A response for model '%s' carried a usage object flagged '%s' "
+		    "(request %s); its cost follows the normalisation rules. See 'tollctl logs "
+		    "--flag %s'.", s->model, flag_name(s->flag), s->example, flag_name(s->flag));
+	}
+	buf_printf(fields, "\"model\": ");
+	json_write_string(fields, s->model);
+	buf_printf(fields, ", \"request_id\": ");
+	json_write_string(fields, s->example);
+	if (s->flag != 0)
+		buf_printf(fields, ", \"flag\": \"%s\"", flag_name(s->flag));
+}
+
+int
+alerts_follow(struct ledger *l, const struct config_tollgate *tg, const char *host, size_t max,
+    size_t *done, char *err, size_t errlen)
+{
+	struct sightings *ss = calloc(1, sizeof(*ss));
+	struct buf subject = { 0 }, text = { 0 }, fields = { 0 };
+	unsigned char pv[8];
+	uint64_t pos;
+	size_t i;
+	int rc = -1, fresh;
+
+	*done = 0;
+	if (ss == NULL) {
+		log_into(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((rc = read_new(l, max, ss, &pos, done, &fresh)) != 0) {
+		log_into(err, errlen, "cannot read the journal of '%s': %s", ledger_dir(l),
+		    mdb_strerror(rc));
+		rc = -1;
+		goto out;
+	}
+	for (i = 0; i < ss->n; i++) {
+		struct alert a = { ss->s[i].id, ss->s[i].flag ? "usage_anomaly" : "unpriced_model",
+		    NULL, NULL, NULL };
+
+		subject.len = text.len = fields.len = 0;
+		describe(&ss->s[i], &subject, &text, &fields);
+		a.subject = subject.data;
+		a.text = text.data;
+		a.fields = fields.data;
+		if (a.subject == NULL || a.text == NULL || alerts_fire(l, tg, host, &a, err, errlen) < 0) {
+			rc = -1;
+			goto out;
+		}
+	}
+	rc = 0;
+	if (fresh || *done > 0) {
+		put_be64(pv, pos);
+		if (put(l, &pos_key, pv, sizeof(pv)) < 0) {
+			log_into(err, errlen, "cannot store the alerts' journal position");
+			rc = -1;
+		}
+	}
+out:
+	buf_release(&subject);
+	buf_release(&text);
+	buf_release(&fields);
+	free(ss);
+	return rc;
+}

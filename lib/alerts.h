@@ -1,0 +1,57 @@
+/*
+ * Alerts, raised by the accountant: a budget crossing a threshold or its soft
+ * budget, an unpriced model or a usage anomaly seen for the first time, and
+ * a daily spend summary.  Each alert has an id that says when it is the same
+ * alert ("budget|t|research|<window start>|80"); the "alerts" database of the
+ * ledger's environment remembers the ids that fired, so an alert fires once,
+ * even across restarts.  Firing queues one outbox item per configured
+ * channel (lib/outbox.h: retried with back-off, failures kept for `tollctl
+ * alerts`) and logs the alert.
+ *
+ * Delivery is at least once: the items are queued, then the id is marked; a
+ * process that dies in between fires the alert again when it restarts.
+ */
+#ifndef TOLLGATE_ALERTS_H
+#define TOLLGATE_ALERTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ledger;
+struct config_tollgate;
+
+struct alert {
+	const char	*id;		/* what makes it the same alert */
+	const char	*kind;		/* "budget_threshold", "soft_budget", "unpriced_model",
+					   "usage_anomaly", "daily_summary" */
+	const char	*subject;	/* one line */
+	const char	*text;		/* the whole message, plain text */
+	const char	*fields;	/* JSON members for webhooks ("\"a\": 1, ..."), or NULL */
+};
+
+/*
+ * Fires a unless its id has fired: queues it for every channel of tg and
+ * marks the id.  l is LEDGER_WRITE.  Returns 0 (fired now), 1 (had fired),
+ * or -1 with err.
+ */
+int alerts_fire(struct ledger *l, const struct config_tollgate *tg, const char *host,
+    const struct alert *a, char *err, size_t errlen);
+
+/*
+ * Visits the alerts that fired, oldest id first (ids sort by kind); fn gets
+ * the id, when it fired, its kind and subject.  0, or -1 with err.
+ */
+typedef int (*alerts_visit_fn)(void *arg, const char *id, int64_t fired_ns, const char *kind,
+    const char *subject);
+int alerts_scan(struct ledger *l, alerts_visit_fn fn, void *arg, char *err, size_t errlen);
+
+/*
+ * Reads the records committed since the last call (the first call starts at
+ * the end of the journal: history raises nothing), at most max, and fires
+ * "unpriced|MODEL" and "anomaly|FLAG|MODEL" for flags seen for the first
+ * time.  *done: records read.  0, or -1 with err.
+ */
+int alerts_follow(struct ledger *l, const struct config_tollgate *tg, const char *host,
+    size_t max, size_t *done, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,264 @@
+/*
+ * The shared-memory budget store (see budget.h): one anonymous shared
+ * mapping made by the master before fork, an open-addressing table of
+ * counters under one process-shared robust mutex.  The lock is held for a
+ * few hundred nanoseconds per request (a probe and two additions per
+ * counter), so one lock for all counters costs less than finer ones would;
+ * robust, so that a worker killed while holding it does not wedge the others.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "budget.h"
+#include "log.h"
+
+#define BUDGET_MAGIC		0x62756467u	/* "budg" */
+#define BUDGET_SLOTS_DEFAULT	65536
+
+struct slot {
+	uint64_t	hash;		/* 0: empty */
+	char		id[BUDGET_ID_MAX];
+	int		has_window;
+	struct window	window;		/* as last admitted: a changed duration starts anew */
+	int64_t		window_start, window_end;
+	int64_t		spent, reserved;
+};
+
+struct table {
+	uint32_t	magic;
+	uint32_t	nslots;
+	uint32_t	used;
+	pthread_mutex_t	lock;
+	struct slot	slots[];
+};
+
+struct shm_store {
+	struct budget_store	 base;
+	struct table		*t;
+	size_t			 size;
+};
+
+static uint64_t
+hash_id(const char *id)
+{
+	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+	return h | 1;
+}
+
+static void
+lock(struct table *t)
+{
+	/* the owner died inside: the counters are whole (updates are single stores) */
+	if (pthread_mutex_lock(&t->lock) == EOWNERDEAD)
+		pthread_mutex_consistent(&t->lock);
+}
+
+static void
+unlock(struct table *t)
+{
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* The slot named id, made when create is set; NULL when absent or the table is full. */
+static struct slot *
+find(struct table *t, const char *id, int create)
+{
+	uint64_t h = hash_id(id);
+	uint32_t i = (uint32_t)(h % t->nslots), probes;
+
+	for (probes = 0; probes < t->nslots; probes++, i = (i + 1) % t->nslots) {
+		struct slot *s = &t->slots[i];
+
+		if (s->hash == 0) {
+			/* keep a tenth free: probes stay short */
+			if (!create || t->used >= t->nslots - t->nslots / 10)
+				return NULL;
+			s->hash = h;
+			strncpy(s->id, id, sizeof(s->id) - 1);
+			s->window_end = INT64_MIN;	/* rolled on first use */
+			t->used++;
+			return s;
+		}
+		if (s->hash == h && strncmp(s->id, id, sizeof(s->id) - 1) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static int
+same_window(const struct slot *s, const struct budget_limit *l)
+{
+	return s->has_window == l->has_window && (!l->has_window ||
+	    (s->window.unit == l->window.unit && s->window.n == l->window.n));
+}
+
+/* Starts the window holding now when the slot's has ended; takes l's duration if given. */
+static void
+roll(struct slot *s, const struct budget_limit *l, int64_t now)
+{
+	int64_t start, end;
+
+	if (l != NULL && !same_window(s, l)) {
+		s->has_window = l->has_window;
+		s->window = l->window;
+		s->window_end = INT64_MIN;
+	}
+	if (now >= s->window_start && now < s->window_end)
+		return;
+	if (s->has_window)
+		window_bounds(&s->window, now, &start, &end);
+	else {
+		start = INT64_MIN;
+		end = INT64_MAX;
+	}
+	if (start == s->window_start)
+		return;		/* the clock stepped back: keep counting */
+	s->window_start = start;
+	s->window_end = end;
+	s->spent = s->reserved = 0;
+}
+
+static int
+shm_admit(struct budget_store *bs, const struct budget_limit *limits, const int64_t *amount,
+    size_t n, int64_t now, struct budget_hold *hold, struct budget_refusal *why)
+{
+	struct table *t = ((struct shm_store *)bs)->t;
+	struct slot *s[BUDGET_HOLD_MAX];
+	size_t i;
+
+	if (n > BUDGET_HOLD_MAX)
+		return -1;
+	lock(t);
+	for (i = 0; i < n; i++) {
+		if ((s[i] = find(t, limits[i].id, 1)) == NULL) {
+			unlock(t);
+			return -1;
+		}
+		roll(s[i], &limits[i], now);
+		if (limits[i].max != BUDGET_NONE &&
+		    s[i]->spent + s[i]->reserved + amount[i] > limits[i].max) {
+			why->index = i;
+			why->used = s[i]->spent + s[i]->reserved;
+			why->max = limits[i].max;
+			why->window_end = s[i]->window_end;
+			unlock(t);
+			return 1;
+		}
+	}
+	hold->n = n;
+	for (i = 0; i < n; i++) {
+		s[i]->reserved += amount[i];
+		hold->slot[i] = (uint32_t)(s[i] - t->slots);
+		hold->window_start[i] = s[i]->window_start;
+		hold->amount[i] = amount[i];
+	}
+	unlock(t);
+	return 0;
+}
+
+static void
+shm_settle(struct budget_store *bs, const struct budget_hold *hold, const int64_t *actual,
+    int64_t now)
+{
+	struct table *t = ((struct shm_store *)bs)->t;
+	size_t i;
+
+	lock(t);
+	for (i = 0; i < hold->n; i++) {
+		struct slot *s = &t->slots[hold->slot[i] % t->nslots];
+
+		if (s->window_start == hold->window_start[i])
+			s->reserved -= hold->amount[i];
+		roll(s, NULL, now);
+		s->spent += actual[i];
+	}
+	unlock(t);
+}
+
+static int
+shm_add(struct budget_store *bs, const struct budget_limit *l, int64_t amount, int64_t at,
+    int64_t now)
+{
+	struct table *t = ((struct shm_store *)bs)->t;
+	struct slot *s;
+
+	lock(t);
+	if ((s = find(t, l->id, 1)) != NULL) {
+		roll(s, l, now);
+		if (at >= s->window_start && at < s->window_end)
+			s->spent += amount;
+	}
+	unlock(t);
+	return s != NULL ? 0 : -1;
+}
+
+static int
+shm_read(struct budget_store *bs, const char *id, int64_t now, struct budget_reading *out)
+{
+	struct table *t = ((struct shm_store *)bs)->t;
+	struct slot *s;
+
+	lock(t);
+	if ((s = find(t, id, 0)) != NULL) {
+		roll(s, NULL, now);
+		out->spent = s->spent;
+		out->reserved = s->reserved;
+		out->window_start = s->window_start;
+		out->window_end = s->window_end;
+	}
+	unlock(t);
+	return s != NULL ? 0 : 1;
+}
+
+static void
+shm_close(struct budget_store *bs)
+{
+	struct shm_store *st = (struct shm_store *)bs;
+
+	if (st == NULL)
+		return;
+	munmap(st->t, st->size);
+	free(st);
+}
+
+static const struct budget_store_ops shm_ops = {
+	shm_admit, shm_settle, shm_add, shm_read, shm_close,
+};
+
+int
+budget_shm_create(size_t nslots, struct budget_store **out, char *err, size_t errlen)
+{
+	pthread_mutexattr_t a;
+	struct shm_store *st;
+
+	if (nslots == 0)
+		nslots = BUDGET_SLOTS_DEFAULT;
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		log_into(err, errlen, "cannot create the budget counters: out of memory");
+		return -1;
+	}
+	st->base.ops = &shm_ops;
+	st->size = sizeof(struct table) + nslots * sizeof(struct slot);
+	st->t = mmap(NULL, st->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (st->t == MAP_FAILED) {
+		log_into(err, errlen, "cannot map %zu bytes of budget counters: %s", st->size,
+		    strerror(errno));
+		free(st);
+		return -1;
+	}
+	st->t->magic = BUDGET_MAGIC;
+	st->t->nslots = (uint32_t)nslots;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&st->t->lock, &a);
+	pthread_mutexattr_destroy(&a);
+	*out = &st->base;
+	return 0;
+}

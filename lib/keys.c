@@ -1,0 +1,1044 @@
+/*
+ * The virtual-key store (see keys.h): secrets, the "keys" database, the
+ * encoding of a key and the rules its attributes follow.  Workers call
+ * keys_lookup_secret() per request; tollctl calls the rest.  The JSON forms
+ * are in keys_json.c.
+ *
+ * A key is stored under the SHA-256 of its secret as this layout (integers
+ * big endian):
+ *
+ *	1 byte	layout, KEYS_LAYOUT
+ *	1 byte	flags: bit 0 revoked
+ *	8 x 8	max_budget, soft_budget, rpm_limit, tpm_limit, expires,
+ *		created, updated, revoked_at (INT64_MIN: none)
+ *	7 strings	hint, alias, user_id, team_id, customer, budget_duration,
+ *		metadata (compact JSON): each a 4-byte length, the bytes and a
+ *		NUL (length 0: none)
+ *	2 lists	models, tags: each a 4-byte count and that many strings
+ *
+ * The NULs let a decoded key point straight into one copy of the value.
+ * Any other layout is refused (a newer tollgate wrote it) rather than
+ * half-read.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "keys.h"
+#include "ledger.h"
+#include "log.h"
+#include "window.h"
+
+#define KEYS_LAYOUT	1
+#define KEYS_DB		"keys"
+#define HEAD_LEN	(2 + 8 * NINT)
+#define FLAG_REVOKED	0x01
+#define MAX_MODELS	1000
+#define MAX_TAGS	64
+#define SECRET_RANDOM	32
+#define SECRET_DIGITS	43	/* 62^43 > 2^256 */
+
+/* Results of a write operation besides LMDB's codes (which are never these). */
+#define RC_REFUSED	(-1)	/* err says why */
+#define RC_ABSENT	(-2)	/* no such key */
+
+enum { I_MAX, I_SOFT, I_RPM, I_TPM, I_EXPIRES, I_CREATED, I_UPDATED, I_REVOKED, NINT };
+enum { S_HINT, S_ALIAS, S_USER, S_TEAM, S_CUSTOMER, S_DURATION, S_METADATA, NSTR };
+
+struct keys {
+	struct ledger	*l;
+	MDB_dbi		 dbi;
+	int		 have_dbi;	/* dbi is open (a reader waits for a writer to create it) */
+	EVP_MD		*sha256;
+	EVP_MD_CTX	*md;		/* reused: one digest context per store */
+	struct buf	 scratch;	/* one encoded key */
+};
+
+static const char base62_digits[] =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/* --- encoding ----------------------------------------------------------- */
+
+static void
+put_be(unsigned char *p, uint64_t v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (unsigned char)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t
+get_be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | *p++;
+	return v;
+}
+
+static int
+put_str(struct buf *b, const char *s)
+{
+	unsigned char len[4];
+	size_t n = s ? strlen(s) : 0;
+
+	put_be(len, n, 4);
+	return buf_append(b, len, 4) < 0 || buf_append(b, s ? s : "", n + 1) < 0 ? -1 : 0;
+}
+
+/*
+ * Metadata is stored without the whitespace between tokens, so that it
+ * prints on one line; the tokens themselves (numbers above all) are kept
+ * as they were written.  The text is valid JSON (keys_check_attrs()).
+ */
+static int
+put_compact_json(struct buf *b, const char *s)
+{
+	size_t at = b->len, n;
+	int in_string = 0, escaped = 0;
+
+	if (buf_append(b, "\0\0\0\0", 4) < 0)
+		return -1;
+	for (; s && *s; s++) {
+		if (in_string) {
+			if (escaped)
+				escaped = 0;
+			else if (*s == '\\')
+				escaped = 1;
+			else if (*s == '"')
+				in_string = 0;
+		} else if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+			continue;
+		else if (*s == '"')
+			in_string = 1;
+		if (buf_append(b, s, 1) < 0)
+			return -1;
+	}
+	n = b->len - at - 4;
+	put_be((unsigned char *)b->data + at, n, 4);
+	return buf_append(b, "", 1);
+}
+
+static int
+put_list(struct buf *b, const char *const *v, size_t n)
+{
+	unsigned char count[4];
+	size_t i;
+
+	put_be(count, n, 4);
+	if (buf_append(b, count, 4) < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (put_str(b, v[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* Encodes k into b (emptied first); 0 or -1 on ENOMEM. */
+static int
+encode(const struct keys_key *k, struct buf *b)
+{
+	const struct keys_attrs *a = &k->a;
+	const int64_t ints[NINT] = {
+		[I_MAX] = a->max_budget, [I_SOFT] = a->soft_budget,
+		[I_RPM] = a->rpm_limit, [I_TPM] = a->tpm_limit, [I_EXPIRES] = a->expires_ns,
+		[I_CREATED] = k->created_ns, [I_UPDATED] = k->updated_ns,
+		[I_REVOKED] = k->revoked ? k->revoked_ns : KEYS_UNSET,
+	};
+	unsigned char head[HEAD_LEN];
+	int i;
+
+	b->len = 0;
+	head[0] = KEYS_LAYOUT;
+	head[1] = k->revoked ? FLAG_REVOKED : 0;
+	for (i = 0; i < NINT; i++)
+		put_be(head + 2 + 8 * i, (uint64_t)ints[i], 8);
+	if (buf_append(b, head, sizeof(head)) < 0 || put_str(b, k->hint) < 0 ||
+	    put_str(b, a->alias) < 0 || put_str(b, a->user_id) < 0 ||
+	    put_str(b, a->team_id) < 0 || put_str(b, a->customer) < 0 ||
+	    put_str(b, a->budget_duration) < 0 || put_compact_json(b, a->metadata) < 0 ||
+	    put_list(b, a->models, a->nmodels) < 0 || put_list(b, a->tags, a->ntags) < 0)
+		return -1;
+	return 0;
+}
+
+/* Reads the string at *off; NULL for an empty one.  0, or -1 when malformed. */
+static int
+get_str(const unsigned char *p, size_t len, size_t *off, const char **s)
+{
+	size_t n;
+
+	if (len - *off < 4)
+		return -1;
+	n = (size_t)get_be(p + *off, 4);
+	*off += 4;
+	if (len - *off < n + 1 || p[*off + n] != '\0' || memchr(p + *off, '\0', n) != NULL)
+		return -1;
+	*s = n ? (const char *)p + *off : NULL;
+	*off += n + 1;
+	return 0;
+}
+
+/*
+ * Walks an encoded key.  Counting (k NULL): checks the layout and sets
+ * *nlist to the number of list items.  Filling: points k's strings into p
+ * and its lists into ptrs.  0, -1 when malformed, -2 for another layout.
+ */
+static int
+walk(const unsigned char *p, size_t len, struct keys_key *k, const char **ptrs, size_t *nlist)
+{
+	const char *s[NSTR], *item;
+	size_t off = HEAD_LEN, n, i, used = 0;
+	int j, list;
+
+	if (len < HEAD_LEN)
+		return -1;
+	if (p[0] != KEYS_LAYOUT)
+		return -2;
+	for (j = 0; j < NSTR; j++)
+		if (get_str(p, len, &off, &s[j]) < 0)
+			return -1;
+	if (s[S_HINT] == NULL || strlen(s[S_HINT]) >= KEYS_HINT_MAX)
+		return -1;
+	for (list = 0; list < 2; list++) {
+		if (len - off < 4)
+			return -1;
+		n = (size_t)get_be(p + off, 4);
+		off += 4;
+		if (k) {
+			if (list == 0) {
+				k->a.models = n ? ptrs + used : NULL;
+				k->a.nmodels = n;
+			} else {
+				k->a.tags = n ? ptrs + used : NULL;
+				k->a.ntags = n;
+			}
+		}
+		for (i = 0; i < n; i++) {
+			if (get_str(p, len, &off, &item) < 0 || item == NULL)
+				return -1;
+			if (k)
+				ptrs[used] = item;
+			used++;
+		}
+	}
+	if (off != len)
+		return -1;
+	*nlist = used;
+	if (k == NULL)
+		return 0;
+	k->a.set = KEYS_F_ALL;
+	snprintf(k->hint, sizeof(k->hint), "%s", s[S_HINT]);
+	k->a.alias = s[S_ALIAS];
+	k->a.user_id = s[S_USER];
+	k->a.team_id = s[S_TEAM];
+	k->a.customer = s[S_CUSTOMER];
+	k->a.budget_duration = s[S_DURATION];
+	k->a.metadata = s[S_METADATA];
+	k->a.max_budget = (int64_t)get_be(p + 2 + 8 * I_MAX, 8);
+	k->a.soft_budget = (int64_t)get_be(p + 2 + 8 * I_SOFT, 8);
+	k->a.rpm_limit = (int64_t)get_be(p + 2 + 8 * I_RPM, 8);
+	k->a.tpm_limit = (int64_t)get_be(p + 2 + 8 * I_TPM, 8);
+	k->a.expires_ns = (int64_t)get_be(p + 2 + 8 * I_EXPIRES, 8);
+	k->created_ns = (int64_t)get_be(p + 2 + 8 * I_CREATED, 8);
+	k->updated_ns = (int64_t)get_be(p + 2 + 8 * I_UPDATED, 8);
+	k->revoked_ns = (int64_t)get_be(p + 2 + 8 * I_REVOKED, 8);
+	k->revoked = (p[1] & FLAG_REVOKED) != 0;
+	return 0;
+}
+
+/*
+ * Decodes the value at p into k: one copy into k->mem, the list pointers
+ * ahead of it.  0, -1 when malformed, -2 for another layout.
+ */
+static int
+decode(const void *p, size_t len, const unsigned char hash[KEYS_HASH_LEN], struct keys_key *k)
+{
+	size_t nlist, need;
+	char *mem;
+	int rc;
+
+	if ((rc = walk(p, len, NULL, NULL, &nlist)) < 0)
+		return rc;
+	need = nlist * sizeof(char *) + len;
+	if (need > k->memcap) {
+		if ((mem = malloc(need)) == NULL)
+			return -1;
+		free(k->mem);
+		k->mem = mem;
+		k->memcap = need;
+	}
+	memcpy(k->mem + nlist * sizeof(char *), p, len);
+	memcpy(k->hash, hash, KEYS_HASH_LEN);
+	return walk((unsigned char *)k->mem + nlist * sizeof(char *), len, k,
+	    (const char **)(void *)k->mem, &nlist);
+}
+
+/* The message for decode()'s failure rc. */
+static void
+decode_error(int rc, const char *dir, char *err, size_t errlen)
+{
+	log_into(err, errlen, rc == -2 ? "cannot read a key of ledger '%s': written by a newer "
+	    "tollgate" : "cannot read a key of ledger '%s': malformed or out of memory", dir);
+}
+
+/* --- attributes ----------------------------------------------------------- */
+
+void
+keys_attrs_init(struct keys_attrs *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->max_budget = a->soft_budget = KEYS_UNSET;
+	a->rpm_limit = a->tpm_limit = a->expires_ns = KEYS_UNSET;
+}
+
+/* Takes the fields of ch->set from ch into to (pointers, not copies). */
+static void
+merge(struct keys_attrs *to, const struct keys_attrs *ch)
+{
+	if (ch->set & KEYS_F_ALIAS)
+		to->alias = ch->alias;
+	if (ch->set & KEYS_F_USER)
+		to->user_id = ch->user_id;
+	if (ch->set & KEYS_F_TEAM)
+		to->team_id = ch->team_id;
+	if (ch->set & KEYS_F_CUSTOMER)
+		to->customer = ch->customer;
+	if (ch->set & KEYS_F_MODELS) {
+		to->models = ch->models;
+		to->nmodels = ch->nmodels;
+	}
+	if (ch->set & KEYS_F_TAGS) {
+		to->tags = ch->tags;
+		to->ntags = ch->ntags;
+	}
+	if (ch->set & KEYS_F_MAX_BUDGET)
+		to->max_budget = ch->max_budget;
+	if (ch->set & KEYS_F_SOFT_BUDGET)
+		to->soft_budget = ch->soft_budget;
+	if (ch->set & KEYS_F_BUDGET_DURATION)
+		to->budget_duration = ch->budget_duration;
+	if (ch->set & KEYS_F_RPM)
+		to->rpm_limit = ch->rpm_limit;
+	if (ch->set & KEYS_F_TPM)
+		to->tpm_limit = ch->tpm_limit;
+	if (ch->set & KEYS_F_EXPIRES)
+		to->expires_ns = ch->expires_ns;
+	if (ch->set & KEYS_F_METADATA)
+		to->metadata = ch->metadata;
+}
+
+/* A name (alias, user_id, a model, ...): at most max bytes, no control characters. */
+static int
+check_name(const char *field, const char *s, size_t max, char *err, size_t errlen)
+{
+	const unsigned char *p;
+
+	if (strlen(s) > max) {
+		log_into(err, errlen, "%s: '%.32s...' is longer than %zu bytes", field, s, max);
+		return -1;
+	}
+	for (p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f) {
+			log_into(err, errlen, "%s: '%s' holds a control character", field, s);
+			return -1;
+		}
+	return 0;
+}
+
+static int
+is_hex64(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < KEYS_HEX_LEN; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		    (s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return s[KEYS_HEX_LEN] == '\0';
+}
+
+static int
+check_list(const char *field, const char *const *v, size_t n, size_t max_items,
+    char *err, size_t errlen)
+{
+	size_t i, joined = 0;
+
+	if (n > max_items) {
+		log_into(err, errlen, "%s: more than %zu", field, max_items);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (v[i] == NULL || v[i][0] == '\0') {
+			log_into(err, errlen, "%s: an empty name", field);
+			return -1;
+		}
+		if (check_name(field, v[i], KEYS_NAME_MAX, err, errlen) < 0)
+			return -1;
+		joined += strlen(v[i]) + (i > 0);
+	}
+	/* tags travel in spend records joined with commas */
+	if (strcmp(field, "tags") == 0) {
+		for (i = 0; i < n; i++)
+			if (strchr(v[i], ',') != NULL) {
+				log_into(err, errlen, "tags: '%s' holds a comma", v[i]);
+				return -1;
+			}
+		if (joined > KEYS_TAGS_MAX) {
+			log_into(err, errlen, "tags: longer than %d bytes together", KEYS_TAGS_MAX);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+keys_check_attrs(const struct keys_attrs *a, char *err, size_t errlen)
+{
+	const struct { const char *field; int64_t v; } limits[] = {
+		{ "max_budget", a->max_budget }, { "soft_budget", a->soft_budget },
+		{ "rpm_limit", a->rpm_limit }, { "tpm_limit", a->tpm_limit },
+	};
+	struct window w;
+	json_error_t jerr;
+	json_t *meta;
+	char why[160];
+	size_t i;
+
+	if (a->alias && *a->alias) {
+		if (check_name("key_alias", a->alias, KEYS_NAME_MAX, err, errlen) < 0)
+			return -1;
+		/* a reference to a key is then never ambiguous (keys_get()) */
+		if (strncmp(a->alias, "sk-", 3) == 0 || is_hex64(a->alias)) {
+			log_into(err, errlen, "key_alias: '%s' would read as a %s", a->alias,
+			    is_hex64(a->alias) ? "token (64 hex digits)" : "secret (sk-...)");
+			return -1;
+		}
+	}
+	if ((a->user_id && check_name("user_id", a->user_id, KEYS_NAME_MAX, err, errlen) < 0) ||
+	    (a->team_id && check_name("team_id", a->team_id, KEYS_NAME_MAX, err, errlen) < 0) ||
+	    (a->customer && check_name("customer", a->customer, KEYS_NAME_MAX, err, errlen) < 0) ||
+	    check_list("models", a->models, a->nmodels, MAX_MODELS, err, errlen) < 0 ||
+	    check_list("tags", a->tags, a->ntags, MAX_TAGS, err, errlen) < 0)
+		return -1;
+	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		if (limits[i].v < 0 && limits[i].v != KEYS_UNSET) {
+			log_into(err, errlen, "%s: must not be negative", limits[i].field);
+			return -1;
+		}
+	if (a->max_budget != KEYS_UNSET && a->soft_budget != KEYS_UNSET &&
+	    a->soft_budget > a->max_budget) {
+		log_into(err, errlen, "soft_budget: more than max_budget (a soft budget warns "
+		    "before the max budget refuses)");
+		return -1;
+	}
+	if (a->budget_duration && *a->budget_duration &&
+	    window_parse(a->budget_duration, &w, why, sizeof(why)) < 0) {
+		log_into(err, errlen, "budget_duration: %s", why);
+		return -1;
+	}
+	if (a->metadata && *a->metadata) {
+		if (strlen(a->metadata) > KEYS_METADATA_MAX) {
+			log_into(err, errlen, "metadata: longer than %d bytes", KEYS_METADATA_MAX);
+			return -1;
+		}
+		meta = json_loads(a->metadata, JSON_REJECT_DUPLICATES, &jerr);
+		if (meta == NULL || !json_is_object(meta)) {
+			if (meta)
+				log_into(err, errlen, "metadata: expected a JSON object");
+			else
+				log_into(err, errlen, "metadata: malformed JSON at %d:%d: %s", jerr.line,
+				    jerr.column, jerr.text);
+			json_decref(meta);
+			return -1;
+		}
+		json_decref(meta);
+	}
+	return 0;
+}
+
+/* --- the store ------------------------------------------------------------ */
+
+static int
+hash_secret(struct keys *ks, const char *s, size_t len, unsigned char out[KEYS_HASH_LEN])
+{
+	unsigned int n = 0;
+
+	if (EVP_DigestInit_ex2(ks->md, ks->sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(ks->md, s, len) != 1 || EVP_DigestFinal_ex(ks->md, out, &n) != 1)
+		return -1;
+	return n == KEYS_HASH_LEN ? 0 : -1;
+}
+
+/*
+ * Begins a read transaction with the database open.  Returns 0, 1 when no
+ * writer has created the database yet (no transaction left open), or -1
+ * with err.  *opened says the handle was opened in this transaction.
+ */
+static int
+read_begin(struct keys *ks, MDB_txn **txn, int *opened, char *err, size_t errlen)
+{
+	int rc;
+
+	*opened = 0;
+	if ((rc = ledger_txn_begin(ks->l, 0, txn)) != 0) {
+		log_into(err, errlen, "cannot read the keys of ledger '%s': %s", ledger_dir(ks->l),
+		    rc < 0 ? "opened by another process" : mdb_strerror(rc));
+		return -1;
+	}
+	if (ks->have_dbi)
+		return 0;
+	if ((rc = mdb_dbi_open(*txn, KEYS_DB, 0, &ks->dbi)) != 0) {
+		mdb_txn_abort(*txn);
+		if (rc == MDB_NOTFOUND)
+			return 1;
+		log_into(err, errlen, "cannot read the keys of ledger '%s': %s", ledger_dir(ks->l),
+		    mdb_strerror(rc));
+		return -1;
+	}
+	ks->have_dbi = *opened = 1;
+	return 0;
+}
+
+/* Ends a read transaction; committing keeps a handle it opened for the next ones. */
+static void
+read_end(struct keys *ks, MDB_txn *txn, int opened)
+{
+	if (!opened)
+		mdb_txn_abort(txn);
+	else if (mdb_txn_commit(txn) != 0)
+		ks->have_dbi = 0;
+}
+
+/*
+ * One change, in a write transaction: fn returns 0 (commit), RC_ABSENT,
+ * RC_REFUSED (err set) or an LMDB code.  A full map is grown and fn run
+ * again.  Returns 0 (committed and synced), 1 (RC_ABSENT), or -1 with err.
+ */
+typedef int (*write_fn)(struct keys *ks, MDB_txn *txn, void *arg, char *err, size_t errlen);
+
+static int
+write_txn(struct keys *ks, write_fn fn, void *arg, char *err, size_t errlen)
+{
+	MDB_txn *txn;
+	int rc, opened;
+
+	for (;;) {
+		if ((rc = ledger_txn_begin(ks->l, 1, &txn)) != 0) {
+			log_into(err, errlen, "cannot change the keys of ledger '%s': %s",
+			    ledger_dir(ks->l), rc < 0 ? "opened read-only" : mdb_strerror(rc));
+			return -1;
+		}
+		opened = 0;
+		if (!ks->have_dbi) {
+			if ((rc = mdb_dbi_open(txn, KEYS_DB, MDB_CREATE, &ks->dbi)) != 0) {
+				mdb_txn_abort(txn);
+				break;
+			}
+			ks->have_dbi = opened = 1;
+		}
+		if ((rc = fn(ks, txn, arg, err, errlen)) == 0)
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+		/* an aborted transaction takes the handles it opened along */
+		if (rc != 0 && opened)
+			ks->have_dbi = 0;
+		if (rc != MDB_MAP_FULL || ledger_grow(ks->l) < 0)
+			break;
+	}
+	if (rc == 0 && ledger_sync(ks->l) < 0) {
+		log_into(err, errlen, "cannot sync ledger '%s'", ledger_dir(ks->l));
+		return -1;
+	}
+	if (rc == 0 || rc == RC_ABSENT)
+		return rc == RC_ABSENT;
+	if (rc != RC_REFUSED)
+		log_into(err, errlen, "cannot change the keys of ledger '%s': %s", ledger_dir(ks->l),
+		    mdb_strerror(rc));
+	return -1;
+}
+
+/* Nothing but the database that write_txn() opens, created. */
+static int
+create_db_fn(struct keys *ks, MDB_txn *txn, void *arg, char *err, size_t errlen)
+{
+	(void)ks, (void)txn, (void)arg, (void)err, (void)errlen;
+	return 0;
+}
+
+int
+keys_open(struct ledger *l, struct keys **out, char *err, size_t errlen)
+{
+	struct keys *ks;
+	MDB_txn *txn;
+	int rc, opened;
+
+	*out = NULL;
+	if ((ks = calloc(1, sizeof(*ks))) == NULL ||
+	    (ks->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+	    (ks->md = EVP_MD_CTX_new()) == NULL) {
+		log_into(err, errlen, "cannot open the keys of ledger '%s': %s", ledger_dir(l),
+		    ks ? "no SHA-256 in libcrypto" : strerror(errno));
+		keys_close(ks);
+		return -1;
+	}
+	ks->l = l;
+	/*
+	 * A writer creates the database, so that readers find it; a reader
+	 * finds it, or reads as empty until a writer has.  The probe tells the
+	 * two apart: only a writer can begin a write transaction.
+	 */
+	if (ledger_txn_begin(l, 1, &txn) == 0) {
+		mdb_txn_abort(txn);
+		rc = write_txn(ks, create_db_fn, NULL, err, errlen);
+	} else if ((rc = read_begin(ks, &txn, &opened, err, errlen)) == 0)
+		read_end(ks, txn, opened);
+	if (rc < 0) {
+		keys_close(ks);
+		return -1;
+	}
+	*out = ks;
+	return 0;
+}
+
+void
+keys_close(struct keys *ks)
+{
+	if (ks == NULL)
+		return;
+	EVP_MD_CTX_free(ks->md);
+	EVP_MD_free(ks->sha256);
+	buf_release(&ks->scratch);
+	free(ks);
+}
+
+void
+keys_key_release(struct keys_key *k)
+{
+	free(k->mem);
+	k->mem = NULL;
+	k->memcap = 0;
+}
+
+void
+keys_hash_hex(const unsigned char hash[KEYS_HASH_LEN], char hex[KEYS_HEX_LEN + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < KEYS_HASH_LEN; i++) {
+		hex[2 * i] = digits[hash[i] >> 4];
+		hex[2 * i + 1] = digits[hash[i] & 15];
+	}
+	hex[KEYS_HEX_LEN] = '\0';
+}
+
+enum keys_state
+keys_state(const struct keys_key *k, int64_t now_ns)
+{
+	if (k->revoked)
+		return KEYS_REVOKED;
+	if (k->a.expires_ns != KEYS_UNSET && now_ns >= k->a.expires_ns)
+		return KEYS_EXPIRED;
+	return KEYS_ACTIVE;
+}
+
+const char *
+keys_state_name(enum keys_state s)
+{
+	return s == KEYS_REVOKED ? "revoked" : s == KEYS_EXPIRED ? "expired" : "active";
+}
+
+/* The get of one key by hash in txn into out: 0, RC_ABSENT, or RC_REFUSED with err. */
+static int
+get_in(struct keys *ks, MDB_txn *txn, const unsigned char hash[KEYS_HASH_LEN],
+    struct keys_key *out, char *err, size_t errlen)
+{
+	MDB_val k = { KEYS_HASH_LEN, (void *)hash }, v;
+	int rc;
+
+	if ((rc = mdb_get(txn, ks->dbi, &k, &v)) == MDB_NOTFOUND)
+		return RC_ABSENT;
+	if (rc != 0) {
+		log_into(err, errlen, "cannot read the keys of ledger '%s': %s", ledger_dir(ks->l),
+		    mdb_strerror(rc));
+		return RC_REFUSED;
+	}
+	if ((rc = decode(v.mv_data, v.mv_size, hash, out)) < 0) {
+		decode_error(rc, ledger_dir(ks->l), err, errlen);
+		return RC_REFUSED;
+	}
+	return 0;
+}
+
+/* keys_get() by token: 0, 1, or -1. */
+static int
+get_by_hash(struct keys *ks, const unsigned char hash[KEYS_HASH_LEN], struct keys_key *out,
+    char *err, size_t errlen)
+{
+	MDB_txn *txn;
+	int rc, opened;
+
+	if ((rc = read_begin(ks, &txn, &opened, err, errlen)) != 0)
+		return rc;
+	rc = get_in(ks, txn, hash, out, err, errlen);
+	read_end(ks, txn, opened);
+	return rc == 0 ? 0 : rc == RC_ABSENT ? 1 : -1;
+}
+
+int
+keys_lookup_secret(struct keys *ks, const char *secret, size_t len, struct keys_key *out,
+    char *err, size_t errlen)
+{
+	unsigned char hash[KEYS_HASH_LEN];
+
+	if (hash_secret(ks, secret, len, hash) < 0) {
+		log_into(err, errlen, "cannot hash a secret: SHA-256 failed");
+		return -1;
+	}
+	return get_by_hash(ks, hash, out, err, errlen);
+}
+
+/* The alias and revoked flag of an encoded key, without decoding the rest; 0 or -1. */
+static int
+peek_alias(const MDB_val *v, const char **alias, int *revoked)
+{
+	const unsigned char *p = v->mv_data;
+	const char *hint;
+	size_t off = HEAD_LEN;
+
+	if (v->mv_size < HEAD_LEN || p[0] != KEYS_LAYOUT ||
+	    get_str(p, v->mv_size, &off, &hint) < 0 || get_str(p, v->mv_size, &off, alias) < 0)
+		return -1;
+	*revoked = (p[1] & FLAG_REVOKED) != 0;
+	return 0;
+}
+
+/*
+ * Finds alias among the keys in txn: a live key's token (there is one at
+ * most, but for self), else the newest revoked one's.  0 with *found set,
+ * or an LMDB code.
+ */
+static int
+find_alias(struct keys *ks, MDB_txn *txn, const char *alias, const unsigned char *self,
+    unsigned char hash[KEYS_HASH_LEN], int *found, int *found_live)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	const char *a;
+	int64_t newest = INT64_MIN, created;
+	int rc, revoked;
+
+	*found = *found_live = 0;
+	if ((rc = mdb_cursor_open(txn, ks->dbi, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != KEYS_HASH_LEN || peek_alias(&v, &a, &revoked) < 0 || a == NULL ||
+		    strcmp(a, alias) != 0 || (self && memcmp(k.mv_data, self, KEYS_HASH_LEN) == 0))
+			continue;
+		created = (int64_t)get_be((const unsigned char *)v.mv_data + 2 + 8 * I_CREATED, 8);
+		if (!revoked || (!*found_live && created >= newest)) {
+			memcpy(hash, k.mv_data, KEYS_HASH_LEN);
+			newest = created;
+			*found = 1;
+			*found_live = !revoked;
+			if (!revoked)
+				break;
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* RC_REFUSED with err when another live key has k's alias; else 0 or an LMDB code. */
+static int
+alias_free(struct keys *ks, MDB_txn *txn, const struct keys_key *k, char *err, size_t errlen)
+{
+	unsigned char other[KEYS_HASH_LEN];
+	int rc, found, live;
+
+	if (k->revoked || k->a.alias == NULL || *k->a.alias == '\0')
+		return 0;
+	if ((rc = find_alias(ks, txn, k->a.alias, k->hash, other, &found, &live)) != 0)
+		return rc;
+	if (live) {
+		char hex[KEYS_HEX_LEN + 1];
+
+		keys_hash_hex(other, hex);
+		log_into(err, errlen, "key_alias: '%s' is taken by the live key %.16s...",
+		    k->a.alias, hex);
+		return RC_REFUSED;
+	}
+	return 0;
+}
+
+int
+keys_get(struct keys *ks, const char *ref, struct keys_key *out, char *err, size_t errlen)
+{
+	unsigned char hash[KEYS_HASH_LEN];
+	MDB_txn *txn;
+	int rc, opened, found, live, i;
+
+	if (is_hex64(ref)) {
+		for (i = 0; i < KEYS_HASH_LEN; i++) {
+			unsigned hi = (unsigned char)ref[2 * i], lo = (unsigned char)ref[2 * i + 1];
+
+			hi = hi <= '9' ? hi - '0' : (hi | 0x20) - 'a' + 10;
+			lo = lo <= '9' ? lo - '0' : (lo | 0x20) - 'a' + 10;
+			hash[i] = (unsigned char)(hi << 4 | lo);
+		}
+		return get_by_hash(ks, hash, out, err, errlen);
+	}
+	if (strncmp(ref, "sk-", 3) == 0)
+		return keys_lookup_secret(ks, ref, strlen(ref), out, err, errlen);
+	if ((rc = read_begin(ks, &txn, &opened, err, errlen)) != 0)
+		return rc;
+	if ((rc = find_alias(ks, txn, ref, NULL, hash, &found, &live)) != 0) {
+		log_into(err, errlen, "cannot read the keys of ledger '%s': %s", ledger_dir(ks->l),
+		    mdb_strerror(rc));
+		rc = RC_REFUSED;
+	} else
+		rc = found ? get_in(ks, txn, hash, out, err, errlen) : RC_ABSENT;
+	read_end(ks, txn, opened);
+	return rc == 0 ? 0 : rc == RC_ABSENT ? 1 : -1;
+}
+
+/* Encodes k and puts it, then decodes what was stored into out (when given). */
+static int
+put_key(struct keys *ks, MDB_txn *txn, const struct keys_key *k, unsigned flags,
+    struct keys_key *out, char *err, size_t errlen)
+{
+	MDB_val key = { KEYS_HASH_LEN, (void *)k->hash }, val;
+	int rc;
+
+	if ((rc = alias_free(ks, txn, k, err, errlen)) != 0)
+		return rc;
+	if (encode(k, &ks->scratch) < 0) {
+		log_into(err, errlen, "cannot encode a key: out of memory");
+		return RC_REFUSED;
+	}
+	val.mv_size = ks->scratch.len;
+	val.mv_data = ks->scratch.data;
+	if ((rc = mdb_put(txn, ks->dbi, &key, &val, flags)) != 0)
+		return rc;
+	if (out && decode(ks->scratch.data, ks->scratch.len, k->hash, out) < 0) {
+		log_into(err, errlen, "cannot decode a key: out of memory");
+		return RC_REFUSED;
+	}
+	return 0;
+}
+
+struct change {
+	const struct keys_key	*key;		/* create: the key to store */
+	const struct keys_attrs	*changes;	/* update */
+	const unsigned char	*hash;		/* update, revoke */
+	int64_t			 now_ns;
+	struct keys_key		 cur;		/* the key as it was */
+	struct keys_key		*out;
+};
+
+static int
+create_fn(struct keys *ks, MDB_txn *txn, void *arg, char *err, size_t errlen)
+{
+	struct change *c = arg;
+	int rc;
+
+	/* a collision of 256 random bits would be a broken random source */
+	if ((rc = put_key(ks, txn, c->key, MDB_NOOVERWRITE, c->out, err, errlen)) == MDB_KEYEXIST) {
+		log_into(err, errlen, "a new key collides with an existing one: is the random "
+		    "source broken?");
+		return RC_REFUSED;
+	}
+	return rc;
+}
+
+int
+keys_create(struct keys *ks, const struct keys_attrs *a, int64_t now_ns,
+    char secret[KEYS_SECRET_LEN + 1], struct keys_key *out, char *err, size_t errlen)
+{
+	unsigned char raw[SECRET_RANDOM], num[SECRET_RANDOM];
+	struct keys_key k = { .created_ns = now_ns, .updated_ns = now_ns };
+	struct change c = { .key = &k, .out = out };
+	size_t got = 0;
+	ssize_t n;
+	int i, j, rc;
+
+	keys_attrs_init(&k.a);
+	merge(&k.a, a);
+	k.revoked_ns = KEYS_UNSET;
+	if (keys_check_attrs(&k.a, err, errlen) < 0)
+		return -1;
+	while (got < sizeof(raw)) {
+		if ((n = getrandom(raw + got, sizeof(raw) - got, 0)) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_into(err, errlen, "cannot make a secret: getrandom: %s", strerror(errno));
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	/* base62 of the 256-bit number raw, most significant digit first */
+	memcpy(num, raw, sizeof(num));
+	memcpy(secret, "sk-", 3);
+	for (i = SECRET_DIGITS - 1; i >= 0; i--) {
+		unsigned rem = 0, cur;
+
+		for (j = 0; j < SECRET_RANDOM; j++) {
+			cur = rem << 8 | num[j];
+			num[j] = (unsigned char)(cur / 62);
+			rem = cur % 62;
+		}
+		secret[3 + i] = base62_digits[rem];
+	}
+	secret[KEYS_SECRET_LEN] = '\0';
+	explicit_bzero(raw, sizeof(raw));
+	snprintf(k.hint, sizeof(k.hint), "%.8s...%s", secret, secret + KEYS_SECRET_LEN - 4);
+	if (hash_secret(ks, secret, KEYS_SECRET_LEN, k.hash) < 0) {
+		log_into(err, errlen, "cannot hash a secret: SHA-256 failed");
+		rc = -1;
+	} else
+		rc = write_txn(ks, create_fn, &c, err, errlen);
+	if (rc != 0)
+		explicit_bzero(secret, KEYS_SECRET_LEN + 1);
+	return rc == 0 ? 0 : -1;
+}
+
+static int
+update_fn(struct keys *ks, MDB_txn *txn, void *arg, char *err, size_t errlen)
+{
+	struct change *c = arg;
+	int rc;
+
+	if ((rc = get_in(ks, txn, c->hash, &c->cur, err, errlen)) != 0)
+		return rc;
+	if (c->changes) {
+		if (c->cur.revoked) {
+			log_into(err, errlen, "it is revoked and cannot change");
+			return RC_REFUSED;
+		}
+		merge(&c->cur.a, c->changes);
+		if (keys_check_attrs(&c->cur.a, err, errlen) < 0)
+			return RC_REFUSED;
+	} else if (!c->cur.revoked) {
+		c->cur.revoked = 1;
+		c->cur.revoked_ns = c->now_ns;
+	}
+	c->cur.updated_ns = c->now_ns;
+	return put_key(ks, txn, &c->cur, 0, c->out, err, errlen);
+}
+
+int
+keys_update(struct keys *ks, const unsigned char hash[KEYS_HASH_LEN],
+    const struct keys_attrs *changes, int64_t now_ns, struct keys_key *out, char *err,
+    size_t errlen)
+{
+	struct change c = { .changes = changes, .hash = hash, .now_ns = now_ns, .out = out };
+	int rc;
+
+	rc = write_txn(ks, update_fn, &c, err, errlen);
+	keys_key_release(&c.cur);
+	return rc;
+}
+
+int
+keys_revoke(struct keys *ks, const unsigned char hash[KEYS_HASH_LEN], int64_t now_ns,
+    char *err, size_t errlen)
+{
+	struct change c = { .hash = hash, .now_ns = now_ns };
+	int rc;
+
+	rc = write_txn(ks, update_fn, &c, err, errlen);
+	keys_key_release(&c.cur);
+	return rc;
+}
+
+struct entry {
+	int64_t		created_ns;
+	unsigned char	hash[KEYS_HASH_LEN];
+};
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	if (x->created_ns != y->created_ns)
+		return x->created_ns < y->created_ns ? -1 : 1;
+	return memcmp(x->hash, y->hash, KEYS_HASH_LEN);
+}
+
+int
+keys_list(struct keys *ks, keys_visit_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct keys_key k = { 0 };
+	struct entry *e = NULL;
+	size_t n = 0, cap = 0, i;
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn;
+	MDB_val key, v;
+	int rc, opened;
+
+	if ((rc = read_begin(ks, &txn, &opened, err, errlen)) != 0)
+		return rc > 0 ? 0 : -1;
+	/* the database is in token order: sort by creation first */
+	if ((rc = mdb_cursor_open(txn, ks->dbi, &cur)) != 0)
+		goto fail;
+	for (rc = mdb_cursor_get(cur, &key, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) {
+		if (key.mv_size != KEYS_HASH_LEN || v.mv_size < HEAD_LEN)
+			continue;
+		if (ARRAY_GROW(e, n, cap) < 0) {
+			rc = ENOMEM;
+			goto fail;
+		}
+		e[n].created_ns = (int64_t)get_be((const unsigned char *)v.mv_data + 2 +
+		    8 * I_CREATED, 8);
+		memcpy(e[n++].hash, key.mv_data, KEYS_HASH_LEN);
+	}
+	if (rc != MDB_NOTFOUND)
+		goto fail;
+	mdb_cursor_close(cur);
+	cur = NULL;
+	if (n > 1)
+		qsort(e, n, sizeof(*e), entry_cmp);
+	for (i = 0, rc = 0; i < n && rc == 0; i++) {
+		key.mv_size = KEYS_HASH_LEN;
+		key.mv_data = e[i].hash;
+		if ((rc = mdb_get(txn, ks->dbi, &key, &v)) != 0)
+			goto fail;
+		/* a key a newer tollgate wrote is passed over, as the ledger's records are */
+		if ((rc = decode(v.mv_data, v.mv_size, e[i].hash, &k)) == -2) {
+			rc = 0;
+			continue;
+		}
+		if (rc < 0) {
+			decode_error(rc, ledger_dir(ks->l), err, errlen);
+			break;
+		}
+		if (fn(arg, &k) != 0)
+			break;
+	}
+	read_end(ks, txn, opened);
+	free(e);
+	keys_key_release(&k);
+	return rc < 0 ? -1 : 0;
+fail:
+	if (cur)
+		mdb_cursor_close(cur);
+	read_end(ks, txn, opened);
+	free(e);
+	log_into(err, errlen, "cannot read the keys of ledger '%s': %s", ledger_dir(ks->l),
+	    mdb_strerror(rc));
+	return -1;
+}

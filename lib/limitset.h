@@ -1,0 +1,62 @@
+/*
+ * Which counters a request counts against: its key's (always: the key's
+ * spend is reported on every response), the configured budgets of its user,
+ * team, customer, tags and the whole gateway, and its key's rate limits.
+ * One rule for the worker's admission and the master's rebuild from the
+ * ledger, so the two always name the same counters.
+ *
+ * Counter names: "k|KEY", "u|USER", "t|TEAM", "c|CUSTOMER", "g|TAG", "*",
+ * "rpm|KEY", "tpm|KEY", where KEY is the record's key id ("key:<16 hex>",
+ * "master").
+ */
+#ifndef TOLLGATE_LIMITSET_H
+#define TOLLGATE_LIMITSET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "budget.h"
+#include "config.h"
+
+enum limit_kind {
+	LIMIT_KEY,		/* picodollars */
+	LIMIT_GLOBAL, LIMIT_USER, LIMIT_TEAM, LIMIT_CUSTOMER, LIMIT_TAG,	/* picodollars */
+	LIMIT_RPM,		/* requests per minute */
+	LIMIT_TPM		/* tokens per minute */
+};
+
+/* Who made a request; strings may be "" (none).  tags: comma-separated. */
+struct limitset_who {
+	const char	*key, *user, *team, *customer, *tags;
+};
+
+/* The key's own limits: BUDGET_NONE where it has none. */
+struct limitset_key {
+	int64_t		max_budget, soft_budget;
+	int		has_window;
+	struct window	window;
+	int64_t		rpm, tpm;
+};
+
+/* One counter that applies, with its soft budget (BUDGET_NONE: none) for alerts. */
+struct limitset_entry {
+	enum limit_kind		kind;
+	int64_t			soft;
+	const char		*name;	/* the user, team, ... it limits, for messages */
+};
+
+/*
+ * Fills out[] and what[] (max entries) with the counters that apply to who,
+ * the key's first; k may be NULL (a key without limits of its own).  Each
+ * distinct tag counts once.  Returns how many.
+ */
+size_t limitset_for(const struct config_tollgate *tg, const struct limitset_who *who,
+    const struct limitset_key *k, struct budget_limit *out, struct limitset_entry *what, size_t max);
+
+/* "key", "user", "team", "customer", "tag", "gateway", "rpm", "tpm". */
+const char *limitset_kind_name(enum limit_kind kind);
+
+/* The 60-second window of rate limits. */
+extern const struct window limitset_minute;
+
+#endif

@@ -1,0 +1,193 @@
+/*
+ * Pruning of old raw records (see retention.h), run by the accountant.
+ *
+ * Deleting frees pages for LMDB to reuse; the file does not shrink, it stops
+ * growing.  A batch holds the single writer lock that workers' appends wait
+ * for, so the caller keeps batches small and runs them one loop turn apart.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "aggregate.h"
+#include "ledger.h"
+#include "log.h"
+#include "retention.h"
+#include "timeparse.h"
+
+/* Past this many uncounted records, the accountant is catching up: prune later. */
+#define RETENTION_MAX_LAG	100000
+
+static uint64_t
+be64(const void *p)
+{
+	const unsigned char *b = p;
+	uint64_t x = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		x = x << 8 | b[i];
+	return x;
+}
+
+/*
+ * Lowers *cutoff below every record the aggregates have not counted yet (the
+ * journal after their position): those must stay until they are counted.
+ * 1 when there are too many to look at, else 0; or an LMDB rc.
+ */
+static int
+below_uncounted(struct ledger *l, MDB_txn *txn, uint64_t pos, int64_t *cutoff)
+{
+	unsigned char next[8];
+	MDB_cursor *cur;
+	MDB_val k = { sizeof(next), next }, v;
+	size_t n = 0;
+	int rc, i;
+
+	for (i = 0; i < 8; i++)
+		next[i] = (unsigned char)((pos + 1) >> (56 - 8 * i));
+	if ((rc = mdb_cursor_open(txn, ledger_journal_dbi(l), &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (++n > RETENTION_MAX_LAG) {
+			rc = 1;
+			break;
+		}
+		if (v.mv_size >= 8 && (int64_t)be64(v.mv_data) < *cutoff)
+			*cutoff = time_day_start((int64_t)be64(v.mv_data));
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Deletes up to max records that ended before cutoff; *reached: none is left. */
+static int
+delete_records(struct ledger *l, MDB_txn *txn, int64_t cutoff, size_t max,
+    struct prune_result *res, int *reached)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	*reached = 0;
+	if ((rc = mdb_cursor_open(txn, ledger_records_dbi(l), &cur)) != 0)
+		return rc;
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+		if (k.mv_size < 8 || (int64_t)be64(k.mv_data) >= cutoff) {
+			*reached = 1;
+			break;
+		}
+		if (res->records == max) {
+			res->more = 1;
+			break;
+		}
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		res->records++;
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND) {
+		*reached = 1;
+		rc = 0;
+	}
+	return rc;
+}
+
+/*
+ * Deletes journal entries from the oldest while their record is gone and the
+ * aggregates have passed them, up to max; never the newest entry.
+ */
+static int
+delete_journal(struct ledger *l, MDB_txn *txn, uint64_t pos, size_t max, struct prune_result *res)
+{
+	MDB_cursor *cur;
+	MDB_val k, v, rk, rv;
+	uint64_t last;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, ledger_journal_dbi(l), &cur)) != 0)
+		return rc;
+	if ((rc = mdb_cursor_get(cur, &k, &v, MDB_LAST)) != 0)
+		goto out;
+	last = be64(k.mv_data);
+	while (res->journal < max && (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+		uint64_t seq = be64(k.mv_data);
+
+		if (seq >= last || seq > pos)
+			break;
+		rk = v;
+		if ((rc = mdb_get(txn, ledger_records_dbi(l), &rk, &rv)) != MDB_NOTFOUND)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		res->journal++;
+	}
+out:
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
+static int
+prune_txn(struct ledger *l, MDB_txn *txn, int64_t cutoff, int exported, size_t max,
+    struct prune_result *res)
+{
+	int64_t first_dirty, horizon;
+	unsigned char hv[8];
+	MDB_val k = { sizeof(AGG_META_PRUNED) - 1, (void *)AGG_META_PRUNED }, v = { 8, hv };
+	uint64_t pos;
+	int rc, reached, i;
+
+	cutoff = time_day_start(cutoff);
+	if ((rc = aggregate_txn_pruned(txn, l, &horizon)) != 0 ||
+	    (rc = aggregate_txn_position(txn, l, &pos)) != 0 ||
+	    (rc = aggregate_txn_first_dirty(txn, &first_dirty)) != 0)
+		return rc;
+	res->horizon_ns = horizon;
+	if (exported && first_dirty < cutoff)
+		cutoff = first_dirty;
+	if ((rc = below_uncounted(l, txn, pos, &cutoff)) != 0)
+		return rc == 1 ? 0 : rc;
+	if ((rc = delete_records(l, txn, cutoff, max, res, &reached)) != 0)
+		return rc;
+	if (reached && cutoff > horizon) {
+		for (i = 0; i < 8; i++)
+			hv[i] = (unsigned char)((uint64_t)cutoff >> (56 - 8 * i));
+		if ((rc = mdb_put(txn, ledger_meta_dbi(l), &k, &v, 0)) != 0)
+			return rc;
+		res->horizon_ns = cutoff;
+	}
+	if ((rc = delete_journal(l, txn, pos, max, res)) != 0)
+		return rc;
+	if (res->journal == max)
+		res->more = 1;
+	return 0;
+}
+
+int
+retention_prune(struct ledger *l, int64_t cutoff_ns, int exported, size_t max,
+    struct prune_result *res, char *err, size_t errlen)
+{
+	MDB_txn *txn;
+	int rc;
+
+	do {
+		memset(res, 0, sizeof(*res));
+		if ((rc = ledger_txn_begin(l, 1, &txn)) != 0) {
+			if (rc < 0)
+				rc = EACCES;
+			break;
+		}
+		if ((rc = prune_txn(l, txn, cutoff_ns, exported, max, res)) != 0)
+			mdb_txn_abort(txn);
+		else
+			rc = mdb_txn_commit(txn);
+	} while (rc == MDB_MAP_FULL && ledger_grow(l) == 0);
+	if (rc == 0)
+		return 0;
+	memset(res, 0, sizeof(*res));
+	log_into(err, errlen, "cannot prune ledger '%s': %s", ledger_dir(l),
+	    rc == EACCES ? "not open for writing by this process" : mdb_strerror(rc));
+	return -1;
+}
