@@ -97,20 +97,6 @@ aggbatch_add(struct aggbatch *b, int table, const unsigned char *key, size_t len
 	return 0;
 }
 
-static void
-value_add(struct agg_value *to, const struct agg_value *v)
-{
-	int i;
-
-	to->requests += v->requests;
-	to->errors += v->errors;
-	for (i = 0; i < RECORD_TOKEN_COUNT; i++)
-		to->tokens[i] += v->tokens[i];
-	for (i = 0; i < COST_PART_COUNT; i++)
-		to->cost[i] += v->cost[i];
-	to->total += v->total;
-}
-
 static const unsigned char *sort_keys;	/* for by_key: qsort has no argument */
 
 static int
@@ -158,7 +144,7 @@ aggbatch_flush(struct aggbatch *b, struct MDB_txn *txn, const unsigned *dbi)
 			break;
 		} else
 			memcpy(&v, d.mv_data, sizeof(v));	/* LMDB's data need not be aligned */
-		value_add(&v, &order[i]->v);
+		aggregate_value_add(&v, &order[i]->v);
 		d.mv_size = sizeof(v);
 		d.mv_data = &v;
 		rc = mdb_put(txn, dbi[order[i]->table], &k, &d, 0);

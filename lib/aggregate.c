@@ -20,6 +20,7 @@
 
 #include "aggbatch.h"
 #include "aggregate.h"
+#include "bytes.h"
 #include "clock.h"
 #include "ledger.h"
 #include "log.h"
@@ -75,6 +76,20 @@ aggregate_add(struct agg_value *v, const struct record *r)
 	v->total += r->total;
 }
 
+void
+aggregate_value_add(struct agg_value *to, const struct agg_value *v)
+{
+	int i;
+
+	to->requests += v->requests;
+	to->errors += v->errors;
+	for (i = 0; i < RECORD_TOKEN_COUNT; i++)
+		to->tokens[i] += v->tokens[i];
+	for (i = 0; i < COST_PART_COUNT; i++)
+		to->cost[i] += v->cost[i];
+	to->total += v->total;
+}
+
 /* Appends s (at most max bytes of it) and its NUL at *p. */
 static void
 put_dim(unsigned char **p, const char *s, size_t len, size_t max)
@@ -97,10 +112,8 @@ row_key(unsigned char *key, int64_t bucket, const struct record *r, const char *
 {
 	const char *m = aggregate_model(r);
 	unsigned char *p = key + 8;
-	int i;
 
-	for (i = 0; i < 8; i++)
-		key[i] = (unsigned char)((uint64_t)bucket >> (56 - 8 * i));
+	bytes_put_be64(key, (uint64_t)bucket);
 	put_dim(&p, r->key, strnlen(r->key, sizeof(r->key)), sizeof(r->key) - 1);
 	put_dim(&p, r->user, strnlen(r->user, sizeof(r->user)), AGG_DIM_MAX);
 	put_dim(&p, r->team, strnlen(r->team, sizeof(r->team)), AGG_DIM_MAX);
@@ -133,54 +146,63 @@ tag_seen(const char *list, const char *end, const char *tag, size_t len)
 	return 0;
 }
 
-/* Adds r to the rows of one table and bucket; 0, or -1 on ENOMEM. */
+/* Where next_tag() is in a record's tags. */
+struct tag_walk {
+	size_t	at;	/* the offset to look from */
+	int	any;	/* a tag was returned */
+};
+
+/*
+ * The distinct tags of r, one per call: *tag and *len, 1; then 0.  A record
+ * without any has one, "".  w starts zeroed.
+ */
+static int
+next_tag(const struct record *r, struct tag_walk *w, const char **tag, size_t *len)
+{
+	const char *tags = r->tags, *end = tags + strnlen(r->tags, sizeof(r->tags)), *p, *q;
+
+	for (p = tags + w->at; p < end; p = q + 1) {
+		for (q = p; q < end && *q != ','; q++)
+			;
+		w->at = (size_t)(q - tags) + 1;
+		if (q == p || tag_seen(tags, p, p, (size_t)(q - p)))
+			continue;
+		w->any = 1;
+		*tag = p;
+		*len = (size_t)(q - p);
+		return 1;
+	}
+	if (w->any)
+		return 0;
+	w->any = 1;
+	w->at = (size_t)(end - tags);
+	*tag = "";
+	*len = 0;
+	return 1;
+}
+
+/*
+ * Adds r to the rows of one table and bucket: the row with tags collapsed,
+ * and one per distinct tag (aggregate.h, "The tag rule").  0, or -1 on ENOMEM.
+ */
 static int
 add_record(struct aggbatch *batch, int table, int64_t bucket, const struct record *r)
 {
 	unsigned char key[AGG_KEY_MAX];
-	const char *tags = r->tags, *end = tags + strnlen(r->tags, sizeof(r->tags)), *p, *q;
-	size_t len;
-	int rc, any = 0;
+	struct tag_walk w = { 0, 0 };
+	const char *tag;
+	size_t len, taglen;
+	int rc;
 
 	len = row_key(key, bucket, r, NULL, 0, 1);
 	if ((rc = aggbatch_add(batch, table, key, len, r)) != 0)
 		return rc;
-	for (p = tags; p < end; p = q + 1) {
-		for (q = p; q < end && *q != ','; q++)
-			;
-		if (q == p || tag_seen(tags, p, p, (size_t)(q - p)))
-			continue;
-		any = 1;
-		len = row_key(key, bucket, r, p, (size_t)(q - p), 0);
+	while (next_tag(r, &w, &tag, &taglen)) {
+		len = row_key(key, bucket, r, tag, taglen, 0);
 		if ((rc = aggbatch_add(batch, table, key, len, r)) != 0)
 			return rc;
 	}
-	if (!any) {
-		len = row_key(key, bucket, r, "", 0, 0);
-		rc = aggbatch_add(batch, table, key, len, r);
-	}
-	return rc;
-}
-
-static void
-put_be64(unsigned char *p, uint64_t x)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (unsigned char)(x >> (56 - 8 * i));
-}
-
-static uint64_t
-get_be64(const void *p)
-{
-	const unsigned char *b = p;
-	uint64_t x = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		x = x << 8 | b[i];
-	return x;
+	return 0;
 }
 
 /* Deletes hourly rows whose bucket starts before cutoff; an LMDB rc. */
@@ -194,7 +216,7 @@ prune_hours(MDB_txn *txn, MDB_dbi dbi, int64_t cutoff)
 	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
 		return rc;
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
-		if ((int64_t)get_be64(k.mv_data) >= cutoff)
+		if ((int64_t)bytes_get_be64(k.mv_data) >= cutoff)
 			break;
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
@@ -243,7 +265,7 @@ add_dim(struct aggbatch *batch, int64_t bucket, int dim, const char *value, size
 
 	if (len > (dim == AGG_DIM_KEY ? sizeof(r->key) - 1 : AGG_DIM_MAX))
 		len = dim == AGG_DIM_KEY ? sizeof(r->key) - 1 : AGG_DIM_MAX;
-	put_be64(key, (uint64_t)bucket);
+	bytes_put_be64(key, (uint64_t)bucket);
 	key[8] = (unsigned char)dim;
 	memcpy(key + 9, value, len);
 	key[9 + len] = '\0';
@@ -258,8 +280,10 @@ add_dim(struct aggbatch *batch, int64_t bucket, int dim, const char *value, size
 static int
 add_dims(struct aggbatch *batch, int64_t bucket, const struct record *r)
 {
-	const char *tags = r->tags, *end = tags + strnlen(r->tags, sizeof(r->tags)), *p, *q;
-	int rc, any = 0;
+	struct tag_walk w = { 0, 0 };
+	const char *tag;
+	size_t taglen;
+	int rc;
 
 	if ((rc = add_dim(batch, bucket, AGG_DIM_KEY, r->key, strnlen(r->key, sizeof(r->key)),
 	    r)) != 0 ||
@@ -270,16 +294,10 @@ add_dims(struct aggbatch *batch, int64_t bucket, const struct record *r)
 	    (rc = add_dim(batch, bucket, AGG_DIM_CUSTOMER, r->customer,
 	    strnlen(r->customer, sizeof(r->customer)), r)) != 0)
 		return rc;
-	for (p = tags; p < end; p = q + 1) {
-		for (q = p; q < end && *q != ','; q++)
-			;
-		if (q == p || tag_seen(tags, p, p, (size_t)(q - p)))
-			continue;
-		any = 1;
-		if ((rc = add_dim(batch, bucket, AGG_DIM_TAG, p, (size_t)(q - p), r)) != 0)
+	while (next_tag(r, &w, &tag, &taglen))
+		if ((rc = add_dim(batch, bucket, AGG_DIM_TAG, tag, taglen, r)) != 0)
 			return rc;
-	}
-	return any ? 0 : add_dim(batch, bucket, AGG_DIM_TAG, "", 0, r);
+	return 0;
 }
 
 /*
@@ -299,8 +317,8 @@ read_floor(MDB_txn *txn, MDB_dbi meta, int64_t *floor_ns, uint64_t *floor_pos)
 	if ((rc = mdb_get(txn, meta, &k, &v)) == MDB_NOTFOUND)
 		return 0;
 	if (rc == 0 && v.mv_size == 16) {
-		*floor_ns = (int64_t)get_be64(v.mv_data);
-		*floor_pos = get_be64((const unsigned char *)v.mv_data + 8);
+		*floor_ns = (int64_t)bytes_get_be64(v.mv_data);
+		*floor_pos = bytes_get_be64((const unsigned char *)v.mv_data + 8);
 	}
 	return rc;
 }
@@ -316,7 +334,7 @@ mark_dirty(MDB_txn *txn, MDB_dbi dirty, int64_t day, const void *pos)
 	unsigned char key[8];
 	MDB_val k = { sizeof(key), key }, v = { POS_LEN, (void *)pos };
 
-	put_be64(key, (uint64_t)day);
+	bytes_put_be64(key, (uint64_t)day);
 	return mdb_put(txn, dirty, &k, &v, 0);
 }
 
@@ -337,7 +355,7 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 	struct record r;
 	uint64_t seq = 0;
 	size_t n = 0;
-	int rc, i;
+	int rc;
 
 	if ((rc = ledger_txn_begin(l, 1, &txn)) != 0)
 		return rc < 0 ? EACCES : rc;
@@ -357,14 +375,12 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 		goto abort;
 	k = pos_key;
 	if ((rc = mdb_get(txn, meta, &k, &v)) == 0 && v.mv_size == POS_LEN)
-		for (i = 0; i < POS_LEN; i++)
-			seq = seq << 8 | ((const unsigned char *)v.mv_data)[i];
+		seq = bytes_get_be64(v.mv_data);
 	else if (rc != 0 && rc != MDB_NOTFOUND)
 		goto abort;
 	if ((rc = mdb_cursor_open(txn, jrnl, &cur)) != 0)
 		goto abort;
-	for (i = 0; i < POS_LEN; i++)
-		next[i] = (unsigned char)((seq + 1) >> (56 - 8 * i));
+	bytes_put_be64(next, seq + 1);
 	k.mv_size = POS_LEN;
 	k.mv_data = next;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < max_records;
@@ -382,7 +398,7 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 			goto abort;
 		/* a record this build cannot read (a newer schema) is passed over */
 		if (record_decode(rv.mv_data, rv.mv_size, &r) == 0 &&
-		    !(r.end_ns < floor_ns && get_be64(k.mv_data) <= floor_pos)) {
+		    !(r.end_ns < floor_ns && bytes_get_be64(k.mv_data) <= floor_pos)) {
 			int64_t day = time_day_start(r.end_ns);
 
 			if (r.end_ns >= before_ns)
@@ -427,17 +443,6 @@ abort:
 	return rc;
 }
 
-static uint64_t
-be64(const MDB_val *v)
-{
-	uint64_t x = 0;
-	size_t i;
-
-	for (i = 0; i < v->mv_size && i < 8; i++)
-		x = x << 8 | ((const unsigned char *)v->mv_data)[i];
-	return x;
-}
-
 int
 aggregate_lag(struct ledger *l, uint64_t *pending)
 {
@@ -450,12 +455,12 @@ aggregate_lag(struct ledger *l, uint64_t *pending)
 	if (ledger_txn_begin(l, 0, &txn) != 0)
 		return -1;
 	if ((rc = mdb_get(txn, ledger_meta_dbi(l), &k, &v)) == 0)
-		pos = be64(&v);
+		pos = v.mv_size == 8 ? bytes_get_be64(v.mv_data) : 0;
 	if (rc == 0 || rc == MDB_NOTFOUND)
 		rc = mdb_cursor_open(txn, ledger_journal_dbi(l), &cur);
 	if (rc == 0) {
 		if ((rc = mdb_cursor_get(cur, &jk, &jv, MDB_LAST)) == 0)
-			last = be64(&jk);
+			last = jk.mv_size == 8 ? bytes_get_be64(jk.mv_data) : 0;
 		mdb_cursor_close(cur);
 	}
 	mdb_txn_abort(txn);
@@ -499,7 +504,7 @@ drop_from(MDB_txn *txn, MDB_dbi dbi, int64_t from)
 
 	if (from <= 0)
 		return mdb_drop(txn, dbi, 0);
-	put_be64(start, (uint64_t)from);
+	bytes_put_be64(start, (uint64_t)from);
 	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
 		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
@@ -541,8 +546,8 @@ reset_txn(struct ledger *l, MDB_txn *txn)
 			rc = mdb_del(txn, meta, &k, NULL);
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	}
-	put_be64(fl, (uint64_t)horizon);
-	put_be64(fl + 8, pos);
+	bytes_put_be64(fl, (uint64_t)horizon);
+	bytes_put_be64(fl + 8, pos);
 	v.mv_size = sizeof(fl);
 	v.mv_data = fl;
 	return mdb_put(txn, meta, &k, &v, 0);
@@ -580,7 +585,7 @@ aggregate_txn_position(struct MDB_txn *txn, struct ledger *l, uint64_t *seq)
 
 	*seq = 0;
 	if ((rc = mdb_get(txn, ledger_meta_dbi(l), &k, &v)) == 0 && v.mv_size == POS_LEN)
-		*seq = get_be64(v.mv_data);
+		*seq = bytes_get_be64(v.mv_data);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -592,7 +597,7 @@ aggregate_txn_pruned(struct MDB_txn *txn, struct ledger *l, int64_t *horizon)
 
 	*horizon = 0;
 	if ((rc = mdb_get(txn, ledger_meta_dbi(l), &k, &v)) == 0 && v.mv_size == 8)
-		*horizon = (int64_t)get_be64(v.mv_data);
+		*horizon = (int64_t)bytes_get_be64(v.mv_data);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -623,7 +628,7 @@ aggregate_txn_first_dirty(struct MDB_txn *txn, int64_t *day)
 	if (rc != 0 || (rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
 		return rc;
 	if ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 && k.mv_size == 8)
-		*day = (int64_t)get_be64(k.mv_data);
+		*day = (int64_t)bytes_get_be64(k.mv_data);
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -646,8 +651,8 @@ aggregate_dirty_days(struct ledger *l, struct agg_dirty *days, size_t max, size_
 		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 			if (k.mv_size != 8 || v.mv_size != POS_LEN)
 				continue;
-			days[*n].day_ns = (int64_t)get_be64(k.mv_data);
-			days[*n].mark = get_be64(v.mv_data);
+			days[*n].day_ns = (int64_t)bytes_get_be64(k.mv_data);
+			days[*n].mark = bytes_get_be64(v.mv_data);
 			(*n)++;
 		}
 		mdb_cursor_close(cur);
@@ -671,10 +676,10 @@ aggregate_clear_dirty(struct ledger *l, const struct agg_dirty *days, size_t n)
 	if ((rc = mdb_dbi_open(txn, dirty_name, MDB_CREATE, &dbi)) != 0)
 		goto out;
 	for (i = 0; i < n && rc == 0; i++) {
-		put_be64(key, (uint64_t)days[i].day_ns);
+		bytes_put_be64(key, (uint64_t)days[i].day_ns);
 		/* changed again since it was read: the next export takes it */
 		if ((rc = mdb_get(txn, dbi, &k, &v)) == 0 && v.mv_size == POS_LEN &&
-		    get_be64(v.mv_data) == days[i].mark)
+		    bytes_get_be64(v.mv_data) == days[i].mark)
 			rc = mdb_del(txn, dbi, &k, NULL);
 		if (rc == MDB_NOTFOUND)
 			rc = 0;
@@ -698,7 +703,7 @@ parse_dim_row(const MDB_val *k, const MDB_val *v, struct agg_row *row)
 	    (d = ((const unsigned char *)k->mv_data)[8]) > AGG_DIM_TAG || d == AGG_DIM_MODEL ||
 	    strlen(p) + 1 != (size_t)(end - p))
 		return -1;
-	row->bucket_ns = (int64_t)get_be64(k->mv_data);
+	row->bucket_ns = (int64_t)bytes_get_be64(k->mv_data);
 	for (i = 0; i < AGG_DIM_COUNT; i++)
 		row->dim[i] = "";
 	row->dim[d] = p;
@@ -713,15 +718,12 @@ static int
 parse_row(const MDB_val *k, const MDB_val *v, struct agg_row *row)
 {
 	const char *p = (const char *)k->mv_data + 8, *end = (const char *)k->mv_data + k->mv_size;
-	uint64_t b = 0;
 	int i;
 
 	if (k->mv_size < 8 + AGG_DIM_COUNT || v->mv_size != sizeof(struct agg_value) ||
 	    end[-1] != '\0')
 		return -1;
-	for (i = 0; i < 8; i++)
-		b = b << 8 | ((const unsigned char *)k->mv_data)[i];
-	row->bucket_ns = (int64_t)b;
+	row->bucket_ns = (int64_t)bytes_get_be64(k->mv_data);
 	row->only_dim = -1;
 	for (i = 0; i < AGG_DIM_COUNT; i++) {
 		if (p >= end)
@@ -753,7 +755,7 @@ aggregate_scan(struct ledger *l, enum agg_table table, int64_t since_ns, int64_t
 	MDB_dbi dbi;
 	MDB_txn *txn;
 	MDB_val k, v;
-	int rc, i;
+	int rc;
 
 	if ((rc = ledger_txn_begin(l, 0, &txn)) != 0) {
 		log_into(err, errlen, "cannot read ledger '%s': %s", ledger_dir(l),
@@ -779,8 +781,7 @@ aggregate_scan(struct ledger *l, enum agg_table table, int64_t since_ns, int64_t
 		    mdb_strerror(rc));
 		return -1;
 	}
-	for (i = 0; i < 8; i++)
-		start[i] = (unsigned char)(since >> (56 - 8 * i));
+	bytes_put_be64(start, since);
 	k.mv_size = sizeof(start);
 	k.mv_data = start;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;

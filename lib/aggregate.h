@@ -87,8 +87,9 @@ struct agg_row {
 int aggregate_is_error(const struct record *r);
 const char *aggregate_model(const struct record *r);
 
-/* Adds r into v. */
+/* Adds r into v; adds the sums v into to. */
 void aggregate_add(struct agg_value *v, const struct record *r);
+void aggregate_value_add(struct agg_value *to, const struct agg_value *v);
 
 /*
  * Counts the records committed after the stored position (in commit order,

@@ -13,6 +13,7 @@
 
 #include "alerts.h"
 #include "buf.h"
+#include "bytes.h"
 #include "clock.h"
 #include "config.h"
 #include "json.h"
@@ -27,27 +28,6 @@
 #define ID_MAX		400
 
 static const MDB_val pos_key = { 4, "\x01pos" };
-
-static uint64_t
-be64(const void *p)
-{
-	const unsigned char *b = p;
-	uint64_t x = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		x = x << 8 | b[i];
-	return x;
-}
-
-static void
-put_be64(unsigned char *p, uint64_t x)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (unsigned char)(x >> (56 - 8 * i));
-}
 
 /* 1 when id has fired, 0 when not, -1 on error. */
 static int
@@ -170,7 +150,7 @@ alerts_fire(struct ledger *l, const struct config_tollgate *tg, const char *host
 	}
 	buf_release(&body);
 	log_warn("alert: %s", a->subject);
-	put_be64(at, (uint64_t)clock_now_ns());
+	bytes_put_be64(at, (uint64_t)clock_now_ns());
 	buf_append(&v, at, sizeof(at));
 	buf_append(&v, a->kind, strlen(a->kind) + 1);
 	buf_append(&v, a->subject, strlen(a->subject) + 1);
@@ -212,7 +192,7 @@ alerts_scan(struct ledger *l, alerts_visit_fn fn, void *arg, char *err, size_t e
 			id[k.mv_size] = '\0';
 			if (kind + strlen(kind) + 1 >= end)
 				continue;
-			if (fn(arg, id, (int64_t)be64(v.mv_data), kind, kind + strlen(kind) + 1) != 0)
+			if (fn(arg, id, (int64_t)bytes_get_be64(v.mv_data), kind, kind + strlen(kind) + 1) != 0)
 				break;
 		}
 		mdb_cursor_close(cur);
@@ -323,21 +303,21 @@ read_new(struct ledger *l, size_t max, struct sightings *ss, uint64_t *pos, size
 	k = pos_key;
 	if ((rc = mdb_dbi_open(txn, ALERTS_DB, 0, &dbi)) == 0 && (rc = mdb_get(txn, dbi, &k, &v)) == 0 &&
 	    v.mv_size == 8)
-		*pos = be64(v.mv_data);
+		*pos = bytes_get_be64(v.mv_data);
 	else
 		*fresh = 1;
 	if ((rc = mdb_cursor_open(txn, ledger_journal_dbi(l), &cur)) != 0)
 		goto out;
 	if (*fresh) {
 		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_LAST)) == 0)
-			*pos = be64(k.mv_data);
+			*pos = bytes_get_be64(k.mv_data);
 	} else {
-		put_be64(next, *pos + 1);
+		bytes_put_be64(next, *pos + 1);
 		k.mv_size = 8;
 		k.mv_data = next;
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *done < max;
 		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			*pos = be64(k.mv_data);
+			*pos = bytes_get_be64(k.mv_data);
 			(*done)++;
 			if (mdb_get(txn, ledger_records_dbi(l), &v, &rv) == 0 &&
 			    record_decode(rv.mv_data, rv.mv_size, &r) == 0)
@@ -411,7 +391,7 @@ alerts_follow(struct ledger *l, const struct config_tollgate *tg, const char *ho
 	}
 	rc = 0;
 	if (fresh || *done > 0) {
-		put_be64(pv, pos);
+		bytes_put_be64(pv, pos);
 		if (put(l, &pos_key, pv, sizeof(pv)) < 0) {
 			log_into(err, errlen, "cannot store the alerts' journal position");
 			rc = -1;

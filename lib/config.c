@@ -853,6 +853,51 @@ tg_keys(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
 	return tg_list(l, e, d, n, 0);
 }
 
+/*
+ * A list of mappings (budgets, alert channels): entry parses item idx into
+ * its slot (and leaves it releasable when it fails), release frees n of them.
+ */
+typedef int mapping_entry(struct loader *, struct doc *, yaml_node_t *, size_t, void *);
+typedef void mapping_release(void *, size_t);
+
+static int
+tg_mappings(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n,
+    const char *path, const char *what, size_t size, mapping_entry *entry,
+    mapping_release *release)
+{
+	void **dst = tg_field(l, e->off), *list = NULL;
+	size_t *ndst = tg_field(l, e->noff), nlist = 0, cap = 0, nitems, i;
+	yaml_node_item_t *items;
+	struct sval v;
+	char g[80];
+
+	if (n == NULL || is_null(n))
+		return 0;
+	if (!node_is(n, YAML_SEQUENCE_NODE)) {
+		scalar(n, &v);
+		return fail(l, d, n, "%s: expected a list of %s, got %s", path, what,
+		    got(n, &v, g, sizeof(g)));
+	}
+	items = n->data.sequence.items.start;
+	nitems = (size_t)(n->data.sequence.items.top - items);
+	for (i = 0; i < nitems; i++) {
+		if (buf_grow_array(&list, &cap, nlist, size) < 0) {
+			release(list, nlist);
+			return nomem(l);
+		}
+		if (entry(l, d, yaml_document_get_node(&d->y, items[i]), i,
+		    (char *)list + nlist * size) < 0) {
+			release(list, nlist + 1);
+			return -1;
+		}
+		nlist++;
+	}
+	release(*dst, *ndst);
+	*dst = list;
+	*ndst = nlist;
+	return 0;
+}
+
 static const char *const budget_scopes[] = {
 	[CONFIG_BUDGET_GLOBAL] = "global", [CONFIG_BUDGET_USER] = "user",
 	[CONFIG_BUDGET_TEAM] = "team", [CONFIG_BUDGET_CUSTOMER] = "customer",
@@ -888,9 +933,9 @@ budget_amount(struct loader *l, struct doc *d, yaml_node_t *n, const char *path,
 
 /* One budgets: entry {scope, name, max_budget, soft_budget, budget_duration}. */
 static int
-budget_entry(struct loader *l, struct doc *d, yaml_node_t *item, size_t idx,
-    struct config_budget *b)
+budget_entry(struct loader *l, struct doc *d, yaml_node_t *item, size_t idx, void *slot)
 {
+	struct config_budget *b = slot;
 	struct pairs ps;
 	char path[96], err[160], g[80];
 	struct sval v;
@@ -961,8 +1006,10 @@ budget_entry(struct loader *l, struct doc *d, yaml_node_t *item, size_t idx,
 }
 
 static void
-budgets_free(struct config_budget *b, size_t n)
+budgets_release(void *list, size_t n)
 {
+	struct config_budget *b = list;
+
 	while (n > 0)
 		free(b[--n].name);
 	free(b);
@@ -971,36 +1018,8 @@ budgets_free(struct config_budget *b, size_t n)
 static int
 tg_budgets(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
 {
-	struct config_budget **dst = tg_field(l, e->off), *list = NULL;
-	size_t *ndst = tg_field(l, e->noff), nlist = 0, cap = 0, nitems, i;
-	yaml_node_item_t *items;
-	struct sval v;
-	char g[80];
-
-	if (n == NULL || is_null(n))
-		return 0;
-	if (!node_is(n, YAML_SEQUENCE_NODE)) {
-		scalar(n, &v);
-		return fail(l, d, n, "tollgate.budgets: expected a list of budgets, got %s",
-		    got(n, &v, g, sizeof(g)));
-	}
-	items = n->data.sequence.items.start;
-	nitems = (size_t)(n->data.sequence.items.top - items);
-	for (i = 0; i < nitems; i++) {
-		if (ARRAY_GROW(list, nlist, cap) < 0) {
-			budgets_free(list, nlist);
-			return nomem(l);
-		}
-		if (budget_entry(l, d, yaml_document_get_node(&d->y, items[i]), i, &list[nlist]) < 0) {
-			budgets_free(list, nlist + 1);
-			return -1;
-		}
-		nlist++;
-	}
-	budgets_free(*dst, *ndst);
-	*dst = list;
-	*ndst = nlist;
-	return 0;
+	return tg_mappings(l, e, d, n, "tollgate.budgets", "budgets", sizeof(struct config_budget),
+	    budget_entry, budgets_release);
 }
 
 /* Percentages of a budget, 1 to 1000, sorted; the default is 50, 80 and 100. */
@@ -1050,8 +1069,10 @@ static const char *const channel_types[] = {
 };
 
 static void
-channels_free(struct config_channel *c, size_t n)
+channels_release(void *list, size_t n)
 {
+	struct config_channel *c = list;
+
 	while (n > 0) {
 		n--;
 		free(c[n].url);
@@ -1095,9 +1116,9 @@ channel_to(struct loader *l, struct doc *d, yaml_node_t *n, const char *path,
 
 /* One channel: {type: slack|webhook, url} or {type: email, url: smtp://..., from, to}. */
 static int
-channel_entry(struct loader *l, struct doc *d, yaml_node_t *item, size_t idx,
-    struct config_channel *c)
+channel_entry(struct loader *l, struct doc *d, yaml_node_t *item, size_t idx, void *slot)
 {
+	struct config_channel *c = slot;
 	struct pairs ps;
 	char path[96], sub[160], g[80];
 	struct sval v;
@@ -1163,36 +1184,8 @@ channel_entry(struct loader *l, struct doc *d, yaml_node_t *item, size_t idx,
 static int
 tg_channels(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
 {
-	struct config_channel **dst = tg_field(l, e->off), *list = NULL;
-	size_t *ndst = tg_field(l, e->noff), nlist = 0, cap = 0, nitems, i;
-	yaml_node_item_t *items;
-	struct sval v;
-	char g[80];
-
-	if (n == NULL || is_null(n))
-		return 0;
-	if (!node_is(n, YAML_SEQUENCE_NODE)) {
-		scalar(n, &v);
-		return fail(l, d, n, "tollgate.alerts.channels: expected a list of channels, got %s",
-		    got(n, &v, g, sizeof(g)));
-	}
-	items = n->data.sequence.items.start;
-	nitems = (size_t)(n->data.sequence.items.top - items);
-	for (i = 0; i < nitems; i++) {
-		if (ARRAY_GROW(list, nlist, cap) < 0) {
-			channels_free(list, nlist);
-			return nomem(l);
-		}
-		if (channel_entry(l, d, yaml_document_get_node(&d->y, items[i]), i, &list[nlist]) < 0) {
-			channels_free(list, nlist + 1);
-			return -1;
-		}
-		nlist++;
-	}
-	channels_free(*dst, *ndst);
-	*dst = list;
-	*ndst = nlist;
-	return 0;
+	return tg_mappings(l, e, d, n, "tollgate.alerts.channels", "alert channels",
+	    sizeof(struct config_channel), channel_entry, channels_release);
 }
 
 static int
@@ -2106,8 +2099,8 @@ config_free(struct config *c)
 	free(c->tollgate.export_dir);
 	free(c->tollgate.export_url);
 	free(c->tollgate.budget_timezone);
-	budgets_free(c->tollgate.budgets, c->tollgate.nbudgets);
-	channels_free(c->tollgate.alerts_channels, c->tollgate.nalerts_channels);
+	budgets_release(c->tollgate.budgets, c->tollgate.nbudgets);
+	channels_release(c->tollgate.alerts_channels, c->tollgate.nalerts_channels);
 	for (i = 0; i < c->ndeployments; i++)
 		deployment_release(&c->deployments[i]);
 	free(c->deployments);

@@ -28,6 +28,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "curlev.h"
 #include "ledger.h"
 #include "log.h"
 #include "outbox.h"
@@ -728,8 +729,7 @@ struct outbox {
 	struct event_base	*base;
 	struct ledger		*ledger;
 	struct outbox_policy	 policy;
-	CURLM			*multi;
-	struct event		*curl_timer;	/* curl's own timeouts */
+	struct curlev		 curl;		/* libcurl multi on base */
 	struct event		*tick;		/* the next look for due items */
 	struct delivery_list	 busy;
 	uint32_t		 nbusy;
@@ -737,9 +737,6 @@ struct outbox {
 	int			 failing;	/* the last look failed: said once */
 };
 
-struct sockinfo {
-	struct event	*ev;
-};
 
 /* What one attempt came to. */
 struct outcome {
@@ -751,66 +748,9 @@ struct outcome {
 static void check_multi_info(struct outbox *ob);
 
 static void
-on_socket_event(evutil_socket_t fd, short kind, void *arg)
+curl_ran(void *arg)
 {
-	struct outbox *ob = arg;
-	int running, action = (kind & EV_READ ? CURL_CSELECT_IN : 0) |
-	    (kind & EV_WRITE ? CURL_CSELECT_OUT : 0);
-
-	curl_multi_socket_action(ob->multi, fd, action, &running);
-	check_multi_info(ob);
-}
-
-static void
-on_curl_timer(evutil_socket_t fd, short kind, void *arg)
-{
-	struct outbox *ob = arg;
-	int running;
-
-	(void)fd, (void)kind;
-	curl_multi_socket_action(ob->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_multi_info(ob);
-}
-
-static int
-socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-	struct outbox *ob = userp;
-	struct sockinfo *si = socketp;
-	short kind;
-
-	(void)easy;
-	if (what == CURL_POLL_REMOVE) {
-		if (si != NULL) {
-			event_free(si->ev);
-			free(si);
-		}
-		return 0;
-	}
-	kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0) |
-	    EV_PERSIST);
-	if (si == NULL) {
-		if ((si = calloc(1, sizeof(*si))) == NULL)
-			return -1;
-		curl_multi_assign(ob->multi, s, si);
-	} else
-		event_free(si->ev);
-	si->ev = event_new(ob->base, s, kind, on_socket_event, ob);
-	return si->ev != NULL && event_add(si->ev, NULL) == 0 ? 0 : -1;
-}
-
-static int
-timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct outbox *ob = userp;
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-
-	(void)multi;
-	if (timeout_ms < 0)
-		evtimer_del(ob->curl_timer);
-	else
-		evtimer_add(ob->curl_timer, &tv);
-	return 0;
+	check_multi_info(arg);
 }
 
 /*
@@ -916,7 +856,7 @@ static void
 delivery_free(struct delivery *dv)
 {
 	if (dv->easy != NULL) {
-		curl_multi_remove_handle(dv->ob->multi, dv->easy);
+		curl_multi_remove_handle(dv->ob->curl.multi, dv->easy);
 		curl_easy_cleanup(dv->easy);
 	}
 	curl_slist_free_all(dv->headers);
@@ -963,7 +903,7 @@ check_multi_info(struct outbox *ob)
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(ob->multi, &left)) != NULL) {
+	while ((msg = curl_multi_info_read(ob->curl.multi, &left)) != NULL) {
 		dv = NULL;
 		if (msg->msg != CURLMSG_DONE)
 			continue;
@@ -1072,7 +1012,7 @@ delivery_start(struct delivery *dv)
 	curl_easy_setopt(dv->easy, CURLOPT_TIMEOUT_MS, p->timeout_ms);
 	curl_easy_setopt(dv->easy, CURLOPT_CONNECTTIMEOUT_MS, p->timeout_ms);
 	dv->error[0] = '\0';
-	if (curl_multi_add_handle(dv->ob->multi, dv->easy) != CURLM_OK) {
+	if (curl_multi_add_handle(dv->ob->curl.multi, dv->easy) != CURLM_OK) {
 		curl_easy_cleanup(dv->easy);
 		dv->easy = NULL;
 		snprintf(dv->error, sizeof(dv->error), "cannot start the transfer");
@@ -1300,14 +1240,9 @@ create_db(struct ledger *l)
 static int
 init_multi(struct outbox *ob)
 {
-	if ((ob->multi = curl_multi_init()) == NULL ||
-	    (ob->curl_timer = evtimer_new(ob->base, on_curl_timer, ob)) == NULL ||
+	if (curlev_init(&ob->curl, ob->base, curl_ran, ob) < 0 ||
 	    (ob->tick = evtimer_new(ob->base, on_tick, ob)) == NULL)
 		return -1;
-	curl_multi_setopt(ob->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(ob->multi, CURLMOPT_SOCKETDATA, ob);
-	curl_multi_setopt(ob->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(ob->multi, CURLMOPT_TIMERDATA, ob);
 	return 0;
 }
 
@@ -1368,15 +1303,10 @@ outbox_stop(struct outbox *ob)
 		delivery_forget(dv);
 		delivery_free(dv);
 	}
-	/* before the events: cleaning up closes connections through socket_cb */
-	if (ob->multi != NULL)
-		curl_multi_cleanup(ob->multi);
-	ob->multi = NULL;
-	if (ob->curl_timer != NULL)
-		event_free(ob->curl_timer);
+	curlev_release(&ob->curl);
 	if (ob->tick != NULL)
 		event_free(ob->tick);
-	ob->curl_timer = ob->tick = NULL;
+	ob->tick = NULL;
 }
 
 void

@@ -11,6 +11,7 @@
 #include <lmdb.h>
 
 #include "aggregate.h"
+#include "bytes.h"
 #include "ledger.h"
 #include "log.h"
 #include "retention.h"
@@ -18,18 +19,6 @@
 
 /* Past this many uncounted records, the accountant is catching up: prune later. */
 #define RETENTION_MAX_LAG	100000
-
-static uint64_t
-be64(const void *p)
-{
-	const unsigned char *b = p;
-	uint64_t x = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		x = x << 8 | b[i];
-	return x;
-}
 
 /*
  * Lowers *cutoff below every record the aggregates have not counted yet (the
@@ -43,10 +32,9 @@ below_uncounted(struct ledger *l, MDB_txn *txn, uint64_t pos, int64_t *cutoff)
 	MDB_cursor *cur;
 	MDB_val k = { sizeof(next), next }, v;
 	size_t n = 0;
-	int rc, i;
+	int rc;
 
-	for (i = 0; i < 8; i++)
-		next[i] = (unsigned char)((pos + 1) >> (56 - 8 * i));
+	bytes_put_be64(next, pos + 1);
 	if ((rc = mdb_cursor_open(txn, ledger_journal_dbi(l), &cur)) != 0)
 		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
@@ -55,8 +43,8 @@ below_uncounted(struct ledger *l, MDB_txn *txn, uint64_t pos, int64_t *cutoff)
 			rc = 1;
 			break;
 		}
-		if (v.mv_size >= 8 && (int64_t)be64(v.mv_data) < *cutoff)
-			*cutoff = time_day_start((int64_t)be64(v.mv_data));
+		if (v.mv_size >= 8 && (int64_t)bytes_get_be64(v.mv_data) < *cutoff)
+			*cutoff = time_day_start((int64_t)bytes_get_be64(v.mv_data));
 	}
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : rc;
@@ -75,7 +63,7 @@ delete_records(struct ledger *l, MDB_txn *txn, int64_t cutoff, size_t max,
 	if ((rc = mdb_cursor_open(txn, ledger_records_dbi(l), &cur)) != 0)
 		return rc;
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
-		if (k.mv_size < 8 || (int64_t)be64(k.mv_data) >= cutoff) {
+		if (k.mv_size < 8 || (int64_t)bytes_get_be64(k.mv_data) >= cutoff) {
 			*reached = 1;
 			break;
 		}
@@ -111,9 +99,9 @@ delete_journal(struct ledger *l, MDB_txn *txn, uint64_t pos, size_t max, struct 
 		return rc;
 	if ((rc = mdb_cursor_get(cur, &k, &v, MDB_LAST)) != 0)
 		goto out;
-	last = be64(k.mv_data);
+	last = bytes_get_be64(k.mv_data);
 	while (res->journal < max && (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
-		uint64_t seq = be64(k.mv_data);
+		uint64_t seq = bytes_get_be64(k.mv_data);
 
 		if (seq >= last || seq > pos)
 			break;
@@ -137,7 +125,7 @@ prune_txn(struct ledger *l, MDB_txn *txn, int64_t cutoff, int exported, size_t m
 	unsigned char hv[8];
 	MDB_val k = { sizeof(AGG_META_PRUNED) - 1, (void *)AGG_META_PRUNED }, v = { 8, hv };
 	uint64_t pos;
-	int rc, reached, i;
+	int rc, reached;
 
 	cutoff = time_day_start(cutoff);
 	if ((rc = aggregate_txn_pruned(txn, l, &horizon)) != 0 ||
@@ -152,8 +140,7 @@ prune_txn(struct ledger *l, MDB_txn *txn, int64_t cutoff, int exported, size_t m
 	if ((rc = delete_records(l, txn, cutoff, max, res, &reached)) != 0)
 		return rc;
 	if (reached && cutoff > horizon) {
-		for (i = 0; i < 8; i++)
-			hv[i] = (unsigned char)((uint64_t)cutoff >> (56 - 8 * i));
+		bytes_put_be64(hv, (uint64_t)cutoff);
 		if ((rc = mdb_put(txn, ledger_meta_dbi(l), &k, &v, 0)) != 0)
 			return rc;
 		res->horizon_ns = cutoff;

@@ -245,20 +245,6 @@ group_cmp(const void *a, const void *b)
 	return strcmp(((const struct group *)a)->name, ((const struct group *)b)->name);
 }
 
-static void
-value_add(struct agg_value *to, const struct agg_value *v)
-{
-	int i;
-
-	to->requests += v->requests;
-	to->errors += v->errors;
-	for (i = 0; i < RECORD_TOKEN_COUNT; i++)
-		to->tokens[i] += v->tokens[i];
-	for (i = 0; i < COST_PART_COUNT; i++)
-		to->cost[i] += v->cost[i];
-	to->total += v->total;
-}
-
 /* Sorts the rows by group and adds up each group's rows into its first. */
 static void
 merge(struct spend *s)
@@ -270,7 +256,7 @@ merge(struct spend *s)
 	qsort(s->g, s->n, sizeof(*s->g), group_cmp);
 	for (i = 1; i < s->n; i++) {
 		if (strcmp(s->g[i].name, s->g[j].name) == 0) {
-			value_add(&s->g[j].v, &s->g[i].v);
+			aggregate_value_add(&s->g[j].v, &s->g[i].v);
 			free(s->g[i].name);
 		} else
 			s->g[++j] = s->g[i];

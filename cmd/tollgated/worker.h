@@ -15,6 +15,7 @@
 #include "budget.h"
 #include "buf.h"
 #include "cost.h"
+#include "curlev.h"
 #include "keys.h"
 #include "ledger.h"
 #include "record.h"
@@ -31,8 +32,7 @@ struct worker {
 	struct event_base		*base;
 	struct evhttp			*http;
 	struct evhttp_bound_socket	*bound;
-	CURLM				*multi;
-	struct event			*curl_timer;
+	struct curlev			 curl;		/* libcurl multi on base */
 	struct shm			*shm;
 	struct price_view		*prices;	/* the newest generation mapped */
 	struct ledger			*ledger;

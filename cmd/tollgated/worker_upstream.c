@@ -17,97 +17,28 @@
 
 #define RESPONSE_MAX	(64 * 1024 * 1024)	/* a non-streamed body beyond this is refused */
 
-struct sockinfo {
-	struct event	*ev;
-};
-
 static void check_multi_info(struct worker *w);
 
 static void
-on_socket_event(evutil_socket_t fd, short kind, void *arg)
+curl_ran(void *arg)
 {
-	struct worker *w = arg;
-	int running, action = (kind & EV_READ ? CURL_CSELECT_IN : 0) |
-	    (kind & EV_WRITE ? CURL_CSELECT_OUT : 0);
-
-	curl_multi_socket_action(w->multi, fd, action, &running);
-	check_multi_info(w);
-}
-
-static void
-on_curl_timer(evutil_socket_t fd, short kind, void *arg)
-{
-	struct worker *w = arg;
-	int running;
-
-	(void)fd, (void)kind;
-	curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_multi_info(w);
-}
-
-static int
-socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-	struct worker *w = userp;
-	struct sockinfo *si = socketp;
-	short kind;
-
-	(void)easy;
-	if (what == CURL_POLL_REMOVE) {
-		if (si != NULL) {
-			event_free(si->ev);
-			free(si);
-		}
-		return 0;
-	}
-	kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0) |
-	    EV_PERSIST);
-	if (si == NULL) {
-		if ((si = calloc(1, sizeof(*si))) == NULL)
-			return -1;
-		curl_multi_assign(w->multi, s, si);
-	} else
-		event_free(si->ev);
-	si->ev = event_new(w->base, s, kind, on_socket_event, w);
-	return si->ev != NULL && event_add(si->ev, NULL) == 0 ? 0 : -1;
-}
-
-static int
-timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct worker *w = userp;
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-
-	(void)multi;
-	if (timeout_ms < 0)
-		evtimer_del(w->curl_timer);
-	else
-		evtimer_add(w->curl_timer, &tv);
-	return 0;
+	check_multi_info(arg);
 }
 
 int
 upstream_init(struct worker *w)
 {
-	if ((w->multi = curl_multi_init()) == NULL)
+	if (curlev_init(&w->curl, w->base, curl_ran, w) < 0)
 		return -1;
-	w->curl_timer = evtimer_new(w->base, on_curl_timer, w);
-	curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
-	curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
 	/* keep plenty of upstream connections alive between requests */
-	curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, 256L);
-	return w->curl_timer != NULL ? 0 : -1;
+	curl_multi_setopt(w->curl.multi, CURLMOPT_MAXCONNECTS, 256L);
+	return 0;
 }
 
 void
 upstream_release(struct worker *w)
 {
-	if (w->multi)
-		curl_multi_cleanup(w->multi);
-	if (w->curl_timer)
-		event_free(w->curl_timer);
+	curlev_release(&w->curl);
 }
 
 /* ---- server-sent events ------------------------------------------------ */
@@ -377,7 +308,7 @@ upstream_start(struct exchange *ex)
 	    (long)cfg->tollgate.upstream_connect_timeout_ms);
 	curl_easy_setopt(ex->easy, CURLOPT_TIMEOUT_MS, timeout);
 	ex->curl_error[0] = '\0';
-	if (curl_multi_add_handle(w->multi, ex->easy) != CURLM_OK) {
+	if (curl_multi_add_handle(w->curl.multi, ex->easy) != CURLM_OK) {
 		upstream_abort(ex);
 		return -1;
 	}
@@ -388,7 +319,7 @@ void
 upstream_abort(struct exchange *ex)
 {
 	if (ex->easy != NULL) {
-		curl_multi_remove_handle(ex->w->multi, ex->easy);
+		curl_multi_remove_handle(ex->w->curl.multi, ex->easy);
 		curl_easy_cleanup(ex->easy);
 		ex->easy = NULL;
 	}
@@ -440,7 +371,7 @@ check_multi_info(struct worker *w)
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(w->multi, &left)) != NULL) {
+	while ((msg = curl_multi_info_read(w->curl.multi, &left)) != NULL) {
 		struct exchange *ex = NULL;
 
 		if (msg->msg != CURLMSG_DONE)

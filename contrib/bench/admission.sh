@@ -13,17 +13,12 @@ build=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dur=${BENCH_SECONDS:-5}
 rounds=${BENCH_ROUNDS:-3}
-command -v wrk >/dev/null || { echo "bench: wrk is not installed (make deps installs it)" >&2; exit 1; }
-tmp=$(mktemp -d)
-trap 'kill $mockpid $gwpid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-mockpid=; gwpid=
-mport=$((20000 + $$ % 10000)); gport=$((mport + 1))
-taskset -c 1 "$build/mockprovider" -l 127.0.0.1 -p $mport -q >/dev/null 2>&1 &
-mockpid=$!
+. "$root/contrib/bench/common.sh"
+bench_init
 cat >"$tmp/prices.yaml" <<EOT
 gpt-4o-mini: {input_cost_per_token: 1.5e-7, output_cost_per_token: 6e-7}
 EOT
-start_gw() {	# start_gw EXTRA_TOLLGATE_YAML
+config() {	# config EXTRA_TOLLGATE_YAML
 	cat >"$tmp/tollgate.yaml" <<EOT
 tollgate:
   listen: 127.0.0.1
@@ -37,13 +32,7 @@ model_list:
   - model_name: bench
     litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$mport/v1", api_key: x}
 EOT
-	rm -rf "$tmp/ledger"
-	taskset -c 0 "$build/tollgated" -f -c "$tmp/tollgate.yaml" --ledger "$tmp/ledger" --run-dir "$tmp/run" 2>"$tmp/gw.log" &
-	gwpid=$!
-	for i in $(seq 100); do curl -fs "http://127.0.0.1:$gport/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
-	echo "bench: tollgated did not start" >&2; cat "$tmp/gw.log" >&2; exit 1
 }
-stop_gw() { kill $gwpid; wait $gwpid 2>/dev/null || true; gwpid=; }
 rps() {	# rps KEY
 	KEY=$1 taskset -c 1 wrk -t1 -c64 -d${dur}s -s "$root/contrib/bench/chat.lua" \
 	    "http://127.0.0.1:$gport/v1/chat/completions" | awk '/Requests\/sec/ {print $2} /Non-2xx/ {print "errors " $0 > "/dev/stderr"}'
@@ -53,10 +42,12 @@ budgets='  budgets:
     - {scope: global, max_budget: 1000000, budget_duration: 1d}'
 plain=; limited=
 for r in $(seq "$rounds"); do
-	start_gw ""
+	config ""
+	start_gw
 	plain="$plain $(rps sk-bench)"
 	stop_gw
-	start_gw "$budgets"
+	config "$budgets"
+	start_gw
 	key=$(curl -fs -H "Authorization: Bearer sk-bench-master" -H "Content-Type: application/json" \
 	    -d '{"team_id": "bench", "max_budget": 1000000, "rpm_limit": 100000000, "tpm_limit": 100000000000}' \
 	    "http://127.0.0.1:$gport/key/generate" | sed 's/.*"key": *"\(sk-[^"]*\)".*/\1/')

@@ -7,30 +7,19 @@ set -eu
 build=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dur=${BENCH_SECONDS:-5}
-command -v wrk >/dev/null || { echo "bench: wrk is not installed (make deps installs it)" >&2; exit 1; }
-tmp=$(mktemp -d)
-trap 'kill $mockpid $gwpid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-mockpid=; gwpid=
-mport=$((20000 + $$ % 10000)); gport=$((mport + 1))
-taskset -c 1 "$build/mockprovider" -l 127.0.0.1 -p $mport -q >/dev/null 2>&1 &
-mockpid=$!
+. "$root/contrib/bench/common.sh"
+bench_init
 cat >"$tmp/prices.yaml" <<EOT
 gpt-4o-mini: {input_cost_per_token: 1.5e-7, output_cost_per_token: 6e-7, cache_read_input_token_cost: 7.5e-8}
 EOT
-start_gw() {	# start_gw WORKERS
+config() {	# config WORKERS
 	cat >"$tmp/tollgate.yaml" <<EOT
 tollgate: {listen: 127.0.0.1, port: $gport, workers: $1, price_files: [prices.yaml], keys: [sk-bench]}
 model_list:
   - model_name: bench
     litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$mport/v1", api_key: x}
 EOT
-	rm -rf "$tmp/ledger"
-	taskset -c 0 "$build/tollgated" -f -c "$tmp/tollgate.yaml" --ledger "$tmp/ledger" --run-dir "$tmp/run" 2>"$tmp/gw.log" &
-	gwpid=$!
-	for i in $(seq 100); do curl -fs "http://127.0.0.1:$gport/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
-	echo "bench: tollgated did not start" >&2; cat "$tmp/gw.log" >&2; exit 1
 }
-stop_gw() { kill $gwpid; wait $gwpid 2>/dev/null || true; gwpid=; }
 cpu_ticks() {	# user+system ticks of a process tree
 	t=0
 	for p in $1 $(pgrep -P $1); do
@@ -72,13 +61,15 @@ table="$tmp/table"
 	run "direct, c=64" "http://127.0.0.1:$mport" 64 0 ""
 	run "direct, stream, c=1" "http://127.0.0.1:$mport" 1 1 ""
 	run "direct, stream, c=64" "http://127.0.0.1:$mport" 64 1 ""
-	start_gw 1
+	config 1
+	start_gw
 	run "tollgated 1 worker, c=1" "http://127.0.0.1:$gport" 1 0 $gwpid
 	run "tollgated 1 worker, c=64" "http://127.0.0.1:$gport" 64 0 $gwpid
 	run "tollgated 1 worker, stream, c=1" "http://127.0.0.1:$gport" 1 1 $gwpid
 	run "tollgated 1 worker, stream, c=64" "http://127.0.0.1:$gport" 64 1 $gwpid
 	stop_gw
-	start_gw auto
+	config auto
+	start_gw
 	run "tollgated auto workers, c=64" "http://127.0.0.1:$gport" 64 0 $gwpid
 	stop_gw
 } | tee "$table"

@@ -13,10 +13,9 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, Gateway, Mock, done, free_port, ok, wait_until  # noqa: E402
+from tg import BUILD, Gateway, Mock, Receiver, done, free_port, ok, wait_until  # noqa: E402
 
 PRICEY = """\
 pricey:
@@ -25,31 +24,6 @@ pricey:
 """
 BODY = {"model": "pricey", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}],
         "mock": {"prompt_tokens": 10, "completion_tokens": 50, "reasoning_tokens": 0, "cached_tokens": 0}}
-
-
-class Hooks:
-    """POSTs to /slack and /hook, kept by path."""
-
-    def __init__(self):
-        self.got = {"/slack": [], "/hook": []}
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with outer.lock:
-                    outer.got.setdefault(self.path, []).append(json.loads(body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 class Smtp:
@@ -129,12 +103,18 @@ def kinds(docs):
 
 
 def main():
-    hooks, smtp, mock = Hooks(), Smtp(), Mock()
+    hooks, smtp, mock = Receiver(), Smtp(), Mock()
     dead = free_port()
 
     def add_prices(gw):
         with open(os.path.join(gw.dir, "prices.yaml"), "a") as f:
             f.write(PRICEY)
+
+    def hook_docs():
+        return [json.loads(b) for _, b in hooks.posts("/hook")]
+
+    def slack_docs():
+        return [json.loads(b) for _, b in hooks.posts("/slack")]
 
     gw = Gateway(mock, extra=MODELS, tollgate_extra=config(hooks, smtp, dead), prepare=add_prices)
     try:
@@ -151,10 +131,10 @@ def main():
 
         want = ["budget_threshold", "budget_threshold", "daily_summary", "soft_budget", "unpriced_model",
                 "usage_anomaly"]
-        ok(wait_until(lambda: kinds(hooks.got["/hook"]) == want, 20),
+        ok(wait_until(lambda: kinds(hook_docs()) == want, 20),
            "the webhook gets 50%, 90%, the soft budget, the unpriced model, the anomaly, the summary",
-           kinds(hooks.got["/hook"]))
-        hook = {d["id"]: d for d in hooks.got["/hook"]}
+           kinds(hook_docs()))
+        hook = {d["id"]: d for d in hook_docs()}
         b90 = [d for d in hook.values() if d["type"] == "budget_threshold" and d["threshold_percent"] == 90]
         ok(b90 and b90[0]["scope"] == "team" and b90[0]["name"] == "ops" and "0.21" in b90[0]["subject"],
            "the budget alert names the team, the threshold and the limit", b90)
@@ -162,23 +142,23 @@ def main():
         ok(unpriced and unpriced[0]["model"] == "nameless", "the unpriced alert names the model", unpriced)
         anomaly = [d for d in hook.values() if d["type"] == "usage_anomaly"]
         ok(anomaly and anomaly[0]["flag"] == "cache_exceeds_prompt", "the anomaly alert names the flag", anomaly)
-        ok(wait_until(lambda: len(hooks.got["/slack"]) == 6, 10) and
-           all("text" in d for d in hooks.got["/slack"]), "Slack gets the same six, as {text: ...}",
-           len(hooks.got["/slack"]))
+        ok(wait_until(lambda: len(slack_docs()) == 6, 10) and
+           all("text" in d for d in slack_docs()), "Slack gets the same six, as {text: ...}",
+           len(slack_docs()))
         ok(wait_until(lambda: len(smtp.mails) == 6, 20), "the SMTP sink gets six mails", len(smtp.mails))
         ok(smtp.mails and all(sorted(r) == ["<cfo@example.com>", "<ops@example.com>"] for r, _ in smtp.mails),
            "each to both recipients", [r for r, _ in smtp.mails][:1])
         ok(any("Subject: tollgate: budget of team ops at 90%" in m for _, m in smtp.mails),
            "with the alert as the subject", [m.splitlines()[:6] for _, m in smtp.mails][:1])
 
-        before = (len(hooks.got["/hook"]), len(hooks.got["/slack"]), len(smtp.mails))
+        before = (len(hook_docs()), len(slack_docs()), len(smtp.mails))
         acc = gw.children("accountant")
         os.kill(acc[0], signal.SIGKILL)
         ok(wait_until(lambda: gw.children("accountant") and gw.children("accountant") != acc, 10),
            "the accountant is killed and respawned")
         gw.post("/v1/chat/completions", dict(BODY, model="nameless"), key=key)
         time.sleep(3)
-        after = (len(hooks.got["/hook"]), len(hooks.got["/slack"]), len(smtp.mails))
+        after = (len(hook_docs()), len(slack_docs()), len(smtp.mails))
         ok(after == before, "no alert is sent twice across the restart", (before, after))
 
         def listing():
@@ -204,7 +184,7 @@ def main():
         gw.stop()
         gw.cleanup()
         mock.stop()
-        hooks.server.shutdown()
+        hooks.stop()
         smtp.server.shutdown()
     done()
 

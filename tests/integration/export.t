@@ -10,59 +10,24 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, Gateway, Mock, done, free_port, ok, wait_until  # noqa: E402
+from tg import BUILD, Gateway, Mock, Receiver, done, ok, wait_until  # noqa: E402
 
 TOLLCTL = os.path.join(BUILD, "tollctl")
 DAYS = 60
 RETENTION_DAYS = 30
 
 
-class Receiver:
-    """An export.url endpoint: answers 503 to the first `fail` POSTs."""
-
-    def __init__(self, fail):
-        self.fail = fail
-        self.failed = 0
-        self.docs = []
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with outer.lock:
-                    if outer.failed < outer.fail:
-                        outer.failed += 1
-                        code = 503
-                    else:
-                        outer.docs.append((self.headers.get("Content-Type"), body))
-                        code = 200
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def latest_by_day(self):
-        """The last document received for each day."""
-        with self.lock:
-            docs = list(self.docs)
-        out = {}
-        for ctype, body in docs:
-            doc = json.loads(body, parse_float=Decimal)
-            out[doc["day"]] = (ctype, doc)
-        return out
+def latest_by_day(recv):
+    """The last document received for each day."""
+    out = {}
+    for ctype, body in recv.posts():
+        doc = json.loads(body, parse_float=Decimal)
+        out[doc["day"]] = (ctype, doc)
+    return out
 
 
 def spend_by_day(ledger):
@@ -94,10 +59,10 @@ def main():
                  "    interval: 1s\n  ledger:\n    retention: %dd\n" % (recv.port, RETENTION_DAYS))
     try:
         ok(len(baseline) >= DAYS, "the generated ledger spans %d days" % DAYS, len(baseline))
-        ok(wait_until(lambda: set(recv.latest_by_day()) >= set(baseline), 30),
-           "every day is POSTed to export.url", sorted(set(baseline) - set(recv.latest_by_day())))
+        ok(wait_until(lambda: set(latest_by_day(recv)) >= set(baseline), 30),
+           "every day is POSTed to export.url", sorted(set(baseline) - set(latest_by_day(recv))))
         ok(recv.failed == 2, "after the receiver refused the first two attempts")
-        docs = recv.latest_by_day()
+        docs = latest_by_day(recv)
         wrong = []
         for day, (requests, cost) in baseline.items():
             ctype, doc = docs.get(day, (None, {"rows": []}))
@@ -129,7 +94,7 @@ def main():
         gw.stop()
         gw.cleanup()
         mock.stop()
-        recv.server.shutdown()
+        recv.stop()
     done()
 
 

@@ -109,6 +109,46 @@ text-embedding-3-small:
 """
 
 
+class Receiver:
+    """A local HTTP endpoint for what tollgate sends out (exports, alerts):
+    keeps (path, content type, body) of each POST; answers 503 to the first
+    `fail` of them."""
+
+    def __init__(self, fail=0):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        self.fail, self.failed, self.got = fail, 0, []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with outer.lock:
+                    code = 503 if outer.failed < outer.fail else 200
+                    if code == 503:
+                        outer.failed += 1
+                    else:
+                        outer.got.append((self.path, self.headers.get("Content-Type"), body))
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.port = free_port()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def posts(self, path=None):
+        with self.lock:
+            return [(t, b) for p, t, b in self.got if path is None or p == path]
+
+    def stop(self):
+        self.server.shutdown()
+
+
 def config_text(mock_port, port, dead_port, extra="", tollgate_extra=""):
     return """\
 x-mock: &mock

@@ -459,6 +459,24 @@ static const struct bad bad_configs[] = {
 	{ "budget-tz.yaml", "tollgate:\n  budget_timezone: Mars/Olympus\n",
 	  "budget-tz.yaml:2: tollgate.budget_timezone: expected a time zone such as UTC or "
 	  "Europe/Berlin, got 'Mars/Olympus'" },
+	{ "channel-type.yaml", "tollgate:\n  alerts:\n    channels: [{type: pager, url: http://x}]\n",
+	  "channel-type.yaml:3: tollgate.alerts.channels[0].type: expected slack, webhook or email, "
+	  "got 'pager'" },
+	{ "channel-url.yaml", "tollgate:\n  alerts:\n    channels: [{type: slack}]\n",
+	  "channel-url.yaml:3: tollgate.alerts.channels[0]: missing url" },
+	{ "channel-mail.yaml", "tollgate:\n  alerts:\n    channels: [{type: email, url: smtp://m, "
+	  "to: a@b}]\n",
+	  "channel-mail.yaml:3: tollgate.alerts.channels[0]: an email channel needs from and to" },
+	{ "channel-scheme.yaml", "tollgate:\n  alerts:\n    channels: [{type: webhook, url: "
+	  "smtp://m}]\n",
+	  "channel-scheme.yaml:3: tollgate.alerts.channels[0].url: expected http:// or https://, got "
+	  "'smtp://m'" },
+	{ "thresholds.yaml", "tollgate:\n  alerts:\n    thresholds: [50, 2000]\n",
+	  "thresholds.yaml:3: tollgate.alerts_thresholds: expected a list of percentages such as "
+	  "[50, 80, 100], got '2000' in it" },
+	{ "channels-map.yaml", "tollgate:\n  alerts:\n    channels: {type: slack}\n",
+	  "channels-map.yaml:3: tollgate.alerts_channels: expected a list of alert channels, got a "
+	  "mapping" },
 	{ "retention.yaml", "tollgate:\n  ledger:\n    retention: 12h\n",
 	  "retention.yaml:3: tollgate.ledger_retention: expected 0 (keep for ever) or a duration of "
 	  "at least 1d, such as 90d, got '12h'" },
@@ -762,7 +780,32 @@ test_groups(void)
 	    !c->tollgate.budgets[1].has_window && c->tollgate.budgets[1].max_budget == 1000000000000000LL,
 	    "a global budget of 1_000 dollars for ever");
 	is_str(c->tollgate.budget_timezone, "Europe/Berlin", "budget_timezone");
+	ok(c->tollgate.nalerts_thresholds == 3 && c->tollgate.alerts_thresholds[0] == 50 &&
+	    c->tollgate.alerts_thresholds[2] == 100 && c->tollgate.alerts_daily_summary &&
+	    c->tollgate.nalerts_channels == 0, "alerts default to 50, 80, 100, a daily summary, "
+	    "no channels");
 	is_int(c->tollgate.default_max_tokens, 1024, "default_max_tokens");
+	config_free(c);
+
+	c = load_text("alerts.yaml", "model_list: [{model_name: m, litellm_params: {model: openai/m}}]\n"
+	    "tollgate:\n  alerts:\n    thresholds: [90, 25]\n    daily_summary: off\n"
+	    "    channels:\n      - {type: slack, url: 'https://hooks.example.com/T/B/x'}\n"
+	    "      - {type: email, url: 'smtps://mail:465', from: t@example.com, to: ops@example.com}\n",
+	    pre, sizeof(pre));
+	if (c == NULL) {
+		skip(4, "alerts.yaml did not load");
+		return;
+	}
+	ok(c->tollgate.nalerts_thresholds == 2 && c->tollgate.alerts_thresholds[0] == 25 &&
+	    c->tollgate.alerts_thresholds[1] == 90, "thresholds sorted: 25, 90");
+	ok(!c->tollgate.alerts_daily_summary, "daily_summary: off");
+	ok(c->tollgate.nalerts_channels == 2 && c->tollgate.alerts_channels[0].type ==
+	    CONFIG_CHANNEL_SLACK, "two channels, the first Slack");
+	ok(c->tollgate.alerts_channels[1].type == CONFIG_CHANNEL_EMAIL &&
+	    c->tollgate.alerts_channels[1].nto == 1 &&
+	    strcmp(c->tollgate.alerts_channels[1].to[0], "ops@example.com") == 0 &&
+	    strcmp(c->tollgate.alerts_channels[1].from, "t@example.com") == 0,
+	    "an email channel with one recipient");
 	config_free(c);
 
 	c = load_text("flat.yaml", "model_list: [{model_name: m, litellm_params: {model: openai/m}}]\n"

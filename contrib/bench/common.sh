@@ -1,0 +1,22 @@
+# Sourced by the gateway benchmarks: the mock provider on CPU 1, tollgated on
+# CPU 0 with a config written by the caller, in a scratch directory removed on
+# exit.  Needs $build (the build directory).  After bench_init: $tmp, $mport
+# (the mock's port), $gport (tollgated's).
+bench_init() {
+	command -v wrk >/dev/null || { echo "bench: wrk is not installed (make deps installs it)" >&2; exit 1; }
+	tmp=$(mktemp -d)
+	mockpid=; gwpid=
+	trap 'kill $mockpid $gwpid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+	mport=$((20000 + $$ % 10000)); gport=$((mport + 1))
+	taskset -c 1 "$build/mockprovider" -l 127.0.0.1 -p $mport -q >/dev/null 2>&1 &
+	mockpid=$!
+}
+# start_gw: tollgated with $tmp/tollgate.yaml and a fresh ledger, once /health answers
+start_gw() {
+	rm -rf "$tmp/ledger"
+	taskset -c 0 "$build/tollgated" -f -c "$tmp/tollgate.yaml" --ledger "$tmp/ledger" --run-dir "$tmp/run" 2>"$tmp/gw.log" &
+	gwpid=$!
+	for i in $(seq 100); do curl -fs "http://127.0.0.1:$gport/health" >/dev/null 2>&1 && return 0; sleep 0.1; done
+	echo "bench: tollgated did not start" >&2; cat "$tmp/gw.log" >&2; exit 1
+}
+stop_gw() { kill $gwpid; wait $gwpid 2>/dev/null || true; gwpid=; }
