@@ -1382,7 +1382,7 @@ load_master_key(struct loader *l)
    routing hints that real configs carry (the compat survey's common ones). */
 static const char *const quiet_params[] = {
 	"aws_region_name", "extra_body", "litellm_credential_name", "max_tokens",
-	"reasoning_effort", "rpm", "temperature", "tpm", "vertex_location", "vertex_project",
+	"reasoning_effort", "temperature", "vertex_location", "vertex_project",
 };
 
 static int
@@ -1626,6 +1626,18 @@ dep_params(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_
 					dep->timeout_ms = 0;
 				else if (parse_quantity(v.s, v.len, second_units, &dep->timeout_ms) < 0) {
 					fail(l, d, p->v, "%s: expected a number of seconds, got '%.*s'",
+					    path, v.len > 60 ? 60 : (int)v.len, v.s);
+					goto out;
+				}
+			} else if (strcmp(k, "rpm") == 0 || strcmp(k, "tpm") == 0) {
+				int64_t *dst = k[0] == 'r' ? &dep->rpm : &dep->tpm;
+
+				if (need_scalar(l, d, p->v, path, "a whole number per minute", &v) < 0)
+					goto out;
+				if (v.null)
+					*dst = 0;
+				else if (parse_int(v.s, v.len, dst) < 0 || *dst < 0) {
+					fail(l, d, p->v, "%s: expected a whole number per minute, got '%.*s'",
 					    path, v.len > 60 ? 60 : (int)v.len, v.s);
 					goto out;
 				}

@@ -33,6 +33,7 @@ struct config_deployment {
 	char		*api_key;	/* the secret itself (os.environ resolved), or NULL */
 	char		*api_version;	/* Azure's api-version, or NULL */
 	int64_t		 timeout_ms;	/* litellm_params.timeout (seconds, decimal), 0: default */
+	int64_t		 rpm, tpm;	/* litellm_params.rpm / tpm: per minute, all workers; 0: none */
 	struct config_kv *headers;	/* litellm_params.extra_headers / headers */
 	size_t		 nheaders;
 	char		*base_model;	/* model_info.base_model, or NULL */

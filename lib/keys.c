@@ -14,7 +14,8 @@
  *	7 strings	hint, alias, user_id, team_id, customer, budget_duration,
  *		metadata (compact JSON): each a 4-byte length, the bytes and a
  *		NUL (length 0: none)
- *	2 lists	models, tags: each a 4-byte count and that many strings
+ *	3 lists	models, tags, model budgets ("MODEL=USD[/DURATION]"): each a
+ *		4-byte count and that many strings (layout 1 has the first two)
  *
  * The NULs let a decoded key point straight into one copy of the value.
  * Any other layout is refused (a newer tollgate wrote it) rather than
@@ -36,7 +37,7 @@
 #include "log.h"
 #include "window.h"
 
-#define KEYS_LAYOUT	1
+#define KEYS_LAYOUT	2	/* 1: without model budgets, still read */
 #define KEYS_DB		"keys"
 #define HEAD_LEN	(2 + 8 * NINT)
 #define FLAG_REVOKED	0x01
@@ -166,7 +167,8 @@ encode(const struct keys_key *k, struct buf *b)
 	    put_str(b, a->alias) < 0 || put_str(b, a->user_id) < 0 ||
 	    put_str(b, a->team_id) < 0 || put_str(b, a->customer) < 0 ||
 	    put_str(b, a->budget_duration) < 0 || put_compact_json(b, a->metadata) < 0 ||
-	    put_list(b, a->models, a->nmodels) < 0 || put_list(b, a->tags, a->ntags) < 0)
+	    put_list(b, a->models, a->nmodels) < 0 || put_list(b, a->tags, a->ntags) < 0 ||
+	    put_list(b, a->model_budgets, a->nmodel_budgets) < 0)
 		return -1;
 	return 0;
 }
@@ -202,26 +204,30 @@ walk(const unsigned char *p, size_t len, struct keys_key *k, const char **ptrs, 
 
 	if (len < HEAD_LEN)
 		return -1;
-	if (p[0] != KEYS_LAYOUT)
+	if (p[0] != KEYS_LAYOUT && p[0] != 1)
 		return -2;
 	for (j = 0; j < NSTR; j++)
 		if (get_str(p, len, &off, &s[j]) < 0)
 			return -1;
 	if (s[S_HINT] == NULL || strlen(s[S_HINT]) >= KEYS_HINT_MAX)
 		return -1;
-	for (list = 0; list < 2; list++) {
+	if (k) {
+		k->a.model_budgets = NULL;
+		k->a.nmodel_budgets = 0;
+	}
+	for (list = 0; list < (p[0] == 1 ? 2 : 3); list++) {
 		if (len - off < 4)
 			return -1;
 		n = (size_t)get_be(p + off, 4);
 		off += 4;
 		if (k) {
-			if (list == 0) {
-				k->a.models = n ? ptrs + used : NULL;
-				k->a.nmodels = n;
-			} else {
-				k->a.tags = n ? ptrs + used : NULL;
-				k->a.ntags = n;
-			}
+			const char ***v = list == 0 ? &k->a.models : list == 1 ? &k->a.tags :
+			    &k->a.model_budgets;
+			size_t *nv = list == 0 ? &k->a.nmodels : list == 1 ? &k->a.ntags :
+			    &k->a.nmodel_budgets;
+
+			*v = n ? ptrs + used : NULL;
+			*nv = n;
 		}
 		for (i = 0; i < n; i++) {
 			if (get_str(p, len, &off, &item) < 0 || item == NULL)
@@ -293,6 +299,69 @@ decode_error(int rc, const char *dir, char *err, size_t errlen)
 
 /* --- attributes ----------------------------------------------------------- */
 
+static int check_name(const char *field, const char *s, size_t max, char *err, size_t errlen);
+
+int
+keys_model_budget_parse(const char *text, struct keys_model_budget *out, char *err,
+    size_t errlen)
+{
+	const char *eq = strrchr(text, '='), *slash;
+	char why[160];
+	size_t mlen;
+
+	memset(out, 0, sizeof(*out));
+	if (eq == NULL || eq == text) {
+		log_into(err, errlen, "model_max_budget: '%s' is not MODEL=USD or "
+		    "MODEL=USD/DURATION", text);
+		return -1;
+	}
+	mlen = (size_t)(eq - text);
+	if (mlen > KEYS_NAME_MAX) {
+		log_into(err, errlen, "model_max_budget: a model name longer than %d bytes",
+		    KEYS_NAME_MAX);
+		return -1;
+	}
+	memcpy(out->model, text, mlen);
+	out->model[mlen] = '\0';
+	if (check_name("model_max_budget", out->model, KEYS_NAME_MAX, err, errlen) < 0)
+		return -1;
+	slash = strchr(eq + 1, '/');
+	if (keys_parse_money(eq + 1, slash ? (size_t)(slash - eq - 1) : strlen(eq + 1),
+	    &out->max_budget, why, sizeof(why)) < 0) {
+		log_into(err, errlen, "model_max_budget: %s: %s", out->model, why);
+		return -1;
+	}
+	if (slash != NULL) {
+		if (strlen(slash + 1) >= sizeof(out->duration) ||
+		    window_parse(slash + 1, &out->window, why, sizeof(why)) < 0) {
+			log_into(err, errlen, "model_max_budget: %s: '%s' is not a duration such as "
+			    "1d or 1mo", out->model, slash + 1);
+			return -1;
+		}
+		snprintf(out->duration, sizeof(out->duration), "%s", slash + 1);
+		out->has_window = 1;
+	}
+	return 0;
+}
+
+int
+keys_model_budget_find(const struct keys_key *k, const char *model,
+    struct keys_model_budget *out)
+{
+	size_t i, n = strlen(model);
+	char err[256];
+
+	for (i = 0; i < k->a.nmodel_budgets; i++) {
+		const char *eq = strrchr(k->a.model_budgets[i], '=');
+
+		if (eq != NULL && (size_t)(eq - k->a.model_budgets[i]) == n &&
+		    memcmp(k->a.model_budgets[i], model, n) == 0)
+			return keys_model_budget_parse(k->a.model_budgets[i], out, err,
+			    sizeof(err)) == 0;
+	}
+	return 0;
+}
+
 void
 keys_attrs_init(struct keys_attrs *a)
 {
@@ -335,6 +404,10 @@ merge(struct keys_attrs *to, const struct keys_attrs *ch)
 		to->expires_ns = ch->expires_ns;
 	if (ch->set & KEYS_F_METADATA)
 		to->metadata = ch->metadata;
+	if (ch->set & KEYS_F_MODEL_BUDGETS) {
+		to->model_budgets = ch->model_budgets;
+		to->nmodel_budgets = ch->nmodel_budgets;
+	}
 }
 
 /* A name (alias, user_id, a model, ...): at most max bytes, no control characters. */
@@ -435,6 +508,17 @@ keys_check_attrs(const struct keys_attrs *a, char *err, size_t errlen)
 			log_into(err, errlen, "%s: must not be negative", limits[i].field);
 			return -1;
 		}
+	for (i = 0; i < a->nmodel_budgets; i++) {
+		struct keys_model_budget mb;
+
+		if (a->model_budgets[i] == NULL ||
+		    keys_model_budget_parse(a->model_budgets[i], &mb, err, errlen) < 0)
+			return -1;
+	}
+	if (a->nmodel_budgets > MAX_MODELS) {
+		log_into(err, errlen, "model_max_budget: more than %d models", MAX_MODELS);
+		return -1;
+	}
 	if (a->max_budget != KEYS_UNSET && a->soft_budget != KEYS_UNSET &&
 	    a->soft_budget > a->max_budget) {
 		log_into(err, errlen, "soft_budget: more than max_budget (a soft budget warns "
@@ -717,7 +801,7 @@ peek_alias(const MDB_val *v, const char **alias, int *revoked)
 	const char *hint;
 	size_t off = HEAD_LEN;
 
-	if (v->mv_size < HEAD_LEN || p[0] != KEYS_LAYOUT ||
+	if (v->mv_size < HEAD_LEN || (p[0] != KEYS_LAYOUT && p[0] != 1) ||
 	    get_str(p, v->mv_size, &off, &hint) < 0 || get_str(p, v->mv_size, &off, alias) < 0)
 		return -1;
 	*revoked = (p[1] & FLAG_REVOKED) != 0;

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "window.h"
+
 #define KEYS_UNSET		INT64_MIN	/* no limit, no expiry, not revoked */
 #define KEYS_HASH_LEN		32
 #define KEYS_HEX_LEN		64
@@ -44,7 +46,8 @@
 #define KEYS_F_TPM		(1u << 10)
 #define KEYS_F_EXPIRES		(1u << 11)
 #define KEYS_F_METADATA		(1u << 12)
-#define KEYS_F_ALL		((1u << 13) - 1)
+#define KEYS_F_MODEL_BUDGETS	(1u << 13)
+#define KEYS_F_ALL		((1u << 14) - 1)
 
 /*
  * What a key may do.  Strings are NUL-terminated; NULL (or "") is none.
@@ -67,6 +70,19 @@ struct keys_attrs {
 	int64_t		  rpm_limit, tpm_limit;	/* requests, tokens per minute */
 	int64_t		  expires_ns;		/* unix ns */
 	const char	 *metadata;		/* a JSON object's text */
+	const char	**model_budgets;	/* "MODEL=USD" or "MODEL=USD/DURATION": a budget of
+						   the key's spend on one model (LiteLLM's
+						   model_max_budget) */
+	size_t		  nmodel_budgets;
+};
+
+/* One of a key's model budgets, parsed. */
+struct keys_model_budget {
+	char		model[KEYS_NAME_MAX + 1];
+	int64_t		max_budget;	/* picodollars */
+	int		has_window;	/* 0: never resets */
+	struct window	window;
+	char		duration[WINDOW_TEXT_MAX];
 };
 
 /*
@@ -87,6 +103,16 @@ struct keys_key {
 };
 
 enum keys_state { KEYS_ACTIVE, KEYS_REVOKED, KEYS_EXPIRED };
+
+/*
+ * Parses "MODEL=USD" or "MODEL=USD/DURATION" (the last '=' splits) into out.
+ * 0, or -1 with "model_max_budget: ..." in err.
+ */
+int keys_model_budget_parse(const char *text, struct keys_model_budget *out, char *err,
+    size_t errlen);
+/* k's budget for model into out: 1, or 0 when it has none. */
+int keys_model_budget_find(const struct keys_key *k, const char *model,
+    struct keys_model_budget *out);
 
 struct keys;
 struct ledger;

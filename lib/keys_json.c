@@ -74,6 +74,7 @@ enum kind {
 	K_OUTPUT,	/* a response field: ignored */
 	K_FALSE,	/* a response flag: false or null */
 	K_SECRET,	/* "key": a chosen secret, refused */
+	K_MODEL_BUDGETS,	/* {"MODEL": {"budget_limit": USD, "time_period": "1d"}} */
 };
 
 static const struct field {
@@ -95,6 +96,7 @@ static const struct field {
 	{ "expires", KEYS_F_EXPIRES, K_EXPIRES },
 	{ "duration", KEYS_F_EXPIRES, K_DURATION },
 	{ "metadata", KEYS_F_METADATA, K_METADATA },
+	{ "model_max_budget", KEYS_F_MODEL_BUDGETS, K_MODEL_BUDGETS },
 	{ "token", 0, K_OUTPUT },
 	{ "key_name", 0, K_OUTPUT },
 	{ "created_at", 0, K_OUTPUT },
@@ -114,8 +116,8 @@ struct req {
 	struct buf		 text;		/* every string, each with its NUL */
 	size_t			 str[5];	/* alias, user_id, team_id, customer, budget_duration */
 	size_t			 meta;
-	size_t			*list[2];	/* models, tags */
-	size_t			 n[2], cap[2];
+	size_t			*list[3];	/* models, tags, model budgets */
+	size_t			 n[3], cap[3];
 	int64_t			 now_ns;
 	char			*err;
 	size_t			 errlen;
@@ -156,6 +158,75 @@ short_string(struct req *r, const char *field, const struct json_text *t, char *
 	if (t->len >= SHORT_MAX || json_unescape(t, buf, SHORT_MAX) < 0)
 		return fail(r, field, "%s", "a string too long or malformed");
 	return 0;
+}
+
+/*
+ * One model's budget of model_max_budget, {"budget_limit": USD,
+ * "time_period": "1d" or null} (or just the amount), as "MODEL=USD[/1d]".
+ */
+static int
+read_model_budget(struct req *r, const char *field, const struct json_text *model)
+{
+	char amount[SHORT_MAX] = "", period[SHORT_MAX] = "", why[256];
+	enum json_type type = json_peek(&r->s);
+	struct json_text k, t;
+	int64_t pico;
+	size_t item;
+	int more;
+
+	if (type == JSON_NUMBER || type == JSON_STRING) {
+		if (json_scalar(&r->s, &type, &t) < 0 || short_string(r, field, &t, amount) < 0)
+			return -1;
+	} else if (type == JSON_OBJECT) {
+		if (json_object_begin(&r->s) < 0)
+			return -1;
+		while ((more = json_next_key(&r->s, &k)) > 0) {
+			char *dst = json_text_is(&k, "budget_limit") ? amount :
+			    json_text_is(&k, "time_period") ? period : NULL;
+
+			type = json_peek(&r->s);
+			if (dst == NULL)
+				return fail(r, field, "%s", "a model's budget takes budget_limit and "
+				    "time_period");
+			if (json_scalar(&r->s, &type, &t) < 0)
+				return -1;
+			if (type == JSON_NULL)
+				continue;
+			if ((type != JSON_STRING && (dst == period || type != JSON_NUMBER)) ||
+			    short_string(r, field, &t, dst) < 0)
+				return fail(r, field, "%s", "budget_limit is an amount of USD, "
+				    "time_period a duration such as 1d");
+		}
+		if (more < 0)
+			return -1;
+	} else
+		return fail(r, field, "%s", "expected an object of models");
+	if (keys_parse_money(amount, strlen(amount), &pico, why, sizeof(why)) < 0)
+		return fail(r, field, "%s", why);
+	if (buf_reserve(&r->text, model->len + strlen(amount) + strlen(period) + 4) < 0 ||
+	    take_string(r, field, model, &item) < 0)
+		return fail(r, field, "%s", "out of memory");
+	/* the model's NUL becomes the '=' */
+	r->text.len--;
+	buf_printf(&r->text, "=%s%s%s", amount, period[0] ? "/" : "", period);
+	if (buf_append(&r->text, "", 1) < 0 || ARRAY_GROW(r->list[2], r->n[2], r->cap[2]) < 0)
+		return fail(r, field, "%s", "out of memory");
+	r->list[2][r->n[2]++] = item;
+	return 0;
+}
+
+static int
+read_model_budgets(struct req *r, const char *field)
+{
+	struct json_text model;
+	int more;
+
+	if (json_object_begin(&r->s) < 0)
+		return -1;
+	while ((more = json_next_key(&r->s, &model)) > 0)
+		if (read_model_budget(r, field, &model) < 0)
+			return -1;
+	return more;
 }
 
 static int
@@ -204,6 +275,8 @@ read_value(struct req *r, const struct field *f)
 			}
 			return more;
 		}
+		if (f->kind == K_MODEL_BUDGETS && type == JSON_OBJECT)
+			return read_model_budgets(r, f->name);
 		if (f->kind == K_OUTPUT)
 			return json_skip(&r->s);
 		goto wrong_type;
@@ -290,6 +363,7 @@ wrong_type:
 	case K_COUNT:
 		return fail(r, f->name, "%s", "expected a whole number or null");
 	case K_METADATA:
+	case K_MODEL_BUDGETS:
 		return fail(r, f->name, "%s", "expected an object or null");
 	default:
 		return fail(r, f->name, "%s", "expected false or null");
@@ -300,7 +374,7 @@ wrong_type:
 static int
 finish(struct req *r, struct keys_key *out)
 {
-	size_t nptr = r->n[0] + r->n[1], need = nptr * sizeof(char *) + r->text.len + 1, i;
+	size_t nptr = r->n[0] + r->n[1] + r->n[2], need = nptr * sizeof(char *) + r->text.len + 1, i;
 	const char **ptrs;
 	char *text, *mem;
 
@@ -319,6 +393,8 @@ finish(struct req *r, struct keys_key *out)
 		ptrs[i] = text + r->list[0][i];
 	for (i = 0; i < r->n[1]; i++)
 		ptrs[r->n[0] + i] = text + r->list[1][i];
+	for (i = 0; i < r->n[2]; i++)
+		ptrs[r->n[0] + r->n[1] + i] = text + r->list[2][i];
 	memset(out->hash, 0, sizeof(out->hash));
 	out->hint[0] = '\0';
 	out->created_ns = out->updated_ns = 0;
@@ -335,6 +411,8 @@ finish(struct req *r, struct keys_key *out)
 	out->a.nmodels = r->n[0];
 	out->a.tags = r->n[1] ? ptrs + r->n[0] : NULL;
 	out->a.ntags = r->n[1];
+	out->a.model_budgets = r->n[2] ? ptrs + r->n[0] + r->n[1] : NULL;
+	out->a.nmodel_budgets = r->n[2];
 	return 0;
 }
 
@@ -406,6 +484,7 @@ out:
 	buf_release(&r.text);
 	free(r.list[0]);
 	free(r.list[1]);
+	free(r.list[2]);
 	return rc;
 }
 
@@ -482,6 +561,29 @@ put_list(struct buf *o, const char *name, const char *const *v, size_t n)
 	return buf_append(o, "]", 1);
 }
 
+/* model_max_budget as LiteLLM writes it: {"MODEL": {"budget_limit", "time_period"}}. */
+static int
+put_model_budgets(struct buf *o, const struct keys_attrs *a)
+{
+	struct keys_model_budget mb;
+	char m[MONEY_FORMAT_MAX], err[256];
+	size_t i;
+
+	if (put_name(o, "model_max_budget") < 0 || buf_append(o, "{", 1) < 0)
+		return -1;
+	for (i = 0; i < a->nmodel_budgets; i++) {
+		if (keys_model_budget_parse(a->model_budgets[i], &mb, err, sizeof(err)) < 0)
+			continue;
+		if ((i && buf_append(o, ", ", 2) < 0) || json_write_string(o, mb.model) < 0 ||
+		    buf_printf(o, ": {\"budget_limit\": %s, \"time_period\": ",
+		    money_format(mb.max_budget, MONEY_COST_SCALE, m)) < 0 ||
+		    (mb.has_window ? buf_printf(o, "\"%s\"}", mb.duration) :
+		    buf_append(o, "null}", 5)) < 0)
+			return -1;
+	}
+	return buf_append(o, "}", 1);
+}
+
 int
 keys_to_json(const struct keys_key *k, const char *secret, struct buf *o)
 {
@@ -506,6 +608,7 @@ keys_to_json(const struct keys_key *k, const char *secret, struct buf *o)
 	    put_count(o, "rpm_limit", a->rpm_limit) < 0 ||
 	    put_count(o, "tpm_limit", a->tpm_limit) < 0 ||
 	    put_time(o, "expires", a->expires_ns) < 0 ||
+	    put_model_budgets(o, a) < 0 ||
 	    put_name(o, "metadata") < 0 ||
 	    buf_printf(o, "%s", a->metadata && *a->metadata ? a->metadata : "{}") < 0 ||
 	    put_time(o, "created_at", k->created_ns) < 0 ||

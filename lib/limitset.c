@@ -11,7 +11,7 @@
 const struct window limitset_minute = { WINDOW_SECONDS, 60 };
 
 static const char *const kind_names[] = {
-	[LIMIT_KEY] = "key", [LIMIT_GLOBAL] = "gateway", [LIMIT_USER] = "user",
+	[LIMIT_KEY] = "key", [LIMIT_KEY_MODEL] = "model", [LIMIT_GLOBAL] = "gateway", [LIMIT_USER] = "user",
 	[LIMIT_TEAM] = "team", [LIMIT_CUSTOMER] = "customer", [LIMIT_TAG] = "tag",
 	[LIMIT_RPM] = "rpm", [LIMIT_TPM] = "tpm",
 };
@@ -98,6 +98,19 @@ limitset_for(const struct config_tollgate *tg, const struct limitset_who *who,
 	if (l != NULL && k != NULL && k->has_window) {
 		l->has_window = 1;
 		l->window = k->window;
+	}
+	if (k != NULL && k->model_budget != BUDGET_NONE && who->model != NULL && *who->model &&
+	    n < max) {
+		l = &out[n];
+		memset(l, 0, sizeof(*l));
+		snprintf(l->id, sizeof(l->id), "km|%s|%s", who->key, who->model);
+		l->max = k->model_budget;
+		l->has_window = k->model_has_window;
+		l->window = k->model_window;
+		what[n].kind = LIMIT_KEY_MODEL;
+		what[n].soft = BUDGET_NONE;
+		what[n].name = who->model;
+		n++;
 	}
 	for (i = 0; i < tg->nbudgets; i++) {
 		const struct config_budget *b = &tg->budgets[i];

@@ -5,9 +5,9 @@
  * One rule for the worker's admission and the master's rebuild from the
  * ledger, so the two always name the same counters.
  *
- * Counter names: "k|KEY", "u|USER", "t|TEAM", "c|CUSTOMER", "g|TAG", "*",
- * "rpm|KEY", "tpm|KEY", where KEY is the record's key id ("key:<16 hex>",
- * "master").
+ * Counter names: "k|KEY", "km|KEY|MODEL", "u|USER", "t|TEAM", "c|CUSTOMER",
+ * "g|TAG", "*", "rpm|KEY", "tpm|KEY", where KEY is the record's key id
+ * ("key:<16 hex>", "master") and MODEL the model requested.
  */
 #ifndef TOLLGATE_LIMITSET_H
 #define TOLLGATE_LIMITSET_H
@@ -20,6 +20,7 @@
 
 enum limit_kind {
 	LIMIT_KEY,		/* picodollars */
+	LIMIT_KEY_MODEL,	/* picodollars: the key's spend on one model */
 	LIMIT_GLOBAL, LIMIT_USER, LIMIT_TEAM, LIMIT_CUSTOMER, LIMIT_TAG,	/* picodollars */
 	LIMIT_RPM,		/* requests per minute */
 	LIMIT_TPM		/* tokens per minute */
@@ -28,6 +29,7 @@ enum limit_kind {
 /* Who made a request; strings may be "" (none).  tags: comma-separated. */
 struct limitset_who {
 	const char	*key, *user, *team, *customer, *tags;
+	const char	*model;		/* requested; NULL or "": no model budget applies */
 };
 
 /* The key's own limits: BUDGET_NONE where it has none. */
@@ -36,6 +38,9 @@ struct limitset_key {
 	int		has_window;
 	struct window	window;
 	int64_t		rpm, tpm;
+	int64_t		model_budget;	/* for who->model; BUDGET_NONE: none */
+	int		model_has_window;
+	struct window	model_window;
 };
 
 /* One counter that applies, with its soft budget (BUDGET_NONE: none) for alerts. */

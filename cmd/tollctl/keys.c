@@ -54,6 +54,9 @@ static const char keys_help[] =
 "  --expires T             [expires] RFC 3339 (2026-12-31, 2026-12-31T18:00:00Z)\n"
 "  --duration D            [duration] expires D from now (30d, 12h, 1mo)\n"
 "  --metadata JSON         [metadata] a JSON object kept with the key\n"
+"  --model-budget M=USD[/D] [model_max_budget] a budget of the key's spend on\n"
+"                          model M, starting again every D; repeat for several\n"
+"                          ('none' in update removes them all)\n"
 "\n"
 "  --json          print LiteLLM /key/generate response objects, one a line\n"
 "  --ledger DIR    the ledger directory (default: $TOLLGATE_LEDGER, else\n"
@@ -68,13 +71,14 @@ static const char *const sub_names[] = { "create", "list", "info", "update", "re
 enum opt {
 	O_ALIAS = 256, O_USER, O_TEAM, O_CUSTOMER, O_MODELS, O_TAGS, O_MAX_BUDGET,
 	O_SOFT_BUDGET, O_BUDGET_DURATION, O_RPM, O_TPM, O_EXPIRES, O_DURATION, O_METADATA,
-	O_JSON, O_ALL, O_LEDGER, O_HELP,
+	O_MODEL_BUDGET, O_JSON, O_ALL, O_LEDGER, O_HELP,
 };
 
 struct keys_cli {
 	enum sub		 sub;
 	struct keys_attrs	 a;
 	char			*lists[2];	/* the split copies of --models and --tags */
+	size_t			 capmb;		/* of a.model_budgets: the --model-budget values */
 	int			 json, all;
 	const char		*dir;
 	int64_t			 now_ns;
@@ -202,6 +206,19 @@ attribute(struct keys_cli *c, int ch, const char *name, const char *arg)
 		c->a.metadata = arg;
 		c->a.set |= KEYS_F_METADATA;
 		return 0;
+	case O_MODEL_BUDGET:
+		c->a.set |= KEYS_F_MODEL_BUDGETS;
+		if (is_none(arg)) {
+			c->a.nmodel_budgets = 0;
+			return 0;
+		}
+		if (buf_grow_array((void **)&c->a.model_budgets, &c->capmb, c->a.nmodel_budgets,
+		    sizeof(*c->a.model_budgets)) < 0) {
+			log_error("%s: out of memory", name);
+			return -1;
+		}
+		c->a.model_budgets[c->a.nmodel_budgets++] = arg;
+		return 0;
 	}
 	return -1;
 bad:
@@ -227,6 +244,7 @@ parse_args(struct keys_cli *c, int argc, char **argv, const char **ref)
 		{ "expires", required_argument, NULL, O_EXPIRES },
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "metadata", required_argument, NULL, O_METADATA },
+		{ "model-budget", required_argument, NULL, O_MODEL_BUDGET },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "all", no_argument, NULL, O_ALL },
 		{ "ledger", required_argument, NULL, O_LEDGER },
@@ -339,6 +357,7 @@ print_key(struct buf *o, const struct keys_key *k, const char *secret, int64_t n
 	row(o, "customer", a->customer);
 	row_list(o, "models", a->models, a->nmodels, "all");
 	row_list(o, "tags", a->tags, a->ntags, "-");
+	row_list(o, "model_max_budget", a->model_budgets, a->nmodel_budgets, "-");
 	row_money(o, "max_budget", a->max_budget);
 	row_money(o, "soft_budget", a->soft_budget);
 	row(o, "budget_duration", a->budget_duration ? a->budget_duration : "never resets");
@@ -584,5 +603,6 @@ keys_main(int argc, char **argv)
 	free(c.lists[1]);
 	free((void *)c.a.models);
 	free((void *)c.a.tags);
+	free((void *)c.a.model_budgets);
 	return rc < 0 ? TOLLCTL_EXIT_ERROR : TOLLCTL_EXIT_OK;
 }

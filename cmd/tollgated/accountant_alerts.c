@@ -108,16 +108,26 @@ check_budget(struct alert_ctx *x, const char *id, enum limit_kind kind, const ch
 static int
 on_key(void *arg, const struct keys_key *k)
 {
-	char id[BUDGET_ID_MAX], name[32];
+	char id[BUDGET_ID_MAX], name[32], err[256], what[200];
+	struct keys_model_budget mb;
+	size_t i;
 
-	if (k->a.max_budget == KEYS_UNSET && k->a.soft_budget == KEYS_UNSET)
-		return 0;
 	snprintf(name, sizeof(name), "key:%02x%02x%02x%02x%02x%02x%02x%02x", k->hash[0], k->hash[1],
 	    k->hash[2], k->hash[3], k->hash[4], k->hash[5], k->hash[6], k->hash[7]);
-	snprintf(id, sizeof(id), "k|%s", name);
-	check_budget(arg, id, LIMIT_KEY, name, k->a.alias,
-	    k->a.max_budget != KEYS_UNSET ? k->a.max_budget : BUDGET_NONE,
-	    k->a.soft_budget != KEYS_UNSET ? k->a.soft_budget : BUDGET_NONE);
+	if (k->a.max_budget != KEYS_UNSET || k->a.soft_budget != KEYS_UNSET) {
+		snprintf(id, sizeof(id), "k|%s", name);
+		check_budget(arg, id, LIMIT_KEY, name, k->a.alias,
+		    k->a.max_budget != KEYS_UNSET ? k->a.max_budget : BUDGET_NONE,
+		    k->a.soft_budget != KEYS_UNSET ? k->a.soft_budget : BUDGET_NONE);
+	}
+	for (i = 0; i < k->a.nmodel_budgets; i++) {
+		if (keys_model_budget_parse(k->a.model_budgets[i], &mb, err, sizeof(err)) < 0)
+			continue;
+		/* as lib/limitset.c names it: cut to BUDGET_ID_MAX - 1 bytes */
+		snprintf(id, sizeof(id), "km|%.20s|%.95s", name, mb.model);
+		snprintf(what, sizeof(what), "%s on key %s", mb.model, name);
+		check_budget(arg, id, LIMIT_KEY_MODEL, what, k->a.alias, mb.max_budget, BUDGET_NONE);
+	}
 	return 0;
 }
 

@@ -62,18 +62,19 @@ key_cmp(const void *a, const void *b)
 	return strcmp(((const struct key_entry *)a)->id, ((const struct key_entry *)b)->id);
 }
 
-static void
+/* Adds the counter of l to fill; the target, or NULL when it is not to be filled. */
+static struct target *
 add_target(struct rebuild *rb, const struct budget_limit *l)
 {
 	struct budget_reading r;
 	struct target *t;
 
 	if (l->max == BUDGET_NONE && strncmp(l->id, "k|", 2) != 0)
-		return;
+		return NULL;
 	if (rb->only_new && heritage.budgets->ops->read(heritage.budgets, l->id, rb->now, &r) == 0)
-		return;
+		return NULL;
 	if (ARRAY_GROW(rb->t, rb->nt, rb->capt) < 0)
-		return;
+		return NULL;
 	t = &rb->t[rb->nt++];
 	memset(t, 0, sizeof(*t));
 	t->limit = *l;
@@ -85,6 +86,34 @@ add_target(struct rebuild *rb, const struct budget_limit *l)
 	}
 	t->first_day = t->start == INT64_MIN || time_day_start(t->start) == t->start ?
 	    t->start : time_day_start(t->start) + NS_DAY;
+	return t;
+}
+
+/*
+ * A key's model budgets: counted from the raw records only, which name the
+ * model requested (the aggregates name the price-map entry).
+ */
+static void
+add_model_targets(struct rebuild *rb, const char *id, const struct keys_key *k)
+{
+	struct keys_model_budget mb;
+	struct budget_limit bl;
+	struct target *t;
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < k->a.nmodel_budgets; i++) {
+		if (keys_model_budget_parse(k->a.model_budgets[i], &mb, err, sizeof(err)) < 0)
+			continue;
+		memset(&bl, 0, sizeof(bl));
+		/* as lib/limitset.c names it: cut to BUDGET_ID_MAX - 1 bytes */
+		snprintf(bl.id, sizeof(bl.id), "km|%.20s|%.95s", id, mb.model);
+		bl.max = mb.max_budget;
+		bl.has_window = mb.has_window;
+		bl.window = mb.window;
+		if ((t = add_target(rb, &bl)) != NULL)
+			t->first_day = INT64_MAX;
+	}
 }
 
 static int
@@ -104,6 +133,8 @@ on_key(void *arg, const struct keys_key *k)
 	e->lk.rpm = e->lk.tpm = BUDGET_NONE;	/* minute windows start at 0 */
 	e->lk.has_window = k->a.budget_duration != NULL && k->a.budget_duration[0] &&
 	    window_parse(k->a.budget_duration, &e->lk.window, err, sizeof(err)) == 0;
+	e->lk.model_budget = BUDGET_NONE;	/* model targets: add_model_targets() */
+	add_model_targets(rb, e->id, k);
 	rb->nk++;
 	return 0;
 }
@@ -142,6 +173,14 @@ count(struct rebuild *rb, const struct limitset_who *who, int64_t when, __int128
 		    when >= t->start && when < t->end && (when >= rb->today || when < t->first_day))
 			t->sum += amount;
 	}
+	if (!whole_day && !tag_row && who->model != NULL && *who->model) {
+		struct target key, *t;
+
+		snprintf(key.limit.id, sizeof(key.limit.id), "km|%s|%s", who->key, who->model);
+		if ((t = bsearch(&key, rb->t, rb->nt, sizeof(*t), target_cmp)) != NULL &&
+		    when >= t->start && when < t->end)
+			t->sum += amount;
+	}
 }
 
 static int
@@ -149,7 +188,7 @@ on_day_row(void *arg, const struct agg_row *row)
 {
 	struct limitset_who who = {
 		row->dim[AGG_DIM_KEY], row->dim[AGG_DIM_USER], row->dim[AGG_DIM_TEAM],
-		row->dim[AGG_DIM_CUSTOMER], row->all_tags ? "" : row->dim[AGG_DIM_TAG],
+		row->dim[AGG_DIM_CUSTOMER], row->all_tags ? "" : row->dim[AGG_DIM_TAG], NULL,
 	};
 
 	count(arg, &who, row->bucket_ns, row->v->total, 1, !row->all_tags);
@@ -159,7 +198,7 @@ on_day_row(void *arg, const struct agg_row *row)
 static int
 on_record(void *arg, const struct record *r)
 {
-	struct limitset_who who = { r->key, r->user, r->team, r->customer, "" };
+	struct limitset_who who = { r->key, r->user, r->team, r->customer, "", r->model_requested };
 	char tags[sizeof(r->tags) + 1], *seen[64], *p, *q;
 	size_t nseen = 0, i;
 
@@ -177,6 +216,7 @@ on_record(void *arg, const struct record *r)
 			continue;
 		seen[nseen++] = p;
 		who.tags = p;
+		who.model = NULL;
 		count(arg, &who, r->end_ns, r->total, 0, 1);
 	}
 	return 0;
@@ -200,7 +240,7 @@ collect(struct rebuild *rb, struct ledger *l, char *err, size_t errlen)
 	keys_close(ks);
 	qsort(rb->k, rb->nk, sizeof(*rb->k), key_cmp);
 	for (i = 0; i < rb->nk; i++) {
-		struct limitset_who who = { rb->k[i].id, "", "", "", "" };
+		struct limitset_who who = { rb->k[i].id, "", "", "", "", NULL };
 
 		n = limitset_for(&rb->c->tollgate, &who, &rb->k[i].lk, limits, what, 1);
 		for (j = 0; j < n; j++)

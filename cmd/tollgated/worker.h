@@ -62,6 +62,7 @@ struct exchange {
 	const struct route_deployment	*dep;
 	size_t				 attempt;	/* deployments tried so far */
 	unsigned			 rr;		/* round-robin start */
+	int				 rr_chosen;	/* by admission: rr is the one to try first */
 	char				 endpoint[48];	/* "/v1/chat/completions" */
 	int				 stream;	/* the client asked for a stream */
 	int				 add_usage;	/* we asked upstream for usage... */

@@ -27,12 +27,22 @@
 #include "tollgated.h"
 #include "worker.h"
 
-/* The key's limits as lib/limitset.h takes them; 0, or -1 for a bad duration. */
+/*
+ * The key's limits as lib/limitset.h takes them, with its budget for model;
+ * 0, or -1 for a bad duration.
+ */
 static int
-key_limits(const struct keys_key *k, struct limitset_key *out)
+key_limits(const struct keys_key *k, const char *model, struct limitset_key *out)
 {
+	struct keys_model_budget mb;
 	char err[128];
 
+	out->model_budget = BUDGET_NONE;
+	if (keys_model_budget_find(k, model, &mb)) {
+		out->model_budget = mb.max_budget;
+		out->model_has_window = mb.has_window;
+		out->model_window = mb.window;
+	}
 	out->max_budget = k->a.max_budget != KEYS_UNSET ? k->a.max_budget : BUDGET_NONE;
 	out->soft_budget = k->a.soft_budget != KEYS_UNSET ? k->a.soft_budget : BUDGET_NONE;
 	out->rpm = k->a.rpm_limit != KEYS_UNSET ? k->a.rpm_limit : BUDGET_NONE;
@@ -120,27 +130,120 @@ refuse(struct exchange *ex, const struct limitset_entry *what, const struct budg
 	    what->kind == LIMIT_GLOBAL ? "" : what->name, used, max, at);
 }
 
+/*
+ * Appends deployment d's rpm and tpm counters (litellm_params rpm, tpm) at
+ * limits[n]; returns the new count.  d is named by its model group and its
+ * place in it.
+ */
+static size_t
+deployment_limits(const struct route_deployment *d, size_t place, struct budget_limit *limits,
+    struct limitset_entry *what, int64_t *amount, size_t n)
+{
+	const char *kind[2] = { "drpm", "dtpm" };
+	int64_t max[2] = { d->cfg->rpm, d->cfg->tpm };
+	int i;
+
+	for (i = 0; i < 2 && n < BUDGET_HOLD_MAX; i++) {
+		if (max[i] <= 0)
+			continue;
+		memset(&limits[n], 0, sizeof(limits[n]));
+		snprintf(limits[n].id, sizeof(limits[n].id), "%s|%s|%zu", kind[i], d->cfg->model_name,
+		    place);
+		limits[n].max = max[i];
+		limits[n].has_window = 1;
+		limits[n].window = limitset_minute;
+		what[n].kind = i == 0 ? LIMIT_RPM : LIMIT_TPM;
+		what[n].soft = BUDGET_NONE;
+		what[n].name = d->cfg->model_name;
+		amount[n++] = 1;
+	}
+	return n;
+}
+
+/* 429: every deployment of the model is at its rpm or tpm this minute. */
+static void
+refuse_deployments(struct exchange *ex, int64_t soonest)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(ex->req);
+	int64_t wait_s = (soonest - clock_now_ns() + 999999999) / 1000000000;
+	char retry[32];
+
+	admit_headers(ex, h);
+	snprintf(retry, sizeof(retry), "%lld", (long long)(wait_s > 0 ? wait_s : 1));
+	evhttp_add_header(h, "Retry-After", retry);
+	http_send_error(ex->req, 429, "rate_limit_exceeded", "rate_limit_exceeded",
+	    "every deployment of model '%s' is at its rpm or tpm limit this minute",
+	    ex->rec.model_requested);
+}
+
+/*
+ * Reserves limits[0..n) and, in round-robin order, the rate limits of the
+ * first deployment with room, all at once; that deployment is the one
+ * upstream_start() tries first.  0 (held or, the store full, let through),
+ * or -1 with the 429 sent.
+ */
+static int
+reserve(struct exchange *ex, struct budget_limit *limits, struct limitset_entry *what,
+    int64_t *amount, size_t n)
+{
+	struct budget_store *store = heritage.budgets;
+	const struct route_model *m = ex->model;
+	int64_t soonest = INT64_MAX;
+	struct budget_refusal why;
+	size_t i, all, place;
+	int rc = 0;
+
+	ex->rr = ex->model->next++;
+	ex->rr_chosen = 1;
+	for (i = 0; i < m->ndeps; i++) {
+		place = (ex->rr + i) % m->ndeps;
+		all = deployment_limits(&heritage.routes->deps[m->deps[place]], place, limits, what,
+		    amount, n);
+		rc = store->ops->admit(store, limits, amount, all, clock_now_ns(), &ex->hold, &why);
+		if (rc != 1 || why.index < n)
+			break;
+		if (why.window_end < soonest)
+			soonest = why.window_end;
+	}
+	if (rc == 1 && why.index < n) {
+		refuse(ex, &what[why.index], &why);
+		return -1;
+	}
+	if (rc == 1) {
+		refuse_deployments(ex, soonest);
+		return -1;
+	}
+	ex->rr += (unsigned)i;
+	if (rc < 0) {
+		/* a full table must not stop the gateway: admitted, uncounted, and said */
+		log_error("worker %u: budget counters full: request %s admitted without a "
+		    "reservation", heritage.index, ex->rec.id);
+		return 0;
+	}
+	for (i = 0; i < ex->hold.n; i++)
+		ex->hold_kind[i] = (uint8_t)what[i].kind;
+	ex->held = 1;
+	return 0;
+}
+
 int
 admit_request(struct exchange *ex, const struct keys_key *k, int64_t max_tokens)
 {
-	struct budget_store *store = heritage.budgets;
 	struct limitset_key kl;
 	struct limitset_entry what[BUDGET_HOLD_MAX];
 	struct budget_limit limits[BUDGET_HOLD_MAX];
-	struct budget_refusal why;
 	struct limitset_who who;
 	int64_t amount[BUDGET_HOLD_MAX], cost;
 	size_t n, i;
-	int rc;
 
 	if (k != NULL && !model_allowed(k, ex->rec.model_requested)) {
 		http_send_error(ex->req, 403, "permission_error", "model_not_allowed",
 		    "this key may not use model '%s'", ex->rec.model_requested);
 		return -1;
 	}
-	if (store == NULL)
+	if (heritage.budgets == NULL)
 		return 0;
-	if (k != NULL && key_limits(k, &kl) < 0) {
+	if (k != NULL && key_limits(k, ex->rec.model_requested, &kl) < 0) {
 		http_send_error(ex->req, 500, "server_error", "bad_key",
 		    "this key's budget_duration '%s' is not valid", k->a.budget_duration);
 		return -1;
@@ -150,27 +253,16 @@ admit_request(struct exchange *ex, const struct keys_key *k, int64_t max_tokens)
 	who.team = ex->rec.team;
 	who.customer = ex->rec.customer;
 	who.tags = ex->rec.tags;
+	who.model = ex->rec.model_requested;
+	/* room for a deployment's rpm and tpm after them */
 	n = limitset_for(&heritage.config->tollgate, &who, k ? &kl : NULL, limits, what,
-	    BUDGET_HOLD_MAX);
-	cost = largest_cost(ex, max_tokens > 0 ? max_tokens : heritage.config->tollgate.default_max_tokens);
-	for (i = 0; i < n; i++) {
+	    BUDGET_HOLD_MAX - 2);
+	cost = largest_cost(ex, max_tokens > 0 ? max_tokens :
+	    heritage.config->tollgate.default_max_tokens);
+	for (i = 0; i < n; i++)
 		amount[i] = what[i].kind == LIMIT_RPM || what[i].kind == LIMIT_TPM ? 1 : cost;
-		ex->hold_kind[i] = (uint8_t)what[i].kind;
-	}
 	ex->key_max = limits[0].max;
-	rc = store->ops->admit(store, limits, amount, n, clock_now_ns(), &ex->hold, &why);
-	if (rc == 1) {
-		refuse(ex, &what[why.index], &why);
-		return -1;
-	}
-	if (rc < 0) {
-		/* a full table must not stop the gateway: admitted, uncounted, and said */
-		log_error("worker %u: budget counters full: request %s admitted without a "
-		    "reservation", heritage.index, ex->rec.id);
-		return 0;
-	}
-	ex->held = 1;
-	return 0;
+	return reserve(ex, limits, what, amount, n);
 }
 
 void

@@ -256,7 +256,7 @@ upstream_start(struct exchange *ex)
 	size_t i;
 	long timeout;
 
-	if (ex->attempt == 0)
+	if (ex->attempt == 0 && !ex->rr_chosen)
 		ex->rr = m->next++;
 	ex->dep = &heritage.routes->deps[m->deps[(ex->rr + ex->attempt) % m->ndeps]];
 	ex->attempt++;

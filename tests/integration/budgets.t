@@ -28,6 +28,16 @@ MODELS = """\
     litellm_params:
       <<: *mock
       model: openai/pricey
+  - model_name: limited
+    litellm_params:
+      <<: *mock
+      model: openai/gpt-4o-mini
+      rpm: 2
+  - model_name: limited
+    litellm_params:
+      <<: *mock
+      model: openai/gpt-4o-mini
+      rpm: 2
 """
 BUDGETS = """\
   budget_timezone: UTC
@@ -187,6 +197,40 @@ def rate_limit(gw):
        "rate_limit_exceeded with Retry-After", (h.get("retry-after"), body))
 
 
+def model_budget(gw):
+    k = generate(gw, key_alias="per-model", model_max_budget={"pricey": {"budget_limit": 0.10,
+                                                                          "time_period": "1d"}})
+    codes = [gw.post("/v1/chat/completions", BODY, key=k["key"]) for _ in range(2)]
+    ok([c[0] for c in codes] == [200, 429], "a $0.10 budget on one model: one $0.05 request, then 429",
+       [c[0] for c in codes])
+    err = json.loads(codes[1][2])["error"]
+    ok(err["type"] == "budget_exceeded" and "model budget of pricey" in err["message"],
+       "naming the model budget", err)
+    st = gw.post("/v1/chat/completions", dict(BODY, model="demo"), key=k["key"])[0]
+    ok(st == 200, "another model of the same key is not limited by it", st)
+    st, _, body = gw.request("GET", "/key/info?key=per-model")
+    mb = json.loads(body, parse_float=Decimal)["info"].get("model_max_budget", {})
+    ok(st == 200 and mb.get("pricey") == {"budget_limit": Decimal("0.1"), "time_period": "1d"},
+       "/key/info shows model_max_budget as LiteLLM writes it", mb)
+    return k
+
+
+def deployment_rpm(gw):
+    body = dict(BODY, model="limited")
+    for _ in range(3):
+        minute = int(time.time()) // 60
+        got = [gw.post("/v1/chat/completions", body) for _ in range(5)]
+        if int(time.time()) // 60 == minute:
+            break
+        time.sleep(1)
+    codes = [g[0] for g in got]
+    ok(codes == [200] * 4 + [429], "two deployments with rpm 2: four served in a minute, the fifth 429",
+       codes)
+    err = json.loads(got[4][2])["error"]
+    ok(err["type"] == "rate_limit_exceeded" and "model 'limited'" in err["message"] and
+       1 <= int(got[4][1].get("retry-after", 0)) <= 60, "naming the model, with Retry-After", err)
+
+
 def window_reset(gw):
     k = generate(gw)
     tagged = {"x-tollgate-tags": "short"}
@@ -205,7 +249,7 @@ def window_reset(gw):
     ok(st == 200, "after the reset the tag budget serves again", st)
 
 
-def restart(gw, mock, racer, spent):
+def restart(gw, mock, racer, spent, per_model):
     gw.stop()
     gw2 = Gateway(mock, extra=MODELS, tollgate_extra=BUDGETS,
                   prepare=lambda g: (add_prices(g), shutil.rmtree(g.ledger, ignore_errors=True),
@@ -215,6 +259,8 @@ def restart(gw, mock, racer, spent):
         ok(st == 429 and Decimal(h["x-tollgate-key-spend"]) == spent,
            "after a restart the key's spend is rebuilt from the ledger and its budget still holds",
            (st, h.get("x-tollgate-key-spend"), spent))
+        st = gw2.post("/v1/chat/completions", BODY, key=per_model["key"])[0]
+        ok(st == 429, "and a model budget's spend too (from the raw records)", st)
         st, _, body = gw2.request("GET", "/key/info?key=racer")
         ok(st == 200 and Decimal(str(json.loads(body, parse_float=Decimal)["info"]["spend"])) == spent,
            "/key/info shows the spend", body)
@@ -233,8 +279,10 @@ def main():
         headers(gw)
         revoke(gw)
         rate_limit(gw)
+        per_model = model_budget(gw)
+        deployment_rpm(gw)
         window_reset(gw)
-        restart(gw, mock, racer, spent)
+        restart(gw, mock, racer, spent, per_model)
     finally:
         gw.stop()
         gw.cleanup()

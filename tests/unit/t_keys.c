@@ -309,11 +309,11 @@ test_other_process(const char *dir, struct ledger *l, struct keys *ks)
 		keys_close(ks);
 }
 
-/* A value of layout 2 under hash, as a newer tollgate might write it. */
+/* A value of layout 3 under hash, as a newer tollgate might write it. */
 static void
 put_newer(struct ledger *l, const unsigned char hash[KEYS_HASH_LEN])
 {
-	unsigned char value[80] = { 2 };
+	unsigned char value[80] = { 3 };
 	MDB_val k = { KEYS_HASH_LEN, (void *)hash }, v = { sizeof(value), value };
 	MDB_txn *txn;
 	MDB_dbi dbi;
@@ -603,7 +603,7 @@ test_json(void)
 	    " \"max_budget\": 10.50, \"soft_budget\": \"0.0001\", \"budget_duration\": \"30d\",\n"
 	    " \"rpm_limit\": 10, \"tpm_limit\": null, \"duration\": \"30d\",\n"
 	    " \"metadata\": {\"cost_center\": 0.1, \"note\": \"x y\"},\n"
-	    " \"max_parallel_requests\": null, \"customer\": \"acme\"}";
+	    " \"max_parallel_requests\": null, \"customer\": \"acme\", \"model_max_budget\": {}}";
 	struct keys_key k = { 0 }, back = { 0 }, stored = { 0 };
 	struct buf out = { 0 };
 	struct window w;
@@ -707,6 +707,102 @@ test_json(void)
 	ledger_close(l);
 }
 
+/* model_max_budget: parsed exactly, stored, found by model, written back as LiteLLM does. */
+static void
+test_model_budgets(void)
+{
+	static const char request[] = "{\"model_max_budget\": {\"gpt-4o\": {\"budget_limit\": 0.5, "
+	    "\"time_period\": \"1d\"}, \"o3\": {\"budget_limit\": \"12.25\"}, \"mini\": 3}}";
+	struct keys_key k = { 0 }, back = { 0 };
+	struct keys_model_budget mb;
+	struct buf out = { 0 };
+	char err[512] = "";
+
+	ok(keys_from_json(request, strlen(request), NOW, &k, fresh(err), sizeof(err)) == 0 &&
+	    k.a.nmodel_budgets == 3 && (k.a.set & KEYS_F_MODEL_BUDGETS), "three model budgets read: %s",
+	    err);
+	ok(keys_model_budget_find(&k, "gpt-4o", &mb) == 1 && mb.max_budget == 500000000000LL &&
+	    mb.has_window && mb.window.unit == WINDOW_DAYS && mb.window.n == 1,
+	    "gpt-4o: $0.5 a day, exactly");
+	ok(keys_model_budget_find(&k, "o3", &mb) == 1 && mb.max_budget == 12250000000000LL &&
+	    !mb.has_window, "o3: $12.25 (a string), never resetting");
+	ok(keys_model_budget_find(&k, "mini", &mb) == 1 && mb.max_budget == 3000000000000LL,
+	    "mini: a bare amount");
+	ok(keys_model_budget_find(&k, "gpt-4", &mb) == 0, "gpt-4 has none (no prefix match)");
+	ok(keys_to_json(&k, NULL, &out) == 0 && strstr(out.data, "\"model_max_budget\": "
+	    "{\"gpt-4o\": {\"budget_limit\": 0.5, \"time_period\": \"1d\"}, \"o3\": "
+	    "{\"budget_limit\": 12.25, \"time_period\": null}") != NULL,
+	    "written back as LiteLLM writes it");
+	ok(out.data != NULL && keys_from_json(out.data, out.len, NOW, &back, fresh(err),
+	    sizeof(err)) == 0 && back.a.nmodel_budgets == 3 &&
+	    keys_model_budget_find(&back, "o3", &mb) == 1 && mb.max_budget == 12250000000000LL,
+	    "and read back the same: %s", err);
+	{
+		char dir[400], secret[KEYS_SECRET_LEN + 1];
+		struct keys_key stored = { 0 };
+		struct ledger *l;
+		struct keys *ks;
+
+		snprintf(dir, sizeof(dir), "%s/model-budgets", root);
+		if (ledger_open(dir, LEDGER_WRITE, 8u << 20, 1, &l, err, sizeof(err)) < 0 ||
+		    keys_open(l, &ks, err, sizeof(err)) < 0)
+			bail("model budgets store", err);
+		ok(keys_create(ks, &k.a, NOW, secret, NULL, fresh(err), sizeof(err)) == 0 &&
+		    keys_get(ks, secret, &stored, fresh(err), sizeof(err)) == 0 &&
+		    stored.a.nmodel_budgets == 3 && keys_model_budget_find(&stored, "gpt-4o", &mb) == 1 &&
+		    mb.max_budget == 500000000000LL, "stored and read back from the key store: %s", err);
+		keys_key_release(&stored);
+		{
+			/* a key written by the first layout: no model budgets list */
+			struct keys_attrs plain;
+			unsigned char old[4096];
+			MDB_val mk = { KEYS_HASH_LEN, NULL }, mv;
+			MDB_txn *txn;
+			MDB_dbi dbi;
+			int rc = -1;
+
+			keys_attrs_init(&plain);
+			plain.set = KEYS_F_ALIAS;
+			plain.alias = "old-layout";
+			if (keys_create(ks, &plain, NOW, secret, &stored, fresh(err), sizeof(err)) == 0 &&
+			    ledger_txn_begin(l, 1, &txn) == 0) {
+				mk.mv_data = stored.hash;
+				if (mdb_dbi_open(txn, "keys", 0, &dbi) == 0 &&
+				    mdb_get(txn, dbi, &mk, &mv) == 0 && mv.mv_size <= sizeof(old)) {
+					memcpy(old, mv.mv_data, mv.mv_size);
+					old[0] = 1;
+					mv.mv_data = old;
+					mv.mv_size -= 4;	/* the empty third list's count */
+					rc = mdb_put(txn, dbi, &mk, &mv, 0);
+				}
+				if (rc == 0)
+					rc = mdb_txn_commit(txn);
+				else
+					mdb_txn_abort(txn);
+			}
+			keys_key_release(&stored);
+			ok(rc == 0 && keys_get(ks, "old-layout", &stored, fresh(err), sizeof(err)) == 0 &&
+			    stored.a.nmodel_budgets == 0 && strcmp(stored.a.alias, "old-layout") == 0,
+			    "a key of layout 1 still reads, by its alias too: %s", err);
+			keys_key_release(&stored);
+		}
+		keys_close(ks);
+		ledger_close(l);
+	}
+	refused("{\"model_max_budget\": {\"x\": {\"budget_limit\": -1}}}", "model_max_budget");
+	refused("{\"model_max_budget\": {\"x\": {\"budget_limit\": 1, \"time_period\": \"1y\"}}}",
+	    "model_max_budget");
+	refused("{\"model_max_budget\": {\"x\": {\"limit\": 1}}}", "model_max_budget");
+	refused("{\"model_max_budget\": [1]}", "model_max_budget");
+	ok(keys_model_budget_parse("a=b=0.5/7d", &mb, fresh(err), sizeof(err)) == 0 &&
+	    strcmp(mb.model, "a=b") == 0 && mb.window.n == 7, "the last '=' splits model from amount");
+	ok(keys_model_budget_parse("gpt=0.0000000000001", &mb, fresh(err), sizeof(err)) < 0,
+	    "finer than a picodollar is refused: %s", err);
+	buf_release(&out);
+	keys_key_release(&k);
+	keys_key_release(&back);
+}
+
 int
 main(void)
 {
@@ -723,6 +819,7 @@ main(void)
 	test_late_database();
 	test_growth();
 	test_json();
+	test_model_budgets();
 	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return done_testing();
 }
