@@ -121,19 +121,57 @@ item_for(const struct config_channel *c, const char *host, const struct alert *a
 	return 0;
 }
 
+/* Marks id fired now, with its kind and subject; 0 or -1 with err. */
+static int
+mark(struct ledger *l, const char *id, const char *kind, const char *subject, char *err,
+    size_t errlen)
+{
+	MDB_val k = { strlen(id), (void *)id };
+	struct buf v = { 0 };
+	unsigned char at[8];
+	int rc;
+
+	bytes_put_be64(at, (uint64_t)clock_now_ns());
+	buf_append(&v, at, sizeof(at));
+	buf_append(&v, kind, strlen(kind) + 1);
+	buf_append(&v, subject, strlen(subject) + 1);
+	rc = v.data != NULL ? put(l, &k, v.data, v.len) : -1;
+	buf_release(&v);
+	if (rc < 0)
+		log_into(err, errlen, "cannot mark alert '%s' fired", id);
+	return rc;
+}
+
+int
+alerts_note(struct ledger *l, const char *id, const char *kind, const char *subject,
+    char *err, size_t errlen)
+{
+	int rc;
+
+	if (strlen(id) == 0 || strlen(id) > ID_MAX) {
+		log_into(err, errlen, "alert id of %zu bytes", strlen(id));
+		return -1;
+	}
+	if ((rc = fired(l, id)) != 0) {
+		if (rc < 0)
+			log_into(err, errlen, "cannot read the alerts of '%s'", ledger_dir(l));
+		return rc;
+	}
+	log_info("%s", subject);
+	return mark(l, id, kind, subject, err, errlen);
+}
+
 int
 alerts_fire(struct ledger *l, const struct config_tollgate *tg, const char *host,
     const struct alert *a, char *err, size_t errlen)
 {
-	MDB_val k = { strlen(a->id), (void *)a->id };
 	struct outbox_item it;
-	struct buf body = { 0 }, v = { 0 };
-	unsigned char at[8];
+	struct buf body = { 0 };
 	size_t i;
 	int rc;
 
-	if (k.mv_size == 0 || k.mv_size > ID_MAX) {
-		log_into(err, errlen, "alert id of %zu bytes", k.mv_size);
+	if (strlen(a->id) == 0 || strlen(a->id) > ID_MAX) {
+		log_into(err, errlen, "alert id of %zu bytes", strlen(a->id));
 		return -1;
 	}
 	if ((rc = fired(l, a->id)) != 0) {
@@ -150,15 +188,7 @@ alerts_fire(struct ledger *l, const struct config_tollgate *tg, const char *host
 	}
 	buf_release(&body);
 	log_warn("alert: %s", a->subject);
-	bytes_put_be64(at, (uint64_t)clock_now_ns());
-	buf_append(&v, at, sizeof(at));
-	buf_append(&v, a->kind, strlen(a->kind) + 1);
-	buf_append(&v, a->subject, strlen(a->subject) + 1);
-	rc = v.data != NULL ? put(l, &k, v.data, v.len) : -1;
-	buf_release(&v);
-	if (rc < 0)
-		log_into(err, errlen, "cannot mark alert '%s' fired", a->id);
-	return rc;
+	return mark(l, a->id, a->kind, a->subject, err, errlen);
 }
 
 int

@@ -38,6 +38,14 @@ int alerts_fire(struct ledger *l, const struct config_tollgate *tg, const char *
     const struct alert *a, char *err, size_t errlen);
 
 /*
+ * Records an event under id once, like an alert but sent nowhere (kept for
+ * `tollctl alerts` and logged): a budget window that began.  0 (recorded
+ * now), 1 (had been), or -1 with err.
+ */
+int alerts_note(struct ledger *l, const char *id, const char *kind, const char *subject,
+    char *err, size_t errlen);
+
+/*
  * Visits the alerts that fired, oldest id first (ids sort by kind); fn gets
  * the id, when it fired, its kind and subject.  0, or -1 with err.
  */

@@ -51,9 +51,21 @@ check_budget(struct alert_ctx *x, const char *id, enum limit_kind kind, const ch
 	struct budget_reading r;
 	size_t i;
 
-	if (heritage.budgets->ops->read(heritage.budgets, id, clock_now_ns(), &r) != 0 || r.spent <= 0)
+	if (heritage.budgets->ops->read(heritage.budgets, id, clock_now_ns(), &r) != 0)
 		return;
 	budget_name(&who, kind, name, alias);
+	if (r.window_start != INT64_MIN && r.window_end - r.window_start >= 3600LL * 1000000000) {
+		/* each window's start (of an hour or more) is recorded: the reset is there to see */
+		time_format(r.window_start, from, sizeof(from));
+		aid.len = subject.len = 0;
+		buf_printf(&aid, "window|%s|%lld", id, (long long)r.window_start);
+		buf_printf(&subject, "budget window of %.*s began at %s", (int)who.len, who.data, from);
+		if (aid.data && subject.data && alerts_note(x->l, aid.data, "budget_window",
+		    subject.data, err, sizeof(err)) < 0)
+			log_error("accountant: %s", err);
+	}
+	if (r.spent <= 0)
+		goto out;
 	money_format(r.spent, MONEY_COST_SCALE, spent);
 	time_format(r.window_start == INT64_MIN ? 0 : r.window_start, from, sizeof(from));
 	if (r.window_end == INT64_MAX)
@@ -98,6 +110,7 @@ check_budget(struct alert_ctx *x, const char *id, enum limit_kind kind, const ch
 		if (a.id != NULL && alerts_fire(x->l, tg, x->host, &a, err, sizeof(err)) < 0)
 			log_error("accountant: %s", err);
 	}
+out:
 	buf_release(&who);
 	buf_release(&subject);
 	buf_release(&text);

@@ -215,9 +215,15 @@ reserve(struct exchange *ex, struct budget_limit *limits, struct limitset_entry 
 	}
 	ex->rr += (unsigned)i;
 	if (rc < 0) {
-		/* a full table must not stop the gateway: admitted, uncounted, and said */
-		log_error("worker %u: budget counters full: request %s admitted without a "
-		    "reservation", heritage.index, ex->rec.id);
+		static int64_t said_ns;
+		int64_t now = clock_now_ns();
+
+		/* a full table must not stop the gateway: admitted, uncounted, and said (a minute apart) */
+		if (now - said_ns > 60LL * 1000000000) {
+			log_error("worker %u: budget counters full: requests admitted without a "
+			    "reservation (request %s)", heritage.index, ex->rec.id);
+			said_ns = now;
+		}
 		return 0;
 	}
 	for (i = 0; i < ex->hold.n; i++)

@@ -75,7 +75,7 @@ class Smtp:
 def config(hooks, smtp, dead):
     return """\
   budgets:
-    - {scope: team, name: ops, max_budget: 0.21, soft_budget: 0.10}
+    - {scope: team, name: ops, max_budget: 0.21, soft_budget: 0.10, budget_duration: 1mo}
   alerts:
     thresholds: [50, 90]
     channels:
@@ -175,6 +175,9 @@ def main():
         out = listing()
         ok(out.returncode == 0 and "budget|t|ops|" in out.stdout and "summary|" in out.stdout,
            "tollctl alerts lists the fired alerts", out.stdout[:400] + out.stderr)
+        month = time.strftime("%Y-%m-01T00:00:00Z", time.gmtime())
+        ok("budget window of team ops began at %s" % month in out.stdout,
+           "and when the team's monthly budget window began (its reset, recorded)", out.stdout[:600])
         refused = refused_lines(out)
         ok(refused and all("pending" in l for l in refused) and "last error:" in out.stdout,
            "and the refused channel's deliveries pending with their last error", refused[:2])
