@@ -1,0 +1,94 @@
+/*
+ * Which counters a request counts against: the key's always (first), its
+ * model budget for the model asked for, each configured budget whose user,
+ * team, customer, tag or the gateway matches (a tag once however often it
+ * is listed), then the key's rate limits; nothing for what does not match.
+ */
+#include "config.h"
+#include "limitset.h"
+#include "tap.h"
+
+static int
+has(const struct budget_limit *l, size_t n, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(l[i].id, id) == 0)
+			return 1;
+	return 0;
+}
+
+int
+main(void)
+{
+	struct config_budget b[6];
+	struct config_tollgate tg;
+	struct budget_limit l[BUDGET_HOLD_MAX];
+	struct limitset_entry what[BUDGET_HOLD_MAX];
+	struct limitset_key k;
+	struct limitset_who who = { "key:0123456789abcdef", "alice", "research", "acme", "batch,x,batch",
+	    "gpt-4o" };
+	size_t n;
+	int i;
+
+	memset(&tg, 0, sizeof(tg));
+	memset(b, 0, sizeof(b));
+	b[0].scope = CONFIG_BUDGET_GLOBAL;
+	b[1].scope = CONFIG_BUDGET_USER;
+	b[1].name = "alice";
+	b[2].scope = CONFIG_BUDGET_TEAM;
+	b[2].name = "research";
+	b[3].scope = CONFIG_BUDGET_CUSTOMER;
+	b[3].name = "acme";
+	b[4].scope = CONFIG_BUDGET_TAG;
+	b[4].name = "batch";
+	b[5].scope = CONFIG_BUDGET_TEAM;
+	b[5].name = "other";
+	for (i = 0; i < 6; i++) {
+		b[i].max_budget = 1000 + i;
+		b[i].soft_budget = BUDGET_NONE;
+		b[i].has_window = i == 2;
+		b[i].window = (struct window){ WINDOW_MONTHS, 1 };
+	}
+	tg.budgets = b;
+	tg.nbudgets = 6;
+
+	n = limitset_for(&tg, &who, NULL, l, what, BUDGET_HOLD_MAX);
+	is_int((long long)n, 6, "a key without limits: its counter and five matching budgets");
+	ok(strcmp(l[0].id, "k|key:0123456789abcdef") == 0 && what[0].kind == LIMIT_KEY &&
+	    l[0].max == BUDGET_NONE, "the key's counter first, with no limit");
+	ok(has(l, n, "*") && has(l, n, "u|alice") && has(l, n, "t|research") && has(l, n, "c|acme") &&
+	    has(l, n, "g|batch"), "gateway, user, team, customer and tag budgets apply");
+	ok(!has(l, n, "t|other"), "another team's does not");
+	for (i = 0; i < (int)n; i++)
+		if (strcmp(l[i].id, "t|research") == 0)
+			ok(l[i].has_window && l[i].window.unit == WINDOW_MONTHS && l[i].max == 1002,
+			    "the team budget keeps its limit and window");
+
+	memset(&k, 0, sizeof(k));
+	k.max_budget = 5;
+	k.soft_budget = 4;
+	k.has_window = 1;
+	k.window = (struct window){ WINDOW_DAYS, 1 };
+	k.rpm = 10;
+	k.tpm = 1000;
+	k.model_budget = 2;
+	n = limitset_for(&tg, &who, &k, l, what, BUDGET_HOLD_MAX);
+	is_int((long long)n, 9, "a key with limits: key, model, five budgets, rpm, tpm");
+	ok(l[0].max == 5 && l[0].has_window && what[0].soft == 4, "the key's max, window and soft budget");
+	ok(strcmp(l[1].id, "km|key:0123456789abcdef|gpt-4o") == 0 && l[1].max == 2 &&
+	    what[1].kind == LIMIT_KEY_MODEL, "its budget for the model asked for");
+	ok(strcmp(l[n - 2].id, "rpm|key:0123456789abcdef") == 0 && what[n - 2].kind == LIMIT_RPM &&
+	    l[n - 2].window.unit == WINDOW_SECONDS && l[n - 2].window.n == 60, "rpm per minute");
+	ok(strcmp(l[n - 1].id, "tpm|key:0123456789abcdef") == 0 && l[n - 1].max == 1000, "tpm");
+
+	who.model = NULL;
+	who.user = who.team = who.customer = who.tags = "";
+	n = limitset_for(&tg, &who, &k, l, what, BUDGET_HOLD_MAX);
+	is_int((long long)n, 4, "no model, user, team, customer or tags: key, gateway, rpm, tpm");
+	n = limitset_for(&tg, &who, &k, l, what, 2);
+	is_int((long long)n, 2, "and never more than asked for");
+	is_str(limitset_kind_name(LIMIT_KEY_MODEL), "model", "kind names");
+	return done_testing();
+}
