@@ -11,7 +11,10 @@
  * (lib/retention.h), and every ACCOUNTANT_ALERT_MS it raises the alerts of
  * accountant_alerts.c.
  */
+#include <errno.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -32,16 +35,18 @@
 #define ACCOUNTANT_AGG_MS	200
 /*
  * Records per aggregate transaction.  The follow holds LMDB's single writer
- * lock, which workers' appends wait for: at the 100,000 records/s or so it
- * manages, 5,000 keep that under about 50 ms even while catching up.
+ * lock, which workers' appends wait for, for about 20 µs a record: 256 keep
+ * that near 5 ms (measured: p99 at c=1 went from 2.3 ms with 5,000 to under
+ * 1 ms with the lower priority below), and a full batch runs the next at once.
  */
-#define ACCOUNTANT_AGG_BATCH	5000
+#define ACCOUNTANT_AGG_BATCH	256
 /* Changed days exported per turn: more wait for the next turn, a moment later. */
 #define ACCOUNTANT_EXPORT_DAYS	16
 /* Pruning: looked at hourly, deleted in batches as short as the aggregate ones. */
 #define ACCOUNTANT_PRUNE_S	3600
 #define ACCOUNTANT_PRUNE_BATCH	5000
 #define ACCOUNTANT_ALERT_MS	1000
+#define ACCOUNTANT_NICE		10
 #define ACCOUNTANT_ALERT_BATCH	5000
 
 struct accountant {
@@ -236,6 +241,12 @@ accountant_main(void)
 	char err[512];
 
 	log_set_prefix("accountant");
+	/*
+	 * Below the workers: the accountant's batches can wait a moment, a client
+	 * cannot.  Niceness 10 still leaves it a tenth of a busy CPU, ample to keep up.
+	 */
+	if (setpriority(PRIO_PROCESS, 0, ACCOUNTANT_NICE) < 0)
+		log_warn("accountant: cannot lower its priority: %s", strerror(errno));
 	if ((accountant.base = event_base_new()) == NULL)
 		fatal("accountant: cannot create the event loop");
 	if (ledger_open(heritage.ledger_dir, LEDGER_WRITE, (size_t)c->tollgate.ledger_map_size, 0,

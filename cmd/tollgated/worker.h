@@ -33,6 +33,8 @@ struct worker {
 	struct evhttp			*http;
 	struct evhttp_bound_socket	*bound;
 	struct curlev			 curl;		/* libcurl multi on base */
+	CURL				*idle[256];	/* easy handles kept for reuse */
+	size_t				 nidle;
 	struct shm			*shm;
 	struct price_view		*prices;	/* the newest generation mapped */
 	struct ledger			*ledger;

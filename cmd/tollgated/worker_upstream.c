@@ -38,6 +38,8 @@ upstream_init(struct worker *w)
 void
 upstream_release(struct worker *w)
 {
+	while (w->nidle > 0)
+		curl_easy_cleanup(w->idle[--w->nidle]);
 	curlev_release(&w->curl);
 }
 
@@ -244,6 +246,27 @@ add_header(struct curl_slist *l, const char *fmt, const char *a, const char *b)
 	return n;
 }
 
+/*
+ * Easy handles are kept for the next request rather than freed: making one
+ * costs a handful of allocations (its buffers among them) per request.  No
+ * option of the last request carries over, because upstream_start() sets
+ * every option it uses on every request (a reset would free the buffers).
+ */
+static CURL *
+easy_take(struct worker *w)
+{
+	return w->nidle > 0 ? w->idle[--w->nidle] : curl_easy_init();
+}
+
+static void
+easy_give(struct worker *w, CURL *easy)
+{
+	if (w->nidle < sizeof(w->idle) / sizeof(w->idle[0]))
+		w->idle[w->nidle++] = easy;
+	else
+		curl_easy_cleanup(easy);
+}
+
 int
 upstream_start(struct exchange *ex)
 {
@@ -286,8 +309,9 @@ upstream_start(struct exchange *ex)
 		ex->upheaders = add_header(ex->upheaders, "%s: %s", cd->headers[i].key,
 		    cd->headers[i].value);
 
-	if ((ex->easy = curl_easy_init()) == NULL)
+	if ((ex->easy = easy_take(w)) == NULL)
 		return -1;
+	/* every option, every time: see easy_take() */
 	timeout = (long)(cd->timeout_ms ? cd->timeout_ms : cfg->tollgate.upstream_timeout_ms);
 	curl_easy_setopt(ex->easy, CURLOPT_URL, url);
 	curl_easy_setopt(ex->easy, CURLOPT_POST, 1L);
@@ -320,7 +344,7 @@ upstream_abort(struct exchange *ex)
 {
 	if (ex->easy != NULL) {
 		curl_multi_remove_handle(ex->w->curl.multi, ex->easy);
-		curl_easy_cleanup(ex->easy);
+		easy_give(ex->w, ex->easy);
 		ex->easy = NULL;
 	}
 	curl_slist_free_all(ex->upheaders);

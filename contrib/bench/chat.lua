@@ -1,9 +1,15 @@
--- wrk: POST a small chat completion (set STREAM=1 in the environment for a stream)
+-- wrk: POST a small chat completion.  Environment: KEY (the bearer key),
+-- STREAM=1 for a stream, CHUNK_DELAY_MS to make the mock's streams last
+-- (50 chunks), PORTKEY_UPSTREAM=http://host:port/v1 for Portkey's routing headers.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. (os.getenv("KEY") or "sk-bench")
-if os.getenv("STREAM") == "1" then
-  wrk.body = '{"model": "bench", "stream": true, "messages": [{"role": "user", "content": "hello"}]}'
-else
-  wrk.body = '{"model": "bench", "messages": [{"role": "user", "content": "hello"}]}'
+local upstream = os.getenv("PORTKEY_UPSTREAM")
+if upstream then
+  wrk.headers["x-portkey-provider"] = "openai"
+  wrk.headers["x-portkey-custom-host"] = upstream
 end
+local stream = os.getenv("STREAM") == "1" and '"stream": true, ' or ''
+local delay = os.getenv("CHUNK_DELAY_MS")
+local mock = delay and (', "mock": {"chunk_delay_ms": ' .. delay .. '}') or ''
+wrk.body = '{"model": "bench", ' .. stream .. '"messages": [{"role": "user", "content": "hello"}]' .. mock .. '}'
