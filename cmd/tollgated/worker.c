@@ -287,6 +287,26 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)sig, (void)what, (void)arg;
 }
 
+/*
+ * The event loop, with epoll's changelist: the interest changes a request makes
+ * (evhttp turning reads and writes on and off, curl moving its sockets) are
+ * folded into one epoll_ctl per socket and loop turn, or none, instead of one
+ * each (strace: 5 epoll_ctl calls a request without it).
+ */
+static struct event_base *
+new_base(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+
+	if (cfg == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 int
 worker_main(void)
 {
@@ -297,7 +317,7 @@ worker_main(void)
 	log_set_prefix("worker");
 	TAILQ_INIT(&worker.pending);
 	TAILQ_INIT(&worker.live);
-	if ((worker.base = event_base_new()) == NULL || (worker.http = evhttp_new(worker.base)) == NULL)
+	if ((worker.base = new_base()) == NULL || (worker.http = evhttp_new(worker.base)) == NULL)
 		fatal("worker %u: cannot create the event loop", heritage.index);
 	if (shm_attach(heritage.run_dir, &worker.shm, err, sizeof(err)) < 0)
 		fatal("worker %u: %s", heritage.index, err);

@@ -368,6 +368,27 @@ exchange_timeouts(struct exchange *ex, int answering)
 		bufferevent_set_timeouts(bev, answering ? NULL : &tv, &tv);
 }
 
+/*
+ * Random bytes from a pool refilled 4 KiB at a time: a request id costs no
+ * system call of its own.  0, or -1 when the kernel gives none.
+ */
+static int
+random_bytes(unsigned char *out, size_t n)
+{
+	static unsigned char pool[4096];
+	static size_t left;
+
+	if (left < n) {
+		if (getrandom(pool, sizeof(pool), GRND_NONBLOCK) != (ssize_t)sizeof(pool))
+			return -1;
+		left = sizeof(pool);
+	}
+	left -= n;
+	memcpy(out, pool + left, n);
+	explicit_bzero(pool + left, n);	/* an id is given out once */
+	return 0;
+}
+
 static struct exchange *
 exchange_new(struct evhttp_request *req, const char *endpoint)
 {
@@ -386,7 +407,7 @@ exchange_new(struct evhttp_request *req, const char *endpoint)
 	ex->rec.start_ns = clock_now_ns();
 	ex->rec.worker = heritage.index;
 	/* request ids: 64 random bits are plenty to tell requests apart */
-	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) == (ssize_t)sizeof(rnd))
+	if (random_bytes(rnd, sizeof(rnd)) == 0)
 		snprintf(ex->rec.id, sizeof(ex->rec.id), "req_%02x%02x%02x%02x%02x%02x%02x%02x",
 		    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	else
