@@ -139,7 +139,9 @@ tag_seen(const char *list, const char *end, const char *tag, size_t len)
 	while (p < end) {
 		for (q = p; q < end && *q != ','; q++)
 			;
-		if ((size_t)(q - p) == len && memcmp(p, tag, len) == 0)
+		/* as stored: two tags alike in their first AGG_DIM_MAX bytes are one */
+		if (((size_t)(q - p) == len || ((size_t)(q - p) >= AGG_DIM_MAX && len >= AGG_DIM_MAX)) &&
+		    memcmp(p, tag, len < AGG_DIM_MAX ? len : AGG_DIM_MAX) == 0)
 			return 1;
 		p = q + 1;
 	}
@@ -324,25 +326,46 @@ read_floor(MDB_txn *txn, MDB_dbi meta, int64_t *floor_ns, uint64_t *floor_pos)
 }
 
 /*
- * Marks day as changed since its last export, with the journal position
- * that changed it: an export clears the mark only if it is still the one it
- * read (aggregate_clear_dirty()).
+ * Marks day as changed since its last export, with the follow's generation
+ * (meta "agg_gen", one more every follow transaction, never reset, so a mark
+ * is never written twice with the same value): an export clears the mark
+ * only if it is still the one it read (aggregate_clear_dirty()).
  */
+static const MDB_val gen_key = { 7, "agg_gen" };
+
 static int
-mark_dirty(MDB_txn *txn, MDB_dbi dirty, int64_t day, const void *pos)
+mark_dirty(MDB_txn *txn, MDB_dbi dirty, int64_t day, const unsigned char *gen)
 {
 	unsigned char key[8];
-	MDB_val k = { sizeof(key), key }, v = { POS_LEN, (void *)pos };
+	MDB_val k = { sizeof(key), key }, v = { 8, (void *)gen };
 
 	bytes_put_be64(key, (uint64_t)day);
 	return mdb_put(txn, dirty, &k, &v, 0);
+}
+
+/* The next generation into gen (8 bytes), stored; an LMDB rc. */
+static int
+next_generation(MDB_txn *txn, MDB_dbi meta, unsigned char *gen)
+{
+	MDB_val k = gen_key, v;
+	uint64_t g = 0;
+	int rc;
+
+	if ((rc = mdb_get(txn, meta, &k, &v)) == 0 && v.mv_size == 8)
+		g = bytes_get_be64(v.mv_data);
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	bytes_put_be64(gen, g + 1);
+	v.mv_size = 8;
+	v.mv_data = gen;
+	return mdb_put(txn, meta, &k, &v, 0);
 }
 
 static int
 follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *done,
     struct aggbatch *batch)
 {
-	unsigned char pos[POS_LEN] = { 0 }, next[POS_LEN];
+	unsigned char pos[POS_LEN] = { 0 }, next[POS_LEN], gen[8];
 	int64_t floor_ns, marked = INT64_MIN;
 	uint64_t floor_pos;
 	MDB_dbi dirty;
@@ -361,7 +384,8 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 		return rc < 0 ? EACCES : rc;
 	if ((rc = open_aggs(txn, MDB_CREATE, aggs)) != 0 ||
 	    (rc = mdb_dbi_open(txn, dirty_name, MDB_CREATE, &dirty)) != 0 ||
-	    (rc = read_floor(txn, meta, &floor_ns, &floor_pos)) != 0)
+	    (rc = read_floor(txn, meta, &floor_ns, &floor_pos)) != 0 ||
+	    (rc = next_generation(txn, meta, gen)) != 0)
 		goto abort;
 	k = layout_key;
 	if ((rc = mdb_get(txn, meta, &k, &v)) == MDB_NOTFOUND) {
@@ -403,7 +427,7 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 
 			if (r.end_ns >= before_ns)
 				break;	/* the horizon: this one and all after it wait */
-			if (day != marked && (rc = mark_dirty(txn, dirty, day, k.mv_data)) != 0)
+			if (day != marked && (rc = mark_dirty(txn, dirty, day, gen)) != 0)
 				goto abort;
 			marked = day;
 			if (add_record(batch, AGG_TABLE_DAY, day, &r) != 0 ||
@@ -526,8 +550,8 @@ reset_txn(struct ledger *l, MDB_txn *txn)
 	MDB_dbi aggs[AGG_TABLE_COUNT], meta = ledger_meta_dbi(l);
 	MDB_val k = pos_key, v;
 	unsigned char fl[16];
-	int64_t horizon = 0;
-	uint64_t pos = 0;
+	int64_t horizon = 0, floor_ns;
+	uint64_t pos = 0, floor_pos;
 	int rc, t;
 
 	if ((rc = open_aggs(txn, MDB_CREATE, aggs)) != 0 ||
@@ -546,8 +570,11 @@ reset_txn(struct ledger *l, MDB_txn *txn)
 			rc = mdb_del(txn, meta, &k, NULL);
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	}
+	/* a second reset before the follow caught up: what the kept rows hold is the older floor's */
+	if ((rc = read_floor(txn, meta, &floor_ns, &floor_pos)) != 0)
+		return rc;
 	bytes_put_be64(fl, (uint64_t)horizon);
-	bytes_put_be64(fl + 8, pos);
+	bytes_put_be64(fl + 8, floor_pos > pos ? floor_pos : pos);
 	v.mv_size = sizeof(fl);
 	v.mv_data = fl;
 	return mdb_put(txn, meta, &k, &v, 0);

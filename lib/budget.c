@@ -81,7 +81,7 @@ find(struct table *t, const char *id, int create)
 				return NULL;
 			s->hash = h;
 			strncpy(s->id, id, sizeof(s->id) - 1);
-			s->window_end = INT64_MIN;	/* rolled on first use */
+			s->window_start = s->window_end = INT64_MIN;	/* rolled on first use */
 			t->used++;
 			return s;
 		}
@@ -98,16 +98,24 @@ same_window(const struct slot *s, const struct budget_limit *l)
 	    (s->window.unit == l->window.unit && s->window.n == l->window.n));
 }
 
-/* Starts the window holding now when the slot's has ended; takes l's duration if given. */
+/*
+ * Starts the window holding now when the slot's has ended; takes l's duration
+ * if given (a changed duration starts counting anew).  Reservations carry
+ * over: the requests that hold them are in flight and settle in the window
+ * they end in.
+ */
 static void
 roll(struct slot *s, const struct budget_limit *l, int64_t now)
 {
 	int64_t start, end;
+	int fresh = 0;
 
 	if (l != NULL && !same_window(s, l)) {
 		s->has_window = l->has_window;
 		s->window = l->window;
-		s->window_end = INT64_MIN;
+		s->window_start = s->window_end = INT64_MIN;
+		s->spent = 0;
+		fresh = 1;
 	}
 	if (now >= s->window_start && now < s->window_end)
 		return;
@@ -117,11 +125,23 @@ roll(struct slot *s, const struct budget_limit *l, int64_t now)
 		start = INT64_MIN;
 		end = INT64_MAX;
 	}
-	if (start == s->window_start)
-		return;		/* the clock stepped back: keep counting */
+	if (!fresh && start < s->window_start)
+		return;		/* the clock stepped back: keep counting where it was */
+	if (start != s->window_start)
+		s->spent = 0;
 	s->window_start = start;
 	s->window_end = end;
-	s->spent = s->reserved = 0;
+}
+
+/* a + b, held at the ends of int64_t rather than wrapping */
+static int64_t
+sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
 }
 
 static int
@@ -130,7 +150,8 @@ shm_admit(struct budget_store *bs, const struct budget_limit *limits, const int6
 {
 	struct table *t = ((struct shm_store *)bs)->t;
 	struct slot *s[BUDGET_HOLD_MAX];
-	size_t i;
+	int64_t used, want;
+	size_t i, j;
 
 	if (n > BUDGET_HOLD_MAX)
 		return -1;
@@ -141,21 +162,35 @@ shm_admit(struct budget_store *bs, const struct budget_limit *limits, const int6
 			return -1;
 		}
 		roll(s[i], &limits[i], now);
+		/* an amount past int64_t (a client's absurd max_tokens) is over any limit */
 		if (limits[i].max != BUDGET_NONE &&
-		    s[i]->spent + s[i]->reserved + amount[i] > limits[i].max) {
+		    (__builtin_add_overflow(s[i]->spent, s[i]->reserved, &used) ||
+		    __builtin_add_overflow(used, amount[i], &want) || want > limits[i].max)) {
 			why->index = i;
-			why->used = s[i]->spent + s[i]->reserved;
+			why->used = sat_add(s[i]->spent, s[i]->reserved);
 			why->max = limits[i].max;
 			why->window_end = s[i]->window_end;
 			unlock(t);
 			return 1;
 		}
 	}
+	/* a counter named twice is checked once per name: its sum must fit too */
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			if (s[i] == s[j] && limits[i].max != BUDGET_NONE &&
+			    sat_add(sat_add(sat_add(s[i]->spent, s[i]->reserved), amount[i]),
+			    amount[j]) > limits[i].max) {
+				why->index = i;
+				why->used = sat_add(s[i]->spent, s[i]->reserved);
+				why->max = limits[i].max;
+				why->window_end = s[i]->window_end;
+				unlock(t);
+				return 1;
+			}
 	hold->n = n;
 	for (i = 0; i < n; i++) {
-		s[i]->reserved += amount[i];
+		s[i]->reserved = sat_add(s[i]->reserved, amount[i]);
 		hold->slot[i] = (uint32_t)(s[i] - t->slots);
-		hold->window_start[i] = s[i]->window_start;
 		hold->amount[i] = amount[i];
 	}
 	unlock(t);
@@ -173,10 +208,9 @@ shm_settle(struct budget_store *bs, const struct budget_hold *hold, const int64_
 	for (i = 0; i < hold->n; i++) {
 		struct slot *s = &t->slots[hold->slot[i] % t->nslots];
 
-		if (s->window_start == hold->window_start[i])
-			s->reserved -= hold->amount[i];
+		s->reserved = sat_add(s->reserved, -hold->amount[i]);
 		roll(s, NULL, now);
-		s->spent += actual[i];
+		s->spent = sat_add(s->spent, actual[i]);
 	}
 	unlock(t);
 }
@@ -192,7 +226,7 @@ shm_add(struct budget_store *bs, const struct budget_limit *l, int64_t amount, i
 	if ((s = find(t, l->id, 1)) != NULL) {
 		roll(s, l, now);
 		if (at >= s->window_start && at < s->window_end)
-			s->spent += amount;
+			s->spent = sat_add(s->spent, amount);
 	}
 	unlock(t);
 	return s != NULL ? 0 : -1;

@@ -39,7 +39,6 @@ struct budget_limit {
 struct budget_hold {
 	size_t		n;
 	uint32_t	slot[BUDGET_HOLD_MAX];
-	int64_t		window_start[BUDGET_HOLD_MAX];
 	int64_t		amount[BUDGET_HOLD_MAX];
 };
 
@@ -71,8 +70,8 @@ struct budget_store_ops {
 		    struct budget_refusal *why);
 	/*
 	 * Replaces the reservation hold made on each counter i by actual[i],
-	 * spent in the window holding now_ns (a reservation made in a window
-	 * that has ended since was dropped with it).
+	 * spent in the window holding now_ns (a reservation outlives the window
+	 * it was made in: the request is still in flight).
 	 */
 	void	(*settle)(struct budget_store *s, const struct budget_hold *hold,
 		    const int64_t *actual, int64_t now_ns);

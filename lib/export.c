@@ -35,9 +35,16 @@ write_file(const char *dir, const char *name, const struct buf *b, char *err, si
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	if ((f = fopen(tmp, "w")) == NULL ||
-	    (b->len && fwrite(b->data, 1, b->len, f) != b->len) || fclose(f) != 0 ||
-	    rename(tmp, path) < 0) {
+	int bad;
+
+	if ((f = fopen(tmp, "w")) == NULL) {
+		log_into(err, errlen, "cannot write export '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	/* on the disk before the name: the day's mark is cleared once this returns */
+	bad = (b->len && fwrite(b->data, 1, b->len, f) != b->len) || fflush(f) != 0 ||
+	    fsync(fileno(f)) != 0;
+	if (fclose(f) != 0 || bad || rename(tmp, path) < 0) {
 		log_into(err, errlen, "cannot write export '%s': %s", path, strerror(errno));
 		unlink(tmp);
 		return -1;

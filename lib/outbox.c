@@ -988,8 +988,9 @@ setup_smtp(struct delivery *dv)
 	curl_easy_setopt(dv->easy, CURLOPT_READFUNCTION, read_body);
 	curl_easy_setopt(dv->easy, CURLOPT_READDATA, dv);
 	curl_easy_setopt(dv->easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)it->body_len);
-	/* a plain smtp:// server that offers STARTTLS gets it */
-	curl_easy_setopt(dv->easy, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+	/* STARTTLS when offered; with a password in the URL, TLS or no mail */
+	curl_easy_setopt(dv->easy, CURLOPT_USE_SSL, (long)(strchr(it->url, '@') != NULL ?
+	    CURLUSESSL_ALL : CURLUSESSL_TRY));
 	return 0;
 }
 

@@ -53,13 +53,14 @@ below_uncounted(struct ledger *l, MDB_txn *txn, uint64_t pos, int64_t *cutoff)
 /* Deletes up to max records that ended before cutoff; *reached: none is left. */
 static int
 delete_records(struct ledger *l, MDB_txn *txn, int64_t cutoff, size_t max,
-    struct prune_result *res, int *reached)
+    struct prune_result *res, int *reached, int64_t *last_end)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
 	int rc;
 
 	*reached = 0;
+	*last_end = INT64_MIN;
 	if ((rc = mdb_cursor_open(txn, ledger_records_dbi(l), &cur)) != 0)
 		return rc;
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
@@ -71,6 +72,7 @@ delete_records(struct ledger *l, MDB_txn *txn, int64_t cutoff, size_t max,
 			res->more = 1;
 			break;
 		}
+		*last_end = (int64_t)bytes_get_be64(k.mv_data);
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
 		res->records++;
@@ -124,6 +126,7 @@ prune_txn(struct ledger *l, MDB_txn *txn, int64_t cutoff, int exported, size_t m
 	int64_t first_dirty, horizon;
 	unsigned char hv[8];
 	MDB_val k = { sizeof(AGG_META_PRUNED) - 1, (void *)AGG_META_PRUNED }, v = { 8, hv };
+	int64_t last_end;
 	uint64_t pos;
 	int rc, reached;
 
@@ -137,9 +140,16 @@ prune_txn(struct ledger *l, MDB_txn *txn, int64_t cutoff, int exported, size_t m
 		cutoff = first_dirty;
 	if ((rc = below_uncounted(l, txn, pos, &cutoff)) != 0)
 		return rc == 1 ? 0 : rc;
-	if ((rc = delete_records(l, txn, cutoff, max, res, &reached)) != 0)
+	if ((rc = delete_records(l, txn, cutoff, max, res, &reached, &last_end)) != 0)
 		return rc;
-	if (reached && cutoff > horizon) {
+	/*
+	 * The horizon moves with every batch, past the day of the last record
+	 * deleted: a rebuild between batches keeps that day's rows, which hold
+	 * every record of it, deleted or not (the floor skips the rest).
+	 */
+	if (!reached && last_end != INT64_MIN)
+		cutoff = time_day_start(last_end) + 86400LL * 1000000000;
+	if ((reached || last_end != INT64_MIN) && cutoff > horizon) {
 		bytes_put_be64(hv, (uint64_t)cutoff);
 		if ((rc = mdb_put(txn, ledger_meta_dbi(l), &k, &v, 0)) != 0)
 			return rc;

@@ -162,7 +162,7 @@ on_prune(evutil_socket_t fd, short what, void *arg)
 {
 	const struct config_tollgate *tg = &heritage.config->tollgate;
 	struct timeval later = { ACCOUNTANT_PRUNE_S, 0 }, now = { 0, 0 };
-	int64_t cutoff = clock_now_ns() - tg->ledger_retention_ms * 1000000;
+	int64_t cutoff = clock_now_ns() - tg->ledger_retention_ms * 1000000;	/* capped by config */
 	struct prune_result res;
 	char err[512], when[40];
 
@@ -194,8 +194,10 @@ on_alerts(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd, (void)what, (void)arg;
 	if (alerts_follow(accountant.ledger, &heritage.config->tollgate, accountant.host,
-	    ACCOUNTANT_ALERT_BATCH, &done, err, sizeof(err)) < 0)
+	    ACCOUNTANT_ALERT_BATCH, &done, err, sizeof(err)) < 0) {
 		log_error("accountant: %s", err);
+		done = 0;	/* the next try waits the interval */
+	}
 	alerts_check_budgets(accountant.ledger, accountant.keys, accountant.host);
 	alerts_daily_summary(accountant.ledger, accountant.host);
 	if (accountant.outbox != NULL)
@@ -237,7 +239,9 @@ accountant_main(void)
 {
 	const struct config *c = heritage.config;
 	int64_t ms = c->tollgate.ledger_sync_interval_ms;
-	struct timeval sync_tv = { ms / 1000, (ms % 1000) * 1000 }, health_tv = { 5, 0 };
+	/* 0: as often as the loop can (libevent never re-arms a persistent timer of 0) */
+	struct timeval sync_tv = { ms / 1000, ms > 0 ? (ms % 1000) * 1000 : 1000 },
+	    health_tv = { 5, 0 };
 	char err[512];
 
 	log_set_prefix("accountant");

@@ -76,25 +76,45 @@ test_windows(struct budget_store *s)
 {
 	struct budget_limit l = limit("user:w", 100, "30s");
 	int64_t amt = 80, act = 70, t0 = 1800000000LL * NS;	/* a multiple of 30 s */
-	struct budget_hold h;
+	struct budget_hold h, h2;
 	struct budget_refusal why;
 
 	ok(s->ops->admit(s, &l, &amt, 1, t0 + 5 * NS, &h, &why) == 0, "admitted in the first window");
-	ok(s->ops->admit(s, &l, &amt, 1, t0 + 6 * NS, &h, &why) == 1 && why.window_end == t0 + 30 * NS,
+	ok(s->ops->admit(s, &l, &amt, 1, t0 + 6 * NS, &h2, &why) == 1 && why.window_end == t0 + 30 * NS,
 	    "refused, and told when the window ends");
-	ok(s->ops->admit(s, &l, &amt, 1, t0 + 31 * NS, &h, &why) == 0, "the next window starts at 0");
-	s->ops->settle(s, &h, &act, t0 + 40 * NS);
-	is_int(spent(s, &l, t0 + 41 * NS), 70, "settled within its window");
-	ok(s->ops->admit(s, &l, &amt, 1, t0 + 59 * NS, &h, &why) == 1, "refused near its end");
+	ok(s->ops->admit(s, &l, &amt, 1, t0 + 31 * NS, &h2, &why) == 1,
+	    "in the next window the first request, still in flight, holds its reservation");
+	s->ops->settle(s, &h, &act, t0 + 31 * NS);
+	ok(s->ops->admit(s, &l, &amt, 1, t0 + 32 * NS, &h, &why) == 1,
+	    "settled in the new window: its $70 counts there");
+	act = 10;
 	amt = 20;
-	ok(s->ops->admit(s, &l, &amt, 1, t0 + 59 * NS, &h, &why) == 0, "a smaller one fits");
+	ok(s->ops->admit(s, &l, &amt, 1, t0 + 32 * NS, &h, &why) == 0, "a smaller one fits");
+	s->ops->settle(s, &h, &act, t0 + 33 * NS);
+	amt = 80;
+	act = 70;
+	ok(s->ops->admit(s, &l, &amt, 1, t0 + 61 * NS, &h, &why) == 0,
+	    "the window after starts at 0");
+	s->ops->settle(s, &h, &act, t0 + 70 * NS);
+	is_int(spent(s, &l, t0 + 71 * NS), 70, "settled within its window");
+	ok(s->ops->admit(s, &l, &amt, 1, t0 + 89 * NS, &h, &why) == 1, "refused near its end");
+	amt = 20;
+	ok(s->ops->admit(s, &l, &amt, 1, t0 + 89 * NS, &h, &why) == 0, "a smaller one fits");
 	act = 25;
-	s->ops->settle(s, &h, &act, t0 + 61 * NS);
+	s->ops->settle(s, &h, &act, t0 + 91 * NS);
 	{
 		struct budget_reading r;
 
-		ok(s->ops->read(s, l.id, t0 + 61 * NS, &r) == 0 && r.spent == 25 && r.reserved == 0,
-		    "settled after its window ended: counted in the new one, reservation dropped");
+		ok(s->ops->read(s, l.id, t0 + 91 * NS, &r) == 0 && r.spent == 25 && r.reserved == 0,
+		    "settled after its window ended: counted in the new one, its reservation released");
+		ok(s->ops->read(s, l.id, t0 + 80 * NS, &r) == 0 && r.spent == 25,
+		    "a clock stepped back keeps counting where it was");
+	}
+	{
+		int64_t huge = INT64_MAX;
+
+		ok(s->ops->admit(s, &l, &huge, 1, t0 + 92 * NS, &h, &why) == 1,
+		    "an amount past int64_t is refused, not wrapped");
 	}
 	l = limit("user:w", 100, "1h");
 	s->ops->add(s, &l, 0, t0 + 62 * NS, t0 + 62 * NS);

@@ -478,8 +478,8 @@ static const struct bad bad_configs[] = {
 	  "channels-map.yaml:3: tollgate.alerts_channels: expected a list of alert channels, got a "
 	  "mapping" },
 	{ "retention.yaml", "tollgate:\n  ledger:\n    retention: 12h\n",
-	  "retention.yaml:3: tollgate.ledger_retention: expected 0 (keep for ever) or a duration of "
-	  "at least 1d, such as 90d, got '12h'" },
+	  "retention.yaml:3: tollgate.ledger_retention: expected 0 (keep for ever) or a duration "
+	  "from 1d to 36500d, such as 90d, got '12h'" },
 	{ "export-url.yaml", "tollgate:\n  export: {url: ftp://example.com/spend}\n",
 	  "export-url.yaml:2: tollgate.export_url: expected an http:// or https:// URL, "
 	  "got 'ftp://example.com/spend'" },

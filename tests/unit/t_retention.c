@@ -177,7 +177,25 @@ main(void)
 	/* batches */
 	ok(retention_prune(l, today - 5 * NS_DAY, 1, 30, &res, err, sizeof(err)) == 0 &&
 	    res.records == 30 && res.more, "a batch stops at its size and says there is more");
-	is_int(res.horizon_ns, today - 9 * NS_DAY, "horizon unchanged until the days are gone");
+	is_int(res.horizon_ns, today - 8 * NS_DAY,
+	    "horizon: past the day of the last record deleted (a rebuild now keeps that day's rows)");
+	{
+		/* a rebuild between batches keeps the half-pruned day whole */
+		struct days mid;
+
+		ok(aggregate_reset(l, err, sizeof(err)) == 0, "reset between batches");
+		follow_all(l);
+		read_days(l, &mid);
+		ok(mid.requests[9] == before.requests[9] + 1 && mid.requests[8] == before.requests[8],
+		    "day 9, half pruned, and day 8 are whole after it (%lld, %lld)",
+		    (long long)mid.requests[9], (long long)mid.requests[8]);
+		ok(aggregate_reset(l, err, sizeof(err)) == 0, "a second reset");
+		follow_all(l);
+		read_days(l, &mid);
+		ok(mid.requests[9] == before.requests[9] + 1 && mid.requests[5] == before.requests[5],
+		    "counts nothing twice");
+		export_all(l);
+	}
 	n = 0;
 	do {
 		if (retention_prune(l, today - 5 * NS_DAY, 1, 30, &res, err, sizeof(err)) < 0)
