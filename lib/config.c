@@ -973,7 +973,11 @@ budget_entry(struct loader *l, struct doc *d, yaml_node_t *item, size_t idx, voi
 			b->scope = (enum config_budget_scope)k;
 			have_scope = 1;
 		} else if (strcmp(p->key, "name") == 0) {
-			if ((rc = need_scalar(l, d, p->v, sub, "a name", &v)) == 0)
+			/* the aggregates the counters are filled from keep 64 bytes of a name */
+			if ((rc = need_scalar(l, d, p->v, sub, "a name", &v)) == 0 &&
+			    (v.null || v.len == 0 || v.len > 64))
+				rc = fail(l, d, p->v, "%s: expected a name of 1 to 64 bytes", sub);
+			if (rc == 0)
 				rc = set_text(l, &b->name, &v);
 		} else if (strcmp(p->key, "max_budget") == 0)
 			rc = budget_amount(l, d, p->v, sub, &b->max_budget);
@@ -1016,11 +1020,27 @@ budgets_release(void *list, size_t n)
 	free(b);
 }
 
+/* Two budgets of one scope, name and window would be one counter: refused. */
 static int
 tg_budgets(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
 {
-	return tg_mappings(l, e, d, n, "tollgate.budgets", "budgets", sizeof(struct config_budget),
-	    budget_entry, budgets_release);
+	const struct config_budget *b;
+	size_t i, j, nb;
+
+	if (tg_mappings(l, e, d, n, "tollgate.budgets", "budgets", sizeof(struct config_budget),
+	    budget_entry, budgets_release) < 0)
+		return -1;
+	b = *(struct config_budget **)tg_field(l, e->off);
+	nb = *(size_t *)tg_field(l, e->noff);
+	for (i = 0; i < nb; i++)
+		for (j = 0; j < i; j++)
+			if (b[i].scope == b[j].scope && strcmp(b[i].name ? b[i].name : "",
+			    b[j].name ? b[j].name : "") == 0 && b[i].has_window == b[j].has_window &&
+			    (!b[i].has_window || (b[i].window.unit == b[j].window.unit &&
+			    b[i].window.n == b[j].window.n)))
+				return fail(l, d, n, "tollgate.budgets[%zu]: the same budget as "
+				    "tollgate.budgets[%zu] (scope, name and budget_duration)", i, j);
+	return 0;
 }
 
 /* Percentages of a budget, 1 to 1000, sorted; the default is 50, 80 and 100. */

@@ -509,11 +509,19 @@ keys_check_attrs(const struct keys_attrs *a, char *err, size_t errlen)
 			return -1;
 		}
 	for (i = 0; i < a->nmodel_budgets; i++) {
-		struct keys_model_budget mb;
+		struct keys_model_budget mb, other;
+		size_t j;
 
 		if (a->model_budgets[i] == NULL ||
 		    keys_model_budget_parse(a->model_budgets[i], &mb, err, errlen) < 0)
 			return -1;
+		for (j = 0; j < i; j++)
+			if (keys_model_budget_parse(a->model_budgets[j], &other, err, errlen) == 0 &&
+			    strcmp(mb.model, other.model) == 0) {
+				log_into(err, errlen, "model_max_budget: model '%s' given twice",
+				    mb.model);
+				return -1;
+			}
 	}
 	if (a->nmodel_budgets > MAX_MODELS) {
 		log_into(err, errlen, "model_max_budget: more than %d models", MAX_MODELS);

@@ -228,6 +228,9 @@ int keys_parse_count(const char *s, size_t len, int64_t *out, char *err, size_t 
  */
 int keys_from_json(const char *json, size_t len, int64_t now_ns, struct keys_key *out,
     char *err, size_t errlen);
+/* The same for a /key/update body, whose "key" names the key to change and is skipped. */
+int keys_update_from_json(const char *json, size_t len, int64_t now_ns, struct keys_key *out,
+    char *err, size_t errlen);
 
 /*
  * Appends k as a LiteLLM /key/generate response object: key (only when

@@ -102,6 +102,7 @@ static const struct field {
 	{ "created_at", 0, K_OUTPUT },
 	{ "updated_at", 0, K_OUTPUT },
 	{ "revoked_at", 0, K_OUTPUT },
+	{ "spend", 0, K_OUTPUT },
 	{ "blocked", 0, K_FALSE },
 	{ "revoked", 0, K_FALSE },
 	{ "key", 0, K_SECRET },
@@ -155,8 +156,11 @@ take_string(struct req *r, const char *field, const struct json_text *t, size_t 
 static int
 short_string(struct req *r, const char *field, const struct json_text *t, char *buf)
 {
-	if (t->len >= SHORT_MAX || json_unescape(t, buf, SHORT_MAX) < 0)
-		return fail(r, field, "%s", "a string too long or malformed");
+	int n;
+
+	if (t->len >= SHORT_MAX || (n = json_unescape(t, buf, SHORT_MAX)) < 0 ||
+	    strlen(buf) != (size_t)n)
+		return fail(r, field, "%s", "a string too long, malformed or holding a NUL");
 	return 0;
 }
 
@@ -416,8 +420,26 @@ finish(struct req *r, struct keys_key *out)
 	return 0;
 }
 
+static int from_json(const char *json, size_t len, int64_t now_ns, int update,
+    struct keys_key *out, char *err, size_t errlen);
+
 int
 keys_from_json(const char *json, size_t len, int64_t now_ns, struct keys_key *out,
+    char *err, size_t errlen)
+{
+	return from_json(json, len, now_ns, 0, out, err, errlen);
+}
+
+int
+keys_update_from_json(const char *json, size_t len, int64_t now_ns, struct keys_key *out,
+    char *err, size_t errlen)
+{
+	return from_json(json, len, now_ns, 1, out, err, errlen);
+}
+
+/* update: "key" names the key to change (read by the caller), not a chosen secret. */
+static int
+from_json(const char *json, size_t len, int64_t now_ns, int update, struct keys_key *out,
     char *err, size_t errlen)
 {
 	struct req r = { .meta = NONE, .now_ns = now_ns, .err = err, .errlen = errlen };
@@ -455,6 +477,11 @@ keys_from_json(const char *json, size_t len, int64_t now_ns, struct keys_key *ou
 			goto out;
 		}
 		seen |= 1u << i;
+		if (update && fields[i].kind == K_SECRET) {
+			if (json_skip(&r.s) < 0)
+				goto malformed;
+			continue;
+		}
 		if (fields[i].kind == K_EXPIRES || fields[i].kind == K_DURATION) {
 			if (r.a.set & KEYS_F_EXPIRES) {
 				log_into(err, errlen, "duration, expires: give one of them");

@@ -22,9 +22,62 @@ limitset_kind_name(enum limit_kind kind)
 	return kind_names[kind];
 }
 
+/* "|1d", "|1mo", "|900s", or "" without a window. */
+static void
+window_suffix(int has_window, const struct window *w, char *out, size_t n)
+{
+	static const char *const unit[] = { [WINDOW_SECONDS] = "s", [WINDOW_DAYS] = "d",
+	    [WINDOW_MONTHS] = "mo" };
+
+	if (!has_window)
+		out[0] = '\0';
+	else
+		snprintf(out, n, "|%lld%s", (long long)w->n, unit[w->unit]);
+}
+
+/* prefix, name and window suffix, cut to n - 1 bytes the same way everywhere */
+static void
+name_counter(const char *prefix, const char *name, int has_window, const struct window *w,
+    char *out, size_t n)
+{
+	char suffix[32];
+
+	window_suffix(has_window, w, suffix, sizeof(suffix));
+	snprintf(out, n, "%s%.*s%s", prefix, (int)(n - 1 - strlen(prefix) - strlen(suffix)), name,
+	    suffix);
+}
+
+void
+limitset_budget_id(const struct config_budget *b, char *out, size_t n)
+{
+	static const char *const prefix[] = {
+		[CONFIG_BUDGET_GLOBAL] = "*", [CONFIG_BUDGET_USER] = "u|",
+		[CONFIG_BUDGET_TEAM] = "t|", [CONFIG_BUDGET_CUSTOMER] = "c|",
+		[CONFIG_BUDGET_TAG] = "g|",
+	};
+
+	name_counter(prefix[b->scope], b->name ? b->name : "", b->has_window, &b->window, out, n);
+}
+
+void
+limitset_key_id(const char *key, int has_window, const struct window *w, char *out, size_t n)
+{
+	name_counter("k|", key, has_window, w, out, n);
+}
+
+void
+limitset_model_id(const char *key, const char *model, int has_window, const struct window *w,
+    char *out, size_t n)
+{
+	char name[BUDGET_ID_MAX];
+
+	snprintf(name, sizeof(name), "%.40s|%s", key, model);
+	name_counter("km|", name, has_window, w, out, n);
+}
+
 static struct budget_limit *
 add(struct budget_limit *out, struct limitset_entry *what, size_t *n, size_t max,
-    enum limit_kind kind, const char *prefix, const char *name, int64_t limit, int64_t soft)
+    enum limit_kind kind, const char *id, const char *name, int64_t limit, int64_t soft)
 {
 	struct budget_limit *l;
 
@@ -32,7 +85,7 @@ add(struct budget_limit *out, struct limitset_entry *what, size_t *n, size_t max
 		return NULL;
 	l = &out[*n];
 	memset(l, 0, sizeof(*l));
-	snprintf(l->id, sizeof(l->id), "%s%s", prefix, name);
+	snprintf(l->id, sizeof(l->id), "%s", id);
 	l->max = limit;
 	what[*n].kind = kind;
 	what[*n].soft = soft;
@@ -80,59 +133,55 @@ size_t
 limitset_for(const struct config_tollgate *tg, const struct limitset_who *who,
     const struct limitset_key *k, struct budget_limit *out, struct limitset_entry *what, size_t max)
 {
-	static const char *const prefix[] = {
-		[CONFIG_BUDGET_GLOBAL] = "*", [CONFIG_BUDGET_USER] = "u|",
-		[CONFIG_BUDGET_TEAM] = "t|", [CONFIG_BUDGET_CUSTOMER] = "c|",
-		[CONFIG_BUDGET_TAG] = "g|",
-	};
 	static const enum limit_kind kind[] = {
 		[CONFIG_BUDGET_GLOBAL] = LIMIT_GLOBAL, [CONFIG_BUDGET_USER] = LIMIT_USER,
 		[CONFIG_BUDGET_TEAM] = LIMIT_TEAM, [CONFIG_BUDGET_CUSTOMER] = LIMIT_CUSTOMER,
 		[CONFIG_BUDGET_TAG] = LIMIT_TAG,
 	};
 	struct budget_limit *l;
+	char id[BUDGET_ID_MAX];
 	size_t n = 0, i;
 
-	l = add(out, what, &n, max, LIMIT_KEY, "k|", who->key,
-	    k ? k->max_budget : BUDGET_NONE, k ? k->soft_budget : BUDGET_NONE);
-	if (l != NULL && k != NULL && k->has_window) {
+	limitset_key_id(who->key, k && k->has_window, k ? &k->window : NULL, id, sizeof(id));
+	if ((l = add(out, what, &n, max, LIMIT_KEY, id, who->key, k ? k->max_budget : BUDGET_NONE,
+	    k ? k->soft_budget : BUDGET_NONE)) != NULL && k != NULL && k->has_window) {
 		l->has_window = 1;
 		l->window = k->window;
 	}
-	if (k != NULL && k->model_budget != BUDGET_NONE && who->model != NULL && *who->model &&
-	    n < max) {
-		l = &out[n];
-		memset(l, 0, sizeof(*l));
-		snprintf(l->id, sizeof(l->id), "km|%s|%s", who->key, who->model);
-		l->max = k->model_budget;
+	if (k != NULL && k->model_budget != BUDGET_NONE && who->model != NULL && *who->model) {
+		limitset_model_id(who->key, who->model, k->model_has_window, &k->model_window, id,
+		    sizeof(id));
+		if ((l = add(out, what, &n, max, LIMIT_KEY_MODEL, id, who->model, k->model_budget,
+		    BUDGET_NONE)) == NULL)
+			return max + 1;
 		l->has_window = k->model_has_window;
 		l->window = k->model_window;
-		what[n].kind = LIMIT_KEY_MODEL;
-		what[n].soft = BUDGET_NONE;
-		what[n].name = who->model;
-		n++;
+	}
+	if (k != NULL && k->rpm != BUDGET_NONE) {
+		snprintf(id, sizeof(id), "rpm|%s", who->key);
+		if ((l = add(out, what, &n, max, LIMIT_RPM, id, who->key, k->rpm, BUDGET_NONE)) == NULL)
+			return max + 1;
+		l->has_window = 1;
+		l->window = limitset_minute;
+	}
+	if (k != NULL && k->tpm != BUDGET_NONE) {
+		snprintf(id, sizeof(id), "tpm|%s", who->key);
+		if ((l = add(out, what, &n, max, LIMIT_TPM, id, who->key, k->tpm, BUDGET_NONE)) == NULL)
+			return max + 1;
+		l->has_window = 1;
+		l->window = limitset_minute;
 	}
 	for (i = 0; i < tg->nbudgets; i++) {
 		const struct config_budget *b = &tg->budgets[i];
 
 		if (!applies(b, who))
 			continue;
-		l = add(out, what, &n, max, kind[b->scope], prefix[b->scope],
-		    b->name ? b->name : "", b->max_budget, b->soft_budget);
-		if (l == NULL)
-			break;
+		limitset_budget_id(b, id, sizeof(id));
+		if ((l = add(out, what, &n, max, kind[b->scope], id, b->name ? b->name : "",
+		    b->max_budget, b->soft_budget)) == NULL)
+			return max + 1;
 		l->has_window = b->has_window;
 		l->window = b->window;
-	}
-	if (k != NULL && k->rpm != BUDGET_NONE &&
-	    (l = add(out, what, &n, max, LIMIT_RPM, "rpm|", who->key, k->rpm, BUDGET_NONE)) != NULL) {
-		l->has_window = 1;
-		l->window = limitset_minute;
-	}
-	if (k != NULL && k->tpm != BUDGET_NONE &&
-	    (l = add(out, what, &n, max, LIMIT_TPM, "tpm|", who->key, k->tpm, BUDGET_NONE)) != NULL) {
-		l->has_window = 1;
-		l->window = limitset_minute;
 	}
 	return n;
 }

@@ -7,7 +7,11 @@
  *
  * Counter names: "k|KEY", "km|KEY|MODEL", "u|USER", "t|TEAM", "c|CUSTOMER",
  * "g|TAG", "*", "rpm|KEY", "tpm|KEY", where KEY is the record's key id
- * ("key:<16 hex>", "master") and MODEL the model requested.
+ * ("key:<16 hex>", "master") and MODEL the model requested; a budget with a
+ * window adds it ("|1d", "|1mo", "|900s"), so that two budgets of one
+ * scope and name but different windows are two counters, and a changed
+ * duration starts a counter of its own.  Every process names counters with
+ * the functions below: they cut names the same way.
  */
 #ifndef TOLLGATE_LIMITSET_H
 #define TOLLGATE_LIMITSET_H
@@ -51,12 +55,21 @@ struct limitset_entry {
 };
 
 /*
- * Fills out[] and what[] (max entries) with the counters that apply to who,
- * the key's first; k may be NULL (a key without limits of its own).  Each
- * distinct tag counts once.  Returns how many.
+ * Fills out[] and what[] (max entries) with the counters that apply to who:
+ * the key's first, then its model budget and rate limits, then the
+ * configured budgets; k may be NULL (a key without limits of its own).
+ * Returns how many, or max + 1 when more would apply than max (the caller
+ * refuses rather than drop one).
  */
 size_t limitset_for(const struct config_tollgate *tg, const struct limitset_who *who,
     const struct limitset_key *k, struct budget_limit *out, struct limitset_entry *what, size_t max);
+
+/* The counter of a configured budget, of a key, of a key's model budget, into out. */
+void limitset_budget_id(const struct config_budget *b, char *out, size_t n);
+void limitset_key_id(const char *key, int has_window, const struct window *w, char *out,
+    size_t n);
+void limitset_model_id(const char *key, const char *model, int has_window,
+    const struct window *w, char *out, size_t n);
 
 /* "key", "user", "team", "customer", "tag", "gateway", "rpm", "tpm". */
 const char *limitset_kind_name(enum limit_kind kind);

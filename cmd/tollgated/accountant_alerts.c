@@ -128,7 +128,11 @@ on_key(void *arg, const struct keys_key *k)
 	snprintf(name, sizeof(name), "key:%02x%02x%02x%02x%02x%02x%02x%02x", k->hash[0], k->hash[1],
 	    k->hash[2], k->hash[3], k->hash[4], k->hash[5], k->hash[6], k->hash[7]);
 	if (k->a.max_budget != KEYS_UNSET || k->a.soft_budget != KEYS_UNSET) {
-		snprintf(id, sizeof(id), "k|%s", name);
+		struct window w = { 0 };
+		int has_window = k->a.budget_duration != NULL && *k->a.budget_duration &&
+		    window_parse(k->a.budget_duration, &w, err, sizeof(err)) == 0;
+
+		limitset_key_id(name, has_window, &w, id, sizeof(id));
 		check_budget(arg, id, LIMIT_KEY, name, k->a.alias,
 		    k->a.max_budget != KEYS_UNSET ? k->a.max_budget : BUDGET_NONE,
 		    k->a.soft_budget != KEYS_UNSET ? k->a.soft_budget : BUDGET_NONE);
@@ -136,8 +140,7 @@ on_key(void *arg, const struct keys_key *k)
 	for (i = 0; i < k->a.nmodel_budgets; i++) {
 		if (keys_model_budget_parse(k->a.model_budgets[i], &mb, err, sizeof(err)) < 0)
 			continue;
-		/* as lib/limitset.c names it: cut to BUDGET_ID_MAX - 1 bytes */
-		snprintf(id, sizeof(id), "km|%.20s|%.95s", name, mb.model);
+		limitset_model_id(name, mb.model, mb.has_window, &mb.window, id, sizeof(id));
 		snprintf(what, sizeof(what), "%s on key %s", mb.model, name);
 		check_budget(arg, id, LIMIT_KEY_MODEL, what, k->a.alias, mb.max_budget, BUDGET_NONE);
 	}
@@ -147,7 +150,6 @@ on_key(void *arg, const struct keys_key *k)
 void
 alerts_check_budgets(struct ledger *l, struct keys *ks, const char *host)
 {
-	static const char *const prefix[] = { "*", "u|", "t|", "c|", "g|" };
 	static const enum limit_kind kind[] = {
 		LIMIT_GLOBAL, LIMIT_USER, LIMIT_TEAM, LIMIT_CUSTOMER, LIMIT_TAG };
 	struct alert_ctx x = { l, host, heritage.config };
@@ -160,7 +162,7 @@ alerts_check_budgets(struct ledger *l, struct keys *ks, const char *host)
 	for (i = 0; i < tg->nbudgets; i++) {
 		const struct config_budget *b = &tg->budgets[i];
 
-		snprintf(id, sizeof(id), "%s%s", prefix[b->scope], b->name ? b->name : "");
+		limitset_budget_id(b, id, sizeof(id));
 		check_budget(&x, id, kind[b->scope], b->name ? b->name : "", NULL, b->max_budget,
 		    b->soft_budget);
 	}

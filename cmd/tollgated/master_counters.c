@@ -40,10 +40,19 @@ struct key_entry {
 	struct limitset_key	lk;
 };
 
+/* A key's model budget: who it counts, under which counter. */
+struct model_target {
+	char			key[32];
+	char			model[KEYS_NAME_MAX + 1];
+	char			id[BUDGET_ID_MAX];
+};
+
 struct rebuild {
 	const struct config	*c;
 	struct target		*t;
 	size_t			 nt, capt;
+	struct model_target	*m;
+	size_t			 nm, capm;
 	struct key_entry	*k;
 	size_t			 nk, capk;
 	int64_t			 now, today;
@@ -69,8 +78,6 @@ add_target(struct rebuild *rb, const struct budget_limit *l)
 	struct budget_reading r;
 	struct target *t;
 
-	if (l->max == BUDGET_NONE && strncmp(l->id, "k|", 2) != 0)
-		return NULL;
 	if (rb->only_new && heritage.budgets->ops->read(heritage.budgets, l->id, rb->now, &r) == 0)
 		return NULL;
 	if (ARRAY_GROW(rb->t, rb->nt, rb->capt) < 0)
@@ -106,13 +113,17 @@ add_model_targets(struct rebuild *rb, const char *id, const struct keys_key *k)
 		if (keys_model_budget_parse(k->a.model_budgets[i], &mb, err, sizeof(err)) < 0)
 			continue;
 		memset(&bl, 0, sizeof(bl));
-		/* as lib/limitset.c names it: cut to BUDGET_ID_MAX - 1 bytes */
-		snprintf(bl.id, sizeof(bl.id), "km|%.20s|%.95s", id, mb.model);
+		limitset_model_id(id, mb.model, mb.has_window, &mb.window, bl.id, sizeof(bl.id));
 		bl.max = mb.max_budget;
 		bl.has_window = mb.has_window;
 		bl.window = mb.window;
-		if ((t = add_target(rb, &bl)) != NULL)
-			t->first_day = INT64_MAX;
+		if ((t = add_target(rb, &bl)) == NULL || ARRAY_GROW(rb->m, rb->nm, rb->capm) < 0)
+			continue;
+		t->first_day = INT64_MAX;
+		snprintf(rb->m[rb->nm].key, sizeof(rb->m[0].key), "%s", id);
+		snprintf(rb->m[rb->nm].model, sizeof(rb->m[0].model), "%s", mb.model);
+		memcpy(rb->m[rb->nm].id, bl.id, sizeof(bl.id));
+		rb->nm++;
 	}
 }
 
@@ -173,10 +184,12 @@ count(struct rebuild *rb, const struct limitset_who *who, int64_t when, __int128
 		    when >= t->start && when < t->end && (when >= rb->today || when < t->first_day))
 			t->sum += amount;
 	}
-	if (!whole_day && !tag_row && who->model != NULL && *who->model) {
+	for (i = 0; !whole_day && !tag_row && who->model != NULL && i < rb->nm; i++) {
 		struct target key, *t;
 
-		snprintf(key.limit.id, sizeof(key.limit.id), "km|%s|%s", who->key, who->model);
+		if (strcmp(rb->m[i].key, who->key) != 0 || strcmp(rb->m[i].model, who->model) != 0)
+			continue;
+		memcpy(key.limit.id, rb->m[i].id, sizeof(key.limit.id));
 		if ((t = bsearch(&key, rb->t, rb->nt, sizeof(*t), target_cmp)) != NULL &&
 		    when >= t->start && when < t->end)
 			t->sum += amount;
@@ -251,8 +264,7 @@ collect(struct rebuild *rb, struct ledger *l, char *err, size_t errlen)
 		struct budget_limit bl;
 
 		memset(&bl, 0, sizeof(bl));
-		snprintf(bl.id, sizeof(bl.id), "%s%s", (const char *[]){ "*", "u|", "t|", "c|",
-		    "g|" }[b->scope], b->name ? b->name : "");
+		limitset_budget_id(b, bl.id, sizeof(bl.id));
 		bl.max = b->max_budget;
 		bl.has_window = b->has_window;
 		bl.window = b->window;
@@ -315,5 +327,6 @@ out:
 	ledger_close(l);
 	free(rb.t);
 	free(rb.k);
+	free(rb.m);
 	return rc;
 }

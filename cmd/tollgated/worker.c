@@ -355,6 +355,13 @@ worker_main(void)
 	if (event_base_dispatch(worker.base) == 0)
 		rc = 0;
 	on_flush(-1, 0, NULL);
+	{
+		struct exchange *ex;
+
+		/* cut off by shutdown_timeout: their reservations must not outlive them */
+		TAILQ_FOREACH(ex, &worker.live, link)
+			admit_settle(ex, 0);
+	}
 	on_retry(-1, 0, NULL);
 	if (worker.nunwritten)
 		log_error("worker %u: %zu records could not be written", heritage.index,

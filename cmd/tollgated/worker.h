@@ -92,6 +92,7 @@ struct exchange {
 	int				 held;		/* not settled yet */
 	int				 settled;
 	int64_t				 key_max;	/* the key's max_budget, for the header */
+	char				 key_counter[BUDGET_ID_MAX];	/* its counter, for the header */
 	TAILQ_ENTRY(exchange)		 link;		/* in live, then in pending */
 };
 

@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "keys.h"
+#include "limitset.h"
 #include "log.h"
 #include "money.h"
 #include "tollgated.h"
@@ -95,12 +96,17 @@ static int
 key_json(const struct keys_key *k, const char *secret, struct buf *out)
 {
 	struct budget_reading r;
-	char id[BUDGET_ID_MAX], spend[MONEY_FORMAT_MAX];
+	char id[BUDGET_ID_MAX], spend[MONEY_FORMAT_MAX], name[32], why[160];
+	struct window w = { 0 };
+	int has_window;
 
 	if (keys_to_json(k, secret, out) < 0 || out->len == 0 || out->data[out->len - 1] != '}')
 		return -1;
-	snprintf(id, sizeof(id), "k|key:%02x%02x%02x%02x%02x%02x%02x%02x", k->hash[0], k->hash[1],
-	    k->hash[2], k->hash[3], k->hash[4], k->hash[5], k->hash[6], k->hash[7]);
+	snprintf(name, sizeof(name), "key:%02x%02x%02x%02x%02x%02x%02x%02x", k->hash[0],
+	    k->hash[1], k->hash[2], k->hash[3], k->hash[4], k->hash[5], k->hash[6], k->hash[7]);
+	has_window = k->a.budget_duration != NULL && *k->a.budget_duration &&
+	    window_parse(k->a.budget_duration, &w, why, sizeof(why)) == 0;
+	limitset_key_id(name, has_window, &w, id, sizeof(id));
 	if (heritage.budgets == NULL ||
 	    heritage.budgets->ops->read(heritage.budgets, id, clock_now_ns(), &r) != 0)
 		r.spent = 0;
@@ -199,24 +205,18 @@ key_update(struct evhttp_request *req)
 {
 	struct keys_key k = { 0 }, changes = { 0 }, out = { 0 };
 	struct buf b = { 0 };
-	char err[512], *changed = NULL;
+	char err[512];
+	const char *text;
 	json_t *obj;
 	size_t len;
 	int rc;
 
-	if (body_of(req, &len, &obj) == NULL)
+	if ((text = body_of(req, &len, &obj)) == NULL)
 		return;
 	if (find_key(req, json_string_value(json_object_get(obj, "key")), &k) < 0)
 		goto out;
-	/* "key" names the key to change; the rest are the changes */
-	json_object_del(obj, "key");
-	free(changed);
-	if ((changed = json_dumps(obj, JSON_COMPACT)) == NULL) {
-		http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
-		goto out;
-	}
-	if (keys_from_json(changed, strlen(changed), clock_now_ns(), &changes, err,
-	    sizeof(err)) < 0) {
+	/* the body as sent, never through jansson's doubles: amounts stay exact */
+	if (keys_update_from_json(text, len, clock_now_ns(), &changes, err, sizeof(err)) < 0) {
 		http_send_error(req, 400, "invalid_request_error", "invalid_key_request", "%s", err);
 		goto out;
 	}
@@ -230,7 +230,6 @@ key_update(struct evhttp_request *req)
 	else
 		reply(req, 200, &b);
 out:
-	free(changed);
 	json_decref(obj);
 	buf_release(&b);
 	keys_key_release(&k);
@@ -238,10 +237,13 @@ out:
 	keys_key_release(&out);
 }
 
+#define DELETE_MAX	1000
+
 /* Revokes every key named in "keys" (and "key_aliases"): all found, or none touched. */
 static void
 key_delete(struct evhttp_request *req)
 {
+	unsigned char (*hash)[KEYS_HASH_LEN] = NULL;
 	struct keys_key k = { 0 };
 	struct buf b = { 0 };
 	char err[512], hex[KEYS_HEX_LEN + 1];
@@ -251,7 +253,11 @@ key_delete(struct evhttp_request *req)
 
 	if (body_of(req, &len, &obj) == NULL)
 		return;
-	buf_printf(&b, "{\"deleted_keys\": [");
+	if ((hash = calloc(DELETE_MAX, sizeof(*hash))) == NULL) {
+		http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
+		goto out;
+	}
+	/* every name is found before anything is revoked */
 	for (i = 0; i < 2; i++) {
 		json_t *list = json_object_get(obj, lists[i]);
 
@@ -261,14 +267,14 @@ key_delete(struct evhttp_request *req)
 			goto out;
 		}
 		json_array_foreach(list, j, item) {
-			if (find_key(req, json_string_value(item), &k) < 0)
-				goto out;
-			if (keys_revoke(worker.keys, k.hash, clock_now_ns(), err, sizeof(err)) != 0) {
-				http_send_error(req, 500, "server_error", "key_store_error", "%s", err);
+			if (n == DELETE_MAX) {
+				http_send_error(req, 400, "invalid_request_error", "invalid_key_request",
+				    "at most %d keys at once", DELETE_MAX);
 				goto out;
 			}
-			keys_hash_hex(k.hash, hex);
-			buf_printf(&b, "%s\"%s\"", n++ ? ", " : "", hex);
+			if (find_key(req, json_string_value(item), &k) < 0)
+				goto out;
+			memcpy(hash[n++], k.hash, KEYS_HASH_LEN);
 		}
 	}
 	if (n == 0) {
@@ -276,9 +282,19 @@ key_delete(struct evhttp_request *req)
 		    "name the keys to delete: {\"keys\": [...]}");
 		goto out;
 	}
+	buf_printf(&b, "{\"deleted_keys\": [");
+	for (i = 0; i < n; i++) {
+		if (keys_revoke(worker.keys, hash[i], clock_now_ns(), err, sizeof(err)) < 0) {
+			http_send_error(req, 500, "server_error", "key_store_error", "%s", err);
+			goto out;
+		}
+		keys_hash_hex(hash[i], hex);
+		buf_printf(&b, "%s\"%s\"", i ? ", " : "", hex);
+	}
 	buf_printf(&b, "]}");
 	reply(req, 200, &b);
 out:
+	free(hash);
 	json_decref(obj);
 	buf_release(&b);
 	keys_key_release(&k);

@@ -27,6 +27,9 @@
 #include "tollgated.h"
 #include "worker.h"
 
+/* A max_tokens beyond any model's (a client's absurd one) reserves this much. */
+#define MAX_TOKENS_CAP	100000000LL
+
 /*
  * The key's limits as lib/limitset.h takes them, with its budget for model;
  * 0, or -1 for a bad duration.
@@ -263,11 +266,21 @@ admit_request(struct exchange *ex, const struct keys_key *k, int64_t max_tokens)
 	/* room for a deployment's rpm and tpm after them */
 	n = limitset_for(&heritage.config->tollgate, &who, k ? &kl : NULL, limits, what,
 	    BUDGET_HOLD_MAX - 2);
-	cost = largest_cost(ex, max_tokens > 0 ? max_tokens :
-	    heritage.config->tollgate.default_max_tokens);
+	if (n > BUDGET_HOLD_MAX - 2) {
+		/* never drop a budget that applies: refuse (tags choose some of them) */
+		http_send_error(ex->req, 400, "invalid_request_error", "too_many_budgets",
+		    "more than %d budgets apply to this request (its tags?)", BUDGET_HOLD_MAX - 2);
+		return -1;
+	}
+	if (max_tokens <= 0 || max_tokens > MAX_TOKENS_CAP)
+		max_tokens = max_tokens > MAX_TOKENS_CAP ? MAX_TOKENS_CAP :
+		    heritage.config->tollgate.default_max_tokens;
+	cost = largest_cost(ex, max_tokens);
 	for (i = 0; i < n; i++)
-		amount[i] = what[i].kind == LIMIT_RPM || what[i].kind == LIMIT_TPM ? 1 : cost;
+		amount[i] = what[i].kind == LIMIT_RPM ? 1 : what[i].kind == LIMIT_TPM ?
+		    (int64_t)ex->body.len + max_tokens : cost;
 	ex->key_max = limits[0].max;
+	snprintf(ex->key_counter, sizeof(ex->key_counter), "%s", limits[0].id);
 	return reserve(ex, limits, what, amount, n);
 }
 
@@ -304,12 +317,11 @@ admit_headers(struct exchange *ex, struct evkeyvalq *h)
 {
 	struct budget_store *store = heritage.budgets;
 	struct budget_reading r;
-	char id[BUDGET_ID_MAX], amount[MONEY_FORMAT_MAX];
+	char amount[MONEY_FORMAT_MAX];
 
-	if (store == NULL || ex->rec.key[0] == '\0')
+	if (store == NULL || ex->key_counter[0] == '\0')
 		return;
-	snprintf(id, sizeof(id), "k|%s", ex->rec.key);
-	if (store->ops->read(store, id, clock_now_ns(), &r) != 0)
+	if (store->ops->read(store, ex->key_counter, clock_now_ns(), &r) != 0)
 		return;
 	money_format(r.spent, MONEY_COST_SCALE, amount);
 	evhttp_add_header(h, "x-tollgate-key-spend", amount);

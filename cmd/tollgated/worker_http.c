@@ -418,22 +418,37 @@ exchange_new(struct evhttp_request *req, const char *endpoint)
 	return ex;
 }
 
-/* A virtual key's owner and tags go to the record (and so to the budgets). */
+/*
+ * A virtual key's owner and tags go to the record (and so to the budgets):
+ * the key's tags first, so that a client's own tags can never crowd them out
+ * of the record's room and escape a tag budget.
+ */
 static void
 key_into_record(const struct keys_key *k, struct record *r)
 {
-	size_t i, len = strlen(r->tags);
+	char client[sizeof(r->tags)];
+	size_t i, n, len = 0;
 
 	if (k->a.user_id != NULL)
 		snprintf(r->user, sizeof(r->user), "%s", k->a.user_id);
 	if (k->a.team_id != NULL)
 		snprintf(r->team, sizeof(r->team), "%s", k->a.team_id);
-	for (i = 0; i < k->a.ntags && len < sizeof(r->tags) - 1; i++) {
+	if (k->a.ntags == 0)
+		return;
+	memcpy(client, r->tags, sizeof(client));
+	r->tags[0] = '\0';
+	for (i = 0; i < k->a.ntags && len < sizeof(r->tags) - 1; i++)
 		len += (size_t)snprintf(r->tags + len, sizeof(r->tags) - len, "%s%s", len ? "," : "",
 		    k->a.tags[i]);
-		if (len >= sizeof(r->tags))
-			len = sizeof(r->tags) - 1;
-	}
+	if (len >= sizeof(r->tags) - 2 || client[0] == '\0')
+		return;
+	/* the client's after them, cut to what fits */
+	r->tags[len++] = ',';
+	n = strnlen(client, sizeof(client));
+	if (n > sizeof(r->tags) - 1 - len)
+		n = sizeof(r->tags) - 1 - len;
+	memcpy(r->tags + len, client, n);
+	r->tags[len + n] = '\0';
 }
 
 static void

@@ -113,6 +113,12 @@ def admin(gw):
     ok(st == 400 and b"max_budget" in body, "a bad field is a 400 naming it", body)
     st, _, body = gw.post("/key/update", {"key": "plain", "rpm_limit": 3})
     ok(st == 200 and json.loads(body)["rpm_limit"] == 3, "/key/update changes a field", body)
+    st, _, body = gw.post("/key/update", '{"key": "plain", "max_budget": 19.99}')
+    ok(st == 200 and b'"max_budget": 19.99,' in body, "/key/update keeps an amount exact (19.99)", body)
+    other = generate(gw, key_alias="kept")
+    st, _, body = gw.post("/key/delete", {"keys": ["kept", "no-such-key"]})
+    ok(st == 404 and gw.post("/v1/chat/completions", dict(BODY, model="demo"), key=other["key"])[0] == 200,
+       "/key/delete naming a missing key revokes none of them", (st, body))
 
 
 def key_race(gw):

@@ -456,6 +456,13 @@ static const struct bad bad_configs[] = {
 	  "budget-name.yaml:3: tollgate.budgets[0]: a tag budget needs a name" },
 	{ "budget-max.yaml", "tollgate:\n  budgets:\n    - {scope: global, budget_duration: 1d}\n",
 	  "budget-max.yaml:3: tollgate.budgets[0]: missing max_budget (or soft_budget)" },
+	{ "budget-dup.yaml", "tollgate:\n  budgets:\n    - {scope: user, name: a, max_budget: 1, "
+	  "budget_duration: 1d}\n    - {scope: user, name: a, max_budget: 2, budget_duration: 1d}\n",
+	  "budget-dup.yaml:3: tollgate.budgets[1]: the same budget as tollgate.budgets[0] (scope, "
+	  "name and budget_duration)" },
+	{ "budget-long.yaml", "tollgate:\n  budgets:\n    - {scope: tag, max_budget: 1, name: "
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\n",
+	  "budget-long.yaml:3: tollgate.budgets[0].name: expected a name of 1 to 64 bytes" },
 	{ "budget-tz.yaml", "tollgate:\n  budget_timezone: Mars/Olympus\n",
 	  "budget-tz.yaml:2: tollgate.budget_timezone: expected a time zone such as UTC or "
 	  "Europe/Berlin, got 'Mars/Olympus'" },

@@ -58,11 +58,12 @@ main(void)
 	is_int((long long)n, 6, "a key without limits: its counter and five matching budgets");
 	ok(strcmp(l[0].id, "k|key:0123456789abcdef") == 0 && what[0].kind == LIMIT_KEY &&
 	    l[0].max == BUDGET_NONE, "the key's counter first, with no limit");
-	ok(has(l, n, "*") && has(l, n, "u|alice") && has(l, n, "t|research") && has(l, n, "c|acme") &&
-	    has(l, n, "g|batch"), "gateway, user, team, customer and tag budgets apply");
+	ok(has(l, n, "*") && has(l, n, "u|alice") && has(l, n, "t|research|1mo") &&
+	    has(l, n, "c|acme") && has(l, n, "g|batch"),
+	    "gateway, user, team, customer and tag budgets apply (a window names its counter)");
 	ok(!has(l, n, "t|other"), "another team's does not");
 	for (i = 0; i < (int)n; i++)
-		if (strcmp(l[i].id, "t|research") == 0)
+		if (strcmp(l[i].id, "t|research|1mo") == 0)
 			ok(l[i].has_window && l[i].window.unit == WINDOW_MONTHS && l[i].max == 1002,
 			    "the team budget keeps its limit and window");
 
@@ -76,19 +77,20 @@ main(void)
 	k.model_budget = 2;
 	n = limitset_for(&tg, &who, &k, l, what, BUDGET_HOLD_MAX);
 	is_int((long long)n, 9, "a key with limits: key, model, five budgets, rpm, tpm");
-	ok(l[0].max == 5 && l[0].has_window && what[0].soft == 4, "the key's max, window and soft budget");
+	ok(strcmp(l[0].id, "k|key:0123456789abcdef|1d") == 0 && l[0].max == 5 && l[0].has_window &&
+	    what[0].soft == 4, "the key's max, window and soft budget");
 	ok(strcmp(l[1].id, "km|key:0123456789abcdef|gpt-4o") == 0 && l[1].max == 2 &&
 	    what[1].kind == LIMIT_KEY_MODEL, "its budget for the model asked for");
-	ok(strcmp(l[n - 2].id, "rpm|key:0123456789abcdef") == 0 && what[n - 2].kind == LIMIT_RPM &&
-	    l[n - 2].window.unit == WINDOW_SECONDS && l[n - 2].window.n == 60, "rpm per minute");
-	ok(strcmp(l[n - 1].id, "tpm|key:0123456789abcdef") == 0 && l[n - 1].max == 1000, "tpm");
+	ok(strcmp(l[2].id, "rpm|key:0123456789abcdef") == 0 && what[2].kind == LIMIT_RPM &&
+	    l[2].window.unit == WINDOW_SECONDS && l[2].window.n == 60, "rpm per minute, before budgets");
+	ok(strcmp(l[3].id, "tpm|key:0123456789abcdef") == 0 && l[3].max == 1000, "tpm");
 
 	who.model = NULL;
 	who.user = who.team = who.customer = who.tags = "";
 	n = limitset_for(&tg, &who, &k, l, what, BUDGET_HOLD_MAX);
 	is_int((long long)n, 4, "no model, user, team, customer or tags: key, gateway, rpm, tpm");
 	n = limitset_for(&tg, &who, &k, l, what, 2);
-	is_int((long long)n, 2, "and never more than asked for");
+	is_int((long long)n, 3, "more than there is room for: max + 1, never one dropped quietly");
 	is_str(limitset_kind_name(LIMIT_KEY_MODEL), "model", "kind names");
 	return done_testing();
 }
