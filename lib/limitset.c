@@ -157,16 +157,14 @@ limitset_for(const struct config_tollgate *tg, const struct limitset_who *who,
 		l->has_window = k->model_has_window;
 		l->window = k->model_window;
 	}
-	if (k != NULL && k->rpm != BUDGET_NONE) {
-		snprintf(id, sizeof(id), "rpm|%s", who->key);
-		if ((l = add(out, what, &n, max, LIMIT_RPM, id, who->key, k->rpm, BUDGET_NONE)) == NULL)
-			return max + 1;
-		l->has_window = 1;
-		l->window = limitset_minute;
-	}
-	if (k != NULL && k->tpm != BUDGET_NONE) {
-		snprintf(id, sizeof(id), "tpm|%s", who->key);
-		if ((l = add(out, what, &n, max, LIMIT_TPM, id, who->key, k->tpm, BUDGET_NONE)) == NULL)
+	for (i = 0; k != NULL && i < 2; i++) {
+		int64_t per_minute = i == 0 ? k->rpm : k->tpm;
+
+		if (per_minute == BUDGET_NONE)
+			continue;
+		snprintf(id, sizeof(id), "%s|%s", i == 0 ? "rpm" : "tpm", who->key);
+		if ((l = add(out, what, &n, max, i == 0 ? LIMIT_RPM : LIMIT_TPM, id, who->key,
+		    per_minute, BUDGET_NONE)) == NULL)
 			return max + 1;
 		l->has_window = 1;
 		l->window = limitset_minute;
