@@ -287,7 +287,7 @@ sight(struct sightings *ss, unsigned flag, const struct record *r)
 		if (strcmp(ss->s[i].id, id) == 0)
 			return;
 	if (ss->n == SIGHTINGS_MAX)
-		return;		/* the rest are seen again in the next batch */
+		return;		/* read_new() stops before this can happen */
 	s = &ss->s[ss->n++];
 	snprintf(s->id, sizeof(s->id), "%s", id);
 	s->flag = flag;
@@ -345,7 +345,9 @@ read_new(struct ledger *l, size_t max, struct sightings *ss, uint64_t *pos, size
 		bytes_put_be64(next, *pos + 1);
 		k.mv_size = 8;
 		k.mv_data = next;
-		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *done < max;
+		/* room for every flag of one more record, or stop: the rest are read next time */
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		    rc == 0 && *done < max && ss->n + USAGE_FLAG_FLAG_COUNT + 1 <= SIGHTINGS_MAX;
 		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 			*pos = bytes_get_be64(k.mv_data);
 			(*done)++;

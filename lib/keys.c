@@ -159,7 +159,8 @@ encode(const struct keys_key *k, struct buf *b)
 	int i;
 
 	b->len = 0;
-	head[0] = KEYS_LAYOUT;
+	/* layout 1 while there are no model budgets: an older tollgate still reads the key */
+	head[0] = a->nmodel_budgets ? KEYS_LAYOUT : 1;
 	head[1] = k->revoked ? FLAG_REVOKED : 0;
 	for (i = 0; i < NINT; i++)
 		put_be(head + 2 + 8 * i, (uint64_t)ints[i], 8);
@@ -168,7 +169,7 @@ encode(const struct keys_key *k, struct buf *b)
 	    put_str(b, a->team_id) < 0 || put_str(b, a->customer) < 0 ||
 	    put_str(b, a->budget_duration) < 0 || put_compact_json(b, a->metadata) < 0 ||
 	    put_list(b, a->models, a->nmodels) < 0 || put_list(b, a->tags, a->ntags) < 0 ||
-	    put_list(b, a->model_budgets, a->nmodel_budgets) < 0)
+	    (a->nmodel_budgets && put_list(b, a->model_budgets, a->nmodel_budgets) < 0))
 		return -1;
 	return 0;
 }

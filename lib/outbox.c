@@ -36,6 +36,8 @@
 #define OUTBOX_DB		"outbox"
 #define ID_LEN			8
 #define PRUNE_BATCH		64	/* expired items deleted per look; the rest next time */
+#define UNSAVED_MAX		64	/* items whose outcome could not be written, held back */
+#define UNSAVED_WAIT_NS		(60 * 1000 * MS)
 #define MS			1000000LL	/* nanoseconds */
 
 #define DEFAULT_TIMEOUT_MS	10000L
@@ -731,6 +733,11 @@ struct outbox {
 	struct outbox_policy	 policy;
 	struct curlev		 curl;		/* libcurl multi on base */
 	struct event		*tick;		/* the next look for due items */
+	struct {
+		uint64_t	id;
+		int64_t		until;
+	}			 unsaved[UNSAVED_MAX];	/* outcomes LMDB refused: held back */
+	size_t			 nunsaved;
 	struct delivery_list	 busy;
 	uint32_t		 nbusy;
 	int			 stopped;
@@ -830,6 +837,38 @@ out:
 	return rc;
 }
 
+/*
+ * An item whose outcome LMDB would not store (a full disk) is still pending
+ * there: without this it would be sent again at once, and again.  It waits
+ * UNSAVED_WAIT_NS in memory instead (a restart forgets, and sends it again).
+ */
+static void
+hold_back(struct outbox *ob, uint64_t id, int64_t until)
+{
+	size_t i, slot = 0;
+
+	for (i = 0; i < ob->nunsaved && ob->unsaved[i].id != id; i++)
+		if (ob->unsaved[i].until < ob->unsaved[slot].until)
+			slot = i;	/* the soonest free again: replaced when all are taken */
+	if (i < ob->nunsaved)
+		slot = i;
+	else if (ob->nunsaved < UNSAVED_MAX)
+		slot = ob->nunsaved++;
+	ob->unsaved[slot].id = id;
+	ob->unsaved[slot].until = until;
+}
+
+static int64_t
+held_until(const struct outbox *ob, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < ob->nunsaved; i++)
+		if (ob->unsaved[i].id == id)
+			return ob->unsaved[i].until;
+	return 0;
+}
+
 /* Writes what an attempt at dv's item came to, and says so in the log. */
 static void
 record_outcome(struct outbox *ob, const struct delivery *dv, const struct outcome *o)
@@ -841,9 +880,11 @@ record_outcome(struct outbox *ob, const struct delivery *dv, const struct outcom
 	while ((rc = store_outcome(ob, it->id, o, &attempts, &gave_up)) == MDB_MAP_FULL)
 		if (ledger_grow(ob->ledger) < 0)
 			break;
-	if (rc != 0)
+	if (rc != 0) {
 		log_error("outbox: cannot record an attempt at '%s' (item %llu): %s", it->label,
 		    (unsigned long long)it->id, txn_error(rc));
+		hold_back(ob, it->id, o->at_ns + UNSAVED_WAIT_NS);
+	}
 	else if (gave_up)
 		log_error("outbox: gave up on '%s' (item %llu) after %u attempts: %s", it->label,
 		    (unsigned long long)it->id, attempts, o->error);
@@ -1061,6 +1102,8 @@ sweep_item(struct outbox *ob, struct sweep *s, const MDB_val *v, uint64_t id)
 	}
 	if (is_busy(ob, id))
 		return 0;
+	if (held_until(ob, id) > d.item.next_attempt_ns)
+		d.item.next_attempt_ns = held_until(ob, id);
 	if (d.item.next_attempt_ns > s->now) {
 		if (d.item.next_attempt_ns < s->wake)
 			s->wake = d.item.next_attempt_ns;

@@ -354,6 +354,39 @@ respawn_due(void)
 		alarm(1);
 }
 
+/*
+ * The accountant takes a new config (budgets, alerts, exports, retention) by
+ * being replaced: the old one finishes its work and exits (SIGKILL after
+ * 10 s), then one of the new generation starts.  One at a time, so that an
+ * alert or a delivery is never made by two.
+ */
+static void
+restart_accountant(void)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	int64_t waited;
+	int i;
+
+	for (i = 0; i < MAX_CHILDREN; i++)
+		if (children[i].pid > 0 && children[i].role == ROLE_ACCOUNTANT) {
+			children[i].retiring = 1;
+			kill(children[i].pid, SIGTERM);
+		}
+	for (waited = 0; count_alive(ROLE_ACCOUNTANT, 0) > 0 && waited < 10000; waited += 50) {
+		nanosleep(&ts, NULL);
+		reap(0);
+	}
+	if (count_alive(ROLE_ACCOUNTANT, 0) > 0) {
+		log_error("the accountant did not stop within 10 s: killing it");
+		signal_children(SIGKILL, ROLE_ACCOUNTANT);
+		while (count_alive(ROLE_ACCOUNTANT, 0) > 0) {
+			nanosleep(&ts, NULL);
+			reap(0);
+		}
+	}
+	start_role(ROLE_ACCOUNTANT, 0);
+}
+
 static void
 reload(const struct options *o)
 {
@@ -409,6 +442,7 @@ reload(const struct options *o)
 		close(heritage.listen_fd);
 	set_heritage(c, r, fd);
 	start_workers(c);
+	restart_accountant();
 	routes_free(oldr);
 	config_free(old);
 	log_info("configuration generation %llu running", (unsigned long long)generation);

@@ -184,14 +184,12 @@ key_info(struct evhttp_request *req)
 		if (key_json(&k, NULL, &kj) < 0)
 			http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
 		else {
-			json_t *js = json_string(ref);
-			char *quoted = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+			char hex[KEYS_HEX_LEN + 1];
 
-			buf_printf(&b, "{\"key\": %s, \"info\": %.*s}", quoted ? quoted : "null",
-			    (int)kj.len, kj.data);
+			/* the token, never the ref: a ref may be the secret itself */
+			keys_hash_hex(k.hash, hex);
+			buf_printf(&b, "{\"key\": \"%s\", \"info\": %.*s}", hex, (int)kj.len, kj.data);
 			reply(req, 200, &b);
-			free(quoted);
-			json_decref(js);
 		}
 	}
 	evhttp_clear_headers(&q);
