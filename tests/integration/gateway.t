@@ -265,8 +265,11 @@ def test_reload(gw):
     with open(gw.config, "a") as f:
         f.write("  - model_name: added\n    litellm_params:\n      model: openai/gpt-4o-mini\n"
                 "      api_base: http://127.0.0.1:%d/v1\n" % gw.mock.port)
+    accountant = gw.children("accountant")
     gw.proc.send_signal(signal.SIGHUP)
     ok(wait_until(lambda: chat(gw, model="added")[0] == 200, 10), "a config change replaces the workers: new model served")
+    ok(wait_until(lambda: len(gw.children("accountant")) == 1 and gw.children("accountant") != accountant, 15),
+       "and the accountant: one, of the new generation", (accountant, gw.children("accountant")))
     time.sleep(0.5)
     stop.set()
     for t in threads:
