@@ -66,6 +66,31 @@ put(struct ledger *l, const MDB_val *k, const void *data, size_t len)
 	return rc == 0 ? 0 : -1;
 }
 
+/*
+ * text as a Slack string: <, > and & escaped as Slack asks, so that a model
+ * name a client chose cannot become a mention (<!channel>) or a link.
+ */
+static void
+slack_text(struct buf *body, const char *text)
+{
+	struct buf esc = { 0 };
+	const char *p;
+
+	for (p = text; *p; p++) {
+		if (*p == '<')
+			buf_append(&esc, "&lt;", 4);
+		else if (*p == '>')
+			buf_append(&esc, "&gt;", 4);
+		else if (*p == '&')
+			buf_append(&esc, "&amp;", 5);
+		else
+			buf_append(&esc, p, 1);
+	}
+	buf_append(&esc, "", 1);
+	json_write_string(body, esc.data ? esc.data : "");
+	buf_release(&esc);
+}
+
 /* The outbox item of a for channel c; body is scratch.  0 or -1. */
 static int
 item_for(const struct config_channel *c, const char *host, const struct alert *a,
@@ -92,10 +117,10 @@ item_for(const struct config_channel *c, const char *host, const struct alert *a
 		it->content_type = "application/json";
 		if (c->type == CONFIG_CHANNEL_SLACK) {
 			buf_printf(body, "{\"text\": ");
-			json_write_string(body, a->subject);
+			slack_text(body, a->subject);
 			buf_printf(body, ", \"blocks\": [{\"type\": \"section\", \"text\": "
 			    "{\"type\": \"mrkdwn\", \"text\": ");
-			json_write_string(body, a->text);
+			slack_text(body, a->text);
 			buf_printf(body, "}}]}\n");
 		} else {
 			time_format(clock_now_ns(), at, sizeof(at));

@@ -44,7 +44,8 @@ socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 	(void)easy;
 	if (what == CURL_POLL_REMOVE) {
 		if (si != NULL) {
-			event_free(si->ev);
+			if (si->ev != NULL)
+				event_free(si->ev);
 			free(si);
 		}
 		return 0;
@@ -55,9 +56,9 @@ socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 		if ((si = calloc(1, sizeof(*si))) == NULL)
 			return -1;
 		curl_multi_assign(c->multi, s, si);
-	} else if (event_get_events(si->ev) == kind)
+	} else if (si->ev != NULL && event_get_events(si->ev) == kind)
 		return 0;	/* what curl already waits for: nothing to tell epoll */
-	else
+	else if (si->ev != NULL)
 		event_free(si->ev);
 	si->ev = event_new(c->base, s, kind, on_socket_event, c);
 	return si->ev != NULL && event_add(si->ev, NULL) == 0 ? 0 : -1;

@@ -172,7 +172,8 @@ alerts_check_budgets(struct ledger *l, struct keys *ks, const char *host)
 
 /* ---- the daily summary --------------------------------------------------------- */
 
-#define TOP	5
+#define TOP		5
+#define SUMMARY_LAG_MAX	1000	/* records not yet aggregated when the summary may go */
 
 struct day_sum {
 	__int128	total;
@@ -222,7 +223,13 @@ alerts_daily_summary(struct ledger *l, const char *host)
 	struct alert a;
 	size_t i;
 
-	if (!tg->alerts_daily_summary)
+	uint64_t lag = UINT64_MAX;
+
+	/*
+	 * After a restart yesterday's records may still be on their way into the
+	 * aggregates: wait for the follow to catch up (a few in flight are today's).
+	 */
+	if (!tg->alerts_daily_summary || aggregate_lag(l, &lag) < 0 || lag > SUMMARY_LAG_MAX)
 		return;
 	memset(&s, 0, sizeof(s));
 	if (aggregate_scan(l, AGG_TABLE_MODEL_DAY, yday, today, on_model_row, &s, err,
