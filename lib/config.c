@@ -26,6 +26,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "limitset.h"
 #include "money.h"
 
 #ifndef TOLLGATE_PRICES
@@ -1024,7 +1025,7 @@ budgets_release(void *list, size_t n)
 static int
 tg_budgets(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
 {
-	const struct config_budget *b;
+	struct config_budget *b;
 	size_t i, j, nb;
 
 	if (tg_mappings(l, e, d, n, "tollgate.budgets", "budgets", sizeof(struct config_budget),
@@ -1032,6 +1033,8 @@ tg_budgets(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t 
 		return -1;
 	b = *(struct config_budget **)tg_field(l, e->off);
 	nb = *(size_t *)tg_field(l, e->noff);
+	for (i = 0; i < nb; i++)
+		limitset_budget_id(&b[i], b[i].counter, sizeof(b[i].counter));
 	for (i = 0; i < nb; i++)
 		for (j = 0; j < i; j++)
 			if (b[i].scope == b[j].scope && strcmp(b[i].name ? b[i].name : "",

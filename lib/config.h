@@ -51,6 +51,8 @@ enum config_budget_scope {
 	CONFIG_BUDGET_TAG
 };
 
+#define CONFIG_COUNTER_MAX	120	/* BUDGET_ID_MAX of lib/budget.h */
+
 /* One tollgate.budgets entry. */
 struct config_budget {
 	enum config_budget_scope scope;
@@ -60,6 +62,7 @@ struct config_budget {
 	int		 has_window;	/* 0: never resets */
 	struct window	 window;
 	char		 duration[WINDOW_TEXT_MAX];
+	char		 counter[CONFIG_COUNTER_MAX];	/* its counter's name (lib/limitset.h) */
 	const char	*file;
 	int		 line;
 };

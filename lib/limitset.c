@@ -10,6 +10,8 @@
 
 const struct window limitset_minute = { WINDOW_SECONDS, 60 };
 
+_Static_assert(CONFIG_COUNTER_MAX == BUDGET_ID_MAX, "a configured budget's counter name fits");
+
 static const char *const kind_names[] = {
 	[LIMIT_KEY] = "key", [LIMIT_KEY_MODEL] = "model", [LIMIT_GLOBAL] = "gateway", [LIMIT_USER] = "user",
 	[LIMIT_TEAM] = "team", [LIMIT_CUSTOMER] = "customer", [LIMIT_TAG] = "tag",
@@ -174,8 +176,7 @@ limitset_for(const struct config_tollgate *tg, const struct limitset_who *who,
 
 		if (!applies(b, who))
 			continue;
-		limitset_budget_id(b, id, sizeof(id));
-		if ((l = add(out, what, &n, max, kind[b->scope], id, b->name ? b->name : "",
+		if ((l = add(out, what, &n, max, kind[b->scope], b->counter, b->name ? b->name : "",
 		    b->max_budget, b->soft_budget)) == NULL)
 			return max + 1;
 		l->has_window = b->has_window;

@@ -50,6 +50,7 @@ main(void)
 		b[i].soft_budget = BUDGET_NONE;
 		b[i].has_window = i == 2;
 		b[i].window = (struct window){ WINDOW_MONTHS, 1 };
+		limitset_budget_id(&b[i], b[i].counter, sizeof(b[i].counter));	/* as the loader does */
 	}
 	tg.budgets = b;
 	tg.nbudgets = 6;
