@@ -14,10 +14,13 @@
 #include "aggregate.h"
 
 struct aggbatch_entry;
+struct aggbatch_slot;
 
 struct aggbatch {
-	struct aggbatch_entry	*slots;		/* open addressing, cap a power of two */
-	size_t			 cap, n;
+	struct aggbatch_slot	*index;		/* open addressing, cap a power of two */
+	size_t			 cap;
+	struct aggbatch_entry	*entries;	/* the rows, in the order first added */
+	size_t			 n, ecap;
 	unsigned char		*keys;		/* the keys' bytes, back to back */
 	size_t			 klen, kcap;
 };
