@@ -125,3 +125,27 @@ buf_grow_array(void **ptr, size_t *cap, size_t n, size_t elem)
 	*cap = c;
 	return 0;
 }
+
+size_t
+buf_copy(char *dst, size_t n, const char *src)
+{
+	size_t len = strnlen(src, n - 1);
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	return len;
+}
+
+char *
+buf_hex(char *out, const unsigned char *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		*out++ = digits[p[i] >> 4];
+		*out++ = digits[p[i] & 15];
+	}
+	*out = '\0';
+	return out;
+}

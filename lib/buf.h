@@ -23,6 +23,15 @@ void buf_release(struct buf *b);
 /* Appends s as one CSV field: quoted, quotes doubled, when it holds a comma, quote or line break. */
 int buf_csv_field(struct buf *b, const char *s);
 
+/*
+ * Copies the string src into dst of size n, cut to fit, always NUL-terminated
+ * (n > 0); returns the length copied.  The hot path's snprintf(dst, n, "%s")
+ * without the format machinery.
+ */
+size_t buf_copy(char *dst, size_t n, const char *src);
+/* Writes n bytes as 2n lower-case hex digits and a NUL at out; returns out + 2n. */
+char *buf_hex(char *out, const unsigned char *p, size_t n);
+
 /* Reads a whole file (or stdin for "-"); 0, or -1 with errno set. */
 int buf_read_file(struct buf *b, const char *path);
 

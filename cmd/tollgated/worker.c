@@ -108,11 +108,11 @@ price_exchange(struct exchange *ex)
 	cost_compute(t, e, &u, &o, &c);
 	record_set_usage(r, &u, &c);
 	if (e != NULL)
-		snprintf(r->priced_as, sizeof(r->priced_as), "%s", price_str(t, e->name));
+		buf_copy(r->priced_as, sizeof(r->priced_as), price_str(t, e->name));
 	r->generation = ex->view ? ex->view->generation : 0;
 	if (ex->dep != NULL) {
-		snprintf(r->deployment, sizeof(r->deployment), "%s", ex->dep->cfg->model);
-		snprintf(r->provider, sizeof(r->provider), "%s", ex->dep->cfg->provider);
+		buf_copy(r->deployment, sizeof(r->deployment), ex->dep->cfg->model);
+		buf_copy(r->provider, sizeof(r->provider), ex->dep->cfg->provider);
 	}
 }
 

@@ -76,8 +76,11 @@ key_equal(const char *given, const char *want)
 static void
 key_id(const unsigned char digest[SHA256_DIGEST_LENGTH], char *id, size_t idlen)
 {
-	snprintf(id, idlen, "key:%02x%02x%02x%02x%02x%02x%02x%02x", digest[0], digest[1], digest[2],
-	    digest[3], digest[4], digest[5], digest[6], digest[7]);
+	if (idlen >= sizeof("key:") + 16) {
+		memcpy(id, "key:", 4);
+		buf_hex(id + 4, digest, 8);
+	} else
+		id[0] = '\0';
 }
 
 /*
@@ -403,17 +406,17 @@ exchange_new(struct evhttp_request *req, const char *endpoint)
 	ex->conn = evhttp_request_get_connection(req);
 	ex->request_tier = -1;
 	ex->reply_status = 0;
-	snprintf(ex->endpoint, sizeof(ex->endpoint), "%s", endpoint);
+	buf_copy(ex->endpoint, sizeof(ex->endpoint), endpoint);
 	ex->rec.start_ns = clock_now_ns();
 	ex->rec.worker = heritage.index;
 	/* request ids: 64 random bits are plenty to tell requests apart */
-	if (random_bytes(rnd, sizeof(rnd)) == 0)
-		snprintf(ex->rec.id, sizeof(ex->rec.id), "req_%02x%02x%02x%02x%02x%02x%02x%02x",
-		    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	else
+	if (random_bytes(rnd, sizeof(rnd)) == 0) {
+		memcpy(ex->rec.id, "req_", 4);
+		buf_hex(ex->rec.id + 4, rnd, sizeof(rnd));
+	} else
 		snprintf(ex->rec.id, sizeof(ex->rec.id), "req_%u_%llu", heritage.index,
 		    (unsigned long long)++worker.seq);
-	snprintf(ex->rec.endpoint, sizeof(ex->rec.endpoint), "%s", endpoint);
+	buf_copy(ex->rec.endpoint, sizeof(ex->rec.endpoint), endpoint);
 	TAILQ_INSERT_TAIL(&worker.live, ex, link);
 	return ex;
 }
@@ -430,9 +433,9 @@ key_into_record(const struct keys_key *k, struct record *r)
 	size_t i, n, len = 0;
 
 	if (k->a.user_id != NULL)
-		snprintf(r->user, sizeof(r->user), "%s", k->a.user_id);
+		buf_copy(r->user, sizeof(r->user), k->a.user_id);
 	if (k->a.team_id != NULL)
-		snprintf(r->team, sizeof(r->team), "%s", k->a.team_id);
+		buf_copy(r->team, sizeof(r->team), k->a.team_id);
 	if (k->a.ntags == 0)
 		return;
 	memcpy(client, r->tags, sizeof(client));
@@ -514,10 +517,10 @@ handle_api(struct evhttp_request *req, const char *endpoint)
 	ex->add_usage = f.stream && !f.include_usage && (strcmp(endpoint, "/v1/chat/completions") == 0 ||
 	    strcmp(endpoint, "/v1/completions") == 0);
 	ex->request_tier = tier_of(f.tier);
-	snprintf(ex->rec.key, sizeof(ex->rec.key), "%s", keyid);
-	snprintf(ex->rec.customer, sizeof(ex->rec.customer), "%s",
+	buf_copy(ex->rec.key, sizeof(ex->rec.key), keyid);
+	buf_copy(ex->rec.customer, sizeof(ex->rec.customer),
 	    f.user[0] || vk == NULL || vk->a.customer == NULL ? f.user : vk->a.customer);
-	snprintf(ex->rec.model_requested, sizeof(ex->rec.model_requested), "%s", f.model);
+	buf_copy(ex->rec.model_requested, sizeof(ex->rec.model_requested), f.model);
 	tags = evhttp_find_header(evhttp_request_get_input_headers(req), "x-tollgate-tags");
 	/* tags past the record's room are cut; the record keeps what fits */
 	if (snprintf(ex->rec.tags, sizeof(ex->rec.tags), "%s%s%s", f.tags,

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Instructions per request of a tollgated worker, counted by callgrind: the
+# same for the same binary and inputs however busy the machine is, so small
+# changes to the data path can be compared where wrk's noise hides them.
+# Runs the gateway (1 worker) under valgrind twice, for N and 2N plain chat
+# requests one at a time, and prints (I(2N) - I(N)) / N for the worker.
+# Usage: callgrind.sh BUILD_DIR [N]   (N defaults to 2000; a few minutes)
+set -eu
+build=$(cd "$1" && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
+n=${2:-2000}
+command -v valgrind >/dev/null || { echo "callgrind: valgrind is not installed" >&2; exit 1; }
+. "$root/contrib/bench/common.sh"
+bench_init
+cat >"$tmp/prices.yaml" <<EOT
+gpt-4o-mini: {input_cost_per_token: 1.5e-7, output_cost_per_token: 6e-7}
+EOT
+cat >"$tmp/tollgate.yaml" <<EOT
+tollgate: {listen: 127.0.0.1, port: $gport, workers: 1, price_files: [prices.yaml], keys: [sk-bench]}
+model_list:
+  - model_name: bench
+    litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$mport/v1", api_key: x}
+EOT
+body='{"model": "bench", "messages": [{"role": "user", "content": "hello"}]}'
+worker_ir() {	# worker_ir REQUESTS: the worker's instruction count
+	rm -rf "$tmp/ledger" "$tmp/cg"
+	mkdir -p "$tmp/cg"
+	valgrind --tool=callgrind --callgrind-out-file="$tmp/cg/out.%p" "$build/tollgated" -f \
+	    -c "$tmp/tollgate.yaml" --ledger "$tmp/ledger" --run-dir "$tmp/run" 2>"$tmp/vg.log" &
+	gwpid=$!
+	for i in $(seq 300); do curl -fs "http://127.0.0.1:$gport/health" >/dev/null 2>&1 && break; sleep 0.2; done
+	"$build/bench/ttfb" 127.0.0.1 $gport /v1/chat/completions "$1" "$body" "Authorization: Bearer sk-bench" >/dev/null
+	stop_gw
+	sleep 1
+	# the worker executes the most instructions of the three processes
+	for f in "$tmp"/cg/out.*; do awk '/^summary:/ {print $2}' "$f"; done | sort -n | tail -1
+}
+a=$(worker_ir "$n")
+b=$(worker_ir $((2 * n)))
+echo "worker instructions per request: $(( (b - a) / n ))"
