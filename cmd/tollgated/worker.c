@@ -1,6 +1,6 @@
 /*
- * A worker process: one event_base serving client requests with evhttp on
- * the listener inherited from the master, and talking to providers through
+ * A worker process: one event_base serving client connections
+ * (worker_conn.c) on the listener inherited from the master, and talking to providers through
  * one libcurl multi handle on the same loop.  Finished requests are priced
  * here, and their records committed to the ledger in one transaction per
  * loop turn (group commit) before their clients get the last bytes.
@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include "clock.h"
 #include "log.h"
@@ -76,7 +75,7 @@ exchange_free(struct exchange *ex)
 	upstream_abort(ex);
 	admit_settle(ex, 0);	/* never recorded: its reservation goes */
 	if (ex->req != NULL)
-		evhttp_connection_set_closecb(ex->conn, NULL, NULL);
+		hreq_set_closecb(ex->req, NULL, NULL);
 	TAILQ_REMOVE(&worker.live, ex, link);
 	worker_release_prices(ex->view);
 	buf_release(&ex->body);
@@ -223,7 +222,7 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 
 /*
  * While draining, the worker exits once nothing is in flight and no request
- * has arrived for a quiet period: that lets evhttp flush the last replies,
+ * has arrived for a quiet period: that lets the last replies go out,
  * and serves requests on connections accepted just before the listener was
  * let go (their bytes may still be on the way).
  */
@@ -263,10 +262,8 @@ on_term(evutil_socket_t sig, short what, void *arg)
 		return;
 	worker.draining = 1;
 	/* stop accepting: the listener stays open in the master and the other workers */
-	if (worker.bound != NULL) {
-		evhttp_del_accept_socket(worker.http, worker.bound);
-		worker.bound = NULL;
-	}
+	conn_unlisten();
+	conn_close_idle();
 	worker.drain_timer = evtimer_new(worker.base, on_drain_timeout, NULL);
 	evtimer_add(worker.drain_timer, &tv);
 	worker.drain_check = evtimer_new(worker.base, on_drain_check, NULL);
@@ -289,7 +286,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 
 /*
  * The event loop, with epoll's changelist: the interest changes a request makes
- * (evhttp turning reads and writes on and off, curl moving its sockets) are
+ * (curl moving its sockets, a client's write interest) are
  * folded into one epoll_ctl per socket and loop turn, or none, instead of one
  * each (strace: 5 epoll_ctl calls a request without it).
  */
@@ -317,7 +314,7 @@ worker_main(void)
 	log_set_prefix("worker");
 	TAILQ_INIT(&worker.pending);
 	TAILQ_INIT(&worker.live);
-	if ((worker.base = new_base()) == NULL || (worker.http = evhttp_new(worker.base)) == NULL)
+	if ((worker.base = new_base()) == NULL)
 		fatal("worker %u: cannot create the event loop", heritage.index);
 	if (shm_attach(heritage.run_dir, &worker.shm, err, sizeof(err)) < 0)
 		fatal("worker %u: %s", heritage.index, err);
@@ -341,14 +338,7 @@ worker_main(void)
 	event_add(worker.sig_usr1, NULL);
 	event_add(worker.sig_hup, NULL);
 
-	evhttp_set_allowed_methods(worker.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-	    EVHTTP_REQ_PATCH);
-	/* bodies over the limit get tollgate's own 413; evhttp's cap only bounds memory */
-	evhttp_set_max_body_size(worker.http, (ev_ssize_t)(c->tollgate.max_body_bytes * 2 + 65536));
-	evhttp_set_timeout(worker.http, (int)((c->tollgate.client_timeout_ms + 999) / 1000));
-	evhttp_set_gencb(worker.http, http_on_request, NULL);
-	if ((worker.bound = evhttp_accept_socket_with_handle(worker.http, heritage.listen_fd)) == NULL)
+	if (conn_listen(worker.base, heritage.listen_fd) < 0)
 		fatal("worker %u: cannot accept on the listener", heritage.index);
 	worker_release_prices(worker_prices());	/* map the current table now, not on the first request */
 

@@ -1,6 +1,7 @@
 /*
  * Worker internals shared by worker.c (the process and its loop),
- * worker_http.c (the client side, evhttp) and worker_upstream.c (the
+ * worker_conn.c (client connections, HTTP/1.1), worker_http.c (routing and
+ * replies) and worker_upstream.c (the
  * provider side, libcurl multi on the same event_base, hiperfifo style).
  */
 #ifndef WORKER_H
@@ -10,12 +11,12 @@
 
 #include <curl/curl.h>
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include "budget.h"
 #include "buf.h"
 #include "cost.h"
 #include "curlev.h"
+#include "http1.h"
 #include "keys.h"
 #include "ledger.h"
 #include "record.h"
@@ -30,8 +31,6 @@ TAILQ_HEAD(exchange_list, exchange);
 
 struct worker {
 	struct event_base		*base;
-	struct evhttp			*http;
-	struct evhttp_bound_socket	*bound;
 	struct curlev			 curl;		/* libcurl multi on base */
 	CURL				*idle[256];	/* easy handles kept for reuse */
 	size_t				 nidle;
@@ -58,8 +57,7 @@ struct worker {
 struct exchange {
 	uint32_t			 magic;
 	struct worker			*w;
-	struct evhttp_request		*req;		/* NULL once the client is gone */
-	struct evhttp_connection	*conn;
+	struct hreq			*req;		/* NULL once the client is gone */
 	struct route_model		*model;
 	const struct route_deployment	*dep;
 	size_t				 attempt;	/* deployments tried so far */
@@ -98,9 +96,34 @@ struct exchange {
 
 extern struct worker worker;
 
+/*
+ * worker_conn.c: client connections.  A request (struct hreq) lives until
+ * its answer is whole or its client goes (the close callback says so).
+ */
+struct hreq;
+int conn_listen(struct event_base *base, int fd);
+void conn_unlisten(void);
+void conn_close_idle(void);
+size_t conn_count(void);
+enum http1_method hreq_method(const struct hreq *r);
+const char *hreq_path(const struct hreq *r);
+const char *hreq_query(const struct hreq *r);	/* NULL: none */
+const char *hreq_header(const struct hreq *r, const char *name);
+const char *hreq_body(const struct hreq *r, size_t *len);
+/* Headers of the answer, added before it starts. */
+void hreq_add_header(struct hreq *r, const char *name, const char *value);
+/* The whole answer at once... */
+void hreq_reply(struct hreq *r, int status, const void *body, size_t len);
+/* ...or streamed (chunked for HTTP/1.1 clients). */
+void hreq_reply_start(struct hreq *r, int status);
+void hreq_reply_chunk(struct hreq *r, const void *data, size_t len);
+void hreq_reply_end(struct hreq *r);
+/* cb(r, arg) runs when the client goes before the answer is whole; r is gone after it. */
+void hreq_set_closecb(struct hreq *r, void (*cb)(struct hreq *, void *), void *arg);
+
 /* worker_http.c */
-void http_on_request(struct evhttp_request *req, void *arg);
-void http_send_error(struct evhttp_request *req, int status, const char *type,
+void http_on_request(struct hreq *req);
+void http_send_error(struct hreq *req, int status, const char *type,
     const char *code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* After the commit: sends what the client still waits for, then frees ex. */
 void http_finish(struct exchange *ex);
@@ -125,10 +148,10 @@ int admit_request(struct exchange *ex, const struct keys_key *k, int64_t max_tok
 /* Replaces the reservation by the record's cost (spent 0: by nothing). */
 void admit_settle(struct exchange *ex, int spent);
 /* x-tollgate-key-spend and x-tollgate-key-max-budget. */
-void admit_headers(struct exchange *ex, struct evkeyvalq *h);
+void admit_headers(struct exchange *ex);
 
 /* worker_admin.c: the /key/ endpoints; 1 when path was one of them (answered), else 0. */
-int admin_serve(struct evhttp_request *req, const char *path);
+int admin_serve(struct hreq *req, const char *path);
 
 /* worker.c */
 /* Prices and records a finished exchange, then queues it for the group commit. */

@@ -10,9 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 
@@ -25,31 +22,23 @@
 #include "worker.h"
 
 static void
-reply(struct evhttp_request *req, int status, const struct buf *b)
+reply(struct hreq *req, int status, const struct buf *b)
 {
-	struct evbuffer *out = evbuffer_new();
-
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "application/json");
-	if (out != NULL)
-		evbuffer_add(out, b->data ? b->data : "", b->len);
-	evhttp_send_reply(req, status, NULL, out);
-	if (out != NULL)
-		evbuffer_free(out);
+	hreq_add_header(req, "Content-Type", "application/json");
+	hreq_reply(req, status, b->data ? b->data : "", b->len);
 }
 
 /* Only the master key administers keys: 0, or -1 with the 401 or 403 sent. */
 static int
-master_only(struct evhttp_request *req)
+master_only(struct hreq *req)
 {
-	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
-	const char *auth = evhttp_find_header(h, "Authorization"), *key = NULL;
+	const char *auth = hreq_header(req, "Authorization"), *key = NULL;
 	const char *want = heritage.config->master_key;
 
 	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
 		key = auth + 7;
 	else
-		key = evhttp_find_header(h, "x-api-key");
+		key = hreq_header(req, "x-api-key");
 	if (key == NULL || *key == '\0') {
 		http_send_error(req, 401, "invalid_request_error", "missing_api_key",
 		    "no API key: key management takes the master key");
@@ -71,16 +60,11 @@ master_only(struct evhttp_request *req)
 
 /* The request body as text; NULL (400 sent) when it is not a JSON object. */
 static const char *
-body_of(struct evhttp_request *req, size_t *len, json_t **obj)
+body_of(struct hreq *req, size_t *len, json_t **obj)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	json_error_t je;
-	const char *text;
+	const char *text = hreq_body(req, len);
 
-	*len = evbuffer_get_length(in);
-	text = (const char *)evbuffer_pullup(in, -1);
-	if (text == NULL)
-		text = "";
 	*obj = json_loadb(text, *len, 0, &je);
 	if (*obj == NULL || !json_is_object(*obj)) {
 		http_send_error(req, 400, "invalid_request_error", "invalid_json",
@@ -118,7 +102,7 @@ key_json(const struct keys_key *k, const char *secret, struct buf *out)
 
 /* Looks up ref (a token, a secret or an alias): 0, or -1 with the 404 or 500 sent. */
 static int
-find_key(struct evhttp_request *req, const char *ref, struct keys_key *k)
+find_key(struct hreq *req, const char *ref, struct keys_key *k)
 {
 	char err[256];
 	int rc;
@@ -140,7 +124,7 @@ find_key(struct evhttp_request *req, const char *ref, struct keys_key *k)
 }
 
 static void
-key_generate(struct evhttp_request *req)
+key_generate(struct hreq *req)
 {
 	struct keys_key in = { 0 }, out = { 0 };
 	char secret[KEYS_SECRET_LEN + 1], err[512];
@@ -166,20 +150,16 @@ key_generate(struct evhttp_request *req)
 }
 
 static void
-key_info(struct evhttp_request *req)
+key_info(struct hreq *req)
 {
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	struct evkeyvalq q = { 0 };
+	const char *query = hreq_query(req);
 	struct keys_key k = { 0 };
 	struct buf b = { 0 }, kj = { 0 };
-	const char *ref;
+	char value[1024];
+	const char *ref = NULL;
 
-	TAILQ_INIT(&q);
-	if (evhttp_parse_query_str(uri ? evhttp_uri_get_query(uri) ? evhttp_uri_get_query(uri) : ""
-	    : "", &q) < 0)
-		ref = NULL;
-	else
-		ref = evhttp_find_header(&q, "key");
+	if (query != NULL && http1_query_param(query, "key", value, sizeof(value)))
+		ref = value;
 	if (find_key(req, ref, &k) == 0) {
 		if (key_json(&k, NULL, &kj) < 0)
 			http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
@@ -192,14 +172,13 @@ key_info(struct evhttp_request *req)
 			reply(req, 200, &b);
 		}
 	}
-	evhttp_clear_headers(&q);
 	buf_release(&b);
 	buf_release(&kj);
 	keys_key_release(&k);
 }
 
 static void
-key_update(struct evhttp_request *req)
+key_update(struct hreq *req)
 {
 	struct keys_key k = { 0 }, changes = { 0 }, out = { 0 };
 	struct buf b = { 0 };
@@ -239,7 +218,7 @@ out:
 
 /* Revokes every key named in "keys" (and "key_aliases"): all found, or none touched. */
 static void
-key_delete(struct evhttp_request *req)
+key_delete(struct hreq *req)
 {
 	unsigned char (*hash)[KEYS_HASH_LEN] = NULL;
 	struct keys_key k = { 0 };
@@ -320,18 +299,14 @@ on_listed(void *arg, const struct keys_key *k)
 }
 
 static void
-key_list(struct evhttp_request *req)
+key_list(struct hreq *req)
 {
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *query = uri ? evhttp_uri_get_query(uri) : NULL, *full;
-	struct evkeyvalq q;
+	const char *query = hreq_query(req);
 	struct buf b = { 0 };
 	struct list_ctx x = { &b, 0, 0 };
-	char err[256];
+	char err[256], full[16];
 
-	TAILQ_INIT(&q);
-	if (query != NULL && evhttp_parse_query_str(query, &q) == 0 &&
-	    (full = evhttp_find_header(&q, "return_full_object")) != NULL)
+	if (query != NULL && http1_query_param(query, "return_full_object", full, sizeof(full)))
 		x.full = strcmp(full, "true") == 0;
 	buf_printf(&b, "{\"keys\": [");
 	if (keys_list(worker.keys, on_listed, &x, err, sizeof(err)) < 0)
@@ -340,34 +315,33 @@ key_list(struct evhttp_request *req)
 		buf_printf(&b, "], \"total_count\": %zu, \"current_page\": 1, \"total_pages\": 1}", x.n);
 		reply(req, 200, &b);
 	}
-	evhttp_clear_headers(&q);
 	buf_release(&b);
 }
 
 static const struct {
 	const char		*path;
-	enum evhttp_cmd_type	 cmd;
-	void			(*serve)(struct evhttp_request *);
+	enum http1_method	 cmd;
+	void			(*serve)(struct hreq *);
 } admin_routes[] = {
-	{ "/key/generate", EVHTTP_REQ_POST, key_generate },
-	{ "/key/info", EVHTTP_REQ_GET, key_info },
-	{ "/key/update", EVHTTP_REQ_POST, key_update },
-	{ "/key/delete", EVHTTP_REQ_POST, key_delete },
-	{ "/key/list", EVHTTP_REQ_GET, key_list },
+	{ "/key/generate", HTTP1_POST, key_generate },
+	{ "/key/info", HTTP1_GET, key_info },
+	{ "/key/update", HTTP1_POST, key_update },
+	{ "/key/delete", HTTP1_POST, key_delete },
+	{ "/key/list", HTTP1_GET, key_list },
 };
 
 int
-admin_serve(struct evhttp_request *req, const char *path)
+admin_serve(struct hreq *req, const char *path)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(admin_routes) / sizeof(admin_routes[0]); i++) {
 		if (strcmp(path, admin_routes[i].path) != 0)
 			continue;
-		if (evhttp_request_get_command(req) != admin_routes[i].cmd)
+		if (hreq_method(req) != admin_routes[i].cmd)
 			http_send_error(req, 405, "invalid_request_error", "method_not_allowed",
 			    "%s takes %s", path,
-			    admin_routes[i].cmd == EVHTTP_REQ_GET ? "GET" : "POST");
+			    admin_routes[i].cmd == HTTP1_GET ? "GET" : "POST");
 		else if (master_only(req) == 0)
 			admin_routes[i].serve(req);
 		return 1;

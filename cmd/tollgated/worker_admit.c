@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <event2/keyvalq_struct.h>
 
 #include "clock.h"
 #include "keys.h"
@@ -106,16 +105,15 @@ largest_cost(const struct exchange *ex, int64_t max_tokens)
 static void
 refuse(struct exchange *ex, const struct limitset_entry *what, const struct budget_refusal *why)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(ex->req);
 	char used[MONEY_FORMAT_MAX], max[MONEY_FORMAT_MAX], at[40], retry[32];
 	int64_t now = clock_now_ns(), wait_s;
 	const char *kind = limitset_kind_name(what->kind);
 
-	admit_headers(ex, h);
+	admit_headers(ex);
 	wait_s = why->window_end == INT64_MAX ? -1 : (why->window_end - now + 999999999) / 1000000000;
 	if (wait_s >= 0) {
 		snprintf(retry, sizeof(retry), "%lld", (long long)(wait_s > 0 ? wait_s : 1));
-		evhttp_add_header(h, "Retry-After", retry);
+		hreq_add_header(ex->req, "Retry-After", retry);
 		time_format(why->window_end, at, sizeof(at));
 	} else
 		snprintf(at, sizeof(at), "never (no budget_duration)");
@@ -167,13 +165,12 @@ deployment_limits(const struct route_deployment *d, size_t place, struct budget_
 static void
 refuse_deployments(struct exchange *ex, int64_t soonest)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(ex->req);
 	int64_t wait_s = (soonest - clock_now_ns() + 999999999) / 1000000000;
 	char retry[32];
 
-	admit_headers(ex, h);
+	admit_headers(ex);
 	snprintf(retry, sizeof(retry), "%lld", (long long)(wait_s > 0 ? wait_s : 1));
-	evhttp_add_header(h, "Retry-After", retry);
+	hreq_add_header(ex->req, "Retry-After", retry);
 	http_send_error(ex->req, 429, "rate_limit_exceeded", "rate_limit_exceeded",
 	    "every deployment of model '%s' is at its rpm or tpm limit this minute",
 	    ex->rec.model_requested);
@@ -313,7 +310,7 @@ admit_settle(struct exchange *ex, int spent)
 }
 
 void
-admit_headers(struct exchange *ex, struct evkeyvalq *h)
+admit_headers(struct exchange *ex)
 {
 	struct budget_store *store = heritage.budgets;
 	struct budget_reading r;
@@ -324,9 +321,9 @@ admit_headers(struct exchange *ex, struct evkeyvalq *h)
 	if (store->ops->read(store, ex->key_counter, clock_now_ns(), &r) != 0)
 		return;
 	money_format(r.spent, MONEY_COST_SCALE, amount);
-	evhttp_add_header(h, "x-tollgate-key-spend", amount);
+	hreq_add_header(ex->req, "x-tollgate-key-spend", amount);
 	if (ex->key_max != BUDGET_NONE) {
 		money_format(ex->key_max, MONEY_COST_SCALE, amount);
-		evhttp_add_header(h, "x-tollgate-key-max-budget", amount);
+		hreq_add_header(ex->req, "x-tollgate-key-max-budget", amount);
 	}
 }

@@ -1,5 +1,5 @@
 /*
- * The client side of a worker: evhttp requests in, OpenAI-style errors out,
+ * The client side of a worker: requests in (from worker_conn.c), OpenAI-style errors out,
  * routing, authentication, the request body read once, and the replies:
  * whole (non-streamed, with the cost headers) or streamed event by event.
  */
@@ -10,9 +10,6 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/keyvalq_struct.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
@@ -24,10 +21,9 @@
 #include "worker.h"
 
 void
-http_send_error(struct evhttp_request *req, int status, const char *type, const char *code,
+http_send_error(struct hreq *req, int status, const char *type, const char *code,
     const char *fmt, ...)
 {
-	struct evbuffer *out = evbuffer_new();
 	struct buf msg = { 0 }, body = { 0 };
 	char text[1024];
 	va_list ap;
@@ -38,27 +34,17 @@ http_send_error(struct evhttp_request *req, int status, const char *type, const 
 	json_write_string(&msg, text);
 	buf_printf(&body, "{\"error\": {\"message\": %s, \"type\": \"%s\", \"param\": null, "
 	    "\"code\": \"%s\"}}\n", msg.data ? msg.data : "\"\"", type, code);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "application/json");
-	if (worker.draining)
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-	evbuffer_add(out, body.data, body.len);
-	evhttp_send_reply(req, status, NULL, out);
-	evbuffer_free(out);
+	hreq_add_header(req, "Content-Type", "application/json");
+	hreq_reply(req, status, body.data, body.len);
 	buf_release(&msg);
 	buf_release(&body);
 }
 
 static void
-send_json(struct evhttp_request *req, int status, const char *json)
+send_json(struct hreq *req, int status, const char *json)
 {
-	struct evbuffer *out = evbuffer_new();
-
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "application/json");
-	evbuffer_add(out, json, strlen(json));
-	evhttp_send_reply(req, status, NULL, out);
-	evbuffer_free(out);
+	hreq_add_header(req, "Content-Type", "application/json");
+	hreq_reply(req, status, json, strlen(json));
 }
 
 /* ---- authentication ----------------------------------------------------- */
@@ -89,12 +75,11 @@ key_id(const unsigned char digest[SHA256_DIGEST_LENGTH], char *id, size_t idlen)
  * lookup).  Its id goes to the record.  0, or -1 (401 sent).
  */
 static int
-authenticate(struct evhttp_request *req, int anthropic, char *id, size_t idlen,
+authenticate(struct hreq *req, int anthropic, char *id, size_t idlen,
     const struct keys_key **vk)
 {
-	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
 	const struct config *c = heritage.config;
-	const char *auth = evhttp_find_header(h, "Authorization"), *key = NULL;
+	const char *auth = hreq_header(req, "Authorization"), *key = NULL;
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 	char err[256];
 	size_t i;
@@ -104,7 +89,7 @@ authenticate(struct evhttp_request *req, int anthropic, char *id, size_t idlen,
 	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
 		key = auth + 7;
 	else if (anthropic || auth == NULL)
-		key = evhttp_find_header(h, "x-api-key");
+		key = hreq_header(req, "x-api-key");
 	if (key == NULL || *key == '\0') {
 		http_send_error(req, 401, "invalid_request_error", "missing_api_key",
 		    "no API key: send 'Authorization: Bearer KEY'");
@@ -322,7 +307,7 @@ endpoint_of(const char *path)
 }
 
 static void
-serve_models(struct evhttp_request *req)
+serve_models(struct hreq *req)
 {
 	const struct routes *r = heritage.routes;
 	struct buf b = { 0 };
@@ -340,7 +325,7 @@ serve_models(struct evhttp_request *req)
 }
 
 static void
-serve_health(struct evhttp_request *req)
+serve_health(struct hreq *req)
 {
 	char body[256];
 	int degraded = worker.ledger == NULL || ledger_degraded(worker.ledger);
@@ -352,24 +337,7 @@ serve_health(struct evhttp_request *req)
 	send_json(req, degraded ? 503 : 200, body);
 }
 
-static void on_client_close(struct evhttp_connection *conn, void *arg);
-
-/*
- * client_timeout bounds reading a request and an idle keep-alive connection,
- * not the answer: while a response is on its way (a stream can last minutes)
- * the connection has no read timeout, only the write timeout of a client that
- * stops reading.  exchange_timeouts(ex, 0) puts the usual ones back.
- */
-static void
-exchange_timeouts(struct exchange *ex, int answering)
-{
-	int64_t ms = heritage.config->tollgate.client_timeout_ms;
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(ex->conn);
-
-	if (bev != NULL)
-		bufferevent_set_timeouts(bev, answering ? NULL : &tv, &tv);
-}
+static void on_client_close(struct hreq *req, void *arg);
 
 /*
  * Random bytes from a pool refilled 4 KiB at a time: a request id costs no
@@ -393,7 +361,7 @@ random_bytes(unsigned char *out, size_t n)
 }
 
 static struct exchange *
-exchange_new(struct evhttp_request *req, const char *endpoint)
+exchange_new(struct hreq *req, const char *endpoint)
 {
 	struct exchange *ex = calloc(1, sizeof(*ex));
 	unsigned char rnd[8];
@@ -403,7 +371,6 @@ exchange_new(struct evhttp_request *req, const char *endpoint)
 	ex->magic = EXCHANGE_MAGIC;
 	ex->w = &worker;
 	ex->req = req;
-	ex->conn = evhttp_request_get_connection(req);
 	ex->request_tier = -1;
 	ex->reply_status = 0;
 	buf_copy(ex->endpoint, sizeof(ex->endpoint), endpoint);
@@ -455,11 +422,11 @@ key_into_record(const struct keys_key *k, struct record *r)
 }
 
 static void
-handle_api(struct evhttp_request *req, const char *endpoint)
+handle_api(struct hreq *req, const char *endpoint)
 {
 	const struct config *c = heritage.config;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
+	size_t len;
+	const char *body = hreq_body(req, &len);
 	struct request_fields f;
 	struct exchange *ex;
 	struct route_model *m;
@@ -485,7 +452,7 @@ handle_api(struct evhttp_request *req, const char *endpoint)
 		exchange_free(ex);
 		return;
 	}
-	evbuffer_remove(in, ex->body.data, len);
+	memcpy(ex->body.data, body, len);
 	ex->body.len = len;
 	ex->body.data[len] = '\0';
 	if (parse_body(ex, &f, &line, &col) < 0) {
@@ -521,7 +488,7 @@ handle_api(struct evhttp_request *req, const char *endpoint)
 	buf_copy(ex->rec.customer, sizeof(ex->rec.customer),
 	    f.user[0] || vk == NULL || vk->a.customer == NULL ? f.user : vk->a.customer);
 	buf_copy(ex->rec.model_requested, sizeof(ex->rec.model_requested), f.model);
-	tags = evhttp_find_header(evhttp_request_get_input_headers(req), "x-tollgate-tags");
+	tags = hreq_header(req, "x-tollgate-tags");
 	/* tags past the record's room are cut; the record keeps what fits */
 	if (snprintf(ex->rec.tags, sizeof(ex->rec.tags), "%s%s%s", f.tags,
 	    f.tags[0] && tags ? "," : "", tags ? tags : "") >= (int)sizeof(ex->rec.tags))
@@ -533,8 +500,7 @@ handle_api(struct evhttp_request *req, const char *endpoint)
 		exchange_free(ex);
 		return;
 	}
-	evhttp_connection_set_closecb(ex->conn, on_client_close, ex);
-	exchange_timeouts(ex, 1);
+	hreq_set_closecb(req, on_client_close, ex);
 	if (upstream_start(ex) < 0) {
 		ex->reply_status = 502;
 		ex->rec.flags |= RECORD_FLAG_UPSTREAM_FAILED;
@@ -543,19 +509,14 @@ handle_api(struct evhttp_request *req, const char *endpoint)
 }
 
 void
-http_on_request(struct evhttp_request *req, void *arg)
+http_on_request(struct hreq *req)
 {
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const char *path = hreq_path(req);
+	enum http1_method cmd = hreq_method(req);
 	const char *endpoint;
 
-	(void)arg;
-	worker.requests++;
-	if (path == NULL)
-		path = "/";
 	if (strcmp(path, "/health") == 0 || strcmp(path, "/v1/health") == 0) {
-		if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)
+		if (cmd != HTTP1_GET && cmd != HTTP1_HEAD)
 			http_send_error(req, 405, "invalid_request_error", "method_not_allowed",
 			    "%s takes GET", path);
 		else
@@ -566,7 +527,7 @@ http_on_request(struct evhttp_request *req, void *arg)
 		const struct keys_key *vk;
 		char id[72];
 
-		if (cmd != EVHTTP_REQ_GET)
+		if (cmd != HTTP1_GET)
 			http_send_error(req, 405, "invalid_request_error", "method_not_allowed",
 			    "%s takes GET", path);
 		else if (authenticate(req, 0, id, sizeof(id), &vk) == 0)
@@ -580,7 +541,7 @@ http_on_request(struct evhttp_request *req, void *arg)
 		    "no such endpoint: %s", path);
 		return;
 	}
-	if (cmd != EVHTTP_REQ_POST) {
+	if (cmd != HTTP1_POST) {
 		http_send_error(req, 405, "invalid_request_error", "method_not_allowed",
 		    "%s takes POST", path);
 		return;
@@ -591,7 +552,7 @@ http_on_request(struct evhttp_request *req, void *arg)
 /* ---- replies ----------------------------------------------------------------- */
 
 static void
-add_upstream_headers(struct exchange *ex, struct evkeyvalq *out)
+add_upstream_headers(struct exchange *ex)
 {
 	char *line = ex->resp_headers.data, *end = line + ex->resp_headers.len;
 
@@ -604,7 +565,7 @@ add_upstream_headers(struct exchange *ex, struct evkeyvalq *out)
 			*colon = '\0';
 			while (*v == ' ')
 				v++;
-			evhttp_add_header(out, line, v);
+			hreq_add_header(ex->req, line, v);
 		}
 		line = nl + 1;
 	}
@@ -614,31 +575,24 @@ add_upstream_headers(struct exchange *ex, struct evkeyvalq *out)
 void
 http_stream(struct exchange *ex, const char *data, size_t len)
 {
-	struct evbuffer *b;
-
 	if (ex->req == NULL)
 		return;
 	if (!ex->started) {
-		struct evkeyvalq *h = evhttp_request_get_output_headers(ex->req);
-
-		add_upstream_headers(ex, h);
-		evhttp_add_header(h, "x-tollgate-request-id", ex->rec.id);
-		admit_headers(ex, h);
-		evhttp_send_reply_start(ex->req, (int)ex->status, NULL);
+		add_upstream_headers(ex);
+		hreq_add_header(ex->req, "x-tollgate-request-id", ex->rec.id);
+		admit_headers(ex);
+		hreq_reply_start(ex->req, (int)ex->status);
 		ex->started = 1;
 		ex->rec.first_byte_ns = clock_now_ns();
 	}
-	if ((b = evbuffer_new()) != NULL) {
-		evbuffer_add(b, data, len);
-		evhttp_send_reply_chunk(ex->req, b);
-		evbuffer_free(b);
-	}
+	/* the send may find the client gone: then ex->req is cleared, on the next loop turn */
+	hreq_reply_chunk(ex->req, data, len);
 }
 
 void
 http_finish(struct exchange *ex)
 {
-	struct evhttp_request *req = ex->req;
+	struct hreq *req = ex->req;
 	char cost[MONEY_FORMAT_MAX];
 
 	if (req == NULL) {
@@ -646,53 +600,43 @@ http_finish(struct exchange *ex)
 		return;
 	}
 	/* the exchange ends here: the connection must not call back into it */
-	evhttp_connection_set_closecb(ex->conn, NULL, NULL);
-	exchange_timeouts(ex, 0);
+	hreq_set_closecb(req, NULL, NULL);
 	money_format(ex->rec.total, MONEY_COST_SCALE, cost);
 	if (ex->started) {
-		struct evbuffer *b = evbuffer_new();
+		struct buf b = { 0 };
 
-		if (b != NULL) {
-			evbuffer_add_printf(b, ": tollgate-cost %s\n\n", cost);
-			evbuffer_add(b, ex->tail.data ? ex->tail.data : "", ex->tail.len);
-			evhttp_send_reply_chunk(req, b);
-			evbuffer_free(b);
-		}
-		evhttp_send_reply_end(req);
+		buf_append(&b, ": tollgate-cost ", 16);
+		buf_append(&b, cost, strlen(cost));
+		buf_append(&b, "\n\n", 2);
+		buf_append(&b, ex->tail.data ? ex->tail.data : "", ex->tail.len);
+		hreq_reply_chunk(req, b.data, b.len);
+		buf_release(&b);
+		hreq_reply_end(req);
 	} else if (ex->reply_status == 502 || ex->reply_status == 504) {
 		http_send_error(req, ex->reply_status, "api_error",
 		    ex->reply_status == 504 ? "upstream_timeout" : "upstream_unreachable",
 		    "model '%s': the provider %s", ex->rec.model_requested,
 		    ex->reply_status == 504 ? "did not answer in time" : "could not be reached");
 	} else {
-		struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-		struct evbuffer *b = evbuffer_new();
-
-		add_upstream_headers(ex, h);
-		evhttp_add_header(h, "x-tollgate-request-id", ex->rec.id);
-		evhttp_add_header(h, "x-tollgate-response-cost", cost);
-		admit_headers(ex, h);
-		if (worker.draining)
-			evhttp_add_header(h, "Connection", "close");
-		if (b != NULL)
-			evbuffer_add(b, ex->resp.data ? ex->resp.data : "", ex->resp.len);
-		evhttp_send_reply(req, (int)ex->status, NULL, b);
-		if (b != NULL)
-			evbuffer_free(b);
+		add_upstream_headers(ex);
+		hreq_add_header(req, "x-tollgate-request-id", ex->rec.id);
+		hreq_add_header(req, "x-tollgate-response-cost", cost);
+		admit_headers(ex);
+		hreq_reply(req, (int)ex->status, ex->resp.data ? ex->resp.data : "", ex->resp.len);
 	}
 	ex->req = NULL;
 	exchange_free(ex);
 }
 
 static void
-on_client_close(struct evhttp_connection *conn, void *arg)
+on_client_close(struct hreq *req, void *arg)
 {
 	struct exchange *ex = arg;
 
-	(void)conn;
+	(void)req;
 	if (ex == NULL || ex->magic != EXCHANGE_MAGIC || ex->req == NULL)
 		return;
-	/* evhttp frees the request after this callback: forget it now */
+	/* the request is freed after this callback: forget it now */
 	ex->req = NULL;
 	ex->rec.flags |= RECORD_FLAG_CLIENT_ABORTED;
 	if (ex->easy != NULL) {

@@ -296,12 +296,10 @@ upstream_start(struct exchange *ex)
 	if (ex->dep->auth[0])
 		ex->upheaders = add_header(ex->upheaders, "%s%s", ex->dep->auth, "");
 	if (ex->dep->api == ROUTE_API_ANTHROPIC) {
-		h = ex->req ? evhttp_find_header(evhttp_request_get_input_headers(ex->req),
-		    "anthropic-version") : NULL;
+		h = ex->req ? hreq_header(ex->req, "anthropic-version") : NULL;
 		ex->upheaders = add_header(ex->upheaders, "anthropic-version: %s%s",
 		    h ? h : "2023-06-01", "");
-		h = ex->req ? evhttp_find_header(evhttp_request_get_input_headers(ex->req),
-		    "anthropic-beta") : NULL;
+		h = ex->req ? hreq_header(ex->req, "anthropic-beta") : NULL;
 		if (h)
 			ex->upheaders = add_header(ex->upheaders, "anthropic-beta: %s%s", h, "");
 	}

@@ -21,6 +21,8 @@ for bin in "$@"; do
 		cp "$root"/tests/data/*.yaml "$root/etc/prices.yaml" "$corpus"/ ;;
 	fuzz_config)
 		cp "$root"/tests/data/config/*.yaml "$root/etc/tollgate.yaml" "$corpus"/ ;;
+	fuzz_http1)
+		cp "$root"/tests/data/http1/*.http "$corpus"/ ;;
 	esac
 	echo "fuzz: $name for ${seconds}s"
 	if ! "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
