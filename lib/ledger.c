@@ -27,6 +27,7 @@
  * interrupted between the two steps, and run again, adds nothing twice.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -96,10 +97,36 @@ make_key(unsigned char *key, const struct record *r, uint32_t worker)
 	put_be(key + 12, sequence++, 4);
 }
 
+/*
+ * getpid() without a system call on every commit: the pid is kept, and
+ * forgotten in a child of fork().
+ */
+static pid_t known_pid;
+
+static void
+forget_pid(void)
+{
+	known_pid = 0;
+}
+
+static pid_t
+ledger_pid(void)
+{
+	static int registered;
+
+	if (!registered) {
+		pthread_atfork(NULL, NULL, forget_pid);
+		registered = 1;
+	}
+	if (known_pid == 0)
+		known_pid = getpid();
+	return known_pid;
+}
+
 static int
 same_process(const struct ledger *l)
 {
-	return l->pid == getpid();
+	return l->pid == ledger_pid();
 }
 
 /* mkdir -p, each directory it creates with mode. */
@@ -218,7 +245,7 @@ ledger_open(const char *dir, enum ledger_mode mode, size_t map_size,
 	snprintf(l->spill_bad, sizeof(l->spill_bad), "%s/%s", dir, SPILL_BAD_FILE);
 	l->mode = mode;
 	l->worker = worker;
-	l->pid = getpid();
+	l->pid = ledger_pid();
 
 	if (mode == LEDGER_WRITE) {
 		if (make_dirs(dir, 0750) < 0) {

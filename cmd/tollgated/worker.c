@@ -67,6 +67,8 @@ worker_release_prices(struct price_view *v)
 
 /* ---- completion and the group commit ------------------------------------ */
 
+static void exchange_put(struct exchange *ex);
+
 void
 exchange_free(struct exchange *ex)
 {
@@ -78,13 +80,53 @@ exchange_free(struct exchange *ex)
 		hreq_set_closecb(ex->req, NULL, NULL);
 	TAILQ_REMOVE(&worker.live, ex, link);
 	worker_release_prices(ex->view);
-	buf_release(&ex->body);
-	buf_release(&ex->upbody);
-	buf_release(&ex->resp);
-	buf_release(&ex->resp_headers);
-	buf_release(&ex->tail);
 	ex->magic = 0;
-	free(ex);
+	exchange_put(ex);
+}
+
+/*
+ * Spare exchanges, their buffers kept: a request then costs no allocation of
+ * its own (an exchange is 3 KB, too large for malloc's fast bins, and its
+ * buffers grew by reallocation every time).
+ */
+#define SPARE_MAX	64
+#define SPARE_BUFFER	(64 * 1024)	/* larger buffers are not kept */
+
+static struct exchange *spare[SPARE_MAX];
+static size_t nspare;
+
+static void
+exchange_put(struct exchange *ex)
+{
+	struct buf *bufs[] = { &ex->body, &ex->upbody, &ex->resp, &ex->resp_headers, &ex->tail };
+	size_t i;
+
+	for (i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+		if (nspare == SPARE_MAX || bufs[i]->cap > SPARE_BUFFER)
+			buf_release(bufs[i]);
+	if (nspare == SPARE_MAX) {
+		free(ex);
+		return;
+	}
+	spare[nspare++] = ex;
+}
+
+struct exchange *
+exchange_get(void)
+{
+	struct exchange *ex;
+	struct buf keep[5];
+
+	if (nspare == 0)
+		return calloc(1, sizeof(struct exchange));
+	ex = spare[--nspare];
+	keep[0] = ex->body, keep[1] = ex->upbody, keep[2] = ex->resp;
+	keep[3] = ex->resp_headers, keep[4] = ex->tail;
+	memset(ex, 0, sizeof(*ex));
+	ex->body = keep[0], ex->upbody = keep[1], ex->resp = keep[2];
+	ex->resp_headers = keep[3], ex->tail = keep[4];
+	ex->body.len = ex->upbody.len = ex->resp.len = ex->resp_headers.len = ex->tail.len = 0;
+	return ex;
 }
 
 static void

@@ -74,6 +74,7 @@ struct exchange {
 	struct buf			 upbody;	/* the body sent upstream */
 	CURL				*easy;
 	struct curl_slist		*upheaders;
+	int				 own_upheaders;	/* else shared: never freed here */
 	char				 curl_error[CURL_ERROR_SIZE];
 	long				 status;	/* upstream HTTP status */
 	struct buf			 resp_headers;	/* upstream headers to pass on, "Name: value\n" */
@@ -156,6 +157,8 @@ int admin_serve(struct hreq *req, const char *path);
 /* worker.c */
 /* Prices and records a finished exchange, then queues it for the group commit. */
 void worker_complete(struct exchange *ex);
+/* A zeroed exchange (its buffers may have room already), or NULL. */
+struct exchange *exchange_get(void);
 void exchange_free(struct exchange *ex);
 struct price_view *worker_prices(void);
 void worker_release_prices(struct price_view *v);

@@ -59,6 +59,7 @@ key_equal(const char *given, const char *want)
 }
 
 /* The record's name of a key: "key:" and the first 8 bytes of its SHA-256, never the secret. */
+#define KEY_ID_LEN	(sizeof("key:") + 16)
 static void
 key_id(const unsigned char digest[SHA256_DIGEST_LENGTH], char *id, size_t idlen)
 {
@@ -67,6 +68,38 @@ key_id(const unsigned char digest[SHA256_DIGEST_LENGTH], char *id, size_t idlen)
 		buf_hex(id + 4, digest, 8);
 	} else
 		id[0] = '\0';
+}
+
+/*
+ * The record's name of tollgate.keys[i], hashed once per configuration: a
+ * one-shot SHA256() looks the digest up in OpenSSL 3 every time, which cost
+ * more than the rest of authentication.
+ */
+static void
+listed_key_id(size_t i, char *id, size_t idlen)
+{
+	static const struct config *hashed;
+	static char (*ids)[KEY_ID_LEN];
+	const struct config *c = heritage.config;
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	size_t k;
+
+	if (hashed != c) {
+		free(ids);
+		ids = calloc(c->tollgate.nkeys ? c->tollgate.nkeys : 1, sizeof(*ids));
+		for (k = 0; ids != NULL && k < c->tollgate.nkeys; k++) {
+			SHA256((const unsigned char *)c->tollgate.keys[k], strlen(c->tollgate.keys[k]),
+			    digest);
+			key_id(digest, ids[k], sizeof(ids[k]));
+		}
+		hashed = ids != NULL ? c : NULL;
+	}
+	if (ids != NULL)
+		buf_copy(id, idlen, ids[i]);
+	else {
+		SHA256((const unsigned char *)c->tollgate.keys[i], strlen(c->tollgate.keys[i]), digest);
+		key_id(digest, id, idlen);
+	}
 }
 
 /*
@@ -80,7 +113,6 @@ authenticate(struct hreq *req, int anthropic, char *id, size_t idlen,
 {
 	const struct config *c = heritage.config;
 	const char *auth = hreq_header(req, "Authorization"), *key = NULL;
-	unsigned char digest[SHA256_DIGEST_LENGTH];
 	char err[256];
 	size_t i;
 	int rc;
@@ -101,8 +133,7 @@ authenticate(struct hreq *req, int anthropic, char *id, size_t idlen,
 	}
 	for (i = 0; i < c->tollgate.nkeys; i++)
 		if (key_equal(key, c->tollgate.keys[i])) {
-			SHA256((const unsigned char *)key, strlen(key), digest);
-			key_id(digest, id, idlen);
+			listed_key_id(i, id, idlen);
 			return 0;
 		}
 	rc = worker.keys ? keys_lookup_secret(worker.keys, key, strlen(key), &worker.key, err,
@@ -363,7 +394,7 @@ random_bytes(unsigned char *out, size_t n)
 static struct exchange *
 exchange_new(struct hreq *req, const char *endpoint)
 {
-	struct exchange *ex = calloc(1, sizeof(*ex));
+	struct exchange *ex = exchange_get();
 	unsigned char rnd[8];
 
 	if (ex == NULL)

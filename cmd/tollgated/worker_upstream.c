@@ -246,6 +246,58 @@ add_header(struct curl_slist *l, const char *fmt, const char *a, const char *b)
 	return n;
 }
 
+/* The headers of a request to d (req: the client's, for Anthropic's own). */
+static struct curl_slist *
+deployment_headers(const struct route_deployment *d, struct hreq *req)
+{
+	const struct config_deployment *cd = d->cfg;
+	struct curl_slist *l;
+	const char *h;
+	size_t i;
+
+	l = curl_slist_append(NULL, "Content-Type: application/json");
+	l = add_header(l, "%s%s", "Expect:", "");
+	if (d->auth[0])
+		l = add_header(l, "%s%s", d->auth, "");
+	if (d->api == ROUTE_API_ANTHROPIC) {
+		h = req ? hreq_header(req, "anthropic-version") : NULL;
+		l = add_header(l, "anthropic-version: %s%s", h ? h : "2023-06-01", "");
+		h = req ? hreq_header(req, "anthropic-beta") : NULL;
+		if (h)
+			l = add_header(l, "anthropic-beta: %s%s", h, "");
+	}
+	for (i = 0; i < cd->nheaders; i++)
+		l = add_header(l, "%s: %s", cd->headers[i].key, cd->headers[i].value);
+	return l;
+}
+
+/*
+ * The headers of a deployment whose requests all send the same ones, made
+ * once for the routes in use rather than a list of allocations per request.
+ */
+static struct curl_slist *
+shared_headers(const struct route_deployment *d)
+{
+	static const struct routes *made_for;
+	static struct curl_slist **lists;
+	const struct routes *r = heritage.routes;
+	size_t i = (size_t)(d - r->deps);
+
+	if (made_for != r) {
+		if (made_for != NULL && lists != NULL)
+			for (size_t k = 0; k < made_for->ndeps; k++)
+				curl_slist_free_all(lists[k]);
+		free(lists);
+		lists = calloc(r->ndeps ? r->ndeps : 1, sizeof(*lists));
+		made_for = lists ? r : NULL;
+	}
+	if (lists == NULL)
+		return NULL;
+	if (lists[i] == NULL)
+		lists[i] = deployment_headers(d, NULL);
+	return lists[i];
+}
+
 /*
  * Easy handles are kept for the next request rather than freed: making one
  * costs a handful of allocations (its buffers among them) per request.  No
@@ -267,6 +319,28 @@ easy_give(struct worker *w, CURL *easy)
 		curl_easy_cleanup(easy);
 }
 
+/*
+ * Whether the environment names a proxy.  When it does not, curl is told so
+ * (CURLOPT_NOPROXY "*"), and spares the six getenv() calls it makes for every
+ * transfer; when it does, curl reads it as usual.
+ */
+static int
+proxy_from_environment(void)
+{
+	static const char *const names[] = { "http_proxy", "HTTP_PROXY", "https_proxy",
+		"HTTPS_PROXY", "all_proxy", "ALL_PROXY" };
+	static int known = -1;
+	size_t i;
+
+	if (known < 0) {
+		known = 0;
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (getenv(names[i]) != NULL && *getenv(names[i]) != '\0')
+				known = 1;
+	}
+	return known;
+}
+
 int
 upstream_start(struct exchange *ex)
 {
@@ -275,8 +349,6 @@ upstream_start(struct exchange *ex)
 	const struct config *cfg = heritage.config;
 	const struct config_deployment *cd;
 	char url[2048];
-	const char *h;
-	size_t i;
 	long timeout;
 
 	if (ex->attempt == 0 && !ex->rr_chosen)
@@ -291,21 +363,14 @@ upstream_start(struct exchange *ex)
 	ex->resp.len = ex->resp_headers.len = ex->tail.len = 0;
 	usage_raw_init(&ex->raw);
 
-	ex->upheaders = curl_slist_append(NULL, "Content-Type: application/json");
-	ex->upheaders = add_header(ex->upheaders, "%s%s", "Expect:", "");
-	if (ex->dep->auth[0])
-		ex->upheaders = add_header(ex->upheaders, "%s%s", ex->dep->auth, "");
 	if (ex->dep->api == ROUTE_API_ANTHROPIC) {
-		h = ex->req ? hreq_header(ex->req, "anthropic-version") : NULL;
-		ex->upheaders = add_header(ex->upheaders, "anthropic-version: %s%s",
-		    h ? h : "2023-06-01", "");
-		h = ex->req ? hreq_header(ex->req, "anthropic-beta") : NULL;
-		if (h)
-			ex->upheaders = add_header(ex->upheaders, "anthropic-beta: %s%s", h, "");
+		/* the client's anthropic-version and -beta go along: a list of its own */
+		ex->upheaders = deployment_headers(ex->dep, ex->req);
+		ex->own_upheaders = 1;
+	} else {
+		ex->upheaders = shared_headers(ex->dep);
+		ex->own_upheaders = 0;
 	}
-	for (i = 0; i < cd->nheaders; i++)
-		ex->upheaders = add_header(ex->upheaders, "%s: %s", cd->headers[i].key,
-		    cd->headers[i].value);
 
 	if ((ex->easy = easy_take(w)) == NULL)
 		return -1;
@@ -329,6 +394,8 @@ upstream_start(struct exchange *ex)
 	curl_easy_setopt(ex->easy, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)cfg->tollgate.upstream_connect_timeout_ms);
 	curl_easy_setopt(ex->easy, CURLOPT_TIMEOUT_MS, timeout);
+	if (!proxy_from_environment())
+		curl_easy_setopt(ex->easy, CURLOPT_NOPROXY, "*");
 	ex->curl_error[0] = '\0';
 	if (curl_multi_add_handle(w->curl.multi, ex->easy) != CURLM_OK) {
 		upstream_abort(ex);
@@ -345,8 +412,10 @@ upstream_abort(struct exchange *ex)
 		easy_give(ex->w, ex->easy);
 		ex->easy = NULL;
 	}
-	curl_slist_free_all(ex->upheaders);
+	if (ex->own_upheaders)
+		curl_slist_free_all(ex->upheaders);
 	ex->upheaders = NULL;
+	ex->own_upheaders = 0;
 }
 
 /* A failure worth another deployment: nothing reached the client yet. */
