@@ -10,7 +10,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import MASTER_KEY, Gateway, Mock, done, eq, ok  # noqa: E402
+from tg import MASTER_KEY, Gateway, Mock, done, eq, free_port, ok  # noqa: E402
 
 CHAT = json.dumps({"model": "demo", "messages": [{"role": "user", "content": "hi"}]})
 STREAM = json.dumps({"model": "demo", "stream": True, "messages": [],
@@ -241,6 +241,22 @@ def test_timeouts(gw):
     ok(c.closed(), "an idle connection closes after client_timeout")
 
 
+def test_proxy_environment(mock):
+    """http_proxy in tollgated's environment is honoured (curl reads it when it is set)."""
+    os.environ["http_proxy"] = "http://127.0.0.1:%d" % free_port()
+    try:
+        gw = Gateway(mock)
+    finally:
+        del os.environ["http_proxy"]
+    try:
+        c = Conn(gw)
+        c.send(post("/v1/chat/completions", CHAT))
+        eq(c.response()[0], 502, "with http_proxy naming a dead proxy, the provider is unreachable: 502")
+    finally:
+        gw.stop()
+        gw.cleanup()
+
+
 def main():
     mock = Mock()
     gw = Gateway(mock, tollgate_extra="  client_timeout: 1s\n")
@@ -255,6 +271,9 @@ def main():
     finally:
         gw.stop()
         gw.cleanup()
+    try:
+        test_proxy_environment(mock)
+    finally:
         mock.stop()
     done()
 
