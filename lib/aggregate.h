@@ -93,11 +93,12 @@ void aggregate_value_add(struct agg_value *to, const struct agg_value *v);
 
 /*
  * Counts the records committed after the stored position (in commit order,
- * at most max_records, stopping at the first that ended at or after
- * before_ns: pass INT64_MAX for all), in one write transaction that also
- * stores the new position: a crash loses the whole transaction or nothing.
- * l is LEDGER_WRITE.  Returns 0 with *done records counted (0: caught up),
- * or -1 with err.
+ * at most max_records, fewer when they touch many rows or days, stopping at
+ * the first that ended at or after before_ns: pass INT64_MAX for all).  They
+ * are read under a read transaction; the sums are written with the new
+ * position in one write transaction: a crash loses the whole of it or
+ * nothing.  l is LEDGER_WRITE.  Returns 0 with *done records counted (0:
+ * caught up, or another writer is counting them), or -1 with err.
  */
 int aggregate_follow(struct ledger *l, int64_t before_ns, size_t max_records, size_t *done,
     char *err, size_t errlen);

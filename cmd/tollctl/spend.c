@@ -815,7 +815,7 @@ aggregate_main(int argc, char **argv)
 			goto out;
 		}
 		total += done;
-	} while (done == REBUILD_BATCH);
+	} while (done > 0);
 	printf("rebuilt the aggregates of '%s' from %zu record%s\n", dir, total,
 	    total == 1 ? "" : "s");
 	fflush(stdout);

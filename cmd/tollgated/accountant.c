@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -34,12 +35,12 @@
 
 #define ACCOUNTANT_AGG_MS	200
 /*
- * Records per aggregate transaction.  The follow holds LMDB's single writer
- * lock, which workers' appends wait for, for about 20 µs a record: 256 keep
- * that near 5 ms (measured: p99 at c=1 went from 2.3 ms with 5,000 to under
- * 1 ms with the lower priority below), and a full batch runs the next at once.
+ * Records per follow.  A follow reads and sums them without a lock, then holds
+ * LMDB's single writer lock, which workers' appends wait for, only to write the
+ * rows they touched (aggregate_follow() bounds those).  A follow that counted
+ * anything is followed by the next at once, until one finds nothing.
  */
-#define ACCOUNTANT_AGG_BATCH	256
+#define ACCOUNTANT_AGG_BATCH	4096
 /* Changed days exported per turn: more wait for the next turn, a moment later. */
 #define ACCOUNTANT_EXPORT_DAYS	16
 /* Pruning: looked at hourly, deleted in batches as short as the aggregate ones. */
@@ -47,6 +48,10 @@
 #define ACCOUNTANT_PRUNE_BATCH	5000
 #define ACCOUNTANT_ALERT_MS	1000
 #define ACCOUNTANT_NICE		10
+/* Kept up this long: the accountant steps down to SCHED_IDLE (see pace()). */
+#define ACCOUNTANT_IDLE_AFTER_S	2
+/* More than a batch behind for this long at SCHED_IDLE: it is being starved. */
+#define ACCOUNTANT_BEHIND_S	5
 #define ACCOUNTANT_ALERT_BATCH	5000
 
 struct accountant {
@@ -60,6 +65,10 @@ struct accountant {
 	struct buf		 body;
 	size_t			 pruned;	/* records deleted by this round of pruning */
 	int			 agg_failing;	/* the last follow failed: said once */
+	int			 idle;		/* running at SCHED_IDLE */
+	int64_t			 kept_up_since;	/* ns; 0: behind */
+	int64_t			 behind_since;	/* ns; 0: keeping up */
+	int			 exit_status;
 	char			 host[256];
 };
 
@@ -74,9 +83,63 @@ on_sync(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Folds up to ACCOUNTANT_AGG_BATCH new records into the aggregates.  A full
- * batch means there may be more: the next one runs as soon as the loop has
- * served its other events, so a long catch-up never holds up the sync.
+ * The accountant's priority.  Its work can wait a moment and a client's
+ * cannot: at niceness 10 it still took the CPU from a worker often enough
+ * to add about 0.3 ms to p99 at c=1, so once it has kept up for a while it
+ * runs at SCHED_IDLE, which the kernel preempts as soon as a worker wakes.
+ * A gateway that keeps its CPUs busy would then starve it: if it falls
+ * behind, it asks for its normal priority back, and where the kernel refuses
+ * that to an unprivileged process (RLIMIT_NICE) it exits with
+ * ACCOUNTANT_EXIT_BEHIND for the master to start a new one, which begins at
+ * normal priority.  Nothing is lost either way: the ledger holds the records.
+ */
+static void
+pace(size_t done)
+{
+	int64_t now = clock_now_ns();
+	struct sched_param sp = { 0 };
+	uint64_t lag = 0;
+
+	if (accountant.exit_status != 0)
+		return;	/* on its way out */
+	/* a follow that found nothing has caught up */
+	if (done > 0 && aggregate_lag(accountant.ledger, &lag) < 0)
+		return;
+	if (lag <= ACCOUNTANT_AGG_BATCH) {
+		accountant.behind_since = 0;
+		if (accountant.kept_up_since == 0)
+			accountant.kept_up_since = now;
+		if (!accountant.idle &&
+		    now - accountant.kept_up_since >= (int64_t)ACCOUNTANT_IDLE_AFTER_S * 1000000000 &&
+		    sched_setscheduler(0, SCHED_IDLE, &sp) == 0) {
+			accountant.idle = 1;
+			log_debug("accountant: kept up for %d s: running at SCHED_IDLE",
+			    ACCOUNTANT_IDLE_AFTER_S);
+		}
+		return;
+	}
+	accountant.kept_up_since = 0;
+	if (accountant.behind_since == 0)
+		accountant.behind_since = now;
+	if (!accountant.idle ||
+	    now - accountant.behind_since < (int64_t)ACCOUNTANT_BEHIND_S * 1000000000)
+		return;
+	if (sched_setscheduler(0, SCHED_OTHER, &sp) == 0) {
+		accountant.idle = 0;
+		log_info("accountant: %llu records behind: back to normal priority",
+		    (unsigned long long)lag);
+		return;
+	}
+	log_info("accountant: %llu records behind and not allowed its normal priority back "
+	    "(%s): restarting to catch up", (unsigned long long)lag, strerror(errno));
+	accountant.exit_status = ACCOUNTANT_EXIT_BEHIND;
+	event_base_loopexit(accountant.base, NULL);
+}
+
+/*
+ * Folds up to ACCOUNTANT_AGG_BATCH new records into the aggregates.  Having
+ * found some means there may be more: the next follow runs as soon as the
+ * loop has served its other events, so a long catch-up never holds up the sync.
  */
 static void
 on_aggregate(evutil_socket_t fd, short what, void *arg)
@@ -95,7 +158,8 @@ on_aggregate(evutil_socket_t fd, short what, void *arg)
 		log_info("accountant: aggregating the ledger again");
 		accountant.agg_failing = 0;
 	}
-	event_add(accountant.agg_ev, done == ACCOUNTANT_AGG_BATCH ? &now : &tv);
+	pace(done);
+	event_add(accountant.agg_ev, done > 0 ? &now : &tv);
 }
 
 /* Exports one day: its files, and its document queued for export.url; 0 or -1. */
@@ -245,10 +309,7 @@ accountant_main(void)
 	char err[512];
 
 	log_set_prefix("accountant");
-	/*
-	 * Below the workers: the accountant's batches can wait a moment, a client
-	 * cannot.  Niceness 10 still leaves it a tenth of a busy CPU, ample to keep up.
-	 */
+	/* below the workers from the start; lower still once it keeps up (pace()) */
 	if (setpriority(PRIO_PROCESS, 0, ACCOUNTANT_NICE) < 0)
 		log_warn("accountant: cannot lower its priority: %s", strerror(errno));
 	if ((accountant.base = event_base_new()) == NULL)
@@ -303,5 +364,5 @@ accountant_main(void)
 	buf_release(&accountant.body);
 	ledger_sync(accountant.ledger);
 	ledger_close(accountant.ledger);
-	return 0;
+	return accountant.exit_status;
 }

@@ -321,6 +321,12 @@ reap(int shutting_down)
 				ch->respawn_at = 0;
 				break;
 			}
+			if (ch->role == ROLE_ACCOUNTANT && WIFEXITED(status) &&
+			    WEXITSTATUS(status) == ACCOUNTANT_EXIT_BEHIND) {
+				/* it asked for it: see pace() in accountant.c */
+				ch->respawn_at = time(NULL);
+				break;
+			}
 			ch->failures = time(NULL) - ch->started < 5 ? ch->failures + 1 : 0;
 			delay = ch->failures == 0 ? 0 : 1 << (ch->failures < 5 ? ch->failures : 5);
 			if (WIFSIGNALED(status))

@@ -40,6 +40,8 @@ struct options {
 int master_main(const struct options *o);
 int worker_main(void);
 int accountant_main(void);
+/* The accountant's exit status when it fell behind at SCHED_IDLE: start a new one now. */
+#define ACCOUNTANT_EXIT_BEHIND	75
 
 /* Loads config, routes and prices the way the master does (also for -t). */
 struct pricemap_builder;

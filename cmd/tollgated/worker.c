@@ -304,8 +304,8 @@ on_term(evutil_socket_t sig, short what, void *arg)
 		return;
 	worker.draining = 1;
 	/* stop accepting: the listener stays open in the master and the other workers */
+	/* open connections stay: a request may be on its way on one (answered with Connection: close) */
 	conn_unlisten();
-	conn_close_idle();
 	worker.drain_timer = evtimer_new(worker.base, on_drain_timeout, NULL);
 	evtimer_add(worker.drain_timer, &tv);
 	worker.drain_check = evtimer_new(worker.base, on_drain_check, NULL);

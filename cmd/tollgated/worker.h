@@ -104,8 +104,6 @@ extern struct worker worker;
 struct hreq;
 int conn_listen(struct event_base *base, int fd);
 void conn_unlisten(void);
-void conn_close_idle(void);
-size_t conn_count(void);
 enum http1_method hreq_method(const struct hreq *r);
 const char *hreq_path(const struct hreq *r);
 const char *hreq_query(const struct hreq *r);	/* NULL: none */

@@ -76,7 +76,6 @@ struct conn {
 
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 static struct evconnlistener *listener;
-static size_t nconns;
 
 static void conn_close(struct conn *c);
 static void conn_free(struct conn *c);
@@ -640,7 +639,6 @@ static void
 conn_free(struct conn *c)
 {
 	LIST_REMOVE(c, link);
-	nconns--;
 	buf_release(&c->in);
 	buf_release(&c->raw);
 	buf_release(&c->out);
@@ -704,7 +702,6 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	event_assign(&c->wr, base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
 	evtimer_assign(&c->timer, base, on_timeout, c);
 	LIST_INSERT_HEAD(&conns, c, link);
-	nconns++;
 	event_add(&c->rd, NULL);
 	c->reading = 1;
 	arm_timeout(c);
@@ -736,23 +733,4 @@ conn_unlisten(void)
 		evconnlistener_free(listener);
 		listener = NULL;
 	}
-}
-
-/* Draining: idle connections close now; busy ones after their answer (put_head). */
-void
-conn_close_idle(void)
-{
-	struct conn *c, *next;
-
-	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
-		next = LIST_NEXT(c, link);
-		if (c->state == CONN_READING && c->in.len == 0 && c->out.len == c->out_off)
-			conn_close(c);
-	}
-}
-
-size_t
-conn_count(void)
-{
-	return nconns;
 }
