@@ -561,6 +561,8 @@ static const struct tg_key tg_keys_table[] = {
 	  TG(upstream_connect_timeout_ms), 0, 1, DAY_MS, "10s", DURATION " from 1ms to 24h" },
 	{ "upstream_timeout", YAML_SCALAR_NODE, tg_duration, TG(upstream_timeout_ms), 0,
 	  1, DAY_MS, "600s", DURATION " from 1ms to 24h" },
+	{ "user", YAML_SCALAR_NODE, tg_string, TG(user), 0,
+	  0, 0, NULL, "a user name" },
 	{ "workers", YAML_SCALAR_NODE, tg_workers, TG(workers), 0,
 	  1, 1024, "auto", "'auto' or an integer 1-1024" },
 };
@@ -2132,6 +2134,7 @@ config_free(struct config *c)
 	strv_free(c->tollgate.price_files, c->tollgate.nprice_files);
 	strv_free(c->tollgate.keys, c->tollgate.nkeys);
 	free(c->tollgate.log_file);
+	free(c->tollgate.user);
 	free(c->tollgate.export_dir);
 	free(c->tollgate.export_url);
 	free(c->tollgate.budget_timezone);

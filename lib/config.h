@@ -101,6 +101,7 @@ struct config_tollgate {
 	char		**keys;			/* client keys accepted besides the master key */
 	size_t		 nkeys;
 	char		*log_file;		/* NULL: stderr */
+	char		*user;			/* started as root: run as this user; NULL: stay */
 	char		*export_dir;		/* day aggregates as CSV and JSON Lines; NULL: none */
 	int64_t		 export_interval_ms;	/* how often they are written [60000] */
 	char		*export_url;		/* and POSTed as JSON here; NULL: not */

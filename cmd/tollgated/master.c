@@ -10,13 +10,19 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -426,6 +432,9 @@ reload(const struct options *o)
 		config_free(c);
 		return;
 	}
+	if ((c->tollgate.user == NULL) != (old->tollgate.user == NULL) ||
+	    (c->tollgate.user != NULL && strcmp(c->tollgate.user, old->tollgate.user) != 0))
+		log_warn("reload: a change of tollgate.user takes effect at the next start");
 	if (strcmp(c->tollgate.listen, old->tollgate.listen) != 0 ||
 	    c->tollgate.port != old->tollgate.port) {
 		if ((fd = bind_listener(c, err, sizeof(err))) < 0) {
@@ -452,6 +461,121 @@ reload(const struct options *o)
 	routes_free(oldr);
 	config_free(old);
 	log_info("configuration generation %llu running", (unsigned long long)generation);
+}
+
+/*
+ * Tells systemd (Type=notify) how the service is doing: "READY=1",
+ * "RELOADING=1", "STOPPING=1".  The protocol is one datagram to the socket
+ * named in $NOTIFY_SOCKET ('@': the abstract namespace); outside systemd
+ * there is none and this does nothing.
+ */
+static void
+notify_systemd(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timespec now;
+	char msg[128];
+	size_t len;
+	int fd, n;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    (len = strlen(path)) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, len);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	/* a reload's start carries the time, which systemd 253 and later ask for */
+	n = snprintf(msg, sizeof(msg), "%s\nMONOTONIC_USEC=%llu\n", state,
+	    (unsigned long long)now.tv_sec * 1000000 + (unsigned long long)now.tv_nsec / 1000);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	if (sendto(fd, msg, (size_t)n, MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		log_warn("cannot notify systemd at '%s': %s", path, strerror(errno));
+	close(fd);
+}
+
+/*
+ * dir, made if missing (with its parents) and then given to pw: a directory
+ * that already exists is left as it is, so a misconfigured run_dir of /tmp,
+ * say, never changes hands.  0, or -1 with err.
+ */
+static int
+own_dir(const char *dir, const struct passwd *pw, const char *what, char *err, size_t errlen)
+{
+	char path[PATH_MAX], *p;
+	struct stat st;
+
+	if (stat(dir, &st) == 0)
+		return 0;
+	if (strlen(dir) >= sizeof(path)) {
+		snprintf(err, errlen, "%s '%s': %s", what, dir, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	strcpy(path, dir);
+	for (p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if ((mkdir(path, 0750) < 0 && errno != EEXIST) || chown(path, pw->pw_uid, pw->pw_gid) < 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot make %s '%s': %s", what, path, strerror(errno));
+	return -1;
+}
+
+/* The account packages make, taken when started as root and tollgate.user is unset. */
+#define TOLLGATE_USER	"tollgate"
+
+/*
+ * Started as root, the master gives up root once the listener is bound
+ * (ports below 1024 need it), before it opens anything else: the log, the
+ * shared memory, the ledger, and every child, are the user's.  0, or -1.
+ */
+static int
+drop_privileges(const struct config *c, char *err, size_t errlen)
+{
+	const char *name = c->tollgate.user ? c->tollgate.user : TOLLGATE_USER;
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return 0;
+	errno = 0;
+	if ((pw = getpwnam(name)) == NULL && c->tollgate.user == NULL) {
+		log_warn("running as root: there is no user '%s' and tollgate.user names none",
+		    TOLLGATE_USER);
+		return 0;
+	}
+	if (pw == NULL) {
+		snprintf(err, errlen, "tollgate.user: no such user '%s'%s%s", name,
+		    errno ? ": " : "", errno ? strerror(errno) : "");
+		return -1;
+	}
+	if (pw->pw_uid == 0)
+		return 0;
+	if (own_dir(c->tollgate.run_dir, pw, "run_dir", err, errlen) < 0 ||
+	    own_dir(c->tollgate.ledger_path, pw, "ledger_path", err, errlen) < 0)
+		return -1;
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		snprintf(err, errlen, "cannot become user '%s': %s", name, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0 || geteuid() == 0) {
+		snprintf(err, errlen, "user '%s': root could be taken back; refusing to run", name);
+		return -1;
+	}
+	/* a process that was root is not dumpable after setuid(): let workers' cores be */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	log_info("running as user '%s' (uid %ld)", name, (long)pw->pw_uid);
+	return 0;
 }
 
 static void
@@ -497,6 +621,9 @@ master_main(const struct options *o)
 	log_set_prefix("master");
 	if (master_load(o, &c, &r, &t, err, sizeof(err)) < 0)
 		fatal("%s", err);
+	if ((fd = bind_listener(c, err, sizeof(err))) < 0 ||
+	    drop_privileges(c, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	if (c->tollgate.log_file != NULL && log_open(c->tollgate.log_file) < 0)
 		fatal("cannot open log file '%s': %s", c->tollgate.log_file, strerror(errno));
 	if (shm_create(c->tollgate.run_dir, &shm, err, sizeof(err)) < 0)
@@ -504,8 +631,6 @@ master_main(const struct options *o)
 	if (shm_publish_prices(shm, t, err, sizeof(err)) == 0)
 		fatal("%s", err);
 	free(t);
-	if ((fd = bind_listener(c, err, sizeof(err))) < 0)
-		fatal("%s", err);
 	if (!o->foreground && daemon(1, c->tollgate.log_file != NULL) < 0)
 		fatal("cannot become a daemon: %s", strerror(errno));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -543,6 +668,7 @@ master_main(const struct options *o)
 	log_info("listening on %s:%d, %d worker%s (pid %ld)", c->tollgate.listen,
 	    c->tollgate.port, count_alive(ROLE_WORKER, 0), count_alive(ROLE_WORKER, 0) == 1 ? "" : "s",
 	    (long)getpid());
+	notify_systemd("READY=1");
 
 	for (;;) {
 		sigset_t wait = old;
@@ -573,9 +699,12 @@ master_main(const struct options *o)
 		}
 		if (got_hup) {
 			got_hup = 0;
+			notify_systemd("RELOADING=1");
 			reload(o);
+			notify_systemd("READY=1");
 		}
 	}
+	notify_systemd("STOPPING=1");
 	shutdown_all();
 	shm_detach(shm);
 	return 0;

@@ -360,12 +360,15 @@ serve_health(struct hreq *req)
 {
 	char body[256];
 	int degraded = worker.ledger == NULL || ledger_degraded(worker.ledger);
+	int priced = worker.prices != NULL && worker.prices->table != NULL;
 
+	/* ready: a record can be written and a request priced */
 	snprintf(body, sizeof(body), "{\"status\": \"%s\", \"ledger\": \"%s\", "
-	    "\"price_generation\": %llu}\n", degraded ? "degraded" : "ok",
-	    degraded ? "degraded" : "ok",
+	    "\"prices\": \"%s\", \"price_generation\": %llu}\n",
+	    degraded || !priced ? "degraded" : "ok", degraded ? "degraded" : "ok",
+	    priced ? "loaded" : "missing",
 	    (unsigned long long)(worker.prices ? worker.prices->generation : 0));
-	send_json(req, degraded ? 503 : 200, body);
+	send_json(req, degraded || !priced ? 503 : 200, body);
 }
 
 static void on_client_close(struct hreq *req, void *arg);
@@ -546,10 +549,14 @@ http_on_request(struct hreq *req)
 	enum http1_method cmd = hreq_method(req);
 	const char *endpoint;
 
-	if (strcmp(path, "/health") == 0 || strcmp(path, "/v1/health") == 0) {
+	if (strcmp(path, "/health") == 0 || strcmp(path, "/v1/health") == 0 ||
+	    strcmp(path, "/health/readiness") == 0 || strcmp(path, "/health/liveness") == 0 ||
+	    strcmp(path, "/health/liveliness") == 0) {
 		if (cmd != HTTP1_GET && cmd != HTTP1_HEAD)
 			http_send_error(req, 405, "invalid_request_error", "method_not_allowed",
 			    "%s takes GET", path);
+		else if (strncmp(path, "/health/live", 12) == 0)
+			send_json(req, 200, "{\"status\": \"alive\"}\n");	/* it answered */
 		else
 			serve_health(req);
 		return;

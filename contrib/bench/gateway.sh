@@ -206,7 +206,7 @@ table="$tmp/table"
 
 # ---- 1,000 open streams through tollgated (1 worker): 50 chunks 20 ms apart, about 1 s each
 start_tollgated 1
-KEY=$key STREAM=1 CHUNK_DELAY_MS=20 taskset -c 1 wrk -t1 -c1000 -d${dur}s --latency \
+KEY=$key STREAM=1 CHUNK_DELAY_MS=20 taskset -c 1 wrk -t1 -c1000 -d${dur}s --timeout 10s --latency \
     -s "$root/contrib/bench/chat.lua" "http://127.0.0.1:$gport/v1/chat/completions" >"$tmp/streams.out" &
 wrkpid=$!
 sleep 2	# the 1,000 streams are open: one more, timed, straight to the mock and through tollgated
