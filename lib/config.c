@@ -549,6 +549,8 @@ static const struct tg_key tg_keys_table[] = {
 	  0, 0, NULL, "a file name" },
 	{ "max_body_bytes", YAML_SCALAR_NODE, tg_size, TG(max_body_bytes), 0,
 	  1, INT64_MAX, "10MiB", SIZE },
+	{ "metrics_auth", YAML_SCALAR_NODE, tg_bool, TG(metrics_auth), 0,
+	  0, 1, "false", "true or false" },
 	{ "port", YAML_SCALAR_NODE, tg_int, TG(port), 0,
 	  1, 65535, "4000", "an integer 1-65535" },
 	{ "price_files", YAML_SEQUENCE_NODE, tg_paths, TG(price_files), TG(nprice_files),

@@ -102,6 +102,7 @@ struct config_tollgate {
 	size_t		 nkeys;
 	char		*log_file;		/* NULL: stderr */
 	char		*user;			/* started as root: run as this user; NULL: stay */
+	int		 metrics_auth;		/* /metrics takes the master key [false] */
 	char		*export_dir;		/* day aggregates as CSV and JSON Lines; NULL: none */
 	int64_t		 export_interval_ms;	/* how often they are written [60000] */
 	char		*export_url;		/* and POSTed as JSON here; NULL: not */

@@ -28,6 +28,12 @@ static const char *const flag_names[RECORD_FLAG_COUNT] = {
 };
 
 const char *
+record_token_name(unsigned i)
+{
+	return i < RECORD_TOKEN_COUNT ? token_names[i] : NULL;
+}
+
+const char *
 record_flag_name(unsigned bit)
 {
 	return bit < RECORD_FLAG_COUNT ? flag_names[bit] : NULL;

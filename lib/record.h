@@ -86,5 +86,7 @@ int record_decode(const char *data, size_t len, struct record *r);
 int record_to_json(const struct record *r, struct buf *out);
 /* Record flag names ("client_aborted"), NULL past the last. */
 const char *record_flag_name(unsigned bit);
+/* The JSON name of token category i ("cache_read"), NULL past the last. */
+const char *record_token_name(unsigned i);
 
 #endif

@@ -32,7 +32,9 @@
 #include <netinet/tcp.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "pricemap.h"
 #include "shm.h"
 #include "tollgated.h"
@@ -333,6 +335,9 @@ reap(int shutting_down)
 				ch->respawn_at = time(NULL);
 				break;
 			}
+			if (heritage.metrics != NULL)
+				metrics_add(ch->role == ROLE_WORKER ? &heritage.metrics->worker_restarts :
+				    &heritage.metrics->accountant_restarts, 1);
 			ch->failures = time(NULL) - ch->started < 5 ? ch->failures + 1 : 0;
 			delay = ch->failures == 0 ? 0 : 1 << (ch->failures < 5 ? ch->failures : 5);
 			if (WIFSIGNALED(status))
@@ -399,6 +404,22 @@ restart_accountant(void)
 	start_role(ROLE_ACCOUNTANT, 0);
 }
 
+/* For /metrics: when the price table in use was made, and how long that took. */
+static void
+prices_loaded(int64_t started_ns)
+{
+	int64_t now = clock_now_ns();
+	struct timespec wall;
+
+	if (heritage.metrics == NULL)
+		return;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	__atomic_store_n(&heritage.metrics->prices_loaded_unix_ns,
+	    (uint64_t)wall.tv_sec * 1000000000 + (uint64_t)wall.tv_nsec, __ATOMIC_RELAXED);
+	__atomic_store_n(&heritage.metrics->prices_load_us,
+	    (uint64_t)(now > started_ns ? (now - started_ns) / 1000 : 0), __ATOMIC_RELAXED);
+}
+
 static void
 reload(const struct options *o)
 {
@@ -408,6 +429,8 @@ reload(const struct options *o)
 	char err[1024];
 	uint64_t h, gen;
 	int fd = heritage.listen_fd, i;
+
+	int64_t load_started = clock_now_ns();
 
 	log_info("reloading '%s'", o->config_path);
 	if (master_load(o, &c, &r, &t, err, sizeof(err)) < 0) {
@@ -424,6 +447,7 @@ reload(const struct options *o)
 		return;
 	}
 	free(t);
+	prices_loaded(load_started);
 	log_info("price table generation %llu published", (unsigned long long)gen);
 	h = hash_files(c);
 	if (h == config_hash) {
@@ -616,6 +640,7 @@ master_main(const struct options *o)
 	struct sigaction sa;
 	sigset_t block, old;
 	char err[1024];
+	int64_t load_started = clock_now_ns();
 	int fd;
 
 	log_set_prefix("master");
@@ -641,6 +666,9 @@ master_main(const struct options *o)
 	if (window_set_timezone(c->tollgate.budget_timezone, err, sizeof(err)) < 0 ||
 	    budget_shm_create(0, &heritage.budgets, err, sizeof(err)) < 0)
 		fatal("%s", err);
+	if ((heritage.metrics = metrics_create()) == NULL)
+		log_warn("cannot map the /metrics counters: %s (live metrics are off)", strerror(errno));
+	prices_loaded(load_started);
 	if (counters_rebuild(c, 0, err, sizeof(err)) < 0)
 		fatal("cannot count the budgets' spend: %s", err);
 

@@ -25,6 +25,7 @@ struct heritage {
 	uint64_t	 config_generation;
 	pid_t		 master_pid;
 	struct budget_store *budgets;	/* shared counters, mapped before fork */
+	struct metrics	*metrics;	/* live counters for /metrics, mapped before fork */
 };
 
 extern struct heritage heritage;

@@ -168,6 +168,12 @@ worker_complete(struct exchange *ex)
 		r->status = (uint16_t)ex->reply_status;
 	else
 		r->status = (uint16_t)(ex->status ? ex->status : 502);
+	if (worker.metrics != NULL) {
+		metrics_observe(worker.metrics, METRICS_UPSTREAM, r->end_ns - r->start_ns);
+		metrics_observe(worker.metrics, METRICS_TTFB,
+		    (r->first_byte_ns ? r->first_byte_ns : r->end_ns) - r->start_ns);
+		metrics_usage_flags(worker.metrics, r->usage_flags);
+	}
 	TAILQ_REMOVE(&worker.live, ex, link);
 	TAILQ_INSERT_TAIL(&worker.pending, ex, link);
 	/* one commit for everything that finishes in this loop turn */
@@ -193,6 +199,7 @@ keep_unwritten(const struct record *recs, size_t n)
 static void
 commit(const struct record *recs, size_t n)
 {
+	int64_t started = clock_now_ns();
 	char err[512];
 	int rc = -1;
 
@@ -200,6 +207,12 @@ commit(const struct record *recs, size_t n)
 		rc = ledger_append(worker.ledger, recs, n, err, sizeof(err));
 	else
 		snprintf(err, sizeof(err), "the ledger is not open");
+	if (worker.metrics != NULL) {
+		metrics_observe(worker.metrics, METRICS_COMMIT, clock_now_ns() - started);
+		if (rc >= 0)
+			metrics_add(rc == 0 ? &worker.metrics->records : &worker.metrics->records_unwritten,
+			    n);
+	}
 	if (rc == 1)
 		log_warn("worker %u: ledger full or unwritable: %zu record%s spilled, to be replayed",
 		    heritage.index, n, n == 1 ? "" : "s");
@@ -356,6 +369,8 @@ worker_main(void)
 	log_set_prefix("worker");
 	TAILQ_INIT(&worker.pending);
 	TAILQ_INIT(&worker.live);
+	if (heritage.metrics != NULL)
+		worker.metrics = &heritage.metrics->slot[heritage.index % METRICS_SLOTS];
 	if ((worker.base = new_base()) == NULL)
 		fatal("worker %u: cannot create the event loop", heritage.index);
 	if (shm_attach(heritage.run_dir, &worker.shm, err, sizeof(err)) < 0)

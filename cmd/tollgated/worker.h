@@ -19,6 +19,7 @@
 #include "http1.h"
 #include "keys.h"
 #include "ledger.h"
+#include "metrics.h"
 #include "record.h"
 #include "route.h"
 #include "shm.h"
@@ -49,6 +50,7 @@ struct worker {
 	struct event			*drain_timer;	/* shutdown_timeout */
 	struct event			*drain_check;	/* the quiet period */
 	int				 draining;
+	struct metrics_slot		*metrics;	/* this worker's live counters */
 	uint64_t			 requests;	/* requests received, for the quiet period */
 	uint64_t			 seq;
 };
@@ -119,6 +121,9 @@ void hreq_reply_chunk(struct hreq *r, const void *data, size_t len);
 void hreq_reply_end(struct hreq *r);
 /* cb(r, arg) runs when the client goes before the answer is whole; r is gone after it. */
 void hreq_set_closecb(struct hreq *r, void (*cb)(struct hreq *, void *), void *arg);
+
+/* worker_metrics.c: GET /metrics */
+void metrics_serve(struct hreq *req);
 
 /* worker_http.c */
 void http_on_request(struct hreq *req);

@@ -252,6 +252,9 @@ put_head(struct conn *c, int status, int64_t length)
 	char num[24];
 	size_t n;
 
+	if (worker.metrics != NULL)
+		metrics_response(worker.metrics,
+		    c->req.head.path ? metrics_endpoint(c->req.head.path) : METRICS_ENDPOINTS - 1, status);
 	if (worker.draining || !c->req.head.keep_alive)
 		c->close_after = 1;
 	if (length < 0 && c->req.head.minor == 0)

@@ -162,6 +162,20 @@ authenticate(struct hreq *req, int anthropic, char *id, size_t idlen,
 	return -1;
 }
 
+/* /metrics with metrics_auth: the master key only.  1, or 0 with the 401 or 403 sent. */
+static int
+metrics_key(struct hreq *req, char *id, size_t idlen, const struct keys_key **vk)
+{
+	if (authenticate(req, 0, id, idlen, vk) < 0)
+		return 0;
+	if (strcmp(id, "master") != 0) {
+		http_send_error(req, 403, "permission_error", "not_master_key",
+		    "/metrics takes the master key");
+		return 0;
+	}
+	return 1;
+}
+
 /* ---- the request body ------------------------------------------------------ */
 
 struct request_fields {
@@ -570,6 +584,17 @@ http_on_request(struct hreq *req)
 			    "%s takes GET", path);
 		else if (authenticate(req, 0, id, sizeof(id), &vk) == 0)
 			serve_models(req);
+		return;
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		const struct keys_key *vk;
+		char id[72];
+
+		if (cmd != HTTP1_GET && cmd != HTTP1_HEAD)
+			http_send_error(req, 405, "invalid_request_error", "method_not_allowed",
+			    "%s takes GET", path);
+		else if (!heritage.config->tollgate.metrics_auth || metrics_key(req, id, sizeof(id), &vk))
+			metrics_serve(req);
 		return;
 	}
 	if (admin_serve(req, path))

@@ -1,0 +1,277 @@
+/*
+ * GET /metrics: Prometheus text format.  Spend, tokens and requests by model,
+ * key and team come from the ledger's aggregates (so they equal what tollctl
+ * spend says, a follow interval behind the ledger); answers by status, the
+ * latency histograms and anomaly counts from the live counters (lib/metrics);
+ * budgets from the shared counters the workers admit against.  Secrets never
+ * appear: keys are named by their id ("key:" and 16 hex digits of the hash)
+ * and alias.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregate.h"
+#include "clock.h"
+#include "keys.h"
+#include "limitset.h"
+#include "log.h"
+#include "metrics.h"
+#include "money.h"
+#include "tollgated.h"
+#include "worker.h"
+
+/* Sums per label value, all days together. */
+struct total {
+	char			 label[2][AGG_DIM_MAX * 2 + 2];
+	struct agg_value	 v;
+};
+
+struct totals {
+	struct total	*t;
+	size_t		 n, cap;
+	int		 dim;	/* AGG_DIM_KEY, AGG_DIM_TEAM, or -1: model and provider */
+};
+
+static int
+add_row(void *arg, const struct agg_row *row)
+{
+	struct totals *ts = arg;
+	const char *a, *b;
+	size_t i;
+
+	if (ts->dim >= 0) {
+		if (row->only_dim != ts->dim)
+			return 0;
+		a = row->dim[ts->dim];
+		b = "";
+	} else {
+		a = row->dim[AGG_DIM_MODEL];
+		b = row->dim[AGG_DIM_PROVIDER];
+	}
+	for (i = 0; i < ts->n; i++)
+		if (strcmp(ts->t[i].label[0], a) == 0 && strcmp(ts->t[i].label[1], b) == 0)
+			break;
+	if (i == ts->n) {
+		if (ARRAY_GROW(ts->t, ts->n, ts->cap) < 0)
+			return -1;
+		memset(&ts->t[i], 0, sizeof(ts->t[i]));
+		buf_copy(ts->t[i].label[0], sizeof(ts->t[i].label[0]), a);
+		buf_copy(ts->t[i].label[1], sizeof(ts->t[i].label[1]), b);
+		ts->n++;
+	}
+	aggregate_value_add(&ts->t[i].v, row->v);
+	return 0;
+}
+
+static int
+totals(enum agg_table table, int dim, struct totals *ts)
+{
+	char err[256];
+
+	ts->dim = dim;
+	if (worker.ledger == NULL)
+		return 0;
+	if (aggregate_scan(worker.ledger, table, INT64_MIN, INT64_MAX, add_row, ts, err,
+	    sizeof(err)) < 0) {
+		log_warn("worker %u: /metrics: %s", heritage.index, err);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+usd(struct buf *out, __int128 pico)
+{
+	char text[MONEY_FORMAT_MAX];
+
+	/* the exact decimal text: Prometheus reads it as a float, the ledger keeps it exact */
+	money_format(pico, MONEY_COST_SCALE, text);
+	buf_append(out, text, strlen(text));
+}
+
+static void
+by_model(struct buf *out)
+{
+	static const char *const head =
+	    "# HELP tollgate_requests_total Requests recorded in the ledger, by model and provider.\n"
+	    "# TYPE tollgate_requests_total counter\n";
+	struct totals ts = { 0 };
+	size_t i, k;
+
+	if (totals(AGG_TABLE_MODEL_DAY, -1, &ts) < 0)
+		goto out;
+	buf_append(out, head, strlen(head));
+	for (i = 0; i < ts.n; i++) {
+		buf_printf(out, "tollgate_requests_total{model=\"");
+		metrics_label(out, ts.t[i].label[0]);
+		buf_printf(out, "\",provider=\"");
+		metrics_label(out, ts.t[i].label[1]);
+		buf_printf(out, "\"} %lld\n", (long long)ts.t[i].v.requests);
+	}
+	buf_printf(out, "# HELP tollgate_request_errors_total Recorded requests that failed (status >= 400 or no answer).\n"
+	    "# TYPE tollgate_request_errors_total counter\n");
+	for (i = 0; i < ts.n; i++) {
+		buf_printf(out, "tollgate_request_errors_total{model=\"");
+		metrics_label(out, ts.t[i].label[0]);
+		buf_printf(out, "\",provider=\"");
+		metrics_label(out, ts.t[i].label[1]);
+		buf_printf(out, "\"} %lld\n", (long long)ts.t[i].v.errors);
+	}
+	buf_printf(out, "# HELP tollgate_tokens_total Tokens recorded, by model, provider and category.\n"
+	    "# TYPE tollgate_tokens_total counter\n");
+	for (i = 0; i < ts.n; i++)
+		for (k = 0; k < RECORD_TOKEN_COUNT; k++) {
+			if (k == RECORD_TOK_DURATION_MS)
+				continue;	/* not tokens */
+			buf_printf(out, "tollgate_tokens_total{model=\"");
+			metrics_label(out, ts.t[i].label[0]);
+			buf_printf(out, "\",provider=\"");
+			metrics_label(out, ts.t[i].label[1]);
+			buf_printf(out, "\",category=\"%s\"} %lld\n", record_token_name((unsigned)k),
+			    (long long)ts.t[i].v.tokens[k]);
+		}
+	buf_printf(out, "# HELP tollgate_spend_usd_total Cost recorded, in USD, by model and provider.\n"
+	    "# TYPE tollgate_spend_usd_total counter\n");
+	for (i = 0; i < ts.n; i++) {
+		buf_printf(out, "tollgate_spend_usd_total{model=\"");
+		metrics_label(out, ts.t[i].label[0]);
+		buf_printf(out, "\",provider=\"");
+		metrics_label(out, ts.t[i].label[1]);
+		buf_printf(out, "\"} ");
+		usd(out, ts.t[i].v.total);
+		buf_append(out, "\n", 1);
+	}
+out:
+	free(ts.t);
+}
+
+/* Key ids ("key:" + 16 hex) and their aliases, for the labels. */
+struct aliases {
+	char	(*id)[24];
+	char	(*alias)[KEYS_NAME_MAX + 1];
+	size_t	  n, cap, acap;
+};
+
+static int
+on_key(void *arg, const struct keys_key *k)
+{
+	struct aliases *a = arg;
+
+	if (k->a.alias == NULL || *k->a.alias == '\0')
+		return 0;
+	if (ARRAY_GROW(a->id, a->n, a->cap) < 0 || ARRAY_GROW(a->alias, a->n, a->acap) < 0)
+		return -1;
+	memcpy(a->id[a->n], "key:", 4);
+	buf_hex(a->id[a->n] + 4, k->hash, 8);
+	buf_copy(a->alias[a->n], sizeof(a->alias[a->n]), k->a.alias);
+	a->n++;
+	return 0;
+}
+
+static const char *
+alias_of(const struct aliases *a, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->id[i], id) == 0)
+			return a->alias[i];
+	return "";
+}
+
+static void
+by_dimension(struct buf *out, int dim)
+{
+	struct totals ts = { 0 };
+	struct aliases al = { 0 };
+	const char *name = dim == AGG_DIM_KEY ? "key" : "team";
+	char err[256];
+	size_t i;
+
+	if (totals(AGG_TABLE_DIM_DAY, dim, &ts) < 0)
+		goto out;
+	if (dim == AGG_DIM_KEY && worker.keys != NULL &&
+	    keys_list(worker.keys, on_key, &al, err, sizeof(err)) < 0)
+		log_warn("worker %u: /metrics: %s", heritage.index, err);
+	buf_printf(out, "# HELP tollgate_%s_spend_usd_total Cost recorded, in USD, by %s.\n"
+	    "# TYPE tollgate_%s_spend_usd_total counter\n", name,
+	    dim == AGG_DIM_KEY ? "key (its id and alias)" : "team", name);
+	for (i = 0; i < ts.n; i++) {
+		buf_printf(out, "tollgate_%s_spend_usd_total{%s=\"", name, name);
+		metrics_label(out, ts.t[i].label[0]);
+		if (dim == AGG_DIM_KEY) {
+			buf_printf(out, "\",alias=\"");
+			metrics_label(out, alias_of(&al, ts.t[i].label[0]));
+		}
+		buf_printf(out, "\"} ");
+		usd(out, ts.t[i].v.total);
+		buf_append(out, "\n", 1);
+	}
+out:
+	free(ts.t);
+	free(al.id);
+	free(al.alias);
+}
+
+static const char *const scope_names[] = { "global", "user", "team", "customer", "tag" };
+
+/* A configured budget's limit and what is left of it in the current window. */
+static void
+budgets(struct buf *out)
+{
+	const struct config *c = heritage.config;
+	struct budget_store *store = heritage.budgets;
+	struct budget_reading r;
+	int64_t now = clock_now_ns();
+	size_t i, pass;
+
+	if (store == NULL || c->tollgate.nbudgets == 0)
+		return;
+	for (pass = 0; pass < 2; pass++) {
+		buf_printf(out, pass == 0 ?
+		    "# HELP tollgate_budget_limit_usd A configured budget's max_budget, in USD.\n"
+		    "# TYPE tollgate_budget_limit_usd gauge\n" :
+		    "# HELP tollgate_budget_remaining_usd What is left of it in the current window (spent and reserved taken off).\n"
+		    "# TYPE tollgate_budget_remaining_usd gauge\n");
+		for (i = 0; i < c->tollgate.nbudgets; i++) {
+			const struct config_budget *b = &c->tollgate.budgets[i];
+
+			if (b->max_budget == BUDGET_NONE)
+				continue;
+			if (store->ops->read(store, b->counter, now, &r) != 0)
+				r.spent = r.reserved = 0;
+			buf_printf(out, "%s{scope=\"%s\",name=\"", pass == 0 ? "tollgate_budget_limit_usd" :
+			    "tollgate_budget_remaining_usd", scope_names[b->scope]);
+			metrics_label(out, b->name ? b->name : "");
+			buf_printf(out, "\",window=\"%s\"} ", b->has_window ? b->duration : "");
+			usd(out, pass == 0 ? b->max_budget :
+			    (__int128)b->max_budget - r.spent - r.reserved);
+			buf_append(out, "\n", 1);
+		}
+	}
+}
+
+void
+metrics_serve(struct hreq *req)
+{
+	struct buf out = { 0 };
+	uint64_t lag = 0;
+
+	if (heritage.metrics != NULL)
+		metrics_write(heritage.metrics, &out);
+	by_model(&out);
+	by_dimension(&out, AGG_DIM_KEY);
+	by_dimension(&out, AGG_DIM_TEAM);
+	budgets(&out);
+	if (worker.ledger != NULL && aggregate_lag(worker.ledger, &lag) == 0)
+		buf_printf(&out, "# HELP tollgate_ledger_lag_records Records committed that the aggregates do not count yet.\n"
+		    "# TYPE tollgate_ledger_lag_records gauge\n"
+		    "tollgate_ledger_lag_records %llu\n", (unsigned long long)lag);
+	buf_printf(&out, "# HELP tollgate_price_map_generation The price-map generation this worker uses.\n"
+	    "# TYPE tollgate_price_map_generation gauge\n"
+	    "tollgate_price_map_generation %llu\n",
+	    (unsigned long long)(worker.prices ? worker.prices->generation : 0));
+	hreq_add_header(req, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	hreq_reply(req, 200, out.data ? out.data : "", out.len);
+	buf_release(&out);
+}
