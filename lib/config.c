@@ -512,6 +512,8 @@ static tg_setter tg_channels, tg_thresholds, tg_bool, tg_int64, tg_budgets, tg_t
 
 /* Sorted by name: looked up with bsearch(). */
 static const struct tg_key tg_keys_table[] = {
+	{ "access_log", YAML_SCALAR_NODE, tg_string, TG(access_log), 0,
+	  0, 0, NULL, "a file name, or - for standard error" },
 	{ "alerts_channels", YAML_SEQUENCE_NODE, tg_channels, TG(alerts_channels),
 	  TG(nalerts_channels), 0, 0, NULL, "a list of alert channels" },
 	{ "alerts_daily_summary", YAML_SCALAR_NODE, tg_bool, TG(alerts_daily_summary), 0,
@@ -2136,6 +2138,7 @@ config_free(struct config *c)
 	strv_free(c->tollgate.price_files, c->tollgate.nprice_files);
 	strv_free(c->tollgate.keys, c->tollgate.nkeys);
 	free(c->tollgate.log_file);
+	free(c->tollgate.access_log);
 	free(c->tollgate.user);
 	free(c->tollgate.export_dir);
 	free(c->tollgate.export_url);

@@ -101,6 +101,7 @@ struct config_tollgate {
 	char		**keys;			/* client keys accepted besides the master key */
 	size_t		 nkeys;
 	char		*log_file;		/* NULL: stderr */
+	char		*access_log;		/* JSON lines, "-": stderr; NULL: none */
 	char		*user;			/* started as root: run as this user; NULL: stay */
 	int		 metrics_auth;		/* /metrics takes the master key [false] */
 	char		*export_dir;		/* day aggregates as CSV and JSON Lines; NULL: none */

@@ -5,6 +5,8 @@
  * here, and their records committed to the ledger in one transaction per
  * loop turn (group commit) before their clients get the last bytes.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "json.h"
 #include "log.h"
 #include "money.h"
 #include "tollgated.h"
@@ -241,6 +244,75 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 	free(recs);
 }
 
+/* ---- the access log ---------------------------------------------------------- */
+
+/*
+ * tollgate.access_log: one JSON line per request (its record, with the key's
+ * alias, the latency and the time to first byte), written once per loop turn
+ * with one write(2) on an O_APPEND file, so workers' lines never interleave.
+ */
+static void
+access_open(void)
+{
+	const char *path = heritage.config->tollgate.access_log;
+	int fd;
+
+	if (path == NULL)
+		return;
+	if (strcmp(path, "-") == 0)
+		fd = dup(STDERR_FILENO);
+	else
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		log_error("worker %u: cannot open access log '%s': %s", heritage.index, path,
+		    strerror(errno));
+		return;
+	}
+	if (worker.access_fd >= 0)
+		close(worker.access_fd);
+	worker.access_fd = fd;
+}
+
+static void
+access_line(const struct exchange *ex)
+{
+	const struct record *r = &ex->rec;
+	struct buf *b = &worker.access;
+	size_t mark = b->len;
+
+	if (worker.access_fd < 0)
+		return;
+	if (record_to_json(r, b) < 0 || b->len == mark || b->data[b->len - 1] != '}') {
+		b->len = mark;
+		return;
+	}
+	b->len--;	/* the record's object, three fields more */
+	buf_append(b, ", \"key_alias\": ", 15);
+	json_write_string(b, ex->key_alias);
+	buf_printf(b, ", \"latency_ms\": %.3f, \"ttfb_ms\": %.3f}\n",
+	    (double)(r->end_ns - r->start_ns) / 1e6,
+	    (double)((r->first_byte_ns ? r->first_byte_ns : r->end_ns) - r->start_ns) / 1e6);
+}
+
+static void
+access_flush(void)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < worker.access.len) {
+		if ((n = write(worker.access_fd, worker.access.data + off, worker.access.len - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("worker %u: cannot write the access log: %s", heritage.index,
+			    strerror(errno));
+			break;
+		}
+		off += (size_t)n;
+	}
+	worker.access.len = 0;
+}
+
 static void
 on_flush(evutil_socket_t fd, short what, void *arg)
 {
@@ -267,10 +339,13 @@ on_flush(evutil_socket_t fd, short what, void *arg)
 	TAILQ_CONCAT(&done, &worker.pending, link);
 	while ((ex = TAILQ_FIRST(&done)) != NULL) {
 		TAILQ_REMOVE(&done, ex, link);
+		access_line(ex);
 		admit_settle(ex, 1);
 		TAILQ_INSERT_TAIL(&worker.live, ex, link);	/* exchange_free takes it from live */
 		http_finish(ex);
 	}
+	if (worker.access.len)
+		access_flush();
 }
 
 /* ---- signals and draining -------------------------------------------------- */
@@ -330,6 +405,7 @@ on_usr1(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig, (void)what, (void)arg;
 	log_reopen();
+	access_open();
 }
 
 static void
@@ -371,6 +447,8 @@ worker_main(void)
 	TAILQ_INIT(&worker.live);
 	if (heritage.metrics != NULL)
 		worker.metrics = &heritage.metrics->slot[heritage.index % METRICS_SLOTS];
+	worker.access_fd = -1;
+	access_open();
 	if ((worker.base = new_base()) == NULL)
 		fatal("worker %u: cannot create the event loop", heritage.index);
 	if (shm_attach(heritage.run_dir, &worker.shm, err, sizeof(err)) < 0)

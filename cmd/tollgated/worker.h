@@ -51,6 +51,8 @@ struct worker {
 	struct event			*drain_check;	/* the quiet period */
 	int				 draining;
 	struct metrics_slot		*metrics;	/* this worker's live counters */
+	int				 access_fd;	/* tollgate.access_log, or -1 */
+	struct buf			 access;	/* this loop turn's lines */
 	uint64_t			 requests;	/* requests received, for the quiet period */
 	uint64_t			 seq;
 };
@@ -94,6 +96,7 @@ struct exchange {
 	int				 settled;
 	int64_t				 key_max;	/* the key's max_budget, for the header */
 	char				 key_counter[BUDGET_ID_MAX];	/* its counter, for the header */
+	char				 key_alias[KEYS_NAME_MAX + 1];	/* a virtual key's, for the access log */
 	TAILQ_ENTRY(exchange)		 link;		/* in live, then in pending */
 };
 

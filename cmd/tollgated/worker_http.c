@@ -541,8 +541,11 @@ handle_api(struct hreq *req, const char *endpoint)
 	if (snprintf(ex->rec.tags, sizeof(ex->rec.tags), "%s%s%s", f.tags,
 	    f.tags[0] && tags ? "," : "", tags ? tags : "") >= (int)sizeof(ex->rec.tags))
 		log_debug("request %s: tags cut to %zu bytes", ex->rec.id, sizeof(ex->rec.tags) - 1);
-	if (vk != NULL)
+	if (vk != NULL) {
 		key_into_record(vk, &ex->rec);
+		if (vk->a.alias != NULL)
+			buf_copy(ex->key_alias, sizeof(ex->key_alias), vk->a.alias);
+	}
 	ex->view = worker_prices();
 	if (admit_request(ex, vk, f.max_tokens) < 0) {
 		exchange_free(ex);

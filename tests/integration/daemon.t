@@ -11,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, Gateway, Mock, done, ok, wait_until  # noqa: E402
+from tg import BUILD, MASTER_KEY, USER_KEY, Gateway, Mock, done, ok, wait_until  # noqa: E402
 
 
 def check_config(gw):
@@ -96,6 +96,45 @@ def exported(gw, export_dir):
     ok(not [n for n in os.listdir(export_dir) if n.endswith(".tmp")], "no temporary file is left behind")
 
 
+def access_log(gw, path):
+    st, h, body = gw.post("/key/generate", {"key_alias": "access-bot"})
+    secret = json.loads(body)["key"]
+    ids = []
+    for key in (secret, None):
+        st, h, _ = gw.post("/v1/chat/completions", {"model": "demo", "messages": []},
+                           **({"key": key} if key else {}))
+        ids.append(h.get("x-tollgate-request-id"))
+
+    def lines():
+        if not os.path.exists(path):
+            return []
+        return [json.loads(l, parse_float=str) for l in open(path) if l.strip()]
+    ok(wait_until(lambda: set(ids) <= set(l.get("id") for l in lines()), 5),
+       "access_log: a JSON line per request", lines()[-3:])
+    got = {l["id"]: l for l in lines()}
+    first = got.get(ids[0], {})
+    rec = gw.record(ids[0]) or {}
+    ok(first.get("key_alias") == "access-bot" and first.get("cost_usd") == rec.get("cost_usd") and
+       first.get("status") == 200 and "latency_ms" in first and "ttfb_ms" in first and
+       first.get("tokens", {}).get("input") == rec.get("tokens", {}).get("input"),
+       "with the key's alias, status, latency, TTFB, tokens and the record's exact cost", first)
+    os.rename(path, path + ".1")
+    gw.proc.send_signal(signal.SIGUSR1)
+    time.sleep(0.5)
+    st, h, _ = gw.post("/v1/chat/completions", {"model": "demo", "messages": []})
+    rid = h.get("x-tollgate-request-id")
+    ok(wait_until(lambda: rid in [l.get("id") for l in lines()], 5), "after SIGUSR1 it goes to a new file")
+    with open(path + ".1") as f:
+        ok(rid not in f.read(), "and no longer to the rotated one")
+    return secret
+
+
+def no_secrets(gw, files, secrets):
+    text = gw.logtext() + "".join(open(f).read() for f in files if os.path.exists(f))
+    ok(text and not [s for s in secrets if s in text],
+       "no secret in the log or the access log (master, client, virtual and upstream keys)")
+
+
 def master_killed(gw):
     kids = gw.children()
     ok(len(kids) == 3, "two workers and an accountant run", kids)
@@ -114,14 +153,18 @@ def main():
     os.makedirs(logdir, exist_ok=True)
     logfile = os.path.join(logdir, "tollgated.log")
     exportdir = os.path.join(logdir, "export")
+    accesslog = os.path.join(logdir, "access.log")
     gw = Gateway(mock, tollgate_extra="  log_file: %s\n  client_timeout: 1s\n  export_dir: %s\n"
-                 "  export_interval: 1s\n" % (logfile, exportdir))
+                 "  export_interval: 1s\n  access_log: %s\n" % (logfile, exportdir, accesslog))
     try:
         check_config(gw)
         reopen_log(gw, logfile)
         long_stream(gw)
         rerate(gw)
         exported(gw, exportdir)
+        secret = access_log(gw, accesslog)
+        no_secrets(gw, [logfile, logfile + ".1", accesslog, accesslog + ".1"],
+                   [MASTER_KEY, USER_KEY, secret, "mock-upstream-key", "anthropic-upstream-key"])
         master_killed(gw)
     finally:
         gw.stop(signal.SIGKILL)
