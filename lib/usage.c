@@ -608,6 +608,58 @@ bad:
 	return -1;
 }
 
+/* Whether the "sage" at hit is the key "usage" with the value null. */
+static int
+usage_is_null_at(const char *json, const char *hit, const char *end)
+{
+	const char *p = hit + 4;
+
+	if (hit - json < 2 || hit[-1] != 'u' || hit[-2] != '"' || p >= end || *p++ != '"')
+		return 0;
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	if (p >= end || *p++ != ':')
+		return 0;
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return end - p >= 4 && memcmp(p, "null", 4) == 0;
+}
+
+/*
+ * memmem for the few needles below, by memchr of one of their rarer bytes
+ * (pivot): glibc's memmem costs about ten instructions a byte on a chunk.
+ */
+static const char *
+find_by(const char *p, const char *end, const char *needle, size_t n, size_t pivot)
+{
+	const char *c = p + pivot;
+
+	while (c < end && (c = memchr(c, needle[pivot], (size_t)(end - c))) != NULL) {
+		const char *at = c - pivot;
+
+		if ((size_t)(end - at) < n)
+			return NULL;
+		if (memcmp(at, needle, n) == 0)
+			return at;
+		c++;
+	}
+	return NULL;
+}
+
+int
+usage_maybe_in(const char *json, size_t len)
+{
+	const char *p = json, *end = json + len, *hit;
+
+	/* "sage": usage, usageMetadata, and the "message" envelope around one */
+	while ((hit = find_by(p, end, "sage", 4, 2)) != NULL) {
+		if (!usage_is_null_at(json, hit, end))
+			return 1;
+		p = hit + 4;
+	}
+	return find_by(json, end, "billed_units", 12, 0) != NULL;
+}
+
 /* ---- normalisation -------------------------------------------------------- */
 
 static enum usage_shape

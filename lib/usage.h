@@ -112,6 +112,15 @@ void usage_raw_init(struct usage_raw *r);
 int usage_collect(struct usage_raw *r, const char *json, size_t len,
     char *err, size_t errlen, size_t *err_at);
 
+/*
+ * Whether a stream event's data may hold usage worth collecting: 0 only when
+ * it certainly holds none, because no key in it names usage ("usage",
+ * "usageMetadata", "billed_units") or every such key is "usage": null, as in
+ * all but the last chunk of an OpenAI stream.  A cheap test, so that a
+ * stream's chunks are not parsed one by one for nothing.
+ */
+int usage_maybe_in(const char *json, size_t len);
+
 /* Builds the canonical usage from what was collected; shape AUTO detects it. */
 void usage_normalise(const struct usage_raw *r, enum usage_shape shape,
     struct usage *out);

@@ -71,6 +71,7 @@ struct exchange {
 	int				 stream;	/* the client asked for a stream */
 	int				 add_usage;	/* we asked upstream for usage... */
 	int				 strip_usage;	/* ...so its usage chunk is ours to drop */
+	int				 events_read;	/* stream events with data, so far */
 	int				 request_tier;	/* the service_tier asked for, or -1 */
 	struct buf			 body;		/* the client's body */
 	size_t				 model_at, model_len;	/* the "model" value in body */

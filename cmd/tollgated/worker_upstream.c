@@ -49,15 +49,13 @@ upstream_release(struct worker *w)
 static size_t
 event_length(const char *p, size_t n)
 {
-	size_t i;
+	const char *end = p + n, *nl = p;
 
-	for (i = 0; i + 1 < n; i++) {
-		if (p[i] != '\n')
-			continue;
-		if (p[i + 1] == '\n')
-			return i + 2;
-		if (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n')
-			return i + 3;
+	while ((nl = memchr(nl, '\n', (size_t)(end - nl))) != NULL && ++nl < end) {
+		if (*nl == '\n')
+			return (size_t)(nl + 1 - p);
+		if (*nl == '\r' && nl + 1 < end && nl[1] == '\n')
+			return (size_t)(nl + 2 - p);
 	}
 	return 0;
 }
@@ -91,16 +89,19 @@ event_fields(const char *p, size_t n, char *name, size_t namelen, struct buf *da
 
 /*
  * Relays every complete event in ex->resp: usage is read on the way, the
- * usage chunk tollgate asked for is dropped, and the end marker ([DONE],
- * message_stop) is kept back until the record is committed.
+ * usage chunk tollgate asked for (no choices, and usage) is dropped, and the end marker ([DONE],
+ * message_stop) is kept back until the record is committed.  Of the events
+ * with no usage in them only the first is parsed, for the model and service
+ * tier; later ones say the same (the last chunk repeats them with the usage).
  */
 static void
 relay_events(struct exchange *ex, int at_end)
 {
-	struct buf out = { 0 }, data = { 0 };
+	static struct buf out, data;	/* scratch, kept between calls */
 	char name[64];
 	size_t off = 0, n;
 
+	out.len = 0;
 	while (off < ex->resp.len) {
 		n = event_length(ex->resp.data + off, ex->resp.len - off);
 		if (n == 0) {
@@ -109,15 +110,17 @@ relay_events(struct exchange *ex, int at_end)
 			n = ex->resp.len - off;	/* the last event, cut short */
 		}
 		const char *ev = ex->resp.data + off;
+		int usage;
 
 		event_fields(ev, n, name, sizeof(name), &data);
-		if (data.len && (memmem(data.data, data.len, "sage", 4) != NULL ||
-		    memmem(data.data, data.len, "billed_units", 12) != NULL))
+		usage = data.len && usage_maybe_in(data.data, data.len);
+		if (usage || (data.len && ex->events_read == 0))
 			usage_collect(&ex->raw, data.data, data.len, NULL, 0, NULL);
+		ex->events_read += data.len != 0;
 		if ((data.len == 6 && memcmp(data.data, "[DONE]", 6) == 0) ||
 		    strcmp(name, "message_stop") == 0)
 			buf_append(&ex->tail, ev, n);
-		else if (!(ex->strip_usage && data.len &&
+		else if (!(ex->strip_usage && usage &&
 		    (memmem(data.data, data.len, "\"choices\":[]", 12) != NULL ||
 		    memmem(data.data, data.len, "\"choices\": []", 13) != NULL)))
 			buf_append(&out, ev, n);
@@ -129,8 +132,10 @@ relay_events(struct exchange *ex, int at_end)
 	}
 	if (out.len)
 		http_stream(ex, out.data, out.len);
-	buf_release(&out);
-	buf_release(&data);
+	if (out.cap > 64 * 1024)
+		buf_release(&out);
+	if (data.cap > 64 * 1024)
+		buf_release(&data);
 }
 
 /* ---- one transfer ---------------------------------------------------------- */

@@ -5,6 +5,8 @@
 # Runs the gateway (1 worker) under valgrind twice, for N and 2N plain chat
 # requests one at a time, and prints (I(2N) - I(N)) / N for the worker.
 # Usage: callgrind.sh BUILD_DIR [N]   (N defaults to 2000; a few minutes)
+# STREAM=1 counts streamed requests instead (50 chunks each, no delay).
+# KEEP=DIR keeps the worker's callgrind profile of the 2N run there.
 set -eu
 build=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,6 +24,7 @@ model_list:
     litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$mport/v1", api_key: x}
 EOT
 body='{"model": "bench", "messages": [{"role": "user", "content": "hello"}]}'
+[ "${STREAM:-0}" = 1 ] && body='{"model": "bench", "stream": true, "messages": [{"role": "user", "content": "hello"}]}'
 worker_ir() {	# worker_ir REQUESTS: the worker's instruction count
 	rm -rf "$tmp/ledger" "$tmp/cg"
 	mkdir -p "$tmp/cg"
@@ -33,8 +36,10 @@ worker_ir() {	# worker_ir REQUESTS: the worker's instruction count
 	stop_gw
 	sleep 1
 	# the worker executes the most instructions of the three processes
-	for f in "$tmp"/cg/out.*; do awk '/^summary:/ {print $2}' "$f"; done | sort -n | tail -1
+	worker=$(for f in "$tmp"/cg/out.*; do echo "$(awk '/^summary:/ {print $2}' "$f") $f"; done | sort -n | tail -1)
+	[ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp "${worker#* }" "$KEEP/callgrind.out.worker"
+	echo "${worker%% *}"
 }
 a=$(worker_ir "$n")
 b=$(worker_ir $((2 * n)))
-echo "worker instructions per request: $(( (b - a) / n ))"
+echo "worker instructions per ${STREAM:+streamed }request: $(( (b - a) / n ))"

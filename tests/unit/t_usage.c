@@ -413,6 +413,7 @@ struct feed {
 	const char		*what;
 	int			 bad;		/* usage_collect calls that failed */
 	int			 events;	/* events collected */
+	int			 filtered;	/* as the worker relays: usage_maybe_in */
 };
 
 static int
@@ -437,6 +438,8 @@ on_event(void *arg, const char *event, const char *data, size_t len, size_t line
 
 	(void)event, (void)line;
 	if (len == 6 && memcmp(data, "[DONE]", 6) == 0)
+		return 0;
+	if (f->filtered && f->events > 0 && !usage_maybe_in(data, len))
 		return 0;
 	collect_text(f, data, len);
 	return 0;
@@ -544,6 +547,70 @@ test_sample(const char *dir, const struct expect *e)
 	usage_normalise(&raw, USAGE_SHAPE_AUTO, &u);
 	check_usage(&u, e, e->file);
 	free(text);
+}
+
+/*
+ * The worker parses only the first event of a stream and those where
+ * usage_maybe_in() says usage may be: for every recorded stream that must
+ * give the usage of parsing them all.  1 assertion per .sse sample.
+ */
+static void
+test_filtered_stream(const char *dir, const struct expect *e)
+{
+	char path[8192];
+	struct usage_raw all, some;
+	struct usage ua, us;
+	struct feed fa, fs;
+	char *text;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, e->file);
+	if ((text = read_file(path, &len)) == NULL) {
+		ok(0, "%s: read (%s)", e->file, strerror(errno));
+		return;
+	}
+	usage_raw_init(&all);
+	usage_raw_init(&some);
+	memset(&fa, 0, sizeof(fa));
+	memset(&fs, 0, sizeof(fs));
+	fa.r = &all, fa.what = fs.what = e->file;
+	fs.r = &some, fs.filtered = 1;
+	feed_sse(&fa, text, len);
+	feed_sse(&fs, text, len);
+	memset(&ua, 0, sizeof(ua));
+	memset(&us, 0, sizeof(us));
+	usage_normalise(&all, USAGE_SHAPE_AUTO, &ua);
+	usage_normalise(&some, USAGE_SHAPE_AUTO, &us);
+	/* the model is compared as a string: bytes past its end are anybody's */
+	ok(memcmp(&ua, &us, offsetof(struct usage, model)) == 0 && strcmp(ua.model, us.model) == 0 &&
+	    fs.events <= fa.events,
+	    "%s: %d of %d events parsed give the same usage", e->file, fs.events, fa.events);
+	free(text);
+}
+
+/* usage_maybe_in on its own: 12 assertions. */
+static void
+test_maybe_in(void)
+{
+	static const struct { const char *json; int want; } t[] = {
+		{ "{\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}", 0 },
+		{ "{\"usage\" :\n null, \"model\":\"m\"}", 0 },
+		{ "{\"usage\":null,\"x\":{\"usage\":null}}", 0 },
+		{ "{\"choices\":[],\"usage\":{\"prompt_tokens\":1}}", 1 },
+		{ "{\"usage\":null,\"usage\":{\"prompt_tokens\":1}}", 1 },
+		{ "{\"usageMetadata\":{\"promptTokenCount\":3}}", 1 },
+		{ "{\"type\":\"message_start\",\"message\":{}}", 1 },
+		{ "{\"meta\":{\"billed_units\":{\"input_tokens\":2}}}", 1 },
+		{ "{\"usage\":nul", 1 },
+		{ "{\"usage\":", 1 },
+		{ "{\"type\":\"content_block_delta\",\"delta\":{\"text\":\"x\"}}", 0 },
+		{ "sag", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		is_int(usage_maybe_in(t[i].json, strlen(t[i].json)), t[i].want, "usage_maybe_in(%s)",
+		    t[i].json);
 }
 
 /* The table names every sample of the directory, and nothing else: 1 assertion. */
@@ -1081,13 +1148,18 @@ main(void)
 	if (data == NULL) {
 		skip(1, "shared data absent");
 		for (i = 0; i < NSAMPLES; i++)
-			skip(1 + EXPECT_CHECKS, "shared data absent");
+			skip(1 + EXPECT_CHECKS + ends_with(samples[i].file, ".sse"),
+			    "shared data absent");
 	} else {
 		snprintf(dir, sizeof(dir), "%s/usage_samples", data);
 		test_sample_list(dir);
-		for (i = 0; i < NSAMPLES; i++)
+		for (i = 0; i < NSAMPLES; i++) {
 			test_sample(dir, &samples[i]);
+			if (ends_with(samples[i].file, ".sse"))
+				test_filtered_stream(dir, &samples[i]);
+		}
 	}
+	test_maybe_in();
 	test_cache_anomalies();
 	test_litellm();
 	test_bad_counts();
