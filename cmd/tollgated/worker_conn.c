@@ -735,9 +735,11 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 			return;
 	}
 	if (c->state == CONN_HANDLING && c->in.len >= HTTP1_MAX_HEAD) {
-		/* enough pipelined for now: wait for the answer in hand */
-		event_del(&c->rd);
-		c->reading = 0;
+		/* enough pipelined for now: wait for the answer in hand (unless it waits for this) */
+		if (!c->tls_write_wants_read) {
+			event_del(&c->rd);
+			c->reading = 0;
+		}
 		return;
 	}
 	if (grow_in(c, READ_ROOM) < 0) {

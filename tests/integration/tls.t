@@ -115,6 +115,15 @@ def test_check_files(mock):
             where = "%s:%d: tollgate.%s" % (path, line_of(text, words[0]), words[0])
             ok(r.returncode == 1 and where in r.stderr and all(w in r.stderr for w in words[1:]),
                "tollgated -t: %s is an error at %s" % (what, where), r.stderr)
+            if words[1] == "does not match":
+                try:
+                    r = subprocess.run([os.path.join(BUILD, "tollgated"), "-f", "-c", path, "--ledger",
+                                        os.path.join(d, "ledger"), "--run-dir", os.path.join(d, "run")],
+                                       capture_output=True, text=True, timeout=20)
+                    ok(r.returncode != 0 and where in r.stderr and "does not match" in r.stderr,
+                       "and tollgated refuses to start with it, saying so", r.stderr)
+                except subprocess.TimeoutExpired:
+                    ok(False, "and tollgated refuses to start with it (it ran instead)")
         text = config_text(mock.port, free_port(), free_port(), tollgate_extra="  tls_cert_file: a.pem\n")
         with open(os.path.join(d, "tollgate.yaml"), "w") as f:
             f.write(text)
