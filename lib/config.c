@@ -504,7 +504,7 @@ struct tg_key {
 };
 
 static tg_setter tg_channels, tg_thresholds, tg_bool, tg_int64, tg_budgets, tg_timezone, tg_string, tg_url, tg_int, tg_workers, tg_size, tg_duration, tg_retention, tg_paths,
-    tg_keys;
+    tg_keys, tg_file, tg_address, tg_tls_version;
 
 #define TG(f)		offsetof(struct config_tollgate, f)
 #define DURATION	"a duration such as 500ms, 30s or 2m (a bare number is milliseconds)"
@@ -553,6 +553,8 @@ static const struct tg_key tg_keys_table[] = {
 	  1, INT64_MAX, "10MiB", SIZE },
 	{ "metrics_auth", YAML_SCALAR_NODE, tg_bool, TG(metrics_auth), 0,
 	  0, 1, "false", "true or false" },
+	{ "metrics_listen", YAML_SCALAR_NODE, tg_address, TG(metrics_listen), TG(metrics_port),
+	  1, 65535, NULL, "a port, or an address and a port such as 10.0.0.5:9464 or [::1]:9464" },
 	{ "port", YAML_SCALAR_NODE, tg_int, TG(port), 0,
 	  1, 65535, "4000", "an integer 1-65535" },
 	{ "price_files", YAML_SEQUENCE_NODE, tg_paths, TG(price_files), TG(nprice_files),
@@ -561,6 +563,12 @@ static const struct tg_key tg_keys_table[] = {
 	  0, 0, "/run/tollgate", "a directory" },
 	{ "shutdown_timeout", YAML_SCALAR_NODE, tg_duration, TG(shutdown_timeout_ms), 0,
 	  0, DAY_MS, "30s", DURATION " up to 24h" },
+	{ "tls_cert_file", YAML_SCALAR_NODE, tg_file, TG(tls_cert_file), TG(tls_cert_at),
+	  0, 0, NULL, "a file name" },
+	{ "tls_key_file", YAML_SCALAR_NODE, tg_file, TG(tls_key_file), TG(tls_key_at),
+	  0, 0, NULL, "a file name" },
+	{ "tls_min_version", YAML_SCALAR_NODE, tg_tls_version, TG(tls_min_version), 0,
+	  2, 3, "TLSv1.2", "TLSv1.2 or TLSv1.3" },
 	{ "upstream_connect_timeout", YAML_SCALAR_NODE, tg_duration,
 	  TG(upstream_connect_timeout_ms), 0, 1, DAY_MS, "10s", DURATION " from 1ms to 24h" },
 	{ "upstream_timeout", YAML_SCALAR_NODE, tg_duration, TG(upstream_timeout_ms), 0,
@@ -779,6 +787,99 @@ path_beside(const char *file, const char *name, size_t len)
 	memcpy(p + dlen, name, len);
 	p[dlen + len] = '\0';
 	return p;
+}
+
+/*
+ * A file name, relative to the file that says it, and where it was said:
+ * the file is read later (by the master), and what is wrong with it is
+ * reported at this line.
+ */
+static int
+tg_file(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	struct config_at *at = tg_field(l, e->noff);
+	char **dst = tg_field(l, e->off), *path = NULL;
+	struct sval v;
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	if (!v.null && v.len == 0)
+		return tg_bad(l, e, d, n, &v);
+	if (!v.null && (path = path_beside(d->file, v.s, v.len)) == NULL)
+		return nomem(l);
+	free(*dst);
+	*dst = path;
+	at->file = n != NULL ? d->file : NULL;
+	at->line = line_of(n);
+	return 0;
+}
+
+/*
+ * "port", "address:port" or "[v6 address]:port": the address (NULL for a
+ * port alone) into the field, the port into the one at noff.
+ */
+static int
+tg_address(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	char **dst = tg_field(l, e->off), *host = NULL;
+	int *port = tg_field(l, e->noff);
+	const char *p, *hs;
+	size_t hlen = 0;
+	struct sval v;
+	int64_t x;
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	if (v.null) {
+		free(*dst);
+		*dst = NULL;
+		*port = 0;
+		return 0;
+	}
+	p = memrchr(v.s, ':', v.len);
+	hs = v.s;
+	if (p != NULL) {
+		hlen = (size_t)(p - v.s);
+		if (hlen >= 2 && hs[0] == '[' && hs[hlen - 1] == ']') {
+			hs++;
+			hlen -= 2;
+		} else if (memchr(hs, ':', hlen) != NULL || memchr(hs, '[', hlen) != NULL)
+			return tg_bad(l, e, d, n, &v);	/* an IPv6 address needs its brackets */
+		if (hlen == 0)
+			return tg_bad(l, e, d, n, &v);
+		p++;
+	} else
+		p = v.s;
+	if (parse_int(p, v.len - (size_t)(p - v.s), &x) < 0 || x < e->min || x > e->max)
+		return tg_bad(l, e, d, n, &v);
+	if (hlen > 0 && (host = strndup(hs, hlen)) == NULL)
+		return nomem(l);
+	free(*dst);
+	*dst = host;
+	*port = (int)x;
+	return 0;
+}
+
+/* "TLSv1.2" or "TLSv1.3" (or "1.2", "1.3"): the minor version. */
+static int
+tg_tls_version(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	struct sval v;
+	const char *s;
+	size_t len;
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	s = v.s;
+	len = v.len;
+	if (len > 4 && strncasecmp(s, "TLSv", 4) == 0) {
+		s += 4;
+		len -= 4;
+	}
+	if (len != 3 || s[0] != '1' || s[1] != '.' || s[2] < '0' + e->min || s[2] > '0' + e->max)
+		return tg_bad(l, e, d, n, &v);
+	*(int *)tg_field(l, e->off) = s[2] - '0';
+	return 0;
 }
 
 /*
@@ -1261,7 +1362,7 @@ tollgate_pair(struct loader *l, struct doc *d, const char *name, yaml_node_t *k,
  * Groups: "export: {dir: ...}" is another way to write "export_dir: ...", and
  * likewise for ledger:, so that both the flat and the nested spelling work.
  */
-static const char *const tg_groups[] = { "alerts", "export", "ledger" };
+static const char *const tg_groups[] = { "alerts", "export", "ledger", "metrics", "tls" };
 
 static int
 tollgate_group(struct loader *l, struct doc *d, const char *group, yaml_node_t *map)
@@ -1280,6 +1381,21 @@ tollgate_group(struct loader *l, struct doc *d, const char *group, yaml_node_t *
 	}
 	free(ps.v);
 	return rc;
+}
+
+/* A certificate needs its key and a key its certificate. */
+static int
+tls_pair(struct loader *l)
+{
+	const struct config_tollgate *t = &l->c->tollgate;
+	const struct config_at *at = t->tls_cert_file != NULL ? &t->tls_cert_at : &t->tls_key_at;
+
+	if ((t->tls_cert_file == NULL) == (t->tls_key_file == NULL))
+		return 0;
+	snprintf(l->err, l->errlen, "%s:%d: tollgate.%s is set but tollgate.%s is not: TLS "
+	    "needs both", at->file, at->line, t->tls_cert_file ? "tls_cert_file" : "tls_key_file",
+	    t->tls_cert_file ? "tls_key_file" : "tls_cert_file");
+	return -1;
 }
 
 static int
@@ -1303,6 +1419,8 @@ load_tollgate(struct loader *l, const struct top *t)
 			rc = tollgate_pair(l, t->d, p->key, p->k, p->v);
 	}
 	free(ps.v);
+	if (rc == 0)
+		rc = tls_pair(l);
 	return rc;
 }
 
@@ -2143,6 +2261,9 @@ config_free(struct config *c)
 	free(c->tollgate.export_dir);
 	free(c->tollgate.export_url);
 	free(c->tollgate.budget_timezone);
+	free(c->tollgate.metrics_listen);
+	free(c->tollgate.tls_cert_file);
+	free(c->tollgate.tls_key_file);
 	budgets_release(c->tollgate.budgets, c->tollgate.nbudgets);
 	channels_release(c->tollgate.alerts_channels, c->tollgate.nalerts_channels);
 	for (i = 0; i < c->ndeployments; i++)

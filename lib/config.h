@@ -82,6 +82,12 @@ struct config_channel {
 
 #define CONFIG_THRESHOLDS_MAX	8
 
+/* Where a setting was written (file NULL: its default), for what is found wrong later. */
+struct config_at {
+	const char	*file;		/* points into struct config's file list */
+	int		 line;
+};
+
 /* tollgate: section.  Defaults in brackets. */
 struct config_tollgate {
 	char		*listen;		/* "127.0.0.1" */
@@ -104,6 +110,13 @@ struct config_tollgate {
 	char		*access_log;		/* JSON lines, "-": stderr; NULL: none */
 	char		*user;			/* started as root: run as this user; NULL: stay */
 	int		 metrics_auth;		/* /metrics takes the master key [false] */
+	char		*metrics_listen;	/* the /metrics listener's address; NULL: listen's */
+	int		 metrics_port;		/* ...and port; 0: /metrics is on the main listener */
+	char		*tls_cert_file;		/* PEM certificate chain; NULL: plain HTTP */
+	struct config_at tls_cert_at;
+	char		*tls_key_file;		/* its PEM private key (set with tls_cert_file) */
+	struct config_at tls_key_at;
+	int		 tls_min_version;	/* the oldest TLS 1.x accepted: 2 or 3 [2] */
 	char		*export_dir;		/* day aggregates as CSV and JSON Lines; NULL: none */
 	int64_t		 export_interval_ms;	/* how often they are written [60000] */
 	char		*export_url;		/* and POSTed as JSON here; NULL: not */

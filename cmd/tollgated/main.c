@@ -47,6 +47,7 @@ main(int argc, char **argv)
 	struct config *c;
 	struct routes *r;
 	struct price_table *t;
+	SSL_CTX *tls;
 	char err[1024];
 	int ch;
 
@@ -74,12 +75,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (o.check_only) {
-		if (master_load(&o, &c, &r, &t, err, sizeof(err)) < 0) {
+		if (master_load(&o, &c, &r, &t, &tls, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			return 1;
 		}
 		printf("tollgated: configuration '%s' is valid\n", o.config_path);
 		free(t);
+		SSL_CTX_free(tls);
 		routes_free(r);
 		config_free(c);
 		return 0;

@@ -93,20 +93,35 @@ cpu_count(void)
 	return n > 0 ? (int)n : 1;
 }
 
-/* FNV-1a over the bytes of every config file: tells whether workers must be replaced. */
+/* FNV-1a of h and the bytes of file (none when it cannot be read). */
+static uint64_t
+hash_file(uint64_t h, const char *file)
+{
+	struct buf b = { 0 };
+	size_t j;
+
+	if (buf_read_file(&b, file) == 0)
+		for (j = 0; j < b.len; j++)
+			h = (h ^ (unsigned char)b.data[j]) * 1099511628211ULL;
+	buf_release(&b);
+	return h;
+}
+
+/*
+ * Over every config file and the TLS certificate and key: tells whether
+ * workers must be replaced (a renewed certificate is served by new ones).
+ */
 static uint64_t
 hash_files(const struct config *c)
 {
 	uint64_t h = 1469598103934665603ULL;
-	size_t i, j;
+	size_t i;
 
-	for (i = 0; i < c->nfiles; i++) {
-		struct buf b = { 0 };
-
-		if (buf_read_file(&b, c->files[i]) == 0)
-			for (j = 0; j < b.len; j++)
-				h = (h ^ (unsigned char)b.data[j]) * 1099511628211ULL;
-		buf_release(&b);
+	for (i = 0; i < c->nfiles; i++)
+		h = hash_file(h, c->files[i]);
+	if (c->tollgate.tls_cert_file != NULL) {
+		h = hash_file(h, c->tollgate.tls_cert_file);
+		h = hash_file(h, c->tollgate.tls_key_file);
 	}
 	return h;
 }
@@ -126,7 +141,7 @@ warn_lines(const char *text)
 
 int
 master_load(const struct options *o, struct config **cp, struct routes **rp,
-    struct price_table **tp, char *err, size_t errlen)
+    struct price_table **tp, SSL_CTX **tls, char *err, size_t errlen)
 {
 	struct config *c = NULL;
 	struct routes *r = NULL;
@@ -136,6 +151,7 @@ master_load(const struct options *o, struct config **cp, struct routes **rp,
 	*cp = NULL;
 	*rp = NULL;
 	*tp = NULL;
+	*tls = NULL;
 	if (config_load(o->config_path, &c, err, errlen) < 0)
 		return -1;
 	warn_lines(c->warnings);
@@ -148,6 +164,9 @@ master_load(const struct options *o, struct config **cp, struct routes **rp,
 		c->tollgate.run_dir = strdup(o->run_dir);
 	}
 	if (routes_build(c, &r, err, errlen) < 0)
+		goto fail;
+	if (c->tollgate.tls_cert_file != NULL &&
+	    (*tls = tls_server_new(&c->tollgate, err, errlen)) == NULL)
 		goto fail;
 	if ((b = pricemap_builder_new()) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -169,23 +188,28 @@ master_load(const struct options *o, struct config **cp, struct routes **rp,
 	*rp = r;
 	return 0;
 fail:
+	SSL_CTX_free(*tls);
+	*tls = NULL;
+	free(*tp);
+	*tp = NULL;
 	pricemap_builder_free(b);
 	routes_free(r);
 	config_free(c);
 	return -1;
 }
 
+/* A listening socket on host:portnum (what: the setting, for messages); the fd, or -1. */
 static int
-bind_listener(const struct config *c, char *err, size_t errlen)
+bind_address(const char *host, int portnum, const char *what, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 		.ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *res, *ai;
 	char port[16];
 	int fd = -1, one = 1, rc;
 
-	snprintf(port, sizeof(port), "%d", c->tollgate.port);
-	if ((rc = getaddrinfo(c->tollgate.listen, port, &hints, &res)) != 0) {
-		snprintf(err, errlen, "cannot resolve listen address '%s': %s", c->tollgate.listen,
+	snprintf(port, sizeof(port), "%d", portnum);
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "cannot resolve %s address '%s': %s", what, host,
 		    gai_strerror(rc));
 		return -1;
 	}
@@ -200,16 +224,41 @@ bind_listener(const struct config *c, char *err, size_t errlen)
 		fd = -1;
 	}
 	if (fd < 0)
-		snprintf(err, errlen, "cannot listen on %s:%s: %s", c->tollgate.listen, port,
+		snprintf(err, errlen, "cannot listen on %s:%s (%s): %s", host, port, what,
 		    strerror(errno));
 	freeaddrinfo(res);
 	return fd;
 }
 
+static int
+bind_listener(const struct config *c, char *err, size_t errlen)
+{
+	return bind_address(c->tollgate.listen, c->tollgate.port, "listen", err, errlen);
+}
+
+/* The address of tollgate.metrics_listen: a port alone is on listen's address. */
+static const char *
+metrics_host(const struct config *c)
+{
+	return c->tollgate.metrics_listen ? c->tollgate.metrics_listen : c->tollgate.listen;
+}
+
+/* tollgate.metrics_listen's socket, shared by the workers like the main one; -1: none. */
+static int
+bind_metrics(const struct config *c, char *err, size_t errlen)
+{
+	if (c->tollgate.metrics_port == 0)
+		return -1;
+	return bind_address(metrics_host(c), c->tollgate.metrics_port, "metrics_listen", err,
+	    errlen);
+}
+
 static void
-set_heritage(struct config *c, struct routes *r, int fd)
+set_heritage(struct config *c, struct routes *r, int fd, SSL_CTX *tls, int metrics_fd)
 {
 	heritage.listen_fd = fd;
+	heritage.tls = tls;
+	heritage.metrics_fd = metrics_fd;
 	heritage.config = c;
 	heritage.routes = r;
 	snprintf(heritage.run_dir, sizeof(heritage.run_dir), "%s", c->tollgate.run_dir);
@@ -426,14 +475,15 @@ reload(const struct options *o)
 	struct config *c, *old = heritage.config;
 	struct routes *r, *oldr = heritage.routes;
 	struct price_table *t;
+	SSL_CTX *tls, *oldtls = heritage.tls;
 	char err[1024];
 	uint64_t h, gen;
-	int fd = heritage.listen_fd, i;
+	int fd = heritage.listen_fd, mfd = heritage.metrics_fd, i;
 
 	int64_t load_started = clock_now_ns();
 
 	log_info("reloading '%s'", o->config_path);
-	if (master_load(o, &c, &r, &t, err, sizeof(err)) < 0) {
+	if (master_load(o, &c, &r, &t, &tls, err, sizeof(err)) < 0) {
 		log_error("reload failed, keeping generation %llu: %s",
 		    (unsigned long long)generation, err);
 		return;
@@ -442,6 +492,7 @@ reload(const struct options *o)
 		log_error("reload failed, keeping generation %llu: %s",
 		    (unsigned long long)generation, err);
 		free(t);
+		SSL_CTX_free(tls);
 		routes_free(r);
 		config_free(c);
 		return;
@@ -452,6 +503,7 @@ reload(const struct options *o)
 	h = hash_files(c);
 	if (h == config_hash) {
 		/* prices only: the workers pick the new table up on their next request */
+		SSL_CTX_free(tls);
 		routes_free(r);
 		config_free(c);
 		return;
@@ -464,6 +516,13 @@ reload(const struct options *o)
 		if ((fd = bind_listener(c, err, sizeof(err))) < 0) {
 			log_error("reload: %s; keeping the old listener", err);
 			fd = heritage.listen_fd;
+		}
+	}
+	if (c->tollgate.metrics_port != old->tollgate.metrics_port ||
+	    strcmp(metrics_host(c), metrics_host(old)) != 0) {
+		if ((mfd = bind_metrics(c, err, sizeof(err))) < 0 && c->tollgate.metrics_port != 0) {
+			log_error("reload: %s; keeping the old metrics listener", err);
+			mfd = heritage.metrics_fd;
 		}
 	}
 	/* a new generation of workers; the old ones drain and exit */
@@ -479,9 +538,12 @@ reload(const struct options *o)
 	config_hash = h;
 	if (fd != heritage.listen_fd)
 		close(heritage.listen_fd);
-	set_heritage(c, r, fd);
+	if (mfd != heritage.metrics_fd && heritage.metrics_fd >= 0)
+		close(heritage.metrics_fd);
+	set_heritage(c, r, fd, tls, mfd);
 	start_workers(c);
 	restart_accountant();
+	SSL_CTX_free(oldtls);
 	routes_free(oldr);
 	config_free(old);
 	log_info("configuration generation %llu running", (unsigned long long)generation);
@@ -638,15 +700,18 @@ master_main(const struct options *o)
 	struct routes *r;
 	struct price_table *t;
 	struct sigaction sa;
+	SSL_CTX *tls;
 	sigset_t block, old;
 	char err[1024];
 	int64_t load_started = clock_now_ns();
-	int fd;
+	int fd, mfd = -1;
 
 	log_set_prefix("master");
-	if (master_load(o, &c, &r, &t, err, sizeof(err)) < 0)
+	if (master_load(o, &c, &r, &t, &tls, err, sizeof(err)) < 0)
 		fatal("%s", err);
+	/* both listeners before giving up root: either may be on a port below 1024 */
 	if ((fd = bind_listener(c, err, sizeof(err))) < 0 ||
+	    (c->tollgate.metrics_port != 0 && (mfd = bind_metrics(c, err, sizeof(err))) < 0) ||
 	    drop_privileges(c, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	if (c->tollgate.log_file != NULL && log_open(c->tollgate.log_file) < 0)
@@ -662,7 +727,7 @@ master_main(const struct options *o)
 	config_hash = hash_files(c);
 	heritage.config_path = o->config_path;
 	heritage.master_pid = getpid();
-	set_heritage(c, r, fd);
+	set_heritage(c, r, fd, tls, mfd);
 	if (window_set_timezone(c->tollgate.budget_timezone, err, sizeof(err)) < 0 ||
 	    budget_shm_create(0, &heritage.budgets, err, sizeof(err)) < 0)
 		fatal("%s", err);
@@ -693,9 +758,11 @@ master_main(const struct options *o)
 
 	start_role(ROLE_ACCOUNTANT, 0);
 	start_workers(c);
-	log_info("listening on %s:%d, %d worker%s (pid %ld)", c->tollgate.listen,
-	    c->tollgate.port, count_alive(ROLE_WORKER, 0), count_alive(ROLE_WORKER, 0) == 1 ? "" : "s",
-	    (long)getpid());
+	log_info("listening on %s:%d%s, %d worker%s (pid %ld)", c->tollgate.listen,
+	    c->tollgate.port, tls != NULL ? " (TLS)" : "", count_alive(ROLE_WORKER, 0),
+	    count_alive(ROLE_WORKER, 0) == 1 ? "" : "s", (long)getpid());
+	if (mfd >= 0)
+		log_info("/metrics and /health on %s:%d", metrics_host(c), c->tollgate.metrics_port);
 	notify_systemd("READY=1");
 
 	for (;;) {

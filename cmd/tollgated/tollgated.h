@@ -12,10 +12,13 @@
 #include "budget.h"
 #include "config.h"
 #include "route.h"
+#include "tls.h"
 
 /* Handed from the master to its children across fork; read-only there. */
 struct heritage {
 	int		 listen_fd;
+	SSL_CTX		*tls;		/* the listener's TLS context, NULL: plain HTTP */
+	int		 metrics_fd;	/* tollgate.metrics_listen's listener, or -1 */
 	const char	*config_path;
 	struct config	*config;
 	struct routes	*routes;
@@ -44,10 +47,13 @@ int accountant_main(void);
 /* The accountant's exit status when it fell behind at SCHED_IDLE: start a new one now. */
 #define ACCOUNTANT_EXIT_BEHIND	75
 
-/* Loads config, routes and prices the way the master does (also for -t). */
+/*
+ * Loads config, routes, prices and the TLS certificate (*tls NULL when there
+ * is none) the way the master does (also for -t).
+ */
 struct pricemap_builder;
 int master_load(const struct options *o, struct config **c, struct routes **r,
-    struct price_table **t, char *err, size_t errlen);
+    struct price_table **t, SSL_CTX **tls, char *err, size_t errlen);
 
 /*
  * master_counters.c: fills heritage.budgets from the ledger (only_new: only

@@ -490,7 +490,7 @@ worker_main(void)
 	event_add(worker.sig_usr1, NULL);
 	event_add(worker.sig_hup, NULL);
 
-	if (conn_listen(worker.base, heritage.listen_fd) < 0)
+	if (conn_listen(worker.base, heritage.listen_fd, heritage.metrics_fd) < 0)
 		fatal("worker %u: cannot accept on the listener", heritage.index);
 	worker_release_prices(worker_prices());	/* map the current table now, not on the first request */
 

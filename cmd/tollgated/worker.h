@@ -111,8 +111,11 @@ extern struct worker worker;
  * its answer is whole or its client goes (the close callback says so).
  */
 struct hreq;
-int conn_listen(struct event_base *base, int fd);
+/* Accepts on the listener fd and, when metrics_fd is not -1, on the metrics listener. */
+int conn_listen(struct event_base *base, int fd, int metrics_fd);
 void conn_unlisten(void);
+/* Whether r came on tollgate.metrics_listen (only /metrics and /health are served there). */
+int hreq_metrics_only(const struct hreq *r);
 enum http1_method hreq_method(const struct hreq *r);
 const char *hreq_path(const struct hreq *r);
 const char *hreq_query(const struct hreq *r);	/* NULL: none */

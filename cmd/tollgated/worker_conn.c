@@ -13,6 +13,15 @@
  * Timeouts, all client_timeout: an idle keep-alive connection; a request,
  * from its first byte to its last (slow senders get 408); a client that
  * stops reading an answer.  None while an answer is being made upstream.
+ *
+ * With tollgate.tls_cert_file, the listener's connections are TLS: the same
+ * code, with SSL_read and SSL_write (lib/tls.h) in place of recv and send,
+ * chosen by the connection's tls pointer.  The handshake happens in the
+ * first reads; a TLS read that must wait for the socket to be writable, or
+ * a write that must wait for it to be readable, is noted on the connection
+ * and the other event resumes it.  Connections accepted on
+ * tollgate.metrics_listen are plain HTTP and answer only /metrics and
+ * /health (worker_http.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,6 +39,7 @@
 
 #include "http1.h"
 #include "log.h"
+#include "tls.h"
 #include "tollgated.h"
 #include "worker.h"
 
@@ -70,17 +80,23 @@ struct conn {
 	size_t			 body_have;	/* chunked: body bytes decoded after the head */
 	struct http1_chunked	 dechunk;
 	int			 continued;	/* 100 Continue sent */
+	int			 metrics_only;	/* accepted on tollgate.metrics_listen */
+	SSL			*tls;		/* NULL: plain HTTP */
+	int			 tls_failed;	/* a fatal TLS error: no close_notify */
+	int			 tls_read_wants_write;	/* SSL_read waits for writability */
+	int			 tls_write_wants_read;	/* SSL_write waits for readability */
 	struct hreq		 req;
 	LIST_ENTRY(conn)	 link;
 };
 
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
-static struct evconnlistener *listener;
+static struct evconnlistener *listener, *metrics_listener;
 
 static void conn_close(struct conn *c);
 static void conn_free(struct conn *c);
 static void conn_process(struct conn *c);
 static void conn_flush(struct conn *c);
+static void on_readable(evutil_socket_t fd, short what, void *arg);
 
 /*
  * A connection is held while code up the stack still uses it: a close in
@@ -141,8 +157,72 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 static void
 on_writable(evutil_socket_t fd, short what, void *arg)
 {
-	(void)fd, (void)what;
-	conn_flush(arg);
+	struct conn *c = arg;
+
+	(void)what;
+	if (c->tls_read_wants_write) {
+		/* a TLS read (the handshake's, say) waited for this */
+		c->tls_read_wants_write = 0;
+		hold(c);
+		on_readable(fd, EV_READ, c);
+		if (c->state != CONN_CLOSED)
+			conn_flush(c);
+		release(c);
+		return;
+	}
+	conn_flush(c);
+}
+
+/* Logs why a TLS connection broke, at debug level: clients cause it (plain HTTP to TLS). */
+static void
+tls_broke(struct conn *c, const char *doing)
+{
+	char why[256];
+
+	c->tls_failed = 1;
+	log_debug("worker %u: TLS %s failed, closing the connection: %s", heritage.index, doing,
+	    tls_error(why, sizeof(why)));
+}
+
+/*
+ * SSL_write of what out holds, as send() would answer: the bytes taken, or
+ * -1 and errno (EAGAIN: wait, for writability unless tls_write_wants_read
+ * says readability).
+ */
+static ssize_t
+tls_send(struct conn *c)
+{
+	size_t n;
+
+	switch (tls_write(c->tls, c->out.data + c->out_off, c->out.len - c->out_off, &n)) {
+	case TLS_IO_OK:
+		return (ssize_t)n;
+	case TLS_IO_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	case TLS_IO_WANT_READ:
+		/* on_readable resumes the write; writability would only spin */
+		c->tls_write_wants_read = 1;
+		if (c->writing) {
+			event_del(&c->wr);
+			c->writing = 0;
+		}
+		if (!c->reading) {
+			event_add(&c->rd, NULL);
+			c->reading = 1;
+		}
+		errno = EAGAIN;
+		return -1;
+	case TLS_IO_EOF:
+		c->tls_failed = 1;
+		errno = EPIPE;
+		return -1;
+	case TLS_IO_ERROR:
+		break;
+	}
+	tls_broke(c, "write");
+	errno = EPIPE;
+	return -1;
 }
 
 /* Sends what out holds; what the socket does not take waits for on_writable. */
@@ -154,8 +234,8 @@ conn_flush(struct conn *c)
 		return;
 	}
 	while (c->out_off < c->out.len) {
-		ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
-		    MSG_NOSIGNAL);
+		ssize_t n = c->tls != NULL ? tls_send(c) :
+		    send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
 
 		if (n > 0) {
 			c->out_off += (size_t)n;
@@ -166,7 +246,7 @@ conn_flush(struct conn *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (!c->writing) {
+			if (!c->writing && !c->tls_write_wants_read) {
 				event_add(&c->wr, NULL);
 				c->writing = 1;
 				arm_timeout(c);
@@ -187,7 +267,7 @@ conn_flush(struct conn *c)
 		return;
 	}
 	c->out.len = c->out_off = 0;
-	if (c->writing) {
+	if (c->writing && !c->tls_read_wants_write) {
 		event_del(&c->wr);
 		c->writing = 0;
 		if (c->state == CONN_HANDLING)
@@ -602,6 +682,39 @@ conn_process(struct conn *c)
 		conn_free(c);
 }
 
+/*
+ * SSL_read into in: the bytes read, 0 when there are none now (the wait is
+ * arranged), or -1 when the connection is over.
+ */
+static ssize_t
+tls_recv(struct conn *c)
+{
+	size_t n;
+
+	switch (tls_read(c->tls, c->in.data + c->in.len, c->in.cap - c->in.len - 1, &n)) {
+	case TLS_IO_OK:
+		/* what the SSL decrypted and holds, the socket will not announce */
+		if (SSL_pending(c->tls) > 0)
+			event_active(&c->rd, EV_READ, 0);
+		return (ssize_t)n;
+	case TLS_IO_WANT_READ:
+		return 0;
+	case TLS_IO_WANT_WRITE:
+		c->tls_read_wants_write = 1;
+		if (!c->writing) {
+			event_add(&c->wr, NULL);
+			c->writing = 1;
+		}
+		return 0;
+	case TLS_IO_EOF:
+		return -1;
+	case TLS_IO_ERROR:
+		break;
+	}
+	tls_broke(c, SSL_is_init_finished(c->tls) ? "read" : "handshake");
+	return -1;
+}
+
 static void
 on_readable(evutil_socket_t fd, short what, void *arg)
 {
@@ -610,22 +723,42 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	(void)what;
+	if (c->tls_write_wants_read) {
+		int closed;
+
+		c->tls_write_wants_read = 0;
+		hold(c);
+		conn_flush(c);
+		closed = c->state == CONN_CLOSED;
+		release(c);
+		if (closed)
+			return;
+	}
 	if (c->state == CONN_HANDLING && c->in.len >= HTTP1_MAX_HEAD) {
-		/* enough pipelined for now: wait for the answer in hand */
-		event_del(&c->rd);
-		c->reading = 0;
+		/* enough pipelined for now: wait for the answer in hand (unless it waits for this) */
+		if (!c->tls_write_wants_read) {
+			event_del(&c->rd);
+			c->reading = 0;
+		}
 		return;
 	}
 	if (grow_in(c, READ_ROOM) < 0) {
 		conn_close(c);
 		return;
 	}
-	n = recv(fd, c->in.data + c->in.len, c->in.cap - c->in.len - 1, 0);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		n = 0;	/* woken by release(): pipelined bytes wait */
-	else if (n <= 0) {
-		conn_close(c);	/* closed, or reset: a request in hand is aborted */
-		return;
+	if (c->tls != NULL) {
+		if ((n = tls_recv(c)) < 0) {
+			conn_close(c);
+			return;
+		}
+	} else {
+		n = recv(fd, c->in.data + c->in.len, c->in.cap - c->in.len - 1, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			n = 0;	/* woken by release(): pipelined bytes wait */
+		else if (n <= 0) {
+			conn_close(c);	/* closed, or reset: a request in hand is aborted */
+			return;
+		}
 	}
 	c->in.len += (size_t)n;
 	c->in.data[c->in.len] = '\0';
@@ -666,6 +799,10 @@ conn_close(struct conn *c)
 		event_del(&c->rd);
 		event_del(&c->wr);
 		evtimer_del(&c->timer);
+		if (c->tls != NULL) {
+			tls_close(c->tls, c->broken || c->tls_failed);
+			c->tls = NULL;
+		}
 		close(c->fd);
 		c->fd = -1;
 		if (handling && r->closecb != NULL) {
@@ -690,8 +827,15 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	struct conn *c;
 	int one = 1;
 
-	(void)sa, (void)salen, (void)arg;
+	(void)sa, (void)salen;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return;
+	}
+	c->metrics_only = arg != NULL;
+	if (heritage.tls != NULL && !c->metrics_only &&
+	    (c->tls = tls_accept(heritage.tls, fd)) == NULL) {
+		free(c);
 		close(fd);
 		return;
 	}
@@ -718,14 +862,28 @@ on_accept_error(struct evconnlistener *l, void *arg)
 	log_warn("worker %u: cannot accept a connection: %s", heritage.index, strerror(errno));
 }
 
-int
-conn_listen(struct event_base *base, int fd)
+/* Accepts on fd; on_accept's argument is non-NULL for the metrics listener. */
+static struct evconnlistener *
+listen_on(struct event_base *base, int fd, void *arg)
 {
+	struct evconnlistener *l;
+
 	evutil_make_socket_nonblocking(fd);
-	listener = evconnlistener_new(base, on_accept, NULL, LEV_OPT_CLOSE_ON_EXEC, -1, fd);
-	if (listener == NULL)
+	l = evconnlistener_new(base, on_accept, arg, LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (l != NULL)
+		evconnlistener_set_error_cb(l, on_accept_error);
+	return l;
+}
+
+int
+conn_listen(struct event_base *base, int fd, int metrics_fd)
+{
+	static int metrics_mark;
+
+	if ((listener = listen_on(base, fd, NULL)) == NULL)
 		return -1;
-	evconnlistener_set_error_cb(listener, on_accept_error);
+	if (metrics_fd >= 0 && (metrics_listener = listen_on(base, metrics_fd, &metrics_mark)) == NULL)
+		return -1;
 	return 0;
 }
 
@@ -736,4 +894,14 @@ conn_unlisten(void)
 		evconnlistener_free(listener);
 		listener = NULL;
 	}
+	if (metrics_listener != NULL) {
+		evconnlistener_free(metrics_listener);
+		metrics_listener = NULL;
+	}
+}
+
+int
+hreq_metrics_only(const struct hreq *r)
+{
+	return r->conn->metrics_only;
 }

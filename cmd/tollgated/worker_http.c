@@ -578,6 +578,16 @@ http_on_request(struct hreq *req)
 			serve_health(req);
 		return;
 	}
+	/*
+	 * With tollgate.metrics_listen, /metrics is served there only (it may
+	 * face another network than the API), and only it and /health are.
+	 */
+	if (hreq_metrics_only(req) ? strcmp(path, "/metrics") != 0 :
+	    strcmp(path, "/metrics") == 0 && heritage.config->tollgate.metrics_port != 0) {
+		http_send_error(req, 404, "invalid_request_error", "not_found",
+		    "no such endpoint: %s", path);
+		return;
+	}
 	if (strcmp(path, "/v1/models") == 0 || strcmp(path, "/models") == 0) {
 		const struct keys_key *vk;
 		char id[72];

@@ -219,7 +219,10 @@ model_list:
 
 
 class Gateway:
-    def __init__(self, mock, extra="", tollgate_extra="", prepare=None):
+    """tls: an ssl.SSLContext when the listener speaks TLS (request() uses it)."""
+
+    def __init__(self, mock, extra="", tollgate_extra="", prepare=None, tls=None):
+        self.tls = tls
         self.dir = tempfile.mkdtemp(prefix="tollgate-it-")
         self.port = free_port()
         self.dead_port = free_port()
@@ -257,7 +260,10 @@ class Gateway:
             h.update(headers)
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if self.tls is not None:
+            c = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=self.tls)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         c.request(method, path, body=body, headers=h)
         r = c.getresponse()
         data = r.read()

@@ -567,6 +567,25 @@ static const struct bad bad_configs[] = {
 	  "include-empty.yaml:2: include: expected a file name, got ''" },
 	{ "self.yaml", "model_list: []\ninclude: [self.yaml]\n",
 	  "self.yaml:2: include '$/self.yaml': include cycle, the file is already being loaded" },
+	{ "tls-half.yaml", "tollgate:\n  port: 443\n  tls_cert_file: cert.pem\n",
+	  "tls-half.yaml:3: tollgate.tls_cert_file is set but tollgate.tls_key_file is not: TLS "
+	  "needs both" },
+	{ "tls-key-only.yaml", "tollgate:\n  tls: {key_file: k.pem}\n",
+	  "tls-key-only.yaml:2: tollgate.tls_key_file is set but tollgate.tls_cert_file is not: TLS "
+	  "needs both" },
+	{ "tls-empty.yaml", "tollgate:\n  tls_cert_file: ''\n",
+	  "tls-empty.yaml:2: tollgate.tls_cert_file: expected a file name, got ''" },
+	{ "tls-version.yaml", "tollgate:\n  tls_min_version: TLSv1.1\n",
+	  "tls-version.yaml:2: tollgate.tls_min_version: expected TLSv1.2 or TLSv1.3, got 'TLSv1.1'" },
+	{ "metrics-port.yaml", "tollgate:\n  metrics_listen: 10.0.0.1:0\n",
+	  "metrics-port.yaml:2: tollgate.metrics_listen: expected a port, or an address and a port "
+	  "such as 10.0.0.5:9464 or [::1]:9464, got '10.0.0.1:0'" },
+	{ "metrics-v6.yaml", "tollgate:\n  metrics_listen: ::1:9464\n",
+	  "metrics-v6.yaml:2: tollgate.metrics_listen: expected a port, or an address and a port "
+	  "such as 10.0.0.5:9464 or [::1]:9464, got '::1:9464'" },
+	{ "metrics-nohost.yaml", "tollgate:\n  metrics_listen: ':9464'\n",
+	  "metrics-nohost.yaml:2: tollgate.metrics_listen: expected a port, or an address and a port "
+	  "such as 10.0.0.5:9464 or [::1]:9464, got ':9464'" },
 };
 
 /* Replaces "$" in want with the temporary directory. */
@@ -743,6 +762,65 @@ test_environment(void)
 }
 
 /* ---- includes ------------------------------------------------------------------------- */
+
+/* TLS files are beside the config and keep their line; metrics_listen's forms. */
+static void
+test_listeners(void)
+{
+	static const struct {
+		const char	*text;
+		const char	*host;	/* NULL: listen's */
+		int		 port;
+	} addrs[] = {
+		{ "9464", NULL, 9464 },
+		{ "10.0.0.5:9100", "10.0.0.5", 9100 },
+		{ "'[::1]:9464'", "::1", 9464 },
+		{ "metrics.internal:80", "metrics.internal", 80 },
+	};
+	struct config *c;
+	char pre[300], text[512], want[300];
+	size_t i;
+
+	c = load_text("tls.yaml", "model_list: [{model_name: m, litellm_params: {model: openai/m}}]\n"
+	    "tollgate:\n  tls:\n    cert_file: certs/cert.pem\n    key_file: /etc/ssl/key.pem\n"
+	    "    min_version: TLSv1.3\n", pre, sizeof(pre));
+	if (c == NULL) {
+		skip(7, "tls.yaml did not load");
+		return;
+	}
+	snprintf(want, sizeof(want), "%s/certs/cert.pem", tmpdir);
+	is_str(c->tollgate.tls_cert_file, want, "tls.cert_file: relative to the config's directory");
+	is_str(c->tollgate.tls_key_file, "/etc/ssl/key.pem", "tls.key_file: absolute, as written");
+	snprintf(want, sizeof(want), "%s/tls.yaml", tmpdir);
+	ok(c->tollgate.tls_cert_at.file && strcmp(c->tollgate.tls_cert_at.file, want) == 0 &&
+	    c->tollgate.tls_cert_at.line == 4, "the certificate's key keeps its file and line");
+	is_int(c->tollgate.tls_key_at.line, 5, "and the key's");
+	is_int(c->tollgate.tls_min_version, 3, "tls.min_version TLSv1.3");
+	is_int(c->tollgate.metrics_port, 0, "no metrics_listen by default");
+	ok(c->warnings == NULL, "no warnings");
+	config_free(c);
+
+	c = load_text("plain.yaml", "model_list: [{model_name: m, litellm_params: {model: openai/m}}]\n",
+	    pre, sizeof(pre));
+	if (c != NULL) {
+		ok(c->tollgate.tls_cert_file == NULL && c->tollgate.tls_key_file == NULL &&
+		    c->tollgate.tls_min_version == 2, "by default: no TLS, and TLSv1.2 when there is");
+		config_free(c);
+	}
+	for (i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		snprintf(text, sizeof(text), "model_list: [{model_name: m, litellm_params: "
+		    "{model: openai/m}}]\ntollgate:\n  metrics:\n    listen: %s\n    auth: true\n",
+		    addrs[i].text);
+		if ((c = load_text("metrics.yaml", text, pre, sizeof(pre))) == NULL)
+			continue;
+		ok(addrs[i].host ? c->tollgate.metrics_listen &&
+		    strcmp(c->tollgate.metrics_listen, addrs[i].host) == 0 :
+		    c->tollgate.metrics_listen == NULL, "metrics.listen %s: the address", addrs[i].text);
+		ok(c->tollgate.metrics_port == addrs[i].port && c->tollgate.metrics_auth,
+		    "metrics.listen %s: port %d, and metrics.auth", addrs[i].text, addrs[i].port);
+		config_free(c);
+	}
+}
 
 /* export: and ledger: groups are the same keys as export_* and ledger_*. */
 static void
@@ -994,6 +1072,7 @@ main(void)
 	test_errors();
 	test_environment();
 	test_groups();
+	test_listeners();
 	test_includes();
 	test_example();
 	remove_created();
