@@ -16,3 +16,11 @@ tollctl_ledger_dir(void)
 
 	return dir != NULL && *dir ? dir : TOLLGATE_LEDGER;
 }
+
+const char *
+tollctl_run_dir(void)
+{
+	const char *dir = getenv("TOLLGATE_RUN_DIR");
+
+	return dir != NULL && *dir ? dir : TOLLGATE_RUN_DIR;
+}

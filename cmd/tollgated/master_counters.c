@@ -315,7 +315,8 @@ counters_rebuild(const struct config *c, int only_new, char *err, size_t errlen)
 	for (i = 0; i < rb.nt; i++) {
 		int64_t sum = rb.t[i].sum > INT64_MAX ? INT64_MAX : (int64_t)rb.t[i].sum;
 
-		if (sum > 0 && heritage.budgets->ops->add(heritage.budgets, &rb.t[i].limit, sum,
+		/* also at 0: the counter, its limit and window are there for tollctl status */
+		if (heritage.budgets->ops->add(heritage.budgets, &rb.t[i].limit, sum,
 		    rb.now, rb.now) < 0) {
 			log_into(err, errlen, "the budget counters are full");
 			goto out;
