@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 
+#include "config.h"
 #include "tollctl.h"
 
 #ifndef TOLLGATE_LEDGER

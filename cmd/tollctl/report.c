@@ -12,6 +12,7 @@
 #include "aggregate.h"
 #include "buf.h"
 #include "clock.h"
+#include "config.h"
 #include "json.h"
 #include "ledger.h"
 #include "log.h"

@@ -14,6 +14,7 @@
 #include "budget.h"
 #include "buf.h"
 #include "clock.h"
+#include "config.h"
 #include "json.h"
 #include "limitset.h"
 #include "log.h"
@@ -29,13 +30,13 @@ static const char status_help[] =
 "Shows the running gateway from its shared memory: the master (pid, uptime,\n"
 "config generation, the price-map generation and when it was published), the\n"
 "accountant (pid, records behind the ledger), every worker (pid, generation,\n"
-"serving or draining, open connections, requests in flight and answered,\n"
+"serving or draining, open connections, requests in flight and served,\n"
 "start), and every budget with a limit (scope, name, window, spent, reserved\n"
 "by requests in flight, limit, remaining, next reset).  Amounts in USD.\n"
 "Exits 1 when no gateway runs in the run directory.\n"
 "\n"
 "  --run-dir DIR   the gateway's run directory (default: $TOLLGATE_RUN_DIR, else\n"
-"                  " TOLLCTL_RUN_DIR ")\n"
+"                  " TOLLGATE_RUN_DIR ")\n"
 "  --json          one JSON object, for scripts\n";
 
 /* A budget counter to show, its window taken to now. */
@@ -198,7 +199,7 @@ print_json(const char *run_dir, const struct status_header *h, const struct stat
 	for (i = 0; i < nw; i++) {
 		buf_printf(&b, "%s{\"index\": %u, \"pid\": %lld, \"generation\": %llu, "
 		    "\"state\": \"%s\", \"connections\": %llu, \"in_flight\": %llu, "
-		    "\"requests\": %llu, \"started\": ", i ? ", " : "", w[i].index,
+		    "\"served\": %llu, \"started\": ", i ? ", " : "", w[i].index,
 		    (long long)w[i].pid, (unsigned long long)w[i].generation,
 		    w[i].state == STATUS_DRAINING ? "draining" : "serving",
 		    (unsigned long long)w[i].connections, (unsigned long long)w[i].in_flight,
@@ -254,7 +255,7 @@ print_table(const char *run_dir, const struct status_header *h, const struct sta
 		printf("accountant  pid %lld, lag not measured yet\n", (long long)acc->pid);
 
 	printf("\n%-6s %-8s %-4s %-9s %6s %10s %10s  %s\n", "WORKER", "PID", "GEN", "STATE",
-	    "CONNS", "IN-FLIGHT", "ANSWERED", "STARTED");
+	    "CONNS", "IN-FLIGHT", "SERVED", "STARTED");
 	for (i = 0; i < nw; i++)
 		printf("%-6u %-8lld %-4llu %-9s %6llu %10llu %10llu  %s\n", w[i].index,
 		    (long long)w[i].pid, (unsigned long long)w[i].generation,

@@ -18,10 +18,6 @@ int rerate_main(int argc, char **argv);
 const char *tollctl_ledger_dir(void);
 
 /* The gateway's run directory: $TOLLGATE_RUN_DIR, else tollgate.run_dir's default. */
-#ifndef TOLLGATE_RUN_DIR
-#define TOLLGATE_RUN_DIR "/run/tollgate"
-#endif
-#define TOLLCTL_RUN_DIR TOLLGATE_RUN_DIR
 const char *tollctl_run_dir(void);
 
 /* Loads and compiles price files in order (later wins); NULL after logging why. */

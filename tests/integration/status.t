@@ -110,7 +110,7 @@ def load(gw, team_key):
     st = status(gw)
     eq(in_flight(st), 0, "in flight back to 0")
     eq(Decimal(budget(st, "global")["reserved_usd"]), 0, "and nothing reserved")
-    eq(sum(w["requests"] for w in st["workers"]) >= 4, True, "answers counted")
+    eq(sum(w["served"] for w in st["workers"]) >= 4, True, "requests served counted")
     for _ in range(3):
         eq(gw.post("/v1/chat/completions", BODY, key=team_key)[0], 200, "a request of team research")
     st = status(gw)
