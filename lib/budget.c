@@ -420,7 +420,8 @@ budget_file_each(const struct budget_file *f,
 	for (i = 0; i < f->t->nslots; i++) {
 		if (__atomic_load_n(&f->t->slots[i].hash, __ATOMIC_ACQUIRE) == 0)
 			continue;
-		/* the writers hold a lock this reader does not take: copy until two agree */
+		/* the writers hold a lock this reader does not take: copy until two agree
+		   (budget.h says what that does not catch) */
 		for (tries = 0; tries < 100; tries++) {
 			memcpy(&a, &f->t->slots[i], sizeof(a));
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);

@@ -119,7 +119,10 @@ struct budget_file;
 /*
  * Maps the store's file read-only: 0 and *out, or -1 with err (missing, not
  * a budget store, another layout version).  *owner: the pid that made it.
- * Readers never lock: a counter is copied until two copies agree.
+ * Readers never take the workers' lock (a status display must not slow
+ * admission): a counter is copied until two copies agree, so each value is
+ * whole, but one read while a worker is inside a settle may show it half done
+ * (the reservation released, the spend not yet added) for that instant.
  */
 int budget_file_open(const char *path, struct budget_file **out, int64_t *owner, char *err,
     size_t errlen);

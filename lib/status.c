@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -214,22 +215,34 @@ status_close(const struct status *st)
 		munmap((void *)st, sizeof(*st));
 }
 
-/* Copies n bytes from what seq guards, retrying a copy that raced a writer. */
+/*
+ * Copies n bytes from what seq guards, retrying a copy that raced a writer.
+ * A writer preempted inside its section is waited for (yielding the CPU to
+ * it); only one that never ends it, having died there, is given up on after
+ * a second, and the last copy is the best there is.
+ */
 static void
 read_under(const uint64_t *seq, void *dst, const void *src, size_t n)
 {
 	uint64_t before, after;
-	int tries;
+	int64_t deadline = 0;
+	unsigned tries;
 
-	for (tries = 0; tries < 1000; tries++) {
+	for (tries = 0;; tries++) {
 		before = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
 		memcpy(dst, src, n);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		after = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
 		if (!(before & 1) && before == after)
 			return;
+		if (tries < 64)
+			continue;
+		if (deadline == 0)
+			deadline = clock_now_ns() + 1000000000;
+		else if (clock_now_ns() > deadline)
+			return;
+		sched_yield();
 	}
-	/* a writer that died in its section: the last copy is the best there is */
 }
 
 void

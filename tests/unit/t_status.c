@@ -139,7 +139,10 @@ test_torn(void)
 			status_child_pid(st, 9, n);
 		}
 	}
-	for (i = 0; i < 200000; i++)
+	/* until the writer has begun (it may not be scheduled at once), then a while */
+	while (status_read_slot(r, 9, &s) != 0)
+		;
+	for (i = 0; i < 2000000 && seen < 100000; i++)
 		if (status_read_slot(r, 9, &s) == 0) {
 			seen++;
 			if (s.generation != (uint64_t)s.index * 10 || s.pid != (int64_t)s.index)
