@@ -96,7 +96,7 @@ def processes(gw, st):
 
 
 def load(gw, team_key):
-    threads, statuses = hold_open(gw, 4, 2500)
+    threads, statuses = hold_open(gw, 4, 6000)
     wait_until(lambda: in_flight(status(gw)) == 4, 15)
     st = status(gw)
     eq(in_flight(st), 4, "four requests held open upstream are in flight")
@@ -131,7 +131,7 @@ def load(gw, team_key):
 
 def reload(gw):
     old = sorted(gw.children("worker"))
-    threads, statuses = hold_open(gw, 1, 4000)
+    threads, statuses = hold_open(gw, 1, 8000)
     wait_until(lambda: in_flight(status(gw)) == 1, 10)
     gw.write_config(NEW_MODEL)
     gw.proc.send_signal(signal.SIGHUP)
