@@ -89,11 +89,46 @@ struct budget_store {
 };
 
 /*
- * The shared-memory store: an anonymous shared mapping of nslots counters
- * (0: the default, 65,536), created by the master before fork and used by
- * every child through the inherited mapping.  Returns 0 and *out, or -1 with
- * err.
+ * The shared-memory store: a shared mapping of nslots counters (0: the
+ * default, 65,536), created by the master before fork and used by every child
+ * through the inherited mapping.  path names the file to map (made afresh, mode
+ * 0640: a file left by an earlier gateway is unlinked first, so its counters
+ * are never taken for live ones), so that tollctl status can read the
+ * counters; NULL maps anonymous memory.  The creator's close unlinks the file.
+ * Returns 0 and *out, or -1 with err.
  */
-int budget_shm_create(size_t nslots, struct budget_store **out, char *err, size_t errlen);
+#define BUDGET_FILE	"tollgate.budgets"	/* within run_dir */
+int budget_shm_create(size_t nslots, const char *path, struct budget_store **out, char *err,
+    size_t errlen);
+
+/* ---- reading the store's file (tollctl) ------------------------------------- */
+
+/* A counter as it stands in the file. */
+struct budget_counter {
+	char		id[BUDGET_ID_MAX];
+	int		has_window;
+	struct window	window;
+	int64_t		max;		/* the limit last checked against; BUDGET_NONE: none */
+	int64_t		spent;		/* settled, in [window_start, window_end) */
+	int64_t		reserved;	/* held by requests in flight */
+	int64_t		window_start, window_end;
+};
+
+struct budget_file;
+
+/*
+ * Maps the store's file read-only: 0 and *out, or -1 with err (missing, not
+ * a budget store, another layout version).  *owner: the pid that made it.
+ * Readers never take the workers' lock (a status display must not slow
+ * admission): a counter is copied until two copies agree, so each value is
+ * whole, but one read while a worker is inside a settle may show it half done
+ * (the reservation released, the spend not yet added) for that instant.
+ */
+int budget_file_open(const char *path, struct budget_file **out, int64_t *owner, char *err,
+    size_t errlen);
+/* Calls cb for every counter in use, in table order, until it returns nonzero (returned). */
+int budget_file_each(const struct budget_file *f,
+    int (*cb)(void *arg, const struct budget_counter *c), void *arg);
+void budget_file_close(struct budget_file *f);
 
 #endif

@@ -560,7 +560,7 @@ static const struct tg_key tg_keys_table[] = {
 	{ "price_files", YAML_SEQUENCE_NODE, tg_paths, TG(price_files), TG(nprice_files),
 	  0, 0, TOLLGATE_PRICES, "a list of file names" },
 	{ "run_dir", YAML_SCALAR_NODE, tg_string, TG(run_dir), 0,
-	  0, 0, "/run/tollgate", "a directory" },
+	  0, 0, TOLLGATE_RUN_DIR, "a directory" },
 	{ "shutdown_timeout", YAML_SCALAR_NODE, tg_duration, TG(shutdown_timeout_ms), 0,
 	  0, DAY_MS, "30s", DURATION " up to 24h" },
 	{ "tls_cert_file", YAML_SCALAR_NODE, tg_file, TG(tls_cert_file), TG(tls_cert_at),

@@ -10,6 +10,11 @@
 #ifndef TOLLGATE_CONFIG_H
 #define TOLLGATE_CONFIG_H
 
+/* tollgate.run_dir's default, which tollctl status reads too. */
+#ifndef TOLLGATE_RUN_DIR
+#define TOLLGATE_RUN_DIR	"/run/tollgate"
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -96,7 +101,7 @@ struct config_tollgate {
 	char		*ledger_path;		/* directory of the LMDB ledger ["/var/lib/tollgate/ledger"] */
 	int64_t		 ledger_map_size;	/* bytes [1 GiB] */
 	int64_t		 ledger_sync_interval_ms; /* [1000] */
-	char		*run_dir;		/* shared-memory files, pid ["/run/tollgate"] */
+	char		*run_dir;		/* shared-memory files, pid [CONFIG_RUN_DIR] */
 	char		**price_files;		/* in order, later wins ["/etc/tollgate/prices.yaml"] */
 	size_t		 nprice_files;
 	int64_t		 max_body_bytes;	/* request body limit [10 MiB] */

@@ -77,6 +77,56 @@ limitset_model_id(const char *key, const char *model, int has_window, const stru
 	name_counter("km|", name, has_window, w, out, n);
 }
 
+int
+limitset_describe(const char *id, int has_window, const struct window *w, enum limit_kind *kind,
+    char *name, size_t n)
+{
+	static const struct {
+		const char	*prefix;
+		enum limit_kind	 kind;
+	} prefixes[] = {	/* "km|" before "k|" */
+		{ "km|", LIMIT_KEY_MODEL }, { "k|", LIMIT_KEY }, { "*", LIMIT_GLOBAL },
+		{ "u|", LIMIT_USER }, { "t|", LIMIT_TEAM }, { "c|", LIMIT_CUSTOMER },
+		{ "g|", LIMIT_TAG }, { "rpm|", LIMIT_RPM }, { "tpm|", LIMIT_TPM },
+	};
+	char suffix[32];
+	size_t i, plen, len = strlen(id), slen;
+
+	window_suffix(has_window, w, suffix, sizeof(suffix));
+	slen = strlen(suffix);
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		plen = strlen(prefixes[i].prefix);
+		if (strncmp(id, prefixes[i].prefix, plen) != 0)
+			continue;
+		/* the rate limits' ids carry no window suffix: theirs is always the minute */
+		if (prefixes[i].kind == LIMIT_RPM || prefixes[i].kind == LIMIT_TPM)
+			suffix[slen = 0] = '\0';
+		if (len < plen + slen || strcmp(id + len - slen, suffix) != 0)
+			return -1;
+		*kind = prefixes[i].kind;
+		snprintf(name, n, "%.*s", (int)(len - plen - slen), id + plen);
+		return 0;
+	}
+	return -1;
+}
+
+void
+limitset_window_text(int has_window, const struct window *w, char *out, size_t n)
+{
+	if (!has_window)
+		snprintf(out, n, "%s", "");
+	else if (w->unit == WINDOW_DAYS)
+		snprintf(out, n, "%lldd", (long long)w->n);
+	else if (w->unit == WINDOW_MONTHS)
+		snprintf(out, n, "%lldmo", (long long)w->n);
+	else if (w->n % 3600 == 0)
+		snprintf(out, n, "%lldh", (long long)(w->n / 3600));
+	else if (w->n % 60 == 0)
+		snprintf(out, n, "%lldm", (long long)(w->n / 60));
+	else
+		snprintf(out, n, "%llds", (long long)w->n);
+}
+
 static struct budget_limit *
 add(struct budget_limit *out, struct limitset_entry *what, size_t *n, size_t max,
     enum limit_kind kind, const char *id, const char *name, int64_t limit, int64_t soft)

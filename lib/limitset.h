@@ -74,6 +74,18 @@ void limitset_model_id(const char *key, const char *model, int has_window,
 /* "key", "user", "team", "customer", "tag", "gateway", "rpm", "tpm". */
 const char *limitset_kind_name(enum limit_kind kind);
 
+/*
+ * The inverse of the counter names above, for tollctl status: what the
+ * counter id (whose window is has_window, w) counts, and for whom (name, cut
+ * to n - 1 bytes: a user, team, customer or tag; a key id; "key id|model").
+ * 0, or -1 when id is no counter name.
+ */
+int limitset_describe(const char *id, int has_window, const struct window *w,
+    enum limit_kind *kind, char *name, size_t n);
+
+/* A window as a person writes it: "1d", "1mo", "15m", "1h", "30s"; "" without one. */
+void limitset_window_text(int has_window, const struct window *w, char *out, size_t n);
+
 /* The 60-second window of rate limits. */
 extern const struct window limitset_minute;
 

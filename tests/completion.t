@@ -79,7 +79,7 @@ def complete(lines, preamble):
 def completion_cases(mode, preamble):
     dims = {"key", "user", "team", "customer", "tag", "model", "provider", "day", "hour"}
     cases = [
-        ("tollctl s", {"spend", "stat"}, "a command's prefix"),
+        ("tollctl s", {"spend", "stat", "status"}, "a command's prefix"),
         ("tollctl spend --f", {"--format"}, "an option of spend"),
         ("tollctl spend --by ", dims, "the values of spend --by"),
         ("tollctl spend --by d", {"day"}, "spend --by d"),

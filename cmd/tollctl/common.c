@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 
+#include "config.h"
 #include "tollctl.h"
 
 #ifndef TOLLGATE_LEDGER
@@ -15,4 +16,12 @@ tollctl_ledger_dir(void)
 	const char *dir = getenv("TOLLGATE_LEDGER");
 
 	return dir != NULL && *dir ? dir : TOLLGATE_LEDGER;
+}
+
+const char *
+tollctl_run_dir(void)
+{
+	const char *dir = getenv("TOLLGATE_RUN_DIR");
+
+	return dir != NULL && *dir ? dir : TOLLGATE_RUN_DIR;
 }

@@ -12,6 +12,7 @@
 #include "aggregate.h"
 #include "buf.h"
 #include "clock.h"
+#include "config.h"
 #include "json.h"
 #include "ledger.h"
 #include "log.h"
@@ -25,17 +26,6 @@
 #ifndef TOLLGATE_LEDGER
 #define TOLLGATE_LEDGER "/var/lib/tollgate/ledger"
 #endif
-#ifndef TOLLGATE_RUN_DIR
-#define TOLLGATE_RUN_DIR "/run/tollgate"
-#endif
-
-static const char *
-default_dir(const char *env, const char *dflt)
-{
-	const char *v = getenv(env);
-
-	return v != NULL && *v ? v : dflt;
-}
 
 /* ---- stat ------------------------------------------------------------------ */
 
@@ -68,7 +58,7 @@ stat_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = tollctl_ledger_dir();
-	const char *run = default_dir("TOLLGATE_RUN_DIR", TOLLGATE_RUN_DIR);
+	const char *run = tollctl_run_dir();
 	uint64_t records, used, map, lag = 0;
 	int64_t oldest = 0, newest = 0, horizon = 0;
 	struct ledger *l = NULL;

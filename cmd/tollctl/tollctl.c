@@ -25,6 +25,7 @@ static const struct command commands[] = {
 	{ "aggregate", aggregate_main, "rebuild the spend aggregates from the raw records (--rebuild)" },
 	{ "logs", logs_main, "the newest spend records of the ledger (--follow to tail)" },
 	{ "stat", stat_main, "the ledger's size and records, the gateway's price generation" },
+	{ "status", status_main, "the running gateway: workers and their load, in-flight requests, budgets" },
 	{ "export", export_main, "raw records of a time window as CSV or JSON lines" },
 	{ "reconcile", reconcile_main, "compare the ledger with a provider's usage export" },
 	{ "rerate", rerate_main, "re-price recorded requests with corrected prices (--apply to adjust)" },

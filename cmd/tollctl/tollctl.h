@@ -17,6 +17,9 @@ int rerate_main(int argc, char **argv);
 /* The ledger: $TOLLGATE_LEDGER, else /var/lib/tollgate/ledger (what --ledger overrides). */
 const char *tollctl_ledger_dir(void);
 
+/* The gateway's run directory: $TOLLGATE_RUN_DIR, else tollgate.run_dir's default. */
+const char *tollctl_run_dir(void);
+
 /* Loads and compiles price files in order (later wins); NULL after logging why. */
 struct price_table;
 struct price_table *tollctl_load_prices(const char *const *files, int n, int quiet);
@@ -28,5 +31,6 @@ int spend_main(int argc, char **argv);
 int aggregate_main(int argc, char **argv);
 int keys_main(int argc, char **argv);
 int alerts_main(int argc, char **argv);
+int status_main(int argc, char **argv);
 
 #endif

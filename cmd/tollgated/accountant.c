@@ -30,6 +30,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "retention.h"
+#include "status.h"
 #include "timeparse.h"
 #include "tollgated.h"
 
@@ -105,6 +106,8 @@ pace(size_t done)
 	/* a follow that found nothing has caught up */
 	if (done > 0 && aggregate_lag(accountant.ledger, &lag) < 0)
 		return;
+	if (!accountant.agg_failing)	/* for tollctl status */
+		status_set_lag(&heritage.status->slot[heritage.slot % STATUS_SLOTS], lag, now);
 	if (lag <= ACCOUNTANT_AGG_BATCH) {
 		accountant.behind_since = 0;
 		if (accountant.kept_up_since == 0)

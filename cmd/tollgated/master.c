@@ -37,6 +37,7 @@
 #include "metrics.h"
 #include "pricemap.h"
 #include "shm.h"
+#include "status.h"
 #include "tollgated.h"
 #include "window.h"
 
@@ -284,13 +285,17 @@ spawn(struct child *ch)
 	sigset_t none;
 	pid_t pid;
 
+	status_child_begin(heritage.status, (size_t)(ch - children),
+	    ch->role == ROLE_WORKER ? STATUS_WORKER : STATUS_ACCOUNTANT, ch->index, ch->generation);
 	pid = fork();
 	if (pid < 0) {
 		log_error("cannot fork a %s: %s", roles[ch->role].name, strerror(errno));
+		status_child_gone(heritage.status, (size_t)(ch - children));
 		return -1;
 	}
 	if (pid == 0) {
 		/* the child: default signal dispositions, nothing blocked */
+		heritage.slot = (uint32_t)(ch - children);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
 		sigemptyset(&none);
@@ -306,6 +311,7 @@ spawn(struct child *ch)
 		_exit(roles[ch->role].entry());
 	}
 	ch->pid = pid;
+	status_child_pid(heritage.status, (size_t)(ch - children), pid);
 	ch->started = time(NULL);
 	ch->respawn_at = 0;
 	return 0;
@@ -373,6 +379,7 @@ reap(int shutting_down)
 			if (ch->pid != pid)
 				continue;
 			ch->pid = 0;
+			status_child_gone(heritage.status, (size_t)i);
 			if (ch->retiring || shutting_down ||
 			    (ch->role == ROLE_WORKER && ch->generation != generation)) {
 				ch->respawn_at = 0;
@@ -436,6 +443,7 @@ restart_accountant(void)
 	for (i = 0; i < MAX_CHILDREN; i++)
 		if (children[i].pid > 0 && children[i].role == ROLE_ACCOUNTANT) {
 			children[i].retiring = 1;
+			status_set_state(&heritage.status->slot[i], STATUS_DRAINING);
 			kill(children[i].pid, SIGTERM);
 		}
 	for (waited = 0; count_alive(ROLE_ACCOUNTANT, 0) > 0 && waited < 10000; waited += 50) {
@@ -453,13 +461,17 @@ restart_accountant(void)
 	start_role(ROLE_ACCOUNTANT, 0);
 }
 
-/* For /metrics: when the price table in use was made, and how long that took. */
+/* For /metrics and tollctl status: when the price table in use was made, and how long that took. */
 static void
 prices_loaded(int64_t started_ns)
 {
 	int64_t now = clock_now_ns();
+	struct shm_header h;
 	struct timespec wall;
 
+	shm_read_header(shm, &h);
+	status_set_prices(heritage.status, h.generation, h.published_ns,
+	    (uint64_t)(now > started_ns ? (now - started_ns) / 1000 : 0));
 	if (heritage.metrics == NULL)
 		return;
 	clock_gettime(CLOCK_REALTIME, &wall);
@@ -529,6 +541,7 @@ reload(const struct options *o)
 	for (i = 0; i < MAX_CHILDREN; i++)
 		if (children[i].pid > 0 && children[i].role == ROLE_WORKER) {
 			children[i].retiring = 1;
+			status_set_state(&heritage.status->slot[i], STATUS_DRAINING);
 			kill(children[i].pid, SIGTERM);
 		}
 	if (window_set_timezone(c->tollgate.budget_timezone, err, sizeof(err)) < 0 ||
@@ -536,6 +549,7 @@ reload(const struct options *o)
 		log_error("reload: budgets added by the new config count from now: %s", err);
 	generation++;
 	config_hash = h;
+	status_set_generation(heritage.status, generation, c->tollgate.budget_timezone);
 	if (fd != heritage.listen_fd)
 		close(heritage.listen_fd);
 	if (mfd != heritage.metrics_fd && heritage.metrics_fd >= 0)
@@ -702,7 +716,7 @@ master_main(const struct options *o)
 	struct sigaction sa;
 	SSL_CTX *tls;
 	sigset_t block, old;
-	char err[1024];
+	char err[1024], budgets[2048];
 	int64_t load_started = clock_now_ns();
 	int fd, mfd = -1;
 
@@ -728,8 +742,13 @@ master_main(const struct options *o)
 	heritage.config_path = o->config_path;
 	heritage.master_pid = getpid();
 	set_heritage(c, r, fd, tls, mfd);
+	/* after daemon(): the files name the pid that stays */
+	if ((heritage.status = status_create(c->tollgate.run_dir, err, sizeof(err))) == NULL)
+		fatal("%s", err);
+	status_set_generation(heritage.status, generation, c->tollgate.budget_timezone);
+	snprintf(budgets, sizeof(budgets), "%s/%s", c->tollgate.run_dir, BUDGET_FILE);
 	if (window_set_timezone(c->tollgate.budget_timezone, err, sizeof(err)) < 0 ||
-	    budget_shm_create(0, &heritage.budgets, err, sizeof(err)) < 0)
+	    budget_shm_create(0, budgets, &heritage.budgets, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	if ((heritage.metrics = metrics_create()) == NULL)
 		log_warn("cannot map the /metrics counters: %s (live metrics are off)", strerror(errno));
@@ -801,6 +820,9 @@ master_main(const struct options *o)
 	}
 	notify_systemd("STOPPING=1");
 	shutdown_all();
+	/* stopped cleanly: tollctl status says so, rather than showing the last state */
+	status_remove(heritage.status, heritage.run_dir);
+	heritage.budgets->ops->close(heritage.budgets);
 	shm_detach(shm);
 	return 0;
 }

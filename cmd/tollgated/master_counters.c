@@ -242,7 +242,7 @@ collect(struct rebuild *rb, struct ledger *l, char *err, size_t errlen)
 	struct budget_limit limits[BUDGET_HOLD_MAX];
 	struct limitset_entry what[BUDGET_HOLD_MAX];
 	struct keys *ks;
-	size_t i, j, n;
+	size_t i;
 
 	if (keys_open(l, &ks, err, errlen) < 0)
 		return -1;
@@ -255,9 +255,13 @@ collect(struct rebuild *rb, struct ledger *l, char *err, size_t errlen)
 	for (i = 0; i < rb->nk; i++) {
 		struct limitset_who who = { rb->k[i].id, "", "", "", "", NULL };
 
-		n = limitset_for(&rb->c->tollgate, &who, &rb->k[i].lk, limits, what, 1);
-		for (j = 0; j < n; j++)
-			add_target(rb, &limits[j]);
+		/*
+		 * The key's own counter only, which comes first (configured budgets
+		 * are added below): past max, limitset_for returns max + 1 with
+		 * nothing more filled in.
+		 */
+		if (limitset_for(&rb->c->tollgate, &who, &rb->k[i].lk, limits, what, 1) > 0)
+			add_target(rb, &limits[0]);
 	}
 	for (i = 0; i < rb->c->tollgate.nbudgets; i++) {
 		const struct config_budget *b = &rb->c->tollgate.budgets[i];
@@ -315,7 +319,8 @@ counters_rebuild(const struct config *c, int only_new, char *err, size_t errlen)
 	for (i = 0; i < rb.nt; i++) {
 		int64_t sum = rb.t[i].sum > INT64_MAX ? INT64_MAX : (int64_t)rb.t[i].sum;
 
-		if (sum > 0 && heritage.budgets->ops->add(heritage.budgets, &rb.t[i].limit, sum,
+		/* also at 0: the counter, its limit and window are there for tollctl status */
+		if (heritage.budgets->ops->add(heritage.budgets, &rb.t[i].limit, sum,
 		    rb.now, rb.now) < 0) {
 			log_into(err, errlen, "the budget counters are full");
 			goto out;

@@ -29,6 +29,8 @@ struct heritage {
 	pid_t		 master_pid;
 	struct budget_store *budgets;	/* shared counters, mapped before fork */
 	struct metrics	*metrics;	/* live counters for /metrics, mapped before fork */
+	struct status	*status;	/* run_dir/tollgate.status, mapped before fork */
+	uint32_t	 slot;		/* this child's slot in it */
 };
 
 extern struct heritage heritage;

@@ -82,6 +82,7 @@ exchange_free(struct exchange *ex)
 	if (ex->req != NULL)
 		hreq_set_closecb(ex->req, NULL, NULL);
 	TAILQ_REMOVE(&worker.live, ex, link);
+	status_count(&worker.status->in_flight, -1);
 	worker_release_prices(ex->view);
 	ex->magic = 0;
 	exchange_put(ex);
@@ -391,6 +392,7 @@ on_term(evutil_socket_t sig, short what, void *arg)
 	if (worker.draining)
 		return;
 	worker.draining = 1;
+	status_set_state(worker.status, STATUS_DRAINING);
 	/* stop accepting: the listener stays open in the master and the other workers */
 	/* open connections stay: a request may be on its way on one (answered with Connection: close) */
 	conn_unlisten();
@@ -464,6 +466,7 @@ worker_main(void)
 	TAILQ_INIT(&worker.live);
 	if (heritage.metrics != NULL)
 		worker.metrics = &heritage.metrics->slot[heritage.index % METRICS_SLOTS];
+	worker.status = &heritage.status->slot[heritage.slot % STATUS_SLOTS];
 	worker.access_fd = -1;
 	access_open();
 	if ((worker.base = new_base()) == NULL)

@@ -23,6 +23,7 @@
 #include "record.h"
 #include "route.h"
 #include "shm.h"
+#include "status.h"
 #include "usage.h"
 
 #define EXCHANGE_MAGIC	0x65786368u	/* "exch" */
@@ -54,6 +55,7 @@ struct worker {
 	struct event			*drain_check;	/* the quiet period */
 	int				 draining;
 	struct metrics_slot		*metrics;	/* this worker's live counters */
+	struct status_slot		*status;	/* its slot in tollgate.status */
 	int				 access_fd;	/* tollgate.access_log, or -1 */
 	struct buf			 access;	/* this loop turn's lines */
 	uint64_t			 requests;	/* requests received, for the quiet period */

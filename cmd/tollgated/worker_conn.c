@@ -335,6 +335,7 @@ put_head(struct conn *c, int status, int64_t length)
 	if (worker.metrics != NULL)
 		metrics_response(worker.metrics,
 		    c->req.head.path ? metrics_endpoint(c->req.head.path) : METRICS_ENDPOINTS - 1, status);
+	status_count(&worker.status->requests, 1);
 	if (worker.draining || !c->req.head.keep_alive)
 		c->close_after = 1;
 	if (length < 0 && c->req.head.minor == 0)
@@ -775,6 +776,7 @@ static void
 conn_free(struct conn *c)
 {
 	LIST_REMOVE(c, link);
+	status_count(&worker.status->connections, -1);
 	buf_release(&c->in);
 	buf_release(&c->raw);
 	buf_release(&c->out);
@@ -849,6 +851,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	event_assign(&c->wr, base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
 	evtimer_assign(&c->timer, base, on_timeout, c);
 	LIST_INSERT_HEAD(&conns, c, link);
+	status_count(&worker.status->connections, 1);
 	event_add(&c->rd, NULL);
 	c->reading = 1;
 	arm_timeout(c);

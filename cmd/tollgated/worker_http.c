@@ -433,6 +433,7 @@ exchange_new(struct hreq *req, const char *endpoint)
 		    (unsigned long long)++worker.seq);
 	buf_copy(ex->rec.endpoint, sizeof(ex->rec.endpoint), endpoint);
 	TAILQ_INSERT_TAIL(&worker.live, ex, link);
+	status_count(&worker.status->in_flight, 1);	/* exchange_free() counts it out */
 	return ex;
 }
 

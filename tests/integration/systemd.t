@@ -1,20 +1,24 @@
 #!/usr/bin/python3
 """tollgated under a service manager: readiness, reload and stop told to
 systemd through $NOTIFY_SOCKET, the health endpoints, and (when the test runs
-as root) the drop from root to tollgate.user once the listener is bound."""
+as root) the drop from root to tollgate.user once the listener is bound, and
+that tollctl status's files are then readable by the user's group only."""
 import json
 import os
 import pwd
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import Gateway, Mock, done, eq, ok, wait_until  # noqa: E402
+from tg import BUILD, Gateway, Mock, done, eq, ok, wait_until  # noqa: E402
 
 USER = "nobody"
+OTHER = "daemon"  # a user outside USER's group, for tollctl status
+TOLLCTL = os.path.join(BUILD, "tollctl")
 
 
 class Notify:
@@ -89,9 +93,25 @@ def main():
             rid = h.get("x-tollgate-request-id")
             ok(st == 200 and gw.record(rid) is not None, "and requests are served and recorded")
             ok("running as user '%s'" % USER in gw.logtext(), "the log says which user it runs as")
+            files = [os.path.join(gw.run_dir, f) for f in ("tollgate.status", "tollgate.budgets")]
+            ok(all(os.stat(f).st_uid == want and os.stat(f).st_mode & 0o777 == 0o640 for f in files),
+               "tollctl status's files are the user's, mode 0640", [oct(os.stat(f).st_mode) for f in files])
+            group = pwd.getpwnam(USER).pw_gid
+            as_other = dict(user=OTHER, group=pwd.getpwnam(OTHER).pw_gid, extra_groups=[])
+            r = subprocess.run([TOLLCTL, "status", "--run-dir", gw.run_dir], capture_output=True,
+                               text=True, **as_other)
+            ok(r.returncode == 1 and "Permission denied" in r.stderr and r.stdout == "",
+               "tollctl status as a user outside its group: refused, exit 1", r.stderr)
+            as_other["extra_groups"] = [group]
+            r = subprocess.run([TOLLCTL, "status", "--run-dir", gw.run_dir], capture_output=True,
+                               text=True, **as_other)
+            ok(r.returncode == 0 and str(gw.proc.pid) in r.stdout,
+               "and as a member of the group it shows the gateway", r.stdout + r.stderr)
         else:
             for what in ("the master and every child run as the user", "the ledger directory is the user's",
-                         "requests are served and recorded", "the log says which user"):
+                         "requests are served and recorded", "the log says which user",
+                         "tollctl status's files are the user's", "tollctl status outside the group",
+                         "tollctl status in the group"):
                 ok(True, "%s # SKIP not root" % what)
 
         before = len(notify.states())

@@ -4,9 +4,11 @@
  * counter again and drops reservations made in it; a changed duration starts
  * anew; forked processes hammering one budget never pass it together; a
  * process that dies holding the lock does not wedge the others; the rebuild
- * counts only spend inside the current window.
+ * counts only spend inside the current window; a store in a file (for
+ * tollctl status) reads back through a read-only mapping and is made afresh.
  */
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -187,18 +189,104 @@ test_dead_owner(struct budget_store *s)
 	ok(s->ops->admit(s, &l, &amt, 1, 1, &h, &why) == 0, "a process killed mid-use does not wedge the lock");
 }
 
+/* What tollctl status reads: the counters in the store's file, found by id. */
+struct found {
+	const char		*id;
+	struct budget_counter	 c;
+	int			 n, total;
+};
+
+static int
+find_counter(void *arg, const struct budget_counter *c)
+{
+	struct found *f = arg;
+
+	f->total++;
+	if (strcmp(c->id, f->id) == 0) {
+		f->c = *c;
+		f->n++;
+	}
+	return 0;
+}
+
+static void
+test_file(void)
+{
+	char dir[] = "/tmp/t_budget.XXXXXX", path[128], err[256];
+	struct budget_limit ls[2] = { limit("t|research|1mo", 500, "1mo"), limit("k|key:0011", BUDGET_NONE, NULL) };
+	int64_t amt[2] = { 70, 70 }, act[2] = { 40, 40 }, now = 1000 * NS, owner = 0;
+	struct budget_store *s, *again;
+	struct budget_file *f;
+	struct budget_hold h1, h2;
+	struct budget_refusal why;
+	struct found fd = { .id = "t|research|1mo" };
+	struct stat sb;
+	FILE *fp;
+
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, BUDGET_FILE);
+	ok(budget_shm_create(256, path, &s, err, sizeof(err)) == 0, "a store in a file: %s", err);
+	ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0640, "mode 0640");
+	s->ops->admit(s, ls, amt, 2, now, &h1, &why);
+	s->ops->settle(s, &h1, act, now);
+	s->ops->admit(s, ls, amt, 2, now, &h2, &why);
+	ok(budget_file_open(path, &f, &owner, err, sizeof(err)) == 0 && owner == getpid(),
+	    "tollctl maps it read-only, and learns who made it: %s", err);
+	budget_file_each(f, find_counter, &fd);
+	ok(fd.n == 1 && fd.total == 2, "both counters, once each (%d of %d)", fd.n, fd.total);
+	ok(fd.c.spent == 40 && fd.c.reserved == 70 && fd.c.max == 500 && fd.c.has_window &&
+	    fd.c.window.unit == WINDOW_MONTHS && fd.c.window_end > now,
+	    "spent, reserved, limit and window as the workers left them");
+	s->ops->settle(s, &h2, act, now);
+	fd.n = fd.total = 0;
+	budget_file_each(f, find_counter, &fd);
+	ok(fd.c.spent == 80 && fd.c.reserved == 0, "a settle shows through the mapping at once");
+	fd.id = "k|key:0011";
+	budget_file_each(f, find_counter, &fd);
+	ok(fd.c.max == BUDGET_NONE && fd.c.spent == 80, "a counter without a limit says so");
+	budget_file_close(f);
+
+	/* a new start: a new file, the old counters not carried over */
+	ok(budget_shm_create(256, path, &again, err, sizeof(err)) == 0, "made again over the old one");
+	budget_file_open(path, &f, &owner, err, sizeof(err));
+	fd.n = fd.total = 0;
+	budget_file_each(f, find_counter, &fd);
+	ok(fd.total == 0, "and empty: stale counters are never shown as live");
+	budget_file_close(f);
+	ok(s->ops->read(s, ls[0].id, now, &(struct budget_reading){ 0 }) == 0,
+	    "the old mapping still has its own");
+	again->ops->close(again);
+	ok(access(path, F_OK) < 0, "its maker's close removes the file");
+	s->ops->close(s);
+
+	if ((fp = fopen(path, "w")) != NULL) {
+		fputs("not a budget store", fp);
+		fclose(fp);
+	}
+	ok(budget_file_open(path, &f, &owner, err, sizeof(err)) < 0 &&
+	    strstr(err, "not a budget store") != NULL, "a foreign file is refused: %s", err);
+	unlink(path);
+	ok(budget_file_open(path, &f, &owner, err, sizeof(err)) < 0 && strstr(err, path) != NULL,
+	    "a missing one names the file");
+	rmdir(dir);
+}
+
 int
 main(void)
 {
 	struct budget_store *s;
 	char err[256];
 
-	if (budget_shm_create(1024, &s, err, sizeof(err)) < 0)
+	if (budget_shm_create(1024, NULL, &s, err, sizeof(err)) < 0)
 		return printf("Bail out! %s\n", err), 1;
 	test_admission(s);
 	test_windows(s);
 	test_race(s);
 	test_dead_owner(s);
+	test_file();
 	{
 		struct budget_store *tiny;
 		struct budget_limit l;
@@ -207,7 +295,7 @@ main(void)
 		struct budget_refusal why;
 		int i, rc = 0;
 
-		budget_shm_create(10, &tiny, err, sizeof(err));
+		budget_shm_create(10, NULL, &tiny, err, sizeof(err));
 		for (i = 0; i < 20 && rc == 0; i++) {
 			l = limit("x", 5, NULL);
 			snprintf(l.id, sizeof(l.id), "key:%d", i);

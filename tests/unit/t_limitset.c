@@ -93,5 +93,54 @@ main(void)
 	n = limitset_for(&tg, &who, &k, l, what, 2);
 	is_int((long long)n, 3, "more than there is room for: max + 1, never one dropped quietly");
 	is_str(limitset_kind_name(LIMIT_KEY_MODEL), "model", "kind names");
+
+	/* tollctl status reads the counters back: every id names its kind and whom */
+	who.user = "alice";
+	who.team = "research";
+	who.customer = "acme";
+	who.tags = "batch";
+	who.model = "gpt-4o";
+	n = limitset_for(&tg, &who, &k, l, what, BUDGET_HOLD_MAX);
+	for (i = 0; i < (int)n; i++) {
+		static const char *const whom[] = {
+			[LIMIT_KEY] = "key:0123456789abcdef", [LIMIT_KEY_MODEL] = "key:0123456789abcdef|gpt-4o",
+			[LIMIT_GLOBAL] = "", [LIMIT_USER] = "alice", [LIMIT_TEAM] = "research",
+			[LIMIT_CUSTOMER] = "acme", [LIMIT_TAG] = "batch",
+			[LIMIT_RPM] = "key:0123456789abcdef", [LIMIT_TPM] = "key:0123456789abcdef",
+		};
+		enum limit_kind kind;
+		char name[BUDGET_ID_MAX];
+
+		ok(limitset_describe(l[i].id, l[i].has_window, &l[i].window, &kind, name,
+		    sizeof(name)) == 0 && kind == what[i].kind && strcmp(name, whom[kind]) == 0,
+		    "'%s' reads back as %s '%s' (got '%s')", l[i].id, limitset_kind_name(what[i].kind),
+		    whom[what[i].kind], name);
+	}
+	{
+		static const struct {
+			int		has_window;
+			struct window	w;
+			const char	*text;
+		} texts[] = {
+			{ 1, { WINDOW_DAYS, 1 }, "1d" }, { 1, { WINDOW_MONTHS, 1 }, "1mo" },
+			{ 1, { WINDOW_SECONDS, 3600 }, "1h" }, { 1, { WINDOW_SECONDS, 900 }, "15m" },
+			{ 1, { WINDOW_SECONDS, 30 }, "30s" }, { 0, { WINDOW_SECONDS, 30 }, "" },
+		};
+		struct window d1 = { WINDOW_DAYS, 1 }, mo = { WINDOW_MONTHS, 1 };
+		enum limit_kind kind;
+		char name[BUDGET_ID_MAX], text[16];
+		size_t j;
+
+		ok(limitset_describe("t|research|1d", 1, &mo, &kind, name, sizeof(name)) < 0,
+		    "an id whose suffix is not its window is no counter name");
+		ok(limitset_describe("x|what", 0, NULL, &kind, name, sizeof(name)) < 0,
+		    "nor one of no known kind");
+		ok(limitset_describe("t|a|b|1d", 1, &d1, &kind, name, sizeof(name)) == 0 &&
+		    strcmp(name, "a|b") == 0, "a name may hold the separator");
+		for (j = 0; j < sizeof(texts) / sizeof(texts[0]); j++) {
+			limitset_window_text(texts[j].has_window, &texts[j].w, text, sizeof(text));
+			is_str(text, texts[j].text, "window text '%s'", texts[j].text);
+		}
+	}
 	return done_testing();
 }
