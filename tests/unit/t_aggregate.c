@@ -570,37 +570,37 @@ check_spend_filters(const struct record *recs, size_t nrec, const char *out)
 static void
 check_spend_table(void)
 {
-	struct spend s = { .nby = 2, .by = { BY_MODEL, BY_DAY } };
-	struct spend t;
+	struct spendq s = { .nby = 2, .by = { BY_MODEL, BY_DAY } };
+	struct spendq t;
 	int d;
 
-	is_int(spend_table(&s), AGG_TABLE_MODEL_DAY, "spend --by model --by day: the rollup");
+	is_int(spendq_table(&s), AGG_TABLE_MODEL_DAY, "spend --by model --by day: the rollup");
 	s.filter[AGG_DIM_MODEL] = "gpt-x";
 	s.filter[AGG_DIM_PROVIDER] = "openai";
-	is_int(spend_table(&s), AGG_TABLE_MODEL_DAY, "  and with --model and --provider filters");
+	is_int(spendq_table(&s), AGG_TABLE_MODEL_DAY, "  and with --model and --provider filters");
 	for (d = 0; d < AGG_DIM_COUNT; d++) {
 		if (d == AGG_DIM_MODEL || d == AGG_DIM_PROVIDER)
 			continue;
 		t = s;
 		t.filter[d] = "x";
-		is_int(spend_table(&t), AGG_TABLE_DAY, "  a %s filter needs the day rows",
+		is_int(spendq_table(&t), AGG_TABLE_DAY, "  a %s filter needs the day rows",
 		    by_names[d]);
 		memset(&t, 0, sizeof(t));
 		t.nby = 2;
-		t.by[0] = (enum by)d;
+		t.by[0] = d;
 		t.by[1] = BY_DAY;
 		t.filter[d] = "x";
-		is_int(spend_table(&t), AGG_TABLE_DIM_DAY, "  --by %s --by day --%s x: the "
+		is_int(spendq_table(&t), AGG_TABLE_DIM_DAY, "  --by %s --by day --%s x: the "
 		    "one-dimension rollup", by_names[d], by_names[d]);
 		t.filter[d == AGG_DIM_KEY ? AGG_DIM_USER : AGG_DIM_KEY] = "y";
-		is_int(spend_table(&t), AGG_TABLE_DAY, "  and with a second dimension, the day rows");
+		is_int(spendq_table(&t), AGG_TABLE_DAY, "  and with a second dimension, the day rows");
 	}
 	t = s;
 	t.hour = 1;
-	is_int(spend_table(&t), AGG_TABLE_HOUR, "  hours come from the hour rows");
+	is_int(spendq_table(&t), AGG_TABLE_HOUR, "  hours come from the hour rows");
 	t = s;
 	t.by[t.nby++] = BY_TEAM;
-	is_int(spend_table(&t), AGG_TABLE_DAY, "  --by team needs the day rows");
+	is_int(spendq_table(&t), AGG_TABLE_DAY, "  --by team needs the day rows");
 }
 
 int
