@@ -561,6 +561,10 @@ static const struct tg_key tg_keys_table[] = {
 	  0, 0, "/run/tollgate", "a directory" },
 	{ "shutdown_timeout", YAML_SCALAR_NODE, tg_duration, TG(shutdown_timeout_ms), 0,
 	  0, DAY_MS, "30s", DURATION " up to 24h" },
+	{ "ui_chartjs", YAML_SCALAR_NODE, tg_string, TG(ui_chartjs), 0,
+	  0, 0, TOLLGATE_CHARTJS, "a file name" },
+	{ "ui_dir", YAML_SCALAR_NODE, tg_string, TG(ui_dir), 0,
+	  0, 0, TOLLGATE_UI_DIR, "a directory" },
 	{ "upstream_connect_timeout", YAML_SCALAR_NODE, tg_duration,
 	  TG(upstream_connect_timeout_ms), 0, 1, DAY_MS, "10s", DURATION " from 1ms to 24h" },
 	{ "upstream_timeout", YAML_SCALAR_NODE, tg_duration, TG(upstream_timeout_ms), 0,
@@ -2139,6 +2143,8 @@ config_free(struct config *c)
 	strv_free(c->tollgate.keys, c->tollgate.nkeys);
 	free(c->tollgate.log_file);
 	free(c->tollgate.access_log);
+	free(c->tollgate.ui_dir);
+	free(c->tollgate.ui_chartjs);
 	free(c->tollgate.user);
 	free(c->tollgate.export_dir);
 	free(c->tollgate.export_url);

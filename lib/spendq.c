@@ -73,7 +73,6 @@ collect(void *arg, const struct agg_row *row)
 {
 	struct spendq *q = arg;
 	struct buf name = { 0 };
-	char when[32];
 	int i;
 
 	if (row->all_tags == q->per_tag || row->only_dim != q->only_dim || !matches(q, row) ||
@@ -83,11 +82,17 @@ collect(void *arg, const struct agg_row *row)
 		if (i)
 			buf_append(&name, "\x1f", 1);
 		if (q->by[i] == SPENDQ_BY_DAY || q->by[i] == SPENDQ_BY_HOUR) {
-			spendq_bucket_text(q->by[i] == SPENDQ_BY_DAY ? time_day_start(row->bucket_ns) :
-			    row->bucket_ns, q->by[i] == SPENDQ_BY_HOUR, when, sizeof(when));
-			buf_printf(&name, "%s", when);
+			/* rows come in bucket order: format each bucket once */
+			if (row->bucket_ns != q->text_bucket || q->by[i] != q->text_by) {
+				spendq_bucket_text(q->by[i] == SPENDQ_BY_DAY ?
+				    time_day_start(row->bucket_ns) : row->bucket_ns,
+				    q->by[i] == SPENDQ_BY_HOUR, q->text, sizeof(q->text));
+				q->text_bucket = row->bucket_ns;
+				q->text_by = q->by[i];
+			}
+			buf_append(&name, q->text, strlen(q->text));
 		} else
-			buf_printf(&name, "%s", row->dim[q->by[i]]);
+			buf_append(&name, row->dim[q->by[i]], strlen(row->dim[q->by[i]]));
 	}
 	if (buf_append(&name, "", 1) < 0 || ARRAY_GROW(q->g, q->n, q->cap) < 0) {
 		buf_release(&name);
@@ -178,6 +183,7 @@ spendq_run(struct ledger *l, struct spendq *q, char *err, size_t errlen)
 		q->per_tag |= q->by[i] == AGG_DIM_TAG;
 	q->only_dim = table == AGG_TABLE_DIM_DAY ? only_dim(q) : -1;
 	q->oom = 0;
+	q->text_by = -1;
 	rc = aggregate_scan(l, table, q->since, q->until, collect, q, err, errlen);
 	if (rc == 0 && q->oom) {
 		snprintf(err, errlen, "out of memory");

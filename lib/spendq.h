@@ -45,6 +45,9 @@ struct spendq {
 	int			 per_tag;	/* the per-tag rows answer */
 	int			 only_dim;	/* the one-dimension rows of this dimension; -1: other tables */
 	int			 oom;
+	int64_t			 text_bucket;	/* the bucket text holds, for text_by */
+	int			 text_by;
+	char			 text[32];
 };
 
 /*

@@ -170,6 +170,9 @@ int admin_master_only(struct hreq *req, const char *what);
 /* The key's JSON object (keys_to_json) with its spend and budget_reset_at appended: 0 or -1. */
 int admin_key_json(const struct keys_key *k, const char *secret, struct buf *out);
 
+/* worker_ui.c: the dashboard's files under /ui; 1 when path was under /ui (answered), else 0. */
+int ui_serve(struct hreq *req, const char *path);
+
 /* worker_spend.c: the spend API; 1 when path was one of its endpoints (answered), else 0. */
 int spend_serve(struct hreq *req, const char *path);
 

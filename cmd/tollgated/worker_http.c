@@ -622,7 +622,7 @@ http_on_request(struct hreq *req)
 			metrics_serve(req);
 		return;
 	}
-	if (admin_serve(req, path) || spend_serve(req, path))
+	if (admin_serve(req, path) || spend_serve(req, path) || ui_serve(req, path))
 		return;
 	if ((endpoint = endpoint_of(path)) == NULL) {
 		http_send_error(req, 404, "invalid_request_error", "not_found",

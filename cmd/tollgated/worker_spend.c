@@ -2,7 +2,9 @@
  * The spend API, compatible with LiteLLM's request parameters and response
  * fields: GET /spend/logs, GET /global/spend/report, GET /user/daily/activity,
  * /team/daily/activity and /tag/daily/activity.  The master key only.  Runs
- * in the workers.
+ * in the workers.  Besides LiteLLM's, tollgate's own GET /spend/totals (the
+ * window's totals by any one dimension) and GET /budget/list (the configured
+ * budgets, spent and reserved), which the dashboard (/ui) reads.
  *
  * Day-level answers come from the accountant's aggregates through lib/spendq,
  * and only from its rollups (model x provider per day, and one dimension per
@@ -153,6 +155,28 @@ refuse(struct hreq *req, const char *name, const char *instead)
 	return -1;
 }
 
+/*
+ * group_by, one of names (def when absent; NULL: required): its index, or -1
+ * with the 400 sent, which lists the names.
+ */
+static int
+parse_group(struct hreq *req, const char *const *names, int n, const char *def)
+{
+	char by[64], list[256] = "";
+	int i;
+
+	if (!param(req, "group_by", by, sizeof(by)))
+		buf_copy(by, sizeof(by), def ? def : "");
+	for (i = 0; i < n; i++)
+		if (strcmp(by, names[i]) == 0)
+			return i;
+	for (i = 0; i < n; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+		    i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+	http_send_param_error(req, "group_by", "group_by: expected %s, got '%s'", list, by);
+	return -1;
+}
+
 /* ---- JSON -------------------------------------------------------------------- */
 
 static long long
@@ -181,13 +205,16 @@ money_json(struct buf *o, __int128 pico)
 
 /*
  * LiteLLM's SpendMetrics, and tollgate's own fields after them: the tokens of
- * each category and the cost of each category, adding up to spend.
+ * each category and, in "cost", the cost of each category that cost anything
+ * (input, cache_read, cache_write, output, reasoning, audio_input, ...: the
+ * columns of tollctl spend), adding up to spend.
  */
 static void
 metrics_json(struct buf *o, const struct agg_value *v)
 {
 	struct spendq_line ln;
 	size_t c;
+	int first;
 
 	spendq_line_of(v, &ln);
 	buf_printf(o, "{\"spend\": %s, \"prompt_tokens\": %lld, \"completion_tokens\": %lld, "
@@ -198,8 +225,14 @@ metrics_json(struct buf *o, const struct agg_value *v)
 	    completion_tokens(v), ln.count[3], ln.count[4],
 	    prompt_tokens(v) + completion_tokens(v), ln.count[0], ln.count[0] - ln.count[1],
 	    ln.count[1], ln.count[2], ln.count[5], ln.count[6]);
-	for (c = 0; c < SPENDQ_NCOST_COLS; c++)
-		buf_printf(o, "%s\"%s\": %s", c ? ", " : "", spendq_cost_cols[c].name, ln.cost[1 + c]);
+	/* the categories that cost something: most are 0 on most rows, and the rows are many */
+	for (c = 0, first = 1; c < SPENDQ_NCOST_COLS; c++) {
+		if (strcmp(ln.cost[1 + c], "0") == 0)
+			continue;
+		buf_printf(o, "%s\"%s\": %s", first ? "" : ", ", spendq_cost_cols[c].name,
+		    ln.cost[1 + c]);
+		first = 0;
+	}
 	buf_printf(o, "}}");
 }
 
@@ -607,18 +640,42 @@ by_spend_desc(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* One entry of a day's list: {"team_name": ..., "total_spend": ..., "metadata": [], "metrics": ...}. */
+/* Appends text, then n in decimal: printf's machinery is most of the cost of a long list. */
+static void
+put_int(struct buf *o, const char *text, long long n)
+{
+	char digits[24], *p = digits + sizeof(digits);
+	unsigned long long u = n < 0 ? 0 - (unsigned long long)n : (unsigned long long)n;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (n < 0)
+		*--p = '-';
+	buf_append(o, text, strlen(text));
+	buf_append(o, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+/*
+ * One entry of a day's list: {"team_name": ..., "total_spend": ..., "metadata": []}
+ * and the counts (only the total is money: the entries are many, and each
+ * decimal costs its formatting).
+ */
 static void
 report_entry(struct buf *o, const char *field, const char *name, const struct agg_value *v)
 {
-	struct spendq_line ln;
-
-	spendq_line_of(v, &ln);
 	buf_printf(o, "{\"%s\": ", field);
 	str_json(o, name);
-	buf_printf(o, ", \"total_spend\": %s, \"metadata\": [], \"metrics\": ", ln.cost[0]);
-	metrics_json(o, v);
-	buf_printf(o, "}");
+	buf_printf(o, ", \"total_spend\": ");
+	money_json(o, v->total);
+	put_int(o, ", \"metadata\": [], \"api_requests\": ", v->requests);
+	put_int(o, ", \"failed_requests\": ", v->errors);
+	put_int(o, ", \"prompt_tokens\": ", prompt_tokens(v));
+	put_int(o, ", \"completion_tokens\": ", completion_tokens(v));
+	put_int(o, ", \"cache_read_input_tokens\": ", v->tokens[RECORD_TOK_CACHE_READ]);
+	put_int(o, ", \"cache_creation_input_tokens\": ",
+	    v->tokens[RECORD_TOK_CACHE_WRITE_5M] + v->tokens[RECORD_TOK_CACHE_WRITE_1H]);
+	buf_append(o, "}", 1);
 }
 
 /*
@@ -667,16 +724,17 @@ report_by_day(struct hreq *req, struct buf *o, int dim, int64_t since, int64_t u
 }
 
 /*
- * group_by api_key or model: totals over the window, dearest first
- * (LiteLLM's shape: [{"api_key", "total_cost", "total_input_tokens",
- * "total_output_tokens", "model_details"}]); model_details is empty, as above.
+ * Totals over the window by dim, dearest first.  litellm (group_by api_key or
+ * model): LiteLLM's shape, [{"api_key", "total_cost", "total_input_tokens",
+ * "total_output_tokens", "model_details"}], model_details empty as above;
+ * else tollgate's /spend/totals: [{"group", "metrics"}].  Keys carry their
+ * alias either way.
  */
 static void
-report_totals(struct hreq *req, struct buf *o, int dim, int64_t since, int64_t until)
+report_totals(struct hreq *req, struct buf *o, int dim, int64_t since, int64_t until, int litellm)
 {
 	struct key_names kn = { 0 };
 	struct spendq q;
-	struct spendq_line ln;
 	size_t i;
 
 	query_init(&q, since, until);
@@ -689,8 +747,8 @@ report_totals(struct hreq *req, struct buf *o, int dim, int64_t since, int64_t u
 		key_names_load(&kn);
 	buf_printf(o, "[");
 	for (i = 0; i < q.n; i++) {
-		spendq_line_of(&q.g[i].v, &ln);
-		buf_printf(o, "%s{\"%s\": ", i ? ", " : "", dim == AGG_DIM_KEY ? "api_key" : "model");
+		buf_printf(o, "%s{\"%s\": ", i ? ", " : "",
+		    !litellm ? "group" : dim == AGG_DIM_KEY ? "api_key" : "model");
 		str_json(o, q.g[i].name);
 		if (dim == AGG_DIM_KEY) {
 			const struct key_name *k = key_name_of(&kn, q.g[i].name);
@@ -701,10 +759,14 @@ report_totals(struct hreq *req, struct buf *o, int dim, int64_t since, int64_t u
 			else
 				buf_printf(o, "null");
 		}
-		buf_printf(o, ", \"total_cost\": %s, \"total_input_tokens\": %lld, "
-		    "\"total_output_tokens\": %lld, \"%s\": [], \"metrics\": ", ln.cost[0],
-		    prompt_tokens(&q.g[i].v), completion_tokens(&q.g[i].v),
-		    dim == AGG_DIM_KEY ? "model_details" : "api_key_details");
+		if (litellm) {
+			buf_printf(o, ", \"total_cost\": ");
+			money_json(o, q.g[i].v.total);
+			buf_printf(o, ", \"total_input_tokens\": %lld, \"total_output_tokens\": %lld, "
+			    "\"%s\": []", prompt_tokens(&q.g[i].v), completion_tokens(&q.g[i].v),
+			    dim == AGG_DIM_KEY ? "model_details" : "api_key_details");
+		}
+		buf_printf(o, ", \"metrics\": ");
 		metrics_json(o, &q.g[i].v);
 		buf_printf(o, "}");
 	}
@@ -714,39 +776,110 @@ report_totals(struct hreq *req, struct buf *o, int dim, int64_t since, int64_t u
 	free(kn.k);
 }
 
+/*
+ * GET /spend/totals (tollgate's own): the window's totals by key, user, team,
+ * customer, tag, model or provider, dearest first, every token category and
+ * cost in "metrics".  Tags: each tag's line is exact, and a request with
+ * several tags is in each.
+ */
+static void
+serve_totals(struct hreq *req)
+{
+	static const char *const names[AGG_DIM_COUNT] = {
+		"key", "user", "team", "customer", "tag", "model", "provider"
+	};
+	struct buf o = { 0 };
+	int64_t since, until;
+	int d;
+
+	if (parse_window(req, 1, &since, &until) < 0 ||
+	    (d = parse_group(req, names, AGG_DIM_COUNT, NULL)) < 0)
+		return;
+	report_totals(req, &o, d, since, until, 0);
+	buf_release(&o);
+}
+
+/*
+ * GET /budget/list: the budgets of tollgate.budgets with what they have spent
+ * and hold reserved in the current window, and when it ends (the keys'
+ * budgets are in /key/list?return_full_object=true and /key/info).
+ */
+static void
+serve_budgets(struct hreq *req)
+{
+	static const char *const scopes[] = { "global", "user", "team", "customer", "tag" };
+	const struct config *c = heritage.config;
+	struct budget_store *store = heritage.budgets;
+	struct budget_reading r;
+	int64_t now = clock_now_ns();
+	struct buf o = { 0 };
+	char when[64];
+	size_t i;
+
+	buf_printf(&o, "{\"budgets\": [");
+	for (i = 0; i < c->tollgate.nbudgets; i++) {
+		const struct config_budget *b = &c->tollgate.budgets[i];
+
+		if (store == NULL || store->ops->read(store, b->counter, now, &r) != 0)
+			memset(&r, 0, sizeof(r));
+		buf_printf(&o, "%s{\"budget_id\": ", i ? ", " : "");
+		str_json(&o, b->counter);
+		buf_printf(&o, ", \"scope\": \"%s\", \"name\": ", scopes[b->scope]);
+		if (b->name != NULL)
+			str_json(&o, b->name);
+		else
+			buf_printf(&o, "null");
+		buf_printf(&o, ", \"max_budget\": ");
+		if (b->max_budget == BUDGET_NONE)
+			buf_printf(&o, "null");
+		else
+			money_json(&o, b->max_budget);
+		buf_printf(&o, ", \"soft_budget\": ");
+		if (b->soft_budget == BUDGET_NONE)
+			buf_printf(&o, "null");
+		else
+			money_json(&o, b->soft_budget);
+		buf_printf(&o, ", \"budget_duration\": ");
+		if (b->has_window)
+			str_json(&o, b->duration);
+		else
+			buf_printf(&o, "null");
+		buf_printf(&o, ", \"spend\": ");
+		money_json(&o, r.spent);
+		buf_printf(&o, ", \"reserved\": ");
+		money_json(&o, r.reserved);
+		buf_printf(&o, ", \"budget_reset_at\": ");
+		if (b->has_window && r.window_end > 0)
+			buf_printf(&o, "\"%s\"}", time_format(r.window_end, when, sizeof(when)));
+		else
+			buf_printf(&o, "null}");
+	}
+	buf_printf(&o, "]}\n");
+	reply_json(req, &o);
+	buf_release(&o);
+}
+
 static void
 serve_report(struct hreq *req)
 {
-	static const struct {
-		const char	*name;
-		int		 dim;
-	} groups[] = {
-		{ "team", AGG_DIM_TEAM }, { "customer", AGG_DIM_CUSTOMER },
-		{ "api_key", AGG_DIM_KEY }, { "model", AGG_DIM_MODEL }, { "tag", AGG_DIM_TAG },
+	static const char *const names[] = { "team", "customer", "api_key", "model", "tag" };
+	static const int dims[] = {
+		AGG_DIM_TEAM, AGG_DIM_CUSTOMER, AGG_DIM_KEY, AGG_DIM_MODEL, AGG_DIM_TAG
 	};
-	char by[64] = "team";
 	struct buf o = { 0 };
 	int64_t since, until;
-	size_t i;
+	int i;
 
-	if (parse_window(req, 1, &since, &until) < 0)
+	if (parse_window(req, 1, &since, &until) < 0 ||
+	    (i = parse_group(req, names, sizeof(names) / sizeof(names[0]), "team")) < 0)
 		return;
-	param(req, "group_by", by, sizeof(by));
-	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
-		if (strcmp(by, groups[i].name) == 0)
-			break;
-	if (i == sizeof(groups) / sizeof(groups[0])) {
-		http_send_param_error(req, "group_by", "group_by: expected team, customer, "
-		    "api_key, model or tag, got '%s'", by);
-		return;
-	}
 	if (refuse(req, "api_key", "the report covers every key") < 0 ||
 	    refuse(req, "internal_user_id", "see /user/daily/activity?user_id=") < 0)
 		return;
-	if (groups[i].dim == AGG_DIM_KEY || groups[i].dim == AGG_DIM_MODEL)
-		report_totals(req, &o, groups[i].dim, since, until);
+	if (dims[i] == AGG_DIM_KEY || dims[i] == AGG_DIM_MODEL)
+		report_totals(req, &o, dims[i], since, until, 1);
 	else
-		report_by_day(req, &o, groups[i].dim, since, until);
+		report_by_day(req, &o, dims[i], since, until);
 	buf_release(&o);
 }
 
@@ -1001,6 +1134,10 @@ spend_serve(struct hreq *req, const char *path)
 		serve = serve_logs;
 	else if (strcmp(path, "/global/spend/report") == 0)
 		serve = serve_report;
+	else if (strcmp(path, "/spend/totals") == 0)
+		serve = serve_totals;
+	else if (strcmp(path, "/budget/list") == 0)
+		serve = serve_budgets;
 	for (i = 0; i < sizeof(activities) / sizeof(activities[0]); i++)
 		if (strcmp(path, activities[i].path) == 0)
 			a = &activities[i];

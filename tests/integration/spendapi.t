@@ -7,13 +7,15 @@ authentication, and the 400s that name the bad parameter.  And /ui: the
 dashboard page, its files and the Chart.js path."""
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, USER_KEY, Gateway, Mock, done, eq, ok, wait_until  # noqa: E402
+from tg import BUILD, SRC, USER_KEY, Gateway, Mock, done, eq, ok, wait_until  # noqa: E402
 
 TODAY = time.strftime("%Y-%m-%d", time.gmtime())
 WINDOW = "start_date=%s&end_date=%s" % (TODAY, TODAY)
@@ -317,9 +319,76 @@ def check_key_info(gw, records, keys):
     eq((st, body.get("info", {}).get("key_alias")), (200, "bot-blue"), "the master key sees any key")
 
 
+def check_totals(gw, records):
+    for dim in ("key", "user", "team", "customer", "tag", "model", "provider"):
+        st, h, body = get(gw, "/spend/totals?%s&group_by=%s" % (WINDOW, dim))
+        eq(st, 200, "/spend/totals?group_by=%s: 200" % dim)
+        rows = {r[dim]: r for r in spend(gw, "--by", dim, "--since", TODAY)}
+        got = {e["group"]: e["metrics"] for e in body}
+        eq(sorted(got), sorted(rows), "group_by=%s: the groups of tollctl spend --by %s" % (dim, dim))
+        bad = [g for g, m in got.items()
+               if dec(m["spend"]) != rows[g]["cost_usd"] or m["api_requests"] != rows[g]["requests"]
+               or m["input_tokens"] != rows[g]["input"] or m["output_tokens"] != rows[g]["output"]
+               or m["cache_read_input_tokens"] != rows[g]["cache_read"]
+               or m["cache_creation_input_tokens"] != rows[g]["cache_write"]
+               or any(dec(m["cost"].get(c, 0)) != rows[g]["cost_%s_usd" % c]
+                      for c in ("input", "cache_read", "cache_write", "output"))]
+        eq(bad, [], "group_by=%s: tokens and costs per category equal tollctl spend's" % dim)
+    st, h, body = get(gw, "/spend/totals?%s&group_by=planet" % WINDOW)
+    eq((st, body["error"]["param"]), (400, "group_by"), "/spend/totals?group_by=planet: 400")
+
+
+def check_budgets(gw, records):
+    st, h, body = get(gw, "/budget/list")
+    eq(st, 200, "/budget/list: 200")
+    b = {(x["scope"], x["name"]): x for x in body["budgets"]}
+    red = b.get(("team", "red"), {})
+    eq((dec(red.get("max_budget", -1)), red.get("budget_duration")), (Decimal(5), "1d"),
+       "the team budget's limit and window")
+    eq(dec(red.get("spend", -1)), sum(dec(r["cost_usd"]) for r in records if r["team"] == "red"),
+       "its spend is the team's spend in the ledger")
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
+    eq(red.get("budget_reset_at"), tomorrow + "T00:00:00Z", "its next reset")
+    glob = b.get(("global", None), {})
+    eq((glob.get("budget_duration"), glob.get("budget_reset_at")), (None, None),
+       "a budget without a window never resets")
+
+
+def check_ui(gw, chartjs):
+    src = os.path.join(SRC, "contrib", "ui")
+    st, h, body = gw.request("GET", "/ui", key=None)
+    eq((st, h.get("content-type")), (200, "text/html; charset=utf-8"), "/ui: the page, without a key")
+    with open(os.path.join(src, "index.html"), "rb") as f:
+        eq(body, f.read(), "/ui is contrib/ui/index.html")
+    ok(b'src="/ui/chart.js"' in body and b'src="/ui/app.js"' in body, "it loads chart.js and app.js")
+    csp = h.get("content-security-policy", "")
+    ok("script-src 'self'" in csp and "frame-ancestors 'none'" in csp, "a content security policy", csp)
+    for name, ctype in (("app.js", "text/javascript"), ("style.css", "text/css")):
+        st, h, body = gw.request("GET", "/ui/" + name, key=None)
+        with open(os.path.join(src, name), "rb") as f:
+            ok(st == 200 and h.get("content-type", "").startswith(ctype) and body == f.read(),
+               "/ui/%s: the file, as %s" % (name, ctype), st)
+    st, h, body = gw.request("GET", "/ui/chart.js", key=None)
+    with open(chartjs, "rb") as f:
+        eq((st, body), (200, f.read()), "/ui/chart.js is the file tollgate.ui_chartjs names")
+    for path in ("/ui/../tollgate.yaml", "/ui/tollgate.yaml", "/ui/chart.js/x"):
+        eq(gw.request("GET", path, key=None)[0], 404, "%s: 404" % path)
+    eq(gw.request("POST", "/ui", body="", key=None)[0], 405, "POST /ui: 405")
+    st, h, body = get(gw, "/spend/logs?limit=1000")
+    log = gw.logtext()
+    ok("sk-" not in log, "no secret in tollgated's log")
+
+
 def main():
     mock = Mock()
-    gw = Gateway(mock)
+    scratch = tempfile.mkdtemp(prefix="tollgate-ui-")
+    chartjs = os.path.join(scratch, "chart.min.js")
+    with open(chartjs, "w") as f:
+        f.write("/* a stand-in for Chart.js */ window.Chart = undefined;\n")
+    src = os.path.join(SRC, "contrib", "ui")
+    gw = Gateway(mock, tollgate_extra="  ui_dir: %s\n  ui_chartjs: %s\n  budgets:\n"
+                 "    - {scope: team, name: red, max_budget: 5, budget_duration: 1d}\n"
+                 "    - {scope: global, max_budget: 1000}\n" % (src, chartjs))
     try:
         keys = load(gw)
 
@@ -334,10 +403,14 @@ def main():
         check_report(gw, records, keys)
         check_logs(gw, records, keys)
         check_key_info(gw, records, keys)
+        check_totals(gw, records)
+        check_budgets(gw, records)
+        check_ui(gw, chartjs)
     finally:
         gw.stop()
         mock.stop()
         gw.cleanup()
+        shutil.rmtree(scratch, ignore_errors=True)
     done()
 
 
