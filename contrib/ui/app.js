@@ -105,7 +105,7 @@ function fill(table, rows, empty, columns) {
   }
 }
 
-function status(text) {
+function setStatus(text) {
   document.getElementById("status").textContent = text;
 }
 
@@ -160,7 +160,7 @@ async function trend() {
   });
 }
 
-async function top() {
+async function showTop() {
   const rows = await call("/spend/totals?group_by=" + topBy + "&" + span(30));
   const head = document.querySelector("#top thead");
   const names = [topBy, "requests", "failed", "input", "cache read", "cache write", "output",
@@ -173,8 +173,8 @@ async function top() {
     return row([[name], [count(m.api_requests), "n"], [count(m.failed_requests), "n"],
       [count(m.input_tokens), "n"], [count(m.cache_read_input_tokens), "n"],
       [count(m.cache_creation_input_tokens), "n"], [count(m.output_tokens), "n"],
-      [count(m.reasoning_tokens), "n"], [usd(m.spend), "n"], [usd(m.cost.input), "n"],
-      [usd(m.cost.cache_read), "n"], [usd(m.cost.cache_write), "n"], [usd(m.cost.output), "n"]]);
+      [count(m.reasoning_tokens), "n"], [usd(m.spend), "n"], [usd(m.cost.input || 0), "n"],
+      [usd(m.cost.cache_read || 0), "n"], [usd(m.cost.cache_write || 0), "n"], [usd(m.cost.output || 0), "n"]]);
   }), "no spend in the last 30 days", names.length);
 }
 
@@ -235,7 +235,7 @@ async function latest() {
       tr.className = "failed";
     return tr;
   }), "no requests yet", 11);
-  status("updated " + new Date().toISOString().slice(11, 19) + " UTC");
+  setStatus("updated " + new Date().toISOString().slice(11, 19) + " UTC");
 }
 
 /* ---- the page ----------------------------------------------------------------- */
@@ -247,7 +247,7 @@ async function guarded(fn) {
     if (e instanceof AuthError)
       signOut(e.message);
     else
-      status(e.message);
+      setStatus(e.message);
   }
 }
 
@@ -255,7 +255,7 @@ async function refreshAll() {
   await guarded(async () => {
     await totals();
     await trend();
-    await top();
+    await showTop();
     await budgets();
     await anomalies();
     await latest();
@@ -281,7 +281,7 @@ function signOut(why) {
   document.getElementById("signin-view").hidden = false;
   document.getElementById("signin-error").textContent = why || "";
   delete document.body.dataset.loaded;
-  status("");
+  setStatus("");
 }
 
 document.getElementById("signin").addEventListener("submit", async (ev) => {
@@ -304,7 +304,7 @@ document.querySelectorAll(".tabs button").forEach((b) => b.addEventListener("cli
   document.querySelectorAll(".tabs button").forEach((x) => x.classList.remove("active"));
   b.classList.add("active");
   topBy = b.dataset.top;
-  guarded(top);
+  guarded(showTop);
 }));
 
 if (sessionStorage.getItem(KEY))
