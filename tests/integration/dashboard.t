@@ -17,7 +17,7 @@ import time
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, MASTER_KEY, SRC, Gateway, Mock, done, eq, ok, wait_until  # noqa: E402
+from tg import BUILD, MASTER_KEY, SRC, Gateway, Mock, done, eq, ok, teardown, wait_until  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHARTJS = "/usr/share/javascript/chart.js/chart.min.js"
@@ -172,10 +172,7 @@ def main():
         ok(MASTER_KEY not in gw.logtext() and MASTER_KEY not in access, "the key is in no log")
         ok(os.path.getsize(SCREENSHOT) > 10000, "a screenshot saved as %s" % SCREENSHOT)
     finally:
-        gw.stop()
-        mock.stop()
-        gw.cleanup()
-        shutil.rmtree(scratch, ignore_errors=True)
+        teardown(gw, mock, scratch)
     done()
 
 

@@ -7,7 +7,6 @@ authentication, and the 400s that name the bad parameter.  And /ui: the
 dashboard page, its files and the Chart.js path."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -15,7 +14,7 @@ import time
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, SRC, USER_KEY, Gateway, Mock, done, eq, ok, wait_until  # noqa: E402
+from tg import BUILD, SRC, USER_KEY, Gateway, Mock, done, eq, ok, teardown, wait_until  # noqa: E402
 
 TODAY = time.strftime("%Y-%m-%d", time.gmtime())
 WINDOW = "start_date=%s&end_date=%s" % (TODAY, TODAY)
@@ -407,10 +406,7 @@ def main():
         check_budgets(gw, records)
         check_ui(gw, chartjs)
     finally:
-        gw.stop()
-        mock.stop()
-        gw.cleanup()
-        shutil.rmtree(scratch, ignore_errors=True)
+        teardown(gw, mock, scratch)
     done()
 
 
