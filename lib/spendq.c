@@ -184,7 +184,9 @@ spendq_run(struct ledger *l, struct spendq *q, char *err, size_t errlen)
 	q->only_dim = table == AGG_TABLE_DIM_DAY ? only_dim(q) : -1;
 	q->oom = 0;
 	q->text_by = -1;
-	rc = aggregate_scan(l, table, q->since, q->until, collect, q, err, errlen);
+	rc = q->only_dim >= 0 ?
+	    aggregate_scan_dim(l, q->only_dim, q->since, q->until, collect, q, err, errlen) :
+	    aggregate_scan(l, table, q->since, q->until, collect, q, err, errlen);
 	if (rc == 0 && q->oom) {
 		snprintf(err, errlen, "out of memory");
 		rc = -1;

@@ -43,7 +43,7 @@
 #define SPEND_PAGE_SIZE_MAX	1000
 #define SPEND_LOGS_LIMIT	100
 #define SPEND_LOGS_LIMIT_MAX	1000
-#define SPEND_LOGS_SCAN		20000	/* raw records read per call at most */
+#define SPEND_LOGS_SCAN		10000	/* raw records read per call at most */
 #define SPEND_FILTER_MAX	32	/* values in a team_ids/tags/user_id list */
 #define SPEND_PARAM_MAX		1024
 
@@ -203,6 +203,22 @@ money_json(struct buf *o, __int128 pico)
 	buf_printf(o, "%s", money_format(pico, MONEY_COST_SCALE, text));
 }
 
+/* Appends text, then n in decimal: printf's machinery is most of the cost of a long list. */
+static void
+put_int(struct buf *o, const char *text, long long n)
+{
+	char digits[24], *p = digits + sizeof(digits);
+	unsigned long long u = n < 0 ? 0 - (unsigned long long)n : (unsigned long long)n;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (n < 0)
+		*--p = '-';
+	buf_append(o, text, strlen(text));
+	buf_append(o, p, (size_t)(digits + sizeof(digits) - p));
+}
+
 /*
  * LiteLLM's SpendMetrics, and tollgate's own fields after them: the tokens of
  * each category and, in "cost", the cost of each category that cost anything
@@ -212,28 +228,40 @@ money_json(struct buf *o, __int128 pico)
 static void
 metrics_json(struct buf *o, const struct agg_value *v)
 {
-	struct spendq_line ln;
+	char text[MONEY_FORMAT_MAX];
+	long long in = prompt_tokens(v), out = completion_tokens(v);
+	money_sum sum;
 	size_t c;
-	int first;
+	int p, first = 1;
 
-	spendq_line_of(v, &ln);
-	buf_printf(o, "{\"spend\": %s, \"prompt_tokens\": %lld, \"completion_tokens\": %lld, "
-	    "\"cache_read_input_tokens\": %lld, \"cache_creation_input_tokens\": %lld, "
-	    "\"total_tokens\": %lld, \"api_requests\": %lld, \"successful_requests\": %lld, "
-	    "\"failed_requests\": %lld, \"input_tokens\": %lld, \"output_tokens\": %lld, "
-	    "\"reasoning_tokens\": %lld, \"cost\": {", ln.cost[0], prompt_tokens(v),
-	    completion_tokens(v), ln.count[3], ln.count[4],
-	    prompt_tokens(v) + completion_tokens(v), ln.count[0], ln.count[0] - ln.count[1],
-	    ln.count[1], ln.count[2], ln.count[5], ln.count[6]);
-	/* the categories that cost something: most are 0 on most rows, and the rows are many */
-	for (c = 0, first = 1; c < SPENDQ_NCOST_COLS; c++) {
-		if (strcmp(ln.cost[1 + c], "0") == 0)
+	/* by hand, not printf: a month of breakdowns is tens of thousands of these */
+	buf_append(o, "{\"spend\": ", 10);
+	money_json(o, v->total);
+	put_int(o, ", \"prompt_tokens\": ", in);
+	put_int(o, ", \"completion_tokens\": ", out);
+	put_int(o, ", \"cache_read_input_tokens\": ", v->tokens[RECORD_TOK_CACHE_READ]);
+	put_int(o, ", \"cache_creation_input_tokens\": ",
+	    v->tokens[RECORD_TOK_CACHE_WRITE_5M] + v->tokens[RECORD_TOK_CACHE_WRITE_1H]);
+	put_int(o, ", \"total_tokens\": ", in + out);
+	put_int(o, ", \"api_requests\": ", v->requests);
+	put_int(o, ", \"successful_requests\": ", v->requests - v->errors);
+	put_int(o, ", \"failed_requests\": ", v->errors);
+	put_int(o, ", \"input_tokens\": ", v->tokens[RECORD_TOK_INPUT]);
+	put_int(o, ", \"output_tokens\": ", v->tokens[RECORD_TOK_OUTPUT]);
+	put_int(o, ", \"reasoning_tokens\": ", v->tokens[RECORD_TOK_REASONING]);
+	buf_append(o, ", \"cost\": {", 11);
+	/* the categories that cost something: most are 0 on most rows */
+	for (c = 0; c < SPENDQ_NCOST_COLS; c++) {
+		for (sum = 0, p = 0; p < COST_PART_COUNT; p++)
+			if (spendq_cost_cols[c].parts & 1u << p)
+				sum += v->cost[p];
+		if (sum == 0)
 			continue;
 		buf_printf(o, "%s\"%s\": %s", first ? "" : ", ", spendq_cost_cols[c].name,
-		    ln.cost[1 + c]);
+		    money_format(sum, MONEY_COST_SCALE, text));
 		first = 0;
 	}
-	buf_printf(o, "}}");
+	buf_append(o, "}}", 2);
 }
 
 static void
@@ -638,22 +666,6 @@ by_spend_desc(const void *a, const void *b)
 	if (x->v.total != y->v.total)
 		return x->v.total > y->v.total ? -1 : 1;
 	return strcmp(x->name, y->name);
-}
-
-/* Appends text, then n in decimal: printf's machinery is most of the cost of a long list. */
-static void
-put_int(struct buf *o, const char *text, long long n)
-{
-	char digits[24], *p = digits + sizeof(digits);
-	unsigned long long u = n < 0 ? 0 - (unsigned long long)n : (unsigned long long)n;
-
-	do
-		*--p = (char)('0' + u % 10);
-	while ((u /= 10) != 0);
-	if (n < 0)
-		*--p = '-';
-	buf_append(o, text, strlen(text));
-	buf_append(o, p, (size_t)(digits + sizeof(digits) - p));
 }
 
 /*
