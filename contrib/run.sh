@@ -18,5 +18,7 @@ Try, from another terminal:
   curl -s http://127.0.0.1:4000/v1/chat/completions -H "Authorization: Bearer $TOLLGATE_MASTER_KEY" \\
        -H "Content-Type: application/json" -d '{"model": "demo", "messages": [{"role": "user", "content": "hi"}]}' -D -
   build/tollctl logs --ledger build/run/ledger
+The dashboard: http://127.0.0.1:4000/ui (sign in with the master key, $TOLLGATE_MASTER_KEY).
 EOT
-"$build/tollgated" -f -c "$root/etc/tollgate.yaml" --ledger "$build/run/ledger" --run-dir "$build/run"
+"$build/tollgated" -f -c "$root/etc/tollgate.yaml" --ledger "$build/run/ledger" --run-dir "$build/run" \
+	--ui-dir "$root/contrib/ui"

@@ -817,11 +817,16 @@ parse_row(const MDB_val *k, const MDB_val *v, struct agg_row *row)
 	return 0;
 }
 
-int
-aggregate_scan(struct ledger *l, enum agg_table table, int64_t since_ns, int64_t until_ns,
+/*
+ * The scan of aggregate_scan() and aggregate_scan_dim(): only_dim >= 0 (the
+ * one-dimension rollup only) skips the other dimensions' rows with a seek
+ * per day, rather than reading them.
+ */
+static int
+scan(struct ledger *l, enum agg_table table, int only_dim, int64_t since_ns, int64_t until_ns,
     aggregate_visit_fn fn, void *arg, char *err, size_t errlen)
 {
-	unsigned char start[8];
+	unsigned char start[9];
 	uint64_t since = since_ns > 0 ? (uint64_t)since_ns : 0;
 	struct agg_value val;
 	struct agg_row row;
@@ -856,7 +861,8 @@ aggregate_scan(struct ledger *l, enum agg_table table, int64_t since_ns, int64_t
 		return -1;
 	}
 	bytes_put_be64(start, since);
-	k.mv_size = sizeof(start);
+	start[8] = only_dim >= 0 ? (unsigned char)only_dim : 0;
+	k.mv_size = only_dim >= 0 ? 9 : 8;
 	k.mv_data = start;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -867,6 +873,26 @@ aggregate_scan(struct ledger *l, enum agg_table table, int64_t since_ns, int64_t
 		}
 		if (row.bucket_ns >= until_ns)
 			break;
+		if (only_dim >= 0 && row.only_dim != only_dim) {
+			/* keys sort by day, then dimension: on to this day's rows of it, or the next day's */
+			bytes_put_be64(start, (uint64_t)row.bucket_ns + (row.only_dim > only_dim));
+			k.mv_size = 9;
+			k.mv_data = start;
+			if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0)
+				break;
+			if ((rc = parse_dim_row(&k, &v, &row)) < 0) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			if (row.bucket_ns >= until_ns)
+				break;
+			if (row.only_dim != only_dim) {
+				/* none of it that day: the next key is the next day's first */
+				if ((rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) != 0)
+					break;
+				continue;
+			}
+		}
 		/* LMDB's data need not be aligned for __int128 */
 		memcpy(&val, v.mv_data, sizeof(val));
 		row.v = &val;
@@ -881,4 +907,18 @@ aggregate_scan(struct ledger *l, enum agg_table table, int64_t since_ns, int64_t
 		return -1;
 	}
 	return 0;
+}
+
+int
+aggregate_scan(struct ledger *l, enum agg_table table, int64_t since_ns, int64_t until_ns,
+    aggregate_visit_fn fn, void *arg, char *err, size_t errlen)
+{
+	return scan(l, table, -1, since_ns, until_ns, fn, arg, err, errlen);
+}
+
+int
+aggregate_scan_dim(struct ledger *l, int dim, int64_t since_ns, int64_t until_ns,
+    aggregate_visit_fn fn, void *arg, char *err, size_t errlen)
+{
+	return scan(l, AGG_TABLE_DIM_DAY, dim, since_ns, until_ns, fn, arg, err, errlen);
 }

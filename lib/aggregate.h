@@ -155,4 +155,12 @@ typedef int (*aggregate_visit_fn)(void *arg, const struct agg_row *row);
 int aggregate_scan(struct ledger *l, enum agg_table table, int64_t since_ns, int64_t until_ns,
     aggregate_visit_fn fn, void *arg, char *err, size_t errlen);
 
+/*
+ * The same over the one-dimension rollup, visiting only the rows of dim (key,
+ * user, team, customer or tag): the other dimensions' rows are skipped by
+ * seeking, not read.
+ */
+int aggregate_scan_dim(struct ledger *l, int dim, int64_t since_ns, int64_t until_ns,
+    aggregate_visit_fn fn, void *arg, char *err, size_t errlen);
+
 #endif

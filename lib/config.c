@@ -569,6 +569,10 @@ static const struct tg_key tg_keys_table[] = {
 	  0, 0, NULL, "a file name" },
 	{ "tls_min_version", YAML_SCALAR_NODE, tg_tls_version, TG(tls_min_version), 0,
 	  2, 3, "TLSv1.2", "TLSv1.2 or TLSv1.3" },
+	{ "ui_chartjs", YAML_SCALAR_NODE, tg_string, TG(ui_chartjs), 0,
+	  0, 0, TOLLGATE_CHARTJS, "a file name" },
+	{ "ui_dir", YAML_SCALAR_NODE, tg_string, TG(ui_dir), 0,
+	  0, 0, TOLLGATE_UI_DIR, "a directory" },
 	{ "upstream_connect_timeout", YAML_SCALAR_NODE, tg_duration,
 	  TG(upstream_connect_timeout_ms), 0, 1, DAY_MS, "10s", DURATION " from 1ms to 24h" },
 	{ "upstream_timeout", YAML_SCALAR_NODE, tg_duration, TG(upstream_timeout_ms), 0,
@@ -2257,6 +2261,8 @@ config_free(struct config *c)
 	strv_free(c->tollgate.keys, c->tollgate.nkeys);
 	free(c->tollgate.log_file);
 	free(c->tollgate.access_log);
+	free(c->tollgate.ui_dir);
+	free(c->tollgate.ui_chartjs);
 	free(c->tollgate.user);
 	free(c->tollgate.export_dir);
 	free(c->tollgate.export_url);

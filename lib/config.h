@@ -135,6 +135,8 @@ struct config_tollgate {
 	int64_t		 alerts_thresholds[CONFIG_THRESHOLDS_MAX]; /* percent of a max_budget [50, 80, 100] */
 	size_t		 nalerts_thresholds;
 	int		 alerts_daily_summary;	/* a summary of yesterday's spend [true] */
+	char		*ui_dir;		/* the dashboard's files, served at /ui [TOLLGATE_UI_DIR] */
+	char		*ui_chartjs;		/* Chart.js (UMD build), served as /ui/chart.js */
 };
 
 struct config {

@@ -673,6 +673,19 @@ ledger_reader_check(struct ledger *l)
 	return dead;
 }
 
+/* A cursor on the records in a new read transaction: 0, or -1 (nothing open). */
+static int
+records_cursor(struct ledger *l, MDB_txn **txn, MDB_cursor **cur)
+{
+	if (!same_process(l) || txn_begin(l, MDB_RDONLY, txn) != 0)
+		return -1;
+	if (mdb_cursor_open(*txn, l->records, cur) != 0) {
+		mdb_txn_abort(*txn);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Walks the records from the cursor position op finds (step after that),
  * decoding each and stopping at limit records, at an end time at or after
@@ -689,12 +702,8 @@ walk(struct ledger *l, MDB_val *start, MDB_cursor_op op, MDB_cursor_op step, siz
 	size_t seen = 0;
 	int rc;
 
-	if (!same_process(l) || txn_begin(l, MDB_RDONLY, &txn) != 0)
+	if (records_cursor(l, &txn, &cur) < 0)
 		return -1;
-	if (mdb_cursor_open(txn, l->records, &cur) != 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
 	if (start != NULL)
 		k = *start;
 	rc = MDB_NOTFOUND;
@@ -729,6 +738,46 @@ ledger_range(struct ledger *l, int64_t since_ns, int64_t until_ns, ledger_visit_
 	/* keys begin with the end time, big endian: start at the first at or after since */
 	put_be(start, since, 8);
 	return walk(l, &k, MDB_SET_RANGE, MDB_NEXT, SIZE_MAX, until_ns, fn, arg);
+}
+
+/*
+ * Newest first within a window: the cursor starts at the first key at or
+ * after until_ns (or the last key) and steps back, passing over records that
+ * end at or after until_ns and stopping at the first that ended before
+ * since_ns, after limit records, or when fn says so.
+ */
+int
+ledger_range_newest(struct ledger *l, int64_t since_ns, int64_t until_ns, size_t limit,
+    ledger_visit_fn fn, void *arg)
+{
+	unsigned char start[KEY_LEN] = { 0 };
+	uint64_t until = until_ns > 0 ? (uint64_t)until_ns : 0;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k = { sizeof(start), start }, v;
+	MDB_cursor_op op = MDB_SET_RANGE;
+	struct record r;
+	size_t seen = 0;
+	int rc;
+
+	if (records_cursor(l, &txn, &cur) < 0)
+		return -1;
+	put_be(start, until, 8);
+	if ((rc = mdb_cursor_get(cur, &k, &v, op)) == MDB_NOTFOUND)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	while (rc == 0 && seen < limit) {
+		if (record_decode(v.mv_data, v.mv_size, &r) == 0 && r.end_ns < until_ns) {
+			if (r.end_ns < since_ns)
+				break;
+			seen++;
+			if (fn(arg, &r) != 0)
+				break;
+		}
+		rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
 }
 
 int

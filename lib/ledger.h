@@ -78,6 +78,13 @@ int ledger_newest(struct ledger *l, size_t limit, ledger_visit_fn fn, void *arg)
 int ledger_range(struct ledger *l, int64_t since_ns, int64_t until_ns, ledger_visit_fn fn,
     void *arg);
 
+/*
+ * Visits up to limit records that ended in [since_ns, until_ns), newest
+ * first, in one read transaction; stops early when fn returns non-zero.
+ * limit bounds the time the transaction stays open.  0 or -1.
+ */
+int ledger_range_newest(struct ledger *l, int64_t since_ns, int64_t until_ns, size_t limit,
+    ledger_visit_fn fn, void *arg);
 /* Number of records, and the bytes in use and the map size; 0 or -1. */
 int ledger_stat(struct ledger *l, uint64_t *records, uint64_t *used, uint64_t *map_size);
 

@@ -32,13 +32,17 @@ FILES = {
     "usr/share/man/man1/tollctl.1.gz",
     "usr/share/man/man5/tollgate.yaml.5.gz",
     "usr/share/man/man8/tollgated.8.gz",
+    "usr/share/tollgate/ui/index.html",
+    "usr/share/tollgate/ui/app.js",
+    "usr/share/tollgate/ui/style.css",
 }
 DEB_ONLY = {
     "usr/share/doc/tollgate/changelog.Debian.gz",
     "usr/share/doc/tollgate/copyright",
     "usr/share/lintian/overrides/tollgate",
 }
-RPM_DIRS = {"etc/tollgate", "var/lib/tollgate", "var/log/tollgate", "run/tollgate"}
+RPM_DIRS = {"etc/tollgate", "var/lib/tollgate", "var/log/tollgate", "run/tollgate", "usr/share/tollgate",
+            "usr/share/tollgate/ui"}
 CONFFILES = ["/etc/tollgate/tollgate.yaml", "/etc/tollgate/prices.yaml", "/etc/logrotate.d/tollgate"]
 # the Debian packages and the sonames the binaries link against
 DEB_DEPENDS = ["libevent-2.1", "libcurl4", "liblmdb0", "libyaml-0", "libjansson4", "libmsgpackc", "libssl3",

@@ -21,6 +21,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "money.h"
+#include "spendq.h"
 #include "timeparse.h"
 #include "tollctl.h"
 
@@ -30,7 +31,6 @@
 
 #define NS_PER_HOUR	3600000000000LL
 #define NS_PER_DAY	(24 * NS_PER_HOUR)
-#define SPEND_MAX_BY	9
 #define REBUILD_BATCH	50000
 #define OPT_FILTER	256	/* getopt value of --key ... --provider: plus their enum agg_dim */
 
@@ -101,206 +101,27 @@ static const char *const by_names[BY_COUNT] = {
 	"key", "user", "team", "customer", "tag", "model", "provider", "day", "hour"
 };
 
-_Static_assert(BY_PROVIDER == (int)AGG_DIM_PROVIDER && BY_DAY == (int)AGG_DIM_COUNT,
+_Static_assert(BY_PROVIDER == (int)AGG_DIM_PROVIDER && BY_DAY == (int)SPENDQ_BY_DAY &&
+    BY_HOUR == (int)SPENDQ_BY_HOUR,
     "a dimension's enum by is its enum agg_dim");
 
 enum format { FMT_TABLE, FMT_JSON, FMT_CSV };
 
-struct group {
-	char			*name;		/* the dimensions' values, '\x1f' between */
-	struct agg_value	 v;
-};
-
 /* What the command line asks for, and the groups found. */
 struct spend {
-	enum by		 by[SPEND_MAX_BY];
-	int		 nby;
-	const char	*filter[AGG_DIM_COUNT];	/* NULL: any value */
-	int		 per_tag;	/* read the per-tag rows: by tag, or a tag filter */
-	int		 hour;		/* read the hourly rows */
-	int		 only_dim;	/* the one-dimension rows of this dimension; -1: others */
+	struct spendq	 q;		/* q.by holds enum by values */
 	int		 have_since, have_until;
-	int64_t		 since, until;
 	enum format	 fmt;
 	const char	*dir;
-	struct group	*g;
-	size_t		 n, cap;
-	int		 oom;
 };
 
-/*
- * The cost columns after the total: one per cost part, except that cache
- * writes of both lifetimes share one, as they share a token column.  Each
- * part is in exactly one column, so that the columns add up to the total.
- */
-static const struct cost_col {
-	const char	*name;
-	unsigned	 parts;		/* 1 << enum cost_part, for each part it sums */
-} cost_cols[] = {
-	{ "input", 1u << COST_INPUT },
-	{ "cache_read", 1u << COST_CACHE_READ },
-	{ "cache_write", 1u << COST_CACHE_WRITE_5M | 1u << COST_CACHE_WRITE_1H },
-	{ "output", 1u << COST_OUTPUT },
-	{ "reasoning", 1u << COST_REASONING },
-	{ "audio_input", 1u << COST_AUDIO_IN },
-	{ "audio_output", 1u << COST_AUDIO_OUT },
-	{ "image_input", 1u << COST_IMAGE_IN },
-	{ "image_output", 1u << COST_IMAGE_OUT },
-	{ "tool_use_prompt", 1u << COST_TOOL_PROMPT },
-	{ "search", 1u << COST_SEARCH },
-	{ "duration", 1u << COST_DURATION },
-	{ "request", 1u << COST_REQUEST },
-};
-
-#define NCOST_COLS	(sizeof(cost_cols) / sizeof(cost_cols[0]))
-#define NCOSTS		(1 + NCOST_COLS)	/* the total, then the cost columns */
-#define NCOUNTS		7
-
-_Static_assert(NCOST_COLS == COST_PART_COUNT - 1, "a cost column for every cost part");
-
-static const char *const count_names[NCOUNTS] = {
-	"requests", "errors", "input", "cache_read", "cache_write", "output", "reasoning"
-};
-static const int count_widths[NCOUNTS] = { 10, 8, 12, 12, 12, 12, 12 };
-
-/* One group's numbers as printed: its counts, then its costs as exact decimal text. */
-struct line {
-	long long	count[NCOUNTS];
-	char		cost[NCOSTS][MONEY_FORMAT_MAX];
-};
+static const int count_widths[SPENDQ_NCOUNTS] = { 10, 8, 12, 12, 12, 12, 12 };
 
 /* The table's column widths; a cost column of width 0 is left out. */
 struct table {
-	int		dim[SPEND_MAX_BY];
-	int		cost[NCOSTS];
+	int		dim[SPENDQ_MAX_BY];
+	int		cost[SPENDQ_NCOSTS];
 };
-
-static void
-bucket_text(int64_t ns, int hour, char *buf, size_t len)
-{
-	time_t sec = (time_t)(ns / 1000000000);
-	struct tm tm;
-
-	if (gmtime_r(&sec, &tm) == NULL ||
-	    strftime(buf, len, hour ? "%Y-%m-%dT%H:00Z" : "%Y-%m-%d", &tm) == 0)
-		snprintf(buf, len, "?");
-}
-
-/*
- * Whether row holds every filter's value.  User, team, customer and tag are
- * compared on their first AGG_DIM_MAX bytes, all that the aggregates keep of
- * them, so that a longer value still finds the group --by shows for it.
- */
-static int
-matches(const struct spend *s, const struct agg_row *row)
-{
-	int d, cut;
-
-	for (d = 0; d < AGG_DIM_COUNT; d++) {
-		if (s->filter[d] == NULL)
-			continue;
-		cut = d == AGG_DIM_USER || d == AGG_DIM_TEAM || d == AGG_DIM_CUSTOMER ||
-		    d == AGG_DIM_TAG;
-		if ((cut ? strncmp(row->dim[d], s->filter[d], AGG_DIM_MAX) :
-		    strcmp(row->dim[d], s->filter[d])) != 0)
-			return 0;
-	}
-	return 1;
-}
-
-static int
-collect(void *arg, const struct agg_row *row)
-{
-	struct spend *s = arg;
-	struct buf name = { 0 };
-	char when[32];
-	int i;
-
-	if (row->all_tags == s->per_tag || row->only_dim != s->only_dim || !matches(s, row))
-		return 0;
-	for (i = 0; i < s->nby; i++) {
-		if (i)
-			buf_append(&name, "\x1f", 1);
-		if (s->by[i] == BY_DAY || s->by[i] == BY_HOUR) {
-			bucket_text(s->by[i] == BY_DAY ? time_day_start(row->bucket_ns) :
-			    row->bucket_ns, s->by[i] == BY_HOUR, when, sizeof(when));
-			buf_printf(&name, "%s", when);
-		} else
-			buf_printf(&name, "%s", row->dim[s->by[i]]);
-	}
-	if (buf_append(&name, "", 1) < 0 || ARRAY_GROW(s->g, s->n, s->cap) < 0) {
-		buf_release(&name);
-		s->oom = 1;
-		return 1;
-	}
-	s->g[s->n].name = name.data;
-	s->g[s->n].v = *row->v;
-	s->n++;
-	return 0;
-}
-
-static int
-group_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct group *)a)->name, ((const struct group *)b)->name);
-}
-
-/* Sorts the rows by group and adds up each group's rows into its first. */
-static void
-merge(struct spend *s)
-{
-	size_t i, j = 0;
-
-	if (s->n == 0)
-		return;
-	qsort(s->g, s->n, sizeof(*s->g), group_cmp);
-	for (i = 1; i < s->n; i++) {
-		if (strcmp(s->g[i].name, s->g[j].name) == 0) {
-			aggregate_value_add(&s->g[j].v, &s->g[i].v);
-			free(s->g[i].name);
-		} else
-			s->g[++j] = s->g[i];
-	}
-	s->n = j + 1;
-}
-
-/* The numbers of v as printed: cache writes of both lifetimes in one column. */
-static void
-line_of(const struct agg_value *v, struct line *ln)
-{
-	money_sum sum;
-	size_t c;
-	int p;
-
-	ln->count[0] = v->requests;
-	ln->count[1] = v->errors;
-	ln->count[2] = v->tokens[RECORD_TOK_INPUT];
-	ln->count[3] = v->tokens[RECORD_TOK_CACHE_READ];
-	ln->count[4] = v->tokens[RECORD_TOK_CACHE_WRITE_5M] + v->tokens[RECORD_TOK_CACHE_WRITE_1H];
-	ln->count[5] = v->tokens[RECORD_TOK_OUTPUT];
-	ln->count[6] = v->tokens[RECORD_TOK_REASONING];
-	money_format(v->total, MONEY_COST_SCALE, ln->cost[0]);
-	for (c = 0; c < NCOST_COLS; c++) {
-		for (sum = 0, p = 0; p < COST_PART_COUNT; p++)
-			if (cost_cols[c].parts & 1u << p)
-				sum += v->cost[p];
-		money_format(sum, MONEY_COST_SCALE, ln->cost[1 + c]);
-	}
-}
-
-/* The next dimension value of a group name; cuts the name, moves *p past it. */
-static char *
-field(char **p)
-{
-	char *f = *p, *sep = strchr(f, '\x1f');
-
-	if (sep) {
-		*sep = '\0';
-		*p = sep + 1;
-	} else
-		*p = f + strlen(f);
-	return f;
-}
 
 /* Appends text in upper case, right-aligned in width (left-aligned if negative). */
 static void
@@ -319,7 +140,7 @@ put_upper(struct buf *o, const char *text, int width)
 static void
 cost_title(size_t c, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s usd", c == 0 ? "cost" : cost_cols[c - 1].name);
+	snprintf(buf, len, "%s usd", c == 0 ? "cost" : spendq_cost_cols[c - 1].name);
 }
 
 /* Widths: the dimensions' widest value, the costs' too; cost columns of only zeros get 0. */
@@ -328,32 +149,32 @@ table_widths(const struct spend *s, struct table *t)
 {
 	char title[32];
 	const char *name;
-	struct line ln;
+	struct spendq_line ln;
 	size_t gi, c, len;
-	int i, zero[NCOSTS];
+	int i, zero[SPENDQ_NCOSTS];
 
-	for (i = 0; i < s->nby; i++)
-		t->dim[i] = (int)strlen(by_names[s->by[i]]);
-	for (c = 0; c < NCOSTS; c++) {
+	for (i = 0; i < s->q.nby; i++)
+		t->dim[i] = (int)strlen(by_names[s->q.by[i]]);
+	for (c = 0; c < SPENDQ_NCOSTS; c++) {
 		cost_title(c, title, sizeof(title));
 		t->cost[c] = (int)strlen(title);
 		zero[c] = c > 0;
 	}
-	for (gi = 0; gi < s->n; gi++) {
-		for (name = s->g[gi].name, i = 0; i < s->nby; i++) {
+	for (gi = 0; gi < s->q.n; gi++) {
+		for (name = s->q.g[gi].name, i = 0; i < s->q.nby; i++) {
 			len = strcspn(name, "\x1f");
 			if ((int)len > t->dim[i])
 				t->dim[i] = (int)len;
 			name += len + (name[len] != '\0');
 		}
-		line_of(&s->g[gi].v, &ln);
-		for (c = 0; c < NCOSTS; c++) {
+		spendq_line_of(&s->q.g[gi].v, &ln);
+		for (c = 0; c < SPENDQ_NCOSTS; c++) {
 			if ((int)strlen(ln.cost[c]) > t->cost[c])
 				t->cost[c] = (int)strlen(ln.cost[c]);
 			zero[c] &= strcmp(ln.cost[c], "0") == 0;
 		}
 	}
-	for (c = 0; c < NCOSTS; c++)
+	for (c = 0; c < SPENDQ_NCOSTS; c++)
 		if (zero[c])
 			t->cost[c] = 0;
 }
@@ -365,15 +186,15 @@ table_header(const struct spend *s, const struct table *t, struct buf *o)
 	size_t c;
 	int i;
 
-	for (i = 0; i < s->nby; i++) {
-		put_upper(o, by_names[s->by[i]], -t->dim[i]);
+	for (i = 0; i < s->q.nby; i++) {
+		put_upper(o, by_names[s->q.by[i]], -t->dim[i]);
 		buf_printf(o, "  ");
 	}
-	for (i = 0; i < NCOUNTS; i++) {
+	for (i = 0; i < SPENDQ_NCOUNTS; i++) {
 		buf_printf(o, "%s", i ? "  " : "");
-		put_upper(o, count_names[i], count_widths[i]);
+		put_upper(o, spendq_count_names[i], count_widths[i]);
 	}
-	for (c = 0; c < NCOSTS; c++)
+	for (c = 0; c < SPENDQ_NCOSTS; c++)
 		if (t->cost[c]) {
 			cost_title(c, title, sizeof(title));
 			buf_printf(o, "  ");
@@ -383,20 +204,20 @@ table_header(const struct spend *s, const struct table *t, struct buf *o)
 }
 
 static void
-table_line(const struct spend *s, const struct table *t, char *name, const struct line *ln,
+table_line(const struct spend *s, const struct table *t, char *name, const struct spendq_line *ln,
     struct buf *o)
 {
 	char *f;
 	size_t c;
 	int i;
 
-	for (i = 0; i < s->nby; i++) {
-		f = field(&name);
+	for (i = 0; i < s->q.nby; i++) {
+		f = spendq_field(&name);
 		buf_printf(o, "%-*s  ", t->dim[i], *f ? f : "-");
 	}
-	for (i = 0; i < NCOUNTS; i++)
+	for (i = 0; i < SPENDQ_NCOUNTS; i++)
 		buf_printf(o, "%s%*lld", i ? "  " : "", count_widths[i], ln->count[i]);
-	for (c = 0; c < NCOSTS; c++)
+	for (c = 0; c < SPENDQ_NCOSTS; c++)
 		if (t->cost[c])
 			buf_printf(o, "  %*s", t->cost[c], ln->cost[c]);
 	buf_printf(o, "\n");
@@ -408,51 +229,51 @@ csv_header(const struct spend *s, struct buf *o)
 	size_t c;
 	int i;
 
-	for (i = 0; i < s->nby; i++)
-		buf_printf(o, "%s,", by_names[s->by[i]]);
-	for (i = 0; i < NCOUNTS; i++)
-		buf_printf(o, "%s,", count_names[i]);
+	for (i = 0; i < s->q.nby; i++)
+		buf_printf(o, "%s,", by_names[s->q.by[i]]);
+	for (i = 0; i < SPENDQ_NCOUNTS; i++)
+		buf_printf(o, "%s,", spendq_count_names[i]);
 	buf_printf(o, "cost_usd");
-	for (c = 0; c < NCOST_COLS; c++)
-		buf_printf(o, ",cost_%s_usd", cost_cols[c].name);
+	for (c = 0; c < SPENDQ_NCOST_COLS; c++)
+		buf_printf(o, ",cost_%s_usd", spendq_cost_cols[c].name);
 	buf_printf(o, "\n");
 }
 
 static void
-csv_line(const struct spend *s, char *name, const struct line *ln, struct buf *o)
+csv_line(const struct spend *s, char *name, const struct spendq_line *ln, struct buf *o)
 {
 	size_t c;
 	int i;
 
-	for (i = 0; i < s->nby; i++) {
-		buf_csv_field(o, field(&name));
+	for (i = 0; i < s->q.nby; i++) {
+		buf_csv_field(o, spendq_field(&name));
 		buf_printf(o, ",");
 	}
-	for (i = 0; i < NCOUNTS; i++)
+	for (i = 0; i < SPENDQ_NCOUNTS; i++)
 		buf_printf(o, "%lld,", ln->count[i]);
-	for (c = 0; c < NCOSTS; c++)
+	for (c = 0; c < SPENDQ_NCOSTS; c++)
 		buf_printf(o, "%s%s", c ? "," : "", ln->cost[c]);
 	buf_printf(o, "\n");
 }
 
 /* One object: costs are bare JSON numbers, exact decimal text as `tollctl cost` writes them. */
 static void
-json_line(const struct spend *s, char *name, const struct line *ln, struct buf *o)
+json_line(const struct spend *s, char *name, const struct spendq_line *ln, struct buf *o)
 {
 	size_t c;
 	int i;
 
 	buf_printf(o, "{");
-	for (i = 0; i < s->nby; i++) {
-		buf_printf(o, "\"%s\":", by_names[s->by[i]]);
-		json_write_string(o, field(&name));
+	for (i = 0; i < s->q.nby; i++) {
+		buf_printf(o, "\"%s\":", by_names[s->q.by[i]]);
+		json_write_string(o, spendq_field(&name));
 		buf_printf(o, ",");
 	}
-	for (i = 0; i < NCOUNTS; i++)
-		buf_printf(o, "\"%s\":%lld,", count_names[i], ln->count[i]);
+	for (i = 0; i < SPENDQ_NCOUNTS; i++)
+		buf_printf(o, "\"%s\":%lld,", spendq_count_names[i], ln->count[i]);
 	buf_printf(o, "\"cost_usd\":%s", ln->cost[0]);
-	for (c = 0; c < NCOST_COLS; c++)
-		buf_printf(o, ",\"cost_%s_usd\":%s", cost_cols[c].name, ln->cost[1 + c]);
+	for (c = 0; c < SPENDQ_NCOST_COLS; c++)
+		buf_printf(o, ",\"cost_%s_usd\":%s", spendq_cost_cols[c].name, ln->cost[1 + c]);
 	buf_printf(o, "}\n");
 }
 
@@ -461,7 +282,7 @@ static void
 print(struct spend *s, struct buf *o)
 {
 	struct table t;
-	struct line ln;
+	struct spendq_line ln;
 	size_t gi;
 
 	if (s->fmt == FMT_TABLE) {
@@ -469,17 +290,17 @@ print(struct spend *s, struct buf *o)
 		table_header(s, &t, o);
 	} else if (s->fmt == FMT_CSV)
 		csv_header(s, o);
-	for (gi = 0; gi < s->n; gi++) {
-		line_of(&s->g[gi].v, &ln);
+	for (gi = 0; gi < s->q.n; gi++) {
+		spendq_line_of(&s->q.g[gi].v, &ln);
 		switch (s->fmt) {
 		case FMT_TABLE:
-			table_line(s, &t, s->g[gi].name, &ln, o);
+			table_line(s, &t, s->q.g[gi].name, &ln, o);
 			break;
 		case FMT_CSV:
-			csv_line(s, s->g[gi].name, &ln, o);
+			csv_line(s, s->q.g[gi].name, &ln, o);
 			break;
 		case FMT_JSON:
-			json_line(s, s->g[gi].name, &ln, o);
+			json_line(s, s->q.g[gi].name, &ln, o);
 			break;
 		}
 	}
@@ -497,13 +318,12 @@ parse_by(struct spend *s, const char *arg)
 		    "provider, day or hour)", arg);
 		return -1;
 	}
-	if (s->nby == SPEND_MAX_BY) {
-		log_error("--by: at most %d dimensions", SPEND_MAX_BY);
+	if (s->q.nby == SPENDQ_MAX_BY) {
+		log_error("--by: at most %d dimensions", SPENDQ_MAX_BY);
 		return -1;
 	}
-	s->by[s->nby++] = (enum by)i;
-	s->per_tag |= i == BY_TAG;
-	s->hour |= i == BY_HOUR;
+	s->q.by[s->q.nby++] = i;
+	s->q.hour |= i == BY_HOUR;
 	return 0;
 }
 
@@ -514,17 +334,16 @@ parse_by(struct spend *s, const char *arg)
 static int
 parse_filter(struct spend *s, enum agg_dim d, const char *arg)
 {
-	if (s->filter[d] != NULL) {
+	if (s->q.filter[d] != NULL) {
 		log_error("--%s: given twice ('%s', '%s'); one value per filter", by_names[d],
-		    s->filter[d], arg);
+		    s->q.filter[d], arg);
 		return -1;
 	}
 	if (d == AGG_DIM_TAG && strchr(arg, ',') != NULL) {
 		log_error("--tag: '%s' is a list; give one tag", arg);
 		return -1;
 	}
-	s->filter[d] = arg;
-	s->per_tag |= d == AGG_DIM_TAG;
+	s->q.filter[d] = arg;
 	return 0;
 }
 
@@ -575,7 +394,7 @@ spend_args(struct spend *s, int argc, char **argv, int64_t now)
 			break;
 		case 's':
 		case 'u':
-			if ((rc = time_parse(optarg, now, ch == 's' ? &s->since : &s->until, err,
+			if ((rc = time_parse(optarg, now, ch == 's' ? &s->q.since : &s->q.until, err,
 			    sizeof(err))) < 0)
 				log_error("--%s: %s", ch == 's' ? "since" : "until", err);
 			s->have_since |= ch == 's';
@@ -605,7 +424,7 @@ spend_args(struct spend *s, int argc, char **argv, int64_t now)
 		log_error("unexpected argument '%s' (try 'tollctl spend --help')", argv[optind]);
 		return -1;
 	}
-	if (s->have_since && s->have_until && s->until <= s->since) {
+	if (s->have_since && s->have_until && s->q.until <= s->q.since) {
 		log_error("--until must be later than --since");
 		return -1;
 	}
@@ -624,71 +443,24 @@ spend_window(struct spend *s, int64_t now)
 	int64_t first_hour = time_hour_start(now - AGG_HOUR_KEEP_NS) + NS_PER_HOUR;
 	char when[64];
 
-	if (s->hour && !s->have_since)
-		s->since = first_hour;
-	else if (s->hour && s->since < first_hour) {
+	if (s->q.hour && !s->have_since)
+		s->q.since = first_hour;
+	else if (s->q.hour && s->q.since < first_hour) {
 		log_error("--by hour: hourly aggregates cover only the last 7 days "
 		    "(--since %s or later)", time_format(first_hour, when, sizeof(when)));
 		return -1;
 	}
-	s->hour |= s->have_since && s->since >= first_hour;
-	if (s->hour) {
-		s->since = time_hour_start(s->since);
-		if (s->have_until && time_hour_start(s->until) != s->until)
-			s->until = time_hour_start(s->until) + NS_PER_HOUR;
+	s->q.hour |= s->have_since && s->q.since >= first_hour;
+	if (s->q.hour) {
+		s->q.since = time_hour_start(s->q.since);
+		if (s->have_until && time_hour_start(s->q.until) != s->q.until)
+			s->q.until = time_hour_start(s->q.until) + NS_PER_HOUR;
 	} else {
-		s->since = time_day_start(s->since);
-		if (s->have_until && time_day_start(s->until) != s->until)
-			s->until = time_day_start(s->until) + NS_PER_DAY;
+		s->q.since = time_day_start(s->q.since);
+		if (s->have_until && time_day_start(s->q.until) != s->q.until)
+			s->q.until = time_day_start(s->q.until) + NS_PER_DAY;
 	}
 	return 0;
-}
-
-/*
- * The one dimension other than model, provider and day that s groups or
- * filters by, if it is the only one: its enum agg_dim; -1 when there are
- * none or several, or when model or provider is among them.
- */
-static int
-spend_only_dim(const struct spend *s)
-{
-	int i, d = -1;
-
-	for (i = 0; i < s->nby + AGG_DIM_COUNT; i++) {
-		int x = i < s->nby ? (int)s->by[i] : s->filter[i - s->nby] ? i - s->nby : -1;
-
-		if (x < 0 || x == BY_DAY || x == BY_HOUR)
-			continue;
-		if (x == AGG_DIM_MODEL || x == AGG_DIM_PROVIDER || (d >= 0 && d != x))
-			return -1;
-		d = x;
-	}
-	return d;
-}
-
-/*
- * The table that answers: the hourly rows for hours; else the model-day
- * rollup, much smaller, when every grouping and every filter is by model,
- * provider or day, all that it holds; else the one-dimension rollup when
- * they are by day and one of key, user, team, customer or tag; else the day
- * rows.
- */
-static enum agg_table
-spend_table(const struct spend *s)
-{
-	int i;
-
-	if (s->hour)
-		return AGG_TABLE_HOUR;
-	if (spend_only_dim(s) >= 0)
-		return AGG_TABLE_DIM_DAY;
-	for (i = 0; i < s->nby; i++)
-		if (s->by[i] != BY_MODEL && s->by[i] != BY_PROVIDER && s->by[i] != BY_DAY)
-			return AGG_TABLE_DAY;
-	for (i = 0; i < AGG_DIM_COUNT; i++)
-		if (s->filter[i] != NULL && i != AGG_DIM_MODEL && i != AGG_DIM_PROVIDER)
-			return AGG_TABLE_DAY;
-	return AGG_TABLE_MODEL_DAY;
 }
 
 /* Reads the groups of s from the ledger's aggregates; 0, or -1 after saying why not. */
@@ -703,27 +475,23 @@ spend_read(struct spend *s)
 		log_error("%s", err);
 		return -1;
 	}
-	s->only_dim = spend_table(s) == AGG_TABLE_DIM_DAY ? spend_only_dim(s) : -1;
-	rc = aggregate_scan(l, spend_table(s), s->since, s->until, collect, s, err, sizeof(err));
+	rc = spendq_run(l, &s->q, err, sizeof(err));
 	ledger_close(l);
 	if (rc < 0)
 		log_error("%s", err);
 	else if (rc == 1)
 		log_error("ledger '%s' has no aggregates yet (the gateway's accountant writes "
 		    "them; or run 'tollctl aggregate --rebuild')", s->dir);
-	else if (s->oom)
-		log_error("out of memory");
-	return rc == 0 && !s->oom ? 0 : -1;
+	return rc == 0 ? 0 : -1;
 }
 
 int
 spend_main(int argc, char **argv)
 {
 	int64_t now = clock_now_ns();
-	struct spend s = { .until = INT64_MAX, .fmt = FMT_TABLE, .dir = tollctl_ledger_dir() };
+	struct spend s = { .q.until = INT64_MAX, .fmt = FMT_TABLE, .dir = tollctl_ledger_dir() };
 	struct buf o = { 0 };
 	int rc = TOLLCTL_EXIT_ERROR;
-	size_t gi;
 
 	switch (spend_args(&s, argc, argv, now)) {
 	case 1:
@@ -733,15 +501,14 @@ spend_main(int argc, char **argv)
 	}
 	if (spend_window(&s, now) < 0 || spend_read(&s) < 0)
 		goto out;
-	merge(&s);
-	if (s.nby == 0 && s.n == 0 && s.fmt != FMT_CSV) {
+	if (s.q.nby == 0 && s.q.n == 0 && s.fmt != FMT_CSV) {
 		/* a grand total of nothing is still a line */
-		if (ARRAY_GROW(s.g, s.n, s.cap) < 0 || (s.g[0].name = strdup("")) == NULL) {
+		if (ARRAY_GROW(s.q.g, s.q.n, s.q.cap) < 0 || (s.q.g[0].name = strdup("")) == NULL) {
 			log_error("out of memory");
 			goto out;
 		}
-		memset(&s.g[0].v, 0, sizeof(s.g[0].v));
-		s.n = 1;
+		memset(&s.q.g[0].v, 0, sizeof(s.q.g[0].v));
+		s.q.n = 1;
 	}
 	print(&s, &o);
 	if ((o.len && fwrite(o.data, 1, o.len, stdout) != o.len) || fflush(stdout) != 0) {
@@ -750,9 +517,7 @@ spend_main(int argc, char **argv)
 	}
 	rc = TOLLCTL_EXIT_OK;
 out:
-	for (gi = 0; gi < s.n; gi++)
-		free(s.g[gi].name);
-	free(s.g);
+	spendq_release(&s.q);
 	buf_release(&o);
 	return rc;
 }

@@ -18,13 +18,14 @@
 #endif
 
 static const char usage_text[] =
-"usage: tollgated [-f] [-t] [-c FILE] [--ledger DIR] [--run-dir DIR]\n"
+"usage: tollgated [-f] [-t] [-c FILE] [--ledger DIR] [--run-dir DIR] [--ui-dir DIR]\n"
 "\n"
 "  -c, --config FILE   the configuration (default: " TOLLGATE_CONFIG ")\n"
 "  -f, --foreground    stay in the foreground (default: become a daemon)\n"
 "  -t, --test          check the configuration and the price files, then exit\n"
 "      --ledger DIR    the ledger directory, instead of tollgate.ledger_path\n"
 "      --run-dir DIR   the run directory, instead of tollgate.run_dir\n"
+"      --ui-dir DIR    the dashboard's files, instead of tollgate.ui_dir\n"
 "  -V, --version       print the version\n"
 "\n"
 "Signals: HUP reloads the configuration and prices, TERM and INT drain and stop,\n"
@@ -39,6 +40,7 @@ main(int argc, char **argv)
 		{ "test", no_argument, NULL, 't' },
 		{ "ledger", required_argument, NULL, 'L' },
 		{ "run-dir", required_argument, NULL, 'R' },
+		{ "ui-dir", required_argument, NULL, 'U' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -59,6 +61,7 @@ main(int argc, char **argv)
 		case 't': o.check_only = 1; break;
 		case 'L': o.ledger_dir = optarg; break;
 		case 'R': o.run_dir = optarg; break;
+		case 'U': o.ui_dir = optarg; break;
 		case 'V':
 			printf("tollgated %s\n", TOLLGATE_VERSION);
 			return 0;

@@ -164,6 +164,10 @@ master_load(const struct options *o, struct config **cp, struct routes **rp,
 		free(c->tollgate.run_dir);
 		c->tollgate.run_dir = strdup(o->run_dir);
 	}
+	if (o->ui_dir) {
+		free(c->tollgate.ui_dir);
+		c->tollgate.ui_dir = strdup(o->ui_dir);
+	}
 	if (routes_build(c, &r, err, errlen) < 0)
 		goto fail;
 	if (c->tollgate.tls_cert_file != NULL &&

@@ -39,6 +39,7 @@ struct options {
 	const char	*config_path;
 	const char	*ledger_dir;	/* overrides tollgate.ledger_path */
 	const char	*run_dir;	/* overrides tollgate.run_dir */
+	const char	*ui_dir;	/* overrides tollgate.ui_dir */
 	int		 foreground;
 	int		 check_only;
 };

@@ -141,6 +141,9 @@ void metrics_serve(struct hreq *req);
 void http_on_request(struct hreq *req);
 void http_send_error(struct hreq *req, int status, const char *type,
     const char *code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* 400 invalid_request_error "invalid_parameter", with "param" naming the parameter. */
+void http_send_param_error(struct hreq *req, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* After the commit: sends what the client still waits for, then frees ex. */
 void http_finish(struct exchange *ex);
 /* Streams the bytes to the client, starting the reply if needed. */
@@ -168,6 +171,19 @@ void admit_headers(struct exchange *ex);
 
 /* worker_admin.c: the /key/ endpoints; 1 when path was one of them (answered), else 0. */
 int admin_serve(struct hreq *req, const char *path);
+/*
+ * Whether the request carries the master key: 0, or -1 with the 401 (no
+ * key) or 403 (another key) sent; what names the endpoints for the message.
+ */
+int admin_master_only(struct hreq *req, const char *what);
+/* The key's JSON object (keys_to_json) with its spend and budget_reset_at appended: 0 or -1. */
+int admin_key_json(const struct keys_key *k, const char *secret, struct buf *out);
+
+/* worker_ui.c: the dashboard's files under /ui; 1 when path was under /ui (answered), else 0. */
+int ui_serve(struct hreq *req, const char *path);
+
+/* worker_spend.c: the spend API; 1 when path was one of its endpoints (answered), else 0. */
+int spend_serve(struct hreq *req, const char *path);
 
 /* worker.c */
 /* Prices and records a finished exchange, then queues it for the group commit. */

@@ -18,6 +18,7 @@
 #include "limitset.h"
 #include "log.h"
 #include "money.h"
+#include "timeparse.h"
 #include "tollgated.h"
 #include "worker.h"
 
@@ -28,28 +29,44 @@ reply(struct hreq *req, int status, const struct buf *b)
 	hreq_reply(req, status, b->data ? b->data : "", b->len);
 }
 
-/* Only the master key administers keys: 0, or -1 with the 401 or 403 sent. */
-static int
-master_only(struct hreq *req)
+/* The bearer (or x-api-key) of the request, NULL when none. */
+static const char *
+bearer(struct hreq *req)
 {
-	const char *auth = hreq_header(req, "Authorization"), *key = NULL;
-	const char *want = heritage.config->master_key;
+	const char *auth = hreq_header(req, "Authorization"), *key;
 
 	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
 		key = auth + 7;
 	else
 		key = hreq_header(req, "x-api-key");
-	if (key == NULL || *key == '\0') {
+	return key != NULL && *key != '\0' ? key : NULL;
+}
+
+int
+admin_master_only(struct hreq *req, const char *what)
+{
+	const char *key = bearer(req), *want = heritage.config->master_key;
+
+	if (key == NULL) {
 		http_send_error(req, 401, "invalid_request_error", "missing_api_key",
-		    "no API key: key management takes the master key");
+		    "no API key: %s takes the master key", what);
 		return -1;
 	}
 	if (want == NULL || strlen(key) != strlen(want) ||
 	    CRYPTO_memcmp(key, want, strlen(want)) != 0) {
 		http_send_error(req, 403, "permission_error", "not_master_key",
-		    "key management takes the master key");
+		    "%s takes the master key", what);
 		return -1;
 	}
+	return 0;
+}
+
+/* Only the master key administers keys: 0, or -1 with the 401, 403 or 503 sent. */
+static int
+master_only(struct hreq *req)
+{
+	if (admin_master_only(req, "key management") < 0)
+		return -1;
 	if (worker.keys == NULL) {
 		http_send_error(req, 503, "server_error", "key_store_unavailable",
 		    "the key store is not open (see the log)");
@@ -75,13 +92,14 @@ body_of(struct hreq *req, size_t *len, json_t **obj)
 	return text;
 }
 
-/* The key's object with its spend in the current budget window appended. */
-static int
-key_json(const struct keys_key *k, const char *secret, struct buf *out)
+/* The key's object with its spend in the current budget window and when that window ends. */
+int
+admin_key_json(const struct keys_key *k, const char *secret, struct buf *out)
 {
 	struct budget_reading r;
 	char id[BUDGET_ID_MAX], spend[MONEY_FORMAT_MAX], name[32], why[160];
 	struct window w = { 0 };
+	int64_t now = clock_now_ns();
 	int has_window;
 
 	if (keys_to_json(k, secret, out) < 0 || out->len == 0 || out->data[out->len - 1] != '}')
@@ -92,11 +110,19 @@ key_json(const struct keys_key *k, const char *secret, struct buf *out)
 	    window_parse(k->a.budget_duration, &w, why, sizeof(why)) == 0;
 	limitset_key_id(name, has_window, &w, id, sizeof(id));
 	if (heritage.budgets == NULL ||
-	    heritage.budgets->ops->read(heritage.budgets, id, clock_now_ns(), &r) != 0)
+	    heritage.budgets->ops->read(heritage.budgets, id, now, &r) != 0)
 		r.spent = 0;
 	money_format(r.spent, MONEY_COST_SCALE, spend);
 	out->len--;
-	buf_printf(out, ", \"spend\": %s}", spend);
+	buf_printf(out, ", \"spend\": %s, \"budget_reset_at\": ", spend);
+	if (has_window) {
+		int64_t start, end;
+		char when[64];
+
+		window_bounds(&w, now, &start, &end);
+		buf_printf(out, "\"%s\"}", time_format(end, when, sizeof(when)));
+	} else
+		buf_printf(out, "null}");
 	return 0;
 }
 
@@ -139,7 +165,7 @@ key_generate(struct hreq *req)
 	if (keys_from_json(text, len, clock_now_ns(), &in, err, sizeof(err)) < 0 ||
 	    keys_create(worker.keys, &in.a, clock_now_ns(), secret, &out, err, sizeof(err)) < 0)
 		http_send_error(req, 400, "invalid_request_error", "invalid_key_request", "%s", err);
-	else if (key_json(&out, secret, &b) < 0)
+	else if (admin_key_json(&out, secret, &b) < 0)
 		http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
 	else
 		reply(req, 200, &b);
@@ -149,32 +175,71 @@ key_generate(struct hreq *req)
 	keys_key_release(&out);
 }
 
+/* Answers /key/info for k: {"key": its token, "info": its object}. */
+static void
+key_info_reply(struct hreq *req, const struct keys_key *k)
+{
+	struct buf b = { 0 }, kj = { 0 };
+	char hex[KEYS_HEX_LEN + 1];
+
+	if (admin_key_json(k, NULL, &kj) < 0)
+		http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
+	else {
+		/* the token, never the ref: a ref may be the secret itself */
+		keys_hash_hex(k->hash, hex);
+		buf_printf(&b, "{\"key\": \"%s\", \"info\": %.*s}", hex, (int)kj.len, kj.data);
+		reply(req, 200, &b);
+	}
+	buf_release(&b);
+	buf_release(&kj);
+}
+
 static void
 key_info(struct hreq *req)
 {
 	const char *query = hreq_query(req);
 	struct keys_key k = { 0 };
-	struct buf b = { 0 }, kj = { 0 };
 	char value[1024];
 	const char *ref = NULL;
 
 	if (query != NULL && http1_query_param(query, "key", value, sizeof(value)))
 		ref = value;
-	if (find_key(req, ref, &k) == 0) {
-		if (key_json(&k, NULL, &kj) < 0)
-			http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
-		else {
-			char hex[KEYS_HEX_LEN + 1];
-
-			/* the token, never the ref: a ref may be the secret itself */
-			keys_hash_hex(k.hash, hex);
-			buf_printf(&b, "{\"key\": \"%s\", \"info\": %.*s}", hex, (int)kj.len, kj.data);
-			reply(req, 200, &b);
-		}
-	}
-	buf_release(&b);
-	buf_release(&kj);
+	if (find_key(req, ref, &k) == 0)
+		key_info_reply(req, &k);
 	keys_key_release(&k);
+}
+
+/*
+ * GET /key/info with a virtual key as the bearer: that key's own object,
+ * spend and budgets (LiteLLM's behaviour), whatever ?key= says if it names
+ * the same key; another key's is 403.  1 when it answered, 0 when the
+ * bearer is no live virtual key (the master-key path then decides).
+ */
+static int
+key_info_self(struct hreq *req)
+{
+	const char *secret = bearer(req), *query = hreq_query(req);
+	struct keys_key self = { 0 }, other = { 0 };
+	char value[1024], err[256];
+	int rc;
+
+	if (secret == NULL || worker.keys == NULL)
+		return 0;
+	rc = keys_lookup_secret(worker.keys, secret, strlen(secret), &self, err, sizeof(err));
+	if (rc != 0 || keys_state(&self, clock_now_ns()) != KEYS_ACTIVE) {
+		keys_key_release(&self);
+		return 0;
+	}
+	if (query != NULL && http1_query_param(query, "key", value, sizeof(value)) &&
+	    *value != '\0' && (keys_get(worker.keys, value, &other, err, sizeof(err)) != 0 ||
+	    memcmp(other.hash, self.hash, KEYS_HASH_LEN) != 0))
+		http_send_error(req, 403, "permission_error", "not_own_key",
+		    "a virtual key may see only its own information");
+	else
+		key_info_reply(req, &self);
+	keys_key_release(&self);
+	keys_key_release(&other);
+	return 1;
 }
 
 static void
@@ -202,7 +267,7 @@ key_update(struct hreq *req)
 		http_send_error(req, rc == 1 ? 404 : 400, "invalid_request_error",
 		    rc == 1 ? "key_not_found" : "invalid_key_request", "%s",
 		    rc == 1 ? "no such key" : err);
-	else if (key_json(&out, NULL, &b) < 0)
+	else if (admin_key_json(&out, NULL, &b) < 0)
 		http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
 	else
 		reply(req, 200, &b);
@@ -292,7 +357,7 @@ on_listed(void *arg, const struct keys_key *k)
 	if (x->n++)
 		buf_append(x->b, ", ", 2);
 	if (x->full)
-		return key_json(k, NULL, x->b) < 0;
+		return admin_key_json(k, NULL, x->b) < 0;
 	keys_hash_hex(k->hash, hex);
 	buf_printf(x->b, "\"%s\"", hex);
 	return 0;
@@ -342,7 +407,8 @@ admin_serve(struct hreq *req, const char *path)
 			http_send_error(req, 405, "invalid_request_error", "method_not_allowed",
 			    "%s takes %s", path,
 			    admin_routes[i].cmd == HTTP1_GET ? "GET" : "POST");
-		else if (master_only(req) == 0)
+		else if ((admin_routes[i].serve != key_info || !key_info_self(req)) &&
+		    master_only(req) == 0)
 			admin_routes[i].serve(req);
 		return 1;
 	}

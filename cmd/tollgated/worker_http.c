@@ -20,24 +20,46 @@
 #include "tollgated.h"
 #include "worker.h"
 
-void
-http_send_error(struct hreq *req, int status, const char *type, const char *code,
-    const char *fmt, ...)
+static void
+send_error(struct hreq *req, int status, const char *type, const char *code, const char *param,
+    const char *fmt, va_list ap)
 {
-	struct buf msg = { 0 }, body = { 0 };
+	struct buf msg = { 0 }, body = { 0 }, pj = { 0 };
 	char text[1024];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
 	json_write_string(&msg, text);
-	buf_printf(&body, "{\"error\": {\"message\": %s, \"type\": \"%s\", \"param\": null, "
-	    "\"code\": \"%s\"}}\n", msg.data ? msg.data : "\"\"", type, code);
+	if (param != NULL)
+		json_write_string(&pj, param);
+	buf_printf(&body, "{\"error\": {\"message\": %s, \"type\": \"%s\", \"param\": %s, "
+	    "\"code\": \"%s\"}}\n", msg.data ? msg.data : "\"\"", type,
+	    pj.data ? pj.data : "null", code);
 	hreq_add_header(req, "Content-Type", "application/json");
 	hreq_reply(req, status, body.data, body.len);
 	buf_release(&msg);
 	buf_release(&body);
+	buf_release(&pj);
+}
+
+void
+http_send_error(struct hreq *req, int status, const char *type, const char *code,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	send_error(req, status, type, code, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+http_send_param_error(struct hreq *req, const char *param, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	send_error(req, 400, "invalid_request_error", "invalid_parameter", param, fmt, ap);
+	va_end(ap);
 }
 
 static void
@@ -611,7 +633,7 @@ http_on_request(struct hreq *req)
 			metrics_serve(req);
 		return;
 	}
-	if (admin_serve(req, path))
+	if (admin_serve(req, path) || spend_serve(req, path) || ui_serve(req, path))
 		return;
 	if ((endpoint = endpoint_of(path)) == NULL) {
 		http_send_error(req, 404, "invalid_request_error", "not_found",

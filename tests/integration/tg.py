@@ -317,3 +317,12 @@ class Gateway:
                 self.proc.kill()
                 return None
         return self.proc.returncode
+
+
+def teardown(gw, mock, *dirs):
+    """Stops the gateway and the mock, removes the gateway's and the test's scratch directories."""
+    gw.stop()
+    mock.stop()
+    gw.cleanup()
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)

@@ -567,40 +567,99 @@ check_spend_filters(const struct record *recs, size_t nrec, const char *out)
 }
 
 /* Which aggregates answer: the model-day rollup only for model, provider and day. */
+/* The rows of one dimension of the one-dimension rollup, as a full scan finds them. */
+struct dim_rows {
+	struct buf	b;
+	int		dim;
+	int		other;	/* rows of another dimension seen */
+};
+
+static int
+dim_rows_visit(void *arg, const struct agg_row *row)
+{
+	struct dim_rows *d = arg;
+
+	if (row->only_dim != d->dim)
+		return 0;
+	return dump_row(&d->b, row);
+}
+
+static int
+dim_only_visit(void *arg, const struct agg_row *row)
+{
+	struct dim_rows *d = arg;
+
+	d->other += row->only_dim != d->dim;
+	return dump_row(&d->b, row);
+}
+
+/* aggregate_scan_dim() finds exactly the rows of its dimension, in any window. */
+static void
+check_scan_dim(struct ledger *l, int64_t now)
+{
+	int64_t day = 86400LL * 1000000000, today = time_day_start(now);
+	int64_t windows[][2] = { { 0, INT64_MAX }, { today - 2 * day, today }, { today, today + day },
+	    { today - 40 * day, today - 39 * day } };
+	struct dim_rows full, only;
+	char err[512];
+	size_t w;
+	int d, same = 1, others = 0, rows = 0;
+
+	for (w = 0; w < sizeof(windows) / sizeof(windows[0]); w++)
+		for (d = AGG_DIM_KEY; d <= AGG_DIM_TAG; d++) {
+			memset(&full, 0, sizeof(full));
+			memset(&only, 0, sizeof(only));
+			full.dim = only.dim = d;
+			if (aggregate_scan(l, AGG_TABLE_DIM_DAY, windows[w][0], windows[w][1],
+			    dim_rows_visit, &full, err, sizeof(err)) != 0 ||
+			    aggregate_scan_dim(l, d, windows[w][0], windows[w][1], dim_only_visit, &only,
+			    err, sizeof(err)) != 0 || full.b.len != only.b.len ||
+			    (full.b.len && memcmp(full.b.data, only.b.data, full.b.len) != 0))
+				same = 0;
+			others += only.other;
+			rows += full.b.len > 0;
+			buf_release(&full.b);
+			buf_release(&only.b);
+		}
+	ok(same, "aggregate_scan_dim: the same rows as a full scan, per dimension and window");
+	is_int(others, 0, "aggregate_scan_dim: no row of another dimension");
+	ok(rows >= 5, "aggregate_scan_dim: the windows hold rows (%d of 20)", rows);
+}
+
 static void
 check_spend_table(void)
 {
-	struct spend s = { .nby = 2, .by = { BY_MODEL, BY_DAY } };
-	struct spend t;
+	struct spendq s = { .nby = 2, .by = { BY_MODEL, BY_DAY } };
+	struct spendq t;
 	int d;
 
-	is_int(spend_table(&s), AGG_TABLE_MODEL_DAY, "spend --by model --by day: the rollup");
+	is_int(spendq_table(&s), AGG_TABLE_MODEL_DAY, "spend --by model --by day: the rollup");
 	s.filter[AGG_DIM_MODEL] = "gpt-x";
 	s.filter[AGG_DIM_PROVIDER] = "openai";
-	is_int(spend_table(&s), AGG_TABLE_MODEL_DAY, "  and with --model and --provider filters");
+	is_int(spendq_table(&s), AGG_TABLE_MODEL_DAY, "  and with --model and --provider filters");
 	for (d = 0; d < AGG_DIM_COUNT; d++) {
 		if (d == AGG_DIM_MODEL || d == AGG_DIM_PROVIDER)
 			continue;
 		t = s;
 		t.filter[d] = "x";
-		is_int(spend_table(&t), AGG_TABLE_DAY, "  a %s filter needs the day rows",
+		is_int(spendq_table(&t), AGG_TABLE_DAY, "  a %s filter needs the day rows",
 		    by_names[d]);
 		memset(&t, 0, sizeof(t));
 		t.nby = 2;
-		t.by[0] = (enum by)d;
+		t.by[0] = d;
 		t.by[1] = BY_DAY;
 		t.filter[d] = "x";
-		is_int(spend_table(&t), AGG_TABLE_DIM_DAY, "  --by %s --by day --%s x: the "
+		is_int(spendq_table(&t), AGG_TABLE_DIM_DAY, "  --by %s --by day --%s x: the "
 		    "one-dimension rollup", by_names[d], by_names[d]);
 		t.filter[d == AGG_DIM_KEY ? AGG_DIM_USER : AGG_DIM_KEY] = "y";
-		is_int(spend_table(&t), AGG_TABLE_DAY, "  and with a second dimension, the day rows");
+		is_int(spendq_table(&t), AGG_TABLE_DAY, "  and with a second dimension, the day rows");
 	}
 	t = s;
 	t.hour = 1;
-	is_int(spend_table(&t), AGG_TABLE_HOUR, "  hours come from the hour rows");
+	is_int(spendq_table(&t), AGG_TABLE_HOUR, "  hours come from the hour rows");
 	t = s;
 	t.by[t.nby++] = BY_TEAM;
-	is_int(spend_table(&t), AGG_TABLE_DAY, "  --by team needs the day rows");
+	is_int(spendq_table(&t), AGG_TABLE_DAY, "  --by team needs the day rows");
 }
 
 int
@@ -661,6 +720,7 @@ main(void)
 	} while (rc == 0 && done > 0);
 	is_int((long long)total, (long long)first, "every record counted once");
 	check_against_direct(l, "incremental");
+	check_scan_dim(l, now);
 
 	dump(l, &before);
 	ok(aggregate_follow(l, INT64_MAX, 1000, &done, err, sizeof(err)) == 0 && done == 0,
