@@ -92,6 +92,14 @@ shm_create(const char *run_dir, struct shm **out, char *err, size_t errlen)
 	return 0;
 }
 
+void
+shm_set_master_pid(struct shm *s, uint64_t pid)
+{
+	__atomic_add_fetch(&s->h->seq, 1, __ATOMIC_ACQ_REL);
+	s->h->master_pid = pid;
+	__atomic_add_fetch(&s->h->seq, 1, __ATOMIC_ACQ_REL);
+}
+
 int
 shm_attach(const char *run_dir, struct shm **out, char *err, size_t errlen)
 {

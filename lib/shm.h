@@ -41,6 +41,8 @@ struct price_view {
 
 /* Master: creates (or takes over) run_dir/tollgate.shm.  0, or -1 and err. */
 int shm_create(const char *run_dir, struct shm **out, char *err, size_t errlen);
+/* Master: the pid readers are told, when it changed (daemon() forks). */
+void shm_set_master_pid(struct shm *s, uint64_t pid);
 /*
  * Master: writes t (t->generation is set here) as the next generation's file
  * and makes it current.  The previous generation's file is unlinked: readers

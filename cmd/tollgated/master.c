@@ -745,6 +745,7 @@ master_main(const struct options *o)
 	config_hash = hash_files(c);
 	heritage.config_path = o->config_path;
 	heritage.master_pid = getpid();
+	shm_set_master_pid(shm, (uint64_t)heritage.master_pid);	/* after daemon() */
 	set_heritage(c, r, fd, tls, mfd);
 	/* after daemon(): the files name the pid that stays */
 	if ((heritage.status = status_create(c->tollgate.run_dir, err, sizeof(err))) == NULL)

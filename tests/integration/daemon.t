@@ -147,6 +147,31 @@ def master_killed(gw):
     ok(wait_until(gone, 10), "a master killed with SIGKILL takes its children down")
 
 
+def daemonised(gw):
+    """Without -f tollgated forks away from its starter: the live files must name the
+    pid that stays, not the one that exited."""
+    tollctl = os.path.join(BUILD, "tollctl")
+    # the daemon keeps the standard error it was given (there is a log_file): not a pipe
+    rc = subprocess.run([os.path.join(BUILD, "tollgated"), "-c", gw.config, "--ledger", gw.ledger,
+                         "--run-dir", gw.run_dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                        timeout=30).returncode
+    ok(rc == 0, "tollgated without -f returns once it is a daemon")
+
+    def status_pid():
+        s = subprocess.run([tollctl, "status", "--run-dir", gw.run_dir, "--json"], capture_output=True,
+                           text=True)
+        return json.loads(s.stdout)["master"]["pid"] if s.returncode == 0 else None
+    ok(wait_until(lambda: status_pid() is not None, 15), "the daemon runs")
+    pid = status_pid()
+    st = subprocess.run([tollctl, "stat", "--ledger", gw.ledger, "--run-dir", gw.run_dir],
+                        capture_output=True, text=True).stdout
+    ok(pid and os.path.exists("/proc/%d" % pid) and ("master pid %d," % pid) in st,
+       "tollctl stat and status name the daemon's pid (%s)" % pid, st)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        ok(wait_until(lambda: not os.path.exists("/proc/%d" % pid), 20), "the daemon stops on SIGTERM")
+
+
 def main():
     mock = Mock()
     logdir = os.path.join("/tmp", "tollgate-log-%d" % os.getpid())
@@ -166,6 +191,7 @@ def main():
         no_secrets(gw, [logfile, logfile + ".1", accesslog, accesslog + ".1"],
                    [MASTER_KEY, USER_KEY, secret, "mock-upstream-key", "anthropic-upstream-key"])
         master_killed(gw)
+        daemonised(gw)
     finally:
         gw.stop(signal.SIGKILL)
         gw.cleanup()
