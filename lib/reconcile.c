@@ -746,7 +746,8 @@ reconcile_compare(const struct reconcile_set *gate, const struct reconcile_set *
 		if (out->rows[i].beyond)
 			out->any_beyond = 1;
 	}
-	qsort(out->rows, out->n, sizeof(out->rows[0]), row_cmp);
+	if (out->n > 1)		/* no rows: no array, and qsort() must not get NULL */
+		qsort(out->rows, out->n, sizeof(out->rows[0]), row_cmp);
 	ret = 0;
 out:
 	if (ret < 0)
