@@ -3,9 +3,10 @@
  * place for the workers' connection code.  Strict wherever a lenient reading
  * would let a proxy in front of us and this parser disagree on where a
  * request ends (request smuggling): one Content-Length, chunked alone, no
- * obsolete line folding, no bare CR, no control bytes.
+ * obsolete line folding, no bare CR, no control bytes, one credential.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "http1.h"
 
@@ -221,6 +222,13 @@ known_header(struct http1_request *r, const char *name, size_t nlen, const char 
 		}
 	} else if (nlen == 6 && ieq(name, 6, "expect") && ieq(v, n, "100-continue"))
 		r->expect_continue = 1;
+	else if ((nlen == 13 && ieq(name, 13, "authorization")) ||
+	    (nlen == 9 && ieq(name, 9, "x-api-key"))) {
+		/* a credential twice: a proxy in front may have checked the other one */
+		for (i = 0; i + 1 < r->nheaders; i++)
+			if (strncasecmp(r->headers[i].name, name, nlen + 1) == 0)
+				return 400;
+	}
 	return 0;
 }
 

@@ -746,7 +746,8 @@ reconcile_compare(const struct reconcile_set *gate, const struct reconcile_set *
 		if (out->rows[i].beyond)
 			out->any_beyond = 1;
 	}
-	qsort(out->rows, out->n, sizeof(out->rows[0]), row_cmp);
+	if (out->n > 1)		/* no rows: no array, and qsort() must not get NULL */
+		qsort(out->rows, out->n, sizeof(out->rows[0]), row_cmp);
 	ret = 0;
 out:
 	if (ret < 0)
@@ -924,8 +925,10 @@ reconcile_write_json(const struct reconcile_report *r, int64_t since_ns, int64_t
 		json_write_string(o, reconcile_verdict_text(row, verdict, sizeof(verdict)));
 		buf_printf(o, ", \"errors\": %lld, \"categories\": {", (long long)row->gate.errors);
 		for (c = 0; c < RECONCILE_CAT_COUNT; c++) {
+			/* a side that lacks a category has null, never value_text()'s "-" */
 			buf_printf(o, "%s\"%s\": {\"tollgate\": %s", c ? ", " : "", cat_names[c],
-			    row->gate.model[0] ? value_text(&row->gate, c, a) : "null");
+			    row->gate.model[0] && (row->gate.have & (1u << c)) ?
+			    value_text(&row->gate, c, a) : "null");
 			buf_printf(o, ", \"provider\": %s", row->prov.model[0] &&
 			    (row->prov.have & (1u << c)) ? value_text(&row->prov, c, a) : "null");
 			if (row->compared & (1u << c)) {

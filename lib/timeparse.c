@@ -138,6 +138,12 @@ time_parse(const char *s, int64_t now_ns, int64_t *out_ns, char *err, size_t err
 	if (*p != '\0')
 		goto bad;
 	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+	/* nanoseconds in an int64_t hold 1677-09-21 to 2262-04-11; a second short of each end */
+	if (t >= INT64_MAX / NS_PER_SEC || t <= INT64_MIN / NS_PER_SEC) {
+		snprintf(err, errlen, "'%s' is out of range: times are between 1677-09-22 "
+		    "and 2262-04-11", s);
+		return -1;
+	}
 	*out_ns = t * NS_PER_SEC + frac;
 	return 0;
 bad:

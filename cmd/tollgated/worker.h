@@ -21,6 +21,7 @@
 #include "ledger.h"
 #include "metrics.h"
 #include "record.h"
+#include "reqbody.h"
 #include "route.h"
 #include "shm.h"
 #include "status.h"
@@ -79,8 +80,7 @@ struct exchange {
 	int				 events_read;	/* stream events with data, so far */
 	int				 request_tier;	/* the service_tier asked for, or -1 */
 	struct buf			 body;		/* the client's body */
-	size_t				 model_at, model_len;	/* the "model" value in body */
-	size_t				 so_at, so_len;		/* "stream_options" value, len 0: none */
+	struct reqbody_spans		 spans;		/* where "model" and "stream_options" stand */
 	struct buf			 upbody;	/* the body sent upstream */
 	CURL				*easy;
 	struct curl_slist		*upheaders;

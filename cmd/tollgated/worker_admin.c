@@ -18,6 +18,7 @@
 #include "limitset.h"
 #include "log.h"
 #include "money.h"
+#include "secret.h"
 #include "timeparse.h"
 #include "tollgated.h"
 #include "worker.h"
@@ -52,8 +53,7 @@ admin_master_only(struct hreq *req, const char *what)
 		    "no API key: %s takes the master key", what);
 		return -1;
 	}
-	if (want == NULL || strlen(key) != strlen(want) ||
-	    CRYPTO_memcmp(key, want, strlen(want)) != 0) {
+	if (want == NULL || !secret_equal(key, strlen(key), want, strlen(want))) {
 		http_send_error(req, 403, "permission_error", "not_master_key",
 		    "%s takes the master key", what);
 		return -1;

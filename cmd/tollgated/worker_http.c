@@ -10,13 +10,13 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
 #include <openssl/sha.h>
 
 #include "json.h"
 #include "clock.h"
 #include "log.h"
 #include "money.h"
+#include "secret.h"
 #include "tollgated.h"
 #include "worker.h"
 
@@ -71,13 +71,10 @@ send_json(struct hreq *req, int status, const char *json)
 
 /* ---- authentication ----------------------------------------------------- */
 
-/* Constant-time comparison: a key's length may leak, its bytes may not. */
 static int
 key_equal(const char *given, const char *want)
 {
-	size_t n = strlen(given);
-
-	return want != NULL && n == strlen(want) && CRYPTO_memcmp(given, want, n) == 0;
+	return want != NULL && secret_equal(given, strlen(given), want, strlen(want));
 }
 
 /* The record's name of a key: "key:" and the first 8 bytes of its SHA-256, never the secret. */
@@ -196,149 +193,6 @@ metrics_key(struct hreq *req, char *id, size_t idlen, const struct keys_key **vk
 		return 0;
 	}
 	return 1;
-}
-
-/* ---- the request body ------------------------------------------------------ */
-
-struct request_fields {
-	char	model[128];
-	int	stream;
-	int	include_usage;
-	char	user[128];
-	char	tags[256];
-	char	tier[32];
-	int64_t	max_tokens;	/* max_tokens, max_completion_tokens or max_output_tokens; 0: none */
-};
-
-static void
-text_into(const struct json_text *t, char *dst, size_t n)
-{
-	if (!t->escaped && t->len < n) {
-		memcpy(dst, t->ptr, t->len);
-		dst[t->len] = '\0';
-	} else if (json_unescape(t, dst, n) < 0)
-		dst[0] = '\0';
-}
-
-/* metadata.tags: ["a", "b"] -> "a,b" */
-static int
-read_tags(struct json_scan *s, char *tags, size_t n)
-{
-	struct json_text key, v;
-	enum json_type type;
-	int r;
-
-	if (json_peek(s) != JSON_OBJECT)
-		return json_skip(s);
-	if (json_object_begin(s) < 0)
-		return -1;
-	while ((r = json_next_key(s, &key)) > 0) {
-		if (!json_text_is(&key, "tags") || json_peek(s) != JSON_ARRAY) {
-			if (json_skip(s) < 0)
-				return -1;
-			continue;
-		}
-		if (json_array_begin(s) < 0)
-			return -1;
-		while ((r = json_next_item(s)) > 0) {
-			char tag[128];
-			size_t used = strlen(tags);
-
-			if (json_peek(s) != JSON_STRING) {
-				if (json_skip(s) < 0)
-					return -1;
-				continue;
-			}
-			if (json_scalar(s, &type, &v) < 0)
-				return -1;
-			text_into(&v, tag, sizeof(tag));
-			if (tag[0] && used + strlen(tag) + 2 < n)
-				snprintf(tags + used, n - used, "%s%s", used ? "," : "", tag);
-		}
-		if (r < 0)
-			return -1;
-	}
-	return r;
-}
-
-/* Reads the fields tollgate needs, remembering where "model" and "stream_options" stand. */
-static int
-parse_body(struct exchange *ex, struct request_fields *f, int *line, int *col)
-{
-	struct json_scan s;
-	struct json_text key, v;
-	enum json_type type;
-	int r;
-
-	memset(f, 0, sizeof(*f));
-	json_init(&s, ex->body.data, ex->body.len);
-	if (json_peek(&s) != JSON_OBJECT) {
-		json_fail(&s, "the body must be a JSON object");
-		goto bad;
-	}
-	if (json_object_begin(&s) < 0)
-		goto bad;
-	while ((r = json_next_key(&s, &key)) > 0) {
-		type = json_peek(&s);
-		if (json_text_is(&key, "model") && type == JSON_STRING) {
-			if (json_scalar(&s, &type, &v) < 0)
-				goto bad;
-			ex->model_at = (size_t)(v.ptr - 1 - ex->body.data);
-			ex->model_len = v.len + 2;
-			text_into(&v, f->model, sizeof(f->model));
-		} else if (json_text_is(&key, "stream") && (type == JSON_TRUE || type == JSON_FALSE)) {
-			if (json_scalar(&s, &type, &v) < 0)
-				goto bad;
-			f->stream = type == JSON_TRUE;
-		} else if (json_text_is(&key, "stream_options") && type == JSON_OBJECT) {
-			const char *start = s.p;
-			struct json_scan inner;
-			struct json_text k2;
-
-			while (start < s.end && *start != '{')
-				start++;
-			if (json_skip(&s) < 0)
-				goto bad;
-			ex->so_at = (size_t)(start - ex->body.data);
-			ex->so_len = (size_t)(s.p - start);
-			json_init(&inner, start, ex->so_len);
-			json_object_begin(&inner);
-			while (json_next_key(&inner, &k2) > 0) {
-				enum json_type t2 = json_peek(&inner);
-				if (json_text_is(&k2, "include_usage") && t2 == JSON_TRUE)
-					f->include_usage = 1;
-				if (json_skip(&inner) < 0)
-					break;
-			}
-		} else if (json_text_is(&key, "user") && type == JSON_STRING) {
-			if (json_scalar(&s, &type, &v) < 0)
-				goto bad;
-			text_into(&v, f->user, sizeof(f->user));
-		} else if ((json_text_is(&key, "max_tokens") || json_text_is(&key,
-		    "max_completion_tokens") || json_text_is(&key, "max_output_tokens")) &&
-		    type == JSON_NUMBER) {
-			char num[24];
-
-			if (json_scalar(&s, &type, &v) < 0)
-				goto bad;
-			text_into(&v, num, sizeof(num));
-			f->max_tokens = strtoll(num, NULL, 10);
-		} else if (json_text_is(&key, "service_tier") && type == JSON_STRING) {
-			if (json_scalar(&s, &type, &v) < 0)
-				goto bad;
-			text_into(&v, f->tier, sizeof(f->tier));
-		} else if (json_text_is(&key, "metadata")) {
-			if (read_tags(&s, f->tags, sizeof(f->tags)) < 0)
-				goto bad;
-		} else if (json_skip_fast(&s) < 0)
-			goto bad;
-	}
-	if (r < 0 || json_at_end(&s) < 0)
-		goto bad;
-	return 0;
-bad:
-	json_position(&s, line, col);
-	return -1;
 }
 
 static int
@@ -498,13 +352,14 @@ handle_api(struct hreq *req, const char *endpoint)
 	const struct config *c = heritage.config;
 	size_t len;
 	const char *body = hreq_body(req, &len);
-	struct request_fields f;
+	struct reqbody f;
 	struct exchange *ex;
 	struct route_model *m;
 	const struct keys_key *vk;
 	const char *tags;
 	char keyid[72], url[2048];
-	int line, col, anthropic = strcmp(endpoint, "/v1/messages") == 0;
+	char err[160];
+	int anthropic = strcmp(endpoint, "/v1/messages") == 0;
 
 	if (authenticate(req, anthropic, keyid, sizeof(keyid), &vk) < 0)
 		return;
@@ -526,9 +381,9 @@ handle_api(struct hreq *req, const char *endpoint)
 	memcpy(ex->body.data, body, len);
 	ex->body.len = len;
 	ex->body.data[len] = '\0';
-	if (parse_body(ex, &f, &line, &col) < 0) {
+	if (reqbody_parse(ex->body.data, ex->body.len, &f, err, sizeof(err)) < 0) {
 		http_send_error(req, 400, "invalid_request_error", "invalid_json",
-		    "the request body is not valid JSON (line %d, column %d)", line, col);
+		    "the request body is not valid JSON (%s)", err);
 		exchange_free(ex);
 		return;
 	}
@@ -551,6 +406,7 @@ handle_api(struct hreq *req, const char *endpoint)
 		return;
 	}
 	ex->model = m;
+	ex->spans = f.spans;
 	ex->stream = f.stream;
 	ex->add_usage = f.stream && !f.include_usage && (strcmp(endpoint, "/v1/chat/completions") == 0 ||
 	    strcmp(endpoint, "/v1/completions") == 0);

@@ -202,42 +202,9 @@ on_body(char *p, size_t size, size_t nmemb, void *arg)
 static int
 rewrite_body(struct exchange *ex)
 {
-	static const char usage_on[] = "{\"include_usage\": true}";
-	struct cut { size_t at, len; const char *with; } cuts[2], tmp;
-	const char *b = ex->body.data;
-	struct buf *o = &ex->upbody, model = { 0 };
-	size_t n = 0, at = 0, i;
-	int rc = -1;
-
-	o->len = 0;
 	ex->strip_usage = ex->add_usage && ex->dep->api != ROUTE_API_ANTHROPIC;
-	if (json_write_string(&model, ex->dep->cfg->model) < 0)
-		goto out;
-	if (ex->model_len)
-		cuts[n++] = (struct cut){ ex->model_at, ex->model_len, model.data };
-	if (ex->strip_usage && ex->so_len)
-		cuts[n++] = (struct cut){ ex->so_at, ex->so_len, usage_on };
-	if (n == 2 && cuts[0].at > cuts[1].at) {
-		tmp = cuts[0];
-		cuts[0] = cuts[1];
-		cuts[1] = tmp;
-	}
-	if (ex->strip_usage && !ex->so_len) {
-		/* no stream_options at all: add them right after the opening brace */
-		at = (size_t)((const char *)memchr(b, '{', ex->body.len) - b) + 1;
-		if (buf_append(o, b, at) < 0 || buf_printf(o, "\"stream_options\": %s, ", usage_on) < 0)
-			goto out;
-	}
-	for (i = 0; i < n; i++) {
-		if (buf_append(o, b + at, cuts[i].at - at) < 0 ||
-		    buf_append(o, cuts[i].with, strlen(cuts[i].with)) < 0)
-			goto out;
-		at = cuts[i].at + cuts[i].len;
-	}
-	rc = buf_append(o, b + at, ex->body.len - at);
-out:
-	buf_release(&model);
-	return rc;
+	return reqbody_rewrite(ex->body.data, ex->body.len, &ex->spans, ex->dep->cfg->model,
+	    ex->strip_usage, &ex->upbody);
 }
 
 static struct curl_slist *

@@ -38,6 +38,14 @@ main(void)
 	parses("2026-11-23T17:51:06+01:00", NOW);
 	parses("2026-11-23T16:51:06.5Z", NOW + 500000000LL);
 	parses("2026-11-23T16:51", NOW - 6000000000LL);
+	/* the ends of what int64_t nanoseconds hold; past them once overflowed (fuzz_keys) */
+	parses("2261-12-31T23:59:59Z", 9214646399000000000LL);
+	parses("1678-01-01", -9214560000000000000LL);
+	rejects("2262-04-12");
+	rejects("4054-01-01T00:00:00.5Z");
+	rejects("9999-12-31T23:59:59Z");
+	rejects("1677-01-01");
+	rejects("0000-01-01");
 	parses("2024-02-29", 1709164800000000000LL);
 	parses("7d", NOW - 7LL * 86400 * 1000000000);
 	parses("24h", NOW - 24LL * 3600 * 1000000000);

@@ -1,0 +1,307 @@
+/*
+ * The request body a worker reads (see reqbody.h).  It is read with the
+ * zero-copy scanner and never rebuilt: the body sent upstream is the
+ * client's bytes with two spans replaced.
+ *
+ * What tollgate reads must be what the provider reads, or a client could
+ * be routed, priced and admitted on one model while the provider serves
+ * another, or have the usage tollgate asked for switched off.  So a key is
+ * compared after its escapes are decoded ("mod\u0065l" is "model"), and a
+ * field tollgate reads may not appear twice (providers' parsers disagree
+ * on which of two wins).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "json.h"
+#include "reqbody.h"
+
+/* The fields read, by bit in the duplicate check. */
+enum field {
+	F_MODEL, F_STREAM, F_STREAM_OPTIONS, F_USER, F_MAX_TOKENS, F_SERVICE_TIER, F_METADATA,
+	F_OTHER
+};
+
+static const char *const field_names[F_OTHER] = {
+	[F_MODEL] = "model", [F_STREAM] = "stream", [F_STREAM_OPTIONS] = "stream_options",
+	[F_USER] = "user", [F_MAX_TOKENS] = "max_tokens", [F_SERVICE_TIER] = "service_tier",
+	[F_METADATA] = "metadata",
+};
+
+/* Whether key, its escapes decoded, is lit. */
+static int
+key_is(const struct json_text *key, const char *lit)
+{
+	char k[64];
+
+	if (!key->escaped)
+		return json_text_is(key, lit);
+	return json_unescape(key, k, sizeof(k)) >= 0 && strcmp(k, lit) == 0;
+}
+
+static enum field
+field_of(const struct json_text *key)
+{
+	int i;
+
+	/* the three names of the output limit are one field: two of them are ambiguous */
+	if (key_is(key, "max_completion_tokens") || key_is(key, "max_output_tokens"))
+		return F_MAX_TOKENS;
+	for (i = 0; i < F_OTHER; i++)
+		if (key_is(key, field_names[i]))
+			return (enum field)i;
+	return F_OTHER;
+}
+
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static void
+text_into(const struct json_text *t, char *dst, size_t n)
+{
+	if (!t->escaped && t->len < n) {
+		memcpy(dst, t->ptr, t->len);
+		dst[t->len] = '\0';
+	} else if (json_unescape(t, dst, n) < 0)
+		dst[0] = '\0';
+}
+
+/* metadata.tags: ["a", "b"] -> "a,b" */
+static int
+read_tags(struct json_scan *s, char *tags, size_t n)
+{
+	struct json_text key, v;
+	enum json_type type;
+	int r;
+
+	if (json_peek(s) != JSON_OBJECT)
+		return json_skip(s);
+	if (json_object_begin(s) < 0)
+		return -1;
+	while ((r = json_next_key(s, &key)) > 0) {
+		if (!key_is(&key, "tags") || json_peek(s) != JSON_ARRAY) {
+			if (json_skip(s) < 0)
+				return -1;
+			continue;
+		}
+		if (json_array_begin(s) < 0)
+			return -1;
+		while ((r = json_next_item(s)) > 0) {
+			char tag[128];
+			size_t used = strlen(tags);
+
+			if (json_peek(s) != JSON_STRING) {
+				if (json_skip(s) < 0)
+					return -1;
+				continue;
+			}
+			if (json_scalar(s, &type, &v) < 0)
+				return -1;
+			text_into(&v, tag, sizeof(tag));
+			if (tag[0] && used + strlen(tag) + 2 < n)
+				snprintf(tags + used, n - used, "%s%s", used ? "," : "", tag);
+		}
+		if (r < 0)
+			return -1;
+	}
+	return r;
+}
+
+/*
+ * stream_options: the span of its value, whatever its type (a null one is
+ * replaced too, not followed by a second), and include_usage, given once.
+ */
+static int
+read_stream_options(struct json_scan *s, const char *body, struct reqbody *f)
+{
+	struct json_text key, v;
+	enum json_type type;
+	const char *start;
+	int r, seen = 0;
+
+	for (start = s->p; start < s->end && is_space(*start); start++)
+		;
+	f->spans.so_at = (size_t)(start - body);
+	if (json_peek(s) != JSON_OBJECT) {
+		r = json_skip(s);
+		goto out;
+	}
+	if (json_object_begin(s) < 0)
+		return -1;
+	while ((r = json_next_key(s, &key)) > 0) {
+		if (!key_is(&key, "include_usage")) {
+			if (json_skip(s) < 0)
+				return -1;
+			continue;
+		}
+		if (seen++)
+			return json_fail(s, "'include_usage' is given twice");
+		if (json_peek(s) == JSON_OBJECT || json_peek(s) == JSON_ARRAY) {
+			if (json_skip(s) < 0)
+				return -1;
+			continue;
+		}
+		if (json_scalar(s, &type, &v) < 0)
+			return -1;
+		f->include_usage = type == JSON_TRUE;
+	}
+out:
+	if (r < 0)
+		return -1;
+	f->spans.so_len = (size_t)(s->p - body) - f->spans.so_at;
+	return 0;
+}
+
+/* A whole number of tokens; anything else (1e9, 2.5) reserves as the largest. */
+static int64_t
+token_count(const struct json_text *v)
+{
+	char num[24];
+	size_t i;
+
+	if (v->len >= sizeof(num))
+		return v->ptr[0] == '-' ? -1 : INT64_MAX;
+	for (i = v->ptr[0] == '-'; i < v->len; i++)
+		if (v->ptr[i] < '0' || v->ptr[i] > '9')
+			return INT64_MAX;
+	memcpy(num, v->ptr, v->len);
+	num[v->len] = '\0';
+	return strtoll(num, NULL, 10);
+}
+
+static int
+read_field(struct json_scan *s, const char *body, enum field fld, struct reqbody *f)
+{
+	enum json_type type = json_peek(s);
+	struct json_text v;
+
+	switch (fld) {
+	case F_METADATA:
+		return read_tags(s, f->tags, sizeof(f->tags));
+	case F_STREAM_OPTIONS:
+		return read_stream_options(s, body, f);
+	case F_OTHER:
+		return json_skip_fast(s);
+	default:
+		break;
+	}
+	if (type == JSON_OBJECT || type == JSON_ARRAY)
+		return json_skip_fast(s);
+	if (json_scalar(s, &type, &v) < 0)
+		return -1;
+	switch (fld) {
+	case F_MODEL:
+		if (type != JSON_STRING)
+			break;
+		f->spans.model_at = (size_t)(v.ptr - 1 - body);
+		f->spans.model_len = v.len + 2;
+		text_into(&v, f->model, sizeof(f->model));
+		break;
+	case F_STREAM:
+		f->stream = type == JSON_TRUE;
+		break;
+	case F_USER:
+		if (type == JSON_STRING)
+			text_into(&v, f->user, sizeof(f->user));
+		break;
+	case F_MAX_TOKENS:
+		if (type == JSON_NUMBER)
+			f->max_tokens = token_count(&v);
+		break;
+	case F_SERVICE_TIER:
+		if (type == JSON_STRING)
+			text_into(&v, f->tier, sizeof(f->tier));
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+int
+reqbody_parse(const char *body, size_t len, struct reqbody *f, char *err, size_t errlen)
+{
+	struct json_scan s;
+	struct json_text key;
+	enum field fld;
+	unsigned seen = 0;
+	char dup[64] = "";
+	int r, line, col;
+
+	memset(f, 0, sizeof(*f));
+	json_init(&s, body, len);
+	if (json_peek(&s) != JSON_OBJECT) {
+		json_fail(&s, "the body must be a JSON object");
+		goto bad;
+	}
+	if (json_object_begin(&s) < 0)
+		goto bad;
+	while ((r = json_next_key(&s, &key)) > 0) {
+		fld = field_of(&key);
+		if (fld != F_OTHER && (seen & 1u << fld)) {
+			json_fail(&s, "a field tollgate reads is given twice");
+			snprintf(dup, sizeof(dup), "'%s' is given twice", field_names[fld]);
+			goto bad;
+		}
+		seen |= 1u << fld;
+		if (read_field(&s, body, fld, f) < 0)
+			goto bad;
+	}
+	if (r < 0 || json_at_end(&s) < 0)
+		goto bad;
+	return 0;
+bad:
+	json_position(&s, &line, &col);
+	snprintf(err, errlen, "line %d, column %d: %s", line, col,
+	    dup[0] ? dup : s.error ? s.error : "malformed");
+	return -1;
+}
+
+int
+reqbody_rewrite(const char *body, size_t len, const struct reqbody_spans *sp,
+    const char *model, int usage_on, struct buf *out)
+{
+	static const char usage_json[] = "{\"include_usage\": true}";
+	struct cut { size_t at, len; const char *with; } cuts[2], tmp;
+	struct buf quoted = { 0 };
+	const char *brace;
+	size_t n = 0, at = 0, i;
+	int rc = -1;
+
+	out->len = 0;
+	if (json_write_string(&quoted, model) < 0)
+		goto out;
+	if (sp->model_len)
+		cuts[n++] = (struct cut){ sp->model_at, sp->model_len, quoted.data };
+	if (usage_on && sp->so_len)
+		cuts[n++] = (struct cut){ sp->so_at, sp->so_len, usage_json };
+	if (n == 2 && cuts[0].at > cuts[1].at) {
+		tmp = cuts[0];
+		cuts[0] = cuts[1];
+		cuts[1] = tmp;
+	}
+	if (usage_on && !sp->so_len && (brace = memchr(body, '{', len)) != NULL) {
+		/* no stream_options at all: add them right after the opening brace */
+		at = (size_t)(brace - body) + 1;
+		for (i = at; i < len && is_space(body[i]); i++)
+			;
+		if (buf_append(out, body, at) < 0 || buf_printf(out, "\"stream_options\": %s%s",
+		    usage_json, i < len && body[i] != '}' ? ", " : "") < 0)
+			goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (buf_append(out, body + at, cuts[i].at - at) < 0 ||
+		    buf_append(out, cuts[i].with, strlen(cuts[i].with)) < 0)
+			goto out;
+		at = cuts[i].at + cuts[i].len;
+	}
+	rc = buf_append(out, body + at, len - at);
+out:
+	buf_release(&quoted);
+	return rc;
+}
