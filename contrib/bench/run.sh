@@ -12,10 +12,13 @@ get() { echo "$out" | awk -v k="$1" '$1 == k { print $2 }'; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 commit=$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 results="$root/contrib/bench/RESULTS.md"
+# sections other targets wrote (make fuzz, make torture) stay; make bench's own go
+kept=$(awk '/^## / { keep = $0 !~ /^## (Pricing engine|Gateways side by side|Ledger and reports|Admission with budgets)/ }
+    keep' "$results" 2>/dev/null || true)
 {
 	echo "# Benchmark results"
 	echo
-	echo "Written by \`make bench\` (contrib/bench/run.sh); the newest run replaces this file."
+	echo "Written by \`make bench\` (contrib/bench/run.sh); the newest run replaces its own sections and keeps the others (fuzzing, torture)."
 	echo
 	echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo "- cpu: $cpu ($(nproc) cores; pinned to CPU 0 when taskset works)"
@@ -31,5 +34,6 @@ results="$root/contrib/bench/RESULTS.md"
 	echo "| load + compile etc/prices.yaml | $(get map_load_curated_ms) ms | |"
 	echo
 	echo "Medians of 7 rounds; each round prices 200,000 bodies (20,000 streams)."
+	[ -z "$kept" ] || printf '\n%s\n' "$kept"
 } >"$results"
 echo "bench: figures written to contrib/bench/RESULTS.md"
