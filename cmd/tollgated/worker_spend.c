@@ -46,16 +46,27 @@
 #define SPEND_LOGS_SCAN		10000	/* raw records read per call at most */
 #define SPEND_FILTER_MAX	32	/* values in a team_ids/tags/user_id list */
 #define SPEND_PARAM_MAX		1024
+#define SPEND_DATE_MAX_S	9214560000LL	/* 2261-12-31, the last date in ns range */
 
 /* ---- parameters ------------------------------------------------------------ */
 
-/* The value of query parameter name into out: 1 found, 0 not. */
+/*
+ * The value of query parameter name into out: 1 found, 0 not, or -1 with the
+ * 400 sent when it is there twice, too long for out, or holds a NUL byte:
+ * taking the first of two values, a cut number or the date before a %00
+ * would answer another question than the one asked.
+ */
 static int
 param(struct hreq *req, const char *name, char *out, size_t len)
 {
-	const char *query = hreq_query(req);
+	int rc = http1_query_param_one(hreq_query(req), name, out, len);
 
-	return query != NULL && http1_query_param(query, name, out, len);
+	if (rc == HTTP1_QUERY_REPEATED)
+		http_send_param_error(req, name, "%s: given more than once", name);
+	else if (rc == HTTP1_QUERY_BAD_VALUE)
+		http_send_param_error(req, name, "%s: longer than %zu bytes or holding a NUL byte",
+		    name, len - 1);
+	return rc < 0 ? -1 : rc;
 }
 
 /* "YYYY-MM-DD", a real calendar date, as the start of that UTC day: 0 or -1. */
@@ -77,6 +88,8 @@ parse_date(const char *s, int64_t *ns)
 	if ((t = timegm(&tm)) == (time_t)-1 || tm.tm_mday != atoi(s + 8) ||
 	    tm.tm_mon != atoi(s + 5) - 1)
 		return -1;	/* 2026-02-30 came back as March */
+	if (t < 0 || t > SPEND_DATE_MAX_S)
+		return -1;	/* its nanoseconds, and the day after, must fit an int64_t */
 	*ns = (int64_t)t * 1000000000;
 	return 0;
 }
@@ -92,10 +105,12 @@ parse_window(struct hreq *req, int required, int64_t *since, int64_t *until)
 	static const char *const names[2] = { "start_date", "end_date" };
 	char v[SPEND_PARAM_MAX];
 	int64_t day[2] = { INT64_MIN, INT64_MAX };
-	int i;
+	int i, rc;
 
 	for (i = 0; i < 2; i++) {
-		if (!param(req, names[i], v, sizeof(v)) || *v == '\0') {
+		if ((rc = param(req, names[i], v, sizeof(v))) < 0)
+			return -1;
+		if (rc == 0 || *v == '\0') {
 			if (required) {
 				http_send_param_error(req, names[i], "%s is required (YYYY-MM-DD, UTC)",
 				    names[i]);
@@ -104,8 +119,8 @@ parse_window(struct hreq *req, int required, int64_t *since, int64_t *until)
 			continue;
 		}
 		if (parse_date(v, &day[i]) < 0) {
-			http_send_param_error(req, names[i],
-			    "%s: expected a date YYYY-MM-DD (UTC), got '%s'", names[i], v);
+			http_send_param_error(req, names[i], "%s: expected a date YYYY-MM-DD (UTC) "
+			    "from 1970-01-01 to 2261-12-31, got '%s'", names[i], v);
 			return -1;
 		}
 	}
@@ -130,12 +145,15 @@ static int
 parse_count(struct hreq *req, const char *name, long lo, long hi, long def, long *out)
 {
 	char v[64], *end;
+	int rc;
 
 	*out = def;
-	if (!param(req, name, v, sizeof(v)))
-		return 0;
+	if ((rc = param(req, name, v, sizeof(v))) <= 0)
+		return rc;
 	*out = strtol(v, &end, 10);
-	if (*v == '\0' || *end != '\0' || *out < lo || *out > hi) {
+	/* digits only: strtol would also take " 5", "+5" and "-0" */
+	if (strspn(v, "0123456789") != strlen(v) || *v == '\0' || *end != '\0' ||
+	    *out < lo || *out > hi) {
 		http_send_param_error(req, name, "%s: expected a whole number from %ld to %ld, "
 		    "got '%s'", name, lo, hi, v);
 		return -1;
@@ -148,9 +166,10 @@ static int
 refuse(struct hreq *req, const char *name, const char *instead)
 {
 	char v[SPEND_PARAM_MAX];
+	int rc;
 
-	if (!param(req, name, v, sizeof(v)) || *v == '\0')
-		return 0;
+	if ((rc = param(req, name, v, sizeof(v))) <= 0 || *v == '\0')
+		return rc;
 	http_send_param_error(req, name, "%s is not supported here (%s)", name, instead);
 	return -1;
 }
@@ -163,9 +182,11 @@ static int
 parse_group(struct hreq *req, const char *const *names, int n, const char *def)
 {
 	char by[64], list[256] = "";
-	int i;
+	int i, rc;
 
-	if (!param(req, "group_by", by, sizeof(by)))
+	if ((rc = param(req, "group_by", by, sizeof(by))) < 0)
+		return -1;
+	if (rc == 0)
 		buf_copy(by, sizeof(by), def ? def : "");
 	for (i = 0; i < n; i++)
 		if (strcmp(by, names[i]) == 0)
@@ -363,11 +384,12 @@ static int
 parse_list(struct hreq *req, const char *name, int dim, struct one_of *f)
 {
 	char *p, *save = NULL;
+	int rc;
 
 	f->dim = dim;
 	f->n = 0;
-	if (!param(req, name, f->text, sizeof(f->text)) || *f->text == '\0')
-		return 0;
+	if ((rc = param(req, name, f->text, sizeof(f->text))) <= 0 || *f->text == '\0')
+		return rc;
 	for (p = strtok_r(f->text, ",", &save); p != NULL; p = strtok_r(NULL, ",", &save)) {
 		if (f->n == SPEND_FILTER_MAX) {
 			http_send_param_error(req, name, "%s: at most %d values", name,
@@ -1086,24 +1108,29 @@ serve_logs(struct hreq *req)
 	struct buf o = { 0 };
 	int64_t since, until;
 	long limit;
-	int summary;
+	int summary, rc[3];
 
 	if (parse_window(req, 0, &since, &until) < 0 ||
 	    parse_count(req, "limit", 1, SPEND_LOGS_LIMIT_MAX, SPEND_LOGS_LIMIT, &limit) < 0)
 		return;
-	param(req, "summarize", summarize, sizeof(summarize));
+	if (param(req, "summarize", summarize, sizeof(summarize)) < 0)
+		return;
 	if (strcmp(summarize, "true") != 0 && strcmp(summarize, "false") != 0) {
 		http_send_param_error(req, "summarize", "summarize: expected true or false, got '%s'",
 		    summarize);
 		return;
 	}
-	if (param(req, "request_id", request_id, sizeof(request_id)) && *request_id)
+	if ((rc[0] = param(req, "request_id", request_id, sizeof(request_id))) < 0 ||
+	    (rc[1] = param(req, "api_key", api_key, sizeof(api_key))) < 0 ||
+	    (rc[2] = param(req, "user_id", user_id, sizeof(user_id))) < 0)
+		return;
+	if (rc[0] && *request_id)
 		lq.request_id = request_id;
-	if (param(req, "api_key", api_key, sizeof(api_key)) && *api_key) {
+	if (rc[1] && *api_key) {
 		key_ref_to_id(api_key, key_id, sizeof(key_id));
 		lq.api_key = key_id;
 	}
-	if (param(req, "user_id", user_id, sizeof(user_id)) && *user_id)
+	if (rc[2] && *user_id)
 		lq.user_id = user_id;
 	/* LiteLLM: a window without filters is summarized per day unless summarize=false */
 	summary = since != INT64_MIN && until != INT64_MAX && strcmp(summarize, "true") == 0 &&
