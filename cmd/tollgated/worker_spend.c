@@ -427,6 +427,13 @@ on_key(void *arg, const struct keys_key *k)
 	return 0;
 }
 
+static int
+key_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct key_name *)a)->id, ((const struct key_name *)b)->id);
+}
+
+/* Every key, sorted by id: a month by key asks for one name per key and day. */
 static void
 key_names_load(struct key_names *kn)
 {
@@ -434,17 +441,19 @@ key_names_load(struct key_names *kn)
 
 	if (worker.keys != NULL && keys_list(worker.keys, on_key, kn, err, sizeof(err)) < 0)
 		log_warn("worker %u: spend API: %s", heritage.index, err);
+	if (kn->n > 1)
+		qsort(kn->k, kn->n, sizeof(*kn->k), key_name_cmp);
 }
 
 static const struct key_name *
 key_name_of(const struct key_names *kn, const char *id)
 {
-	size_t i;
+	struct key_name want;
 
-	for (i = 0; i < kn->n; i++)
-		if (strcmp(kn->k[i].id, id) == 0)
-			return &kn->k[i];
-	return NULL;
+	if (kn->n == 0 || strlen(id) >= sizeof(want.id))
+		return NULL;	/* no key id, and the cut would find another */
+	memcpy(want.id, id, strlen(id) + 1);
+	return bsearch(&want, kn->k, kn->n, sizeof(*kn->k), key_name_cmp);
 }
 
 /* "key_alias" and "team_id" of a key id, null when unknown. */
