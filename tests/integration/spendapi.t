@@ -428,6 +428,32 @@ def check_ui_files(mock):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def check_rows_max():
+    """A window of more aggregate rows than a worker keeps (100,000) is a 400, not gigabytes."""
+    def fill(gw):
+        # 200,000 records over ten years: some 50 of ledgergen's 1,000 customers a day
+        subprocess.run([os.path.join(BUILD, "ledgergen"), gw.ledger, "200000", "3650"], check=True,
+                       capture_output=True)
+        subprocess.run([os.path.join(BUILD, "tollctl"), "aggregate", "--rebuild", "--ledger", gw.ledger],
+                       check=True, capture_output=True)
+    mock = Mock()
+    gw = Gateway(mock, prepare=fill)
+    try:
+        end = time.strftime("%Y-%m-%d", time.gmtime())
+        start = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 3649 * 86400))
+        for path in ("/spend/totals?group_by=customer", "/global/spend/report?group_by=customer"):
+            st, h, body = get(gw, "%s&start_date=%s&end_date=%s" % (path, start, end))
+            err = body.get("error", {}) if isinstance(body, dict) else {}
+            ok(st == 400 and err.get("param") == "start_date" and "fewer days" in err.get("message", ""),
+               "%s over ten years: 400, ask for fewer days" % path, (st, str(body)[:200]))
+        week = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 6 * 86400))
+        st, h, body = get(gw, "/spend/totals?group_by=customer&start_date=%s&end_date=%s" % (week, end))
+        ok(st == 200 and isinstance(body, list) and len(body) > 10, "a week of it: 200",
+           (st, str(body)[:200]))
+    finally:
+        teardown(gw, mock)
+
+
 def main():
     mock = Mock()
     scratch = tempfile.mkdtemp(prefix="tollgate-ui-")
@@ -456,6 +482,7 @@ def main():
         check_budgets(gw, records)
         check_ui(gw, chartjs)
         check_ui_files(mock)
+        check_rows_max()
     finally:
         teardown(gw, mock, scratch)
     done()
