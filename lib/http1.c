@@ -460,7 +460,10 @@ unescape(const char *v, const char *end, char *out, size_t outlen)
 	return v < end ? -1 : rc;
 }
 
-/* The next parameter name of query from *p on: its value into out (as unescape()), 0 none left. */
+/*
+ * Finds the next parameter called name from *p on and moves *p past it: 1,
+ * its value decoded into out (*bad set when unescape() refused it), or 0.
+ */
 static int
 query_find(const char **p, const char *name, char *out, size_t outlen, int *bad)
 {

@@ -411,6 +411,12 @@ parse_list(struct hreq *req, const char *name, int dim, struct one_of *f)
 		}
 		f->v[f->n++] = p;
 	}
+	if (f->n == 0) {
+		/* "," named no one: answering for everyone would be another question */
+		http_send_param_error(req, name, "%s: expected a value or a comma-separated list",
+		    name);
+		return -1;
+	}
 	return 0;
 }
 

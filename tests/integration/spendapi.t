@@ -142,6 +142,7 @@ def check_errors(gw):
         ("/spend/logs?limit=99999999999999999999999", "limit"),
         ("/spend/logs?api_key=key:1&api_key=key:2", "api_key"),
         ("/spend/totals?%s&group_by=model%%00x" % WINDOW, "group_by"),
+        ("/team/daily/activity?%s&team_ids=,," % WINDOW, "team_ids"),
         ("/global/spend/report?%s&group_by=team&group_by=tag" % WINDOW, "group_by"),
         ("/global/spend/report?start_date=%s&start_date=2020-01-01&end_date=%s" % (TODAY, TODAY),
          "start_date"),
