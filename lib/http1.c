@@ -442,14 +442,15 @@ bad:
 	goto done;
 }
 
-static void
+/* Decodes [v, end) into out: 0, or -1 when it did not fit or held a NUL byte. */
+static int
 unescape(const char *v, const char *end, char *out, size_t outlen)
 {
 	size_t o = 0;
-	int hi, lo;
+	int hi, lo, rc = 0;
 
 	if (outlen == 0)
-		return;
+		return -1;
 	while (v < end && o + 1 < outlen) {
 		if (*v == '+') {
 			out[o++] = ' ';
@@ -457,29 +458,60 @@ unescape(const char *v, const char *end, char *out, size_t outlen)
 		} else if (*v == '%' && end - v >= 3 && (hi = hexval((unsigned char)v[1])) >= 0 &&
 		    (lo = hexval((unsigned char)v[2])) >= 0) {
 			out[o++] = (char)(hi << 4 | lo);
+			if (out[o - 1] == '\0')
+				rc = -1;
 			v += 3;
 		} else
 			out[o++] = *v++;
 	}
 	out[o] = '\0';
+	return v < end ? -1 : rc;
+}
+
+/*
+ * Finds the next parameter called name from *p on and moves *p past it: 1,
+ * its value decoded into out (*bad set when unescape() refused it), or 0.
+ */
+static int
+query_find(const char **p, const char *name, char *out, size_t outlen, int *bad)
+{
+	size_t nlen = strlen(name);
+	const char *end, *eq;
+
+	while (*p != NULL) {
+		const char *at = *p;
+
+		for (end = at; *end != '\0' && *end != '&'; end++)
+			;
+		*p = *end ? end + 1 : NULL;
+		eq = memchr(at, '=', (size_t)(end - at));
+		if ((size_t)((eq ? eq : end) - at) == nlen && memcmp(at, name, nlen) == 0) {
+			*bad = unescape(eq ? eq + 1 : end, end, out, outlen) < 0;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 int
 http1_query_param(const char *query, const char *name, char *out, size_t outlen)
 {
-	size_t nlen = strlen(name);
-	const char *p, *end, *eq;
+	int bad;
 
-	for (p = query; p != NULL; p = *end ? end + 1 : NULL) {
-		for (end = p; *end != '\0' && *end != '&'; end++)
-			;
-		eq = memchr(p, '=', (size_t)(end - p));
-		if ((size_t)((eq ? eq : end) - p) == nlen && memcmp(p, name, nlen) == 0) {
-			unescape(eq ? eq + 1 : end, end, out, outlen);
-			return 1;
-		}
-	}
-	return 0;
+	return query_find(&query, name, out, outlen, &bad);
+}
+
+int
+http1_query_param_one(const char *query, const char *name, char *out, size_t outlen)
+{
+	char other[1];
+	int bad, ignored;
+
+	if (!query_find(&query, name, out, outlen, &bad))
+		return 0;
+	if (query_find(&query, name, other, sizeof(other), &ignored))
+		return HTTP1_QUERY_REPEATED;
+	return bad ? HTTP1_QUERY_BAD_VALUE : 1;
 }
 
 const char *

@@ -80,6 +80,16 @@ int http1_dechunk(struct http1_chunked *d, char *buf, size_t len, size_t *used, 
  */
 int http1_query_param(const char *query, const char *name, char *out, size_t outlen);
 
+/*
+ * The same for a caller that must not guess which value was meant: 1 found,
+ * 0 not, HTTP1_QUERY_REPEATED when name is there more than once, and
+ * HTTP1_QUERY_BAD_VALUE when its value is longer than outlen - 1 bytes or
+ * decodes to a NUL byte (a cut "1000" is "100", "2026-01-01%00x" a date).
+ */
+#define HTTP1_QUERY_REPEATED	(-1)
+#define HTTP1_QUERY_BAD_VALUE	(-2)
+int http1_query_param_one(const char *query, const char *name, char *out, size_t outlen);
+
 /* The reason phrase of a status ("Not Found"), "Unknown" for others. */
 const char *http1_reason(int status);
 

@@ -78,6 +78,10 @@ collect(void *arg, const struct agg_row *row)
 	if (row->all_tags == q->per_tag || row->only_dim != q->only_dim || !matches(q, row) ||
 	    (q->keep != NULL && !q->keep(q->keep_arg, row)))
 		return 0;
+	if (q->max_rows > 0 && q->n == q->max_rows) {
+		q->too_many = 1;
+		return 1;
+	}
 	for (i = 0; i < q->nby; i++) {
 		if (i)
 			buf_append(&name, "\x1f", 1);
@@ -183,6 +187,7 @@ spendq_run(struct ledger *l, struct spendq *q, char *err, size_t errlen)
 		q->per_tag |= q->by[i] == AGG_DIM_TAG;
 	q->only_dim = table == AGG_TABLE_DIM_DAY ? only_dim(q) : -1;
 	q->oom = 0;
+	q->too_many = 0;
 	q->text_by = -1;
 	rc = q->only_dim >= 0 ?
 	    aggregate_scan_dim(l, q->only_dim, q->since, q->until, collect, q, err, errlen) :
@@ -191,6 +196,8 @@ spendq_run(struct ledger *l, struct spendq *q, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		rc = -1;
 	}
+	if (rc == 0 && q->too_many)
+		return SPENDQ_TOO_MANY;
 	if (rc == 0)
 		merge(q);
 	return rc;

@@ -39,12 +39,14 @@ struct spendq {
 	int64_t			 since, until;	/* bucket starts in [since, until) */
 	int			(*keep)(void *arg, const struct agg_row *row);
 	void			*keep_arg;
+	size_t			 max_rows;	/* rows kept at most; 0: no limit */
 	struct spendq_group	*g;
 	size_t			 n, cap;
 	/* set by spendq_run() */
 	int			 per_tag;	/* the per-tag rows answer */
 	int			 only_dim;	/* the one-dimension rows of this dimension; -1: other tables */
 	int			 oom;
+	int			 too_many;	/* max_rows was reached */
 	int64_t			 text_bucket;	/* the bucket text holds, for text_by */
 	int			 text_by;
 	char			 text[32];
@@ -60,8 +62,12 @@ enum agg_table spendq_table(const struct spendq *q);
 
 /*
  * Reads and groups q's rows in one read transaction of l.  Returns 0, 1 when
- * the ledger has no aggregates yet, or -1 with err ("out of memory" too).
+ * the ledger has no aggregates yet, SPENDQ_TOO_MANY when more than
+ * q->max_rows rows passed the filters (the groups are then incomplete), or
+ * -1 with err ("out of memory" too).  Rows are kept until they are grouped,
+ * so that max_rows bounds the memory and the time a query takes.
  */
+#define SPENDQ_TOO_MANY	2
 int spendq_run(struct ledger *l, struct spendq *q, char *err, size_t errlen);
 
 /* Frees the groups; q can be run again. */

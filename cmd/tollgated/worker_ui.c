@@ -6,15 +6,21 @@
  * page's script carries the master key as a bearer header, never in a URL.
  * Only the files listed here are served, so no path can leave the directory.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "log.h"
 #include "tollgated.h"
 #include "worker.h"
+
+#define UI_FILE_MAX	(16 * 1024 * 1024)	/* Chart.js is 200 kB */
 
 static const struct ui_file {
 	const char	*path;		/* under /ui */
@@ -29,6 +35,49 @@ static const struct ui_file {
 	{ "/ui/chart.js", NULL, "text/javascript; charset=utf-8" },
 };
 
+/*
+ * A regular file of at most UI_FILE_MAX bytes into b: 0, or -1 with errno.
+ * The worker reads it in its event loop, so a FIFO (open would wait for a
+ * writer), a device (/dev/zero never ends) or a directory is refused.
+ */
+static int
+ui_read(struct buf *b, const char *path)
+{
+	struct stat st;
+	ssize_t n;
+	int fd, rc = -1, saved;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		goto out;
+	if (!S_ISREG(st.st_mode) || st.st_size > UI_FILE_MAX) {
+		errno = S_ISDIR(st.st_mode) ? EISDIR : !S_ISREG(st.st_mode) ? EINVAL : EFBIG;
+		goto out;
+	}
+	if (buf_reserve(b, (size_t)st.st_size + 1) < 0) {
+		errno = ENOMEM;
+		goto out;
+	}
+	/* up to the size fstat saw: a file growing meanwhile is cut there */
+	while (b->len < (size_t)st.st_size) {
+		n = read(fd, b->data + b->len, (size_t)st.st_size - b->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+	}
+	rc = 0;
+out:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
 static void
 ui_send(struct hreq *req, const struct ui_file *f)
 {
@@ -40,7 +89,7 @@ ui_send(struct hreq *req, const struct ui_file *f)
 		buf_copy(path, sizeof(path), tg->ui_chartjs ? tg->ui_chartjs : "");
 	else
 		snprintf(path, sizeof(path), "%s/%s", tg->ui_dir ? tg->ui_dir : "", f->file);
-	if (strcmp(path, "-") == 0 || buf_read_file(&b, path) < 0) {	/* "-" would be stdin */
+	if (ui_read(&b, path) < 0) {
 		/* the page still works without charts: it says so */
 		log_warn("worker %u: %s: cannot read '%s': %s", heritage.index, f->path, path,
 		    strerror(errno));

@@ -138,7 +138,8 @@ async function trend() {
     label: m,
     data: days.map((d) => {
       const r = a.results.find((x) => x.date === d);
-      const b = r && r.breakdown.models[m];
+      /* own keys only: a model named "constructor" is on every object's prototype */
+      const b = r && Object.hasOwn(r.breakdown.models, m) && r.breakdown.models[m];
       return b ? Number(b.metrics.spend) : 0;
     }),
     backgroundColor: "hsl(" + ((i * 67) % 360) + ", 60%, 55%)",

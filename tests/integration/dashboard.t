@@ -59,6 +59,16 @@ const { chromium } = require("playwright-core");
   }));
   const first = await read();
   await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
+  /* user-controlled names (aliases, teams, tags) are text on the page, never markup */
+  const hostile = {};
+  for (const top of ["key", "team", "tag"]) {
+    await page.click(".tabs button[data-top=" + top + "]");
+    await page.waitForFunction((t) => document.querySelector("#top thead th").textContent === t, top);
+    hostile[top] = await page.evaluate(() => document.querySelector("#top tbody").textContent);
+  }
+  hostile.elements = await page.evaluate(() =>
+    document.querySelectorAll("#dashboard img, #dashboard svg, #dashboard script, #dashboard b").length);
+  hostile.ran = await page.evaluate(() => window.__xss === undefined ? null : window.__xss);
   /* a reload keeps the session; signing out forgets the key */
   await page.reload();
   await loaded();
@@ -73,10 +83,16 @@ const { chromium } = require("playwright-core");
   await page.click("#signin button[type=submit]");
   await page.waitForFunction(() => document.getElementById("signin-error").textContent !== "");
   const refused = await page.evaluate(() => document.getElementById("signin-error").textContent);
-  console.log(JSON.stringify({ first, reloaded, after, refused, urls, errors }));
+  console.log(JSON.stringify({ first, hostile, reloaded, after, refused, urls, errors }));
   await browser.close();
 })().catch((e) => { console.error(e); process.exit(1); });
 """
+
+
+# names a client or a key's owner chooses, which the page must show as text
+HOSTILE = {"key": "<img src=x onerror=\"window.__xss='alias'\">",
+           "team": "<b>team</b><script>window.__xss='team'</script>",
+           "tag": "<svg onload=\"window.__xss='tag'\"></svg>"}
 
 
 def skip_all(why):
@@ -136,7 +152,11 @@ def main():
                     key=secret)
         gw.post("/v1/messages", {"model": "claude", "max_tokens": 10, "messages": [],
                                  "mock": {"cache_write_tokens": 200}})
-        ok(wait_until(lambda: len(gw.records()) == 4 and spend_since(gw, day(0)) > 0, 15),
+        st, h, body = gw.post("/key/generate", {"key_alias": HOSTILE["key"], "team_id": HOSTILE["team"]})
+        gw.post("/v1/chat/completions", {"model": "demo", "messages": [],
+                                         "metadata": {"tags": [HOSTILE["tag"]]}},
+                key=json.loads(body)["key"])
+        ok(wait_until(lambda: len(gw.records()) == 5 and spend_since(gw, day(0)) > 0, 15),
            "the load is in the ledger and the aggregates")
         time.sleep(1.5)	# a follow interval: the aggregates hold every record
         driver = os.path.join(scratch, "driver.js")
@@ -156,7 +176,12 @@ def main():
             eq(Decimal(first[key] or "-1"), spend_since(gw, since),
                "the page's %s total equals tollctl spend --since %s" % (key, since))
         ok(first["chart"], "the trend chart was drawn with the system's Chart.js")
-        eq(first["latest"], 4, "the latest requests: the 4 of the load")
+        eq(first["latest"], 5, "the latest requests: the 5 of the load")
+        hostile = got["hostile"]
+        for top in ("key", "team", "tag"):
+            ok(HOSTILE[top] in hostile[top], "the %s named %r is shown as text" % (top, HOSTILE[top]),
+               hostile[top])
+        eq((hostile["elements"], hostile["ran"]), (0, None), "no markup of theirs made an element or ran")
         ok(first["top"] >= 2 and first["budgets"] >= 2, "top models and budgets are listed", first)
         ok(first["stored"] and got["reloaded"]["stored"] and got["reloaded"]["today"] == first["today"],
            "a reload keeps the session and shows the same totals")

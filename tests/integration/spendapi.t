@@ -7,6 +7,7 @@ authentication, and the 400s that name the bad parameter.  And /ui: the
 dashboard page, its files and the Chart.js path."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -97,9 +98,12 @@ def load(gw):
 
 def check_auth(gw, keys):
     for path in ("/spend/logs", "/global/spend/report?" + WINDOW, "/user/daily/activity?" + WINDOW,
-                 "/team/daily/activity?" + WINDOW, "/tag/daily/activity?" + WINDOW):
+                 "/team/daily/activity?" + WINDOW, "/tag/daily/activity?" + WINDOW,
+                 "/spend/totals?group_by=key&" + WINDOW, "/budget/list"):
         st, h, body = gw.request("GET", path, key=None)
         eq(st, 401, "%s without a key: 401" % path)
+        st, h, body = gw.request("GET", path, key="sk-not-the-master-key")
+        eq(st, 403, "%s with a wrong key: 403" % path)
         st, h, body = gw.request("GET", path, key=keys["bot-red"])
         eq(st, 403, "%s with a virtual key: 403" % path)
         st, h, body = gw.request("GET", path, key=USER_KEY)
@@ -124,6 +128,24 @@ def check_errors(gw):
         ("/spend/logs?summarize=maybe", "summarize"),
         ("/spend/logs?limit=0", "limit"),
         ("/spend/logs?start_date=01/02/2026", "start_date"),
+        # dates whose nanoseconds overflow an int64_t were read as other dates
+        ("/global/spend/report?start_date=2300-01-01&end_date=2300-01-02", "start_date"),
+        ("/global/spend/report?start_date=0000-01-01&end_date=0001-01-01", "start_date"),
+        ("/global/spend/report?start_date=%s&end_date=9999-12-31" % TODAY, "end_date"),
+        ("/spend/logs?end_date=1969-12-31", "end_date"),
+        # a NUL, a repeated parameter, a cut or signed number were read as something else
+        ("/user/daily/activity?start_date=%s%%00x&end_date=%s" % (TODAY, TODAY), "start_date"),
+        ("/team/daily/activity?%s&page_size=1&page_size=5000" % WINDOW, "page_size"),
+        ("/team/daily/activity?%s&page_size=%%2B5" % WINDOW, "page_size"),
+        ("/team/daily/activity?%s&page=%%205" % WINDOW, "page"),
+        ("/spend/logs?limit=" + "0" * 70 + "1", "limit"),
+        ("/spend/logs?limit=99999999999999999999999", "limit"),
+        ("/spend/logs?api_key=key:1&api_key=key:2", "api_key"),
+        ("/spend/totals?%s&group_by=model%%00x" % WINDOW, "group_by"),
+        ("/team/daily/activity?%s&team_ids=,," % WINDOW, "team_ids"),
+        ("/global/spend/report?%s&group_by=team&group_by=tag" % WINDOW, "group_by"),
+        ("/global/spend/report?start_date=%s&start_date=2020-01-01&end_date=%s" % (TODAY, TODAY),
+         "start_date"),
     ]
     for path, param in cases:
         st, h, body = get(gw, path)
@@ -378,6 +400,61 @@ def check_ui(gw, chartjs):
     ok("sk-" not in log, "no secret in tollgated's log")
 
 
+def check_ui_files(mock):
+    """Files of ui_dir that are no regular files: a 404 each, and the worker still answers."""
+    scratch = tempfile.mkdtemp(prefix="tollgate-ui-odd-")
+    src = os.path.join(SRC, "contrib", "ui")
+    os.symlink(os.path.join(src, "index.html"), os.path.join(scratch, "index.html"))
+    os.mkdir(os.path.join(scratch, "app.js"))
+    os.mkfifo(os.path.join(scratch, "style.css"))
+    os.mkfifo(os.path.join(scratch, "chart.js"))
+    gw = Gateway(mock, tollgate_extra="  ui_dir: %s\n  ui_chartjs: %s\n" %
+                 (scratch, os.path.join(scratch, "chart.js")))
+    try:
+        st, h, body = gw.request("GET", "/ui", key=None)
+        with open(os.path.join(src, "index.html"), "rb") as f:
+            eq((st, body), (200, f.read()), "a symlinked index.html is served")
+        # a FIFO used to block the worker in open(2) until a writer came: no answer at all
+        for path, what in (("/ui/app.js", "a directory"), ("/ui/style.css", "a FIFO"),
+                           ("/ui/chart.js", "a FIFO as tollgate.ui_chartjs")):
+            try:
+                st = gw.request("GET", path, key=None, timeout=5)[0]
+            except OSError as e:
+                st = repr(e)
+            eq(st, 404, "%s is %s: 404" % (path, what))
+        eq(gw.request("GET", "/health", key=None, timeout=5)[0], 200, "the workers still answer")
+    finally:
+        gw.stop()
+        gw.cleanup()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def check_rows_max():
+    """A window of more aggregate rows than a worker keeps (100,000) is a 400, not gigabytes."""
+    def fill(gw):
+        # 200,000 records over ten years: some 50 of ledgergen's 1,000 customers a day
+        subprocess.run([os.path.join(BUILD, "ledgergen"), gw.ledger, "200000", "3650"], check=True,
+                       capture_output=True)
+        subprocess.run([os.path.join(BUILD, "tollctl"), "aggregate", "--rebuild", "--ledger", gw.ledger],
+                       check=True, capture_output=True)
+    mock = Mock()
+    gw = Gateway(mock, prepare=fill)
+    try:
+        end = time.strftime("%Y-%m-%d", time.gmtime())
+        start = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 3649 * 86400))
+        for path in ("/spend/totals?group_by=customer", "/global/spend/report?group_by=customer"):
+            st, h, body = get(gw, "%s&start_date=%s&end_date=%s" % (path, start, end))
+            err = body.get("error", {}) if isinstance(body, dict) else {}
+            ok(st == 400 and err.get("param") == "start_date" and "fewer days" in err.get("message", ""),
+               "%s over ten years: 400, ask for fewer days" % path, (st, str(body)[:200]))
+        week = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 6 * 86400))
+        st, h, body = get(gw, "/spend/totals?group_by=customer&start_date=%s&end_date=%s" % (week, end))
+        ok(st == 200 and isinstance(body, list) and len(body) > 10, "a week of it: 200",
+           (st, str(body)[:200]))
+    finally:
+        teardown(gw, mock)
+
+
 def main():
     mock = Mock()
     scratch = tempfile.mkdtemp(prefix="tollgate-ui-")
@@ -405,6 +482,8 @@ def main():
         check_totals(gw, records)
         check_budgets(gw, records)
         check_ui(gw, chartjs)
+        check_ui_files(mock)
+        check_rows_max()
     finally:
         teardown(gw, mock, scratch)
     done()

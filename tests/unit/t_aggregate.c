@@ -626,6 +626,48 @@ check_scan_dim(struct ledger *l, int64_t now)
 	ok(rows >= 5, "aggregate_scan_dim: the windows hold rows (%d of 20)", rows);
 }
 
+static int
+count_rows(void *arg, const struct agg_row *row)
+{
+	(void)row;
+	(*(size_t *)arg)++;
+	return 1;
+}
+
+/* max_rows: a query that would keep one row more stops and says so; one that fits is whole. */
+static void
+check_spendq_max_rows(struct ledger *l)
+{
+	struct spendq q = { .nby = 1, .by = { AGG_DIM_KEY }, .until = INT64_MAX };
+	char err[512];
+	size_t rows = 0, groups;
+	__int128 total = 0;
+	int rc;
+
+	q.keep = count_rows;
+	q.keep_arg = &rows;
+	rc = spendq_run(l, &q, err, sizeof(err));
+	groups = q.n;
+	for (size_t i = 0; i < q.n; i++)
+		total += q.g[i].v.total;
+	spendq_release(&q);
+	ok(rc == 0 && rows > groups && groups > 1, "spendq by key: %zu rows make %zu groups", rows,
+	    groups);
+	q.keep = NULL;
+	q.max_rows = rows;
+	rc = spendq_run(l, &q, err, sizeof(err));
+	for (size_t i = 0; i < q.n; i++)
+		total -= q.g[i].v.total;
+	ok(rc == 0 && q.n == groups && total == 0, "max_rows = the rows: the whole answer (rc %d)", rc);
+	spendq_release(&q);
+	q.max_rows = rows - 1;
+	is_int(spendq_run(l, &q, err, sizeof(err)), SPENDQ_TOO_MANY, "max_rows = the rows - 1: too many");
+	spendq_release(&q);
+	q.max_rows = 1;
+	is_int(spendq_run(l, &q, err, sizeof(err)), SPENDQ_TOO_MANY, "max_rows = 1: too many");
+	spendq_release(&q);
+}
+
 static void
 check_spend_table(void)
 {
@@ -721,6 +763,7 @@ main(void)
 	is_int((long long)total, (long long)first, "every record counted once");
 	check_against_direct(l, "incremental");
 	check_scan_dim(l, now);
+	check_spendq_max_rows(l);
 
 	dump(l, &before);
 	ok(aggregate_follow(l, INT64_MAX, 1000, &done, err, sizeof(err)) == 0 && done == 0,

@@ -621,6 +621,28 @@ test_query(void)
 	ok(http1_query_param("", "b", out, sizeof(out)) == 0, "an empty query");
 	ok(http1_query_param("&&b=1&", "b", out, sizeof(out)) == 1 && strcmp(out, "1") == 0,
 	    "empty parameters skipped");
+
+	/* the strict reading: one value, whole, without NUL */
+	ok(http1_query_param_one("a=1&b=2", "b", out, sizeof(out)) == 1 && strcmp(out, "2") == 0,
+	    "one: found");
+	is_int(http1_query_param_one("a=1", "b", out, sizeof(out)), 0, "one: absent");
+	is_int(http1_query_param_one(NULL, "b", out, sizeof(out)), 0, "one: no query");
+	is_int(http1_query_param_one("b=1&a=2&b=1000", "b", out, sizeof(out)), HTTP1_QUERY_REPEATED,
+	    "one: a repeated name is refused, not its first value taken");
+	is_int(http1_query_param_one("b=1&b", "b", out, sizeof(out)), HTTP1_QUERY_REPEATED,
+	    "one: repeated without '='");
+	is_int(http1_query_param_one("b=1000", "b", out, 4), HTTP1_QUERY_BAD_VALUE,
+	    "one: a value that does not fit is refused, not cut");
+	ok(http1_query_param_one("b=100", "b", out, 4) == 1 && strcmp(out, "100") == 0,
+	    "one: a value that just fits");
+	ok(http1_query_param_one("b=%31%30%30", "b", out, 4) == 1 && strcmp(out, "100") == 0,
+	    "one: fitting counts decoded bytes");
+	is_int(http1_query_param_one("b=2026-01-01%00x", "b", out, sizeof(out)), HTTP1_QUERY_BAD_VALUE,
+	    "one: an encoded NUL is refused");
+	is_int(http1_query_param_one("b=x%00", "b", out, sizeof(out)), HTTP1_QUERY_BAD_VALUE,
+	    "one: an encoded NUL at the end too");
+	ok(http1_query_param_one("bb=1&b=%2e%2E", "b", out, sizeof(out)) == 1 && strcmp(out, "..") == 0,
+	    "one: a longer name is another parameter");
 }
 
 int
