@@ -199,6 +199,30 @@ keep_unwritten(const struct record *recs, size_t n)
 	}
 }
 
+/*
+ * A process killed inside a read transaction (the accountant, say) leaves its
+ * reader slot behind, and while the slot pins that snapshot LMDB can reuse no
+ * page freed since: every commit then grows the file, by megabytes a second
+ * under load.  The accountant clears such slots, but it may be the one that
+ * died and wait in its respawn back-off, so whoever writes clears them too,
+ * every 100 ms at most (a scan of the reader table, and a lock test for each
+ * process in it).
+ */
+#define READER_CHECK_NS	100000000LL
+
+static void
+clear_dead_readers(int64_t now)
+{
+	int n;
+
+	if (now - worker.readers_checked_ns < READER_CHECK_NS)
+		return;
+	worker.readers_checked_ns = now;
+	if ((n = ledger_reader_check(worker.ledger)) > 0)
+		log_info("worker %u: cleared %d reader slot%s of dead processes", heritage.index, n,
+		    n == 1 ? "" : "s");
+}
+
 /* Commits n records; what can be neither committed nor spilled is kept for a retry. */
 static void
 commit(const struct record *recs, size_t n)
@@ -207,9 +231,10 @@ commit(const struct record *recs, size_t n)
 	char err[512];
 	int rc = -1;
 
-	if (worker.ledger != NULL)
+	if (worker.ledger != NULL) {
+		clear_dead_readers(started);
 		rc = ledger_append(worker.ledger, recs, n, err, sizeof(err));
-	else
+	} else
 		snprintf(err, sizeof(err), "the ledger is not open");
 	if (worker.metrics != NULL) {
 		metrics_observe(worker.metrics, METRICS_COMMIT, clock_now_ns() - started);

@@ -51,6 +51,7 @@ struct worker {
 	struct record			*unwritten;	/* records neither committed nor spilled */
 	size_t				 nunwritten, capunwritten;
 	struct event			*retry_ev;
+	int64_t				 readers_checked_ns;	/* the last ledger_reader_check() */
 	struct event			*sig_term, *sig_int, *sig_usr1, *sig_hup;
 	struct event			*drain_timer;	/* shutdown_timeout */
 	struct event			*drain_check;	/* the quiet period */

@@ -568,6 +568,9 @@ http_finish(struct exchange *ex)
 		buf_release(&b);
 		hreq_reply_end(req);
 	} else if (ex->reply_status == 502 || ex->reply_status == 504) {
+		/* recorded like any answer: the client can find its record */
+		hreq_add_header(req, "x-tollgate-request-id", ex->rec.id);
+		hreq_add_header(req, "x-tollgate-response-cost", cost);
 		http_send_error(req, ex->reply_status, "api_error",
 		    ex->reply_status == 504 ? "upstream_timeout" : "upstream_unreachable",
 		    "model '%s': the provider %s", ex->rec.model_requested,
