@@ -79,6 +79,7 @@ struct exchange {
 	int				 add_usage;	/* we asked upstream for usage... */
 	int				 strip_usage;	/* ...so its usage chunk is ours to drop */
 	int				 events_read;	/* stream events with data, so far */
+	int				 paused;	/* upstream paused: the client is behind */
 	int				 request_tier;	/* the service_tier asked for, or -1 */
 	struct buf			 body;		/* the client's body */
 	struct reqbody_spans		 spans;		/* where "model" and "stream_options" stand */
@@ -134,6 +135,10 @@ void hreq_reply_chunk(struct hreq *r, const void *data, size_t len);
 void hreq_reply_end(struct hreq *r);
 /* cb(r, arg) runs when the client goes before the answer is whole; r is gone after it. */
 void hreq_set_closecb(struct hreq *r, void (*cb)(struct hreq *, void *), void *arg);
+/* Bytes of the answer not yet taken by the client's socket. */
+size_t hreq_unsent(const struct hreq *r);
+/* cb(r, arg) once, when all of the answer so far has been sent. */
+void hreq_set_draincb(struct hreq *r, void (*cb)(struct hreq *, void *), void *arg);
 
 /* worker_metrics.c: GET /metrics */
 void metrics_serve(struct hreq *req);

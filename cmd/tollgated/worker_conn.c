@@ -56,6 +56,8 @@ struct hreq {
 	size_t			 body_len;
 	void			(*closecb)(struct hreq *, void *);
 	void			*closearg;
+	void			(*draincb)(struct hreq *, void *);	/* once out is sent */
+	void			*drainarg;
 	int			 replied;	/* the whole answer is in out */
 	int			 started;	/* a streamed answer has begun */
 	int			 chunked;	/* ...framed in chunks (HTTP/1.1) */
@@ -277,6 +279,15 @@ conn_flush(struct conn *c)
 	}
 	if (c->close_after && c->state == CONN_READING)
 		conn_close(c);
+	else if (c->req.draincb != NULL) {
+		/* last: the callback may write again (a stream resumed), which flushes anew */
+		void (*cb)(struct hreq *, void *) = c->req.draincb;
+
+		c->req.draincb = NULL;
+		hold(c);
+		cb(&c->req, c->req.drainarg);
+		release(c);
+	}
 }
 
 static int
@@ -372,6 +383,7 @@ request_done(struct conn *c)
 
 	r->closecb = NULL;
 	r->closearg = NULL;
+	r->draincb = NULL;
 	r->replied = r->started = r->chunked = 0;
 	c->state = CONN_READING;
 	if (c->raw.cap > KEEP_BUFFER)
@@ -442,6 +454,19 @@ hreq_set_closecb(struct hreq *r, void (*cb)(struct hreq *, void *), void *arg)
 {
 	r->closecb = cb;
 	r->closearg = arg;
+}
+
+size_t
+hreq_unsent(const struct hreq *r)
+{
+	return r->conn->out.len - r->conn->out_off;
+}
+
+void
+hreq_set_draincb(struct hreq *r, void (*cb)(struct hreq *, void *), void *arg)
+{
+	r->draincb = cb;
+	r->drainarg = arg;
 }
 
 void

@@ -16,6 +16,7 @@
 #include "worker.h"
 
 #define RESPONSE_MAX	(64 * 1024 * 1024)	/* a non-streamed body beyond this is refused */
+#define STREAM_UNSENT_MAX	(256 * 1024)	/* a stream's bytes a slow client may leave unread */
 
 static void check_multi_info(struct worker *w);
 
@@ -179,6 +180,19 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* The slow client has taken what it was sent: the provider's stream goes on. */
+static void
+on_client_drained(struct hreq *req, void *arg)
+{
+	struct exchange *ex = arg;
+
+	(void)req;
+	if (ex->magic != EXCHANGE_MAGIC || !ex->paused)
+		return;
+	ex->paused = 0;
+	curl_easy_pause(ex->easy, CURLPAUSE_CONT);	/* may deliver at once, into on_body */
+}
+
 static size_t
 on_body(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -188,6 +202,16 @@ on_body(char *p, size_t size, size_t nmemb, void *arg)
 	if (ex->req == NULL)
 		return 0;	/* nobody to answer: stop */
 	if (ex->stream && ex->event_stream && ex->status >= 200 && ex->status < 300) {
+		/*
+		 * A client slower than its provider: rather than hold the whole
+		 * stream in memory, leave the rest with curl (and TCP) until the
+		 * client has read what it was sent.
+		 */
+		if (hreq_unsent(ex->req) > STREAM_UNSENT_MAX) {
+			ex->paused = 1;
+			hreq_set_draincb(ex->req, on_client_drained, ex);
+			return CURL_WRITEFUNC_PAUSE;
+		}
 		if (buf_append(&ex->resp, p, n) < 0)
 			return 0;
 		relay_events(ex, 0);

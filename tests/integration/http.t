@@ -10,7 +10,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import MASTER_KEY, Gateway, Mock, done, eq, free_port, ok  # noqa: E402
+from tg import MASTER_KEY, Gateway, Mock, done, eq, free_port, ok, wait_until  # noqa: E402
 
 CHAT = json.dumps({"model": "demo", "messages": [{"role": "user", "content": "hi"}]})
 STREAM = json.dumps({"model": "demo", "stream": True, "messages": [],
@@ -257,6 +257,33 @@ def test_proxy_environment(mock):
         gw.cleanup()
 
 
+def test_slow_stream_reader(gw):
+    """A stream far larger than the socket buffers to a client that pauses: the worker stops
+    reading the provider while the client is behind (no whole stream held in memory) and
+    resumes as it reads, so the stream arrives whole."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(10)
+    raw.connect(("127.0.0.1", gw.port))
+    c = Conn.__new__(Conn)
+    c.s, c.buf = raw, b""
+    n = 6000
+    c.send(post("/v1/chat/completions", json.dumps({"model": "demo", "stream": True, "messages": [],
+                                                    "mock": {"chunks": n}})))
+    c.fill()
+    time.sleep(0.7)  # the provider is far ahead meanwhile
+    st, h, body = c.response()
+    events = [e for e in body.split(b"\n\n") if e.startswith(b"data: {")]
+    ok(st == 200 and len(events) >= n and body.rstrip().endswith(b"data: [DONE]") and
+       b": tollgate-cost" in body,
+       "a %d-event stream (%d KB) to a client that pauses arrives whole" % (n, len(body) // 1024),
+       (st, len(events), body[-200:]))
+    c.close()
+    rid = h.get("x-tollgate-request-id")
+    ok(wait_until(lambda: any(r.get("id") == rid and r.get("status") == 200 for r in gw.records()), 10),
+       "and its record is written", rid)
+
+
 def main():
     mock = Mock()
     gw = Gateway(mock, tollgate_extra="  client_timeout: 1s\n")
@@ -266,6 +293,7 @@ def main():
         test_expect_continue(gw)
         test_http10(gw)
         test_streams_and_head(gw)
+        test_slow_stream_reader(gw)
         test_malformed(gw)
         test_timeouts(gw)
     finally:

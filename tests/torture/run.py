@@ -1030,7 +1030,7 @@ def parse_args(argv=None):
     p.add_argument("--client-timeout", type=int, default=2)
     p.add_argument("--slow-read-seconds", type=int, default=5)
     p.add_argument("--big-stream-chunks", type=int, default=100000)
-    p.add_argument("--rss-bound-mib", type=int, default=64)
+    p.add_argument("--rss-bound-mib", type=int, default=16)  # a stalled stream is paused upstream: no whole stream held
     p.add_argument("--idle-connections", type=int, default=2000)
     p.add_argument("--tap", action="store_true", help="print every check as TAP (for prove)")
     a = p.parse_args(argv)
