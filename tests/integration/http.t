@@ -257,6 +257,22 @@ def test_proxy_environment(mock):
         gw.cleanup()
 
 
+def big_stream_to_pausing_reader(c, n, who):
+    """Asks c for an n-event stream, pauses while it piles up, then reads it: it must arrive
+    whole, with the cost comment.  The answer's headers."""
+    c.send(post("/v1/chat/completions", json.dumps({"model": "demo", "stream": True, "messages": [],
+                                                    "mock": {"chunks": n}})))
+    c.fill()
+    time.sleep(0.7)  # the provider is far ahead meanwhile
+    st, h, body = c.response()
+    events = [e for e in body.split(b"\n\n") if e.startswith(b"data: {")]
+    ok(st == 200 and len(events) >= n and body.rstrip().endswith(b"data: [DONE]") and
+       b": tollgate-cost" in body,
+       "a %d-event stream (%d KB) to %s arrives whole" % (n, len(body) // 1024, who),
+       (st, len(events), body[-200:]))
+    return h
+
+
 def test_slow_stream_reader(gw):
     """A stream far larger than the socket buffers to a client that pauses: the worker stops
     reading the provider while the client is behind (no whole stream held in memory) and
@@ -267,17 +283,7 @@ def test_slow_stream_reader(gw):
     raw.connect(("127.0.0.1", gw.port))
     c = Conn.__new__(Conn)
     c.s, c.buf = raw, b""
-    n = 6000
-    c.send(post("/v1/chat/completions", json.dumps({"model": "demo", "stream": True, "messages": [],
-                                                    "mock": {"chunks": n}})))
-    c.fill()
-    time.sleep(0.7)  # the provider is far ahead meanwhile
-    st, h, body = c.response()
-    events = [e for e in body.split(b"\n\n") if e.startswith(b"data: {")]
-    ok(st == 200 and len(events) >= n and body.rstrip().endswith(b"data: [DONE]") and
-       b": tollgate-cost" in body,
-       "a %d-event stream (%d KB) to a client that pauses arrives whole" % (n, len(body) // 1024),
-       (st, len(events), body[-200:]))
+    h = big_stream_to_pausing_reader(c, 6000, "a client that pauses")
     c.close()
     rid = h.get("x-tollgate-request-id")
     ok(wait_until(lambda: any(r.get("id") == rid and r.get("status") == 200 for r in gw.records()), 10),

@@ -174,16 +174,7 @@ def test_slow_reader(gw, http_t):
     raw.connect(("127.0.0.1", gw.port))
     c = http_t.Conn.__new__(http_t.Conn)
     c.s, c.buf = CTX.wrap_socket(raw), b""
-    n = 3000
-    c.send(http_t.post("/v1/chat/completions", json.dumps(dict(CHAT, stream=True, mock={"chunks": n}))))
-    c.fill()
-    time.sleep(0.5)  # the answer piles up in the server meanwhile
-    st, h, body = c.response()
-    events = [e for e in body.split(b"\n\n") if e.startswith(b"data: {")]
-    ok(st == 200 and len(events) >= n and body.rstrip().endswith(b"data: [DONE]") and
-       b": tollgate-cost 0.00018" in body,
-       "a %d-event stream (%d KB) to a slow TLS reader arrives whole" % (n, len(body) // 1024),
-       (st, len(events), body[-200:]))
+    http_t.big_stream_to_pausing_reader(c, 3000, "a slow TLS reader")
     c.close()
 
 
