@@ -7,8 +7,9 @@ ledger's cost for its scope; a reload with a changed config raises the
 generation, the new workers serve and an old one that still has a request
 shows as draining, then goes; no secret is printed; copies of the live files,
 damaged (a window no config gives, a time zone without its end, garbage
-counters), never crash it; a stopped gateway, a dead one and a file from
-another version are refused with exit 1."""
+counters), never crash it; a second gateway on the same run directory is
+refused; a stopped gateway, a dead one and a file from another version are
+refused with exit 1."""
 import json
 import os
 import random
@@ -22,7 +23,7 @@ import time
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, MASTER_KEY, USER_KEY, Gateway, Mock, done, eq, ok, wait_until  # noqa: E402
+from tg import BUILD, MASTER_KEY, USER_KEY, Gateway, Mock, done, eq, free_port, ok, wait_until  # noqa: E402
 
 BUDGETS = """\
   budget_timezone: UTC
@@ -234,6 +235,25 @@ def dead_and_foreign():
     gw = Gateway(mock)
     try:
         ok(tollctl("--run-dir", gw.run_dir).returncode == 0, "a second gateway runs")
+        with open(gw.config) as f:
+            text = f.read().replace("  port: %d\n" % gw.port, "  port: %d\n" % free_port())
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "tollgate.yaml"), "w") as f:
+                f.write(text)
+            with open(os.path.join(d, "prices.yaml"), "w") as f, open(os.path.join(gw.dir, "prices.yaml")) as p:
+                f.write(p.read())
+            try:
+                r = subprocess.run([os.path.join(BUILD, "tollgated"), "-f", "-c", os.path.join(d, "tollgate.yaml"),
+                                    "--ledger", os.path.join(d, "ledger"), "--run-dir", gw.run_dir],
+                                   capture_output=True, text=True, timeout=20)
+                ok(r.returncode != 0 and "another tollgated runs with run_dir '%s'" % gw.run_dir in r.stderr,
+                   "a gateway on another port but this one's run directory is refused, saying why",
+                   (r.returncode, r.stderr[-500:]))
+            except subprocess.TimeoutExpired:
+                ok(False, "a gateway on another port but this one's run directory is refused (it ran)")
+        r = tollctl("--run-dir", gw.run_dir, "--json")
+        ok(r.returncode == 0 and json.loads(r.stdout)["master"]["pid"] == gw.proc.pid,
+           "and the first is still the one shown", (r.returncode, r.stderr))
         workers = gw.children("worker")
         os.kill(gw.proc.pid, signal.SIGKILL)
         gw.proc.wait(10)
