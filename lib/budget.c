@@ -366,6 +366,7 @@ budget_shm_create(size_t nslots, const char *path, struct budget_store **out, ch
 struct budget_file {
 	const struct table	*t;
 	size_t			 size;
+	uint32_t		 nslots;	/* as checked against size at open */
 };
 
 int
@@ -396,6 +397,7 @@ budget_file_open(const char *path, struct budget_file **out, int64_t *owner, cha
 		return -1;
 	}
 	f->size = (size_t)sb.st_size;
+	f->nslots = head.nslots;
 	f->t = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	if (f->t == MAP_FAILED) {
@@ -417,7 +419,8 @@ budget_file_each(const struct budget_file *f,
 	uint32_t i;
 	int tries, rc;
 
-	for (i = 0; i < f->t->nslots; i++) {
+	/* the count checked at open: the mapping's own may have changed since */
+	for (i = 0; i < f->nslots; i++) {
 		if (__atomic_load_n(&f->t->slots[i].hash, __ATOMIC_ACQUIRE) == 0)
 			continue;
 		/* the writers hold a lock this reader does not take: copy until two agree
@@ -430,8 +433,7 @@ budget_file_each(const struct budget_file *f,
 				break;
 		}
 		/* a file is outside input: a slot this build cannot have written is passed over */
-		if ((a.has_window != 0 && a.has_window != 1) ||
-		    (a.has_window && ((unsigned)a.window.unit > WINDOW_MONTHS || a.window.n <= 0)))
+		if ((a.has_window != 0 && a.has_window != 1) || (a.has_window && !window_valid(&a.window)))
 			continue;
 		memset(&c, 0, sizeof(c));
 		memcpy(c.id, a.id, sizeof(c.id));

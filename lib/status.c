@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -153,7 +154,7 @@ status_open(const char *run_dir, const struct status **out, enum status_problem 
     char *err, size_t errlen)
 {
 	char path[4200];
-	struct status_header h;
+	struct status_header h = { 0 };
 	struct stat sb;
 	const struct status *st;
 	int fd;
@@ -197,7 +198,12 @@ status_open(const char *run_dir, const struct status **out, enum status_problem 
 		return -1;
 	}
 	/* the master gone without a clean stop: what the file says is no longer live */
-	if (h.master_pid <= 0 || (kill((pid_t)h.master_pid, 0) < 0 && errno == ESRCH)) {
+	/*
+	 * Past a pid_t, kill() would be asked of a truncated number: 0 or -1
+	 * would signal groups of processes, and always succeed.
+	 */
+	if (h.master_pid <= 0 || h.master_pid > INT_MAX ||
+	    (kill((pid_t)h.master_pid, 0) < 0 && errno == ESRCH)) {
 		*why = STATUS_STALE;
 		snprintf(err, errlen, "tollgate is not running in '%s' (its master, pid %lld, is gone)",
 		    run_dir, (long long)h.master_pid);
@@ -249,6 +255,8 @@ void
 status_read_header(const struct status *st, struct status_header *out)
 {
 	read_under(&st->h.seq, out, &st->h, sizeof(*out));
+	/* the file is outside input: the master terminates it, a damaged one may not */
+	out->timezone[sizeof(out->timezone) - 1] = '\0';
 }
 
 int

@@ -137,7 +137,10 @@ int status_open(const char *run_dir, const struct status **out, enum status_prob
     char *err, size_t errlen);
 void status_close(const struct status *st);
 
-/* Consistent copies: of the header, and of slot i (0, or 1 when it is free). */
+/*
+ * Consistent copies: of the header (its timezone terminated, whatever the
+ * file holds), and of slot i (0, or 1 when it is free).
+ */
 void status_read_header(const struct status *st, struct status_header *out);
 int status_read_slot(const struct status *st, size_t i, struct status_slot *out);
 

@@ -155,11 +155,13 @@ bad:
 char *
 time_format(int64_t ns, char *buf, size_t len)
 {
-	time_t secs = (time_t)(ns >= 0 ? ns / NS_PER_SEC : (ns - NS_PER_SEC + 1) / NS_PER_SEC);
+	/* rounded down, without the overflow ns - NS_PER_SEC + 1 has near INT64_MIN */
+	time_t secs = (time_t)(ns / NS_PER_SEC - (ns % NS_PER_SEC < 0));
 	struct tm tm;
 
-	gmtime_r(&secs, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* a time past struct tm's years (from a damaged file, say) has no date to show */
+	if (gmtime_r(&secs, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "-");
 	return buf;
 }
 

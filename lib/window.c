@@ -119,6 +119,21 @@ day_start(int64_t day)
 	return hi;
 }
 
+/* The longest window of a unit, in its own count (seconds, days, months). */
+static int64_t
+unit_max(enum window_unit unit)
+{
+	switch (unit) {
+	case WINDOW_SECONDS:
+		return MAX_YEARS * 366 * SECS_PER_DAY;
+	case WINDOW_DAYS:
+		return MAX_YEARS * 366;
+	case WINDOW_MONTHS:
+		return MAX_YEARS * 12;
+	}
+	return 0;
+}
+
 int
 window_parse(const char *text, struct window *w, char *err, size_t errlen)
 {
@@ -137,18 +152,16 @@ window_parse(const char *text, struct window *w, char *err, size_t errlen)
 	if (strcmp(p, "s") == 0 || strcmp(p, "m") == 0 || strcmp(p, "h") == 0) {
 		w->unit = WINDOW_SECONDS;
 		n *= *p == 's' ? 1 : *p == 'm' ? 60 : 3600;
-		max = MAX_YEARS * 366 * SECS_PER_DAY;
 	} else if (strcmp(p, "d") == 0) {
 		w->unit = WINDOW_DAYS;
-		max = MAX_YEARS * 366;
 	} else if (strcmp(p, "mo") == 0) {
 		w->unit = WINDOW_MONTHS;
-		max = MAX_YEARS * 12;
 	} else {
 		log_into(err, errlen, "'%s' is not a duration: unknown unit '%s' (expected s, m, h, "
 		    "d or mo)", text, p);
 		return -1;
 	}
+	max = unit_max(w->unit);
 	if (n == 0 || n > max) {
 		log_into(err, errlen, "'%s' is not a duration: %s", text,
 		    n == 0 ? "it must be longer than zero" : "longer than 100 years");
@@ -189,6 +202,19 @@ zone_exists(const char *name, char *err, size_t errlen)
 	if (n != sizeof(magic) || memcmp(magic, "TZif", 4) != 0) {
 		log_into(err, errlen, "unknown time zone '%s': '%s' is not a zone file", name, path);
 		return -1;
+	}
+	return 0;
+}
+
+int
+window_valid(const struct window *w)
+{
+	/* an enum read from a file may hold any value: compare it as a number */
+	switch ((int)w->unit) {
+	case WINDOW_SECONDS:
+	case WINDOW_DAYS:
+	case WINDOW_MONTHS:
+		return w->n >= 1 && w->n <= unit_max(w->unit);
 	}
 	return 0;
 }

@@ -50,6 +50,13 @@ struct window {
 int window_parse(const char *text, struct window *w, char *err, size_t errlen);
 
 /*
+ * Whether w is a window window_parse() can make: a known unit and a length
+ * from 1 to its 100 years.  The other functions assume one; a window read
+ * from outside (a file) is checked with this first.
+ */
+int window_valid(const struct window *w);
+
+/*
  * Makes tz ("UTC", "Europe/Berlin") the process's time zone for every
  * window; call it once at start-up, before any window_bounds().  A zone
  * other than UTC must exist in the zone database ($TZDIR, else

@@ -128,6 +128,27 @@ slot_cmp(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
+/*
+ * a - b, held at the ends of int64_t: the counters and times come from a
+ * file, whose values need not be any this gateway could have written.
+ */
+static int64_t
+minus(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_sub_overflow(a, b, &r))
+		return b < 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+/* What a budget has left: its limit less spent and reserved. */
+static int64_t
+remaining(const struct row *r)
+{
+	return minus(minus(r->max, r->spent), r->reserved);
+}
+
 static const char *
 usd(int64_t pico, char *out)
 {
@@ -175,7 +196,7 @@ print_json(const char *run_dir, const struct status_header *h, const struct stat
 	buf_printf(&b, ", \"master\": {\"pid\": %lld, \"started\": ", (long long)h->master_pid);
 	json_time(&b, h->started_ns);
 	buf_printf(&b, ", \"uptime_s\": %lld, \"generation\": %llu, \"generation_since\": ",
-	    (long long)((rs->now - h->started_ns) / 1000000000), (unsigned long long)h->generation);
+	    (long long)(minus(rs->now, h->started_ns) / 1000000000), (unsigned long long)h->generation);
 	json_time(&b, h->generation_ns);
 	buf_printf(&b, ", \"price_generation\": %llu, \"prices_published\": ",
 	    (unsigned long long)h->prices_generation);
@@ -221,7 +242,7 @@ print_json(const char *run_dir, const struct status_header *h, const struct stat
 		/* exact decimals, as tollctl spend writes them */
 		buf_printf(&b, ", \"spent_usd\": %s, \"reserved_usd\": %s, \"limit_usd\": %s, "
 		    "\"remaining_usd\": %s, \"resets\": ", usd(r->spent, m[0]), usd(r->reserved, m[1]),
-		    usd(r->max, m[2]), usd(r->max - r->spent - r->reserved, m[3]));
+		    usd(r->max, m[2]), usd(remaining(r), m[3]));
 		json_time(&b, r->resets);
 		buf_printf(&b, "}");
 	}
@@ -239,7 +260,7 @@ print_table(const char *run_dir, const struct status_header *h, const struct sta
 
 	printf("tollgate running in %s\n", run_dir);
 	printf("master      pid %lld, up %s (since %s)\n", (long long)h->master_pid,
-	    duration(rs->now - h->started_ns, d, sizeof(d)), time_format(h->started_ns, t, sizeof(t)));
+	    duration(minus(rs->now, h->started_ns), d, sizeof(d)), time_format(h->started_ns, t, sizeof(t)));
 	printf("generation  %llu (since %s)\n", (unsigned long long)h->generation,
 	    time_format(h->generation_ns, t, sizeof(t)));
 	printf("prices      generation %llu, published %s (made in %llu.%03llu ms)\n",
@@ -250,7 +271,7 @@ print_table(const char *run_dir, const struct status_header *h, const struct sta
 	else if (acc->lag_ns > 0)
 		printf("accountant  pid %lld, %llu record%s behind the ledger (%s ago)\n",
 		    (long long)acc->pid, (unsigned long long)acc->lag, acc->lag == 1 ? "" : "s",
-		    duration(rs->now - acc->lag_ns, d, sizeof(d)));
+		    duration(minus(rs->now, acc->lag_ns), d, sizeof(d)));
 	else
 		printf("accountant  pid %lld, lag not measured yet\n", (long long)acc->pid);
 
@@ -274,7 +295,7 @@ print_table(const char *run_dir, const struct status_header *h, const struct sta
 		printf("%-9s %-24s %-6s %14s %14s %14s %14s  %s\n", scope_name(r->kind),
 		    r->name[0] ? r->name : "-",
 		    r->window[0] ? r->window : "-", usd(r->spent, m[0]), usd(r->reserved, m[1]),
-		    usd(r->max, m[2]), usd(r->max - r->spent - r->reserved, m[3]),
+		    usd(r->max, m[2]), usd(remaining(r), m[3]),
 		    r->resets == INT64_MAX ? "never" : time_format(r->resets, t, sizeof(t)));
 	}
 }
@@ -335,7 +356,8 @@ status_main(int argc, char **argv)
 			have_acc = 1;
 		}
 	}
-	qsort(w, nw, sizeof(*w), slot_cmp);
+	if (nw > 1)
+		qsort(w, nw, sizeof(*w), slot_cmp);
 	snprintf(path, sizeof(path), "%s/%s", run, BUDGET_FILE);
 	if (budget_file_open(path, &bf, &owner, err, sizeof(err)) < 0) {
 		log_error("%s", err);
@@ -350,7 +372,8 @@ status_main(int argc, char **argv)
 		log_error("out of memory");
 		goto out;
 	}
-	qsort(rs.r, rs.n, sizeof(*rs.r), row_cmp);
+	if (rs.n > 1)
+		qsort(rs.r, rs.n, sizeof(*rs.r), row_cmp);
 	if (json)
 		print_json(run, &h, have_acc ? &acc : NULL, w, nw, &rs);
 	else

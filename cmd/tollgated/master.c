@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -72,6 +73,7 @@ static volatile sig_atomic_t got_hup, got_term, got_usr1, got_chld, got_alrm;
 static uint64_t generation;
 static struct shm *shm;
 static uint64_t config_hash;
+static int run_lock = -1;	/* the master's only: children close it */
 
 static void
 on_signal(int sig)
@@ -258,6 +260,42 @@ bind_metrics(const struct config *c, char *err, size_t errlen)
 	    errlen);
 }
 
+/*
+ * Holds run_dir/tollgate.lock for the master's life.  A second gateway on
+ * the same run directory would put its price table in the first's shared
+ * header and replace its status and budget files (and the first's clean stop
+ * would unlink the second's): it is refused.  flock(): the kernel lets go when
+ * the master dies, and children close their copy at fork, so that a master
+ * started while a killed one's workers still drain is not refused.
+ */
+static int
+lock_run_dir(const char *run_dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/tollgate.lock", run_dir);
+	/* the first thing made in it: shm_create() would make it too, after the lock */
+	if (mkdir(run_dir, 0750) < 0 && errno != EEXIST) {
+		log_into(err, errlen, "cannot create run directory '%s': %s", run_dir, strerror(errno));
+		return -1;
+	}
+	if ((run_lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0) {
+		log_into(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(run_lock, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			log_into(err, errlen, "another tollgated runs with run_dir '%s' (it holds '%s'): "
+			    "give each gateway its own run_dir", run_dir, path);
+		else
+			log_into(err, errlen, "cannot lock '%s': %s", path, strerror(errno));
+		close(run_lock);
+		run_lock = -1;
+		return -1;
+	}
+	return 0;
+}
+
 static void
 set_heritage(struct config *c, struct routes *r, int fd, SSL_CTX *tls, int metrics_fd)
 {
@@ -300,6 +338,8 @@ spawn(struct child *ch)
 	if (pid == 0) {
 		/* the child: default signal dispositions, nothing blocked */
 		heritage.slot = (uint32_t)(ch - children);
+		if (run_lock >= 0)
+			close(run_lock);	/* the run directory is the master's to hold */
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
 		sigemptyset(&none);
@@ -734,7 +774,8 @@ master_main(const struct options *o)
 		fatal("%s", err);
 	if (c->tollgate.log_file != NULL && log_open(c->tollgate.log_file) < 0)
 		fatal("cannot open log file '%s': %s", c->tollgate.log_file, strerror(errno));
-	if (shm_create(c->tollgate.run_dir, &shm, err, sizeof(err)) < 0)
+	if (lock_run_dir(c->tollgate.run_dir, err, sizeof(err)) < 0 ||
+	    shm_create(c->tollgate.run_dir, &shm, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	if (shm_publish_prices(shm, t, err, sizeof(err)) == 0)
 		fatal("%s", err);

@@ -882,12 +882,45 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	arm_timeout(c);
 }
 
+#define ACCEPT_PAUSE_MS	250	/* out of descriptors: how long the listeners rest */
+
+static struct event *accept_pause;
+
+/* The pause is over: accept again (what waits in the backlog is taken now). */
+static void
+on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	if (listener != NULL)
+		evconnlistener_enable(listener);
+	if (metrics_listener != NULL)
+		evconnlistener_enable(metrics_listener);
+}
+
 static void
 on_accept_error(struct evconnlistener *l, void *arg)
 {
+	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+	int err = errno;
+
 	(void)l, (void)arg;
-	/* EMFILE and the like: the connection waits in the backlog for a later try */
-	log_warn("worker %u: cannot accept a connection: %s", heritage.index, strerror(errno));
+	log_warn("worker %u: cannot accept a connection: %s", heritage.index, strerror(err));
+	/*
+	 * EMFILE and the like: the connection stays in the backlog, so the
+	 * listener stays readable and would fail again at once, for ever (a busy
+	 * loop, and a log line each turn).  The listeners rest until a
+	 * descriptor may be free again.
+	 */
+	if (accept_pause == NULL &&
+	    (accept_pause = evtimer_new(evconnlistener_get_base(l), on_accept_resume, NULL)) == NULL)
+		return;
+	if (evtimer_pending(accept_pause, NULL))
+		return;
+	if (listener != NULL)
+		evconnlistener_disable(listener);
+	if (metrics_listener != NULL)
+		evconnlistener_disable(metrics_listener);
+	evtimer_add(accept_pause, &tv);
 }
 
 /* Accepts on fd; on_accept's argument is non-NULL for the metrics listener. */
@@ -918,6 +951,10 @@ conn_listen(struct event_base *base, int fd, int metrics_fd)
 void
 conn_unlisten(void)
 {
+	if (accept_pause != NULL) {
+		event_free(accept_pause);
+		accept_pause = NULL;
+	}
 	if (listener != NULL) {
 		evconnlistener_free(listener);
 		listener = NULL;

@@ -5,10 +5,14 @@ requests held open upstream show as in flight (and reserved on the budgets)
 and go back to 0; after priced requests each budget's spent equals the
 ledger's cost for its scope; a reload with a changed config raises the
 generation, the new workers serve and an old one that still has a request
-shows as draining, then goes; no secret is printed; a stopped gateway, a dead
-one and a file from another version are refused with exit 1."""
+shows as draining, then goes; no secret is printed; copies of the live files,
+damaged (a window no config gives, a time zone without its end, garbage
+counters), never crash it; a second gateway on the same run directory is
+refused; a stopped gateway, a dead one and a file from another version are
+refused with exit 1."""
 import json
 import os
+import random
 import signal
 import struct
 import subprocess
@@ -19,7 +23,7 @@ import time
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, MASTER_KEY, USER_KEY, Gateway, Mock, done, eq, ok, wait_until  # noqa: E402
+from tg import BUILD, MASTER_KEY, USER_KEY, Gateway, Mock, done, eq, free_port, ok, wait_until  # noqa: E402
 
 BUDGETS = """\
   budget_timezone: UTC
@@ -168,6 +172,56 @@ def secrets(gw, secret):
        "no secret in the output")
 
 
+def damaged(gw):
+    """tollctl status on copies of the live files, damaged: never a crash, whatever they hold.
+    Slots are found by their counter's id; after the id (120 bytes) come has_window,
+    the window's unit and length, its start and end, spent, reserved and the limit."""
+    with open(os.path.join(gw.run_dir, "tollgate.status"), "rb") as f:
+        st_bytes = f.read()
+    with open(os.path.join(gw.run_dir, "tollgate.budgets"), "rb") as f:
+        bu_bytes = f.read()
+    ids = [bu_bytes.find(i) for i in (b"*|1d\0", b"t|research|1mo\0")]
+    tz = st_bytes.find(b"UTC\0", 0, 512)
+    if min(ids) < 0 or tz < 0:
+        ok(False, "the live files hold the global and team counters and the time zone", (ids, tz))
+        return
+
+    def run(what, st, bu):
+        with tempfile.TemporaryDirectory() as d:
+            for name, data in (("tollgate.status", st), ("tollgate.budgets", bu)):
+                with open(os.path.join(d, name), "wb") as f:
+                    f.write(data)
+            outs = [tollctl("--run-dir", d), tollctl("--run-dir", d, "--json")]
+        good = all(r.returncode in (0, 1) for r in outs)
+        if good and outs[1].returncode == 0:
+            try:
+                json.loads(outs[1].stdout)
+            except ValueError:
+                good = False
+        return ok(good, "tollctl status on %s: no crash, a valid answer" % what,
+                  [(r.returncode, r.stderr[-300:]) for r in outs])
+
+    bu = bytearray(bu_bytes)
+    at = ids[0]
+    struct.pack_into("<iiiiqqq", bu, at + 120, 1, 0, 0, 0, 1 << 62, 0, 0)
+    bu[at:at + 120] = b"*|4611686018427387904s".ljust(120, b"\0")
+    run("a window of 2^62 seconds (its nanoseconds wrap to 0)", st_bytes, bytes(bu))
+    st = bytearray(st_bytes)
+    st[tz:tz + 64] = b"A" * 64
+    run("a time zone without its NUL", bytes(st), bu_bytes)
+    rnd = random.Random(7)
+    for round in range(20):
+        bu = bytearray(bu_bytes)
+        for at in ids:
+            for off in range(120, 184, 8):
+                if rnd.random() < 0.5:
+                    bu[at + off:at + off + 8] = rnd.choice(
+                        [struct.pack("<q", v) for v in (0, 1, -1, 2 ** 63 - 1, -2 ** 63, 1 << 62)] +
+                        [bytes(rnd.getrandbits(8) for _ in range(8))])
+        if not run("garbage counters (round %d)" % round, st_bytes, bytes(bu)):
+            break
+
+
 def not_running(gw):
     run_dir = gw.run_dir
     eq(gw.stop(), 0, "the gateway stops")
@@ -181,6 +235,25 @@ def dead_and_foreign():
     gw = Gateway(mock)
     try:
         ok(tollctl("--run-dir", gw.run_dir).returncode == 0, "a second gateway runs")
+        with open(gw.config) as f:
+            text = f.read().replace("  port: %d\n" % gw.port, "  port: %d\n" % free_port())
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "tollgate.yaml"), "w") as f:
+                f.write(text)
+            with open(os.path.join(d, "prices.yaml"), "w") as f, open(os.path.join(gw.dir, "prices.yaml")) as p:
+                f.write(p.read())
+            try:
+                r = subprocess.run([os.path.join(BUILD, "tollgated"), "-f", "-c", os.path.join(d, "tollgate.yaml"),
+                                    "--ledger", os.path.join(d, "ledger"), "--run-dir", gw.run_dir],
+                                   capture_output=True, text=True, timeout=20)
+                ok(r.returncode != 0 and "another tollgated runs with run_dir '%s'" % gw.run_dir in r.stderr,
+                   "a gateway on another port but this one's run directory is refused, saying why",
+                   (r.returncode, r.stderr[-500:]))
+            except subprocess.TimeoutExpired:
+                ok(False, "a gateway on another port but this one's run directory is refused (it ran)")
+        r = tollctl("--run-dir", gw.run_dir, "--json")
+        ok(r.returncode == 0 and json.loads(r.stdout)["master"]["pid"] == gw.proc.pid,
+           "and the first is still the one shown", (r.returncode, r.stderr))
         workers = gw.children("worker")
         os.kill(gw.proc.pid, signal.SIGKILL)
         gw.proc.wait(10)
@@ -224,6 +297,7 @@ def main():
         processes(gw, status(gw))
         load(gw, key)
         secrets(gw, key)
+        damaged(gw)
         reload(gw)
         not_running(gw)
     finally:

@@ -8,6 +8,7 @@
  * tollctl status) reads back through a read-only mapping and is made afresh.
  */
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -209,6 +210,59 @@ find_counter(void *arg, const struct budget_counter *c)
 	return 0;
 }
 
+/*
+ * A slot whose window no config can give (2^62 seconds: its length in
+ * nanoseconds wraps to 0, and tollctl status divided by it) is passed over,
+ * the others still read.  The slot is found by its id; what follows the id
+ * in it (has_window, then the window) is laid out as in this struct.
+ */
+static void
+test_damaged_window(const char *path)
+{
+	struct {
+		char		id[BUDGET_ID_MAX];
+		int		has_window;
+		struct window	window;
+	} tail;
+	struct found fd = { .id = "t|research|1mo" };
+	struct budget_file *f;
+	char err[256], *data;
+	int64_t owner;
+	long size, at;
+	FILE *fp;
+
+	if ((fp = fopen(path, "r+")) == NULL || fseek(fp, 0, SEEK_END) < 0 || (size = ftell(fp)) < 0 ||
+	    (data = malloc((size_t)size)) == NULL) {
+		ok(0, "cannot read back '%s'", path);
+		return;
+	}
+	rewind(fp);
+	if (fread(data, 1, (size_t)size, fp) != (size_t)size)
+		size = 0;
+	for (at = 0; at + (long)sizeof(tail) <= size; at += 8)
+		if (strcmp(data + at, fd.id) == 0)
+			break;
+	free(data);
+	if (!ok(at + (long)sizeof(tail) <= size, "the counter's slot is found in the file")) {
+		fclose(fp);
+		return;
+	}
+	memset(&tail, 0, sizeof(tail));
+	snprintf(tail.id, sizeof(tail.id), "%s", fd.id);
+	tail.has_window = 1;
+	tail.window.unit = WINDOW_SECONDS;
+	tail.window.n = (int64_t)1 << 62;
+	fseek(fp, at, SEEK_SET);
+	fwrite(&tail, sizeof(tail), 1, fp);
+	fclose(fp);
+	budget_file_open(path, &f, &owner, err, sizeof(err));
+	budget_file_each(f, find_counter, &fd);
+	ok(fd.n == 0 && fd.total == 1,
+	    "a slot with a window window_parse() cannot make is passed over, the other read "
+	    "(%d of %d)", fd.n, fd.total);
+	budget_file_close(f);
+}
+
 static void
 test_file(void)
 {
@@ -248,6 +302,7 @@ test_file(void)
 	budget_file_each(f, find_counter, &fd);
 	ok(fd.c.max == BUDGET_NONE && fd.c.spent == 80, "a counter without a limit says so");
 	budget_file_close(f);
+	test_damaged_window(path);
 
 	/* a new start: a new file, the old counters not carried over */
 	ok(budget_shm_create(256, path, &again, err, sizeof(err)) == 0, "made again over the old one");

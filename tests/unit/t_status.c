@@ -109,7 +109,25 @@ test_refusals(void)
 	ok(status_open(dir, &r, &why, err, sizeof(err)) < 0 && why == STATUS_INCOMPATIBLE &&
 	    strstr(err, "not a tollgate status file"), "no magic: not a status file");
 	st->h.magic = STATUS_MAGIC;
+	/* (pid_t)2^32 is 0 and (pid_t)(2^32 - 1) is -1: kill() of either succeeds, for a group */
+	st->h.master_pid = (int64_t)1 << 32;
+	ok(status_open(dir, &r, &why, err, sizeof(err)) < 0 && why == STATUS_STALE,
+	    "a master pid past pid_t is no live master (%s)", err);
+	st->h.master_pid = ((int64_t)1 << 32) - 1;
+	ok(status_open(dir, &r, &why, err, sizeof(err)) < 0 && why == STATUS_STALE,
+	    "nor is one that truncates to -1 (%s)", err);
+	st->h.master_pid = getpid();
 	ok(status_open(dir, &r, &why, err, sizeof(err)) == 0, "and whole again, it opens");
+	{
+		struct status_header h;
+
+		/* a damaged file: the zone's bytes fill the field, with no end */
+		memset(st->h.timezone, 'A', sizeof(st->h.timezone));
+		status_read_header(r, &h);
+		ok(memchr(h.timezone, '\0', sizeof(h.timezone)) != NULL &&
+		    strlen(h.timezone) == sizeof(h.timezone) - 1,
+		    "a time zone with no terminating NUL in the file reads terminated");
+	}
 	status_close(r);
 	ok(truncate(path, 100) == 0 &&
 	    status_open(dir, &r, &why, err, sizeof(err)) < 0 && why == STATUS_INCOMPATIBLE,

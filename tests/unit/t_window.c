@@ -165,6 +165,28 @@ main(void)
 	rejects("1201mo", "longer than 100 years");
 	rejects("99999999999999999999999s", "longer than 100 years");
 
+	/* what a file may hold: only what window_parse() makes is valid */
+	{
+		static const char *const made[] = { "1s", "100s", "1d", "1200mo", "36500d" };
+		struct window v;
+		size_t i;
+		int all = 1;
+
+		for (i = 0; i < sizeof(made) / sizeof(made[0]); i++)
+			all &= window_parse(made[i], &v, err, sizeof(err)) == 0 && window_valid(&v);
+		ok(all, "every window window_parse() makes is valid");
+		v = (struct window){ WINDOW_SECONDS, (int64_t)1 << 62 };
+		ok(!window_valid(&v), "2^62 seconds is not (its nanoseconds overflow to 0)");
+		v = (struct window){ WINDOW_MONTHS, 1201 };
+		ok(!window_valid(&v), "nor 1201 months");
+		v = (struct window){ WINDOW_DAYS, 0 };
+		ok(!window_valid(&v), "nor 0 days");
+		v = (struct window){ WINDOW_DAYS, -7 };
+		ok(!window_valid(&v), "nor -7 days");
+		memset(&v, 0xff, sizeof(v));
+		ok(!window_valid(&v), "nor an unknown unit");
+	}
+
 	ok(window_set_timezone("Mars/Olympus_Mons", err, sizeof(err)) < 0 &&
 	    strstr(err, "unknown time zone 'Mars/Olympus_Mons'") != NULL,
 	    "an unknown zone is refused: %s", err);
