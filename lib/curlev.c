@@ -61,8 +61,6 @@ socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 	else if (si->ev != NULL)
 		event_free(si->ev);
 	si->ev = event_new(c->base, s, kind, on_socket_event, c);
-	if (si->ev != NULL && c->socket_priority >= 0)
-		event_priority_set(si->ev, c->socket_priority);
 	return si->ev != NULL && event_add(si->ev, NULL) == 0 ? 0 : -1;
 }
 
@@ -86,7 +84,6 @@ curlev_init(struct curlev *c, struct event_base *base, void (*done)(void *), voi
 	c->base = base;
 	c->done = done;
 	c->arg = arg;
-	c->socket_priority = -1;
 	if ((c->multi = curl_multi_init()) == NULL)
 		return -1;
 	if ((c->timer = evtimer_new(base, on_timer, c)) == NULL) {

@@ -20,13 +20,11 @@ struct curlev {
 	struct event		*timer;		/* curl's own timeouts */
 	void			(*done)(void *arg);	/* after curl ran: finish transfers */
 	void			*arg;
-	int			 socket_priority;	/* of the socket events; -1: the base's default */
 };
 
 /*
  * Makes c's multi handle and timer on base; done(arg) runs after every
- * socket or timer event.  0, or -1 (nothing to release).  The socket
- * events take the base's default priority until socket_priority is set.
+ * socket or timer event.  0, or -1 (nothing to release).
  */
 int curlev_init(struct curlev *c, struct event_base *base, void (*done)(void *), void *arg);
 

@@ -445,17 +445,6 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
- * Event priorities.  Clients (the listener, their connections) and timers
- * take the middle, default priority; upstream sockets, which carry the
- * chunks of running streams, the lowest.  libevent runs a lower priority's
- * events only when no higher one is ready, and re-polls after UPSTREAM_BATCH
- * of them: a new request is read, sent upstream and answered without waiting
- * behind a loop turn of a thousand streams' chunks, which only wait a moment.
- */
-#define WORKER_PRIORITIES		3
-#define UPSTREAM_BATCH			16
-
-/*
  * The event loop, with epoll's changelist: the interest changes a request makes
  * (curl moving its sockets, a client's write interest) are
  * folded into one epoll_ctl per socket and loop turn, or none, instead of one
@@ -470,14 +459,8 @@ new_base(void)
 	if (cfg == NULL)
 		return NULL;
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-	/* after this many upstream socket events, look for new work first */
-	event_config_set_max_dispatch_interval(cfg, NULL, UPSTREAM_BATCH, WORKER_PRIORITY_UPSTREAM);
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
-	if (base != NULL && event_base_priority_init(base, WORKER_PRIORITIES) < 0) {
-		event_base_free(base);
-		return NULL;
-	}
 	return base;
 }
 

@@ -29,9 +29,6 @@
 
 #define EXCHANGE_MAGIC	0x65786368u	/* "exch" */
 
-/* The lowest of the loop's event priorities: upstream sockets (worker.c). */
-#define WORKER_PRIORITY_UPSTREAM	2
-
 struct exchange;
 TAILQ_HEAD(exchange_list, exchange);
 

@@ -31,7 +31,6 @@ upstream_init(struct worker *w)
 {
 	if (curlev_init(&w->curl, w->base, curl_ran, w) < 0)
 		return -1;
-	w->curl.socket_priority = WORKER_PRIORITY_UPSTREAM;
 	/* keep plenty of upstream connections alive between requests */
 	curl_multi_setopt(w->curl.multi, CURLMOPT_MAXCONNECTS, 256L);
 	return 0;
