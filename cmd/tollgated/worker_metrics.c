@@ -89,6 +89,17 @@ usd(struct buf *out, __int128 pico)
 	buf_append(out, text, strlen(text));
 }
 
+/* A sample's name and its model and provider labels, the label set left open. */
+static void
+model_sample(struct buf *out, const char *name, const struct total *t)
+{
+	buf_printf(out, "%s{model=\"", name);
+	metrics_label(out, t->label[0]);
+	buf_append(out, "\",provider=\"", 12);
+	metrics_label(out, t->label[1]);
+	buf_append(out, "\"", 1);
+}
+
 static void
 by_model(struct buf *out)
 {
@@ -102,20 +113,14 @@ by_model(struct buf *out)
 		goto out;
 	buf_append(out, head, strlen(head));
 	for (i = 0; i < ts.n; i++) {
-		buf_printf(out, "tollgate_requests_total{model=\"");
-		metrics_label(out, ts.t[i].label[0]);
-		buf_printf(out, "\",provider=\"");
-		metrics_label(out, ts.t[i].label[1]);
-		buf_printf(out, "\"} %lld\n", (long long)ts.t[i].v.requests);
+		model_sample(out, "tollgate_requests_total", &ts.t[i]);
+		buf_printf(out, "} %lld\n", (long long)ts.t[i].v.requests);
 	}
 	buf_printf(out, "# HELP tollgate_request_errors_total Recorded requests that failed (status >= 400 or no answer).\n"
 	    "# TYPE tollgate_request_errors_total counter\n");
 	for (i = 0; i < ts.n; i++) {
-		buf_printf(out, "tollgate_request_errors_total{model=\"");
-		metrics_label(out, ts.t[i].label[0]);
-		buf_printf(out, "\",provider=\"");
-		metrics_label(out, ts.t[i].label[1]);
-		buf_printf(out, "\"} %lld\n", (long long)ts.t[i].v.errors);
+		model_sample(out, "tollgate_request_errors_total", &ts.t[i]);
+		buf_printf(out, "} %lld\n", (long long)ts.t[i].v.errors);
 	}
 	buf_printf(out, "# HELP tollgate_tokens_total Tokens recorded, by model, provider and category.\n"
 	    "# TYPE tollgate_tokens_total counter\n");
@@ -123,21 +128,15 @@ by_model(struct buf *out)
 		for (k = 0; k < RECORD_TOKEN_COUNT; k++) {
 			if (k == RECORD_TOK_DURATION_MS)
 				continue;	/* not tokens */
-			buf_printf(out, "tollgate_tokens_total{model=\"");
-			metrics_label(out, ts.t[i].label[0]);
-			buf_printf(out, "\",provider=\"");
-			metrics_label(out, ts.t[i].label[1]);
-			buf_printf(out, "\",category=\"%s\"} %lld\n", record_token_name((unsigned)k),
+			model_sample(out, "tollgate_tokens_total", &ts.t[i]);
+			buf_printf(out, ",category=\"%s\"} %lld\n", record_token_name((unsigned)k),
 			    (long long)ts.t[i].v.tokens[k]);
 		}
 	buf_printf(out, "# HELP tollgate_spend_usd_total Cost recorded, in USD, by model and provider.\n"
 	    "# TYPE tollgate_spend_usd_total counter\n");
 	for (i = 0; i < ts.n; i++) {
-		buf_printf(out, "tollgate_spend_usd_total{model=\"");
-		metrics_label(out, ts.t[i].label[0]);
-		buf_printf(out, "\",provider=\"");
-		metrics_label(out, ts.t[i].label[1]);
-		buf_printf(out, "\"} ");
+		model_sample(out, "tollgate_spend_usd_total", &ts.t[i]);
+		buf_printf(out, "} ");
 		usd(out, ts.t[i].v.total);
 		buf_append(out, "\n", 1);
 	}
