@@ -79,10 +79,8 @@ exchange_free(struct exchange *ex)
 		return;
 	upstream_abort(ex);
 	admit_settle(ex, 0);	/* never recorded: its reservation goes */
-	if (ex->req != NULL) {
-		hreq_set_closecb(ex->req, NULL, NULL);
-		hreq_set_draincb(ex->req, NULL, NULL);
-	}
+	if (ex->req != NULL)
+		hreq_detach(ex->req);
 	TAILQ_REMOVE(&worker.live, ex, link);
 	status_count(&worker.status->in_flight, -1);
 	worker_release_prices(ex->view);

@@ -136,6 +136,8 @@ void hreq_set_closecb(struct hreq *r, void (*cb)(struct hreq *, void *), void *a
 size_t hreq_unsent(const struct hreq *r);
 /* cb(r, arg) once, when all of the answer so far has been sent. */
 void hreq_set_draincb(struct hreq *r, void (*cb)(struct hreq *, void *), void *arg);
+/* Neither callback any more: the exchange behind r is done with it. */
+void hreq_detach(struct hreq *r);
 
 /* worker_metrics.c: GET /metrics */
 void metrics_serve(struct hreq *req);

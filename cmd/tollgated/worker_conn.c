@@ -381,9 +381,7 @@ request_done(struct conn *c)
 {
 	struct hreq *r = &c->req;
 
-	r->closecb = NULL;
-	r->closearg = NULL;
-	r->draincb = NULL;
+	hreq_detach(r);
 	r->replied = r->started = r->chunked = 0;
 	c->state = CONN_READING;
 	if (c->raw.cap > KEEP_BUFFER)
@@ -454,6 +452,13 @@ hreq_set_closecb(struct hreq *r, void (*cb)(struct hreq *, void *), void *arg)
 {
 	r->closecb = cb;
 	r->closearg = arg;
+}
+
+void
+hreq_detach(struct hreq *r)
+{
+	r->closecb = r->draincb = NULL;
+	r->closearg = r->drainarg = NULL;
 }
 
 size_t

@@ -555,8 +555,7 @@ http_finish(struct exchange *ex)
 		return;
 	}
 	/* the exchange ends here: the connection must not call back into it */
-	hreq_set_closecb(req, NULL, NULL);
-	hreq_set_draincb(req, NULL, NULL);
+	hreq_detach(req);
 	money_format(ex->rec.total, MONEY_COST_SCALE, cost);
 	if (ex->started) {
 		struct buf b = { 0 };
