@@ -3,7 +3,7 @@
 # Needs TOLLCTL (the binary) and TOLLGATE_SRC (the project root); make check sets both.
 set -u
 : "${TOLLGATE_SRC:=$(cd "$(dirname "$0")/.." && pwd)}"
-: "${TOLLCTL:=$TOLLGATE_SRC/build/tollctl}"
+: "${TOLLCTL:=${TOLLGATE_BUILD:-$TOLLGATE_SRC/build}/tollctl}"
 SHARED="$TOLLGATE_SRC/../shared/data"
 T=$(mktemp -d)
 # and stop the gateway and the mock provider of the spend tests, if they still run

@@ -4,7 +4,7 @@
 # Needs TOLLCTL (the binary); make check sets it.
 set -u
 : "${TOLLGATE_SRC:=$(cd "$(dirname "$0")/.." && pwd)}"
-: "${TOLLCTL:=$TOLLGATE_SRC/build/tollctl}"
+: "${TOLLCTL:=${TOLLGATE_BUILD:-$TOLLGATE_SRC/build}/tollctl}"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 L="$T/ledger"
