@@ -459,6 +459,13 @@ hexval(char c)
 	return c - 'A' + 10;
 }
 
+/* The four hex digits at p (checked by the scanner) as a number. */
+static unsigned
+hex4(const char *p)
+{
+	return (unsigned)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
+}
+
 int
 json_unescape(const struct json_text *t, char *dst, size_t dstlen)
 {
@@ -485,10 +492,21 @@ json_unescape(const struct json_text *t, char *dst, size_t dstlen)
 		case 'u':
 			if (i + 4 >= t->len)
 				return -1;
-			cp = (unsigned)(hexval(t->ptr[i + 1]) << 12 | hexval(t->ptr[i + 2]) << 8 |
-			    hexval(t->ptr[i + 3]) << 4 | hexval(t->ptr[i + 4]));
+			cp = hex4(t->ptr + i + 1);
 			i += 4;
-			/* UTF-8 encode; surrogates are kept as their own code units */
+			/*
+			 * A surrogate pair is one character, as every other parser
+			 * reads it; a lone surrogate is kept as its own code unit.
+			 */
+			if (cp >= 0xd800 && cp < 0xdc00 && i + 6 < t->len && t->ptr[i + 1] == '\\' &&
+			    t->ptr[i + 2] == 'u') {
+				unsigned lo = hex4(t->ptr + i + 3);
+
+				if (lo >= 0xdc00 && lo < 0xe000) {
+					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+					i += 6;
+				}
+			}
 			if (cp < 0x80) {
 				if (o + 1 >= dstlen) return -1;
 				dst[o++] = (char)cp;
@@ -496,9 +514,15 @@ json_unescape(const struct json_text *t, char *dst, size_t dstlen)
 				if (o + 2 >= dstlen) return -1;
 				dst[o++] = (char)(0xc0 | cp >> 6);
 				dst[o++] = (char)(0x80 | (cp & 0x3f));
-			} else {
+			} else if (cp < 0x10000) {
 				if (o + 3 >= dstlen) return -1;
 				dst[o++] = (char)(0xe0 | cp >> 12);
+				dst[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				dst[o++] = (char)(0x80 | (cp & 0x3f));
+			} else {
+				if (o + 4 >= dstlen) return -1;
+				dst[o++] = (char)(0xf0 | cp >> 18);
+				dst[o++] = (char)(0x80 | ((cp >> 12) & 0x3f));
 				dst[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
 				dst[o++] = (char)(0x80 | (cp & 0x3f));
 			}

@@ -6,9 +6,10 @@
  * What tollgate reads must be what the provider reads, or a client could
  * be routed, priced and admitted on one model while the provider serves
  * another, or have the usage tollgate asked for switched off.  So a key is
- * compared after its escapes are decoded ("mod\u0065l" is "model"), and a
+ * compared after its escapes are decoded ("mod\u0065l" is "model"), a
  * field tollgate reads may not appear twice (providers' parsers disagree
- * on which of two wins).
+ * on which of two wins), and a string it reads may not hold a NUL: as a C
+ * string "gpt-x\u0000evil" would be read as "gpt-x".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,15 +31,16 @@ static const char *const field_names[F_OTHER] = {
 	[F_METADATA] = "metadata",
 };
 
-/* Whether key, its escapes decoded, is lit. */
+/* Whether key, its escapes decoded, is lit ("model\u0000" is not "model"). */
 static int
 key_is(const struct json_text *key, const char *lit)
 {
 	char k[64];
+	size_t n = strlen(lit);
 
 	if (!key->escaped)
 		return json_text_is(key, lit);
-	return json_unescape(key, k, sizeof(k)) >= 0 && strcmp(k, lit) == 0;
+	return json_unescape(key, k, sizeof(k)) == (int)n && memcmp(k, lit, n) == 0;
 }
 
 static enum field
@@ -61,29 +63,62 @@ is_space(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static void
-text_into(const struct json_text *t, char *dst, size_t n)
+/* Whether string t holds a NUL, raw or escaped, wherever it stands. */
+static int
+has_nul(const struct json_text *t)
 {
+	size_t i;
+
+	if (memchr(t->ptr, '\0', t->len) != NULL)
+		return 1;
+	for (i = 0; t->escaped && i + 1 < t->len; i++) {
+		if (t->ptr[i] != '\\')
+			continue;
+		/* the scanner checked every escape: a 'u' has its four hex digits */
+		if (t->ptr[i + 1] == 'u' && memcmp(t->ptr + i + 2, "0000", 4) == 0)
+			return 1;
+		i++;
+	}
+	return 0;
+}
+
+/*
+ * String t decoded into dst[n]: "" when it does not fit.  A string holding
+ * a NUL is refused (the error names field), not cut short at it.
+ */
+static int
+text_into(struct json_scan *s, const struct json_text *t, char *dst, size_t n,
+    const char *field, struct reqbody *f)
+{
+	if (has_nul(t)) {
+		f->bad_field = field;
+		return json_fail(s, "a NUL character");
+	}
 	if (!t->escaped && t->len < n) {
 		memcpy(dst, t->ptr, t->len);
 		dst[t->len] = '\0';
 	} else if (json_unescape(t, dst, n) < 0)
 		dst[0] = '\0';
+	return 0;
 }
 
-/* metadata.tags: ["a", "b"] -> "a,b" */
+/* metadata.tags, given once: ["a", "b"] -> "a,b" */
 static int
-read_tags(struct json_scan *s, char *tags, size_t n)
+read_tags(struct json_scan *s, struct reqbody *f)
 {
+	char *tags = f->tags;
+	size_t n = sizeof(f->tags);
 	struct json_text key, v;
 	enum json_type type;
-	int r;
+	int r, seen = 0;
 
 	if (json_peek(s) != JSON_OBJECT)
 		return json_skip(s);
 	if (json_object_begin(s) < 0)
 		return -1;
 	while ((r = json_next_key(s, &key)) > 0) {
+		if (key_is(&key, "tags") && seen++)
+			return json_fail(s, "'tags' is given twice");
 		if (!key_is(&key, "tags") || json_peek(s) != JSON_ARRAY) {
 			if (json_skip(s) < 0)
 				return -1;
@@ -100,9 +135,9 @@ read_tags(struct json_scan *s, char *tags, size_t n)
 					return -1;
 				continue;
 			}
-			if (json_scalar(s, &type, &v) < 0)
+			if (json_scalar(s, &type, &v) < 0 ||
+			    text_into(s, &v, tag, sizeof(tag), "metadata.tags", f) < 0)
 				return -1;
-			text_into(&v, tag, sizeof(tag));
 			if (tag[0] && used + strlen(tag) + 2 < n)
 				snprintf(tags + used, n - used, "%s%s", used ? "," : "", tag);
 		}
@@ -182,7 +217,7 @@ read_field(struct json_scan *s, const char *body, enum field fld, struct reqbody
 
 	switch (fld) {
 	case F_METADATA:
-		return read_tags(s, f->tags, sizeof(f->tags));
+		return read_tags(s, f);
 	case F_STREAM_OPTIONS:
 		return read_stream_options(s, body, f);
 	case F_OTHER:
@@ -200,14 +235,13 @@ read_field(struct json_scan *s, const char *body, enum field fld, struct reqbody
 			break;
 		f->spans.model_at = (size_t)(v.ptr - 1 - body);
 		f->spans.model_len = v.len + 2;
-		text_into(&v, f->model, sizeof(f->model));
-		break;
+		return text_into(s, &v, f->model, sizeof(f->model), "model", f);
 	case F_STREAM:
 		f->stream = type == JSON_TRUE;
 		break;
 	case F_USER:
 		if (type == JSON_STRING)
-			text_into(&v, f->user, sizeof(f->user));
+			return text_into(s, &v, f->user, sizeof(f->user), "user", f);
 		break;
 	case F_MAX_TOKENS:
 		if (type == JSON_NUMBER)
@@ -215,7 +249,7 @@ read_field(struct json_scan *s, const char *body, enum field fld, struct reqbody
 		break;
 	case F_SERVICE_TIER:
 		if (type == JSON_STRING)
-			text_into(&v, f->tier, sizeof(f->tier));
+			return text_into(s, &v, f->tier, sizeof(f->tier), "service_tier", f);
 		break;
 	default:
 		break;
@@ -230,7 +264,7 @@ reqbody_parse(const char *body, size_t len, struct reqbody *f, char *err, size_t
 	struct json_text key;
 	enum field fld;
 	unsigned seen = 0;
-	char dup[64] = "";
+	char what[64] = "";
 	int r, line, col;
 
 	memset(f, 0, sizeof(*f));
@@ -245,7 +279,7 @@ reqbody_parse(const char *body, size_t len, struct reqbody *f, char *err, size_t
 		fld = field_of(&key);
 		if (fld != F_OTHER && (seen & 1u << fld)) {
 			json_fail(&s, "a field tollgate reads is given twice");
-			snprintf(dup, sizeof(dup), "'%s' is given twice", field_names[fld]);
+			snprintf(what, sizeof(what), "'%s' is given twice", field_names[fld]);
 			goto bad;
 		}
 		seen |= 1u << fld;
@@ -257,8 +291,10 @@ reqbody_parse(const char *body, size_t len, struct reqbody *f, char *err, size_t
 	return 0;
 bad:
 	json_position(&s, &line, &col);
+	if (f->bad_field != NULL)
+		snprintf(what, sizeof(what), "'%s' holds a NUL character (\\u0000)", f->bad_field);
 	snprintf(err, errlen, "line %d, column %d: %s", line, col,
-	    dup[0] ? dup : s.error ? s.error : "malformed");
+	    what[0] ? what : s.error ? s.error : "malformed");
 	return -1;
 }
 

@@ -28,11 +28,17 @@ struct reqbody {
 						   max_output_tokens; 0: none; INT64_MAX:
 						   not a whole number */
 	struct reqbody_spans	spans;
+	const char		*bad_field;	/* after a failure: the field refused
+						   ("model", "metadata.tags"), or NULL
+						   when the body is not JSON */
 };
 
 /*
  * Reads body[0..len) (a JSON object) into f.  A field tollgate reads may
- * appear once: a second "model" would reach the provider unrewritten.
+ * appear once: a second "model" would reach the provider unrewritten.  A
+ * string it reads (model, user, service_tier, metadata.tags) may not hold
+ * a NUL, raw or as \u0000: it would be read cut short, "gpt-x\u0000evil"
+ * as "gpt-x", while the provider reads the whole; f->bad_field names it.
  * Returns 0, or -1 with "line L, column C: what" in err.
  */
 int reqbody_parse(const char *body, size_t len, struct reqbody *f, char *err, size_t errlen);

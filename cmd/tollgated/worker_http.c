@@ -20,19 +20,46 @@
 #include "tollgated.h"
 #include "worker.h"
 
+static const char *endpoint_of(const char *path);
+
+/* Anthropic's error type for an HTTP status (its SDKs go by the status). */
+static const char *
+anthropic_type(int status, const char *type)
+{
+	switch (status) {
+	case 400: return "invalid_request_error";
+	case 401: return "authentication_error";
+	case 403: return "permission_error";
+	case 404: return "not_found_error";
+	case 413: return "request_too_large";
+	case 429: return "rate_limit_error";
+	case 529: return "overloaded_error";
+	default:  return status >= 500 ? "api_error" : type;
+	}
+}
+
+/*
+ * An error in the client's own dialect: OpenAI's {"error": {...}}, or on
+ * /v1/messages Anthropic's {"type": "error", "error": {"type", "message"}};
+ * both keep "param" and "code", tollgate's own detail.
+ */
 static void
 send_error(struct hreq *req, int status, const char *type, const char *code, const char *param,
     const char *fmt, va_list ap)
 {
 	struct buf msg = { 0 }, body = { 0 }, pj = { 0 };
+	const char *path = hreq_path(req);	/* NULL before a request line arrived */
+	const char *ep = path != NULL ? endpoint_of(path) : NULL;
+	int anthropic = ep != NULL && strcmp(ep, "/v1/messages") == 0;
 	char text[1024];
 
 	vsnprintf(text, sizeof(text), fmt, ap);
 	json_write_string(&msg, text);
 	if (param != NULL)
 		json_write_string(&pj, param);
-	buf_printf(&body, "{\"error\": {\"message\": %s, \"type\": \"%s\", \"param\": %s, "
-	    "\"code\": \"%s\"}}\n", msg.data ? msg.data : "\"\"", type,
+	buf_printf(&body, "{%s\"error\": {\"message\": %s, \"type\": \"%s\", \"param\": %s, "
+	    "\"code\": \"%s\"}}\n", anthropic ? "\"type\": \"error\", " : "",
+	    msg.data ? msg.data : "\"\"", anthropic ? anthropic_type(status, type) : type,
 	    pj.data ? pj.data : "null", code);
 	hreq_add_header(req, "Content-Type", "application/json");
 	hreq_reply(req, status, body.data, body.len);
@@ -382,8 +409,12 @@ handle_api(struct hreq *req, const char *endpoint)
 	ex->body.len = len;
 	ex->body.data[len] = '\0';
 	if (reqbody_parse(ex->body.data, ex->body.len, &f, err, sizeof(err)) < 0) {
-		http_send_error(req, 400, "invalid_request_error", "invalid_json",
-		    "the request body is not valid JSON (%s)", err);
+		if (f.bad_field != NULL)
+			http_send_param_error(req, f.bad_field, "the request body is refused (%s)",
+			    err);
+		else
+			http_send_error(req, 400, "invalid_request_error", "invalid_json",
+			    "the request body is not valid JSON (%s)", err);
 		exchange_free(ex);
 		return;
 	}

@@ -165,6 +165,45 @@ def test_errors(gw, mock):
     eq(st, 200, "the gateway still serves after every error")
 
 
+def test_nul(gw, mock):
+    """A string tollgate decides on may not hold a NUL: as a C string "demo\u0000evil" is
+    "demo", while the provider would read it whole."""
+    served = mock.get("/mock/stats")
+    before = len(gw.records())
+    cases = [
+        ('"model": "demo\\u0000evil"', "model"),
+        ('"model": "demo", "user": "cust\\u0000other"', "user"),
+        ('"model": "demo", "service_tier": "flex\\u0000x"', "service_tier"),
+        ('"model": "demo", "metadata": {"tags": ["a", "b\\u0000c"]}', "metadata.tags"),
+    ]
+    for fields, field in cases:
+        st, h, data = gw.post("/v1/chat/completions", '{%s, "messages": []}' % fields)
+        try:
+            e = json.loads(data)["error"]
+        except Exception:
+            e = {}
+        ok(st == 400 and e.get("type") == "invalid_request_error" and e.get("param") == field and
+           "'%s'" % field in e.get("message", "") and "NUL" in e.get("message", ""),
+           "a NUL in %s: 400 naming the field, in OpenAI's format" % field, (st, data[:300]))
+    body = '{"model": "claude\\u0000x", "max_tokens": 10, "messages": []}'
+    st, h, data = gw.post("/v1/messages", body, key=None, headers={"x-api-key": MASTER_KEY})
+    try:
+        e = json.loads(data)
+    except Exception:
+        e = {}
+    ok(st == 400 and e.get("type") == "error" and e.get("error", {}).get("type") == "invalid_request_error" and
+       "'model'" in e.get("error", {}).get("message", ""),
+       "on /v1/messages in Anthropic's format", (st, data[:300]))
+    eq(mock.get("/mock/stats"), served, "none of them reached the provider")
+    eq(len(gw.records()), before, "nor the ledger")
+    st, h, data = gw.post("/v1/chat/completions", '{"model": "demo\\\\u0000evil", "messages": []}')
+    ok(st == 400 and json.loads(data)["error"].get("code") == "model_not_found",
+       "an escaped backslash before u0000 is no NUL: the model is unknown", (st, data[:300]))
+    st, h, data = gw.post("/v1/chat/completions", '{"model": "demo", "user": "\\ud83d\\ude00", "messages": []}')
+    rec = gw.record(h.get("x-tollgate-request-id")) if st == 200 else None
+    ok(rec and rec.get("customer") == "\U0001f600", "a surrogate pair is read as one character", (st, rec))
+
+
 def tollctl(gw, *args):
     return subprocess.run([os.path.join(BUILD, "tollctl")] + list(args), capture_output=True, text=True)
 
@@ -342,6 +381,7 @@ def main():
         test_streaming(gw, mock)
         test_endpoints(gw)
         test_errors(gw, mock)
+        test_nul(gw, mock)
         test_reports(gw)
         test_retry(gw, mock)
         test_client_abort(gw)

@@ -210,6 +210,13 @@ def test_timeouts(gw):
     eq(st, 408, "a head that stops coming: 408 after client_timeout")
     eq(json.loads(body)["error"]["code"], "request_timeout", "as an OpenAI-style error")
     ok(c.closed(), "and the connection closes")
+    # no request line yet: the error cannot go by the endpoint
+    c = Conn(gw)
+    c.send("POST /v1/mess")
+    st, h, body = c.response()
+    ok(st == 408 and json.loads(body)["error"]["code"] == "request_timeout",
+       "a request line that stops coming: 408 too", (st, body[:200]))
+    ok("killed by signal" not in gw.logtext(), "no worker died of it", gw.logtext()[-600:])
 
     # a client trickling its head a byte at a time is cut off at the same deadline
     c = Conn(gw)

@@ -19,6 +19,34 @@ position_of_error(const char *doc, int want_line, int want_col, const char *what
 	    want_col, line, col, s.error ? s.error : "no message");
 }
 
+/* The string "raw" (escapes kept) decoded into out[outlen]; its length or -1. */
+static int
+unescape(const char *raw, char *out, size_t outlen)
+{
+	struct json_text t = { raw, strlen(raw), strchr(raw, '\\') != NULL };
+
+	return json_unescape(&t, out, outlen);
+}
+
+static void
+test_unicode_escapes(void)
+{
+	char out[16];
+
+	ok(unescape("a\\ud83d\\ude00b", out, sizeof(out)) == 6 &&
+	    strcmp(out, "a\xf0\x9f\x98\x80" "b") == 0,
+	    "a surrogate pair is one character, in 4 bytes of UTF-8");
+	ok(unescape("\\ud83dx", out, sizeof(out)) == 4 && strcmp(out, "\xed\xa0\xbdx") == 0,
+	    "a lone high surrogate is kept as its own code unit");
+	ok(unescape("\\ud83d\\u0041", out, sizeof(out)) == 4 && strcmp(out, "\xed\xa0\xbd" "A") == 0,
+	    "a high surrogate before a character that is no low one: two characters");
+	ok(unescape("\\ude00", out, sizeof(out)) == 3 && strcmp(out, "\xed\xb8\x80") == 0,
+	    "a lone low surrogate is kept too");
+	is_int(unescape("\\ud83d\\ude00", out, 4), -1, "a pair that does not fit is refused, not cut");
+	ok(unescape("x\\u0000y", out, sizeof(out)) == 3 && memcmp(out, "x\0y", 4) == 0,
+	    "an escaped NUL is decoded: the length, not strlen, says where the string ends");
+}
+
 int
 main(void)
 {
@@ -83,5 +111,6 @@ main(void)
 		is_str(b.data, "\"a\\\"b\\\\c\\u000a\\u0001\"", "strings are escaped on output");
 		buf_release(&b);
 	}
+	test_unicode_escapes();
 	return done_testing();
 }

@@ -93,6 +93,48 @@ test_ambiguous(void)
 	is_int(parse("{\"model\": \"m\"} x", &f, err, sizeof(err)), -1, "trailing bytes refused");
 }
 
+/* A NUL in a string tollgate reads: "gpt-x\u0000evil" must not be read as "gpt-x". */
+static void
+test_nul(void)
+{
+	static const struct {
+		const char	*body;
+		const char	*field;
+	} refused[] = {
+		{ "{\"model\": \"gpt-x\\u0000evil\"}", "model" },
+		{ "{\"model\": \"\\u0000\"}", "model" },
+		{ "{\"model\": \"m\", \"user\": \"u\\u0000v\"}", "user" },
+		{ "{\"model\": \"m\", \"service_tier\": \"flex\\u0000\"}", "service_tier" },
+		{ "{\"model\": \"m\", \"metadata\": {\"tags\": [\"a\", \"b\\u0000c\"]}}", "metadata.tags" },
+	};
+	struct reqbody f;
+	char err[160], want[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		is_int(parse(refused[i].body, &f, err, sizeof(err)), -1, "%s refused", refused[i].body);
+		ok(f.bad_field != NULL && strcmp(f.bad_field, refused[i].field) == 0,
+		    "the field is named: %s", f.bad_field ? f.bad_field : "(none)");
+		snprintf(want, sizeof(want), "'%s' holds a NUL character", refused[i].field);
+		ok(strncmp(err, "line 1, column ", 15) == 0 && strstr(err, want) != NULL,
+		    "and the message says so: %s", err);
+	}
+	is_int(parse("{\"model\": \"m\\\\u0000\"}", &f, err, sizeof(err)), 0,
+	    "an escaped backslash before u0000 is no NUL");
+	is_str(f.model, "m\\u0000", "and is read as the text it is");
+	ok(parse("{\"model\": \"m\", \"messages\": [{\"content\": \"a\\u0000b\"}]}", &f, err,
+	    sizeof(err)) == 0 && f.bad_field == NULL, "a NUL where tollgate reads nothing is the provider's");
+	ok(parse("{\"model\": \"m\", \"model\\u0000\": \"x\"}", &f, err, sizeof(err)) == 0 &&
+	    strcmp(f.model, "m") == 0, "a key with a NUL in it is another key, not the model");
+	is_int(parse("{\"model\": \"a\\u00e9\\ud83d\\ude00\"}", &f, err, sizeof(err)), 0,
+	    "escaped characters other than NUL parse");
+	is_str(f.model, "a\xc3\xa9\xf0\x9f\x98\x80", "as UTF-8, the pair as one character");
+	is_int(parse("{\"model\": \"m\", \"metadata\": {\"tags\": [\"a\"], \"tags\": [\"b\"]}}", &f,
+	    err, sizeof(err)), -1, "metadata.tags given twice is refused");
+	ok(f.bad_field == NULL && strstr(err, "'tags' is given twice") != NULL,
+	    "as a malformed body: %s", err);
+}
+
 static void
 test_rewrite(void)
 {
@@ -119,6 +161,7 @@ main(void)
 {
 	test_fields();
 	test_ambiguous();
+	test_nul();
 	test_rewrite();
 	return done_testing();
 }
