@@ -108,6 +108,8 @@ exchange_put(struct exchange *ex)
 	for (i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
 		if (nspare == SPARE_MAX || bufs[i]->cap > SPARE_BUFFER)
 			buf_release(bufs[i]);
+	if (nspare == SPARE_MAX || ex->sse.line.cap > SPARE_BUFFER || ex->sse.data.cap > SPARE_BUFFER)
+		sse_release(&ex->sse);
 	if (nspare == SPARE_MAX) {
 		free(ex);
 		return;
@@ -120,16 +122,20 @@ exchange_get(void)
 {
 	struct exchange *ex;
 	struct buf keep[5];
+	struct sse sse;
 
 	if (nspare == 0)
 		return calloc(1, sizeof(struct exchange));
 	ex = spare[--nspare];
 	keep[0] = ex->body, keep[1] = ex->upbody, keep[2] = ex->resp;
 	keep[3] = ex->resp_headers, keep[4] = ex->tail;
+	sse = ex->sse;
 	memset(ex, 0, sizeof(*ex));
 	ex->body = keep[0], ex->upbody = keep[1], ex->resp = keep[2];
 	ex->resp_headers = keep[3], ex->tail = keep[4];
 	ex->body.len = ex->upbody.len = ex->resp.len = ex->resp_headers.len = ex->tail.len = 0;
+	ex->sse = sse;
+	sse_reset(&ex->sse);
 	return ex;
 }
 

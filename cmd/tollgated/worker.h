@@ -24,6 +24,7 @@
 #include "reqbody.h"
 #include "route.h"
 #include "shm.h"
+#include "sse.h"
 #include "status.h"
 #include "usage.h"
 
@@ -90,6 +91,9 @@ struct exchange {
 	int				 event_stream;	/* upstream answered text/event-stream */
 	int				 started;	/* the client reply has begun */
 	struct buf			 resp;		/* body (non-stream) or unfinished events */
+	size_t				 resp_at;	/* stream offset of resp.data[0] */
+	struct sse			 sse;		/* the stream's events being split */
+	int				 drop_lf;	/* a dropped event ended in a CR: an LF next ends it */
 	struct buf			 tail;		/* the end marker, held until the commit */
 	struct usage_raw		 raw;
 	struct price_view		*view;		/* generation the request started under */

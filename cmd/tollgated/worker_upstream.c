@@ -3,8 +3,9 @@
  * worker's event_base through curl_multi_socket_action (curl's hiperfifo
  * pattern: a socket callback, a timer callback, a back-pointer through
  * CURLOPT_PRIVATE, and one completion point, check_multi_info()).  Bodies
- * stream through untouched; SSE is cut into events here so that usage can
- * be read and the end marker held back until the record is committed.
+ * stream through untouched; SSE is cut into events (by lib/sse.c, as
+ * tollctl cuts recorded streams) so that usage can be read and the end
+ * marker held back until the record is committed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,97 +47,99 @@ upstream_release(struct worker *w)
 
 /* ---- server-sent events ------------------------------------------------ */
 
-/* Length of the first complete event in p (its blank line included), or 0. */
-static size_t
-event_length(const char *p, size_t n)
+/*
+ * A stream is split by lib/sse.c, and passed on as the provider's own bytes:
+ * ex->resp holds those taken and not yet passed on, from stream offset
+ * ex->resp_at; sent is the offset up to which they went to the client (out),
+ * to the held end (ex->tail), or were dropped.
+ */
+struct relay {
+	struct exchange	*ex;
+	struct buf	*out;
+	size_t		 sent;
+};
+
+/*
+ * The stream's bytes from r->sent to offset to (comments, blank lines, an
+ * event without data) go on as they came: to the client, or, once the end
+ * marker is held, after it, so that nothing overtakes it.
+ */
+static int
+pass(struct relay *r, size_t to)
 {
-	const char *end = p + n, *nl = p;
+	struct exchange *ex = r->ex;
+	const char *p = ex->resp.data + (r->sent - ex->resp_at);
+	size_t n = to - r->sent;
 
-	while ((nl = memchr(nl, '\n', (size_t)(end - nl))) != NULL && ++nl < end) {
-		if (*nl == '\n')
-			return (size_t)(nl + 1 - p);
-		if (*nl == '\r' && nl + 1 < end && nl[1] == '\n')
-			return (size_t)(nl + 2 - p);
-	}
-	return 0;
-}
-
-/* The event's name and its data lines joined by '\n'. */
-static void
-event_fields(const char *p, size_t n, char *name, size_t namelen, struct buf *data)
-{
-	const char *end = p + n;
-
-	name[0] = '\0';
-	data->len = 0;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t len = (size_t)((nl ? nl : end) - p);
-
-		if (len && p[len - 1] == '\r')
-			len--;
-		if (len >= 5 && memcmp(p, "data:", 5) == 0) {
-			size_t off = len > 5 && p[5] == ' ' ? 6 : 5;
-			if (data->len)
-				buf_append(data, "\n", 1);
-			buf_append(data, p + off, len - off);
-		} else if (len >= 6 && memcmp(p, "event:", 6) == 0) {
-			size_t off = len > 6 && p[6] == ' ' ? 7 : 6;
-			snprintf(name, namelen, "%.*s", (int)(len - off), p + off);
-		}
-		p = nl ? nl + 1 : end;
-	}
+	r->sent = to;
+	return n == 0 ? 0 : buf_append(ex->tail.len ? &ex->tail : r->out, p, n);
 }
 
 /*
- * Relays every complete event in ex->resp: usage is read on the way, the
- * usage chunk tollgate asked for (no choices, and usage) is dropped, and the end marker ([DONE],
+ * One event: usage is read on the way, the usage chunk tollgate asked for
+ * (no choices, and usage) is dropped, and the end marker ([DONE],
  * message_stop) is kept back until the record is committed.  Of the events
  * with no usage in them only the first is parsed, for the model and service
  * tier; later ones say the same (the last chunk repeats them with the usage).
  */
-static void
-relay_events(struct exchange *ex, int at_end)
+static int
+on_event(void *arg, const char *name, const char *data, size_t len, size_t line)
 {
-	static struct buf out, data;	/* scratch, kept between calls */
-	char name[64];
-	size_t off = 0, n;
+	struct relay *r = arg;
+	struct exchange *ex = r->ex;
+	size_t from = ex->sse.event_at, n = ex->sse.at - from;
+	const char *ev = ex->resp.data + (from - ex->resp_at);
+	int usage = len && usage_maybe_in(data, len);
+
+	(void)line;
+	if (pass(r, from) < 0)
+		return -1;
+	if (usage || (len && ex->events_read == 0))
+		usage_collect(&ex->raw, data, len, NULL, 0, NULL);
+	ex->events_read += len != 0;
+	r->sent = ex->sse.at;
+	if (ex->tail.len || (len == 6 && memcmp(data, "[DONE]", 6) == 0) ||
+	    strcmp(name, "message_stop") == 0)
+		return buf_append(&ex->tail, ev, n);
+	if (ex->strip_usage && usage && (memmem(data, len, "\"choices\":[]", 12) != NULL ||
+	    memmem(data, len, "\"choices\": []", 13) != NULL)) {
+		/* its blank line's CR ended the piece: an LF starting the next is dropped with it */
+		ex->drop_lf = ex->sse.cr;
+		return 0;
+	}
+	return buf_append(r->out, ev, n);
+}
+
+/*
+ * Takes p[0..n), the stream's next bytes (already appended to ex->resp), or
+ * with at_end its end: relays every event they complete, and what lies
+ * between events.  Returns 0, or -1 when out of memory.
+ */
+static int
+relay_events(struct exchange *ex, const char *p, size_t n, int at_end)
+{
+	static struct buf out;	/* scratch, kept between calls */
+	struct relay r = { ex, &out, ex->resp_at };
+	size_t used;
+	int rc;
 
 	out.len = 0;
-	while (off < ex->resp.len) {
-		n = event_length(ex->resp.data + off, ex->resp.len - off);
-		if (n == 0) {
-			if (!at_end)
-				break;
-			n = ex->resp.len - off;	/* the last event, cut short */
-		}
-		const char *ev = ex->resp.data + off;
-		int usage;
-
-		event_fields(ev, n, name, sizeof(name), &data);
-		usage = data.len && usage_maybe_in(data.data, data.len);
-		if (usage || (data.len && ex->events_read == 0))
-			usage_collect(&ex->raw, data.data, data.len, NULL, 0, NULL);
-		ex->events_read += data.len != 0;
-		if ((data.len == 6 && memcmp(data.data, "[DONE]", 6) == 0) ||
-		    strcmp(name, "message_stop") == 0)
-			buf_append(&ex->tail, ev, n);
-		else if (!(ex->strip_usage && usage &&
-		    (memmem(data.data, data.len, "\"choices\":[]", 12) != NULL ||
-		    memmem(data.data, data.len, "\"choices\": []", 13) != NULL)))
-			buf_append(&out, ev, n);
-		off += n;
-	}
-	if (off) {
-		memmove(ex->resp.data, ex->resp.data + off, ex->resp.len - off);
-		ex->resp.len -= off;
+	if (ex->drop_lf && n > 0 && ex->resp.len == n && p[0] == '\n')
+		r.sent++;
+	ex->drop_lf = 0;
+	rc = at_end ? sse_finish(&ex->sse, on_event, &r) : sse_feed(&ex->sse, p, n, on_event, &r);
+	if (rc == 0)
+		rc = pass(&r, at_end ? ex->resp_at + ex->resp.len : sse_settled(&ex->sse));
+	if ((used = r.sent - ex->resp_at) > 0) {
+		memmove(ex->resp.data, ex->resp.data + used, ex->resp.len - used);
+		ex->resp.len -= used;
+		ex->resp_at = r.sent;
 	}
 	if (out.len)
 		http_stream(ex, out.data, out.len);
 	if (out.cap > 64 * 1024)
 		buf_release(&out);
-	if (data.cap > 64 * 1024)
-		buf_release(&data);
+	return rc;
 }
 
 /* ---- one transfer ---------------------------------------------------------- */
@@ -211,9 +214,8 @@ on_body(char *p, size_t size, size_t nmemb, void *arg)
 			hreq_set_draincb(ex->req, on_client_drained, ex);
 			return CURL_WRITEFUNC_PAUSE;
 		}
-		if (buf_append(&ex->resp, p, n) < 0)
+		if (buf_append(&ex->resp, p, n) < 0 || relay_events(ex, p, n, 0) < 0)
 			return 0;
-		relay_events(ex, 0);
 		return n;
 	}
 	if (ex->resp.len + n > RESPONSE_MAX || buf_append(&ex->resp, p, n) < 0)
@@ -357,6 +359,9 @@ upstream_start(struct exchange *ex)
 	ex->status = 0;
 	ex->event_stream = 0;
 	ex->resp.len = ex->resp_headers.len = ex->tail.len = 0;
+	ex->resp_at = 0;
+	ex->drop_lf = 0;
+	sse_reset(&ex->sse);
 	usage_raw_init(&ex->raw);
 
 	if (ex->dep->api == ROUTE_API_ANTHROPIC) {
@@ -437,8 +442,9 @@ transfer_done(struct exchange *ex, CURLcode rc)
 		if (upstream_start(ex) == 0)
 			return;
 	}
-	if (ex->started && ex->event_stream)
-		relay_events(ex, 1);
+	/* after a write error (out of memory) the splitter's state is not to be trusted */
+	if (ex->started && ex->event_stream && rc != CURLE_WRITE_ERROR)
+		relay_events(ex, NULL, 0, 1);
 	if (rc != CURLE_OK && ex->req != NULL) {
 		ex->rec.flags |= RECORD_FLAG_UPSTREAM_FAILED;
 		if (ex->started)
