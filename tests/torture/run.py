@@ -95,6 +95,10 @@ def call(port, model="demo", path=CHAT, stream=False, mock=None, key=tg.MASTER_K
 
 # ---- the load -----------------------------------------------------------------
 
+# Complete responses a load must have had, per client, for its accounting to
+# say anything: a client does dozens a second, so this is no measure of speed.
+MIN_COMPLETE_PER_CLIENT = 10
+
 MIX = [
     dict(model="demo"),
     dict(model="demo", stream=True),
@@ -118,6 +122,7 @@ class Load:
         self.rng = random.Random(seed)
         self.threads = [threading.Thread(target=self.client, args=(i,), daemon=True)
                         for i in range(clients)]
+        self.min_complete = clients * MIN_COMPLETE_PER_CLIENT
 
     def client(self, i):
         rng = random.Random(self.rng.random() + i)
@@ -339,13 +344,20 @@ class Result:
         return all(c[1] for c in self.checks)
 
 
-def account(res, log, records, expect_no_failures=False):
+def account(res, log, records, min_complete, expect_no_failures=False):
     """Holds the ledger to the client log: each complete response with a
-    request id has exactly one record, of the cost the client was told."""
+    request id has exactly one record, of the cost the client was told.
+    What makes that mean something is checked first: there were at least
+    min_complete complete responses, and every one stated its cost."""
     by_id = collections.defaultdict(list)
     for r in records:
         by_id[r["id"]].append(r)
     complete = [o for o in log if o.complete and o.id]
+    res.check(len(complete) >= min_complete, "at least %d complete responses" % min_complete,
+              "%d of %d requests" % (len(complete), len(log)))
+    uncosted = [o for o in complete if o.cost is None]
+    res.check(not uncosted, "every complete response stated its cost",
+              collections.Counter((o.kind, o.status) for o in uncosted).most_common(5))
     res.requests += len(log)
     failures = [o for o in log if not (o.complete and o.status == 200)]
     res.failures += len(failures)
@@ -417,7 +429,7 @@ def scenario_kill(args, target):
     load = Load(gw.port, clients=args.clients).start()
     rng = random.Random(7)
     end = time.monotonic() + args.kill_seconds
-    kills = orphans = 0
+    kills = misses = orphans = 0
     drains, starts = [], []
     interval = args.kill_interval if target != "master" else max(args.kill_interval, 2.5)
     try:
@@ -452,11 +464,17 @@ def scenario_kill(args, target):
             else:
                 victims = [p for p, role in procs.items() if role == target]
                 if not victims:
+                    misses += 1     # its respawn is backing off
                     continue
                 os.kill(rng.choice(victims), signal.SIGKILL)
                 kills += 1
     finally:
         log = load.stop()
+    res.check(kills >= 1, "kills were made", (kills, misses))
+    if target != "master":
+        # the master saw each of them: they were its children, of that role
+        seen = len(re.findall(r"\b%s \d+ \(pid \d+\) killed by signal 9\b" % target, gw.logtext()))
+        res.check(seen == kills, "the master logged each of those kills", (kills, seen))
     if target == "master":
         res.check(orphans == 0, "the children of a killed master drain and exit (no orphan keeps running)",
                   orphans)
@@ -466,15 +484,15 @@ def scenario_kill(args, target):
     res.check(o.complete and o.status == 200, "a request after the kills succeeds", (o.status, o.error))
     log.append(o)
     records = ledger_records(gw)
-    account(res, log, records)
+    account(res, log, records, load.min_complete)
     check_aggregates(res, gw, records)
     # a process killed in a read transaction pins its snapshot until its reader
     # slot is cleared: meanwhile each commit grows the file (by ~30 KiB a record here)
     per_record = os.path.getsize(os.path.join(gw.ledger, "data.mdb")) / max(1, len(records))
     res.check(per_record < 4096, "the ledger file grows by under 4 KiB a record (dead readers "
               "are cleared)", "%.0f bytes a record" % per_record)
-    res.notes.append("%d kills in %d s, ledger file %.0f bytes a record" % (kills, args.kill_seconds,
-                                                                          per_record))
+    res.notes.append("%d kills in %d s (%d tries found none alive), ledger file %.0f bytes a record"
+                     % (kills, args.kill_seconds, misses, per_record))
     if drains:
         res.notes.append("children of the killed master gone after %.1f..%.1f s; tollgated "
                          "started again in %d..%d attempts" % (min(drains), max(drains),
@@ -541,7 +559,7 @@ def scenario_reload(args):
         log = load.stop()
     res.check(gw.proc.poll() is None, "the master survived every reload")
     records = ledger_records(gw)
-    account(res, log, records, expect_no_failures=True)
+    account(res, log, records, load.min_complete, expect_no_failures=True)
     wrong, unknown = [], 0
     for r in records:
         if r["model_requested"] != "demo" or r["status"] != 200:
@@ -612,7 +630,7 @@ def scenario_ledger_full(args):
     res.check(tg.wait_until(lambda: not os.path.exists(spill) or os.path.getsize(spill) == 0, 60, 0.2),
               "nothing is left to replay in the spill file")
     records = ledger_records(gw)
-    by_id = account(res, log, records, expect_no_failures=True)
+    by_id = account(res, log, records, load.min_complete, expect_no_failures=True)
     res.notes.append("%d records replayed from the spill file"
                      % sum(1 for v in by_id.values() if "replayed" in v[0]["flags"]))
     check_aggregates(res, gw, records)
@@ -707,7 +725,7 @@ def scenario_upstream(args):
     if any(o.status in (502, 504) for _, _, _, _, o in got):
         res.check(all(o.id for _, _, _, _, o in got if o.status in (502, 504)),
                   "502 and 504 answers name their request id", None)
-    account(res, log, records, expect_no_failures=True)
+    account(res, log, records, load.min_complete, expect_no_failures=True)
     fds_after = check_fds_back(res, gw, fds_before)
     rss_after = {p: proc_status(p, "VmRSS") for p in fds_before}
     res.notes.append("worker fds %s -> %s, RSS KiB %s -> %s" % (sorted(fds_before.values()),
@@ -898,7 +916,7 @@ def scenario_client(args):
     res.check(all(i in by_id for i in ids), "the pipelined requests are recorded", ids)
     res.check(rid and rid in by_id, "the stalled reader's request is recorded (the provider billed it)", rid)
     res.requests += 6 + n
-    account(res, log, records, expect_no_failures=True)
+    account(res, log, records, load.min_complete, expect_no_failures=True)
     fds_after = check_fds_back(res, gw, fds_before)
     res.notes.append("worker fds %s, %d with the idle connections, %s after; worker RSS %d KiB, "
                      "%d KiB at most with a stalled stream reader, %d KiB after" % (
@@ -945,7 +963,7 @@ def scenario_soak(args):
               (reloads, made, deleted))
     log = load.stop()
     records = ledger_records(gw)
-    account(res, log, records, expect_no_failures=True)
+    account(res, log, records, load.min_complete, expect_no_failures=True)
     res.check(len(records) == len(log), "records = requests", (len(records), len(log)))
     t0 = min(o.t for o in log)
     per_min = collections.defaultdict(list)
