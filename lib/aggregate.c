@@ -29,8 +29,16 @@
 
 #define AGG_KEY_MAX	511
 #define POS_LEN		8	/* a journal sequence, big endian */
-#define AGG_LAYOUT	4	/* meta "agg_layout", 4 bytes big endian; 2: follows the journal,
-				   3: with the model-day rollup, 4: and the one-dimension rollups */
+#define AGG_LAYOUT	5	/* meta "agg_layout", 4 bytes big endian; 2: follows the journal,
+				   3: with the model-day rollup, 4: and the one-dimension rollups,
+				   5: model is the model requested, deployment and price entry
+				   dimensions of their own */
+#define AGG_LAYOUT_OLD	4	/* the layout the follow upgrades by itself (upgrade()) */
+/* The most the dimensions before the model's take of a row key (row_key()). */
+#define AGG_KEY_FIXED	(8 + sizeof(((struct record *)0)->key) + 3 * (AGG_DIM_MAX + 1) + \
+			 AGG_DIM_MAX + 2 + sizeof(((struct record *)0)->provider))
+_Static_assert(AGG_KEY_MAX - AGG_KEY_FIXED >= 3 * (AGG_MODEL_MIN + 1),
+    "a row key has room for AGG_MODEL_MIN bytes of model, deployment and price entry");
 
 static const MDB_val pos_key = { 8, "agg_jpos" };
 static const MDB_val layout_key = { 10, "agg_layout" };
@@ -42,6 +50,7 @@ static const MDB_val layout_key = { 10, "agg_layout" };
 static const MDB_val floor_key = { 9, "agg_floor" };
 static const char dirty_name[] = "agg_dirty";
 static const unsigned char layout[4] = { 0, 0, 0, AGG_LAYOUT };
+static const unsigned char old_layout[4] = { 0, 0, 0, AGG_LAYOUT_OLD };
 
 int
 aggregate_is_error(const struct record *r)
@@ -52,11 +61,11 @@ aggregate_is_error(const struct record *r)
 const char *
 aggregate_model(const struct record *r)
 {
-	if (r->priced_as[0])
-		return r->priced_as;
+	if (r->model_requested[0])
+		return r->model_requested;
 	if (r->deployment[0])
 		return r->deployment;
-	return r->model_requested;
+	return r->priced_as;
 }
 
 void
@@ -102,15 +111,34 @@ put_dim(unsigned char **p, const char *s, size_t len, size_t max)
 }
 
 /*
+ * Cuts the lengths of model, deployment and price entry to fit room bytes
+ * together: the longest first, down to the next longest, so that one long
+ * name does not take the room of the others (aggregate.h, "Long names").
+ */
+static void
+fit_models(size_t len[3], size_t room)
+{
+	size_t i, longest;
+
+	while (len[0] + len[1] + len[2] > room) {
+		for (longest = 0, i = 1; i < 3; i++)
+			if (len[i] > len[longest])
+				longest = i;
+		len[longest]--;
+	}
+}
+
+/*
  * Builds the row key of r for bucket and the tag slot (AGG_TAG_ALL, or "#"
- * and the tag of taglen bytes); returns its length.  Fits: 8 + 71 + 3 * 64 +
- * 65 + 127 + 31 + 7 NULs < AGG_KEY_MAX.
+ * and the tag of taglen bytes); returns its length, at most AGG_KEY_MAX
+ * (see AGG_KEY_FIXED and fit_models()).
  */
 static size_t
 row_key(unsigned char *key, int64_t bucket, const struct record *r, const char *tag,
     size_t taglen, int all)
 {
-	const char *m = aggregate_model(r);
+	const char *m[3] = { aggregate_model(r), r->deployment, r->priced_as };
+	size_t len[3], prov = strnlen(r->provider, sizeof(r->provider) - 1), i;
 	unsigned char *p = key + 8;
 
 	bytes_put_be64(key, (uint64_t)bucket);
@@ -124,9 +152,14 @@ row_key(unsigned char *key, int64_t bucket, const struct record *r, const char *
 		*p++ = '#';
 		put_dim(&p, tag, taglen, AGG_DIM_MAX);
 	}
-	put_dim(&p, m, strnlen(m, sizeof(r->priced_as)), sizeof(r->priced_as) - 1);
-	put_dim(&p, r->provider, strnlen(r->provider, sizeof(r->provider)),
-	    sizeof(r->provider) - 1);
+	for (i = 0; i < 3; i++)
+		len[i] = strnlen(m[i], sizeof(r->priced_as) - 1);
+	/* the room left: the provider and the four NULs after the others */
+	fit_models(len, AGG_KEY_MAX - (size_t)(p - key) - prov - 4);
+	put_dim(&p, m[0], len[0], len[0]);
+	put_dim(&p, r->provider, prov, prov);
+	put_dim(&p, m[1], len[1], len[1]);
+	put_dim(&p, m[2], len[2], len[2]);
 	return (size_t)(p - key);
 }
 
@@ -241,10 +274,10 @@ open_aggs(MDB_txn *txn, unsigned flags, MDB_dbi dbi[AGG_TABLE_COUNT])
 }
 
 /*
- * The model-day rollup: r counted under its day, model and provider only (the
- * other dimensions and the tags left empty), so that a report by model,
- * provider or day reads one row per model and day instead of one per key,
- * user, team and customer.
+ * The model-day rollup: r counted under its day, model, provider, deployment
+ * and price entry only (the other dimensions and the tags left empty), so
+ * that a report by those or by day reads one row per model and day instead
+ * of one per key, user, team and customer.
  */
 static int
 add_model_day(struct aggbatch *batch, int64_t bucket, const struct record *r)
@@ -364,6 +397,8 @@ next_generation(MDB_txn *txn, MDB_dbi meta, unsigned char *gen)
 /* Bounds of one follow: distinct days it may mark, rows it may hold in memory. */
 #define FOLLOW_DAYS	16
 #define FOLLOW_ROWS	1024
+/* follow_once(): the aggregates are of AGG_LAYOUT_OLD, to be upgraded first (not an LMDB rc) */
+#define FOLLOW_UPGRADE	(-1)
 
 /*
  * One follow, in two transactions.  The records are read and summed under a
@@ -396,6 +431,14 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 	/* reading and summing: no lock held */
 	if ((rc = ledger_txn_begin(l, 0, &txn)) != 0)
 		return rc < 0 ? EACCES : rc;
+	k = layout_key;
+	if ((rc = mdb_get(txn, meta, &k, &v)) == 0 && v.mv_size == sizeof(old_layout) &&
+	    memcmp(v.mv_data, old_layout, sizeof(old_layout)) == 0) {
+		mdb_txn_abort(txn);
+		return FOLLOW_UPGRADE;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto abort;
 	if ((rc = read_floor(txn, meta, &floor_ns, &floor_pos)) != 0)
 		goto abort;
 	k = pos_key;
@@ -539,18 +582,56 @@ aggregate_lag(struct ledger *l, uint64_t *pending)
 	return 0;
 }
 
+static int reset_txn(struct ledger *l, MDB_txn *txn);
+
+/*
+ * Aggregates of AGG_LAYOUT_OLD, found by a follow: reset as by `tollctl
+ * aggregate --rebuild`, so that the follows that come next count every
+ * record again into AGG_LAYOUT's rows.  An LMDB rc.
+ */
+static int
+upgrade(struct ledger *l)
+{
+	MDB_txn *txn;
+	MDB_val k = layout_key, v;
+	int rc;
+
+	if ((rc = ledger_txn_begin(l, 1, &txn)) != 0)
+		return rc < 0 ? EACCES : rc;
+	/* under the writer lock: another process may have done it meanwhile */
+	if ((rc = mdb_get(txn, ledger_meta_dbi(l), &k, &v)) != 0 ||
+	    v.mv_size != sizeof(old_layout) || memcmp(v.mv_data, old_layout, sizeof(old_layout)) != 0) {
+		mdb_txn_abort(txn);
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	}
+	if ((rc = reset_txn(l, txn)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return rc;
+	log_info("the aggregates of '%s' were of layout %d: counting the records again into "
+	    "layout %d", ledger_dir(l), AGG_LAYOUT_OLD, AGG_LAYOUT);
+	return 0;
+}
+
 int
 aggregate_follow(struct ledger *l, int64_t before_ns, size_t max_records, size_t *done,
     char *err, size_t errlen)
 {
 	struct aggbatch batch = { 0 };
-	int rc, stale = 0;
+	int rc, stale = 0, upgraded = 0;
 
 	*done = 0;
 	while ((rc = follow_once(l, before_ns, max_records, done, &batch)) == MDB_MAP_FULL ||
-	    (rc == EAGAIN && ++stale < 3))
+	    (rc == EAGAIN && ++stale < 3) || (rc == FOLLOW_UPGRADE && !upgraded++)) {
+		if (rc == FOLLOW_UPGRADE && (rc = upgrade(l)) != 0)
+			break;
 		if (rc == MDB_MAP_FULL && ledger_grow(l) < 0)
 			break;
+	}
+	if (rc == FOLLOW_UPGRADE)
+		rc = MDB_VERSION_MISMATCH;
 	if (rc == EAGAIN)
 		rc = 0;	/* another writer keeps moving it: it is being counted */
 	aggbatch_release(&batch);
@@ -587,13 +668,56 @@ drop_from(MDB_txn *txn, MDB_dbi dbi, int64_t from)
 }
 
 /*
+ * Rewrites the rows of dbi written in AGG_LAYOUT_OLD, whose keys end at the
+ * provider, into AGG_LAYOUT: deployment and price entry "" after it (what
+ * those rows counted under their model is all that is known of them).  An
+ * LMDB rc.
+ */
+static int
+upgrade_rows(MDB_txn *txn, MDB_dbi dbi)
+{
+	unsigned char key[AGG_KEY_MAX];
+	struct agg_value val;
+	MDB_cursor *cur;
+	MDB_val k, v, nk = { 0, key }, nv = { sizeof(val), &val };
+	size_t i, nuls;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		for (nuls = 0, i = 8; i < k.mv_size; i++)
+			nuls += ((const unsigned char *)k.mv_data)[i] == '\0';
+		if (nuls == AGG_DIM_COUNT)
+			continue;	/* rewritten already */
+		if (nuls != AGG_DIM_COUNT - 2 || k.mv_size + 2 > sizeof(key) ||
+		    v.mv_size != sizeof(val)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		memcpy(key, k.mv_data, k.mv_size);
+		key[k.mv_size] = key[k.mv_size + 1] = '\0';
+		nk.mv_size = k.mv_size + 2;
+		memcpy(&val, v.mv_data, sizeof(val));
+		/* the new key sorts right after the old one: the cursor goes on from it */
+		if ((rc = mdb_cursor_del(cur, 0)) != 0 || (rc = mdb_cursor_put(cur, &nk, &nv, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
  * Days before the ledger's pruning horizon have no raw records left to count
- * again: their rows are kept, and the floor tells the follow which records
- * they already hold.
+ * again: their rows are kept (rewritten into this layout if they are of
+ * AGG_LAYOUT_OLD), and the floor tells the follow which records they
+ * already hold.
  */
 static int
 reset_txn(struct ledger *l, MDB_txn *txn)
 {
+	static const int wide[] = { AGG_TABLE_DAY, AGG_TABLE_HOUR, AGG_TABLE_MODEL_DAY };
 	MDB_dbi aggs[AGG_TABLE_COUNT], meta = ledger_meta_dbi(l);
 	MDB_val k = pos_key, v;
 	unsigned char fl[16];
@@ -617,6 +741,18 @@ reset_txn(struct ledger *l, MDB_txn *txn)
 			rc = mdb_del(txn, meta, &k, NULL);
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	}
+	k = layout_key;
+	if ((rc = mdb_get(txn, meta, &k, &v)) == 0 && v.mv_size == sizeof(old_layout) &&
+	    memcmp(v.mv_data, old_layout, sizeof(old_layout)) == 0) {
+		for (t = 0; t < (int)(sizeof(wide) / sizeof(wide[0])) && rc == 0; t++)
+			rc = upgrade_rows(txn, aggs[wide[t]]);
+		v.mv_size = sizeof(layout);
+		v.mv_data = (void *)layout;
+		if (rc != 0 || (rc = mdb_put(txn, meta, &k, &v, 0)) != 0)
+			return rc;
+	} else if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	k = floor_key;
 	/* a second reset before the follow caught up: what the kept rows hold is the older floor's */
 	if ((rc = read_floor(txn, meta, &floor_ns, &floor_pos)) != 0)
 		return rc;
@@ -849,9 +985,13 @@ scan(struct ledger *l, enum agg_table table, int only_dim, int64_t since_ns, int
 	k = layout_key;
 	if (rc == 0 && mdb_get(txn, ledger_meta_dbi(l), &k, &v) == 0 &&
 	    (v.mv_size != 4 || memcmp(v.mv_data, layout, 4) != 0)) {
+		int old = v.mv_size == 4 && memcmp(v.mv_data, old_layout, 4) == 0;
+
 		mdb_txn_abort(txn);
-		log_into(err, errlen, "cannot read the aggregates of '%s': written by another "
-		    "version of tollgate (run 'tollctl aggregate --rebuild')", ledger_dir(l));
+		log_into(err, errlen, "cannot read the aggregates of '%s': written by %s version of "
+		    "tollgate (%s)", ledger_dir(l), old ? "an older" : "another", old ?
+		    "the gateway's accountant counts the records again when it starts; or run "
+		    "'tollctl aggregate --rebuild'" : "run 'tollctl aggregate --rebuild'");
 		return -1;
 	}
 	if (rc != 0 || (rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {

@@ -7,13 +7,33 @@
  * Databases:
  *   "agg_day", "agg_hour"  key: bucket start, unix ns, 8 bytes big endian,
  *       then the dimensions as NUL-terminated strings in this order: key,
- *       user, team, customer, tag slot, model, provider.  Model is priced_as
- *       if set, else deployment, else model_requested.  User, team, customer
- *       and tag are cut at AGG_DIM_MAX bytes so that a key stays under LMDB's
- *       511-byte limit.
+ *       user, team, customer, tag slot, model, provider, deployment, priced_as.
+ *       User, team, customer and tag are cut at AGG_DIM_MAX bytes so that a
+ *       key stays under LMDB's 511-byte limit.
  *       value: struct agg_value, host byte order (the environment never leaves
  *       the machine that wrote it; "agg_layout" in meta says its version).
  *   "meta" "agg_pos"  the 16-byte ledger key of the last record counted.
+ *
+ * The model dimensions.  Model is the public model name the client asked
+ * for (the record's model_requested: a model_name of model_list), which
+ * neither a reorder of model_list nor a reload changes; a record without
+ * one (written by something else than the gateway) falls back to its
+ * deployment, else its price entry.  Deployment is the provider's model
+ * (litellm_params.model after the provider prefix), which a provider's
+ * usage export names; priced_as the price-map entry the request was priced
+ * as ("" unpriced).
+ *
+ * Long names.  Model, deployment and priced_as are kept whole unless, with
+ * the other dimensions near their own limits, the key would pass 511 bytes:
+ * then the longest of the three are cut first, never below AGG_MODEL_MIN
+ * bytes each, and a filter must name the value as cut.  The model-day
+ * rollup, without key, user, team, customer and tags, always keeps them whole.
+ *
+ * Layouts.  The follow that finds aggregates of the previous layout (4: one
+ * model dimension, the price entry when there was one) resets them and
+ * counts the records again, as `tollctl aggregate --rebuild` does; rows of
+ * days whose records retention has pruned keep their old model name, with
+ * deployment and priced_as "".
  *
  * The tag rule.  A record adds one row with the tag slot "\x01*" (AGG_TAG_ALL:
  * the tag dimension collapsed), and one row with slot "#tag" for each
@@ -42,10 +62,12 @@
 #include "record.h"
 
 #define AGG_DIM_MAX		64
+#define AGG_MODEL_MIN		45	/* bytes of model, deployment or priced_as a key keeps at least */
 
 /*
  * The tables: every dimension per UTC day, the same per hour (last 7 days),
- * the model-day rollup (day x model x provider only, tags collapsed), which
+ * the model-day rollup (day x model x provider x deployment x priced_as
+ * only, tags collapsed), which
  * reports by model, provider and day read instead of the wide day rows, and
  * the one-dimension rollups "agg_dday" (day x key, day x user, day x team,
  * day x customer, day x tag: key bucket, the enum agg_dim number as one byte,
@@ -59,7 +81,7 @@ enum agg_table {
 
 enum agg_dim {
 	AGG_DIM_KEY, AGG_DIM_USER, AGG_DIM_TEAM, AGG_DIM_CUSTOMER, AGG_DIM_TAG,
-	AGG_DIM_MODEL, AGG_DIM_PROVIDER, AGG_DIM_COUNT
+	AGG_DIM_MODEL, AGG_DIM_PROVIDER, AGG_DIM_DEPLOYMENT, AGG_DIM_PRICED_AS, AGG_DIM_COUNT
 };
 
 struct agg_value {
@@ -83,7 +105,7 @@ struct agg_row {
 	const struct agg_value	*v;
 };
 
-/* Whether r counts as an error, and the model it is aggregated under. */
+/* Whether r counts as an error, and the model it is aggregated under (see "The model dimensions"). */
 int aggregate_is_error(const struct record *r);
 const char *aggregate_model(const struct record *r);
 

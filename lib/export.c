@@ -23,7 +23,7 @@ struct export_ctx {
 };
 
 static const char *const dim_names[AGG_DIM_COUNT] = {
-	"key", "user", "team", "customer", "tag", "model", "provider",
+	"key", "user", "team", "customer", "tag", "model", "provider", "deployment", "priced_as",
 };
 
 /* Writes path atomically: a temporary name in the same directory, then rename. */
@@ -53,7 +53,7 @@ write_file(const char *dir, const char *name, const struct buf *b, char *err, si
 }
 
 static const char csv_header[] =
-	"day,key,user,team,customer,model,provider,requests,errors,input,cache_read,"
+	"day,key,user,team,customer,model,provider,deployment,priced_as,requests,errors,input,cache_read,"
 	"cache_write_5m,cache_write_1h,output,reasoning,cost_usd\n";
 
 static int

@@ -16,8 +16,9 @@ struct ledger;
 
 /*
  * One UTC day's aggregates as export text: one line per key, user, team,
- * customer, model and provider, tags collapsed, so the lines add up to the
- * day's total.  csv starts with its header line.
+ * customer, model (the model_name asked for), provider, deployment (the
+ * provider's model) and priced_as (the price-map entry), tags collapsed, so
+ * the lines add up to the day's total.  csv starts with its header line.
  */
 struct export_day {
 	int64_t		day_ns;

@@ -537,8 +537,9 @@ reconcile_add_record(struct reconcile_set *out, const struct record *r)
 {
 	const int64_t *k = r->tokens;
 	struct reconcile_totals *t, add;
-	const char *model = r->priced_as[0] ? r->priced_as :
-	    r->deployment[0] ? r->deployment : r->model_requested;
+	/* the provider's own name for it, which its export uses */
+	const char *model = r->deployment[0] ? r->deployment :
+	    r->priced_as[0] ? r->priced_as : r->model_requested;
 
 	if ((t = set_get(out, model)) == NULL)
 		return -1;

@@ -66,8 +66,9 @@ const char *reconcile_format_name(enum reconcile_format f);
 const char *reconcile_cat_name(enum reconcile_cat c);
 
 /*
- * tollgate's side: adds one ledger record to out under its model (priced_as,
- * else deployment, else model_requested).  0, or -1 on ENOMEM.
+ * tollgate's side: adds one ledger record to out under its model: the
+ * deployment (the provider's model, as its export names it), else priced_as,
+ * else model_requested.  0, or -1 on ENOMEM.
  */
 int reconcile_add_record(struct reconcile_set *out, const struct record *r);
 

@@ -3,11 +3,17 @@
  * table says, for each LiteLLM provider prefix, which API it speaks, where
  * it lives by default, and how its usage is shaped.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "record.h"
 #include "route.h"
+
+_Static_assert(ROUTE_PRICE_NAME_MAX < sizeof(((struct record *)0)->priced_as) &&
+    ROUTE_PRICE_NAME_MAX < sizeof(((struct route_deployment *)0)->price_name),
+    "a record keeps the name of a deployment's own entry whole");
 
 struct provider {
 	const char	*name;
@@ -59,6 +65,102 @@ set_base(struct route_deployment *d, const char *base)
 		strcat(d->base, "/v1");
 }
 
+/* Whether d has prices or a base_model of its own: then it is an entry of its own. */
+static int
+own_prices(const struct config_deployment *d)
+{
+	return d->nprices > 0 || d->base_model != NULL;
+}
+
+/* Whether two deployments are priced alike: the same base_model and price fields, in any order. */
+static int
+same_prices(const struct config_deployment *a, const struct config_deployment *b)
+{
+	size_t i, j;
+
+	if ((a->base_model == NULL) != (b->base_model == NULL) ||
+	    (a->base_model != NULL && strcmp(a->base_model, b->base_model) != 0) ||
+	    a->nprices != b->nprices)
+		return 0;
+	for (i = 0; i < a->nprices; i++) {
+		for (j = 0; j < b->nprices && strcmp(a->prices[i].key, b->prices[j].key) != 0; j++)
+			;
+		if (j == b->nprices || strcmp(a->prices[i].value, b->prices[j].value) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* FNV-1a of s (with its NUL, so that "ab" "c" and "a" "bc" differ) on from h. */
+static uint64_t
+fnv(uint64_t h, const char *s)
+{
+	do {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	} while (*s++);
+	return h;
+}
+
+#define FNV_BASIS	0xcbf29ce484222325ULL
+
+/* A hash of d's prices, whatever the order of its fields (same_prices() alike, equal hash). */
+static uint64_t
+prices_hash(const struct config_deployment *d)
+{
+	uint64_t h = fnv(FNV_BASIS, d->base_model ? d->base_model : "");
+	size_t i;
+
+	for (i = 0; i < d->nprices; i++)
+		h += fnv(fnv(FNV_BASIS, d->prices[i].key), d->prices[i].value);
+	return h;
+}
+
+/* Whether deployments a and b would have the same base name (own_price_name()). */
+static int
+same_base(const struct config_deployment *a, const struct config_deployment *b)
+{
+	return strcmp(a->model_name, b->model_name) == 0 && strcmp(a->provider, b->provider) == 0 &&
+	    strcmp(a->model, b->model) == 0;
+}
+
+/*
+ * Names the entry of deployment i, which has prices or a base_model of its
+ * own, from what it is and never from where it is, so that neither a
+ * reorder of model_list nor a reload renames it and yesterday's records
+ * line up with today's: "deployment:<model_name>/<provider>/<model>".
+ * Deployments of one such name priced alike share the entry; when they are
+ * priced otherwise, each name gets "#" and 16 hex digits of its prices.  A
+ * name longer than a record's priced_as keeps (ROUTE_PRICE_NAME_MAX) is cut,
+ * and ends in "~" and 16 hex digits of the whole name, so that two long
+ * names stay two.
+ */
+static void
+own_price_name(const struct config *c, size_t i, char *out, size_t len)
+{
+	const struct config_deployment *cd = &c->deployments[i], *o;
+	uint64_t h = 0;
+	size_t j, n;
+
+	for (j = 0; j < c->ndeployments; j++) {
+		o = &c->deployments[j];
+		if (j != i && own_prices(o) && same_base(o, cd) && !same_prices(o, cd)) {
+			h = prices_hash(cd);
+			break;
+		}
+	}
+	n = (size_t)snprintf(out, len, "deployment:%s/%s/%s", cd->model_name, cd->provider,
+	    cd->model);
+	if (j < c->ndeployments && n < len)
+		n += (size_t)snprintf(out + n, len - n, "#%016llx", (unsigned long long)h);
+	if (n > ROUTE_PRICE_NAME_MAX) {
+		/* the whole name, which snprintf may have cut at len, hashed from its parts */
+		h += fnv(fnv(fnv(FNV_BASIS, cd->model_name), cd->provider), cd->model);
+		snprintf(out + ROUTE_PRICE_NAME_MAX - 17, len - (ROUTE_PRICE_NAME_MAX - 17),
+		    "~%016llx", (unsigned long long)h);
+	}
+}
+
 int
 routes_build(const struct config *c, struct routes **out, char *err, size_t errlen)
 {
@@ -100,8 +202,8 @@ routes_build(const struct config *c, struct routes **out, char *err, size_t errl
 			snprintf(d->auth, sizeof(d->auth), fmt, cd->api_key);
 		}
 		/* the deployment's own prices, else its base_model, else provider/model */
-		if (cd->nprices > 0 || cd->base_model != NULL)
-			snprintf(d->price_name, sizeof(d->price_name), "deployment:%zu", i);
+		if (own_prices(cd))
+			own_price_name(c, i, d->price_name, sizeof(d->price_name));
 		else
 			snprintf(d->price_name, sizeof(d->price_name), "%s/%s", cd->provider, cd->model);
 
@@ -194,6 +296,10 @@ routes_add_prices(const struct routes *r, struct pricemap_builder *b)
 
 		if (strncmp(r->deps[i].price_name, "deployment:", 11) != 0)
 			continue;
+		for (j = 0; j < i && strcmp(r->deps[j].price_name, r->deps[i].price_name) != 0; j++)
+			;
+		if (j < i)
+			continue;	/* shared with an earlier one priced alike: added once */
 		free(f);
 		if ((f = calloc(cd->nprices + 1, sizeof(*f))) == NULL)
 			return -1;

@@ -20,6 +20,12 @@ enum route_api {
 	ROUTE_API_ANTHROPIC,	/* Anthropic Messages */
 };
 
+/*
+ * The longest name of a deployment's own price entry (routes_add_prices()):
+ * a record's priced_as keeps it whole.
+ */
+#define ROUTE_PRICE_NAME_MAX	127
+
 struct route_deployment {
 	const struct config_deployment	*cfg;
 	enum route_api			 api;
@@ -58,8 +64,12 @@ int route_url(const struct route_deployment *d, const char *endpoint, char *out,
 
 /*
  * Adds every deployment that has prices or a base_model of its own to the
- * price-map builder, as entries named "deployment:<index>" (the names in
- * route_deployment.price_name).  0, or -1 on ENOMEM.
+ * price-map builder, as entries named after the deployment, never after its
+ * place in model_list: "deployment:<model_name>/<provider>/<model>" (the
+ * names in route_deployment.price_name).  Deployments of one such name
+ * priced alike share one entry; priced otherwise, each name ends in "#" and
+ * 16 hex digits of its prices.  Names past ROUTE_PRICE_NAME_MAX bytes are cut
+ * and end in "~" and 16 hex digits of the whole.  0, or -1 on ENOMEM.
  */
 int routes_add_prices(const struct routes *r, struct pricemap_builder *b);
 

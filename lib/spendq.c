@@ -135,10 +135,18 @@ merge(struct spendq *q)
 	q->n = j + 1;
 }
 
+/* Whether d is one of the model-day rollup's: model, provider, deployment, priced_as. */
+static int
+model_dim(int d)
+{
+	return d == AGG_DIM_MODEL || d == AGG_DIM_PROVIDER || d == AGG_DIM_DEPLOYMENT ||
+	    d == AGG_DIM_PRICED_AS;
+}
+
 /*
- * The one dimension other than model, provider and day that q groups or
- * filters by, if it is the only one: its enum agg_dim; -1 when there are
- * none or several, or when model or provider is among them.
+ * The one dimension other than the model-day rollup's and day that q groups
+ * or filters by, if it is the only one: its enum agg_dim; -1 when there are
+ * none or several, or when one of the rollup's is among them.
  */
 static int
 only_dim(const struct spendq *q)
@@ -150,7 +158,7 @@ only_dim(const struct spendq *q)
 
 		if (x < 0 || x == SPENDQ_BY_DAY || x == SPENDQ_BY_HOUR)
 			continue;
-		if (x == AGG_DIM_MODEL || x == AGG_DIM_PROVIDER || (d >= 0 && d != x))
+		if (model_dim(x) || (d >= 0 && d != x))
 			return -1;
 		d = x;
 	}
@@ -167,11 +175,10 @@ spendq_table(const struct spendq *q)
 	if (only_dim(q) >= 0)
 		return AGG_TABLE_DIM_DAY;
 	for (i = 0; i < q->nby; i++)
-		if (q->by[i] != AGG_DIM_MODEL && q->by[i] != AGG_DIM_PROVIDER &&
-		    q->by[i] != SPENDQ_BY_DAY)
+		if (!model_dim(q->by[i]) && q->by[i] != SPENDQ_BY_DAY)
 			return AGG_TABLE_DAY;
 	for (i = 0; i < AGG_DIM_COUNT; i++)
-		if (q->filter[i] != NULL && i != AGG_DIM_MODEL && i != AGG_DIM_PROVIDER)
+		if (q->filter[i] != NULL && !model_dim(i))
 			return AGG_TABLE_DAY;
 	return AGG_TABLE_MODEL_DAY;
 }

@@ -19,7 +19,7 @@
 /* Group-by values beyond enum agg_dim: the row's UTC day, its hour. */
 #define SPENDQ_BY_DAY	AGG_DIM_COUNT
 #define SPENDQ_BY_HOUR	(AGG_DIM_COUNT + 1)
-#define SPENDQ_MAX_BY	9
+#define SPENDQ_MAX_BY	11
 
 struct spendq_group {
 	char			*name;		/* the values grouped by, '\x1f' between */
@@ -54,7 +54,8 @@ struct spendq {
 
 /*
  * The table that answers q: the hourly rows for hours; else the model-day
- * rollup when every grouping and filter is by model, provider or day; else
+ * rollup when every grouping and filter is by model, provider, deployment,
+ * priced_as or day; else
  * the one-dimension rollup when they are by day and one of key, user, team,
  * customer or tag; else the wide day rows.
  */

@@ -258,10 +258,13 @@ sys.exit(not (len(rows) == 2 and all(sum(D(v) for k, v in r.items() if k.startsw
 	run spend --ledger "$L" --format json --provider anthropic
 	[ "$(total requests cost_usd cost_cache_write_usd)" = "1 0.003435 0.001125" ]; ok $? "--provider anthropic: r3"
 	run spend --ledger "$L" --format json --by model --provider openai
-	[ "$(wc -l <"$T/out") $(total model requests cost_usd)" = "1 gpt-4o-mini 4 0.00051" ]
-	ok $? "--by model --provider openai: r1, r2, r4, r5 (the model-day rollup)"
-	run spend --ledger "$L" --format json --model claude-sonnet-4-5
-	[ "$(total requests cost_usd)" = "1 0.003435" ]; ok $? "--model claude-sonnet-4-5: r3"
+	[ "$(wc -l <"$T/out") $(total model deployment priced_as requests cost_usd)" = \
+	    "1 demo gpt-4o-mini gpt-4o-mini 4 0.00051" ]
+	ok $? "--by model --provider openai: r1, r2, r4, r5 under their model_name (the model-day rollup)"
+	run spend --ledger "$L" --format json --model claude
+	[ "$(total requests cost_usd)" = "1 0.003435" ]; ok $? "--model claude: r3"
+	run spend --ledger "$L" --format json --deployment claude-sonnet-4-5
+	[ "$(total requests cost_usd)" = "1 0.003435" ]; ok $? "--deployment claude-sonnet-4-5: r3"
 	run spend --ledger "$L" --format json --user '' --team ''
 	[ "$(total requests)" = "5" ]; ok $? "--user '' --team '': all five (the gateway sets neither)"
 	run spend --ledger "$L" --format json --team ops

@@ -1,6 +1,7 @@
 /*
  * tollctl spend: spend totals grouped by key, user, team, customer, tag,
- * model, provider, day or hour, and filtered by any of the first seven, read
+ * model, provider, deployment, price entry, day or hour, and filtered by any
+ * but the last two, read
  * from the ledger's aggregates (never the raw records).  tollctl aggregate
  * --rebuild: recomputes the aggregates from the raw records.  See
  * lib/aggregate.h for what the aggregates hold.
@@ -32,18 +33,21 @@
 #define NS_PER_HOUR	3600000000000LL
 #define NS_PER_DAY	(24 * NS_PER_HOUR)
 #define REBUILD_BATCH	50000
-#define OPT_FILTER	256	/* getopt value of --key ... --provider: plus their enum agg_dim */
+#define OPT_FILTER	256	/* getopt value of --key ... --priced-as: plus their enum agg_dim */
 
 static const char spend_help[] =
 "usage: tollctl spend [--by DIM]... [--since T] [--until T] [--key K] [--user U]\n"
 "                     [--team T] [--customer C] [--tag G] [--model M]\n"
-"                     [--provider P] [--format table|json|csv] [--ledger DIR]\n"
+"                     [--provider P] [--deployment D] [--priced-as E]\n"
+"                     [--format table|json|csv] [--ledger DIR]\n"
 "\n"
 "Prints spend totals from the ledger's aggregates, which the gateway's\n"
 "accountant keeps up to date within a fraction of a second.\n"
 "\n"
 "  --by DIM       group by key, user, team, customer, tag, model, provider,\n"
-"                 day or hour; repeat for several (default: one grand total)\n"
+"                 deployment, priced_as, day or hour; repeat for several\n"
+"                 (default: one grand total).  model brings the deployment\n"
+"                 and priced_as columns with it\n"
 "  --since T      from T (RFC 3339, or 7d, 24h, ... back from now)\n"
 "  --until T      up to T, excluded\n"
 "  --format F     table (default), json (one object per line) or csv\n"
@@ -56,9 +60,13 @@ static const char spend_help[] =
 "  --user U, --team T, --customer C\n"
 "  --tag G        one tag of the request's list (a request with several\n"
 "                 counts once); --tag '' selects the requests without tags\n"
-"  --model M      the price-map entry a request was priced as, else its\n"
-"                 deployment, else the model requested\n"
+"  --model M      the model requested: a model_name of the config's model_list\n"
 "  --provider P   the provider that served it (openai, anthropic, ...)\n"
+"  --deployment D the provider's model (litellm_params.model without its\n"
+"                 provider prefix)\n"
+"  --priced-as E  the price-map entry it was priced as ('' unpriced); a\n"
+"                 deployment with prices of its own in model_info is the\n"
+"                 entry deployment:<model_name>/<provider>/<model>\n"
 "The aggregates keep the first 64 bytes of a user, team, customer or tag, and\n"
 "the filters compare those.\n"
 "\n"
@@ -66,6 +74,10 @@ static const char spend_help[] =
 "inside a day include that whole day.  Hourly aggregates, kept for the last\n"
 "7 days, are used for --by hour and when --since is within the last 7 days;\n"
 "then --since and --until are taken to the whole UTC hour.\n"
+"\n"
+"Models: a request counts under the model_name it asked for, whatever the\n"
+"order of model_list; --by model prints one line per model, deployment and\n"
+"price entry (two for a model served by two deployments).\n"
 "\n"
 "Tags: a request with several tags counts in full under each of them, so\n"
 "with --by tag the lines add up to more than the total; without --by tag\n"
@@ -93,17 +105,24 @@ static const char aggregate_help[] =
 "                 " TOLLGATE_LEDGER ")\n"
 "Exit status: 0 rebuilt; 1 bad arguments or an unwritable ledger.\n";
 
-enum by { BY_KEY, BY_USER, BY_TEAM, BY_CUSTOMER, BY_TAG, BY_MODEL, BY_PROVIDER, BY_DAY,
-	BY_HOUR, BY_COUNT };
+enum by { BY_KEY, BY_USER, BY_TEAM, BY_CUSTOMER, BY_TAG, BY_MODEL, BY_PROVIDER,
+	BY_DEPLOYMENT, BY_PRICED_AS, BY_DAY, BY_HOUR, BY_COUNT };
 
-/* In enum agg_dim order, then day and hour; the first seven also name the filters. */
+/* In enum agg_dim order, then day and hour. */
 static const char *const by_names[BY_COUNT] = {
-	"key", "user", "team", "customer", "tag", "model", "provider", "day", "hour"
+	"key", "user", "team", "customer", "tag", "model", "provider", "deployment", "priced_as",
+	"day", "hour"
 };
 
-_Static_assert(BY_PROVIDER == (int)AGG_DIM_PROVIDER && BY_DAY == (int)SPENDQ_BY_DAY &&
+/* The filters' options, in enum agg_dim order. */
+static const char *const filter_names[AGG_DIM_COUNT] = {
+	"key", "user", "team", "customer", "tag", "model", "provider", "deployment", "priced-as"
+};
+
+_Static_assert(BY_PRICED_AS == (int)AGG_DIM_PRICED_AS && BY_DAY == (int)SPENDQ_BY_DAY &&
     BY_HOUR == (int)SPENDQ_BY_HOUR,
     "a dimension's enum by is its enum agg_dim");
+_Static_assert(SPENDQ_MAX_BY >= BY_COUNT, "room to group by every dimension once");
 
 enum format { FMT_TABLE, FMT_JSON, FMT_CSV };
 
@@ -306,6 +325,18 @@ print(struct spend *s, struct buf *o)
 	}
 }
 
+/* Adds the grouping by b, unless it is there already (twice would print it twice). */
+static void
+add_by(struct spend *s, int b)
+{
+	int i;
+
+	for (i = 0; i < s->q.nby; i++)
+		if (s->q.by[i] == b)
+			return;
+	s->q.by[s->q.nby++] = b;
+}
+
 static int
 parse_by(struct spend *s, const char *arg)
 {
@@ -315,14 +346,15 @@ parse_by(struct spend *s, const char *arg)
 		;
 	if (i == BY_COUNT) {
 		log_error("--by: unknown dimension '%s' (key, user, team, customer, tag, model, "
-		    "provider, day or hour)", arg);
+		    "provider, deployment, priced_as, day or hour)", arg);
 		return -1;
 	}
-	if (s->q.nby == SPENDQ_MAX_BY) {
-		log_error("--by: at most %d dimensions", SPENDQ_MAX_BY);
-		return -1;
+	add_by(s, i);
+	/* the public name, then what it is matched with: the provider's model, the price entry */
+	if (i == BY_MODEL) {
+		add_by(s, BY_DEPLOYMENT);
+		add_by(s, BY_PRICED_AS);
 	}
-	s->q.by[s->q.nby++] = i;
 	s->q.hour |= i == BY_HOUR;
 	return 0;
 }
@@ -335,7 +367,7 @@ static int
 parse_filter(struct spend *s, enum agg_dim d, const char *arg)
 {
 	if (s->q.filter[d] != NULL) {
-		log_error("--%s: given twice ('%s', '%s'); one value per filter", by_names[d],
+		log_error("--%s: given twice ('%s', '%s'); one value per filter", filter_names[d],
 		    s->q.filter[d], arg);
 		return -1;
 	}
@@ -381,6 +413,8 @@ spend_args(struct spend *s, int argc, char **argv, int64_t now)
 		{ "tag", required_argument, NULL, OPT_FILTER + AGG_DIM_TAG },
 		{ "model", required_argument, NULL, OPT_FILTER + AGG_DIM_MODEL },
 		{ "provider", required_argument, NULL, OPT_FILTER + AGG_DIM_PROVIDER },
+		{ "deployment", required_argument, NULL, OPT_FILTER + AGG_DIM_DEPLOYMENT },
+		{ "priced-as", required_argument, NULL, OPT_FILTER + AGG_DIM_PRICED_AS },
 		{ NULL, 0, NULL, 0 },
 	};
 	char err[512];

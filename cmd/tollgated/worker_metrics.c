@@ -1,6 +1,7 @@
 /*
- * GET /metrics: Prometheus text format.  Spend, tokens and requests by model,
- * key and team come from the ledger's aggregates (so they equal what tollctl
+ * GET /metrics: Prometheus text format.  Spend, tokens and requests by model
+ * (the model_name clients ask for, with provider, deployment and price-entry
+ * labels), key and team come from the ledger's aggregates (so they equal what tollctl
  * spend says, a follow interval behind the ledger); answers by status, the
  * latency histograms and anomaly counts from the live counters (lib/metrics);
  * budgets from the shared counters the workers admit against.  Secrets never
@@ -20,43 +21,49 @@
 #include "tollgated.h"
 #include "worker.h"
 
+/* The labels of the per-model series, in this order. */
+static const int model_dims[] = { AGG_DIM_MODEL, AGG_DIM_PROVIDER, AGG_DIM_DEPLOYMENT,
+	AGG_DIM_PRICED_AS };
+#define NLABELS	(sizeof(model_dims) / sizeof(model_dims[0]))
+
 /* Sums per label value, all days together. */
 struct total {
-	char			 label[2][AGG_DIM_MAX * 2 + 2];
+	char			 label[NLABELS][AGG_DIM_MAX * 2 + 2];
 	struct agg_value	 v;
 };
 
 struct totals {
 	struct total	*t;
 	size_t		 n, cap;
-	int		 dim;	/* AGG_DIM_KEY, AGG_DIM_TEAM, or -1: model and provider */
+	int		 dim;	/* AGG_DIM_KEY, AGG_DIM_TEAM, or -1: model_dims */
 };
 
 static int
 add_row(void *arg, const struct agg_row *row)
 {
 	struct totals *ts = arg;
-	const char *a, *b;
-	size_t i;
+	const char *l[NLABELS] = { "", "", "", "" };
+	size_t i, j;
 
 	if (ts->dim >= 0) {
 		if (row->only_dim != ts->dim)
 			return 0;
-		a = row->dim[ts->dim];
-		b = "";
-	} else {
-		a = row->dim[AGG_DIM_MODEL];
-		b = row->dim[AGG_DIM_PROVIDER];
-	}
-	for (i = 0; i < ts->n; i++)
-		if (strcmp(ts->t[i].label[0], a) == 0 && strcmp(ts->t[i].label[1], b) == 0)
+		l[0] = row->dim[ts->dim];
+	} else
+		for (j = 0; j < NLABELS; j++)
+			l[j] = row->dim[model_dims[j]];
+	for (i = 0; i < ts->n; i++) {
+		for (j = 0; j < NLABELS && strcmp(ts->t[i].label[j], l[j]) == 0; j++)
+			;
+		if (j == NLABELS)
 			break;
+	}
 	if (i == ts->n) {
 		if (ARRAY_GROW(ts->t, ts->n, ts->cap) < 0)
 			return -1;
 		memset(&ts->t[i], 0, sizeof(ts->t[i]));
-		buf_copy(ts->t[i].label[0], sizeof(ts->t[i].label[0]), a);
-		buf_copy(ts->t[i].label[1], sizeof(ts->t[i].label[1]), b);
+		for (j = 0; j < NLABELS; j++)
+			buf_copy(ts->t[i].label[j], sizeof(ts->t[i].label[j]), l[j]);
 		ts->n++;
 	}
 	aggregate_value_add(&ts->t[i].v, row->v);
@@ -89,22 +96,29 @@ usd(struct buf *out, __int128 pico)
 	buf_append(out, text, strlen(text));
 }
 
-/* A sample's name and its model and provider labels, the label set left open. */
+/*
+ * A sample's name and its model, provider, deployment and priced_as labels,
+ * the label set left open.
+ */
 static void
 model_sample(struct buf *out, const char *name, const struct total *t)
 {
-	buf_printf(out, "%s{model=\"", name);
-	metrics_label(out, t->label[0]);
-	buf_append(out, "\",provider=\"", 12);
-	metrics_label(out, t->label[1]);
-	buf_append(out, "\"", 1);
+	static const char *const names[NLABELS] = { "model", "provider", "deployment", "priced_as" };
+	size_t j;
+
+	buf_printf(out, "%s{", name);
+	for (j = 0; j < NLABELS; j++) {
+		buf_printf(out, "%s%s=\"", j ? "," : "", names[j]);
+		metrics_label(out, t->label[j]);
+		buf_append(out, "\"", 1);
+	}
 }
 
 static void
 by_model(struct buf *out)
 {
 	static const char *const head =
-	    "# HELP tollgate_requests_total Requests recorded in the ledger, by model and provider.\n"
+	    "# HELP tollgate_requests_total Requests recorded in the ledger, by model_name, provider, deployment and price entry.\n"
 	    "# TYPE tollgate_requests_total counter\n";
 	struct totals ts = { 0 };
 	size_t i, k;
@@ -122,7 +136,7 @@ by_model(struct buf *out)
 		model_sample(out, "tollgate_request_errors_total", &ts.t[i]);
 		buf_printf(out, "} %lld\n", (long long)ts.t[i].v.errors);
 	}
-	buf_printf(out, "# HELP tollgate_tokens_total Tokens recorded, by model, provider and category.\n"
+	buf_printf(out, "# HELP tollgate_tokens_total Tokens recorded, by model_name, provider, deployment, price entry and category.\n"
 	    "# TYPE tollgate_tokens_total counter\n");
 	for (i = 0; i < ts.n; i++)
 		for (k = 0; k < RECORD_TOKEN_COUNT; k++) {
@@ -132,7 +146,7 @@ by_model(struct buf *out)
 			buf_printf(out, ",category=\"%s\"} %lld\n", record_token_name((unsigned)k),
 			    (long long)ts.t[i].v.tokens[k]);
 		}
-	buf_printf(out, "# HELP tollgate_spend_usd_total Cost recorded, in USD, by model and provider.\n"
+	buf_printf(out, "# HELP tollgate_spend_usd_total Cost recorded, in USD, by model_name, provider, deployment and price entry.\n"
 	    "# TYPE tollgate_spend_usd_total counter\n");
 	for (i = 0; i < ts.n; i++) {
 		model_sample(out, "tollgate_spend_usd_total", &ts.t[i]);

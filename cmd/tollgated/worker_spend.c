@@ -7,7 +7,8 @@
  * budgets, spent and reserved), which the dashboard (/ui) reads.
  *
  * Day-level answers come from the accountant's aggregates through lib/spendq,
- * and only from its rollups (model x provider per day, and one dimension per
+ * and only from its rollups (model x provider x deployment x price entry per
+ * day, the model being the model_name asked for, and one dimension per
  * day), never from the raw records nor the wide day rows, whose size grows
  * with the traffic: each query is a few short read transactions over at most
  * some thousand rows per day.  The rollups do not say how one team's spend
@@ -786,6 +787,36 @@ report_by_day(struct hreq *req, struct buf *o, int dim, int64_t since, int64_t u
 }
 
 /*
+ * , "deployments": [{"provider", "deployment", "priced_as", "metrics"}, ...]:
+ * the lines of qd (by model, provider, deployment and priced_as, dearest
+ * first) whose model is model: what a model_name was served by and priced as.
+ */
+static void
+deployments_json(struct buf *o, const struct spendq *qd, const char *model)
+{
+	static const char *const fields[] = { "provider", "deployment", "priced_as" };
+	char v[AGG_DIM_MAX * 2 + 2];
+	size_t i, n;
+	int first = 1;
+
+	buf_printf(o, ", \"deployments\": [");
+	for (i = 0; i < qd->n; i++) {
+		if (strcmp(part(qd->g[i].name, 0, v, sizeof(v)), model) != 0)
+			continue;
+		buf_printf(o, "%s{", first ? "" : ", ");
+		first = 0;
+		for (n = 0; n < 3; n++) {
+			buf_printf(o, "%s\"%s\": ", n ? ", " : "", fields[n]);
+			str_json(o, part(qd->g[i].name, (int)n + 1, v, sizeof(v)));
+		}
+		buf_printf(o, ", \"metrics\": ");
+		metrics_json(o, &qd->g[i].v);
+		buf_printf(o, "}");
+	}
+	buf_printf(o, "]");
+}
+
+/*
  * Totals over the window by dim, dearest first.  litellm (group_by api_key or
  * model): LiteLLM's shape, [{"api_key", "total_cost", "total_input_tokens",
  * "total_output_tokens", "model_details"}], model_details empty as above;
@@ -796,14 +827,30 @@ static void
 report_totals(struct hreq *req, struct buf *o, int dim, int64_t since, int64_t until, int litellm)
 {
 	struct key_names kn = { 0 };
-	struct spendq q;
+	struct spendq q, qd;
+	int deps = dim == AGG_DIM_MODEL && !litellm;
 	size_t i;
 
 	query_init(&q, since, until);
+	query_init(&qd, since, until);
 	q.by[0] = dim;
 	q.nby = 1;
 	if (run(req, &q) < 0)
 		return;
+	if (deps) {
+		/* the model's lines: by model, provider, deployment and price entry */
+		qd.by[0] = AGG_DIM_MODEL;
+		qd.by[1] = AGG_DIM_PROVIDER;
+		qd.by[2] = AGG_DIM_DEPLOYMENT;
+		qd.by[3] = AGG_DIM_PRICED_AS;
+		qd.nby = 4;
+		if (run(req, &qd) < 0) {
+			spendq_release(&q);
+			spendq_release(&qd);
+			return;
+		}
+		qsort(qd.g, qd.n, sizeof(*qd.g), by_spend_desc);
+	}
 	qsort(q.g, q.n, sizeof(*q.g), by_spend_desc);
 	if (dim == AGG_DIM_KEY)
 		key_names_load(&kn);
@@ -830,25 +877,30 @@ report_totals(struct hreq *req, struct buf *o, int dim, int64_t since, int64_t u
 		}
 		buf_printf(o, ", \"metrics\": ");
 		metrics_json(o, &q.g[i].v);
+		if (deps)
+			deployments_json(o, &qd, q.g[i].name);
 		buf_printf(o, "}");
 	}
 	buf_printf(o, "]\n");
 	reply_json(req, o);
 	spendq_release(&q);
+	spendq_release(&qd);
 	free(kn.k);
 }
 
 /*
  * GET /spend/totals (tollgate's own): the window's totals by key, user, team,
- * customer, tag, model or provider, dearest first, every token category and
- * cost in "metrics".  Tags: each tag's line is exact, and a request with
- * several tags is in each.
+ * customer, tag, model (the model_name asked for), provider, deployment (the
+ * provider's model) or priced_as (the price-map entry), dearest first, every
+ * token category and cost in "metrics".  Tags: each tag's line is exact, and
+ * a request with several tags is in each.
  */
 static void
 serve_totals(struct hreq *req)
 {
 	static const char *const names[AGG_DIM_COUNT] = {
-		"key", "user", "team", "customer", "tag", "model", "provider"
+		"key", "user", "team", "customer", "tag", "model", "provider", "deployment",
+		"priced_as"
 	};
 	struct buf o = { 0 };
 	int64_t since, until;

@@ -161,6 +161,15 @@ async function trend() {
   });
 }
 
+/*
+ * What a model_name was served by: "provider/deployment (price entry)" for
+ * each of its deployments, dearest first, one a line.
+ */
+function servedBy(g) {
+  return (g.deployments || []).map((d) => d.provider + "/" + d.deployment +
+    (d.priced_as ? " (" + d.priced_as + ")" : " (unpriced)")).join("\n");
+}
+
 async function showTop() {
   const rows = await call("/spend/totals?group_by=" + topBy + "&" + span(30));
   const head = document.querySelector("#top thead");
@@ -170,8 +179,13 @@ async function showTop() {
   head.querySelectorAll("td").forEach((td) => td.replaceWith(el("th", td.textContent, td.className)));
   fill("#top", rows.slice(0, 20).map((g) => {
     const m = g.metrics;
-    const name = g.group === "" ? "(none)" : g.group + (g.key_alias ? " (" + g.key_alias + ")" : "");
-    return row([[name], [count(m.api_requests), "n"], [count(m.failed_requests), "n"],
+    const name = el("span");
+    name.appendChild(el("span", g.group === "" ? "(none)" :
+      g.group + (g.key_alias ? " (" + g.key_alias + ")" : ""), "name"));
+    /* a model_name, and under it the deployments and price entries it was served and priced by */
+    if (topBy === "model")
+      name.appendChild(el("div", servedBy(g), "served"));
+    return row([name, [count(m.api_requests), "n"], [count(m.failed_requests), "n"],
       [count(m.input_tokens), "n"], [count(m.cache_read_input_tokens), "n"],
       [count(m.cache_creation_input_tokens), "n"], [count(m.output_tokens), "n"],
       [count(m.reasoning_tokens), "n"], [usd(m.spend), "n"], [usd(m.cost.input || 0), "n"],

@@ -2,7 +2,9 @@
 """The dashboard end to end in headless Chromium: after a scripted load, signs
 in at /ui with the master key, waits for the page to load its data, and checks
 that the spend it shows for today, 7 and 30 days equals `tollctl spend`, that
-the chart was drawn with the system's Chart.js, that the latest requests are
+the chart was drawn with the system's Chart.js, one series per model_name (a
+deployment with prices of its own too, its deployment and price entry under
+it in the top models), that the latest requests are
 listed, and that the key is in no URL and no log; saves a screenshot as
 build/dashboard.png.  Chromium is Debian's (/usr/bin/chromium), driven by
 playwright-core from npm, installed once into build/e2e.  Skips, saying why,
@@ -55,6 +57,11 @@ const { chromium } = require("playwright-core");
     latest: document.querySelectorAll("#latest tbody tr").length,
     top: document.querySelectorAll("#top tbody tr").length,
     budgets: document.querySelectorAll("#budgets tbody tr").length,
+    /* the chart's series; the top models' names and, under each, what served it */
+    series: typeof Chart === "undefined" || !Chart.getChart("trend") ? [] :
+      Chart.getChart("trend").data.datasets.map((d) => d.label),
+    models: [...document.querySelectorAll("#top tbody tr")].map((tr) =>
+      [".name", ".served"].map((s) => tr.cells[0].querySelector(s)?.textContent)),
     stored: sessionStorage.getItem("tollgate.key") !== null,
   }));
   const first = await read();
@@ -152,11 +159,13 @@ def main():
                     key=secret)
         gw.post("/v1/messages", {"model": "claude", "max_tokens": 10, "messages": [],
                                  "mock": {"cache_write_tokens": 200}})
+        # a deployment with prices of its own (model_info): shown under its model_name
+        gw.post("/v1/chat/completions", {"model": "priced", "messages": []})
         st, h, body = gw.post("/key/generate", {"key_alias": HOSTILE["key"], "team_id": HOSTILE["team"]})
         gw.post("/v1/chat/completions", {"model": "demo", "messages": [],
                                          "metadata": {"tags": [HOSTILE["tag"]]}},
                 key=json.loads(body)["key"])
-        ok(wait_until(lambda: len(gw.records()) == 5 and spend_since(gw, day(0)) > 0, 15),
+        ok(wait_until(lambda: len(gw.records()) == 6 and spend_since(gw, day(0)) > 0, 15),
            "the load is in the ledger and the aggregates")
         time.sleep(1.5)	# a follow interval: the aggregates hold every record
         driver = os.path.join(scratch, "driver.js")
@@ -176,7 +185,18 @@ def main():
             eq(Decimal(first[key] or "-1"), spend_since(gw, since),
                "the page's %s total equals tollctl spend --since %s" % (key, since))
         ok(first["chart"], "the trend chart was drawn with the system's Chart.js")
-        eq(first["latest"], 5, "the latest requests: the 5 of the load")
+        eq(first["latest"], 6, "the latest requests: the 6 of the load")
+        records = gw.records()
+        eq(first["series"], sorted({r["model_requested"] for r in records}),
+           "the chart has one series per model_name asked for")
+        eq(sorted(m[0] for m in first["models"]), sorted({r["model_requested"] for r in records}),
+           "the top models are the model_names")
+        own = next(r for r in records if r["model_requested"] == "priced")
+        ok(own["priced_as"].startswith("deployment:priced/") and
+           [own["provider"] + "/" + own["deployment"] + " (" + own["priced_as"] + ")"] ==
+           [m[1] for m in first["models"] if m[0] == "priced"],
+           "a model with prices of its own shows its deployment and price entry under its name",
+           (own["priced_as"], first["models"]))
         hostile = got["hostile"]
         for top in ("key", "team", "tag"):
             ok(HOSTILE[top] in hostile[top], "the %s named %r is shown as text" % (top, HOSTILE[top]),

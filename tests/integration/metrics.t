@@ -196,11 +196,16 @@ def main():
            "cache-read tokens equal the ledger's (%d)" % cached)
         eq(total(samples, "tollgate_tokens_total", category="input"),
            sum(int(r.get("tokens", {}).get("input", 0)) for r in records), "input tokens equal the ledger's")
+        # by the model_name asked for, with the deployment and price entry as labels
         by_model = {}
         for r in records:
-            by_model[r.get("priced_as") or r.get("deployment")] = by_model.get(r.get("priced_as") or r.get("deployment"), 0) + 1
-        eq(total(samples, "tollgate_requests_total", model="gpt-4o-mini"), by_model.get("gpt-4o-mini"),
-           "requests by model match the ledger")
+            labels = (r.get("model_requested"), r.get("provider"), r.get("deployment"), r.get("priced_as") or "")
+            by_model[labels] = by_model.get(labels, 0) + 1
+        series = {tuple(dict(k[1]).get(n) for n in ("model", "provider", "deployment", "priced_as")): v
+                  for k, v in samples.items() if k[0] == "tollgate_requests_total"}
+        eq(series, by_model, "requests by model_name, provider, deployment and price entry match the ledger")
+        ok(any(m == "priced" and p.startswith("deployment:priced/") for m, _, _, p in series),
+           "a deployment with its own prices is under its model_name, its entry a label", sorted(series))
         key_spend = [(dict(k[1]), v) for k, v in samples.items() if k[0] == "tollgate_key_spend_usd_total"]
         ok(any(l.get("alias") == "ci-bot" and v > 0 for l, v in key_spend), "spend by key names the alias", key_spend)
         ok(total(samples, "tollgate_team_spend_usd_total", team="red") > 0, "spend by team")

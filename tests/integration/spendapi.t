@@ -177,8 +177,8 @@ def check_activity(gw, records):
     bd = days[0]["breakdown"]
     by_model = {}
     for r in records:
-        by_model.setdefault(r["priced_as"] or r["deployment"] or r["model_requested"], []).append(r)
-    eq(sorted(bd["models"]), sorted(by_model), "breakdown.models names every model of the ledger")
+        by_model.setdefault(r["model_requested"], []).append(r)
+    eq(sorted(bd["models"]), sorted(by_model), "breakdown.models names every model_name of the ledger")
     for m, rs in by_model.items():
         same_metrics(bd["models"].get(m, {}).get("metrics", {}), sums(rs), "breakdown.models[%s]" % m)
     by_prov = {}

@@ -19,6 +19,7 @@
 
 #include "aggregate.h"
 #include "buf.h"
+#include "bytes.h"
 #include "clock.h"
 #include "ledger.h"
 #include "money.h"
@@ -65,7 +66,9 @@ mkrec(struct record *r, int64_t now)
 	if (rnd() % 2)
 		snprintf(r->customer, sizeof(r->customer), "cust-%d", (int)(rnd() % 2));
 	snprintf(r->tags, sizeof(r->tags), "%s", tagsets[rnd() % 7]);
-	snprintf(r->model_requested, sizeof(r->model_requested), "req-%d", (int)(rnd() % 2));
+	/* now and then none (a record not written by the gateway): the deployment, else the entry */
+	if (rnd() % 8)
+		snprintf(r->model_requested, sizeof(r->model_requested), "req-%d", (int)(rnd() % 2));
 	if (rnd() % 2)
 		snprintf(r->deployment, sizeof(r->deployment), "dep-%d", (int)(rnd() % 2));
 	snprintf(r->priced_as, sizeof(r->priced_as), "%s", models[rnd() % 3]);
@@ -108,22 +111,34 @@ slot(struct marginal *m, const char *label)
 	return &m->v[m->n++];
 }
 
-enum what { W_MODEL, W_DAY, W_KEY, W_TAG, W_TOTAL, W_COUNT };
-static const char *const what_name[] = { "model", "day", "key", "tag", "total" };
+enum what { W_MODEL, W_DAY, W_KEY, W_TAG, W_TOTAL, W_MODELS, W_COUNT };
+static const char *const what_name[] = { "model", "day", "key", "tag", "total",
+	"model, deployment and priced_as" };
+
+/* The model a record counts under, written out here: the model requested, else ... */
+static const char *
+model_of(const struct record *r)
+{
+	return r->model_requested[0] ? r->model_requested : r->deployment[0] ? r->deployment :
+	    r->priced_as;
+}
 
 /* Adds r straight from its fields, written without the aggregate module's help. */
 static void
 direct_add(struct marginal *m, enum what w, const struct record *r)
 {
 	char label[160], tags[256], *save = NULL, *t;
-	const char *model = r->priced_as[0] ? r->priced_as :
-	    r->deployment[0] ? r->deployment : r->model_requested;
+	const char *model = model_of(r);
 	char seen[8][64];
 	int nseen = 0, i, dup;
 
 	switch (w) {
 	case W_MODEL:
 		snprintf(label, sizeof(label), "%s", model);
+		break;
+	case W_MODELS:
+		snprintf(label, sizeof(label), "%.50s,%.50s,%.50s", model, r->deployment,
+		    r->priced_as);
 		break;
 	case W_DAY:
 		snprintf(label, sizeof(label), "%lld",
@@ -198,14 +213,17 @@ static int
 agg_visit(void *arg, const struct agg_row *row)
 {
 	struct from_agg *f = arg;
-	char day[32];
+	char day[32], three[160];
 
 	if (!row->all_tags) {
 		value_into(slot(&f->m[W_TAG], row->dim[AGG_DIM_TAG]), row->v);
 		return 0;
 	}
 	snprintf(day, sizeof(day), "%lld", (long long)(time_day_start(row->bucket_ns) / 1000000000));
+	snprintf(three, sizeof(three), "%.50s,%.50s,%.50s", row->dim[AGG_DIM_MODEL],
+	    row->dim[AGG_DIM_DEPLOYMENT], row->dim[AGG_DIM_PRICED_AS]);
 	value_into(slot(&f->m[W_MODEL], row->dim[AGG_DIM_MODEL]), row->v);
+	value_into(slot(&f->m[W_MODELS], three), row->v);
 	value_into(slot(&f->m[W_DAY], day), row->v);
 	value_into(slot(&f->m[W_KEY], row->dim[AGG_DIM_KEY]), row->v);
 	value_into(slot(&f->m[W_TOTAL], ""), row->v);
@@ -274,8 +292,10 @@ check_against_direct(struct ledger *l, const char *when)
 	memset(f, 0, sizeof(*f));
 	ok(aggregate_scan(l, AGG_TABLE_MODEL_DAY, 0, INT64_MAX, agg_visit, f, err, sizeof(err)) == 0 &&
 	    same_marginal(&f->m[W_MODEL], &direct[W_MODEL]) && same_marginal(&f->m[W_DAY], &direct[W_DAY]) &&
-	    same_marginal(&f->m[W_TOTAL], &direct[W_TOTAL]),
-	    "%s: the model-day rollup gives the same per model, per day and total sums", when);
+	    same_marginal(&f->m[W_TOTAL], &direct[W_TOTAL]) &&
+	    same_marginal(&f->m[W_MODELS], &direct[W_MODELS]),
+	    "%s: the model-day rollup gives the same per model (with its deployment and entry), "
+	    "per day and total sums", when);
 	memset(f, 0, sizeof(*f));
 	ok(aggregate_scan(l, AGG_TABLE_DIM_DAY, 0, INT64_MAX, dim_visit, f, err, sizeof(err)) == 0 &&
 	    same_marginal(&f->m[W_KEY], &direct[W_KEY]) && same_marginal(&f->m[W_TAG], &direct[W_TAG]) &&
@@ -393,7 +413,10 @@ csv_values(const struct agg_value *v, char *out, size_t len)
 		snprintf(out + n, len - n, "\n");
 }
 
-/* The csv of `spend --by model` against the direct per-model sums. */
+/*
+ * The csv of `spend --by model` against the direct sums per model, deployment
+ * and price entry: the columns --by model brings with it.
+ */
 static void
 check_spend_csv(const char *path)
 {
@@ -407,25 +430,25 @@ check_spend_csv(const char *path)
 			fclose(f);
 		return;
 	}
-	is_str(line, "model,requests,errors,input,cache_read,cache_write,output,reasoning,"
+	is_str(line, "model,deployment,priced_as,requests,errors,input,cache_read,cache_write,output,reasoning,"
 	    "cost_usd,cost_input_usd,cost_cache_read_usd,cost_cache_write_usd,cost_output_usd,"
 	    "cost_reasoning_usd,cost_audio_input_usd,cost_audio_output_usd,cost_image_input_usd,"
 	    "cost_image_output_usd,cost_tool_use_prompt_usd,cost_search_usd,cost_duration_usd,"
 	    "cost_request_usd\n", "spend csv header");
 	while (fgets(line, sizeof(line), f)) {
 		lines++;
-		for (i = 0; i < direct[W_MODEL].n; i++) {
+		for (i = 0; i < direct[W_MODELS].n; i++) {
 			size_t n = (size_t)snprintf(want, sizeof(want), "%.150s,",
-			    direct[W_MODEL].label[i]);
+			    direct[W_MODELS].label[i]);
 
-			csv_values(&direct[W_MODEL].v[i], want + n, sizeof(want) - n);
+			csv_values(&direct[W_MODELS].v[i], want + n, sizeof(want) - n);
 			if (strcmp(line, want) == 0)
 				matched++;
 		}
 	}
 	fclose(f);
-	is_int(lines, direct[W_MODEL].n, "spend csv: one line per model");
-	is_int(matched, direct[W_MODEL].n, "spend csv: every line equals the direct sums");
+	is_int(lines, direct[W_MODELS].n, "spend csv: one line per model, deployment and entry");
+	is_int(matched, direct[W_MODELS].n, "spend csv: every line equals the direct sums");
 }
 
 /* Whether `spend --tag tag` selects r: one of its tags, or '' for none. */
@@ -460,8 +483,11 @@ selects(const struct record *r, int d, const char *value)
 	case AGG_DIM_TAG:
 		return has_tag(r, value);
 	case AGG_DIM_MODEL:
-		return strcmp(r->priced_as[0] ? r->priced_as : r->deployment[0] ? r->deployment :
-		    r->model_requested, value) == 0;
+		return strcmp(model_of(r), value) == 0;
+	case AGG_DIM_DEPLOYMENT:
+		return strcmp(r->deployment, value) == 0;
+	case AGG_DIM_PRICED_AS:
+		return strcmp(r->priced_as, value) == 0;
 	default:
 		return strcmp(r->provider, value) == 0;
 	}
@@ -499,7 +525,8 @@ static void
 check_spend_filters(const struct record *recs, size_t nrec, const char *out)
 {
 	static const char *const opt[AGG_DIM_COUNT] = {
-		"--key", "--user", "--team", "--customer", "--tag", "--model", "--provider"
+		"--key", "--user", "--team", "--customer", "--tag", "--model", "--provider",
+		"--deployment", "--priced-as"
 	};
 	static const struct { int d; const char *v; } cases[][3] = {
 		{ { AGG_DIM_USER, "user-1" }, { -1, NULL } },
@@ -510,7 +537,11 @@ check_spend_filters(const struct record *recs, size_t nrec, const char *out)
 		{ { AGG_DIM_TAG, "" }, { -1, NULL } },
 		{ { AGG_DIM_KEY, "key-2" }, { -1, NULL } },
 		{ { AGG_DIM_PROVIDER, "anthropic" }, { -1, NULL } },
-		{ { AGG_DIM_MODEL, "gpt-x" }, { AGG_DIM_PROVIDER, "openai" }, { -1, NULL } },
+		{ { AGG_DIM_MODEL, "req-1" }, { AGG_DIM_PROVIDER, "openai" }, { -1, NULL } },
+		{ { AGG_DIM_MODEL, "dep-0" }, { -1, NULL } },
+		{ { AGG_DIM_DEPLOYMENT, "dep-1" }, { -1, NULL } },
+		{ { AGG_DIM_DEPLOYMENT, "" }, { AGG_DIM_PRICED_AS, "gpt-x" }, { -1, NULL } },
+		{ { AGG_DIM_PRICED_AS, "" }, { AGG_DIM_USER, "user-0" }, { -1, NULL } },
 		{ { AGG_DIM_TEAM, "team-1" }, { AGG_DIM_TAG, "b" }, { AGG_DIM_USER, "user-2" } },
 	};
 	char header[1024], line[1024], want[1024], what[160];
@@ -680,7 +711,8 @@ check_spend_table(void)
 	s.filter[AGG_DIM_PROVIDER] = "openai";
 	is_int(spendq_table(&s), AGG_TABLE_MODEL_DAY, "  and with --model and --provider filters");
 	for (d = 0; d < AGG_DIM_COUNT; d++) {
-		if (d == AGG_DIM_MODEL || d == AGG_DIM_PROVIDER)
+		if (d == AGG_DIM_MODEL || d == AGG_DIM_PROVIDER || d == AGG_DIM_DEPLOYMENT ||
+		    d == AGG_DIM_PRICED_AS)
 			continue;
 		t = s;
 		t.filter[d] = "x";
@@ -696,12 +728,295 @@ check_spend_table(void)
 		t.filter[d == AGG_DIM_KEY ? AGG_DIM_USER : AGG_DIM_KEY] = "y";
 		is_int(spendq_table(&t), AGG_TABLE_DAY, "  and with a second dimension, the day rows");
 	}
+	memset(&t, 0, sizeof(t));
+	t.nby = 3;
+	t.by[0] = BY_DEPLOYMENT;
+	t.by[1] = BY_PRICED_AS;
+	t.by[2] = BY_DAY;
+	t.filter[AGG_DIM_DEPLOYMENT] = "gpt-4o";
+	is_int(spendq_table(&t), AGG_TABLE_MODEL_DAY, "  --by deployment --by priced_as --by day "
+	    "--deployment: the rollup");
 	t = s;
 	t.hour = 1;
 	is_int(spendq_table(&t), AGG_TABLE_HOUR, "  hours come from the hour rows");
 	t = s;
 	t.by[t.nby++] = BY_TEAM;
 	is_int(spendq_table(&t), AGG_TABLE_DAY, "  --by team needs the day rows");
+}
+
+/* Runs spend with args (NULL-terminated) on d into out; its exit status. */
+static int
+spend_on(const char *d, const char *out, const char *const *args)
+{
+	char *argv[16] = { "spend", "--ledger", (char *)d };
+	int argc = 3;
+
+	while (*args && argc < 15)
+		argv[argc++] = (char *)*args++;
+	argv[argc] = NULL;
+	return run(spend_main, out, argc, argv);
+}
+
+/* Whether a line of path starts with prefix. */
+static int
+has_line(const char *path, const char *prefix)
+{
+	char line[2048];
+	FILE *f = fopen(path, "r");
+	int found = 0;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strncmp(line, prefix, strlen(prefix)) == 0;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * Names at their limits: every row key fits LMDB's, the model-day rollup
+ * keeps model, deployment and entry whole, and the wide rows keep at least
+ * AGG_MODEL_MIN bytes of each.
+ */
+static int
+min_models(void *arg, const struct agg_row *row)
+{
+	size_t *least = arg, i;
+	int d[3] = { AGG_DIM_MODEL, AGG_DIM_DEPLOYMENT, AGG_DIM_PRICED_AS };
+
+	for (i = 0; i < 3; i++)
+		if (strlen(row->dim[d[i]]) < *least)
+			*least = strlen(row->dim[d[i]]);
+	return 0;
+}
+
+static void
+check_long_names(int64_t now)
+{
+	char d[400], err[512];
+	struct ledger *l;
+	struct record r;
+	size_t done, least;
+
+	snprintf(d, sizeof(d), "%s/long", root);
+	memset(&r, 0, sizeof(r));
+	snprintf(r.id, sizeof(r.id), "long-one");
+	r.end_ns = now - 1000000000;
+	r.start_ns = r.end_ns - 1000;
+	r.status = 200;
+	memset(r.key, 'k', sizeof(r.key) - 1);
+	memset(r.user, 'u', sizeof(r.user) - 1);
+	memset(r.team, 't', sizeof(r.team) - 1);
+	memset(r.customer, 'c', sizeof(r.customer) - 1);
+	memset(r.tags, 'g', 100);
+	memset(r.model_requested, 'm', sizeof(r.model_requested) - 1);
+	memset(r.deployment, 'd', sizeof(r.deployment) - 1);
+	memset(r.priced_as, 'p', sizeof(r.priced_as) - 1);
+	memset(r.provider, 'v', sizeof(r.provider) - 1);
+	r.total = r.cost[COST_INPUT] = 123456789;
+	ok(ledger_open(d, LEDGER_WRITE, MAP_SIZE, 1, &l, err, sizeof(err)) == 0 &&
+	    ledger_append(l, &r, 1, err, sizeof(err)) == 0 &&
+	    aggregate_follow(l, INT64_MAX, 10, &done, err, sizeof(err)) == 0 && done == 1,
+	    "long names: a record with every dimension at its limit is counted (%s)", err);
+	least = SIZE_MAX;
+	ok(aggregate_scan(l, AGG_TABLE_MODEL_DAY, 0, INT64_MAX, min_models, &least, err,
+	    sizeof(err)) == 0 && least == sizeof(r.priced_as) - 1,
+	    "  the model-day rollup keeps model, deployment and entry whole (%zu)", least);
+	least = SIZE_MAX;
+	ok(aggregate_scan(l, AGG_TABLE_DAY, 0, INT64_MAX, min_models, &least, err,
+	    sizeof(err)) == 0 && least == AGG_MODEL_MIN, "  the day rows keep %d bytes of each (%zu)",
+	    AGG_MODEL_MIN, least);
+	least = SIZE_MAX;
+	ok(aggregate_scan(l, AGG_TABLE_HOUR, 0, INT64_MAX, min_models, &least, err,
+	    sizeof(err)) == 0 && least == AGG_MODEL_MIN, "  and the hour rows (%zu)", least);
+	ledger_close(l);
+}
+
+/*
+ * Rewrites the wide rows of ledger d as layout 4 wrote them: one model
+ * dimension, the price entry, else the deployment, else the model
+ * requested, and none after the provider; marks the layout 4 and, if
+ * pruned, a pruning horizon.  0 or -1.
+ */
+static int
+make_layout4(const char *d, int64_t pruned)
+{
+	static const char *const tables[] = { "agg_day", "agg_hour", "agg_mday" };
+	static const unsigned char four[4] = { 0, 0, 0, 4 };
+	unsigned char horizon[8], key[512];
+	struct ledger *l;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_dbi dbi;
+	MDB_val k, v, mk = { 10, "agg_layout" }, mv = { 4, (void *)four };
+	MDB_val pk = { sizeof(AGG_META_PRUNED) - 1, AGG_META_PRUNED }, pv = { 8, horizon };
+	struct buf keys = { 0 }, vals = { 0 };
+	size_t t, off, voff, n, i;
+	int rc = 0;
+
+	if (ledger_open(d, LEDGER_WRITE, MAP_SIZE, 1, &l, NULL, 0) < 0)
+		return -1;
+	if (ledger_txn_begin(l, 1, &txn) != 0) {
+		ledger_close(l);
+		return -1;
+	}
+	for (t = 0; t < 3 && rc == 0; t++) {
+		keys.len = vals.len = 0;
+		if ((rc = mdb_dbi_open(txn, tables[t], 0, &dbi)) != 0 ||
+		    (rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+			break;
+		for (n = 0; mdb_cursor_get(cur, &k, &v, n ? MDB_NEXT : MDB_FIRST) == 0; n++) {
+			const char *f[AGG_DIM_COUNT], *p = (const char *)k.mv_data + 8;
+			unsigned char *q = key + 8;
+			uint16_t len;
+
+			for (i = 0; i < AGG_DIM_COUNT; i++, p += strlen(p) + 1)
+				f[i] = p;
+			memcpy(key, k.mv_data, 8);
+			for (i = 0; i <= AGG_DIM_PROVIDER; i++) {
+				const char *x = i != AGG_DIM_MODEL ? f[i] : *f[AGG_DIM_PRICED_AS] ?
+				    f[AGG_DIM_PRICED_AS] : *f[AGG_DIM_DEPLOYMENT] ? f[AGG_DIM_DEPLOYMENT] :
+				    f[AGG_DIM_MODEL];
+
+				memcpy(q, x, strlen(x) + 1);
+				q += strlen(x) + 1;
+			}
+			len = (uint16_t)(q - key);
+			buf_append(&keys, &len, sizeof(len));
+			buf_append(&keys, key, len);
+			buf_append(&vals, v.mv_data, v.mv_size);
+		}
+		mdb_cursor_close(cur);
+		if ((rc = mdb_drop(txn, dbi, 0)) != 0)
+			break;
+		for (off = voff = 0; off < keys.len && rc == 0; off += 2 + k.mv_size) {
+			uint16_t len;
+			struct agg_value val;
+
+			memcpy(&len, keys.data + off, sizeof(len));
+			k.mv_size = len;
+			k.mv_data = keys.data + off + 2;
+			memcpy(&val, vals.data + voff, sizeof(val));
+			voff += sizeof(val);
+			v.mv_size = sizeof(val);
+			v.mv_data = &val;
+			/* several rows of the new layout may make one of the old: added up */
+			{
+				MDB_val old;
+				struct agg_value sum;
+
+				if (mdb_get(txn, dbi, &k, &old) == 0) {
+					memcpy(&sum, old.mv_data, sizeof(sum));
+					value_into(&sum, &val);
+					val = sum;
+				}
+			}
+			rc = mdb_put(txn, dbi, &k, &v, 0);
+		}
+	}
+	bytes_put_be64(horizon, (uint64_t)pruned);
+	if (rc == 0)
+		rc = mdb_put(txn, ledger_meta_dbi(l), &mk, &mv, 0);
+	if (rc == 0)
+		rc = pruned ? mdb_put(txn, ledger_meta_dbi(l), &pk, &pv, 0) :
+		    mdb_del(txn, ledger_meta_dbi(l), &pk, NULL);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	if (rc == 0)
+		rc = mdb_txn_commit(txn);
+	else
+		mdb_txn_abort(txn);
+	ledger_close(l);
+	buf_release(&keys);
+	buf_release(&vals);
+	return rc == 0 ? 0 : -1;
+}
+
+/*
+ * Aggregates of layout 4, where a deployment with prices of its own counted
+ * under its price entry ("deployment:0"): a report refuses them and says how
+ * to go on; the accountant's follow counts the records again by model_name
+ * by itself; `tollctl aggregate --rebuild` regroups them too; and a rebuild
+ * of a pruned ledger keeps the days before the horizon, rewritten, under
+ * their old names.
+ */
+static void
+check_old_layout(int64_t now)
+{
+	static const char *const by_model[] = { "--by", "model", "--format", "csv", NULL };
+	char d[400], out[400], err[512], line[1024];
+	struct record r[4];
+	struct ledger *l;
+	size_t i, done, total = 0;
+	int rc;
+
+	snprintf(d, sizeof(d), "%s/old", root);
+	snprintf(out, sizeof(out), "%s/old.out", root);
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < 4; i++) {
+		snprintf(r[i].id, sizeof(r[i].id), "old-%zu", i);
+		r[i].end_ns = now - (int64_t)(4 - i) * 1000000000;
+		r[i].start_ns = r[i].end_ns - 1000;
+		r[i].status = 200;
+		snprintf(r[i].model_requested, sizeof(r[i].model_requested), "%s",
+		    i % 2 ? "claude-x" : "gpt-x");
+		snprintf(r[i].deployment, sizeof(r[i].deployment), "%s",
+		    i % 2 ? "claude-sonnet-4-5" : "gpt-4o");
+		snprintf(r[i].provider, sizeof(r[i].provider), "%s", i % 2 ? "anthropic" : "openai");
+		snprintf(r[i].priced_as, sizeof(r[i].priced_as), "deployment:%zu", i % 2);
+		r[i].tokens[RECORD_TOK_INPUT] = 1000;
+		r[i].cost[COST_INPUT] = r[i].total = (int64_t)(i % 2 ? 3000000000LL : 1000000000LL);
+	}
+	ok(ledger_open(d, LEDGER_WRITE, MAP_SIZE, 1, &l, err, sizeof(err)) == 0 &&
+	    ledger_append(l, r, 4, err, sizeof(err)) == 0 &&
+	    aggregate_follow(l, INT64_MAX, 100, &done, err, sizeof(err)) == 0 && done == 4,
+	    "old layout: four records counted");
+	ledger_close(l);
+	ok(make_layout4(d, 0) == 0, "  their rows rewritten as layout 4 wrote them");
+	is_int(spend_on(d, out, by_model), 1, "  spend refuses aggregates of layout 4");
+	f_line(out, line, sizeof(line));
+	ok(strstr(line, "older version") && strstr(line, "aggregate --rebuild"),
+	    "  and says what to do: %s", line);
+	is_int(spend_on(d, out, by_model), 1, "  (still, until a follow)");
+
+	/* the accountant's follow: reset, then every record again */
+	ok(ledger_open(d, LEDGER_WRITE, MAP_SIZE, 1, &l, err, sizeof(err)) == 0, "  reopened");
+	do {
+		rc = aggregate_follow(l, INT64_MAX, 3, &done, err, sizeof(err));
+		total += done;
+	} while (rc == 0 && done > 0);
+	ledger_close(l);
+	ok(rc == 0 && total == 4, "  a follow upgrades them itself and counts the 4 again (%zu: %s)",
+	    total, rc ? err : "");
+	is_int(spend_on(d, out, by_model), 0, "  spend --by model reads them");
+	ok(has_line(out, "gpt-x,gpt-4o,deployment:0,2,0,2000,") &&
+	    has_line(out, "claude-x,claude-sonnet-4-5,deployment:1,2,0,2000,0,0,0,0,0.006,"),
+	    "  grouped by model_name, deployment and entry as further columns");
+
+	/* tollctl aggregate --rebuild of layout 4 */
+	ok(make_layout4(d, 0) == 0, "  layout 4 again");
+	{
+		char *argv[] = { "aggregate", "--rebuild", "--ledger", d, NULL };
+
+		is_int(run(aggregate_main, out, 4, argv), 0, "  tollctl aggregate --rebuild");
+	}
+	is_int(spend_on(d, out, by_model), 0, "  spend --by model");
+	ok(has_line(out, "gpt-x,gpt-4o,deployment:0,2,0,2000,0,0,0,0,0.002,") &&
+	    has_line(out, "claude-x,claude-sonnet-4-5,deployment:1,2,"),
+	    "  the rebuild regroups them by model_name");
+
+	/* pruned past every record: nothing to count again, the rows kept and rewritten */
+	ok(make_layout4(d, time_day_start(now) + 86400LL * 1000000000) == 0,
+	    "  layout 4, pruned past every record");
+	{
+		char *argv[] = { "aggregate", "--rebuild", "--ledger", d, NULL };
+
+		is_int(run(aggregate_main, out, 4, argv), 0, "  tollctl aggregate --rebuild");
+		ok(has_line(out, "rebuilt the aggregates of"), "  says so");
+	}
+	is_int(spend_on(d, out, by_model), 0, "  spend --by model reads the kept rows");
+	ok(has_line(out, "deployment:0,,,2,0,2000,0,0,0,0,0.002,") &&
+	    has_line(out, "deployment:1,,,2,0,2000,0,0,0,0,0.006,"),
+	    "  the pruned days keep their totals under the old name, deployment and entry ''");
 }
 
 int
@@ -953,6 +1268,8 @@ main(void)
 
 	check_spend_filters(recs, NREC, out);
 	check_spend_table();
+	check_long_names(now);
+	check_old_layout(now);
 
 	buf_release(&before);
 	buf_release(&after);
