@@ -556,7 +556,7 @@ static const struct tg_key tg_keys_table[] = {
 	{ "metrics_listen", YAML_SCALAR_NODE, tg_address, TG(metrics_listen), TG(metrics_port),
 	  1, 65535, NULL, "a port, or an address and a port such as 10.0.0.5:9464 or [::1]:9464" },
 	{ "port", YAML_SCALAR_NODE, tg_int, TG(port), 0,
-	  1, 65535, "4000", "an integer 1-65535" },
+	  0, 65535, "4000", "an integer 0-65535 (0: any free port)" },
 	{ "price_files", YAML_SEQUENCE_NODE, tg_paths, TG(price_files), TG(nprice_files),
 	  0, 0, TOLLGATE_PRICES, "a list of file names" },
 	{ "run_dir", YAML_SCALAR_NODE, tg_string, TG(run_dir), 0,

@@ -243,6 +243,20 @@ bind_listener(const struct config *c, char *err, size_t errlen)
 	return bind_address(c->tollgate.listen, c->tollgate.port, "listen", err, errlen);
 }
 
+/* The port fd is bound to: tollgate.port 0 takes any free one, and the log says which. */
+static int
+bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
 /* The address of tollgate.metrics_listen: a port alone is on listen's address. */
 static const char *
 metrics_host(const struct config *c)
@@ -824,7 +838,7 @@ master_main(const struct options *o)
 	start_role(ROLE_ACCOUNTANT, 0);
 	start_workers(c);
 	log_info("listening on %s:%d%s, %d worker%s (pid %ld)", c->tollgate.listen,
-	    c->tollgate.port, tls != NULL ? " (TLS)" : "", count_alive(ROLE_WORKER, 0),
+	    bound_port(fd), tls != NULL ? " (TLS)" : "", count_alive(ROLE_WORKER, 0),
 	    count_alive(ROLE_WORKER, 0) == 1 ? "" : "s", (long)getpid());
 	if (mfd >= 0)
 		log_info("/metrics and /health on %s:%d", metrics_host(c), c->tollgate.metrics_port);
