@@ -2,8 +2,10 @@
  * Alerts (see alerts.h), run by the accountant.
  *
  * Database "alerts": key the alert id, value 8 bytes big-endian fired time,
- * then the kind and the subject, each NUL-terminated.  The key "\x01pos"
- * holds the journal position alerts_follow() has read up to.
+ * then the kind and the subject, each NUL-terminated.  The keys that begin
+ * with \x01 are not alerts: "\x01pos" holds the journal position
+ * alerts_follow() has read up to, "\x01since" (8 bytes big-endian) the time
+ * alerts_since() found the gateway began.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@
 #define ID_MAX		400
 
 static const MDB_val pos_key = { 4, "\x01pos" };
+static const MDB_val since_key = { 6, "\x01since" };
 
 /* 1 when id has fired, 0 when not, -1 on error. */
 static int
@@ -212,8 +215,52 @@ alerts_fire(struct ledger *l, const struct config_tollgate *tg, const char *host
 		}
 	}
 	buf_release(&body);
-	log_warn("alert: %s", a->subject);
+	if (a->info)
+		log_info("alert: %s", a->subject);
+	else
+		log_warn("alert: %s", a->subject);
 	return mark(l, a->id, a->kind, a->subject, err, errlen);
+}
+
+int
+alerts_since(struct ledger *l, int64_t now, int64_t *since, char *err, size_t errlen)
+{
+	unsigned char sv[8];
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = since_key, v;
+	int rc;
+
+	*since = now;
+	if ((rc = ledger_txn_begin(l, 0, &txn)) != 0) {
+		log_into(err, errlen, "cannot read ledger '%s'", ledger_dir(l));
+		return -1;
+	}
+	if ((rc = mdb_dbi_open(txn, ALERTS_DB, 0, &dbi)) == 0 &&
+	    (rc = mdb_get(txn, dbi, &k, &v)) == 0 && v.mv_size == sizeof(sv)) {
+		*since = (int64_t)bytes_get_be64(v.mv_data);
+		mdb_txn_abort(txn);
+		return 0;
+	}
+	/* first seen now, unless records show the gateway ran before */
+	if ((rc = mdb_cursor_open(txn, ledger_records_dbi(l), &cur)) == 0) {
+		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 && k.mv_size >= 8 &&
+		    (int64_t)bytes_get_be64(k.mv_data) < now)
+			*since = (int64_t)bytes_get_be64(k.mv_data);
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		log_into(err, errlen, "cannot read ledger '%s': %s", ledger_dir(l), mdb_strerror(rc));
+		return -1;
+	}
+	bytes_put_be64(sv, (uint64_t)*since);
+	if (put(l, &since_key, sv, sizeof(sv)) < 0) {
+		log_into(err, errlen, "cannot store when the gateway of '%s' began", ledger_dir(l));
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -434,7 +481,7 @@ alerts_follow(struct ledger *l, const struct config_tollgate *tg, const char *ho
 	}
 	for (i = 0; i < ss->n; i++) {
 		struct alert a = { ss->s[i].id, ss->s[i].flag ? "usage_anomaly" : "unpriced_model",
-		    NULL, NULL, NULL };
+		    NULL, NULL, NULL, 0 };
 
 		subject.len = text.len = fields.len = 0;
 		describe(&ss->s[i], &subject, &text, &fields);

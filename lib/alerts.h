@@ -6,7 +6,8 @@
  * ledger's environment remembers the ids that fired, so an alert fires once,
  * even across restarts.  Firing queues one outbox item per configured
  * channel (lib/outbox.h: retried with back-off, failures kept for `tollctl
- * alerts`) and logs the alert.
+ * alerts`) and logs the alert: as a warning, or at info level when it is
+ * informational (the daily summary crosses no threshold).
  *
  * Delivery is at least once: the items are queued, then the id is marked; a
  * process that dies in between fires the alert again when it restarts.
@@ -27,6 +28,8 @@ struct alert {
 	const char	*subject;	/* one line */
 	const char	*text;		/* the whole message, plain text */
 	const char	*fields;	/* JSON members for webhooks ("\"a\": 1, ..."), or NULL */
+	int		 info;		/* informational: logged at info level, not as a
+					   warning (sent the same) */
 };
 
 /*
@@ -44,6 +47,15 @@ int alerts_fire(struct ledger *l, const struct config_tollgate *tg, const char *
  */
 int alerts_note(struct ledger *l, const char *id, const char *kind, const char *subject,
     char *err, size_t errlen);
+
+/*
+ * When the gateway of this ledger began, in unix ns: stored at the first call
+ * (so a restart keeps it) as the earlier of now and the end of the ledger's
+ * oldest record (a ledger written before this was stored, or records put
+ * there first).  A daily summary is due only for a day that ended after it.
+ * l is LEDGER_WRITE.  0 and *since, or -1 with err.
+ */
+int alerts_since(struct ledger *l, int64_t now, int64_t *since, char *err, size_t errlen);
 
 /*
  * Visits the alerts that fired, oldest id first (ids sort by kind); fn gets

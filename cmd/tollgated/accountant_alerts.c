@@ -3,7 +3,8 @@
  * the budget counters the workers keep in shared memory and fires each
  * threshold a budget has crossed in its current window (and its soft
  * budget), looks at the records committed since for unpriced models and
- * usage anomalies, and once a day sends a summary of the day before (UTC).
+ * usage anomalies, and once a day sends a summary of the day before (UTC)
+ * when the gateway had begun by its end.
  */
 #include <stdio.h>
 #include <string.h>
@@ -107,6 +108,7 @@ check_budget(struct alert_ctx *x, const char *id, enum limit_kind kind, const ch
 		a.subject = subject.data;
 		a.text = text.data;
 		a.fields = fields.data;
+		a.info = 0;
 		if (a.id != NULL && alerts_fire(x->l, tg, x->host, &a, err, sizeof(err)) < 0)
 			log_error("accountant: %s", err);
 	}
@@ -216,20 +218,29 @@ void
 alerts_daily_summary(struct ledger *l, const char *host)
 {
 	const struct config_tollgate *tg = &heritage.config->tollgate;
-	int64_t today = time_day_start(clock_now_ns()), yday = today - NS_DAY;
+	int64_t now = clock_now_ns(), today = time_day_start(now), yday = today - NS_DAY, since;
 	struct buf id = { 0 }, subject = { 0 }, text = { 0 }, fields = { 0 };
-	char day[40], cost[MONEY_FORMAT_MAX], err[512];
+	char day[40], began[40], cost[MONEY_FORMAT_MAX], err[512];
+	uint64_t lag = UINT64_MAX;
 	struct day_sum s;
 	struct alert a;
 	size_t i;
 
-	uint64_t lag = UINT64_MAX;
-
+	/*
+	 * Asked before the configuration, so that the first start is kept even
+	 * while summaries are off.  A day that ended before the gateway began is
+	 * none of its business; one it ran in with no requests is summarised.
+	 */
+	if (alerts_since(l, now, &since, err, sizeof(err)) < 0) {
+		log_error("accountant: %s", err);
+		return;
+	}
 	/*
 	 * After a restart yesterday's records may still be on their way into the
 	 * aggregates: wait for the follow to catch up (a few in flight are today's).
 	 */
-	if (!tg->alerts_daily_summary || aggregate_lag(l, &lag) < 0 || lag > SUMMARY_LAG_MAX)
+	if (!tg->alerts_daily_summary || since >= today || aggregate_lag(l, &lag) < 0 ||
+	    lag > SUMMARY_LAG_MAX)
 		return;
 	memset(&s, 0, sizeof(s));
 	if (aggregate_scan(l, AGG_TABLE_MODEL_DAY, yday, today, on_model_row, &s, err,
@@ -243,8 +254,14 @@ alerts_daily_summary(struct ledger *l, const char *host)
 	buf_printf(&id, "summary|%s", day);
 	buf_printf(&subject, "tollgate: spend on %s: $%s in %lld requests", day, cost,
 	    (long long)s.requests);
-	buf_printf(&text, "Spend on %s (UTC): $%s in %lld requests.", day, cost,
-	    (long long)s.requests);
+	if (since > yday) {
+		/* the day the gateway began: the hours before it are no lull */
+		buf_printf(&text, "Spend on %s (UTC) since the gateway began at %s: $%s in %lld "
+		    "requests.", day, time_format(since, began, sizeof(began)), cost,
+		    (long long)s.requests);
+	} else
+		buf_printf(&text, "Spend on %s (UTC): $%s in %lld requests.", day, cost,
+		    (long long)s.requests);
 	buf_printf(&fields, "\"day\": \"%s\", \"cost_usd\": %s, \"requests\": %lld, \"models\": [",
 	    day, cost, (long long)s.requests);
 	for (i = 0; i < s.ntop && i < TOP; i++) {
@@ -262,6 +279,7 @@ alerts_daily_summary(struct ledger *l, const char *host)
 	a.subject = subject.data;
 	a.text = text.data;
 	a.fields = fields.data;
+	a.info = 1;	/* a summary crosses no threshold: not a warning */
 	if (alerts_fire(l, tg, host, &a, err, sizeof(err)) < 0)
 		log_error("accountant: %s", err);
 	buf_release(&id);
