@@ -6,8 +6,27 @@ set -u
 : "${TOLLCTL:=${TOLLGATE_BUILD:-$TOLLGATE_SRC/build}/tollctl}"
 SHARED="$TOLLGATE_SRC/../shared/data"
 T=$(mktemp -d)
-# and stop the gateway and the mock provider of the spend tests, if they still run
-trap 'for p in ${gw:-} ${mock:-}; do kill "$p"; done 2>/dev/null; rm -rf "$T"' EXIT
+# running PID: it exists and is not a zombie waiting for this shell's wait
+running() {
+	st=
+	[ -r "/proc/$1/stat" ] && read -r _ _ st _ <"/proc/$1/stat"
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+# stop PID: SIGTERM, then SIGKILL if it has not gone within 20 s; never waits for ever
+stop() {
+	kill "$1" 2>/dev/null || return 0
+	s=0
+	while running "$1" && [ $s -lt 200 ]; do sleep 0.1; s=$((s + 1)); done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+# and stop the gateway and the mock provider of the spend tests, whatever ends this
+# script (the mock also dies with it: PR_SET_PDEATHSIG)
+trap 'for p in ${gw:-} ${mock:-}; do stop "$p"; done; rm -rf "$T"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 n=0
 failed=0
 
@@ -150,7 +169,7 @@ sys.exit(0 if lines else 1)' "$T/out" 2>>"$T/err"
 }
 # post KEY PATH TAGS BODY: one request through the gateway; its HTTP status
 post() {
-	curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" \
+	curl -s --max-time 30 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" \
 	    -H 'Content-Type: application/json' ${3:+-H "x-tollgate-tags: $3"} -d "$4" \
 	    "http://127.0.0.1:$gwport$2"
 }
@@ -162,7 +181,6 @@ if [ -x "$BUILD/tollgated" ] && [ -x "$BUILD/mockprovider" ] && [ -x "$PY" ] &&
 	i=0
 	while ! grep -q 'listening on' "$G/mock.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 	mockport=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$G/mock.log")
-	gwport=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	cat >"$G/prices.yaml" <<'YAML'
 gpt-4o-mini:
   input_cost_per_token: 1.5e-7
@@ -177,7 +195,8 @@ YAML
 	cat >"$G/tollgate.yaml" <<YAML
 tollgate:
   listen: 127.0.0.1
-  port: $gwport
+  port: 0
+  user: $(id -un)
   workers: 1
   price_files: [prices.yaml]
   ledger_sync_interval: 100ms
@@ -199,7 +218,12 @@ YAML
 	"$BUILD/tollgated" -f -c "$G/tollgate.yaml" --ledger "$L" --run-dir "$G/run" >"$G/log" 2>&1 &
 	gw=$!
 	i=0
-	while ! curl -sf "http://127.0.0.1:$gwport/health" >/dev/null && [ $i -lt 150 ]; do
+	while ! grep -q 'listening on' "$G/log" && running "$gw" && [ $i -lt 150 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	gwport=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$G/log" | head -n 1)
+	i=0
+	while ! curl -sf --max-time 5 "http://127.0.0.1:${gwport:-1}/health" >/dev/null && [ $i -lt 150 ]; do
 		sleep 0.1; i=$((i + 1))
 	done
 	long=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
@@ -211,9 +235,9 @@ YAML
 	st="$st $(post sk-cli-master /v1/chat/completions a '{"model": "demo", "messages": [], "mock": {"status": 500}}')"
 	st="$st $(post sk-cli-user /v1/chat/completions '' '{"model": "demo", "messages": [], "user": "'$long'"}')"
 	[ "$st" = "200 200 200 500 200" ]; ok $? "spend: five requests through tollgated and the mock ($st)"
-	kill "$gw" && wait "$gw"
+	stop "$gw"
 	gw=
-	kill "$mock" && wait "$mock"
+	stop "$mock"
 	mock=
 	run aggregate --rebuild --ledger "$L"
 	has "from 5 records" "$T/out"; ok $? "  their aggregates rebuilt from the records"

@@ -11,6 +11,7 @@
  * nothing of its own: bodies are formatted into one reused buffer, and only a
  * delayed or streamed answer gets a small state object (struct pending).
  */
+#include <sys/prctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -809,10 +811,20 @@ main(int argc, char **argv)
 	const char *addr = "127.0.0.1", *port = "4001";
 	char name[INET6_ADDRSTRLEN + 16], err[256], *end;
 	evutil_socket_t fd;
+	pid_t parent;
 	long n;
 	int ch;
 
 	log_init("mockprovider", LOG_LEVEL_INFO);
+	/*
+	 * A mock belongs to the test or benchmark that started it: if that dies,
+	 * however it dies, the mock goes too, rather than holding its port and the
+	 * test runner's pipe open.  The second getppid() catches a parent that died
+	 * before the prctl.
+	 */
+	parent = getppid();
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+		return 1;
 	mp.defaults.knob[MOCK_PROMPT_TOKENS] = 1000;
 	mp.defaults.knob[MOCK_COMPLETION_TOKENS] = 50;
 	mp.defaults.knob[MOCK_CHUNKS] = 50;

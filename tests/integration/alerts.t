@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, Gateway, Mock, Receiver, done, free_port, ok, wait_until  # noqa: E402
+from tg import BUILD, Gateway, Mock, Receiver, dead_port, done, ok, wait_until  # noqa: E402
 
 PRICEY = """\
 pricey:
@@ -67,8 +67,8 @@ class Smtp:
                     else:
                         self.wfile.write(b"250 ok\r\n")
 
-        self.port = free_port()
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Handler)
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -105,7 +105,7 @@ def kinds(docs):
 
 def main():
     hooks, smtp, mock = Receiver(), Smtp(), Mock()
-    dead = free_port()
+    dead = dead_port()
 
     def add_prices(gw):
         with open(os.path.join(gw.dir, "prices.yaml"), "a") as f:

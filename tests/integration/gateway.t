@@ -13,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import (BUILD, MASTER_KEY, USER_KEY, Gateway, Mock, diag, done, eq, ok, wait_until)  # noqa: E402
+from tg import (BUILD, MASTER_KEY, USER_KEY, Gateway, Mock, diag, done, eq, ok, spawn, wait_until)  # noqa: E402
 
 
 def sse_events(data):
@@ -247,8 +247,8 @@ def test_reports(gw):
     ok(wait_until(lambda: "accountant lag    0 records" in
                   tollctl(gw, "stat", "--ledger", gw.ledger, "--run-dir", gw.run_dir).stdout, 10),
        "tollctl stat: the accountant has caught up (lag 0)")
-    follow = subprocess.Popen([os.path.join(BUILD, "tollctl"), "logs", "--ledger", gw.ledger, "--follow",
-                               "--json", "--limit", "1"], stdout=subprocess.PIPE, text=True)
+    follow = spawn([os.path.join(BUILD, "tollctl"), "logs", "--ledger", gw.ledger, "--follow",
+                    "--json", "--limit", "1"], stdout=subprocess.PIPE, text=True)
     try:
         first = follow.stdout.readline()
         st, h, _ = chat(gw)

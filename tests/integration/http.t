@@ -10,7 +10,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import MASTER_KEY, Gateway, Mock, done, eq, free_port, ok, wait_until  # noqa: E402
+from tg import MASTER_KEY, Gateway, Mock, dead_port, done, eq, ok, wait_until  # noqa: E402
 
 CHAT = json.dumps({"model": "demo", "messages": [{"role": "user", "content": "hi"}]})
 STREAM = json.dumps({"model": "demo", "stream": True, "messages": [],
@@ -250,7 +250,7 @@ def test_timeouts(gw):
 
 def test_proxy_environment(mock):
     """http_proxy in tollgated's environment is honoured (curl reads it when it is set)."""
-    os.environ["http_proxy"] = "http://127.0.0.1:%d" % free_port()
+    os.environ["http_proxy"] = "http://127.0.0.1:%d" % dead_port()
     try:
         gw = Gateway(mock)
     finally:

@@ -23,7 +23,7 @@ import time
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, MASTER_KEY, USER_KEY, Gateway, Mock, done, eq, free_port, ok, wait_until  # noqa: E402
+from tg import BUILD, MASTER_KEY, USER_KEY, Gateway, Mock, done, eq, ok, wait_until  # noqa: E402
 
 BUDGETS = """\
   budget_timezone: UTC
@@ -236,7 +236,7 @@ def dead_and_foreign():
     try:
         ok(tollctl("--run-dir", gw.run_dir).returncode == 0, "a second gateway runs")
         with open(gw.config) as f:
-            text = f.read().replace("  port: %d\n" % gw.port, "  port: %d\n" % free_port())
+            text = f.read().replace("  port: %d\n" % gw.port, "  port: 0\n")
         with tempfile.TemporaryDirectory() as d:
             with open(os.path.join(d, "tollgate.yaml"), "w") as f:
                 f.write(text)

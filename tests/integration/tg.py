@@ -1,9 +1,19 @@
 """Helpers for tollgate's integration tests: real tollgated and mockprovider
-processes on loopback ports, TAP output for prove, stdlib only."""
+processes on loopback ports, TAP output for prove, stdlib only.
+
+Nothing a test starts outlives it: every process comes from spawn(), in a
+process group of its own that is killed on every way out (a normal end, an
+exception, SIGTERM/SIGINT/SIGHUP, the file's time bound), and that dies with
+the test even when the test is SIGKILLed (PR_SET_PDEATHSIG). A file that
+runs longer than TOLLGATE_TEST_TIMEOUT seconds fails instead of hanging."""
+import atexit
+import ctypes
 import http.client
 import json
 import os
+import pwd
 import re
+import select
 import shutil
 import signal
 import socket
@@ -19,6 +29,14 @@ USER_KEY = "sk-test-user"
 
 _n = 0
 _failed = 0
+_procs = []		# what spawn() started, killed by _reap()
+_dirs = []		# gateways' scratch directories, removed by _reap() unless TOLLGATE_KEEP
+_dead = []		# sockets held bound so that their ports refuse connections
+_adopted = []		# pids of daemons that left spawn()'s groups, killed by _reap()
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+# a test file's bound; a file that needs longer calls bound(seconds) itself
+TIMEOUT = int(os.environ.get("TOLLGATE_TEST_TIMEOUT") or 300)
 
 
 def ok(cond, what, detail=None):
@@ -54,11 +72,127 @@ def done():
 
 
 def free_port():
+    """A port nothing listens on now, which another process may take before the
+    caller binds it. Only for what tollgated cannot be asked to bind to port 0
+    (metrics_listen, where 0 means off); servers bind port 0 and say their port,
+    and a port that must refuse connections comes from dead_port()."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def dead_port():
+    """A loopback port that refuses connections for as long as the test runs:
+    bound here, never listened on, so nothing else can take it."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _dead.append(s)
+    return s.getsockname()[1]
+
+
+def user_name():
+    """Who runs the test: pinned as tollgate.user so that a root test run does
+    not become the packaged 'tollgate' account, which cannot reach the test's
+    directories."""
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+def _die_with_parent():
+    # in the child, between fork and exec: its death signal is the test's end
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def spawn(argv, **kw):
+    """subprocess.Popen in a process group of its own that dies with the test;
+    call it from the main thread (the death signal follows the forking thread)."""
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    p = subprocess.Popen(argv, process_group=0, preexec_fn=_die_with_parent, **kw)
+    _procs.append(p)
+    return p
+
+
+def kill_group(p, timeout=5):
+    """SIGTERM to p's process group, SIGKILL to what is left after timeout."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(p.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            continue
+        try:
+            os.killpg(p.pid, 0)	# workers of a master that is gone
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.2)
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def adopt(pid):
+    """A daemon that forked away from its starter: _reap() stops it too."""
+    _adopted.append(pid)
+
+
+def _reap():
+    while _procs:
+        kill_group(_procs.pop())
+    while _adopted:
+        pid = _adopted.pop()
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                break
+            if wait_until(lambda: not os.path.exists("/proc/%d" % pid), 10):
+                break
+    if not os.environ.get("TOLLGATE_KEEP"):
+        while _dirs:
+            shutil.rmtree(_dirs.pop(), ignore_errors=True)
+
+
+def _on_signal(sig, frame):
+    # finally blocks and atexit run; SIGKILL alone skips them, and PDEATHSIG covers that
+    signal.signal(sig, signal.SIG_DFL)
+    raise SystemExit(128 + sig)
+
+
+def _on_timeout(sig, frame):
+    global _n
+    _n += 1
+    print("not ok %d - the test finished within its bound of %d s (TOLLGATE_TEST_TIMEOUT)" % (_n, TIMEOUT),
+          flush=True)
+    for d in _dirs:
+        try:
+            with open(os.path.join(d, "tollgated.log")) as f:
+                diag("tollgated.log, last lines:\n" + "".join(f.readlines()[-15:]))
+        except OSError:
+            pass
+    # a last word if cleanup itself hangs
+    signal.signal(signal.SIGALRM, lambda *a: (_reap(), os._exit(1)))
+    signal.alarm(30)
+    print("1..%d" % _n, flush=True)
+    raise SystemExit(1)
+
+
+def bound(seconds):
+    """Sets this file's time bound (from now), for a file that needs longer than TIMEOUT."""
+    global TIMEOUT
+    TIMEOUT = seconds
+    signal.alarm(seconds)
+
+
+atexit.register(_reap)
+for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(_sig, _on_signal)
+signal.signal(signal.SIGALRM, _on_timeout)
+signal.alarm(TIMEOUT)
 
 
 def wait_until(pred, timeout=10.0, step=0.05):
@@ -75,11 +209,19 @@ def wait_until(pred, timeout=10.0, step=0.05):
 
 class Mock:
     def __init__(self, *args):
-        self.proc = subprocess.Popen([os.path.join(BUILD, "mockprovider"), "-p", "0", "-q"] + list(args),
-                                     stderr=subprocess.PIPE, text=True)
-        line = self.proc.stderr.readline()
-        m = re.search(r":(\d+)\s*$", line)
+        self.proc = spawn([os.path.join(BUILD, "mockprovider"), "-p", "0", "-q"] + list(args),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        line = b""
+        end = time.monotonic() + 10
+        while not line.endswith(b"\n") and time.monotonic() < end:
+            if select.select([self.proc.stderr], [], [], max(0, end - time.monotonic()))[0]:
+                c = os.read(self.proc.stderr.fileno(), 1)
+                if not c:
+                    break
+                line += c
+        m = re.search(r":(\d+)\s*$", line.decode(errors="replace"))
         if not m:
+            kill_group(self.proc)
             raise RuntimeError("mockprovider did not start: %r" % line)
         self.port = int(m.group(1))
 
@@ -92,12 +234,7 @@ class Mock:
         return json.loads(body)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        kill_group(self.proc)
 
 
 PRICES = """\
@@ -143,8 +280,8 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def posts(self, path=None):
@@ -170,7 +307,7 @@ tollgate:
   shutdown_timeout: 10s
   ledger_sync_interval: 200ms
   keys: [%(user)s]
-%(tollgate_extra)sgeneral_settings:
+%(pin)s%(tollgate_extra)sgeneral_settings:
   master_key: %(master)s
 litellm_settings:
   drop_params: true
@@ -215,7 +352,8 @@ model_list:
       input_cost_per_token: 1e-6
       output_cost_per_token: 2e-6
 %(extra)s""" % {"mock": mock_port, "port": port, "dead": dead_port, "user": USER_KEY,
-                "master": MASTER_KEY, "extra": extra, "tollgate_extra": tollgate_extra}
+                "master": MASTER_KEY, "extra": extra, "tollgate_extra": tollgate_extra,
+                "pin": "" if "\n  user:" in "\n" + tollgate_extra else "  user: %s\n" % user_name()}
 
 
 class Gateway:
@@ -224,8 +362,9 @@ class Gateway:
     def __init__(self, mock, extra="", tollgate_extra="", prepare=None, tls=None):
         self.tls = tls
         self.dir = tempfile.mkdtemp(prefix="tollgate-it-")
-        self.port = free_port()
-        self.dead_port = free_port()
+        _dirs.append(self.dir)
+        self.port = 0		# until tollgated says which it bound
+        self.dead_port = dead_port()
         self.mock = mock
         self.config = os.path.join(self.dir, "tollgate.yaml")
         self.ledger = os.path.join(self.dir, "ledger")
@@ -237,11 +376,30 @@ class Gateway:
         if prepare is not None:
             prepare(self)
         self.log = open(os.path.join(self.dir, "tollgated.log"), "w")
-        self.proc = subprocess.Popen([os.path.join(BUILD, "tollgated"), "-f", "-c", self.config,
-                                      "--ledger", self.ledger, "--run-dir", self.run_dir],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        if not wait_until(lambda: self.request("GET", "/health")[0] == 200, 15):
+        self.proc = spawn([os.path.join(BUILD, "tollgated"), "-f", "-c", self.config,
+                           "--ledger", self.ledger, "--run-dir", self.run_dir],
+                          stdout=self.log, stderr=subprocess.STDOUT)
+        if not wait_until(lambda: self.proc.poll() is not None or self.bound_port(), 15) or \
+                self.proc.poll() is not None or \
+                not wait_until(lambda: self.request("GET", "/health")[0] == 200, 15):
+            self.stop()
             raise RuntimeError("tollgated did not come up:\n" + self.logtext())
+        # from now on the config names the port bound, so a reload keeps it
+        with open(self.config) as f:
+            text = f.read()
+        with open(self.config, "w") as f:
+            f.write(text.replace("\n  port: 0\n", "\n  port: %d\n" % self.port, 1))
+
+    def bound_port(self):
+        text = self.logtext()
+        m = re.search(r"\n  log_file: (\S+)", "\n" + self.tollgate_extra)
+        if m and os.path.exists(m.group(1)):
+            with open(m.group(1)) as f:
+                text += f.read()
+        m = re.search(r"listening on \S*:(\d+)", text)
+        if m:
+            self.port = int(m.group(1))
+        return self.port
 
     def write_config(self, extra=""):
         with open(self.config, "w") as f:
@@ -275,7 +433,7 @@ class Gateway:
 
     def records(self, limit=1000):
         out = subprocess.run([os.path.join(BUILD, "tollctl"), "logs", "--ledger", self.ledger,
-                              "--json", "--limit", str(limit)], capture_output=True, text=True)
+                              "--json", "--limit", str(limit)], capture_output=True, text=True, timeout=60)
         if out.returncode != 0:
             raise RuntimeError("tollctl logs failed: " + out.stderr)
         # amounts stay exact decimal text
@@ -309,12 +467,13 @@ class Gateway:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Signals the master and waits for it; kills its whole group if it will not go."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
                 return self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                kill_group(self.proc)
                 return None
         return self.proc.returncode
 

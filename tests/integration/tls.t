@@ -22,7 +22,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import (BUILD, MASTER_KEY, USER_KEY, Gateway, Mock, config_text, done, eq,  # noqa: E402
+from tg import (BUILD, MASTER_KEY, USER_KEY, Gateway, Mock, config_text, dead_port, done, eq,  # noqa: E402
                 free_port, ok, skip, wait_until)
 
 CHAT = {"model": "demo", "messages": [{"role": "user", "content": "hi"}]}
@@ -102,7 +102,7 @@ def test_check_files(mock):
             ("a.key", "a.key", 1, ("tls_cert_file", "no PEM certificate"), "a key given as the certificate"),
         ]
         for cert, key, rc, words, what in cases:
-            text = config_text(mock.port, free_port(), free_port(),
+            text = config_text(mock.port, 0, dead_port(),
                                tollgate_extra="  tls_cert_file: %s\n  tls_key_file: %s\n" % (cert, key))
             path = os.path.join(d, "tollgate.yaml")
             with open(path, "w") as f:
@@ -124,7 +124,7 @@ def test_check_files(mock):
                        "and tollgated refuses to start with it, saying so", r.stderr)
                 except subprocess.TimeoutExpired:
                     ok(False, "and tollgated refuses to start with it (it ran instead)")
-        text = config_text(mock.port, free_port(), free_port(), tollgate_extra="  tls_cert_file: a.pem\n")
+        text = config_text(mock.port, 0, dead_port(), tollgate_extra="  tls_cert_file: a.pem\n")
         with open(os.path.join(d, "tollgate.yaml"), "w") as f:
             f.write(text)
         r = subprocess.run([os.path.join(BUILD, "tollgated"), "-t", "-c", os.path.join(d, "tollgate.yaml")],

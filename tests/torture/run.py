@@ -276,9 +276,9 @@ def restart(gw, timeout=30):
     starts = 0
     while True:
         starts += 1
-        gw.proc = subprocess.Popen([os.path.join(tg.BUILD, "tollgated"), "-f", "-c", gw.config,
-                                    "--ledger", gw.ledger, "--run-dir", gw.run_dir],
-                                   stdout=gw.log, stderr=subprocess.STDOUT)
+        gw.proc = tg.spawn([os.path.join(tg.BUILD, "tollgated"), "-f", "-c", gw.config,
+                            "--ledger", gw.ledger, "--run-dir", gw.run_dir],
+                           stdout=gw.log, stderr=subprocess.STDOUT)
         if tg.wait_until(lambda: gw.proc.poll() is not None or
                          gw.request("GET", "/health", timeout=2)[0] == 200, 15) \
                 and gw.proc.poll() is None:
