@@ -28,6 +28,7 @@
 #include "config.h"
 #include "limitset.h"
 #include "money.h"
+#include "pricefile.h"
 
 #ifndef TOLLGATE_PRICES
 #define TOLLGATE_PRICES		"/etc/tollgate/prices.yaml"
@@ -913,7 +914,8 @@ tg_list(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n,
 		char *s;
 
 		if (is_null(n))
-			s = strdup(e->def);
+			/* price_files, the one list of paths with a default: see pricefile.c */
+			s = paths ? pricefile_default() : strdup(e->def);
 		else {
 			switch (scalar(item, &v)) {
 			case 1:
@@ -946,6 +948,8 @@ tg_list(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n,
 	strv_free(*dst, *ndst);
 	*dst = list;
 	*ndst = nlist;
+	if (paths)
+		l->c->tollgate.price_files_named = !is_null(n);
 	list = NULL;
 	nlist = 0;
 	rc = 0;

@@ -104,6 +104,7 @@ struct config_tollgate {
 	char		*run_dir;		/* shared-memory files, pid [CONFIG_RUN_DIR] */
 	char		**price_files;		/* in order, later wins ["/etc/tollgate/prices.yaml"] */
 	size_t		 nprice_files;
+	int		 price_files_named;	/* 0: the config names none, pricefile_default() */
 	int64_t		 max_body_bytes;	/* request body limit [10 MiB] */
 	int64_t		 upstream_connect_timeout_ms; /* [10000] */
 	int64_t		 upstream_timeout_ms;	/* whole upstream request, unless a deployment says [600000] */

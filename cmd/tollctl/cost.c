@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "cost.h"
 #include "json.h"
 #include "log.h"
 #include "money.h"
+#include "pricefile.h"
 #include "pricemap.h"
 #include "sse.h"
 #include "tollctl.h"
@@ -38,7 +40,8 @@ static const char cost_help[] =
 "\n"
 "  --prices FILE       a price map: LiteLLM's JSON format or YAML with the same\n"
 "                      fields; repeat to layer files, a later file's entry for a\n"
-"                      model replaces an earlier one (default: " TOLLGATE_PRICES ")\n"
+"                      model replaces an earlier one (default: " TOLLGATE_PRICES ",\n"
+"                      or for a binary run from its build tree, the tree's etc/prices.yaml)\n"
 "  --model NAME        the model to price as (default: the model the response names);\n"
 "                      looked up exactly, then without provider prefixes\n"
 "                      (azure/gpt-4o -> gpt-4o), then through base_model\n"
@@ -261,6 +264,7 @@ cost_main(int argc, char **argv)
 	struct buf data = { 0 };
 	struct usage u;
 	struct cost c;
+	char *fallback = NULL, err[1024];
 	int nprices = 0, quiet = 0, ch, rc = TOLLCTL_EXIT_ERROR;
 
 	cost_options_init(&copt);
@@ -324,8 +328,19 @@ cost_main(int argc, char **argv)
 		log_error("one input file at most ('%s' is extra)", argv[optind]);
 		return TOLLCTL_EXIT_ERROR;
 	}
-	if (nprices == 0)
-		prices[nprices++] = TOLLGATE_PRICES;
+	if (nprices == 0) {
+		if ((fallback = pricefile_default()) == NULL) {
+			log_error("out of memory");
+			return TOLLCTL_EXIT_ERROR;
+		}
+		if (access(fallback, F_OK) < 0) {
+			pricefile_missing(err, sizeof(err), "--prices FILE");
+			log_error("%s", err);
+			free(fallback);
+			return TOLLCTL_EXIT_ERROR;
+		}
+		prices[nprices++] = fallback;
+	}
 
 	memset(&in, 0, sizeof(in));
 	in.name = strcmp(path, "-") == 0 ? "<stdin>" : path;
@@ -359,6 +374,7 @@ cost_main(int argc, char **argv)
 		rc = TOLLCTL_EXIT_OK;
 out:
 	free(t);
+	free(fallback);
 	buf_release(&data);
 	return rc;
 }

@@ -36,6 +36,7 @@
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
+#include "pricefile.h"
 #include "pricemap.h"
 #include "shm.h"
 #include "status.h"
@@ -180,8 +181,12 @@ master_load(const struct options *o, struct config **cp, struct routes **rp,
 		goto fail;
 	}
 	for (i = 0; i < c->tollgate.nprice_files; i++)
-		if (pricemap_load_file(b, c->tollgate.price_files[i], err, errlen) < 0)
+		if (pricemap_load_file(b, c->tollgate.price_files[i], err, errlen) < 0) {
+			if (!c->tollgate.price_files_named &&
+			    access(c->tollgate.price_files[i], F_OK) < 0)
+				pricefile_missing(err, errlen, "tollgate.price_files: [FILE] in the config");
 			goto fail;
+		}
 	if (routes_add_prices(r, b) < 0 || (*tp = pricemap_compile(b)) == NULL) {
 		snprintf(err, errlen, "out of memory compiling prices");
 		goto fail;

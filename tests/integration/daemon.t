@@ -4,6 +4,7 @@ log file after rotation, client_timeout does not cut long answers, and a
 master killed outright takes its children down."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -11,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, MASTER_KEY, USER_KEY, Gateway, Mock, done, ok, wait_until  # noqa: E402
+from tg import BUILD, MASTER_KEY, USER_KEY, Gateway, Mock, adopt, done, ok, skip, wait_until  # noqa: E402
 
 
 def check_config(gw):
@@ -25,6 +26,53 @@ def check_config(gw):
     ok(r.returncode == 1 and (bad + ":2:") in r.stderr, "and refuses a bad one, naming file:line", r.stderr)
     r = subprocess.run([tollgated, "-t", "-c", os.path.join(gw.dir, "missing.yaml")], capture_output=True, text=True)
     ok(r.returncode == 1 and "missing.yaml" in r.stderr, "a missing config names the file", r.stderr)
+
+
+LITELLM_ONLY = """\
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_key: os.environ/TG_TEST_OPENAI_KEY
+general_settings:
+  master_key: sk-1234
+"""
+
+
+def price_fallback(gw):
+    """A LiteLLM config names no price map: a build-tree binary finds the source
+    tree's; one with no tree beside it says how to name one."""
+    cfg = os.path.join(gw.dir, "litellm.yaml")
+    with open(cfg, "w") as f:
+        f.write(LITELLM_ONLY)
+    env = dict(os.environ, TG_TEST_OPENAI_KEY="k")
+    tree_map = os.path.realpath(os.path.join(BUILD, "..", "etc", "prices.yaml"))
+    r = subprocess.run([os.path.join(BUILD, "tollgated"), "-t", "-c", cfg], capture_output=True, text=True,
+                       env=env, timeout=60)
+    ok(r.returncode == 0 and "valid" in r.stdout, "tollgated -t accepts a LiteLLM config with no tollgate: section",
+       r.stderr)
+    help_text = subprocess.run([os.path.join(BUILD, "tollctl"), "cost", "--help"], capture_output=True,
+                               text=True, timeout=60).stdout
+    m = re.search(r"\(default: (\S+),", help_text)
+    installed = m.group(1) if m else None
+    ok(installed is not None, "tollctl cost --help names the installed price map", help_text)
+    if installed and os.path.exists(installed):
+        for _ in range(3):
+            skip("%s is installed: it is the default, not the tree's" % installed)
+        return
+    ok(tree_map in r.stderr, "and prices it from the source tree's etc/prices.yaml", r.stderr)
+    alone = os.path.join(gw.dir, "bin")
+    os.mkdir(alone)
+    shutil.copy(os.path.join(BUILD, "tollgated"), alone)
+    r = subprocess.run([os.path.join(alone, "tollgated"), "-t", "-c", cfg], capture_output=True, text=True,
+                       env=env, timeout=60)
+    ok(r.returncode == 1 and installed in r.stderr and "name one with tollgate.price_files" in r.stderr,
+       "a binary with no tree beside it names the maps it tried and how to give one", r.stderr)
+    shutil.copy(os.path.join(BUILD, "tollctl"), alone)
+    r = subprocess.run([os.path.join(alone, "tollctl"), "cost", "--model", "gpt-4o"], input="{}",
+                       capture_output=True, text=True, timeout=60)
+    ok(r.returncode == 1 and "name one with --prices FILE" in r.stderr,
+       "as does tollctl cost with no --prices", r.stderr)
 
 
 def reopen_log(gw, logfile):
@@ -163,6 +211,8 @@ def daemonised(gw):
         return json.loads(s.stdout)["master"]["pid"] if s.returncode == 0 else None
     ok(wait_until(lambda: status_pid() is not None, 15), "the daemon runs")
     pid = status_pid()
+    if pid:
+        adopt(pid)
     st = subprocess.run([tollctl, "stat", "--ledger", gw.ledger, "--run-dir", gw.run_dir],
                         capture_output=True, text=True).stdout
     ok(pid and os.path.exists("/proc/%d" % pid) and ("master pid %d," % pid) in st,
@@ -183,6 +233,7 @@ def main():
                  "  export_interval: 1s\n  access_log: %s\n" % (logfile, exportdir, accesslog))
     try:
         check_config(gw)
+        price_fallback(gw)
         reopen_log(gw, logfile)
         long_stream(gw)
         rerate(gw)
