@@ -315,8 +315,33 @@ sys.exit(not (len(rows) == 2 and all(sum(D(v) for k, v in r.items() if k.startsw
 	run spend --help
 	[ $rc -eq 0 ] && has "--provider P" "$T/out" && has "cost_input_usd" "$T/out"
 	ok $? "spend --help documents the filters and the cost columns"
+
+	# tollctl -c: the gateway's config says where its ledger and run directory are
+	cat >"$G/where.yaml" <<YAML
+tollgate:
+  ledger_path: $L
+  run_dir: $G/run-elsewhere
+model_list: []
+YAML
+	"$TOLLCTL" logs --ledger "$L" --json >"$T/want"
+	run -c "$G/where.yaml" logs --json
+	[ $rc -eq 0 ] && [ -s "$T/out" ] && cmp -s "$T/out" "$T/want"; ok $? "-c FILE logs: the ledger the config names"
+	TOLLGATE_LEDGER="$T/no-ledger" run --config "$G/where.yaml" logs --json
+	[ $rc -eq 0 ] && cmp -s "$T/out" "$T/want"; ok $? "--config FILE wins over \$TOLLGATE_LEDGER"
+	run --config="$G/where.yaml" logs --json --ledger "$T/no-ledger"
+	[ $rc -eq 1 ] && has "cannot open ledger '$T/no-ledger'" "$T/err"; ok $? "--config=FILE, and --ledger still wins"
+	run -c "$G/where.yaml" stat
+	has "ledger            $L" "$T/out" && has "$G/run-elsewhere/tollgate.shm" "$T/out"
+	ok $? "-c FILE stat: the config's ledger and run_dir"
+	run -c "$G/missing.yaml" logs
+	[ $rc -eq 1 ] && has "cannot read config '$G/missing.yaml'" "$T/err"; ok $? "-c with a missing file exits 1, names it"
+	printf 'tollgate:\n  ledger_path: [a, b]\nmodel_list: []\n' >"$G/bad.yaml"
+	run -c "$G/bad.yaml" logs
+	[ $rc -eq 1 ] && has "$G/bad.yaml:2:" "$T/err"; ok $? "-c with a bad config exits 1, names file:line"
+	run -c
+	[ $rc -eq 1 ] && has "-c needs a file name" "$T/err"; ok $? "-c without a file exits 1"
 else
-	skip 32 "tollgated, mockprovider, /usr/bin/python3 or curl absent"
+	skip 39 "tollgated, mockprovider, /usr/bin/python3 or curl absent"
 fi
 
 if [ -d "$SHARED" ]; then

@@ -98,6 +98,14 @@ def completion_cases(mode, preamble):
         ("tollctl reconcile --provider-csv u", {"usage.csv"}, "file names after --provider-csv"),
         ("tollctl spend --ledger ", {"ledger.d", "prices.d"}, "only directories after --ledger"),
         ("tollctl cost u", {"usage.csv"}, "file names as the operand of cost"),
+        ("tollctl -", {"--help", "--version", "-c", "--config"}, "tollctl's own options"),
+        ("tollctl -c p", {"prices.yaml", "prices.d"}, "file names after -c"),
+        ("tollctl --config=p", {"prices.yaml", "prices.d"}, "file names after --config="),
+        ("tollctl -c prices.yaml s", {"spend", "stat", "status"}, "the commands after -c FILE"),
+        ("tollctl --config prices.yaml spend --f", {"--format"}, "a command's options after --config FILE"),
+        ("tollctl --config=prices.yaml keys re", {"revoke"}, "the keys subcommands after --config=FILE"),
+        ("tollctl -c prices.yaml keys list --", {"--all", "--json", "--ledger", "--help"},
+         "the options of keys list after -c FILE"),
     ]
     got = complete([c[0] for c in cases], preamble)
     if got is None:

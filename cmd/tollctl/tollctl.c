@@ -9,6 +9,9 @@
 #include "log.h"
 #include "tollctl.h"
 
+#ifndef TOLLGATE_CONFIG
+#define TOLLGATE_CONFIG "/etc/tollgate/tollgate.yaml"
+#endif
 #ifndef TOLLGATE_VERSION
 #define TOLLGATE_VERSION "unknown"
 #endif
@@ -38,10 +41,16 @@ usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: tollctl COMMAND [OPTIONS]\n\ncommands:\n");
+	fprintf(f, "usage: tollctl [-c FILE] COMMAND [OPTIONS]\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\n'tollctl COMMAND --help' describes a command.\n");
+	fprintf(f, "\n"
+	    "  -c, --config FILE   the gateway's configuration: its ledger_path and run_dir\n"
+	    "                      are where the commands look (a command's --ledger and\n"
+	    "                      --run-dir still win).  Without it: $TOLLGATE_LEDGER and\n"
+	    "                      $TOLLGATE_RUN_DIR, then " TOLLGATE_CONFIG " when\n"
+	    "                      it can be read, then the defaults\n"
+	    "\n'tollctl COMMAND --help' describes a command.\n");
 }
 
 int
@@ -50,6 +59,21 @@ main(int argc, char **argv)
 	size_t i;
 
 	log_init("tollctl", LOG_LEVEL_INFO);
+	if (argc >= 2 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0 ||
+	    strncmp(argv[1], "--config=", 9) == 0)) {
+		int used = strncmp(argv[1], "--config=", 9) == 0 ? 1 : 2;
+		const char *path = used == 1 ? argv[1] + 9 : argv[2];
+
+		if (path == NULL || *path == '\0') {
+			log_error("%s needs a file name (try 'tollctl --help')", argv[1]);
+			return TOLLCTL_EXIT_ERROR;
+		}
+		if (tollctl_use_config(path) < 0)
+			return TOLLCTL_EXIT_ERROR;
+		argv[used] = argv[0];
+		argc -= used;
+		argv += used;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return TOLLCTL_EXIT_ERROR;

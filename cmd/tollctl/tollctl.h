@@ -14,10 +14,14 @@
 int cost_main(int argc, char **argv);
 int rerate_main(int argc, char **argv);
 
-/* The ledger: $TOLLGATE_LEDGER, else /var/lib/tollgate/ledger (what --ledger overrides). */
+/* tollctl -c FILE: the config whose directories the commands use; -1 after logging why. */
+int tollctl_use_config(const char *path);
+
+/* The ledger (what --ledger overrides): -c's ledger_path, else $TOLLGATE_LEDGER, else the
+ * installed config's, else /var/lib/tollgate/ledger. */
 const char *tollctl_ledger_dir(void);
 
-/* The gateway's run directory: $TOLLGATE_RUN_DIR, else tollgate.run_dir's default. */
+/* The gateway's run directory, found as the ledger is ($TOLLGATE_RUN_DIR). */
 const char *tollctl_run_dir(void);
 
 /* Loads and compiles price files in order (later wins); NULL after logging why. */
