@@ -5,9 +5,7 @@
  * then the installed config, when it can be read (it is the gateway's, so
  * it names the directories the gateway uses); then the compiled defaults.
  */
-#include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "config.h"
