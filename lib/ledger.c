@@ -807,7 +807,15 @@ ledger_stat(struct ledger *l, uint64_t *records, uint64_t *used, uint64_t *map_s
 int
 ledger_degraded(const struct ledger *l)
 {
-	return l->degraded;
+	struct stat st;
+
+	/*
+	 * The spill file is shared by every process of the ledger: while it
+	 * holds records the ledger is behind, even if this process's last
+	 * commit went through (a full map still takes a small commit now and
+	 * then, in pages a finished reader gave back).
+	 */
+	return l->degraded || (stat(l->spill, &st) == 0 && st.st_size > 0);
 }
 
 int

@@ -88,7 +88,8 @@ int ledger_range_newest(struct ledger *l, int64_t since_ns, int64_t until_ns, si
 /* Number of records, and the bytes in use and the map size; 0 or -1. */
 int ledger_stat(struct ledger *l, uint64_t *records, uint64_t *used, uint64_t *map_size);
 
-/* Non-zero while the last append failed or spilled (for /health). */
+/* Non-zero while the last append failed or spilled, or the spill file holds
+ * records not yet replayed (for /health). */
 int ledger_degraded(const struct ledger *l);
 
 /*

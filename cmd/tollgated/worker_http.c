@@ -276,7 +276,8 @@ static void
 serve_health(struct hreq *req)
 {
 	char body[256];
-	int degraded = worker.ledger == NULL || ledger_degraded(worker.ledger);
+	int degraded = worker.ledger == NULL || ledger_degraded(worker.ledger) ||
+	    worker.nunwritten > 0;
 	int priced = worker.prices != NULL && worker.prices->table != NULL;
 
 	/* ready: a record can be written and a request priced */
