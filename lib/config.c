@@ -1434,6 +1434,35 @@ load_tollgate(struct loader *l, const struct top *t)
 
 /* ---- LiteLLM's settings --------------------------------------------------------- */
 
+/*
+ * A LiteLLM switch such as drop_params: a YAML 1.1 boolean at n into *out.
+ * Anything else (real configs hold lists there) is a warning naming path,
+ * and *out keeps its value.  0, or -1 (out of memory).
+ */
+static int
+read_switch(struct loader *l, struct doc *d, yaml_node_t *n, const char *path, int *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "y" }, *const no[] = {
+		"false", "no", "off", "n" };
+	struct sval v;
+	char g[80];
+	size_t i;
+
+	if (scalar(n, &v) == 0 && !v.null)
+		for (i = 0; i < 4; i++) {
+			if (v.len == strlen(yes[i]) && strncasecmp(v.s, yes[i], v.len) == 0) {
+				*out = 1;
+				return 0;
+			}
+			if (v.len == strlen(no[i]) && strncasecmp(v.s, no[i], v.len) == 0) {
+				*out = 0;
+				return 0;
+			}
+		}
+	return warn(l, d, n, "%s: expected true or false, got %s; ignored", path,
+	    got(n, &v, g, sizeof(g)));
+}
+
 /* A section tollgate has no use for: each of its keys is reported once. */
 static int
 load_ignored(struct loader *l, const struct top *t)
@@ -1471,6 +1500,12 @@ load_settings(struct loader *l, const struct top *t, struct top *master)
 	if (pairs_of(l, t->d, t->v, t->name, &ps) < 0)
 		return -1;
 	for (i = 0; i < ps.n; i++) {
+		if (master == &l->master_litellm && strcmp(ps.v[i].key, "drop_params") == 0) {
+			snprintf(id, sizeof(id), "%s.drop_params", t->name);
+			if (read_switch(l, t->d, ps.v[i].v, id, &l->c->drop_params) < 0)
+				goto out;
+			continue;
+		}
 		if (strcmp(ps.v[i].key, "master_key") == 0) {
 			master->name = t->name;
 			master->d = t->d;
@@ -1532,12 +1567,148 @@ load_master_key(struct loader *l)
 	return set_text(l, &l->c->master_key, &v);
 }
 
+/* ---- credential_list ------------------------------------------------------------ */
+
+/* credential_values: api_key (an unset variable is a warning, as for a deployment), api_base, api_version. */
+static int
+credential_values(struct loader *l, struct doc *d, yaml_node_t *n, const char *where,
+    struct config_credential *cr)
+{
+	struct pairs ps;
+	char path[192];
+	struct sval v;
+	size_t i;
+	int rc = -1;
+
+	if (pairs_of(l, d, n, where, &ps) < 0)
+		return -1;
+	for (i = 0; i < ps.n; i++) {
+		const struct pair *p = &ps.v[i];
+		char **dst = strcmp(p->key, "api_key") == 0 ? &cr->api_key :
+		    strcmp(p->key, "api_base") == 0 ? &cr->api_base :
+		    strcmp(p->key, "api_version") == 0 ? &cr->api_version : NULL;
+
+		snprintf(path, sizeof(path), "%.90s.%.90s", where, p->key);
+		if (dst == NULL) {
+			if (warn_once(l, d, p->k, "credential_values", "%s is not implemented by "
+			    "tollgate, ignored", path) < 0)
+				goto out;
+			continue;
+		}
+		if (dst == &cr->api_key && scalar(p->v, &v) == 1) {
+			if (warn(l, d, p->v, "%s: environment variable %s is not set; its deployments "
+			    "are called without a key", path, v.var) < 0)
+				goto out;
+			continue;
+		}
+		if (need_scalar(l, d, p->v, path, "a string", &v) < 0)
+			goto out;
+		if (!v.null && v.len > 0 && set_text(l, dst, &v) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(ps.v);
+	return rc;
+}
+
+static void
+credential_release(struct config_credential *cr)
+{
+	free(cr->name);
+	free(cr->api_key);
+	free(cr->api_base);
+	free(cr->api_version);
+}
+
+/* credential_list: [{credential_name, credential_values: {...}, credential_info}] */
+static int
+load_credentials(struct loader *l, const struct top *t)
+{
+	yaml_node_item_t *it;
+	size_t cap = l->c->ncredentials;	/* full: the next one grows it */
+	char where[64], g[80];
+	struct sval v;
+
+	if (is_null(t->v))
+		return 0;
+	if (!node_is(t->v, YAML_SEQUENCE_NODE)) {
+		scalar(t->v, &v);
+		return fail(l, t->d, t->v, "credential_list: expected a list of credentials, got %s",
+		    got(t->v, &v, g, sizeof(g)));
+	}
+	for (it = t->v->data.sequence.items.start; it < t->v->data.sequence.items.top; it++) {
+		yaml_node_t *n = yaml_document_get_node(&t->d->y, *it);
+		struct config_credential cr = { .file = t->d->file, .line = line_of(n) };
+		struct pairs ps;
+		size_t i;
+		int rc = 0;
+
+		snprintf(where, sizeof(where), "credential_list[%zu]",
+		    (size_t)(it - t->v->data.sequence.items.start));
+		if (pairs_of(l, t->d, n, where, &ps) < 0)
+			return -1;
+		for (i = 0; i < ps.n && rc == 0; i++) {
+			char path[96];
+
+			snprintf(path, sizeof(path), "%s.%s", where, ps.v[i].key);
+			if (strcmp(ps.v[i].key, "credential_name") == 0)
+				rc = need_scalar(l, t->d, ps.v[i].v, path, "a name", &v) < 0 ||
+				    set_text(l, &cr.name, &v) < 0 ? -1 : 0;
+			else if (strcmp(ps.v[i].key, "credential_values") == 0)
+				rc = credential_values(l, t->d, ps.v[i].v, path, &cr);
+			/* credential_info is a description, for people */
+		}
+		free(ps.v);
+		if (rc == 0 && cr.name == NULL)
+			rc = fail(l, t->d, n, "%s: credential_name is required", where);
+		if (rc == 0 && ARRAY_GROW(l->c->credentials, l->c->ncredentials, cap) < 0)
+			rc = nomem(l);
+		if (rc < 0) {
+			credential_release(&cr);
+			return -1;
+		}
+		l->c->credentials[l->c->ncredentials++] = cr;
+	}
+	return 0;
+}
+
+/* Copies src to *dst when *dst is unset; 0 or -1. */
+static int
+inherit(struct loader *l, char **dst, const char *src)
+{
+	if (*dst != NULL || src == NULL)
+		return 0;
+	return (*dst = strdup(src)) == NULL ? nomem(l) : 0;
+}
+
+/* A deployment's litellm_credential_name: what it does not say itself, the credential says. */
+static int
+resolve_credential(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_node_t *n)
+{
+	const struct config_credential *cr = NULL;
+	size_t i;
+
+	if (dep->credential == NULL)
+		return 0;
+	for (i = 0; i < l->c->ncredentials && cr == NULL; i++)
+		if (strcmp(l->c->credentials[i].name, dep->credential) == 0)
+			cr = &l->c->credentials[i];
+	if (cr == NULL)
+		return fail(l, d, n, "model '%s': litellm_credential_name '%s' is not in "
+		    "credential_list", dep->model_name, dep->credential);
+	if (inherit(l, &dep->api_key, cr->api_key) < 0 || inherit(l, &dep->api_base, cr->api_base) < 0 ||
+	    inherit(l, &dep->api_version, cr->api_version) < 0)
+		return -1;
+	return 0;
+}
+
 /* ---- model_list ---------------------------------------------------------------- */
 
 /* litellm_params tollgate accepts without using them: request defaults and
    routing hints that real configs carry (the compat survey's common ones). */
 static const char *const quiet_params[] = {
-	"aws_region_name", "extra_body", "litellm_credential_name", "max_tokens",
+	"aws_region_name", "extra_body", "max_tokens",
 	"reasoning_effort", "temperature", "vertex_location", "vertex_project",
 };
 
@@ -1797,6 +1968,13 @@ dep_params(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_
 					    path, v.len > 60 ? 60 : (int)v.len, v.s);
 					goto out;
 				}
+			} else if (strcmp(k, "drop_params") == 0) {
+				if (read_switch(l, d, p->v, path, &dep->drop_params) < 0)
+					goto out;
+			} else if (strcmp(k, "litellm_credential_name") == 0) {
+				if (need_scalar(l, d, p->v, path, "a credential_name of credential_list",
+				    &v) < 0 || set_text(l, &dep->credential, &v) < 0)
+					goto out;
 			} else if (strcmp(k, "extra_headers") == 0 || strcmp(k, "headers") == 0) {
 				if (dep_headers(l, dep, d, p->v, path) < 0)
 					goto out;
@@ -1844,6 +2022,7 @@ deployment_release(struct config_deployment *dep)
 	kv_free(dep->headers, dep->nheaders);
 	free(dep->base_model);
 	kv_free(dep->prices, dep->nprices);
+	free(dep->credential);
 }
 
 /* One model_list entry; index is its place in its file's list, for messages. */
@@ -1859,6 +2038,7 @@ load_deployment(struct loader *l, struct doc *d, yaml_node_t *n, size_t index)
 	int rc = -1;
 
 	memset(&dep, 0, sizeof(dep));
+	dep.drop_params = -1;
 	dep.file = d->file;
 	dep.line = line_of(n);
 	snprintf(where, sizeof(where), "model_list[%zu]", index);
@@ -1907,7 +2087,8 @@ load_deployment(struct loader *l, struct doc *d, yaml_node_t *n, size_t index)
 	if (info != NULL && dep_info(l, &dep, d, info, path) < 0)
 		goto out;
 	snprintf(path, sizeof(path), "%s.litellm_params", where);
-	if (dep_params(l, &dep, d, params_key, params, path) < 0)
+	if (dep_params(l, &dep, d, params_key, params, path) < 0 ||
+	    resolve_credential(l, &dep, d, params) < 0)
 		goto out;
 	if (ARRAY_GROW(l->c->deployments, l->c->ndeployments, l->capdeployments) < 0) {
 		nomem(l);
@@ -1950,7 +2131,7 @@ static const struct top_key {
 	const char	*name;
 	int		(*load)(struct loader *, const struct top *);
 } top_keys[] = {
-	{ "credential_list",		load_ignored },
+	{ "credential_list",		load_credentials },
 	{ "environment_variables",	load_ignored },
 	{ "files_settings",		load_ignored },
 	{ "finetune_settings",		load_ignored },
@@ -2280,6 +2461,9 @@ config_free(struct config *c)
 		deployment_release(&c->deployments[i]);
 	free(c->deployments);
 	free(c->master_key);
+	for (i = 0; i < c->ncredentials; i++)
+		credential_release(&c->credentials[i]);
+	free(c->credentials);
 	strv_free(c->files, c->nfiles);
 	free(c->warnings);
 	free(c);

@@ -46,6 +46,16 @@ struct config_deployment {
 	   such as input_cost_per_token, as decimal text; they override the price map. */
 	struct config_kv *prices;
 	size_t		 nprices;
+	int		 drop_params;	/* litellm_params.drop_params; -1: litellm_settings' */
+	char		*credential;	/* litellm_params.litellm_credential_name, or NULL */
+	const char	*file;
+	int		 line;
+};
+
+/* One credential_list entry: what deployments naming it take where they say nothing. */
+struct config_credential {
+	char		*name;		/* credential_name */
+	char		*api_key, *api_base, *api_version;	/* NULL: not given */
 	const char	*file;
 	int		 line;
 };
@@ -145,6 +155,9 @@ struct config {
 	struct config_deployment *deployments;	/* model_list, in file order (includes appended) */
 	size_t			 ndeployments;
 	char			*master_key;	/* general_settings.master_key (or litellm_settings'), or NULL */
+	struct config_credential *credentials;	/* credential_list, resolved into the deployments */
+	size_t			 ncredentials;
+	int			 drop_params;	/* litellm_settings.drop_params [false] */
 	char			**files;	/* the config file and every included file */
 	size_t			 nfiles;
 	char			*warnings;	/* "file:line: ..." lines, NULL when none */

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include "metrics.h"
+#include "provider/endpoint.h"
 
 /* Upper bounds of the histogram buckets, in microseconds: 50 µs to 5 minutes. */
 static const uint64_t bucket_us[METRICS_BUCKETS] = {
@@ -18,10 +19,7 @@ static const int statuses[] = {
 };
 #define NSTATUSES	(sizeof(statuses) / sizeof(statuses[0]))
 
-static const char *const endpoint_names[METRICS_ENDPOINTS] = {
-	"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses",
-	"/v1/messages", "other"
-};
+_Static_assert(METRICS_ENDPOINTS == ENDPOINT_COUNT + 1, "one count per endpoint, and other");
 
 static const struct {
 	const char	*name, *help;
@@ -55,13 +53,18 @@ get(const uint64_t *counter)
 int
 metrics_endpoint(const char *path)
 {
-	const char *p = strncmp(path, "/v1/", 4) == 0 ? path + 3 : path;
-	int i;
+	const struct endpoint *e = endpoint_find(path);
 
-	for (i = 0; i < METRICS_ENDPOINTS - 1; i++)
-		if (strcmp(endpoint_names[i] + 3, p) == 0)
-			return i;
-	return METRICS_ENDPOINTS - 1;
+	return e != NULL ? (int)e->id : METRICS_ENDPOINTS - 1;
+}
+
+/* The endpoint's label: its path, or "other". */
+static const char *
+endpoint_name(size_t i)
+{
+	const struct endpoint *e = endpoint_get((enum endpoint_id)i);
+
+	return e != NULL ? e->path : "other";
 }
 
 void
@@ -153,7 +156,7 @@ metrics_write(const struct metrics *m, struct buf *out)
 				continue;
 			status_label(j, code);
 			buf_printf(out, "tollgate_responses_total{endpoint=\"%s\",code=\"%s\"} %llu\n",
-			    endpoint_names[i], code, (unsigned long long)total);
+			    endpoint_name(i), code, (unsigned long long)total);
 		}
 	for (h = 0; h < METRICS_HIST_COUNT; h++) {
 		uint64_t us = 0;

@@ -18,6 +18,7 @@
 struct bentry {
 	uint32_t	name, base_model, provider, mode, source;
 	uint32_t	rates, nrates, ranges, nranges;
+	uint32_t	max_output, max_tokens;	/* max_output_tokens, max_tokens; 0: not given */
 	int64_t		mult_us, mult_fast;
 };
 
@@ -387,6 +388,21 @@ note_unknown(struct pricemap_builder *b, const char *key, size_t n)
 	return intern(b, key, n, &b->unknown[b->nunknown++].name);
 }
 
+/* A token limit (a whole number; anything else is left unknown, as 0). */
+static int
+entry_limit(struct pricemap_builder *b, uint32_t *dst, const char *val, size_t vlen)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	(void)b;
+	for (i = 0; i < vlen && val[i] >= '0' && val[i] <= '9' && x <= UINT32_MAX; i++)
+		x = x * 10 + (uint64_t)(val[i] - '0');
+	if (vlen > 0 && i == vlen && x <= UINT32_MAX)
+		*dst = (uint32_t)x;
+	return 0;
+}
+
 /*
  * One scalar field of an entry (or of a tiered_pricing range when range > 0).
  * is_string tells a quoted value from a bare one.  Returns -1 only on ENOMEM.
@@ -406,6 +422,9 @@ entry_field(struct pricemap_builder *b, const char *key, size_t klen,
 		strfield = &b->cur.mode;
 	if (strfield != NULL)
 		return is_null ? 0 : intern(b, val, vlen, strfield);
+	if (!range && !is_null && ((klen == 17 && memcmp(key, "max_output_tokens", 17) == 0) ||
+	    (klen == 10 && memcmp(key, "max_tokens", 10) == 0)))
+		return entry_limit(b, klen == 10 ? &b->cur.max_tokens : &b->cur.max_output, val, vlen);
 	if (parse_price_field(key, klen, &r) < 0) {
 		if (range && klen == 5 && memcmp(key, "range", 5) == 0)
 			return 0;
@@ -1126,7 +1145,10 @@ pricemap_compile(const struct pricemap_builder *b)
 		e->source = be->source;
 		e->mult_us = be->mult_us;
 		e->mult_fast = be->mult_fast;
+		e->max_output = be->max_output ? be->max_output : be->max_tokens;
 		if ((base = builder_base(b, be)) != NULL) {
+			if (e->max_output == 0)
+				e->max_output = base->max_output ? base->max_output : base->max_tokens;
 			if (e->mult_us == 0)
 				e->mult_us = base->mult_us;
 			if (e->mult_fast == 0)

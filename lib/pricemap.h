@@ -72,13 +72,13 @@ struct price_entry {
 	uint32_t	nrates;
 	uint32_t	ranges;		/* first range index, and count */
 	uint32_t	nranges;
-	uint32_t	pad;
+	uint32_t	max_output;	/* the model's max_output_tokens (else max_tokens); 0: unknown */
 	int64_t		mult_us;	/* provider_specific_entry multipliers, */
 	int64_t		mult_fast;	/* in 1e-6 units; 0 when absent */
 };
 
 #define PRICE_TABLE_MAGIC	0x70726963u	/* "pric" */
-#define PRICE_TABLE_VERSION	1u
+#define PRICE_TABLE_VERSION	2u	/* 2: max_output */
 
 /* The compiled table; all *_off fields are byte offsets from the header. */
 struct price_table {

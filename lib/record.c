@@ -117,6 +117,7 @@ static const struct field fields[] = {
 	FSTR("customer", customer),
 	FSTR("tags", tags),
 	FSTR("ep", endpoint),
+	FSTR("uep", upstream),
 	FSTR("mr", model_requested),
 	FSTR("dep", deployment),
 	FSTR("prov", provider),
@@ -508,7 +509,8 @@ record_to_json(const struct record *r, struct buf *out)
 	    buf_printf(out, ", \"worker\": %u", r->worker) < 0 ||
 	    STR("key", key) < 0 || STR("user", user) < 0 || STR("team", team) < 0 ||
 	    STR("customer", customer) < 0 || STR("tags", tags) < 0 ||
-	    STR("endpoint", endpoint) < 0 || STR("model_requested", model_requested) < 0 ||
+	    STR("endpoint", endpoint) < 0 || STR("upstream_endpoint", upstream) < 0 ||
+	    STR("model_requested", model_requested) < 0 ||
 	    STR("deployment", deployment) < 0 || STR("provider", provider) < 0)
 		goto out;
 	if (r->priced_as[0] == '\0') {

@@ -59,7 +59,8 @@ struct record {
 	char		team[128];
 	char		customer[128];
 	char		tags[256];
-	char		endpoint[48];
+	char		endpoint[48];	/* the client's */
+	char		upstream[48];	/* the provider's: another one when translated */
 	char		model_requested[128];
 	char		deployment[128];
 	char		provider[32];

@@ -1,13 +1,14 @@
 /*
- * Route building (master) and URL construction (workers).  The provider
- * table says, for each LiteLLM provider prefix, which API it speaks, where
- * it lives by default, and how its usage is shaped.
+ * Route building (master) and the plan of a request (workers).  Each
+ * deployment is placed by its provider's catalogue row
+ * (lib/provider/catalogue.c): its dialect, base, auth and quirks.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "record.h"
 #include "route.h"
 
@@ -15,53 +16,45 @@ _Static_assert(ROUTE_PRICE_NAME_MAX < sizeof(((struct record *)0)->priced_as) &&
     ROUTE_PRICE_NAME_MAX < sizeof(((struct route_deployment *)0)->price_name),
     "a record keeps the name of a deployment's own entry whole");
 
-struct provider {
-	const char	*name;
-	enum route_api	 api;
-	const char	*base;		/* NULL: api_base is required */
-	enum usage_shape shape;
-};
-
-static const struct provider providers[] = {
-	{ "anthropic",	 ROUTE_API_ANTHROPIC, "https://api.anthropic.com", USAGE_SHAPE_ANTHROPIC },
-	{ "azure",	 ROUTE_API_AZURE, NULL, USAGE_SHAPE_AUTO },
-	{ "azure_ai",	 ROUTE_API_OPENAI, NULL, USAGE_SHAPE_AUTO },
-	{ "deepseek",	 ROUTE_API_OPENAI, "https://api.deepseek.com/v1", USAGE_SHAPE_DEEPSEEK },
-	{ "groq",	 ROUTE_API_OPENAI, "https://api.groq.com/openai/v1", USAGE_SHAPE_AUTO },
-	{ "hosted_vllm", ROUTE_API_OPENAI, NULL, USAGE_SHAPE_AUTO },
-	{ "mistral",	 ROUTE_API_OPENAI, "https://api.mistral.ai/v1", USAGE_SHAPE_AUTO },
-	{ "moonshot",	 ROUTE_API_OPENAI, "https://api.moonshot.ai/v1", USAGE_SHAPE_AUTO },
-	{ "ollama_chat", ROUTE_API_OPENAI, "http://127.0.0.1:11434/v1", USAGE_SHAPE_AUTO },
-	{ "openai",	 ROUTE_API_OPENAI, "https://api.openai.com/v1", USAGE_SHAPE_AUTO },
-	{ "openrouter",	 ROUTE_API_OPENAI, "https://openrouter.ai/api/v1", USAGE_SHAPE_AUTO },
-	{ "text-completion-openai", ROUTE_API_OPENAI, "https://api.openai.com/v1", USAGE_SHAPE_AUTO },
-	{ "xai",	 ROUTE_API_OPENAI, "https://api.x.ai/v1", USAGE_SHAPE_AUTO },
-};
-
-static const struct provider *
-provider_find(const char *name)
+/* The first variable of the list "A:B:C" that is set and not empty, or NULL. */
+static const char *
+env_first(const char *names)
 {
-	size_t i;
+	char name[64];
+	const char *v;
+	size_t n;
 
-	for (i = 0; i < sizeof(providers) / sizeof(providers[0]); i++)
-		if (strcmp(providers[i].name, name) == 0)
-			return &providers[i];
+	while (names != NULL && *names) {
+		n = strcspn(names, ":");
+		if (n < sizeof(name)) {
+			memcpy(name, names, n);
+			name[n] = '\0';
+			if ((v = getenv(name)) != NULL && *v)
+				return v;
+		}
+		names += n + (names[n] == ':');
+	}
 	return NULL;
 }
 
-/* Trims trailing slashes; a base with no path at all gets "/v1" for OpenAI-style APIs. */
+/*
+ * Trims trailing slashes; an OpenAI-style base with no path at all gets
+ * "/v1" (LiteLLM's habit), unless the provider serves at its root.
+ */
 static void
 set_base(struct route_deployment *d, const char *base)
 {
 	size_t n;
 	const char *scheme_end = strstr(base, "://");
 	const char *path = scheme_end ? strchr(scheme_end + 3, '/') : NULL;
+	int root = d->entry != NULL && (d->entry->quirks & (CATALOGUE_NO_V1 | CATALOGUE_AZURE));
 
 	snprintf(d->base, sizeof(d->base), "%s", base);
 	n = strlen(d->base);
 	while (n > 0 && d->base[n - 1] == '/')
 		d->base[--n] = '\0';
-	if (d->api == ROUTE_API_OPENAI && (path == NULL || path[1] == '\0') && n + 3 < sizeof(d->base))
+	if (d->dialect == &dialect_openai && !root && (path == NULL || path[1] == '\0') &&
+	    n + 3 < sizeof(d->base))
 		strcat(d->base, "/v1");
 }
 
@@ -161,10 +154,95 @@ own_price_name(const struct config *c, size_t i, char *out, size_t len)
 	}
 }
 
+/* What d relays as is: its dialect's endpoints, as its row narrows or widens them. */
+static unsigned
+native_endpoints(const struct route_deployment *d)
+{
+	unsigned q = d->entry ? d->entry->quirks : CATALOGUE_RESPONSES;
+
+	if (q & CATALOGUE_EMBEDDINGS)
+		return 1u << ENDPOINT_EMBEDDINGS;
+	return d->dialect->native | (q & CATALOGUE_RESPONSES ? 1u << ENDPOINT_RESPONSES : 0);
+}
+
+/*
+ * Why config deployment cd cannot be served, into why; 0 when it can, and
+ * then d's dialect, base and model are set.
+ */
+static int
+place(const struct config_deployment *cd, struct route_deployment *d, char *why, size_t len)
+{
+	const struct catalogue_entry *e = catalogue_find(cd->provider);
+	const char *base = cd->api_base;
+	const char *model = cd->model;
+
+	d->cfg = cd;
+	d->entry = e;
+	if (e != NULL && e->dialect == NULL) {
+		snprintf(why, len, "provider '%s' %s", cd->provider, e->unservable);
+		return -1;
+	}
+	d->dialect = e ? e->dialect : &dialect_openai;
+	if (base == NULL && e != NULL && (base = env_first(e->base_env)) == NULL)
+		base = e->base;
+	if (base == NULL) {
+		if (e == NULL)
+			snprintf(why, len, "provider '%s' is not one tollgate knows; with an api_base "
+			    "it is served as an OpenAI-compatible API", cd->provider);
+		else
+			snprintf(why, len, "provider '%s' needs an api_base%s%s", cd->provider,
+			    e->base_env ? " (or $" : "", e->base_env ? e->base_env : "");
+		if (e != NULL && e->base_env)
+			strncat(why, ")", len - strlen(why) - 1);
+		return -1;
+	}
+	set_base(d, base);
+	if (e != NULL && (e->quirks & CATALOGUE_FIREWORKS) && strchr(model, '/') == NULL)
+		snprintf(d->model, sizeof(d->model), "accounts/fireworks/models/%s", model);
+	else
+		snprintf(d->model, sizeof(d->model), "%s", model);
+	d->native = native_endpoints(d);
+	d->shape = e && e->shape != USAGE_SHAPE_AUTO ? e->shape : d->dialect->shape;
+	return 0;
+}
+
+/* The auth header line of d: the config's key, else the row's variable. */
+static void
+set_auth(const struct config *c, struct route_deployment *d)
+{
+	const char *key = d->cfg->api_key, *v;
+	enum catalogue_auth how = d->entry ? d->entry->auth : CATALOGUE_BEARER;
+
+	(void)c;
+	if (key == NULL && d->entry != NULL)
+		key = env_first(d->entry->key_env);
+	if (key != NULL)
+		snprintf(d->auth, sizeof(d->auth), how == CATALOGUE_X_API_KEY ? "x-api-key: %s" :
+		    how == CATALOGUE_API_KEY ? "api-key: %s" : "Authorization: Bearer %s", key);
+	if (d->entry != NULL && (d->entry->quirks & CATALOGUE_AZURE)) {
+		v = d->cfg->api_version ? d->cfg->api_version : getenv("AZURE_API_VERSION");
+		snprintf(d->api_version, sizeof(d->api_version), "%s", v && *v ? v : "2024-10-21");
+	}
+}
+
+/* Adds deployment text to r's warnings, and to its model's reason when it has none yet. */
+static int
+left_out(struct routes *r, struct route_model *m, const struct config_deployment *cd,
+    const char *why, struct buf *w)
+{
+	r->nleft_out++;
+	if (m->why[0] == '\0')
+		snprintf(m->why, sizeof(m->why), "%s", why);
+	return buf_printf(w, "%s:%d: model '%s': %s; left out\n", cd->file, cd->line,
+	    cd->model_name, why);
+}
+
 int
 routes_build(const struct config *c, struct routes **out, char *err, size_t errlen)
 {
 	struct routes *r = calloc(1, sizeof(*r));
+	struct buf w = { 0 };
+	char why[256];
 	size_t i, j;
 
 	if (r == NULL || (c->ndeployments &&
@@ -173,39 +251,8 @@ routes_build(const struct config *c, struct routes **out, char *err, size_t errl
 		goto nomem;
 	for (i = 0; i < c->ndeployments; i++) {
 		const struct config_deployment *cd = &c->deployments[i];
-		struct route_deployment *d = &r->deps[i];
-		const struct provider *p = provider_find(cd->provider);
+		struct route_deployment *d = &r->deps[r->ndeps];
 		struct route_model *m = NULL;
-
-		d->cfg = cd;
-		d->api = p ? p->api : ROUTE_API_OPENAI;
-		d->shape = p ? p->shape : USAGE_SHAPE_AUTO;
-		if (cd->api_base != NULL)
-			set_base(d, cd->api_base);
-		else if (p != NULL && p->base != NULL)
-			set_base(d, p->base);
-		else {
-			snprintf(err, errlen, "%s:%d: model '%s': provider '%s' needs an api_base",
-			    cd->file, cd->line, cd->model_name, cd->provider);
-			routes_free(r);
-			return -1;
-		}
-		if (d->api == ROUTE_API_AZURE && cd->api_base == NULL) {
-			snprintf(err, errlen, "%s:%d: model '%s': azure needs api_base", cd->file,
-			    cd->line, cd->model_name);
-			routes_free(r);
-			return -1;
-		}
-		if (cd->api_key != NULL) {
-			const char *fmt = d->api == ROUTE_API_ANTHROPIC ? "x-api-key: %s" :
-			    d->api == ROUTE_API_AZURE ? "api-key: %s" : "Authorization: Bearer %s";
-			snprintf(d->auth, sizeof(d->auth), fmt, cd->api_key);
-		}
-		/* the deployment's own prices, else its base_model, else provider/model */
-		if (own_prices(cd))
-			own_price_name(c, i, d->price_name, sizeof(d->price_name));
-		else
-			snprintf(d->price_name, sizeof(d->price_name), "%s/%s", cd->provider, cd->model);
 
 		for (j = 0; j < r->nmodels; j++)
 			if (strcmp(r->models[j].name, cd->model_name) == 0)
@@ -216,12 +263,26 @@ routes_build(const struct config *c, struct routes **out, char *err, size_t errl
 			if ((m->deps = calloc(c->ndeployments, sizeof(*m->deps))) == NULL)
 				goto nomem;
 		}
-		m->deps[m->ndeps++] = i;
+		if (place(cd, d, why, sizeof(why)) < 0) {
+			memset(d, 0, sizeof(*d));
+			if (left_out(r, m, cd, why, &w) < 0)
+				goto nomem;
+			continue;
+		}
+		set_auth(c, d);
+		d->drop_params = cd->drop_params >= 0 ? cd->drop_params : c->drop_params;
+		/* the deployment's own prices, else its base_model, else provider/model */
+		if (own_prices(cd))
+			own_price_name(c, i, d->price_name, sizeof(d->price_name));
+		else
+			snprintf(d->price_name, sizeof(d->price_name), "%s/%s", cd->provider, cd->model);
+		m->deps[m->ndeps++] = r->ndeps++;
 	}
-	r->ndeps = c->ndeployments;
+	r->warnings = w.data;
 	*out = r;
 	return 0;
 nomem:
+	buf_release(&w);
 	snprintf(err, errlen, "out of memory building routes");
 	routes_free(r);
 	return -1;
@@ -238,6 +299,7 @@ routes_free(struct routes *r)
 		free(r->models[i].deps);
 	free(r->models);
 	free(r->deps);
+	free(r->warnings);
 	free(r);
 }
 
@@ -252,36 +314,21 @@ routes_find(const struct routes *r, const char *name, size_t len)
 	return NULL;
 }
 
-int
-route_url(const struct route_deployment *d, const char *endpoint, char *out, size_t outlen)
+enum route_plan
+route_plan(const struct route_deployment *d, const struct endpoint *ep)
 {
-	const char *tail = strncmp(endpoint, "/v1/", 4) == 0 ? endpoint + 3 : endpoint;
-	int anthropic_endpoint = strcmp(tail, "/messages") == 0;
-	size_t n;
-	int w;
+	if (d->native & (1u << ep->id))
+		return ROUTE_NATIVE;
+	/* a format translates to another; embeddings and completions have no peer */
+	if (ep->api >= 0 && !(d->entry && (d->entry->quirks & CATALOGUE_EMBEDDINGS)))
+		return ROUTE_TRANSLATE;
+	return ROUTE_NONE;
+}
 
-	switch (d->api) {
-	case ROUTE_API_ANTHROPIC:
-		if (!anthropic_endpoint)
-			return -1;
-		n = strlen(d->base);
-		/* "https://api.anthropic.com" or a base that already ends in /v1 */
-		w = snprintf(out, outlen, "%s%s", d->base,
-		    n >= 3 && strcmp(d->base + n - 3, "/v1") == 0 ? "/messages" : "/v1/messages");
-		break;
-	case ROUTE_API_AZURE:
-		if (anthropic_endpoint)
-			return -1;
-		w = snprintf(out, outlen, "%s/openai/deployments/%s%s?api-version=%s", d->base,
-		    d->cfg->model, tail, d->cfg->api_version ? d->cfg->api_version : "2024-10-21");
-		break;
-	default:
-		if (anthropic_endpoint)
-			return -1;
-		w = snprintf(out, outlen, "%s%s", d->base, tail);
-		break;
-	}
-	return w < 0 || (size_t)w >= outlen ? -1 : 0;
+int
+route_url(const struct route_deployment *d, const struct endpoint *ep, char *out, size_t outlen)
+{
+	return d->dialect->url(d, ep->id, out, outlen);
 }
 
 int

@@ -12,13 +12,8 @@
 
 #include "config.h"
 #include "pricemap.h"
+#include "provider/catalogue.h"
 #include "usage.h"
-
-enum route_api {
-	ROUTE_API_OPENAI,	/* OpenAI and every OpenAI-compatible API */
-	ROUTE_API_AZURE,	/* OpenAI on Azure: deployment URL, api-key, api-version */
-	ROUTE_API_ANTHROPIC,	/* Anthropic Messages */
-};
 
 /*
  * The longest name of a deployment's own price entry (routes_add_prices()):
@@ -28,9 +23,16 @@ enum route_api {
 
 struct route_deployment {
 	const struct config_deployment	*cfg;
-	enum route_api			 api;
+	/* its catalogue row; NULL for a prefix tollgate does not know, served as an
+	   OpenAI-compatible API at its api_base */
+	const struct catalogue_entry	*entry;
+	const struct dialect		*dialect;
+	unsigned			 native;	/* 1u << enum endpoint_id relayed as is */
 	char				 base[512];	/* URL base, no trailing '/' */
 	char				 auth[1024];	/* the upstream auth header line, or "" */
+	char				 model[256];	/* the model name sent upstream */
+	char				 api_version[64]; /* Azure's, or "" */
+	int				 drop_params;	/* drop what has no equivalent in translation */
 	enum usage_shape		 shape;
 	char				 price_name[320]; /* the price-map entry to look up */
 };
@@ -38,8 +40,9 @@ struct route_deployment {
 struct route_model {
 	const char	*name;
 	size_t		*deps;		/* indexes into routes.deps, file order */
-	size_t		 ndeps;
+	size_t		 ndeps;		/* 0: none servable, see why */
 	unsigned	 next;		/* round-robin position (per process) */
+	char		 why[256];	/* with no deployment: why its deployments were left out */
 };
 
 struct routes {
@@ -47,20 +50,37 @@ struct routes {
 	size_t			 ndeps;
 	struct route_model	*models;
 	size_t			 nmodels;
+	char			*warnings;	/* "file:line: ..." of deployments left out, or NULL */
+	size_t			 nleft_out;
 };
 
-/* 0 and *out, or -1 with "file:line: ..." in err (e.g. an unknown provider without api_base). */
+/*
+ * 0 and *out, or -1 with a message in err (out of memory).  A deployment
+ * tollgate cannot serve (a provider it does not know without an api_base, or
+ * one the catalogue says it cannot serve) is left out with a warning naming
+ * its file:line; its model stays, answering why.
+ */
 int routes_build(const struct config *c, struct routes **out, char *err, size_t errlen);
 void routes_free(struct routes *r);
 
 /* The public model of that name, or NULL. */
 struct route_model *routes_find(const struct routes *r, const char *name, size_t len);
 
+/* How deployment d serves a client endpoint. */
+enum route_plan {
+	ROUTE_NATIVE,		/* relayed as is */
+	ROUTE_TRANSLATE,	/* translated to d's dialect and back */
+	ROUTE_NONE,		/* not at all */
+};
+enum route_plan route_plan(const struct route_deployment *d, const struct endpoint *ep);
+
 /*
- * The upstream URL of endpoint ("/v1/chat/completions", "/v1/messages", ...)
- * on deployment d.  Returns 0, or -1 when d's API does not serve endpoint.
+ * The upstream URL of endpoint ep on deployment d (for a translated
+ * request, the endpoint of d's own format).  0, or -1 when d does not
+ * serve it.
  */
-int route_url(const struct route_deployment *d, const char *endpoint, char *out, size_t outlen);
+int route_url(const struct route_deployment *d, const struct endpoint *ep, char *out,
+    size_t outlen);
 
 /*
  * Adds every deployment that has prices or a base_model of its own to the

@@ -18,11 +18,13 @@
 #endif
 
 static const char usage_text[] =
-"usage: tollgated [-f] [-t] [-c FILE] [--ledger DIR] [--run-dir DIR] [--ui-dir DIR]\n"
+"usage: tollgated [-f] [-t [--strict]] [-c FILE] [--ledger DIR] [--run-dir DIR] [--ui-dir DIR]\n"
 "\n"
 "  -c, --config FILE   the configuration (default: " TOLLGATE_CONFIG ")\n"
 "  -f, --foreground    stay in the foreground (default: become a daemon)\n"
 "  -t, --test          check the configuration and the price files, then exit\n"
+"      --strict        with -t: the configuration's warnings (a deployment left out,\n"
+"                      a key not implemented) are errors, for CI pipelines\n"
 "      --ledger DIR    the ledger directory, instead of tollgate.ledger_path\n"
 "      --run-dir DIR   the run directory, instead of tollgate.run_dir\n"
 "      --ui-dir DIR    the dashboard's files, instead of tollgate.ui_dir\n"
@@ -38,6 +40,7 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "test", no_argument, NULL, 't' },
+		{ "strict", no_argument, NULL, 'S' },
 		{ "ledger", required_argument, NULL, 'L' },
 		{ "run-dir", required_argument, NULL, 'R' },
 		{ "ui-dir", required_argument, NULL, 'U' },
@@ -59,6 +62,7 @@ main(int argc, char **argv)
 		case 'c': o.config_path = optarg; break;
 		case 'f': o.foreground = 1; break;
 		case 't': o.check_only = 1; break;
+		case 'S': o.strict = 1; break;
 		case 'L': o.ledger_dir = optarg; break;
 		case 'R': o.run_dir = optarg; break;
 		case 'U': o.ui_dir = optarg; break;

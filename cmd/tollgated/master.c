@@ -173,6 +173,12 @@ master_load(const struct options *o, struct config **cp, struct routes **rp,
 	}
 	if (routes_build(c, &r, err, errlen) < 0)
 		goto fail;
+	warn_lines(r->warnings);
+	if (o->strict && (c->warnings != NULL || r->warnings != NULL)) {
+		snprintf(err, errlen, "'%s' has warnings (above), and --strict makes them errors",
+		    o->config_path);
+		goto fail;
+	}
 	if (c->tollgate.tls_cert_file != NULL &&
 	    (*tls = tls_server_new(&c->tollgate, err, errlen)) == NULL)
 		goto fail;
@@ -192,8 +198,8 @@ master_load(const struct options *o, struct config **cp, struct routes **rp,
 		goto fail;
 	}
 	warn_lines(pricemap_warnings(b));
-	log_info("%zu models, %zu deployments, %zu priced models from %zu price file%s",
-	    r->nmodels, r->ndeps, pricemap_count(b), c->tollgate.nprice_files,
+	log_info("%zu models, %zu deployments (%zu left out), %zu priced models from %zu price file%s",
+	    r->nmodels, r->ndeps, r->nleft_out, pricemap_count(b), c->tollgate.nprice_files,
 	    c->tollgate.nprice_files == 1 ? "" : "s");
 	pricemap_builder_free(b);
 	*cp = c;

@@ -42,6 +42,7 @@ struct options {
 	const char	*ui_dir;	/* overrides tollgate.ui_dir */
 	int		 foreground;
 	int		 check_only;
+	int		 strict;	/* config warnings are errors */
 };
 
 int master_main(const struct options *o);

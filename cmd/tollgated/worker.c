@@ -78,6 +78,8 @@ exchange_free(struct exchange *ex)
 	if (ex == NULL)
 		return;
 	upstream_abort(ex);
+	xlate_stream_free(ex->xs);
+	ex->xs = NULL;
 	admit_settle(ex, 0);	/* never recorded: its reservation goes */
 	if (ex->req != NULL)
 		hreq_detach(ex->req);
@@ -165,6 +167,8 @@ price_exchange(struct exchange *ex)
 		buf_copy(r->deployment, sizeof(r->deployment), ex->dep->cfg->model);
 		buf_copy(r->provider, sizeof(r->provider), ex->dep->cfg->provider);
 	}
+	if (ex->upep != NULL)
+		buf_copy(r->upstream, sizeof(r->upstream), ex->upep->path);
 }
 
 void

@@ -20,6 +20,8 @@
 #include "keys.h"
 #include "ledger.h"
 #include "metrics.h"
+#include "provider/endpoint.h"
+#include "provider/xlate_api.h"
 #include "record.h"
 #include "reqbody.h"
 #include "route.h"
@@ -73,7 +75,13 @@ struct exchange {
 	unsigned			 rr;		/* round-robin start */
 	int				 rr_chosen;	/* by admission: rr is the one to try first */
 	char				 endpoint[48];	/* "/v1/chat/completions" */
+	const struct endpoint		*ep;		/* the client's endpoint... */
+	const struct endpoint		*upep;		/* ...and the one called upstream */
+	enum route_plan			 plan;		/* relayed as is, or translated */
+	struct xlate_stream		*xs;		/* a translated stream's state */
+	struct xlate_error		 xerr;		/* why the request did not translate */
 	int				 stream;	/* the client asked for a stream */
+	int				 include_usage;	/* the client asked for usage in its stream */
 	int				 add_usage;	/* we asked upstream for usage... */
 	int				 strip_usage;	/* ...so its usage chunk is ours to drop */
 	int				 events_read;	/* stream events with data, so far */
@@ -161,10 +169,19 @@ void http_stream(struct exchange *ex, const char *data, size_t len);
 /* worker_upstream.c */
 int upstream_init(struct worker *w);
 void upstream_release(struct worker *w);
-/* Starts (or retries on the next deployment) the upstream transfer: 0 or -1. */
+/*
+ * Starts (or retries on the next deployment) the upstream transfer: 0, or
+ * -1 (ex->xerr.status set when the request did not translate for it).
+ */
 int upstream_start(struct exchange *ex);
 /* Stops the transfer (the client went away). */
 void upstream_abort(struct exchange *ex);
+/*
+ * The output limit sent to a dialect that requires one when the client gave
+ * none (Anthropic's max_tokens): the model's max_output_tokens in the price
+ * map v, else tollgate.default_max_tokens.
+ */
+int64_t upstream_max_output(const struct route_deployment *d, const struct price_view *v);
 
 /* worker_admit.c */
 /*

@@ -19,24 +19,7 @@
 #include "secret.h"
 #include "tollgated.h"
 #include "worker.h"
-
-static const char *endpoint_of(const char *path);
-
-/* Anthropic's error type for an HTTP status (its SDKs go by the status). */
-static const char *
-anthropic_type(int status, const char *type)
-{
-	switch (status) {
-	case 400: return "invalid_request_error";
-	case 401: return "authentication_error";
-	case 403: return "permission_error";
-	case 404: return "not_found_error";
-	case 413: return "request_too_large";
-	case 429: return "rate_limit_error";
-	case 529: return "overloaded_error";
-	default:  return status >= 500 ? "api_error" : type;
-	}
-}
+#include "provider/dialect.h"
 
 /*
  * An error in the client's own dialect: OpenAI's {"error": {...}}, or on
@@ -49,8 +32,8 @@ send_error(struct hreq *req, int status, const char *type, const char *code, con
 {
 	struct buf msg = { 0 }, body = { 0 }, pj = { 0 };
 	const char *path = hreq_path(req);	/* NULL before a request line arrived */
-	const char *ep = path != NULL ? endpoint_of(path) : NULL;
-	int anthropic = ep != NULL && strcmp(ep, "/v1/messages") == 0;
+	const struct endpoint *ep = path != NULL ? endpoint_find(path) : NULL;
+	int anthropic = ep != NULL && ep->id == ENDPOINT_MESSAGES;
 	char text[1024];
 
 	vsnprintf(text, sizeof(text), fmt, ap);
@@ -59,7 +42,7 @@ send_error(struct hreq *req, int status, const char *type, const char *code, con
 		json_write_string(&pj, param);
 	buf_printf(&body, "{%s\"error\": {\"message\": %s, \"type\": \"%s\", \"param\": %s, "
 	    "\"code\": \"%s\"}}\n", anthropic ? "\"type\": \"error\", " : "",
-	    msg.data ? msg.data : "\"\"", anthropic ? anthropic_type(status, type) : type,
+	    msg.data ? msg.data : "\"\"", anthropic ? xlate_error_type(XLATE_MESSAGES, status, type) : type,
 	    pj.data ? pj.data : "null", code);
 	hreq_add_header(req, "Content-Type", "application/json");
 	hreq_reply(req, status, body.data, body.len);
@@ -87,6 +70,18 @@ http_send_param_error(struct hreq *req, const char *param, const char *fmt, ...)
 	va_start(ap, fmt);
 	send_error(req, 400, "invalid_request_error", "invalid_parameter", param, fmt, ap);
 	va_end(ap);
+}
+
+/* A translation's refusal, naming the field when it is one. */
+static void
+send_xlate_error(struct hreq *req, const struct xlate_error *e)
+{
+	if (e->status == 400 && e->param[0])
+		http_send_param_error(req, e->param, "%s", e->message);
+	else
+		http_send_error(req, e->status, e->status >= 500 ? "server_error" :
+		    "invalid_request_error", e->status >= 500 ? "translation_failed" :
+		    "invalid_request", "%s", e->message);
 }
 
 static void
@@ -236,24 +231,6 @@ tier_of(const char *t)
 
 /* ---- the endpoints ---------------------------------------------------------- */
 
-static const char *const endpoints[] = {
-	"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses",
-	"/v1/messages",
-};
-
-/* "/chat/completions" and "/v1/chat/completions" alike; NULL for none. */
-static const char *
-endpoint_of(const char *path)
-{
-	const char *p = strncmp(path, "/v1/", 4) == 0 ? path + 3 : path;
-	size_t i;
-
-	for (i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++)
-		if (strcmp(endpoints[i] + 3, p) == 0)
-			return endpoints[i];
-	return NULL;
-}
-
 static void
 serve_models(struct hreq *req)
 {
@@ -374,9 +351,48 @@ key_into_record(const struct keys_key *k, struct record *r)
 	r->tags[len + n] = '\0';
 }
 
-static void
-handle_api(struct hreq *req, const char *endpoint)
+/* The first deployment's answer to whether model m serves ep: 0, or -1 with the 400 sent. */
+static int
+servable(struct hreq *req, const struct route_model *m, const struct endpoint *ep)
 {
+	const struct route_deployment *d;
+
+	if (m->ndeps == 0) {
+		http_send_error(req, 400, "invalid_request_error", "model_not_servable",
+		    "model '%s' cannot be served: %s", m->name, m->why);
+		return -1;
+	}
+	d = &heritage.routes->deps[m->deps[0]];
+	if (route_plan(d, ep) == ROUTE_NONE) {
+		http_send_error(req, 400, "invalid_request_error", "unsupported_endpoint",
+		    "model '%s' is not served on %s (provider '%s' does not offer it)", m->name,
+		    ep->path, d->cfg->provider);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The output tokens admission reserves for: the client's limit, else, when
+ * the request is translated to a dialect that requires a limit, the one
+ * tollgate will send (so the reservation covers what may be billed), else
+ * 0 (admission's default).
+ */
+static int64_t
+reserved_tokens(const struct exchange *ex, int64_t max_tokens)
+{
+	const struct route_deployment *d = &heritage.routes->deps[ex->model->deps[0]];
+
+	if (max_tokens != 0 || !d->dialect->needs_max_tokens ||
+	    route_plan(d, ex->ep) != ROUTE_TRANSLATE)
+		return max_tokens;
+	return upstream_max_output(d, ex->view);
+}
+
+static void
+handle_api(struct hreq *req, const struct endpoint *ep)
+{
+	const char *endpoint = ep->path;
 	const struct config *c = heritage.config;
 	size_t len;
 	const char *body = hreq_body(req, &len);
@@ -385,9 +401,9 @@ handle_api(struct hreq *req, const char *endpoint)
 	struct route_model *m;
 	const struct keys_key *vk;
 	const char *tags;
-	char keyid[72], url[2048];
+	char keyid[72];
 	char err[160];
-	int anthropic = strcmp(endpoint, "/v1/messages") == 0;
+	int anthropic = ep->id == ENDPOINT_MESSAGES;
 
 	if (authenticate(req, anthropic, keyid, sizeof(keyid), &vk) < 0)
 		return;
@@ -431,17 +447,16 @@ handle_api(struct hreq *req, const char *endpoint)
 		exchange_free(ex);
 		return;
 	}
-	if (route_url(&heritage.routes->deps[m->deps[0]], endpoint, url, sizeof(url)) < 0) {
-		http_send_error(req, 400, "invalid_request_error", "unsupported_endpoint",
-		    "model '%s' is not served on %s", f.model, endpoint);
+	if (servable(req, m, ep) < 0) {
 		exchange_free(ex);
 		return;
 	}
 	ex->model = m;
+	ex->ep = ep;
 	ex->spans = f.spans;
 	ex->stream = f.stream;
-	ex->add_usage = f.stream && !f.include_usage && (strcmp(endpoint, "/v1/chat/completions") == 0 ||
-	    strcmp(endpoint, "/v1/completions") == 0);
+	ex->include_usage = f.include_usage;
+	ex->add_usage = f.stream && !f.include_usage && ep->openai_stream;
 	ex->request_tier = tier_of(f.tier);
 	buf_copy(ex->rec.key, sizeof(ex->rec.key), keyid);
 	buf_copy(ex->rec.customer, sizeof(ex->rec.customer),
@@ -458,12 +473,18 @@ handle_api(struct hreq *req, const char *endpoint)
 			buf_copy(ex->key_alias, sizeof(ex->key_alias), vk->a.alias);
 	}
 	ex->view = worker_prices();
-	if (admit_request(ex, vk, f.max_tokens) < 0) {
+	if (admit_request(ex, vk, reserved_tokens(ex, f.max_tokens)) < 0) {
 		exchange_free(ex);
 		return;
 	}
 	hreq_set_closecb(req, on_client_close, ex);
 	if (upstream_start(ex) < 0) {
+		if (ex->xerr.status) {
+			/* refused before anything was sent: not recorded, like any other 400 */
+			send_xlate_error(req, &ex->xerr);
+			exchange_free(ex);
+			return;
+		}
 		ex->reply_status = 502;
 		ex->rec.flags |= RECORD_FLAG_UPSTREAM_FAILED;
 		worker_complete(ex);
@@ -475,7 +496,7 @@ http_on_request(struct hreq *req)
 {
 	const char *path = hreq_path(req);
 	enum http1_method cmd = hreq_method(req);
-	const char *endpoint;
+	const struct endpoint *endpoint;
 
 	if (strcmp(path, "/health") == 0 || strcmp(path, "/v1/health") == 0 ||
 	    strcmp(path, "/health/readiness") == 0 || strcmp(path, "/health/liveness") == 0 ||
@@ -523,7 +544,7 @@ http_on_request(struct hreq *req)
 	}
 	if (admin_serve(req, path) || spend_serve(req, path) || ui_serve(req, path))
 		return;
-	if ((endpoint = endpoint_of(path)) == NULL) {
+	if ((endpoint = endpoint_find(path)) == NULL) {
 		http_send_error(req, 404, "invalid_request_error", "not_found",
 		    "no such endpoint: %s", path);
 		return;
@@ -576,6 +597,33 @@ http_stream(struct exchange *ex, const char *data, size_t len)
 	hreq_reply_chunk(ex->req, data, len);
 }
 
+/*
+ * A translated request's whole answer, in the client's format: ex->resp is
+ * replaced (its usage was read before, from the provider's own words).
+ * 0, or -1 with ex->xerr set.
+ */
+static int
+translate_answer(struct exchange *ex)
+{
+	static struct buf out;	/* scratch, kept between calls */
+	struct buf swap;
+	int rc;
+
+	rc = xlate_response(ex->dep->dialect->api, (enum xlate_api)ex->ep->api, ex->status,
+	    ex->resp.data ? ex->resp.data : "", ex->resp.len, ex->rec.model_requested, &out,
+	    &ex->xerr);
+	if (rc < 0) {
+		log_warn("request %s: the answer of '%s' does not translate: %s", ex->rec.id,
+		    ex->dep->cfg->model, ex->xerr.message);
+		return -1;
+	}
+	swap = ex->resp;
+	ex->resp = out;
+	out = swap;
+	out.len = 0;
+	return 0;
+}
+
 void
 http_finish(struct exchange *ex)
 {
@@ -607,6 +655,10 @@ http_finish(struct exchange *ex)
 		    ex->reply_status == 504 ? "upstream_timeout" : "upstream_unreachable",
 		    "model '%s': the provider %s", ex->rec.model_requested,
 		    ex->reply_status == 504 ? "did not answer in time" : "could not be reached");
+	} else if (ex->plan == ROUTE_TRANSLATE && translate_answer(ex) < 0) {
+		hreq_add_header(req, "x-tollgate-request-id", ex->rec.id);
+		hreq_add_header(req, "x-tollgate-response-cost", cost);
+		send_xlate_error(req, &ex->xerr);
 	} else {
 		add_upstream_headers(ex);
 		hreq_add_header(req, "x-tollgate-request-id", ex->rec.id);

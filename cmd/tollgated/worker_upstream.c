@@ -15,6 +15,7 @@
 #include "log.h"
 #include "tollgated.h"
 #include "worker.h"
+#include "provider/dialect.h"
 
 #define RESPONSE_MAX	(64 * 1024 * 1024)	/* a non-streamed body beyond this is refused */
 #define STREAM_UNSENT_MAX	(256 * 1024)	/* a stream's bytes a slow client may leave unread */
@@ -72,12 +73,36 @@ pass(struct relay *r, size_t to)
 	size_t n = to - r->sent;
 
 	r->sent = to;
+	if (ex->xs != NULL)
+		return 0;	/* translated: only the translation's events go */
 	return n == 0 ? 0 : buf_append(ex->tail.len ? &ex->tail : r->out, p, n);
 }
 
 /*
- * One event: usage is read on the way, the usage chunk tollgate asked for
- * (no choices, and usage) is dropped, and the end marker ([DONE],
+ * One event of a translated stream, after its usage was read: the client's
+ * events for it, the closing ones held in ex->tail.  After the end, what
+ * the provider still sends is not the client's.
+ */
+static int
+translate_event(struct relay *r, const char *name, const char *data, size_t len)
+{
+	struct exchange *ex = r->ex;
+	struct xlate_out out = { r->out, &ex->tail };
+	int rc;
+
+	if (len == 0)
+		return 0;
+	rc = xlate_stream_event(ex->xs, name, data, len, &out);
+	if (rc < 0)
+		log_warn("request %s: a stream event of '%s' does not translate; the stream is cut",
+		    ex->rec.id, ex->dep->cfg->model);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * One event: usage is read on the way (from the provider's own event, before
+ * any translation), the usage chunk tollgate asked for (no choices, and
+ * usage) is dropped, and the end marker (the dialect's: [DONE],
  * message_stop) is kept back until the record is committed.  Of the events
  * with no usage in them only the first is parsed, for the model and service
  * tier; later ones say the same (the last chunk repeats them with the usage).
@@ -98,11 +123,11 @@ on_event(void *arg, const char *name, const char *data, size_t len, size_t line)
 		usage_collect(&ex->raw, data, len, NULL, 0, NULL);
 	ex->events_read += len != 0;
 	r->sent = ex->sse.at;
-	if (ex->tail.len || (len == 6 && memcmp(data, "[DONE]", 6) == 0) ||
-	    strcmp(name, "message_stop") == 0)
+	if (ex->xs != NULL)
+		return translate_event(r, name, data, len);
+	if (ex->tail.len || ex->dep->dialect->stream_end(name, data, len))
 		return buf_append(&ex->tail, ev, n);
-	if (ex->strip_usage && usage && (memmem(data, len, "\"choices\":[]", 12) != NULL ||
-	    memmem(data, len, "\"choices\": []", 13) != NULL)) {
+	if (ex->strip_usage && usage && ex->dep->dialect->usage_chunk(data, len)) {
 		/* its blank line's CR ended the piece: an LF starting the next is dropped with it */
 		ex->drop_lf = ex->sse.cr;
 		return 0;
@@ -214,6 +239,10 @@ on_body(char *p, size_t size, size_t nmemb, void *arg)
 			hreq_set_draincb(ex->req, on_client_drained, ex);
 			return CURL_WRITEFUNC_PAUSE;
 		}
+		if (ex->plan == ROUTE_TRANSLATE && ex->xs == NULL &&
+		    (ex->xs = xlate_stream_new(ex->dep->dialect->api,
+		    (enum xlate_api)ex->ep->api, ex->rec.model_requested, ex->include_usage)) == NULL)
+			return 0;
 		if (buf_append(&ex->resp, p, n) < 0 || relay_events(ex, p, n, 0) < 0)
 			return 0;
 		return n;
@@ -223,13 +252,46 @@ on_body(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* The body for upstream: the deployment's model, and usage asked for on OpenAI streams. */
-static int
-rewrite_body(struct exchange *ex)
+int64_t
+upstream_max_output(const struct route_deployment *d, const struct price_view *v)
 {
-	ex->strip_usage = ex->add_usage && ex->dep->api != ROUTE_API_ANTHROPIC;
-	return reqbody_rewrite(ex->body.data, ex->body.len, &ex->spans, ex->dep->cfg->model,
-	    ex->strip_usage, &ex->upbody);
+	const struct price_table *t = v ? v->table : NULL;
+	const struct price_entry *e = t ? price_lookup(t, d->price_name, strlen(d->price_name)) : NULL;
+
+	return e != NULL && e->max_output ? (int64_t)e->max_output :
+	    heritage.config->tollgate.default_max_tokens;
+}
+
+/*
+ * The body for upstream.  A same-format request is the client's own bytes
+ * with the deployment's model, and usage asked for on OpenAI streams (its
+ * usage chunk is then ours to drop); a translated one is built anew in the
+ * deployment's format.  0, or -1 (ex->xerr set when it did not translate).
+ */
+static int
+upstream_body(struct exchange *ex)
+{
+	struct xlate_opts o = { 0 };
+
+	ex->strip_usage = 0;
+	if (ex->plan == ROUTE_NATIVE) {
+		ex->strip_usage = ex->add_usage && ex->upep->openai_stream;
+		return reqbody_rewrite(ex->body.data, ex->body.len, &ex->spans, ex->dep->model,
+		    ex->strip_usage, &ex->upbody);
+	}
+	o.model = ex->dep->model;
+	o.drop_params = ex->dep->drop_params;
+	o.max_tokens = upstream_max_output(ex->dep, ex->view);
+	o.reasoning_model = xlate_reasoning_model(ex->dep->model);
+	return xlate_request((enum xlate_api)ex->ep->api, ex->dep->dialect->api,
+	    ex->body.data, ex->body.len, &o, &ex->upbody, &ex->xerr);
+}
+
+/* A client header, for a dialect's headers callback. */
+static const char *
+client_header(void *arg, const char *name)
+{
+	return hreq_header(arg, name);
 }
 
 static struct curl_slist *
@@ -244,26 +306,20 @@ add_header(struct curl_slist *l, const char *fmt, const char *a, const char *b)
 	return n;
 }
 
-/* The headers of a request to d (req: the client's, for Anthropic's own). */
+/* The headers of a request to d (req: a same-format client's, for the dialect's choice). */
 static struct curl_slist *
 deployment_headers(const struct route_deployment *d, struct hreq *req)
 {
 	const struct config_deployment *cd = d->cfg;
-	struct curl_slist *l;
-	const char *h;
+	struct curl_slist *l, *n;
 	size_t i;
 
 	l = curl_slist_append(NULL, "Content-Type: application/json");
 	l = add_header(l, "%s%s", "Expect:", "");
 	if (d->auth[0])
 		l = add_header(l, "%s%s", d->auth, "");
-	if (d->api == ROUTE_API_ANTHROPIC) {
-		h = req ? hreq_header(req, "anthropic-version") : NULL;
-		l = add_header(l, "anthropic-version: %s%s", h ? h : "2023-06-01", "");
-		h = req ? hreq_header(req, "anthropic-beta") : NULL;
-		if (h)
-			l = add_header(l, "anthropic-beta: %s%s", h, "");
-	}
+	if (l != NULL && (n = d->dialect->headers(l, req ? client_header : NULL, req)) != NULL)
+		l = n;
 	for (i = 0; i < cd->nheaders; i++)
 		l = add_header(l, "%s: %s", cd->headers[i].key, cd->headers[i].value);
 	return l;
@@ -354,8 +410,13 @@ upstream_start(struct exchange *ex)
 	ex->dep = &heritage.routes->deps[m->deps[(ex->rr + ex->attempt) % m->ndeps]];
 	ex->attempt++;
 	cd = ex->dep->cfg;
-	if (route_url(ex->dep, ex->endpoint, url, sizeof(url)) < 0 || rewrite_body(ex) < 0)
+	ex->plan = route_plan(ex->dep, ex->ep);
+	ex->upep = ex->plan == ROUTE_NATIVE ? ex->ep : endpoint_of_api(ex->dep->dialect->api);
+	if (ex->plan == ROUTE_NONE || ex->upep == NULL ||
+	    route_url(ex->dep, ex->upep, url, sizeof(url)) < 0 || upstream_body(ex) < 0)
 		return -1;
+	xlate_stream_free(ex->xs);	/* a retry's stream starts over */
+	ex->xs = NULL;
 	ex->status = 0;
 	ex->event_stream = 0;
 	ex->resp.len = ex->resp_headers.len = ex->tail.len = 0;
@@ -364,8 +425,8 @@ upstream_start(struct exchange *ex)
 	sse_reset(&ex->sse);
 	usage_raw_init(&ex->raw);
 
-	if (ex->dep->api == ROUTE_API_ANTHROPIC) {
-		/* the client's anthropic-version and -beta go along: a list of its own */
+	if (ex->plan == ROUTE_NATIVE && ex->dep->dialect->client_headers) {
+		/* a same-format client's choices (API version, betas) go along: a list of its own */
 		ex->upheaders = deployment_headers(ex->dep, ex->req);
 		ex->own_upheaders = 1;
 	} else {

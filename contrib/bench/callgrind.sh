@@ -6,6 +6,8 @@
 # requests one at a time, and prints (I(2N) - I(N)) / N for the worker.
 # Usage: callgrind.sh BUILD_DIR [N]   (N defaults to 2000; a few minutes)
 # STREAM=1 counts streamed requests instead (50 chunks each, no delay).
+# XLATE=1 sends them to an Anthropic deployment: OpenAI chat translated to
+# Anthropic Messages and back (the native figure is the one without it).
 # KEEP=DIR keeps the worker's callgrind profile of the 2N run there.
 set -eu
 build=$(cd "$1" && pwd)
@@ -16,15 +18,20 @@ command -v valgrind >/dev/null || { echo "callgrind: valgrind is not installed" 
 bench_init
 cat >"$tmp/prices.yaml" <<EOT
 gpt-4o-mini: {input_cost_per_token: 1.5e-7, output_cost_per_token: 6e-7}
+claude-sonnet-4-5: {input_cost_per_token: 3e-6, output_cost_per_token: 1.5e-5}
 EOT
 cat >"$tmp/tollgate.yaml" <<EOT
 tollgate: {listen: 127.0.0.1, port: $gport, workers: 1, price_files: [prices.yaml], keys: [sk-bench]}
 model_list:
   - model_name: bench
     litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$mport/v1", api_key: x}
+  - model_name: bench-claude
+    litellm_params: {model: anthropic/claude-sonnet-4-5, api_base: "http://127.0.0.1:$mport", api_key: x}
 EOT
-body='{"model": "bench", "messages": [{"role": "user", "content": "hello"}]}'
-[ "${STREAM:-0}" = 1 ] && body='{"model": "bench", "stream": true, "messages": [{"role": "user", "content": "hello"}]}'
+model=bench
+[ "${XLATE:-0}" = 1 ] && model=bench-claude
+body='{"model": "'$model'", "messages": [{"role": "user", "content": "hello"}]}'
+[ "${STREAM:-0}" = 1 ] && body='{"model": "'$model'", "stream": true, "messages": [{"role": "user", "content": "hello"}]}'
 worker_ir() {	# worker_ir REQUESTS: the worker's instruction count
 	rm -rf "$tmp/ledger" "$tmp/cg"
 	mkdir -p "$tmp/cg"
@@ -42,4 +49,4 @@ worker_ir() {	# worker_ir REQUESTS: the worker's instruction count
 }
 a=$(worker_ir "$n")
 b=$(worker_ir $((2 * n)))
-echo "worker instructions per ${STREAM:+streamed }request: $(( (b - a) / n ))"
+echo "worker instructions per ${XLATE:+translated }${STREAM:+streamed }request: $(( (b - a) / n ))"

@@ -25,5 +25,8 @@ fuzz_sse)
 fuzz_reconcile)
 	list "$root"/tests/data/reconcile/* "$shared"/provider_exports/*.csv \
 	    "$shared"/provider_exports/*.tsv ;;
+fuzz_xlate*)
+	list "$root"/tests/data/xlate/*/* "$root"/tests/data/anthropic_stream.sse \
+	    "$root"/tests/data/chat_completion.json ;;
 esac
 exit 0

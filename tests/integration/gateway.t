@@ -144,8 +144,9 @@ def test_errors(gw, mock):
     ok(st == 405, "GET on a POST endpoint: 405", (st, code))
     st, _, code, _ = err_of(gw.request("GET", "/v1/nothing"))
     ok(st == 404, "unknown path: 404", (st, code))
-    st, _, code, _ = err_of(gw.post("/v1/messages", {"model": "demo", "messages": []}))
-    ok(st == 400 and code == "unsupported_endpoint", "an OpenAI deployment on /v1/messages: 400", (st, code))
+    st, _, code, _ = err_of(gw.post("/v1/embeddings", {"model": "claude", "input": "x"}))
+    ok(st == 400 and code == "unsupported_endpoint", "an Anthropic deployment on /v1/embeddings: 400",
+       (st, code))
     st, h, data = gw.post("/v1/chat/completions", {"model": "dead", "messages": []})
     st2, _, code, _ = err_of((st, h, data))
     ok(st == 502 and code == "upstream_unreachable", "unreachable provider: 502", (st, code))

@@ -241,7 +241,7 @@ test_litellm(void)
 	warned(c, pre, "80: unknown top-level key 'environment', ignored");
 	warned(c, pre, "66: general_settings.database_url is not implemented by tollgate, ignored");
 	warned(c, pre, "67: general_settings.alerting is not implemented by tollgate, ignored");
-	warned(c, pre, "70: litellm_settings.drop_params is not implemented by tollgate, ignored");
+	ok(c->drop_params == 1, "litellm_settings.drop_params: True is read");
 	warned(c, pre, "71: litellm_settings.set_verbose is not implemented by tollgate, ignored");
 	warned(c, pre, "72: litellm_settings.callbacks is not implemented by tollgate, ignored");
 	warned(c, pre, "73: litellm_settings.cache is not implemented by tollgate, ignored");
@@ -249,8 +249,8 @@ test_litellm(void)
 	warned(c, pre, "47: litellm_params.stream_timeout is not implemented by tollgate, ignored");
 	warned(c, inc, "7: model_list[0].litellm_params.api_key: environment variable "
 	    "TG_TEST_UNSET_ANTHROPIC_KEY_2 is not set; 'claude' is called without a key");
-	is_int(count_lines(c->warnings), 10,
-	    "10 warnings: no x- key, no quiet param, no replaced router_settings key, stream_timeout once");
+	is_int(count_lines(c->warnings), 9,
+	    "9 warnings: no x- key, no quiet param, no replaced router_settings key, stream_timeout once");
 	ok(strstr(c->warnings, "x-") == NULL && strstr(c->warnings, "num_retries") == NULL &&
 	    strstr(c->warnings, "rpm") == NULL, "x- holders, replaced sections and rpm are not mentioned");
 	config_free(c);
@@ -317,9 +317,9 @@ test_yaml11(void)
 	is_int(c->tollgate.shutdown_timeout_ms, 30000, "~ is the default");
 	ok(c->tollgate.log_file == NULL, "null is no log file");
 	is_str(c->tollgate.run_dir, "/run/tollgate", "an empty value is the default");
-	warned(c, pre, "14: litellm_settings.drop_params is not implemented by tollgate, ignored");
+	ok(c->drop_params == 1, "drop_params: True");
 	warned(c, pre, "15: litellm_settings.set_verbose is not implemented by tollgate, ignored");
-	is_int(count_lines(c->warnings), 3, "booleans (True, off, yes) are no trouble: 3 warnings");
+	is_int(count_lines(c->warnings), 2, "booleans (True, off, yes) are no trouble: 2 warnings");
 	if (is_int((long long)c->ndeployments, 2, "two deployments")) {
 		d = &c->deployments[0];
 		ok(d->api_base == NULL && d->api_version == NULL && d->api_key == NULL,
@@ -504,6 +504,11 @@ static const struct bad bad_configs[] = {
 	  "TOLLGATE_MASTER_KEY is not set" },
 	{ "master-empty.yaml", "general_settings:\n  master_key: ''\n",
 	  "master-empty.yaml:2: general_settings.master_key: expected a key, got an empty one" },
+	{ "cred.yaml", "model_list:\n  - model_name: a\n"
+	  "    litellm_params: {model: azure/d, litellm_credential_name: nope}\n",
+	  "cred.yaml:3: model 'a': litellm_credential_name 'nope' is not in credential_list" },
+	{ "cred-name.yaml", "credential_list:\n  - credential_values: {api_key: k}\n",
+	  "cred-name.yaml:2: credential_list[0]: credential_name is required" },
 	{ "list-mapping.yaml", "model_list:\n  gpt: 1\n",
 	  "list-mapping.yaml:2: model_list: expected a list of deployments, got a mapping" },
 	{ "entry-scalar.yaml", "model_list:\n  - gpt-4o\n",
@@ -726,6 +731,7 @@ test_environment(void)
 	c = load_text("ignored.yaml",
 	    "credential_list:\n"
 	    "  - credential_name: azure\n"
+	    "    credential_info: {description: unused}\n"
 	    "router_settings:\n"
 	    "  redis_password: os.environ/TG_TEST_UNSET_REDIS\n"
 	    "files_settings: ~\n"
@@ -745,14 +751,20 @@ test_environment(void)
 	    "  - model_name: b\n"
 	    "    litellm_params:\n"
 	    "      model: b\n"
-	    "      custom_llm_provider: azure\n", pre, sizeof(pre));
+	    "      custom_llm_provider: azure\n"
+	    "litellm_settings:\n"
+	    "  drop_params: [openai]\n", pre, sizeof(pre));
 	if (c != NULL) {
-		warned(c, pre, "1: credential_list is not implemented by tollgate, ignored");
-		warned(c, pre, "4: router_settings.redis_password is not implemented by tollgate, ignored");
-		warned(c, pre, "7: unknown key 'tollgate.colour', ignored");
-		warned(c, pre, "8: unknown top-level key 'health_check', ignored");
-		warned(c, pre, "12: model_list.extra is not implemented by tollgate, ignored");
-		warned(c, pre, "18: litellm_params.custom_llm_provider is not implemented by tollgate, "
+		ok(c->ncredentials == 1 && strcmp(c->credentials[0].name, "azure") == 0,
+		    "credential_list is read, credential_info silently");
+		warned(c, pre, "25: litellm_settings.drop_params: expected true or false, got a list; "
+		    "ignored");
+		ok(c->drop_params == 0, "a drop_params that is not a boolean leaves the default");
+		warned(c, pre, "5: router_settings.redis_password is not implemented by tollgate, ignored");
+		warned(c, pre, "8: unknown key 'tollgate.colour', ignored");
+		warned(c, pre, "9: unknown top-level key 'health_check', ignored");
+		warned(c, pre, "13: model_list.extra is not implemented by tollgate, ignored");
+		warned(c, pre, "19: litellm_params.custom_llm_provider is not implemented by tollgate, "
 		    "ignored");
 		is_int(count_lines(c->warnings), 6, "6 warnings: each key once, quiet params quiet, "
 		    "null sections and x- keys silent");

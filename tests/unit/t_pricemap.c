@@ -132,6 +132,24 @@ main(void)
 	free(t);
 	pricemap_builder_free(b);
 
+	/* The output limit a translation to Anthropic needs (max_output_tokens, else max_tokens). */
+	b = pricemap_builder_new();
+	ok(load_json(b, "limits.json", "{\"a\": {\"max_output_tokens\": 64000, \"max_tokens\": 8192, "
+	    "\"input_cost_per_token\": 1e-6}, \"b\": {\"max_tokens\": 4096}, \"c\": {\"max_output_tokens\": "
+	    "\"lots\"}, \"d\": {\"base_model\": \"a\", \"input_cost_per_token\": 2e-6}}", err, sizeof(err)) == 0,
+	    "limits load: %s", err);
+	t = pricemap_compile(b);
+	e = price_lookup(t, "a", 1);
+	ok(e && e->max_output == 64000, "max_output_tokens");
+	e = price_lookup(t, "b", 1);
+	ok(e && e->max_output == 4096, "else max_tokens");
+	e = price_lookup(t, "c", 1);
+	ok(e && e->max_output == 0, "a limit that is not a number is unknown");
+	e = price_lookup(t, "d", 1);
+	ok(e && e->max_output == 64000, "inherited from the base_model");
+	free(t);
+	pricemap_builder_free(b);
+
 	/* Errors name the file, line and column. */
 	b = pricemap_builder_new();
 	ok(load_json(b, "bad.json", "{\"m\": {\n\"input_cost_per_token\": 1e-6,,}}",

@@ -32,6 +32,7 @@ full_record(struct record *r)
 	FILL(customer, "acme \"quoted\" corp");
 	FILL(tags, "batch,nightly");
 	FILL(endpoint, "/v1/chat/completions");
+	FILL(upstream, "/v1/messages");
 	FILL(model_requested, "gpt-4o");
 	FILL(deployment, "gpt-4o-2024-08-06");
 	FILL(provider, "azure");
@@ -58,8 +59,8 @@ test_round_trip(void)
 
 	full_record(&in);
 	ok(record_encode(&in, &b) == 0 && b.len > 0, "encodes a full record (%zu bytes)", b.len);
-	ok((unsigned char)b.data[0] == 0xde && b.data[1] == 0 && b.data[2] == 25,
-	    "a msgpack map of the 25 documented keys");
+	ok((unsigned char)b.data[0] == 0xde && b.data[1] == 0 && b.data[2] == 26,
+	    "a msgpack map of the 26 documented keys");
 	is_int(record_decode(b.data, b.len, &out), 0, "decodes it");
 	is_str(out.id, in.id, "id");
 	is_int(out.start_ns, in.start_ns, "ts");
@@ -73,6 +74,7 @@ test_round_trip(void)
 	is_str(out.customer, in.customer, "customer");
 	is_str(out.tags, in.tags, "tags");
 	is_str(out.endpoint, in.endpoint, "ep");
+	is_str(out.upstream, in.upstream, "uep");
 	is_str(out.model_requested, in.model_requested, "mr");
 	is_str(out.deployment, in.deployment, "dep");
 	is_str(out.provider, in.provider, "prov");
@@ -322,6 +324,7 @@ test_json(void)
 	snprintf(r.key, sizeof(r.key), "master");
 	snprintf(r.user, sizeof(r.user), "bob \"b\"\n");
 	snprintf(r.endpoint, sizeof(r.endpoint), "/v1/chat/completions");
+	snprintf(r.upstream, sizeof(r.upstream), "/v1/messages");
 	snprintf(r.model_requested, sizeof(r.model_requested), "custom-4o");
 	snprintf(r.deployment, sizeof(r.deployment), "gpt-4o");
 	snprintf(r.provider, sizeof(r.provider), "openai");
@@ -346,6 +349,7 @@ test_json(void)
 	    "\"first_byte\": null, \"end\": \"2026-11-23T19:31:06.123456789Z\", \"worker\": 3, "
 	    "\"key\": \"master\", \"user\": \"bob \\\"b\\\"\\u000a\", \"team\": \"\", "
 	    "\"customer\": \"\", \"tags\": \"\", \"endpoint\": \"/v1/chat/completions\", "
+	    "\"upstream_endpoint\": \"/v1/messages\", "
 	    "\"model_requested\": \"custom-4o\", \"deployment\": \"gpt-4o\", "
 	    "\"provider\": \"openai\", \"priced_as\": \"custom-4o\", \"generation\": 7, "
 	    "\"status\": 200, \"shape\": \"openai\", \"tier\": \"standard\", "

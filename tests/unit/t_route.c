@@ -9,6 +9,8 @@
 #include "route.h"
 #include "tap.h"
 
+#define EP(id)	endpoint_get(id)
+
 static const char cfg_text[] =
 	"model_list:\n"
 	"  - model_name: a\n"
@@ -157,6 +159,99 @@ check_own_names(const char *path)
 	config_free(rc);
 }
 
+/* The catalogue: sorted (it is searched by halves), and the rows the issue names. */
+static void
+check_catalogue(const char *path)
+{
+	static const char *const prefixes[] = { "ollama", "ollama_chat", "hosted_vllm", "voyage",
+		"openrouter", "deepseek", "xai", "together_ai", "fireworks_ai", "cerebras",
+		"perplexity", "deepinfra", "nvidia_nim", "github", "mistral", "groq", "anthropic",
+		"azure", "openai", "codestral", "sambanova", "nebius", "lm_studio" };
+	struct config *c = NULL;
+	struct routes *r = NULL;
+	char err[512], url[1024];
+	size_t i;
+	FILE *f;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		ok(catalogue_find(prefixes[i]) && catalogue_find(prefixes[i])->dialect,
+		    "catalogue serves %s/", prefixes[i]);
+	ok(catalogue_find("nosuch") == NULL && catalogue_find("") == NULL, "unknown prefixes are not found");
+	setenv("TOGETHER_API_KEY", "tk-env", 1);
+	unsetenv("TOGETHERAI_API_KEY");
+	f = fopen(path, "w");
+	fputs("model_list:\n"
+	    "  - model_name: f\n    litellm_params: {model: fireworks_ai/llama-v3p1-8b-instruct}\n"
+	    "  - model_name: t\n    litellm_params: {model: together_ai/meta-llama/Llama-3-8b}\n"
+	    "  - model_name: p\n    litellm_params: {model: perplexity/sonar}\n"
+	    "  - model_name: o\n    litellm_params: {model: ollama/llama3}\n"
+	    "  - model_name: v\n    litellm_params: {model: voyage/voyage-3}\n", f);
+	fclose(f);
+	if (config_load(path, &c, err, sizeof(err)) < 0 || routes_build(c, &r, err, sizeof(err)) < 0) {
+		ok(0, "catalogue config: %s", err);
+		config_free(c);
+		return;
+	}
+	is_str(r->deps[0].model, "accounts/fireworks/models/llama-v3p1-8b-instruct",
+	    "fireworks: a bare model name gains its account path");
+	is_str(r->deps[1].model, "meta-llama/Llama-3-8b", "together: the model as written");
+	is_str(r->deps[1].auth, "Authorization: Bearer tk-env", "the key from the row's second variable");
+	ok(route_url(&r->deps[2], EP(ENDPOINT_CHAT), url, sizeof(url)) == 0 &&
+	    strcmp(url, "https://api.perplexity.ai/chat/completions") == 0, "perplexity at its root: %s", url);
+	ok(route_url(&r->deps[3], EP(ENDPOINT_CHAT), url, sizeof(url)) == 0 &&
+	    strcmp(url, "http://localhost:11434/v1/chat/completions") == 0 && r->deps[3].auth[0] == '\0',
+	    "ollama: OpenAI's API at /v1, no key: %s", url);
+	ok(route_plan(&r->deps[4], EP(ENDPOINT_EMBEDDINGS)) == ROUTE_NATIVE &&
+	    route_plan(&r->deps[4], EP(ENDPOINT_CHAT)) == ROUTE_NONE, "voyage: embeddings only");
+	routes_free(r);
+	config_free(c);
+}
+
+/* Real configs' providers (tests/data/config/litellm-providers.yaml) load and place. */
+static void
+check_litellm_providers(void)
+{
+	const char *root = getenv("TOLLGATE_SRC");
+	struct config *c = NULL;
+	struct routes *r = NULL;
+	char path[1024], err[512], url[1024];
+	struct route_model *m;
+
+	snprintf(path, sizeof(path), "%s/tests/data/config/litellm-providers.yaml", root ? root : ".");
+	setenv("TG_TEST_AZURE_KEY", "az-secret", 1);
+	setenv("TG_TEST_MISTRAL_KEY", "mi-secret", 1);
+	setenv("TG_TEST_GEMINI_KEY", "ge-secret", 1);
+	if (!ok(config_load(path, &c, err, sizeof(err)) == 0 && routes_build(c, &r, err, sizeof(err)) == 0,
+	    "litellm-providers.yaml loads: %s", err)) {
+		config_free(c);
+		return;
+	}
+	is_int((long long)r->nleft_out, 5, "gemini, bedrock, vertex_ai, sagemaker, github_copilot left out");
+	is_int((long long)r->ndeps, 16, "the other 16 served");
+	ok(c->drop_params == 1, "litellm_settings.drop_params read");
+	m = routes_find(r, "fireworks-llama", 15);
+	ok(m && m->ndeps == 1 && r->deps[m->deps[0]].drop_params == 0,
+	    "a deployment's drop_params wins over litellm_settings'");
+	m = routes_find(r, "llama3", 6);
+	ok(m && m->ndeps == 1 && r->deps[m->deps[0]].drop_params == 1, "litellm_settings' drop_params inherited");
+	m = routes_find(r, "gpt-4o-azure", 12);
+	ok(m && m->ndeps == 1 && route_url(&r->deps[m->deps[0]], EP(ENDPOINT_CHAT), url, sizeof(url)) == 0 &&
+	    strcmp(url, "https://example-eu.openai.azure.com/openai/deployments/gpt-4o-eu/chat/completions"
+	    "?api-version=2024-06-01") == 0, "azure takes api_base and api_version from its credential: %s", url);
+	ok(m && m->ndeps == 1 && strcmp(r->deps[m->deps[0]].auth, "api-key: az-secret") == 0,
+	    "...and its key");
+	m = routes_find(r, "copilot", 7);
+	ok(m && m->ndeps == 0 && strstr(m->why, "device-flow"), "copilot answers why it is not served");
+	m = routes_find(r, "gemini-flash", 12);
+	ok(m && m->ndeps == 0 && strstr(m->why, "cloud providers"), "gemini: not in this version, saying so");
+	m = routes_find(r, "llama3-chat", 11);
+	ok(m && route_url(&r->deps[m->deps[0]], EP(ENDPOINT_CHAT), url, sizeof(url)) == 0 &&
+	    strcmp(url, "http://gpu-box:11434/v1/chat/completions") == 0, "ollama_chat at its api_base: %s", url);
+	routes_free(r);
+	config_free(c);
+	unsetenv("TG_TEST_AZURE_KEY");
+}
+
 int
 main(void)
 {
@@ -184,27 +279,38 @@ main(void)
 	ok(m && m->ndeps == 2, "two deployments under one name");
 	ok(routes_find(r, "nope", 4) == NULL, "unknown names are not found");
 
-	ok(route_url(&r->deps[0], "/v1/chat/completions", url, sizeof(url)) == 0 &&
+	ok(route_url(&r->deps[0], EP(ENDPOINT_CHAT), url, sizeof(url)) == 0 &&
 	    strcmp(url, "https://api.openai.com/v1/chat/completions") == 0, "openai default base: %s", url);
 	is_str(r->deps[0].auth, "Authorization: Bearer sk-o", "openai auth header");
-	ok(route_url(&r->deps[1], "/v1/embeddings", url, sizeof(url)) == 0 &&
+	ok(route_url(&r->deps[1], EP(ENDPOINT_EMBEDDINGS), url, sizeof(url)) == 0 &&
 	    strcmp(url, "http://10.0.0.1:8000/v1/embeddings") == 0, "a base without a path gets /v1: %s", url);
-	ok(route_url(&r->deps[2], "/v1/chat/completions", url, sizeof(url)) == 0 &&
+	ok(route_url(&r->deps[2], EP(ENDPOINT_CHAT), url, sizeof(url)) == 0 &&
 	    strcmp(url, "https://x.openai.azure.com/openai/deployments/my-dep/chat/completions?api-version=2024-06-01") == 0,
 	    "azure deployment URL and api-version: %s", url);
 	is_str(r->deps[2].auth, "api-key: azk", "azure auth header");
-	ok(route_url(&r->deps[3], "/v1/messages", url, sizeof(url)) == 0 &&
+	ok(route_url(&r->deps[3], EP(ENDPOINT_MESSAGES), url, sizeof(url)) == 0 &&
 	    strcmp(url, "https://api.anthropic.com/v1/messages") == 0, "anthropic messages: %s", url);
 	is_str(r->deps[3].auth, "x-api-key: ak", "anthropic auth header");
 	ok(r->deps[3].shape == USAGE_SHAPE_ANTHROPIC, "anthropic usage shape");
-	ok(route_url(&r->deps[3], "/v1/chat/completions", url, sizeof(url)) < 0,
-	    "anthropic does not serve chat/completions");
-	ok(route_url(&r->deps[0], "/v1/messages", url, sizeof(url)) < 0, "openai does not serve messages");
-	ok(route_url(&r->deps[4], "/v1/chat/completions", url, sizeof(url)) == 0 &&
-	    strcmp(url, "https://api.deepseek.com/v1/chat/completions") == 0 &&
+	ok(route_url(&r->deps[3], EP(ENDPOINT_CHAT), url, sizeof(url)) < 0,
+	    "anthropic has no chat/completions URL");
+	ok(route_url(&r->deps[0], EP(ENDPOINT_MESSAGES), url, sizeof(url)) < 0, "openai has no messages URL");
+	ok(route_plan(&r->deps[3], EP(ENDPOINT_CHAT)) == ROUTE_TRANSLATE &&
+	    route_plan(&r->deps[3], EP(ENDPOINT_RESPONSES)) == ROUTE_TRANSLATE &&
+	    route_plan(&r->deps[3], EP(ENDPOINT_MESSAGES)) == ROUTE_NATIVE &&
+	    route_plan(&r->deps[3], EP(ENDPOINT_EMBEDDINGS)) == ROUTE_NONE,
+	    "anthropic: messages as is, chat and responses translated, no embeddings");
+	ok(route_plan(&r->deps[0], EP(ENDPOINT_MESSAGES)) == ROUTE_TRANSLATE &&
+	    route_plan(&r->deps[0], EP(ENDPOINT_RESPONSES)) == ROUTE_NATIVE &&
+	    route_plan(&r->deps[0], EP(ENDPOINT_CHAT)) == ROUTE_NATIVE,
+	    "openai: chat and responses as is, messages translated");
+	ok(route_plan(&r->deps[4], EP(ENDPOINT_RESPONSES)) == ROUTE_TRANSLATE,
+	    "deepseek has no Responses API: translated to chat");
+	ok(route_url(&r->deps[4], EP(ENDPOINT_CHAT), url, sizeof(url)) == 0 &&
+	    strcmp(url, "https://api.deepseek.com/beta/chat/completions") == 0 &&
 	    r->deps[4].auth[0] == '\0' && r->deps[4].shape == USAGE_SHAPE_DEEPSEEK,
 	    "deepseek: default base, no key, its usage shape");
-	ok(route_url(&r->deps[5], "/v1/completions", url, sizeof(url)) == 0 &&
+	ok(route_url(&r->deps[5], EP(ENDPOINT_COMPLETIONS), url, sizeof(url)) == 0 &&
 	    strcmp(url, "http://gpu:8000/v1/completions") == 0, "hosted_vllm with its api_base: %s", url);
 	is_str(r->deps[0].price_name, "openai/gpt-4o", "priced as provider/model");
 	is_str(r->deps[6].price_name, "deployment:own/openai/ft-1",
@@ -213,13 +319,35 @@ main(void)
 	config_free(c);
 
 	f = fopen(path, "w");
-	fputs("model_list:\n  - model_name: x\n    litellm_params: {model: hosted_vllm/llama}\n", f);
+	fputs("model_list:\n  - model_name: x\n    litellm_params: {model: hosted_vllm/llama}\n"
+	    "  - model_name: y\n    litellm_params: {model: github_copilot/gpt-4o}\n"
+	    "  - model_name: y\n    litellm_params: {model: mistral/mistral-large-latest}\n"
+	    "  - model_name: z\n    litellm_params: {model: nosuch/thing}\n", f);
 	fclose(f);
 	c = NULL;
-	ok(config_load(path, &c, err, sizeof(err)) == 0 && routes_build(c, &r, err, sizeof(err)) < 0 &&
-	    strstr(err, ":2: model 'x': provider 'hosted_vllm' needs an api_base"),
-	    "a provider without a default base needs api_base: %s", err);
+	ok(config_load(path, &c, err, sizeof(err)) == 0 && routes_build(c, &r, err, sizeof(err)) == 0,
+	    "deployments tollgate cannot serve do not stop the config: %s", err);
+	if (r != NULL) {
+		is_int((long long)r->ndeps, 1, "one deployment served");
+		is_int((long long)r->nleft_out, 3, "three left out");
+		ok(r->warnings && strstr(r->warnings, ":2: model 'x': provider 'hosted_vllm' needs an api_base"),
+		    "a provider without a default base needs api_base");
+		ok(r->warnings && strstr(r->warnings, ":4: model 'y': provider 'github_copilot' needs "
+		    "GitHub's device-flow login"), "github_copilot is left out, saying why");
+		ok(r->warnings && strstr(r->warnings, ":8: model 'z': provider 'nosuch' is not one tollgate knows"),
+		    "an unknown provider without api_base is left out");
+		m = routes_find(r, "y", 1);
+		ok(m && m->ndeps == 1, "the model keeps its servable deployment");
+		m = routes_find(r, "x", 1);
+		ok(m && m->ndeps == 0 && strstr(m->why, "needs an api_base"),
+		    "a model with none says why: %s", m ? m->why : "");
+		ok(route_url(&r->deps[0], EP(ENDPOINT_CHAT), url, sizeof(url)) == 0 &&
+		    strcmp(url, "https://api.mistral.ai/v1/chat/completions") == 0, "mistral's default base");
+		routes_free(r);
+	}
 	config_free(c);
+	check_catalogue(path);
+	check_litellm_providers();
 	check_own_names(path);
 	unlink(path);
 	return done_testing();

@@ -1,0 +1,51 @@
+/*
+ * The provider seam.  A dialect is one wire format as providers speak it:
+ * the URL of each endpoint, the headers of its own, how a stream ends, and
+ * (through its format's struct xlate_format, xlate.h) the translation from
+ * and to the other formats.  One file per dialect fills one struct dialect: chat.c (OpenAI
+ * and every OpenAI-compatible API), messages.c (Anthropic Messages).
+ * Providers that speak a dialect are rows of data in the catalogue
+ * (catalogue.c): prefix, default base, auth header, key variable, quirks.
+ * The worker's data path calls these tables and never names a provider.
+ * Constant data, read by the master (routes) and by workers.
+ */
+#ifndef TOLLGATE_PROVIDER_DIALECT_H
+#define TOLLGATE_PROVIDER_DIALECT_H
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+#include "usage.h"
+#include "provider/endpoint.h"
+#include "provider/xlate_api.h"
+
+struct route_deployment;
+
+/* A client header, for the few a dialect passes on from a same-format client. */
+typedef const char *(*dialect_header_fn)(void *arg, const char *name);
+
+struct dialect {
+	const char			*name;		/* "openai", "anthropic" */
+	enum xlate_api			 api;		/* its wire format (xlate_format_of()) */
+	enum usage_shape		 shape;		/* how its usage reads, unless the row says */
+	unsigned			 native;	/* 1u << enum endpoint_id it relays as is */
+	/* the upstream URL of endpoint ep on d; 0, or -1 when d does not serve it */
+	int	(*url)(const struct route_deployment *d, enum endpoint_id ep, char *out, size_t outlen);
+	/*
+	 * Appends the dialect's own headers to l (the list, or NULL out of
+	 * memory); client is NULL on a translated request, else the client's
+	 * headers, for the ones a same-format client chooses (API versions).
+	 */
+	struct curl_slist *(*headers)(struct curl_slist *l, dialect_header_fn client, void *arg);
+	int	 client_headers;	/* headers() reads the client's: no list shared */
+	int	 needs_max_tokens;	/* a request must state its output limit */
+	/* Whether a stream event is the stream's end marker (held until the commit). */
+	int	(*stream_end)(const char *name, const char *data, size_t len);
+	/* Whether an event holding usage is only the usage tollgate asked for (dropped). */
+	int	(*usage_chunk)(const char *data, size_t len);
+};
+
+extern const struct dialect dialect_openai, dialect_anthropic;
+
+#endif

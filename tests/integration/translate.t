@@ -1,0 +1,406 @@
+#!/usr/bin/python3
+"""Every client format to every dialect, through the gateway, against the
+mock provider: OpenAI chat and Responses clients to an Anthropic model, an
+Anthropic client to an OpenAI-compatible model, streamed and not, with tool
+calls; what reached the mock is valid for its dialect (the mock judges it,
+with checks of its own); errors come back in the client's format with the
+provider's status; fields without an equivalent are dropped or refused as
+drop_params says; and a translated request costs exactly what the same
+request costs natively, priced from the provider's own usage."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from decimal import Decimal
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tg import BUILD, Gateway, Mock, done, eq, ok, teardown  # noqa: E402
+
+# the mock's usage when not told otherwise, and knobs through the deployment's headers
+KNOBS = {"X-Mock-prompt_tokens": "1200", "X-Mock-completion_tokens": "80",
+         "X-Mock-cached_tokens": "200"}
+
+
+def headers_yaml(extra):
+    h = dict(KNOBS, **extra)
+    return "".join("        %s: \"%s\"\n" % kv for kv in h.items())
+
+
+def anthropic_dep(name, extra=None, params=""):
+    return """\
+  - model_name: %s
+    litellm_params:
+      model: anthropic/claude-sonnet-4-5
+      api_base: http://127.0.0.1:%%(mock)d
+      api_key: anthropic-upstream-key
+%s      extra_headers:
+%s""" % (name, params, headers_yaml(extra or {}))
+
+
+def openai_dep(name, extra=None, params=""):
+    return """\
+  - model_name: %s
+    litellm_params:
+      <<: *mock
+      model: openai/gpt-4o-mini
+%s      extra_headers:
+%s""" % (name, params, headers_yaml(extra or {}))
+
+
+EXTRA = "".join([
+    anthropic_dep("c"), anthropic_dep("c-tools", {"X-Mock-tool_calls": "2"}),
+    anthropic_dep("c-429", {"X-Mock-status": "429"}),
+    anthropic_dep("c-strict", params="      drop_params: false\n"),
+    openai_dep("g"), openai_dep("g-tools", {"X-Mock-tool_calls": "2"}),
+    openai_dep("g-429", {"X-Mock-status": "429"}),
+    "  - model_name: copilot-here\n    litellm_params: {model: github_copilot/gpt-4o}\n",
+])
+
+# claude-sonnet-4-5 and gpt-4o-mini in tg.PRICES
+CLAUDE = {"in": Decimal("3e-6"), "out": Decimal("1.5e-5"), "read": Decimal("3e-7")}
+GPT = {"in": Decimal("1.5e-7"), "out": Decimal("6e-7"), "read": Decimal("7.5e-8")}
+
+
+def sse(data):
+    """(event name, parsed data or text) of each event of a stream."""
+    out = []
+    for block in data.decode().replace("\r\n", "\n").split("\n\n"):
+        name, lines = "", []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                lines.append(line[5:].lstrip())
+        if not lines:
+            continue
+        text = "\n".join(lines)
+        try:
+            out.append((name, json.loads(text)))
+        except ValueError:
+            out.append((name, text))
+    return out
+
+
+def mock_last(mock):
+    last = mock.get("/mock/last")
+    return last, json.loads(last["body"]) if isinstance(last.get("body"), str) else last.get("body")
+
+
+def judged_valid(mock, what):
+    last, body = mock_last(mock)
+    verdict = last.get("validation", last.get("verdict", {}))
+    ok(verdict.get("valid") is True, "%s: the mock found the body valid for its dialect" % what,
+       (verdict, body))
+    return last, body
+
+
+def cost_of(rec):
+    return Decimal(rec["cost_usd"]) if rec else None
+
+
+def native_record(gw, path, body):
+    st, h, data = gw.post(path, body)
+    return st, gw.record(h.get("x-tollgate-request-id"))
+
+
+def test_chat_to_anthropic(gw, mock):
+    msgs = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}]
+    st, h, data = gw.post("/v1/chat/completions", {"model": "c", "messages": msgs, "max_tokens": 64,
+                                                    "temperature": 0.5, "stop": ["END"]})
+    eq(st, 200, "chat client -> Anthropic model: 200")
+    body = json.loads(data)
+    eq(body.get("object"), "chat.completion", "the answer is a chat completion")
+    msg = body["choices"][0]["message"]
+    ok(msg.get("role") == "assistant" and isinstance(msg.get("content"), str) and msg["content"],
+       "with the assistant's text", msg)
+    eq(body["choices"][0].get("finish_reason"), "stop", "end_turn is 'stop'")
+    u = body.get("usage", {})
+    # the mock's Anthropic usage: input 1200, cache read 200, output 80 (input excludes the cache)
+    last, up = judged_valid(mock, "chat -> messages")
+    eq(last.get("path"), "/v1/messages", "the provider was called on /v1/messages")
+    eq(up.get("system"), "be brief", "the system message became 'system'")
+    eq(up.get("stop_sequences"), ["END"], "stop became stop_sequences")
+    eq(up.get("max_tokens"), 64, "max_tokens kept")
+    ok("messages" in up and up["messages"][0]["role"] == "user", "the user's message", up)
+    hdrs = {k.lower(): v for k, v in last["headers"].items()}
+    eq(hdrs.get("x-api-key"), "anthropic-upstream-key", "Anthropic's key header")
+    eq(hdrs.get("anthropic-version"), "2023-06-01", "and its version")
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    ok(rec and rec.get("endpoint") == "/v1/chat/completions" and
+       rec.get("upstream_endpoint") == "/v1/messages", "the record keeps both formats", rec)
+    # the same request sent natively
+    st2, native = native_record(gw, "/v1/messages", {"model": "c", "max_tokens": 64, "system": "be brief",
+                                                     "messages": [{"role": "user", "content": "hello"}]})
+    eq(st2, 200, "the same request natively: 200")
+    ok(rec and native and cost_of(rec) == cost_of(native) and cost_of(rec) > 0,
+       "translated and native cost the same, exactly", (rec and rec["cost_usd"], native and native["cost_usd"]))
+    eq(h.get("x-tollgate-response-cost"), native and native["cost_usd"], "and the header says so")
+    if rec and native:
+        eq(rec["tokens"], native["tokens"], "from the same token counts")
+    eq(u.get("prompt_tokens"), (rec or {}).get("tokens", {}).get("input", 0) +
+       (rec or {}).get("tokens", {}).get("cache_read", 0) +
+       (rec or {}).get("tokens", {}).get("cache_write_5m", 0),
+       "the client's prompt_tokens count cached tokens (LiteLLM's convention)")
+
+
+def test_chat_stream_to_anthropic(gw, mock):
+    st, h, data = gw.post("/v1/chat/completions", {
+        "model": "c", "stream": True, "stream_options": {"include_usage": True},
+        "messages": [{"role": "user", "content": "hi"}]})
+    eq(st, 200, "streamed chat -> Anthropic: 200")
+    evs = sse(data)
+    chunks = [d for _, d in evs if isinstance(d, dict)]
+    ok(evs and evs[-1][1] == "[DONE]", "ends with [DONE]", evs[-3:])
+    ok(chunks and all(c.get("object") == "chat.completion.chunk" for c in chunks), "every event a chat chunk",
+       chunks[:2])
+    text = "".join((c.get("choices") or [{}])[0].get("delta", {}).get("content") or "" for c in chunks
+                   if c.get("choices"))
+    ok(text, "the text arrives in deltas", text)
+    finals = [c for c in chunks if c.get("choices") and c["choices"][0].get("finish_reason")]
+    eq(len(finals), 1, "one chunk carries the finish_reason")
+    usage = [c for c in chunks if c.get("choices") == [] and c.get("usage")]
+    eq(len(usage), 1, "the usage chunk the client asked for")
+    ok(b": tollgate-cost " in data, "the cost comment is there")
+    judged_valid(mock, "chat stream -> messages")
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    st2, native = native_record(gw, "/v1/messages", {"model": "c", "max_tokens": 4096, "stream": True,
+                                                     "messages": [{"role": "user", "content": "hi"}]})
+    ok(rec and native and cost_of(rec) == cost_of(native) and cost_of(rec) > 0,
+       "a translated stream costs what the native stream costs", (rec, native))
+
+    st, h, data = gw.post("/v1/chat/completions", {"model": "c", "stream": True,
+                                                    "messages": [{"role": "user", "content": "hi"}]})
+    chunks = [d for _, d in sse(data) if isinstance(d, dict)]
+    ok(st == 200 and not any(c.get("choices") == [] for c in chunks),
+       "no usage chunk when the client did not ask for one")
+
+
+def test_tools_chat_to_anthropic(gw, mock):
+    tools = [{"type": "function", "function": {"name": "get_weather", "description": "weather",
+                                               "parameters": {"type": "object",
+                                                              "properties": {"city": {"type": "string"}}}}}]
+    st, h, data = gw.post("/v1/chat/completions", {"model": "c-tools", "tools": tools, "tool_choice": "auto",
+                                                    "messages": [{"role": "user", "content": "weather?"}]})
+    eq(st, 200, "chat with tools -> Anthropic: 200")
+    msg = json.loads(data)["choices"][0]
+    calls = msg["message"].get("tool_calls") or []
+    eq(len(calls), 2, "two tool calls")
+    ok(all(c.get("type") == "function" and c.get("id") and json.loads(c["function"]["arguments"]) is not None
+           for c in calls), "each with its id and JSON arguments", calls)
+    eq(msg.get("finish_reason"), "tool_calls", "tool_use is 'tool_calls'")
+    _, up = judged_valid(mock, "tools chat -> messages")
+    ok(up.get("tools") and up["tools"][0].get("name") == "get_weather" and "input_schema" in up["tools"][0],
+       "the tool became Anthropic's", up.get("tools"))
+    eq(up.get("tool_choice"), {"type": "auto"}, "tool_choice auto")
+    # the results go back: assistant tool_calls and tool messages become tool_use and tool_result
+    history = [{"role": "user", "content": "weather?"},
+               {"role": "assistant", "content": None, "tool_calls": calls},
+               {"role": "tool", "tool_call_id": calls[0]["id"], "content": "sunny"},
+               {"role": "tool", "tool_call_id": calls[1]["id"], "content": "rain"}]
+    st, h, data = gw.post("/v1/chat/completions", {"model": "c", "tools": tools, "messages": history})
+    eq(st, 200, "the tool results sent back: 200")
+    _, up = judged_valid(mock, "tool results -> messages")
+    roles = [m["role"] for m in up.get("messages", [])]
+    eq(roles, ["user", "assistant", "user"], "two tool messages merged into one user message")
+    results = [b for b in up["messages"][2]["content"] if b.get("type") == "tool_result"] \
+        if len(roles) == 3 else []
+    eq([r.get("tool_use_id") for r in results], [c["id"] for c in calls], "the ids kept")
+
+    st, h, data = gw.post("/v1/chat/completions", {"model": "c-tools", "tools": tools, "stream": True,
+                                                    "messages": [{"role": "user", "content": "weather?"}]})
+    args = {}
+    ids = {}
+    for _, d in sse(data):
+        if not isinstance(d, dict) or not d.get("choices"):
+            continue
+        for tc in d["choices"][0].get("delta", {}).get("tool_calls") or []:
+            if tc.get("id"):
+                ids[tc["index"]] = tc["id"]
+            args[tc["index"]] = args.get(tc["index"], "") + (tc.get("function", {}).get("arguments") or "")
+    eq(sorted(args), [0, 1], "streamed: tool calls at indexes 0 and 1")
+    ok(all(json.loads(a) is not None for a in args.values()) and len(ids) == 2,
+       "their argument deltas join into JSON, each call with its id", (args, ids))
+
+
+def test_anthropic_to_openai(gw, mock):
+    body = {"model": "g", "max_tokens": 100, "system": [{"type": "text", "text": "terse"}],
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "hello",
+                                                        "cache_control": {"type": "ephemeral"}}]}]}
+    st, h, data = gw.post("/v1/messages", body, headers={"anthropic-version": "2023-06-01"})
+    eq(st, 200, "Anthropic client -> OpenAI model: 200")
+    m = json.loads(data)
+    ok(m.get("type") == "message" and m.get("role") == "assistant" and m["content"][0]["type"] == "text",
+       "the answer is an Anthropic message", m)
+    eq(m.get("stop_reason"), "end_turn", "stop is end_turn")
+    u = m.get("usage", {})
+    last, up = judged_valid(mock, "messages -> chat")
+    eq(last.get("path"), "/v1/chat/completions", "the provider was called on chat/completions")
+    eq(up["messages"][0], {"role": "system", "content": "terse"}, "system became the first message")
+    ok("cache_control" not in json.dumps(up), "cache_control markers are not sent to OpenAI")
+    hdrs = {k.lower(): v for k, v in last["headers"].items()}
+    eq(hdrs.get("authorization"), "Bearer mock-upstream-key", "OpenAI's auth header")
+    ok("anthropic-version" not in hdrs, "no Anthropic header to OpenAI")
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    st2, native = native_record(gw, "/v1/chat/completions", {
+        "model": "g", "max_tokens": 100, "messages": [{"role": "system", "content": "terse"},
+                                                      {"role": "user", "content": "hello"}]})
+    ok(rec and native and cost_of(rec) == cost_of(native) and cost_of(rec) > 0,
+       "translated and native cost the same", (rec and rec["cost_usd"], native and native["cost_usd"]))
+    # the mock's chat usage: prompt 1200 of which 200 cached, completion 80
+    eq((u.get("input_tokens"), u.get("cache_read_input_tokens"), u.get("output_tokens")), (1000, 200, 80),
+       "usage in Anthropic's convention: input excludes the cached tokens")
+    eq(Decimal(h.get("x-tollgate-response-cost")),
+       1000 * GPT["in"] + 200 * GPT["read"] + 80 * GPT["out"], "the cost header is exact")
+
+    st, h, data = gw.post("/v1/messages", dict(body, stream=True))
+    eq(st, 200, "streamed Anthropic client -> OpenAI: 200")
+    names = [n for n, _ in sse(data)]
+    ok(names and names[0] == "message_start" and names[-1] == "message_stop" and
+       "content_block_delta" in names and "message_delta" in names,
+       "message_start ... message_stop", names)
+    delta = [d for n, d in sse(data) if n == "message_delta"]
+    ok(delta and delta[0].get("usage", {}).get("output_tokens") == 80, "message_delta carries the usage",
+       delta)
+    _, up = judged_valid(mock, "messages stream -> chat")
+    eq(up.get("stream_options"), {"include_usage": True}, "tollgate asked the OpenAI stream for usage")
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    ok(rec and native and cost_of(rec) == cost_of(native), "the stream costs the same")
+
+
+def test_tools_anthropic_to_openai(gw, mock):
+    tools = [{"name": "get_weather", "description": "weather",
+              "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+    st, h, data = gw.post("/v1/messages", {"model": "g-tools", "max_tokens": 100, "tools": tools,
+                                           "tool_choice": {"type": "any"},
+                                           "messages": [{"role": "user", "content": "weather?"}]})
+    eq(st, 200, "Anthropic tools -> OpenAI: 200")
+    m = json.loads(data)
+    uses = [b for b in m.get("content", []) if b.get("type") == "tool_use"]
+    eq(len(uses), 2, "two tool_use blocks")
+    ok(all(isinstance(b.get("input"), dict) and b.get("id") for b in uses), "inputs parsed, ids kept", uses)
+    eq(m.get("stop_reason"), "tool_use", "tool_calls is tool_use")
+    _, up = judged_valid(mock, "anthropic tools -> chat")
+    eq(up.get("tool_choice"), "required", "tool_choice any is 'required'")
+    ok(up.get("tools") and up["tools"][0]["function"]["name"] == "get_weather", "the tool became OpenAI's")
+
+    st, h, data = gw.post("/v1/messages", {"model": "g-tools", "max_tokens": 100, "tools": tools,
+                                           "stream": True, "messages": [{"role": "user", "content": "w?"}]})
+    parts, starts = {}, {}
+    for n, d in sse(data):
+        if n == "content_block_start" and d["content_block"]["type"] == "tool_use":
+            starts[d["index"]] = d["content_block"]
+        if n == "content_block_delta" and d["delta"].get("type") == "input_json_delta":
+            parts[d["index"]] = parts.get(d["index"], "") + d["delta"]["partial_json"]
+    eq(len(starts), 2, "streamed: two tool_use blocks")
+    ok(all(json.loads(p) is not None for p in parts.values()) and set(parts) == set(starts),
+       "their input_json_delta pieces join into JSON", parts)
+
+
+def test_responses(gw, mock):
+    st, h, data = gw.post("/v1/responses", {"model": "c", "instructions": "be brief", "input": "hello",
+                                            "max_output_tokens": 50})
+    eq(st, 200, "Responses client -> Anthropic model: 200")
+    r = json.loads(data)
+    ok(r.get("object") == "response" and r.get("status") == "completed", "a Responses object", r)
+    texts = [p.get("text") for it in r.get("output", []) if it.get("type") == "message"
+             for p in it.get("content", []) if p.get("type") == "output_text"]
+    ok(texts and texts[0], "with output_text", r.get("output"))
+    ok(r.get("usage", {}).get("input_tokens") and r["usage"].get("output_tokens") == 80, "and usage",
+       r.get("usage"))
+    _, up = judged_valid(mock, "responses -> messages")
+    eq(up.get("system"), "be brief", "instructions became system")
+    eq(up.get("max_tokens"), 50, "max_output_tokens became max_tokens")
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    st2, native = native_record(gw, "/v1/messages", {"model": "c", "max_tokens": 50, "system": "be brief",
+                                                     "messages": [{"role": "user", "content": "hello"}]})
+    ok(rec and native and cost_of(rec) == cost_of(native), "costs the same as native",
+       (rec and rec["cost_usd"], native and native["cost_usd"]))
+
+    st, h, data = gw.post("/v1/responses", {"model": "c", "input": "hello", "stream": True})
+    names = [n for n, _ in sse(data)]
+    ok(st == 200 and names and names[0] == "response.created" and names[-1] == "response.completed" and
+       "response.output_text.delta" in names, "streamed: response.created ... response.completed", names)
+    seqs = [d.get("sequence_number") for _, d in sse(data) if isinstance(d, dict)]
+    eq(seqs, list(range(len(seqs))), "sequence numbers count up from 0")
+    done_ev = [d for n, d in sse(data) if n == "response.completed"]
+    ok(done_ev and done_ev[0]["response"].get("usage", {}).get("output_tokens") == 80,
+       "response.completed has the usage", done_ev)
+
+    st, h, data = gw.post("/v1/responses", {"model": "c", "input": "x", "previous_response_id": "resp_1"})
+    e = json.loads(data).get("error", {})
+    ok(st == 400 and e.get("param") == "previous_response_id",
+       "previous_response_id needs state the provider does not keep: 400 naming it", (st, e))
+
+    st, h, data = gw.post("/v1/responses", {"model": "g", "input": "hello"})
+    last, _ = mock_last(mock)
+    ok(st == 200 and last.get("path") == "/v1/responses", "an OpenAI model takes Responses as is", last.get("path"))
+
+
+def test_errors_and_params(gw, mock):
+    st, h, data = gw.post("/v1/messages", {"model": "g-429", "max_tokens": 10,
+                                           "messages": [{"role": "user", "content": "x"}]})
+    e = json.loads(data)
+    ok(st == 429 and e.get("type") == "error" and e.get("error", {}).get("type") == "rate_limit_error",
+       "an OpenAI provider's 429 reaches an Anthropic client as Anthropic's error", (st, e))
+    st, h, data = gw.post("/v1/chat/completions", {"model": "c-429", "messages": [{"role": "user", "content": "x"}]})
+    e = json.loads(data)
+    ok(st == 429 and isinstance(e.get("error"), dict) and e["error"].get("message") and "type" not in e,
+       "an Anthropic provider's 429 reaches a chat client as OpenAI's error", (st, e))
+
+    body = {"messages": [{"role": "user", "content": "x"}], "logit_bias": {"50256": -100}}
+    st, h, data = gw.post("/v1/chat/completions", dict(body, model="c"))
+    _, up = judged_valid(mock, "drop_params")
+    ok(st == 200 and "logit_bias" not in up, "drop_params: true drops a field Anthropic has no equivalent of",
+       (st, data[:200]))
+    st, h, data = gw.post("/v1/chat/completions", dict(body, model="c-strict"))
+    e = json.loads(data).get("error", {})
+    ok(st == 400 and e.get("param") == "logit_bias" and "logit_bias" in e.get("message", ""),
+       "drop_params: false on the deployment: 400 naming the field", (st, e))
+    st, h, data = gw.post("/v1/messages", {"model": "g", "max_tokens": 5, "messages": "nope"})
+    e = json.loads(data)
+    ok(st == 400 and e.get("type") == "error", "a malformed Anthropic body: 400 in Anthropic's format", (st, e))
+
+
+def test_check_config(gw):
+    """tollgated -t: a deployment tollgate cannot serve is a warning, and --strict an error."""
+    with tempfile.TemporaryDirectory(prefix="tollgate-strict-") as d:
+        cfg = os.path.join(d, "c.yaml")
+        with open(cfg, "w") as f:
+            f.write("model_list:\n"
+                    "  - model_name: copilot\n    litellm_params: {model: github_copilot/gpt-4o}\n"
+                    "  - model_name: m\n    litellm_params: {model: mistral/mistral-small-latest}\n"
+                    "tollgate:\n  price_files: [%s]\n" % os.path.join(gw.dir, "prices.yaml"))
+        run = [os.path.join(BUILD, "tollgated"), "-t", "-c", cfg]
+        out = subprocess.run(run, capture_output=True, text=True, timeout=60)
+        ok(out.returncode == 0 and "c.yaml:2: model 'copilot': provider 'github_copilot' needs "
+           "GitHub's device-flow login" in out.stderr and "left out" in out.stderr,
+           "tollgated -t: the unservable deployment is a warning naming its file:line, exit 0",
+           (out.returncode, out.stderr[-600:]))
+        out = subprocess.run(run + ["--strict"], capture_output=True, text=True, timeout=60)
+        ok(out.returncode == 1 and "--strict makes them errors" in out.stderr,
+           "tollgated -t --strict: the warnings are errors, exit 1", (out.returncode, out.stderr[-600:]))
+    st, h, data = gw.post("/v1/chat/completions", {"model": "copilot-here", "messages": []})
+    e = json.loads(data).get("error", {})
+    ok(st == 400 and e.get("code") == "model_not_servable" and "device-flow" in e.get("message", ""),
+       "a model with no servable deployment answers 400 saying why", (st, e))
+
+
+def main():
+    mock = Mock()
+    gw = Gateway(mock, EXTRA.replace("%(mock)d", str(mock.port)))
+    try:
+        for t in (test_chat_to_anthropic, test_chat_stream_to_anthropic, test_tools_chat_to_anthropic,
+                  test_anthropic_to_openai, test_tools_anthropic_to_openai, test_responses,
+                  test_errors_and_params):
+            try:
+                t(gw, mock)
+            except Exception as e:  # a shape that is not there: that test fails, the others run
+                ok(False, "%s runs to its end" % t.__name__, repr(e))
+        test_check_config(gw)
+    finally:
+        teardown(gw, mock)
+    done()
+
+
+main()
