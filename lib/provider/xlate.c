@@ -11,9 +11,6 @@
 
 #include "provider/xlate.h"
 
-/* TEMPORARY until responses.c lands: weak, so that the tree links without it */
-extern const struct xlate_format xlate_responses __attribute__((weak));
-
 static const struct xlate_format *const formats[XLATE_API_COUNT] = {
 	[XLATE_CHAT] = &xlate_chat,
 	[XLATE_RESPONSES] = &xlate_responses,

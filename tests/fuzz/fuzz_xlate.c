@@ -71,6 +71,8 @@ stream(enum xlate_api from, enum xlate_api to, const char *data, size_t size)
 	buf_release(&tail);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
