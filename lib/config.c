@@ -1795,7 +1795,7 @@ dep_price(struct loader *l, struct config_deployment *dep, struct doc *d,
 	return kv_set(l, &dep->prices, &dep->nprices, p->key, &v, d, p->v, 0);
 }
 
-/* model_info, at the entry's level or inside litellm_params: base_model and prices. */
+/* model_info, at the entry's level or inside litellm_params: base_model, mode and prices. */
 static int
 dep_info(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_node_t *n,
     const char *where)
@@ -1816,11 +1816,16 @@ dep_info(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_no
 			if (need_scalar(l, d, p->v, path, "a model name", &v) < 0 ||
 			    set_text(l, &dep->base_model, &v) < 0)
 				goto out;
+		} else if (strcmp(p->key, "mode") == 0) {
+			/* "responses": a model that speaks only OpenAI's Responses API */
+			if (need_scalar(l, d, p->v, path, "a mode such as chat or responses", &v) < 0 ||
+			    set_text(l, &dep->mode, &v) < 0)
+				goto out;
 		} else if (is_price_key(p->key)) {
 			if (dep_price(l, dep, d, p, path) < 0)
 				goto out;
 		}
-		/* the rest (mode, id, description, max_tokens, supports_*) is LiteLLM's metadata */
+		/* the rest (id, description, max_tokens, supports_*) is LiteLLM's metadata */
 	}
 	rc = 0;
 out:
@@ -2021,6 +2026,7 @@ deployment_release(struct config_deployment *dep)
 	free(dep->api_version);
 	kv_free(dep->headers, dep->nheaders);
 	free(dep->base_model);
+	free(dep->mode);
 	kv_free(dep->prices, dep->nprices);
 	free(dep->credential);
 }

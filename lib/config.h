@@ -42,6 +42,7 @@ struct config_deployment {
 	struct config_kv *headers;	/* litellm_params.extra_headers / headers */
 	size_t		 nheaders;
 	char		*base_model;	/* model_info.base_model, or NULL */
+	char		*mode;		/* model_info.mode ("chat", "responses", ...), or NULL */
 	/* Price fields found in model_info (or litellm_params): LiteLLM field names
 	   such as input_cost_per_token, as decimal text; they override the price map. */
 	struct config_kv *prices;

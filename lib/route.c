@@ -197,6 +197,13 @@ place(const struct config_deployment *cd, struct route_deployment *d, char *why,
 		return -1;
 	}
 	set_base(d, base);
+	/* LiteLLM's "openai/responses/M", and model_info.mode: a model that speaks only Responses */
+	if (e != NULL && (e->quirks & CATALOGUE_RESPONSES) && strncmp(model, "responses/", 10) == 0) {
+		model += 10;
+		d->dialect = &dialect_responses;
+	} else if (d->dialect == &dialect_openai && cd->mode != NULL &&
+	    strcmp(cd->mode, "responses") == 0)
+		d->dialect = &dialect_responses;
 	if (e != NULL && (e->quirks & CATALOGUE_FIREWORKS) && strchr(model, '/') == NULL)
 		snprintf(d->model, sizeof(d->model), "accounts/fireworks/models/%s", model);
 	else
@@ -329,6 +336,31 @@ int
 route_url(const struct route_deployment *d, const struct endpoint *ep, char *out, size_t outlen)
 {
 	return d->dialect->url(d, ep->id, out, outlen);
+}
+
+void
+routes_use_modes(struct routes *r, const struct price_table *t)
+{
+	const struct price_entry *pe;
+	const char *mode;
+	size_t i;
+
+	for (i = 0; i < r->ndeps; i++) {
+		struct route_deployment *d = &r->deps[i];
+
+		if (d->dialect != &dialect_openai || d->entry == NULL ||
+		    !(d->entry->quirks & CATALOGUE_RESPONSES) || (d->cfg->mode != NULL &&
+		    strcmp(d->cfg->mode, "responses") != 0))
+			continue;	/* a mode the config gives wins over the map's */
+		pe = price_lookup(t, d->price_name, strlen(d->price_name));
+		mode = pe ? price_str(t, pe->mode) : NULL;
+		if (mode != NULL && strcmp(mode, "responses") == 0) {
+			d->dialect = &dialect_responses;
+			d->native = native_endpoints(d);
+			if (d->entry->shape == USAGE_SHAPE_AUTO)
+				d->shape = d->dialect->shape;
+		}
+	}
 }
 
 int

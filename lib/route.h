@@ -93,4 +93,12 @@ int route_url(const struct route_deployment *d, const struct endpoint *ep, char 
  */
 int routes_add_prices(const struct routes *r, struct pricemap_builder *b);
 
+/*
+ * An OpenAI or Azure deployment whose price-map entry has mode "responses"
+ * (gpt-5-pro, the codex models: they speak only the Responses API) is
+ * served in the Responses dialect, unless its model_info gives another
+ * mode.  Run by the master once the prices are compiled.
+ */
+void routes_use_modes(struct routes *r, const struct price_table *t);
+
 #endif

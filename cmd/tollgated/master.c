@@ -198,6 +198,7 @@ master_load(const struct options *o, struct config **cp, struct routes **rp,
 		goto fail;
 	}
 	warn_lines(pricemap_warnings(b));
+	routes_use_modes(r, *tp);
 	log_info("%zu models, %zu deployments (%zu left out), %zu priced models from %zu price file%s",
 	    r->nmodels, r->ndeps, r->nleft_out, pricemap_count(b), c->tollgate.nprice_files,
 	    c->tollgate.nprice_files == 1 ? "" : "s");

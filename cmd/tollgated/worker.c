@@ -78,8 +78,7 @@ exchange_free(struct exchange *ex)
 	if (ex == NULL)
 		return;
 	upstream_abort(ex);
-	xlate_stream_free(ex->xs);
-	ex->xs = NULL;
+	stream_stop(ex);
 	admit_settle(ex, 0);	/* never recorded: its reservation goes */
 	if (ex->req != NULL)
 		hreq_detach(ex->req);

@@ -21,6 +21,7 @@
 #include "ledger.h"
 #include "metrics.h"
 #include "provider/endpoint.h"
+#include "provider/stage.h"
 #include "provider/xlate_api.h"
 #include "record.h"
 #include "reqbody.h"
@@ -78,6 +79,7 @@ struct exchange {
 	const struct endpoint		*ep;		/* the client's endpoint... */
 	const struct endpoint		*upep;		/* ...and the one called upstream */
 	enum route_plan			 plan;		/* relayed as is, or translated */
+	const struct stage_ops *const	*chain;		/* a stream's stages, once it began */
 	struct xlate_stream		*xs;		/* a translated stream's state */
 	struct xlate_error		 xerr;		/* why the request did not translate */
 	int				 stream;	/* the client asked for a stream */
@@ -165,6 +167,17 @@ void http_send_param_error(struct hreq *req, const char *param, const char *fmt,
 void http_finish(struct exchange *ex);
 /* Streams the bytes to the client, starting the reply if needed. */
 void http_stream(struct exchange *ex, const char *data, size_t len);
+
+/*
+ * worker_stream.c: a streamed answer's stages.  stream_start() picks and
+ * sets up the chain at the stream's first bytes (0 or -1), stream_bytes()
+ * takes each delivery (0, or -1: cut the transfer), stream_end() the end of
+ * a stream that came whole, stream_stop() tears it down (a retry, the end).
+ */
+int stream_start(struct exchange *ex);
+int stream_bytes(struct exchange *ex, const char *p, size_t n);
+void stream_end(struct exchange *ex);
+void stream_stop(struct exchange *ex);
 
 /* worker_upstream.c */
 int upstream_init(struct worker *w);

@@ -2,10 +2,9 @@
  * The provider side of a worker: one libcurl multi handle driven by the
  * worker's event_base through curl_multi_socket_action (curl's hiperfifo
  * pattern: a socket callback, a timer callback, a back-pointer through
- * CURLOPT_PRIVATE, and one completion point, check_multi_info()).  Bodies
- * stream through untouched; SSE is cut into events (by lib/sse.c, as
- * tollctl cuts recorded streams) so that usage can be read and the end
- * marker held back until the record is committed.
+ * CURLOPT_PRIVATE, and one completion point, check_multi_info()).  A
+ * streamed answer goes through its chain of stages (worker_stream.c); a
+ * whole one is kept until the transfer is done.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,127 +43,6 @@ upstream_release(struct worker *w)
 	while (w->nidle > 0)
 		curl_easy_cleanup(w->idle[--w->nidle]);
 	curlev_release(&w->curl);
-}
-
-/* ---- server-sent events ------------------------------------------------ */
-
-/*
- * A stream is split by lib/sse.c, and passed on as the provider's own bytes:
- * ex->resp holds those taken and not yet passed on, from stream offset
- * ex->resp_at; sent is the offset up to which they went to the client (out),
- * to the held end (ex->tail), or were dropped.
- */
-struct relay {
-	struct exchange	*ex;
-	struct buf	*out;
-	size_t		 sent;
-};
-
-/*
- * The stream's bytes from r->sent to offset to (comments, blank lines, an
- * event without data) go on as they came: to the client, or, once the end
- * marker is held, after it, so that nothing overtakes it.
- */
-static int
-pass(struct relay *r, size_t to)
-{
-	struct exchange *ex = r->ex;
-	const char *p = ex->resp.data + (r->sent - ex->resp_at);
-	size_t n = to - r->sent;
-
-	r->sent = to;
-	if (ex->xs != NULL)
-		return 0;	/* translated: only the translation's events go */
-	return n == 0 ? 0 : buf_append(ex->tail.len ? &ex->tail : r->out, p, n);
-}
-
-/*
- * One event of a translated stream, after its usage was read: the client's
- * events for it, the closing ones held in ex->tail.  After the end, what
- * the provider still sends is not the client's.
- */
-static int
-translate_event(struct relay *r, const char *name, const char *data, size_t len)
-{
-	struct exchange *ex = r->ex;
-	struct xlate_out out = { r->out, &ex->tail };
-	int rc;
-
-	if (len == 0)
-		return 0;
-	rc = xlate_stream_event(ex->xs, name, data, len, &out);
-	if (rc < 0)
-		log_warn("request %s: a stream event of '%s' does not translate; the stream is cut",
-		    ex->rec.id, ex->dep->cfg->model);
-	return rc < 0 ? -1 : 0;
-}
-
-/*
- * One event: usage is read on the way (from the provider's own event, before
- * any translation), the usage chunk tollgate asked for (no choices, and
- * usage) is dropped, and the end marker (the dialect's: [DONE],
- * message_stop) is kept back until the record is committed.  Of the events
- * with no usage in them only the first is parsed, for the model and service
- * tier; later ones say the same (the last chunk repeats them with the usage).
- */
-static int
-on_event(void *arg, const char *name, const char *data, size_t len, size_t line)
-{
-	struct relay *r = arg;
-	struct exchange *ex = r->ex;
-	size_t from = ex->sse.event_at, n = ex->sse.at - from;
-	const char *ev = ex->resp.data + (from - ex->resp_at);
-	int usage = len && usage_maybe_in(data, len);
-
-	(void)line;
-	if (pass(r, from) < 0)
-		return -1;
-	if (usage || (len && ex->events_read == 0))
-		usage_collect(&ex->raw, data, len, NULL, 0, NULL);
-	ex->events_read += len != 0;
-	r->sent = ex->sse.at;
-	if (ex->xs != NULL)
-		return translate_event(r, name, data, len);
-	if (ex->tail.len || ex->dep->dialect->stream_end(name, data, len))
-		return buf_append(&ex->tail, ev, n);
-	if (ex->strip_usage && usage && ex->dep->dialect->usage_chunk(data, len)) {
-		/* its blank line's CR ended the piece: an LF starting the next is dropped with it */
-		ex->drop_lf = ex->sse.cr;
-		return 0;
-	}
-	return buf_append(r->out, ev, n);
-}
-
-/*
- * Takes p[0..n), the stream's next bytes (already appended to ex->resp), or
- * with at_end its end: relays every event they complete, and what lies
- * between events.  Returns 0, or -1 when out of memory.
- */
-static int
-relay_events(struct exchange *ex, const char *p, size_t n, int at_end)
-{
-	static struct buf out;	/* scratch, kept between calls */
-	struct relay r = { ex, &out, ex->resp_at };
-	size_t used;
-	int rc;
-
-	out.len = 0;
-	if (ex->drop_lf && n > 0 && ex->resp.len == n && p[0] == '\n')
-		r.sent++;
-	ex->drop_lf = 0;
-	rc = at_end ? sse_finish(&ex->sse, on_event, &r) : sse_feed(&ex->sse, p, n, on_event, &r);
-	if (rc == 0)
-		rc = pass(&r, at_end ? ex->resp_at + ex->resp.len : sse_settled(&ex->sse));
-	if ((used = r.sent - ex->resp_at) > 0) {
-		memmove(ex->resp.data, ex->resp.data + used, ex->resp.len - used);
-		ex->resp.len -= used;
-		ex->resp_at = r.sent;
-	}
-	if (out.len)
-		http_stream(ex, out.data, out.len);
-	if (out.cap > 64 * 1024)
-		buf_release(&out);
-	return rc;
 }
 
 /* ---- one transfer ---------------------------------------------------------- */
@@ -239,11 +117,7 @@ on_body(char *p, size_t size, size_t nmemb, void *arg)
 			hreq_set_draincb(ex->req, on_client_drained, ex);
 			return CURL_WRITEFUNC_PAUSE;
 		}
-		if (ex->plan == ROUTE_TRANSLATE && ex->xs == NULL &&
-		    (ex->xs = xlate_stream_new(ex->dep->dialect->api,
-		    (enum xlate_api)ex->ep->api, ex->rec.model_requested, ex->include_usage)) == NULL)
-			return 0;
-		if (buf_append(&ex->resp, p, n) < 0 || relay_events(ex, p, n, 0) < 0)
+		if (stream_start(ex) < 0 || stream_bytes(ex, p, n) < 0)
 			return 0;
 		return n;
 	}
@@ -415,8 +289,7 @@ upstream_start(struct exchange *ex)
 	if (ex->plan == ROUTE_NONE || ex->upep == NULL ||
 	    route_url(ex->dep, ex->upep, url, sizeof(url)) < 0 || upstream_body(ex) < 0)
 		return -1;
-	xlate_stream_free(ex->xs);	/* a retry's stream starts over */
-	ex->xs = NULL;
+	stream_stop(ex);	/* a retry's stream starts over */
 	ex->status = 0;
 	ex->event_stream = 0;
 	ex->resp.len = ex->resp_headers.len = ex->tail.len = 0;
@@ -505,7 +378,7 @@ transfer_done(struct exchange *ex, CURLcode rc)
 	}
 	/* after a write error (out of memory) the splitter's state is not to be trusted */
 	if (ex->started && ex->event_stream && rc != CURLE_WRITE_ERROR)
-		relay_events(ex, NULL, 0, 1);
+		stream_end(ex);
 	if (rc != CURLE_OK && ex->req != NULL) {
 		ex->rec.flags |= RECORD_FLAG_UPSTREAM_FAILED;
 		if (ex->started)

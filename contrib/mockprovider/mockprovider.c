@@ -4,8 +4,10 @@
  * evhttp server on loopback.  It answers the OpenAI (chat, completions,
  * embeddings, responses) and Anthropic (messages) endpoints with fixed text and
  * the usage the caller asks for, and can be told, per request, to be slow, to
- * fail, or to break the connection in the ways real providers do.  GET
- * /mock/last and /mock/stats let a test see what the gateway sent upstream.
+ * fail, to answer with tool calls, or to break the connection in the ways
+ * real providers do.  It can judge each request by its provider's rules
+ * (judge.c) and refuse what the provider would.  GET /mock/last and
+ * /mock/stats let a test see what the gateway sent upstream, and the verdict.
  *
  * It is the floor of every gateway benchmark, so the common path allocates
  * nothing of its own: bodies are formatted into one reused buffer, and only a
@@ -59,6 +61,8 @@ static const long knob_max[MOCK_NKNOBS] = {
 	[MOCK_CHUNK_DELAY_MS] = 3600000,
 	[MOCK_LATENCY_MS] = 3600000,
 	[MOCK_STATUS] = 599,
+	[MOCK_TOOL_CALLS] = 16,
+	[MOCK_STRICT] = 1,
 };
 
 static struct {
@@ -66,6 +70,8 @@ static struct {
 	struct mock_call	 defaults;	/* knobs from the command line */
 	long			 fail_every;	/* every Nth POST answers 503; 0 never */
 	int			 quiet;
+	int			 judge;		/* --judge: every request judged, verdict kept */
+	unsigned long		 refusable;	/* judged requests the provider would refuse */
 	unsigned long		 requests;	/* POSTs to the provider endpoints */
 	struct buf		 out;		/* the body being written, reused */
 	struct buf		 last;		/* the /mock/last document */
@@ -146,6 +152,19 @@ reply_error(struct evhttp_request *req, int status, const char *msg)
 		return;
 	}
 	reply_out(req, status);
+}
+
+/* A request the provider would refuse: a 400 in its own error format. */
+static void
+reply_refusal(struct evhttp_request *req, enum mock_shape shape, const char *msg)
+{
+	mp.out.len = 0;
+	if ((shape == MOCK_MESSAGES ? mock_anthropic_error_body(&mp.out, msg) :
+	    mock_error_body(&mp.out, 400, msg)) < 0) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	reply_out(req, 400);
 }
 
 /* A whole answer at once: an error, a malformed body, or a normal body. */
@@ -555,9 +574,13 @@ parse_body(const char *body, size_t len, struct mock_call *c, char *err, size_t 
 
 /* ---- the endpoints ------------------------------------------------------------------ */
 
-/* Keeps the request as the /mock/last document; on ENOMEM there is none. */
+/*
+ * Keeps the request as the /mock/last document, with the judge's verdict
+ * when it was judged (NULL: not judged; "ok", or what is wrong); on ENOMEM
+ * there is none.
+ */
 static void
-record_last(struct evhttp_request *req, const char *body, size_t len)
+record_last(struct evhttp_request *req, const char *body, size_t len, const char *verdict)
 {
 	struct buf *b = &mp.last;
 	struct evkeyval *h;
@@ -578,6 +601,10 @@ record_last(struct evhttp_request *req, const char *body, size_t len)
 	}
 	r |= PUT(b, "},\"body\":\"");
 	r |= mock_json_escape(b, body, len);
+	if (verdict != NULL) {
+		r |= PUT(b, "\",\"verdict\":\"");
+		r |= mock_json_escape(b, verdict, strlen(verdict));
+	}
 	r |= PUT(b, "\"}");
 	if (r < 0)
 		b->len = 0;
@@ -602,21 +629,35 @@ serve_api(struct evhttp_request *req, enum mock_shape shape)
 	const char *body = len ? (const char *)evbuffer_pullup(in, -1) : NULL;
 	struct mock_call c = mp.defaults;
 	const char *why = NULL;
-	char err[256];
+	char err[512], why_not[384];
 	long delay;
 	int status = 0;
 
 	c.seq = ++mp.requests;
 	c.shape = shape;
 	c.created = time(NULL);
-	record_last(req, body, len);
 	if (knobs_from_headers(req, &c, err, sizeof(err)) < 0 ||
 	    parse_body(body, len, &c, err, sizeof(err)) < 0) {
+		record_last(req, body, len, NULL);
 		if (!mp.quiet)
 			log_info("request %lu: %s", c.seq, err);
 		reply_error(req, 400, err);
 		return;
 	}
+	if (mp.judge || c.knob[MOCK_STRICT]) {
+		int valid = mock_judge(shape, body, len, why_not, sizeof(why_not));
+
+		record_last(req, body, len, valid ? "ok" : why_not);
+		mp.refusable += !valid;
+		if (!valid && c.knob[MOCK_STRICT]) {
+			if (!mp.quiet)
+				log_info("request %lu: refused: %s", c.seq, why_not);
+			snprintf(err, sizeof(err), "mockprovider (strict): %s", why_not);
+			reply_refusal(req, shape, err);
+			return;
+		}
+	} else
+		record_last(req, body, len, NULL);
 	if (shape == MOCK_EMBEDDINGS)
 		c.stream = 0;
 	if (mp.fail_every && c.seq % (unsigned long)mp.fail_every == 0) {
@@ -664,10 +705,12 @@ serve_local(struct evhttp_request *req, enum route_kind kind)
 		r = buf_append(&mp.out, mp.last.data, mp.last.len);
 		break;
 	case R_STATS:
-		r = buf_printf(&mp.out, "{\"requests\":%lu}", mp.requests);
+		r = buf_printf(&mp.out, "{\"requests\":%lu,\"refusable\":%lu}", mp.requests,
+		    mp.refusable);
 		break;
 	case R_RESET:
 		mp.requests = 0;
+		mp.refusable = 0;
 		mp.last.len = 0;
 		r = PUT(&mp.out, "{\"status\":\"ok\"}");
 		break;
@@ -774,17 +817,20 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: mockprovider [-q] [-l ADDR] [-p PORT] [--fail-every K] [--fault NAME]\n"
+	    "usage: mockprovider [-q] [--judge] [-l ADDR] [-p PORT] [--fail-every K] [--fault NAME]\n"
 	    "                    [--prompt-tokens N] [--completion-tokens N] [--cached-tokens N]\n"
 	    "                    [--reasoning-tokens N] [--cache-write-tokens N]\n"
 	    "                    [--cache-write-1h-tokens N] [--chunks N] [--chunk-delay-ms N]\n"
-	    "                    [--latency-ms N] [--status N]\n"
+	    "                    [--latency-ms N] [--status N] [--tool-calls N]\n"
 	    "Defaults: -l 127.0.0.1 -p 4001 (0 picks a free port).  Requests override the\n"
-	    "knobs with a \"mock\" object in the body or X-Mock-<knob> headers.\n");
+	    "knobs with a \"mock\" object in the body or X-Mock-<knob> headers.\n"
+	    "--judge checks every request against its provider's rules (the verdict is in\n"
+	    "GET /mock/last, the count of refusable ones in /mock/stats); the knob strict=1\n"
+	    "refuses such a request with a 400, as the provider would.\n");
 }
 
 /* Long options name knobs by their index: the option's val is OPT_KNOB + knob. */
-enum { OPT_FAIL_EVERY = 256, OPT_FAULT, OPT_KNOB };
+enum { OPT_FAIL_EVERY = 256, OPT_FAULT, OPT_JUDGE, OPT_KNOB };
 
 static const struct option options[] = {
 	{ "fail-every",		  required_argument, NULL, OPT_FAIL_EVERY },
@@ -799,6 +845,8 @@ static const struct option options[] = {
 	{ "chunk-delay-ms",	  required_argument, NULL, OPT_KNOB + MOCK_CHUNK_DELAY_MS },
 	{ "latency-ms",		  required_argument, NULL, OPT_KNOB + MOCK_LATENCY_MS },
 	{ "status",		  required_argument, NULL, OPT_KNOB + MOCK_STATUS },
+	{ "tool-calls",		  required_argument, NULL, OPT_KNOB + MOCK_TOOL_CALLS },
+	{ "judge",		  no_argument,	     NULL, OPT_JUDGE },
 	{ "help",		  no_argument,	     NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -851,6 +899,9 @@ main(int argc, char **argv)
 			mp.fail_every = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || mp.fail_every < 0)
 				fatal("bad --fail-every '%s'", optarg);
+			break;
+		case OPT_JUDGE:
+			mp.judge = 1;
 			break;
 		case OPT_FAULT:
 			if (set_knob(&mp.defaults, "fault", 5, optarg, strlen(optarg), err,

@@ -1,7 +1,8 @@
 /*
- * The mock provider's two halves: mockprovider.c serves HTTP (routing, knobs,
- * delays, faults, the /mock/ endpoints) and shapes.c writes what each
- * provider would answer.  Both run in the single mockprovider process.
+ * The mock provider's three parts: mockprovider.c serves HTTP (routing, knobs,
+ * delays, faults, the /mock/ endpoints), shapes.c writes what each
+ * provider would answer, and judge.c says whether a request is one the
+ * provider would take.  All run in the single mockprovider process.
  */
 #ifndef TOLLGATE_MOCKPROVIDER_H
 #define TOLLGATE_MOCKPROVIDER_H
@@ -23,6 +24,8 @@ enum mock_knob {
 	MOCK_CHUNK_DELAY_MS,
 	MOCK_LATENCY_MS,
 	MOCK_STATUS,
+	MOCK_TOOL_CALLS,	/* answer with this many tool calls instead of text */
+	MOCK_STRICT,		/* 1: refuse (400) a request the provider would refuse */
 	MOCK_NKNOBS
 };
 
@@ -82,7 +85,16 @@ int mock_stream_frames(const struct mock_call *c);
 int mock_stream_frame(struct buf *b, const struct mock_call *c, int i);
 /* OpenAI's error object; msg is plain text (it is escaped here). */
 int mock_error_body(struct buf *b, int status, const char *msg);
+/* Anthropic's, for a request it refuses (invalid_request_error). */
+int mock_anthropic_error_body(struct buf *b, const char *msg);
 int mock_models_body(struct buf *b, time_t created);
+
+/*
+ * Whether body is a request the provider of shape would take (1), or not
+ * (0, with the first thing wrong, by path, in why).  Completions and
+ * embeddings are not judged (1).
+ */
+int mock_judge(enum mock_shape shape, const char *body, size_t len, char *why, size_t whylen);
 
 /* Appends n bytes as the contents of a JSON string (no quotes). */
 int mock_json_escape(struct buf *b, const char *s, size_t n);

@@ -1,7 +1,8 @@
 /*
  * What each provider answers, as the mock provider writes it: OpenAI chat,
  * legacy completions, embeddings and Responses, and Anthropic Messages, whole
- * or as server-sent events.  Runs in the mockprovider process.
+ * or as server-sent events, with text or (knob tool_calls) with tool calls.
+ * Runs in the mockprovider process.
  *
  * The reply text is fixed and split into word-sized deltas once at start-up,
  * so a request costs a few formatted numbers and memcpy()s.  Token counts come
@@ -32,6 +33,8 @@ const char *const mock_knob_names[MOCK_NKNOBS] = {
 	[MOCK_CHUNK_DELAY_MS] = "chunk_delay_ms",
 	[MOCK_LATENCY_MS] = "latency_ms",
 	[MOCK_STATUS] = "status",
+	[MOCK_TOOL_CALLS] = "tool_calls",
+	[MOCK_STRICT] = "strict",
 };
 
 const char *const mock_fault_names[MOCK_NFAULTS] = {
@@ -516,11 +519,252 @@ messages_frame(struct buf *b, const struct mock_call *c, int i)
 	return r;
 }
 
+/* ---- tool calls (knob tool_calls: N calls instead of the text) ------------------------ */
+
+/*
+ * Call k asks get_weather for Paris; its arguments stream in two pieces,
+ * whose JSON-string forms are these (and, joined, the whole arguments).
+ */
+#define TOOL_NAME	"get_weather"
+#define ARGS_A		"{\\\"city\\\":\\\"Paris\\\","
+#define ARGS_B		"\\\"n\\\":%d}"
+
+static int
+ncalls(const struct mock_call *c)
+{
+	return (int)c->knob[MOCK_TOOL_CALLS];
+}
+
+static int
+put_args(struct buf *b, int k)
+{
+	return PUT(b, ARGS_A) | buf_printf(b, ARGS_B, k);
+}
+
+/* The call ids: OpenAI's call_, Anthropic's toolu_, each unique to the request and the call. */
+static int
+put_call_id(struct buf *b, const char *prefix, const struct mock_call *c, int k)
+{
+	return buf_printf(b, "\"%smock%lu_%d\"", prefix, c->seq, k);
+}
+
+static int
+chat_tools_body(struct buf *b, const struct mock_call *c)
+{
+	int k, r;
+
+	r = buf_printf(b, "{\"id\":\"chatcmpl-mock%lu\",\"object\":\"chat.completion\",\"created\":%ld,",
+	    c->seq, (long)c->created);
+	r |= put_model(b, c);
+	r |= PUT(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":null,"
+	    "\"tool_calls\":[");
+	for (k = 0; k < ncalls(c); k++) {
+		r |= k ? PUT(b, ",") : 0;
+		r |= PUT(b, "{\"id\":");
+		r |= put_call_id(b, "call_", c, k);
+		r |= PUT(b, ",\"type\":\"function\",\"function\":{\"name\":\"" TOOL_NAME "\","
+		    "\"arguments\":\"");
+		r |= put_args(b, k);
+		r |= PUT(b, "\"}}");
+	}
+	r |= PUT(b, "],\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}]");
+	if (!no_usage(c)) {
+		r |= PUT(b, ",\"usage\":");
+		r |= put_openai_usage(b, c);
+	}
+	return r | PUT(b, "}");
+}
+
+/* Per call: its start (id, name), then the two pieces of its arguments. */
+static int
+chat_tools_frames(const struct mock_call *c)
+{
+	return 3 * ncalls(c) + 1 + (c->include_usage && !no_usage(c)) + 1;
+}
+
+static int
+chat_tools_frame(struct buf *b, const struct mock_call *c, int i)
+{
+	int n = 3 * ncalls(c), k = i / 3, r;
+
+	if (i == chat_tools_frames(c) - 1)
+		return PUT(b, "data: [DONE]\n\n");
+	r = openai_chunk_start(b, c);
+	if (i < n && i % 3 == 0) {
+		r |= buf_printf(b, ",\"choices\":[{\"index\":0,\"delta\":{%s\"tool_calls\":[{\"index\":%d,"
+		    "\"id\":", k == 0 ? "\"role\":\"assistant\",\"content\":null," : "", k);
+		r |= put_call_id(b, "call_", c, k);
+		r |= PUT(b, ",\"type\":\"function\",\"function\":{\"name\":\"" TOOL_NAME "\","
+		    "\"arguments\":\"\"}}]},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n");
+	} else if (i < n) {
+		r |= buf_printf(b, ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":%d,"
+		    "\"function\":{\"arguments\":\"", k);
+		r |= i % 3 == 1 ? PUT(b, ARGS_A) : buf_printf(b, ARGS_B, k);
+		r |= PUT(b, "\"}}]},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n");
+	} else if (i == n)
+		r |= PUT(b, ",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,"
+		    "\"finish_reason\":\"tool_calls\"}],\"usage\":null}\n\n");
+	else {
+		r |= PUT(b, ",\"choices\":[],\"usage\":");
+		r |= put_openai_usage(b, c);
+		r |= PUT(b, "}\n\n");
+	}
+	return r;
+}
+
+static int
+messages_tools_body(struct buf *b, const struct mock_call *c)
+{
+	int k, r;
+
+	r = put_message_head(b, c);
+	r |= PUT(b, ",\"content\":[");
+	for (k = 0; k < ncalls(c); k++) {
+		r |= k ? PUT(b, ",") : 0;
+		r |= PUT(b, "{\"type\":\"tool_use\",\"id\":");
+		r |= put_call_id(b, "toolu_", c, k);
+		r |= buf_printf(b, ",\"name\":\"" TOOL_NAME "\",\"input\":{\"city\":\"Paris\",\"n\":%d}}", k);
+	}
+	r |= PUT(b, "],\"stop_reason\":\"tool_use\",\"stop_sequence\":null");
+	if (!no_usage(c)) {
+		r |= PUT(b, ",\"usage\":");
+		r |= put_anthropic_usage(b, c, c->knob[MOCK_COMPLETION_TOKENS]);
+	}
+	return r | PUT(b, "}");
+}
+
+/* message_start; per call its block's start, two input deltas, stop; message_delta, stop. */
+static int
+messages_tools_frames(const struct mock_call *c)
+{
+	return 1 + 4 * ncalls(c) + 2;
+}
+
+static int
+messages_tools_frame(struct buf *b, const struct mock_call *c, int i)
+{
+	int n = 4 * ncalls(c), k = (i - 1) / 4, r = 0;
+
+	if (i == 0)
+		return messages_frame(b, c, 0);
+	if (i == n + 1) {
+		r |= PUT(b, "event: message_delta\ndata: {\"type\":\"message_delta\","
+		    "\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null}");
+		if (!no_usage(c))
+			r |= buf_printf(b, ",\"usage\":{\"output_tokens\":%ld}",
+			    c->knob[MOCK_COMPLETION_TOKENS]);
+		return r | PUT(b, "}\n\n");
+	}
+	if (i > n)
+		return PUT(b, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+	switch ((i - 1) % 4) {
+	case 0:
+		r |= buf_printf(b, "event: content_block_start\ndata: {\"type\":\"content_block_start\","
+		    "\"index\":%d,\"content_block\":{\"type\":\"tool_use\",\"id\":", k);
+		r |= put_call_id(b, "toolu_", c, k);
+		r |= PUT(b, ",\"name\":\"" TOOL_NAME "\",\"input\":{}}}\n\n");
+		break;
+	case 1:
+	case 2:
+		r |= buf_printf(b, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+		    "\"index\":%d,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"", k);
+		r |= (i - 1) % 4 == 1 ? PUT(b, ARGS_A) : buf_printf(b, ARGS_B, k);
+		r |= PUT(b, "\"}}\n\n");
+		break;
+	default:
+		r |= buf_printf(b, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
+		    "\"index\":%d}\n\n", k);
+	}
+	return r;
+}
+
+static int
+put_function_call(struct buf *b, const struct mock_call *c, int k, int done)
+{
+	int r = buf_printf(b, "{\"type\":\"function_call\",\"id\":\"fc_mock%lu_%d\",\"call_id\":",
+	    c->seq, k);
+
+	r |= put_call_id(b, "call_", c, k);
+	r |= PUT(b, ",\"name\":\"" TOOL_NAME "\",\"arguments\":\"");
+	if (done)
+		r |= put_args(b, k);
+	return r | buf_printf(b, "\",\"status\":\"%s\"}", done ? "completed" : "in_progress");
+}
+
+static int
+put_tools_response(struct buf *b, const struct mock_call *c, int completed)
+{
+	int k, r;
+
+	r = buf_printf(b, "{\"id\":\"resp_mock%lu\",\"object\":\"response\",\"created_at\":%ld,"
+	    "\"status\":\"%s\",", c->seq, (long)c->created, completed ? "completed" : "in_progress");
+	r |= put_model(b, c);
+	r |= PUT(b, ",\"output\":[");
+	for (k = 0; completed && k < ncalls(c); k++) {
+		r |= k ? PUT(b, ",") : 0;
+		r |= put_function_call(b, c, k, 1);
+	}
+	r |= PUT(b, "],\"usage\":");
+	r |= completed ? put_responses_usage(b, c) : PUT(b, "null");
+	return r | PUT(b, ",\"service_tier\":\"default\"}");
+}
+
+/* created, in_progress; per call: item added, two argument deltas, arguments done, item done; completed. */
+static int
+responses_tools_frames(const struct mock_call *c)
+{
+	return 2 + 5 * ncalls(c) + 1;
+}
+
+static int
+responses_tools_frame(struct buf *b, const struct mock_call *c, int i)
+{
+	int n = 5 * ncalls(c), k = (i - 2) / 5, r = 0;
+
+	if (i < 2 || i >= 2 + n) {
+		r |= responses_event(b, i == 0 ? "response.created" : i == 1 ? "response.in_progress" :
+		    "response.completed", i);
+		r |= PUT(b, "\"response\":");
+		r |= put_tools_response(b, c, i >= 2 + n);
+		return r | PUT(b, "}\n\n");
+	}
+	switch ((i - 2) % 5) {
+	case 0:
+	case 4:
+		r |= responses_event(b, (i - 2) % 5 == 0 ? "response.output_item.added" :
+		    "response.output_item.done", i);
+		r |= buf_printf(b, "\"output_index\":%d,\"item\":", k);
+		r |= put_function_call(b, c, k, (i - 2) % 5 == 4);
+		break;
+	case 1:
+	case 2:
+		r |= responses_event(b, "response.function_call_arguments.delta", i);
+		r |= buf_printf(b, "\"item_id\":\"fc_mock%lu_%d\",\"output_index\":%d,\"delta\":\"",
+		    c->seq, k, k);
+		r |= (i - 2) % 5 == 1 ? PUT(b, ARGS_A) : buf_printf(b, ARGS_B, k);
+		r |= PUT(b, "\"");
+		break;
+	default:
+		r |= responses_event(b, "response.function_call_arguments.done", i);
+		r |= buf_printf(b, "\"item_id\":\"fc_mock%lu_%d\",\"output_index\":%d,\"arguments\":\"",
+		    c->seq, k, k);
+		r |= put_args(b, k);
+		r |= PUT(b, "\"");
+	}
+	return r | PUT(b, "}\n\n");
+}
+
 /* ---- dispatch by shape --------------------------------------------------------------- */
 
 int
 mock_body(struct buf *b, const struct mock_call *c)
 {
+	if (ncalls(c) > 0 && c->shape == MOCK_CHAT)
+		return chat_tools_body(b, c);
+	if (ncalls(c) > 0 && c->shape == MOCK_MESSAGES)
+		return messages_tools_body(b, c);
+	if (ncalls(c) > 0 && c->shape == MOCK_RESPONSES)
+		return put_tools_response(b, c, 1);
 	switch (c->shape) {
 	case MOCK_CHAT:		return chat_body(b, c);
 	case MOCK_COMPLETIONS:	return completions_body(b, c);
@@ -553,6 +797,12 @@ mock_malformed_body(struct buf *b, const struct mock_call *c)
 int
 mock_stream_frames(const struct mock_call *c)
 {
+	if (ncalls(c) > 0 && c->shape == MOCK_CHAT)
+		return chat_tools_frames(c);
+	if (ncalls(c) > 0 && c->shape == MOCK_MESSAGES)
+		return messages_tools_frames(c);
+	if (ncalls(c) > 0 && c->shape == MOCK_RESPONSES)
+		return responses_tools_frames(c);
 	switch (c->shape) {
 	case MOCK_CHAT:
 	case MOCK_COMPLETIONS:	return openai_frames(c);
@@ -566,6 +816,12 @@ mock_stream_frames(const struct mock_call *c)
 int
 mock_stream_frame(struct buf *b, const struct mock_call *c, int i)
 {
+	if (ncalls(c) > 0 && c->shape == MOCK_CHAT)
+		return chat_tools_frame(b, c, i);
+	if (ncalls(c) > 0 && c->shape == MOCK_MESSAGES)
+		return messages_tools_frame(b, c, i);
+	if (ncalls(c) > 0 && c->shape == MOCK_RESPONSES)
+		return responses_tools_frame(b, c, i);
 	switch (c->shape) {
 	case MOCK_CHAT:
 	case MOCK_COMPLETIONS:	return openai_frame(b, c, i);
@@ -601,6 +857,16 @@ mock_error_body(struct buf *b, int status, const char *msg)
 	r = PUT(b, "{\"error\":{\"message\":\"");
 	r |= mock_json_escape(b, msg, strlen(msg));
 	return r | buf_printf(b, "\",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}", type, code);
+}
+
+int
+mock_anthropic_error_body(struct buf *b, const char *msg)
+{
+	int r = PUT(b, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+	    "\"message\":\"");
+
+	r |= mock_json_escape(b, msg, strlen(msg));
+	return r | PUT(b, "\"}}");
 }
 
 int

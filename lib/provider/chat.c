@@ -12,6 +12,7 @@
 
 #include "provider/dialect.h"
 #include "provider/xlate.h"
+#include "provider/xlate_tree.h"
 #include "route.h"
 
 /* A copy of o with key set to v (v's reference taken), or NULL. */
@@ -203,8 +204,8 @@ xlate_parse_error(json_t *body, char *msg, size_t msglen, char *type, size_t typ
 
 	if (m == NULL)
 		m = json_string_value(err);	/* some providers: "error": "text" */
-	snprintf(msg, msglen, "%s", m ? m : "");
-	snprintf(type, typelen, "%s", t ? t : "");
+	xt_copy_text(msg, msglen, m ? m : "");
+	xt_copy_text(type, typelen, t ? t : "");
 }
 
 const struct xlate_format xlate_chat = {
@@ -229,9 +230,10 @@ const struct xlate_format xlate_chat = {
 
 /*
  * Azure puts the deployment in the path and the API version in the query
- * (catalogue quirk); everyone else serves the endpoint under the base.
+ * (catalogue quirk), but serves Responses only in its v1 API, the model in
+ * the body; everyone else serves the endpoint under the base.
  */
-static int
+int
 openai_url(const struct route_deployment *d, enum endpoint_id ep, char *out, size_t outlen)
 {
 	const struct endpoint *e = endpoint_get(ep);
@@ -241,7 +243,9 @@ openai_url(const struct route_deployment *d, enum endpoint_id ep, char *out, siz
 	if (e == NULL || ep == ENDPOINT_MESSAGES)
 		return -1;
 	tail = e->path + 3;	/* "/chat/completions": the base ends in its version */
-	if (d->entry != NULL && (d->entry->quirks & CATALOGUE_AZURE))
+	if (d->entry != NULL && (d->entry->quirks & CATALOGUE_AZURE) && ep == ENDPOINT_RESPONSES)
+		w = snprintf(out, outlen, "%s/openai/v1%s", d->base, tail);
+	else if (d->entry != NULL && (d->entry->quirks & CATALOGUE_AZURE))
 		w = snprintf(out, outlen, "%s/openai/deployments/%s%s?api-version=%s", d->base,
 		    d->model, tail, d->api_version);
 	else
@@ -249,7 +253,7 @@ openai_url(const struct route_deployment *d, enum endpoint_id ep, char *out, siz
 	return w < 0 || (size_t)w >= outlen ? -1 : 0;
 }
 
-static struct curl_slist *
+struct curl_slist *
 openai_headers(struct curl_slist *l, dialect_header_fn client, void *arg)
 {
 	(void)client, (void)arg;

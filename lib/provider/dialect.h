@@ -3,7 +3,8 @@
  * the URL of each endpoint, the headers of its own, how a stream ends, and
  * (through its format's struct xlate_format, xlate.h) the translation from
  * and to the other formats.  One file per dialect fills one struct dialect: chat.c (OpenAI
- * and every OpenAI-compatible API), messages.c (Anthropic Messages).
+ * and every OpenAI-compatible API), responses.c (OpenAI Responses, for
+ * the models that speak only it), messages.c (Anthropic Messages).
  * Providers that speak a dialect are rows of data in the catalogue
  * (catalogue.c): prefix, default base, auth header, key variable, quirks.
  * The worker's data path calls these tables and never names a provider.
@@ -46,6 +47,10 @@ struct dialect {
 	int	(*usage_chunk)(const char *data, size_t len);
 };
 
-extern const struct dialect dialect_openai, dialect_anthropic;
+extern const struct dialect dialect_openai, dialect_responses, dialect_anthropic;
+
+/* OpenAI's URLs and headers (chat.c), which its Responses dialect shares. */
+int openai_url(const struct route_deployment *d, enum endpoint_id ep, char *out, size_t outlen);
+struct curl_slist *openai_headers(struct curl_slist *l, dialect_header_fn client, void *arg);
 
 #endif

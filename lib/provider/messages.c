@@ -21,19 +21,16 @@
 
 #include "provider/dialect.h"
 #include "provider/xlate.h"
+#include "provider/xlate_tree.h"
 #include "route.h"
 
-#define PATHLEN		128	/* "messages[12].content[3].content[0].type" and the like */
-#define TOKENS_MAX	((json_int_t)1 << 48)	/* counts are clamped so that sums never overflow */
 
 static const char to_chat_side[] = "OpenAI chat";
 static const char to_messages_side[] = "Anthropic Messages";
 
 /* One request translation: its options, its error, the tree being built. */
 struct req {
-	const struct xlate_opts	*o;
-	struct xlate_error	*e;
-	json_t			*out;
+	struct xt_req		 x;		/* its first member: what the field tables get */
 	json_t			*msgs;		/* out's messages */
 	json_t			*system;	/* chat -> messages: the system text blocks */
 	json_int_t		 max_tokens;	/* chat -> messages: -1 when the client gave none */
@@ -41,84 +38,11 @@ struct req {
 	int			 parallel;	/* chat -> messages: parallel_tool_calls, -1 unset */
 };
 
-/* A top-level field and its translation; the value is never JSON null. */
-struct field {
-	const char	*name;
-	int		(*fn)(struct req *r, const char *key, json_t *v);
-};
-
-static int
-oom(struct xlate_error *e)
-{
-	xlate_fail(e, 500, NULL, "out of memory translating the request");
-	return -1;
-}
-
-/* A 400 naming path; for "return bad(...)" in the int helpers. */
-#define bad(e, path, ...)	((void)xlate_fail((e), 400, (path), __VA_ARGS__), -1)
-
-/*
- * A field with no equivalent on side: 0 to drop it under drop_params, else
- * -1 with a 400 naming it.  what: a description after the name, or NULL.
- */
-static int
-no_equivalent(struct req *r, const char *path, const char *what, const char *side)
-{
-	if (r->o->drop_params)
-		return 0;
-	return bad(r->e, path, "'%s'%s%s has no equivalent in %s (set drop_params to drop it)",
-	    path, what ? " " : "", what ? what : "", side);
-}
-
-/* Formats a field's path into p (PATHLEN bytes), cut when too long: it only names the field. */
-__attribute__((format(printf, 2, 3))) static void
-at(char *p, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(p, PATHLEN, fmt, ap);
-	va_end(ap);
-}
-
-/* Sets key of o to v, v's reference taken (NULL: an allocation that failed); 0 or -1. */
-static int
-put(json_t *o, const char *key, json_t *v)
-{
-	return json_object_set_new(o, key, v);
-}
-
-/* A string value made of b's bytes (empty when b never grew). */
-static json_t *
-buf_string(const struct buf *b)
-{
-	return json_stringn(b->data ? b->data : "", b->len);
-}
-
-/* Appends the string s to b, after sep when b is not empty; 0 or -1. */
-static int
-join(struct buf *b, json_t *s, const char *sep)
-{
-	if (b->len > 0 && buf_append(b, sep, strlen(sep)) < 0)
-		return -1;
-	return buf_append(b, json_string_value(s), json_string_length(s));
-}
-
-/* A token count: a non-negative integer, clamped; 0 when absent or not a count. */
-static json_int_t
-tok(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	json_int_t n = json_is_integer(v) ? json_integer_value(v) : 0;
-
-	return n < 0 ? 0 : n > TOKENS_MAX ? TOKENS_MAX : n;
-}
-
 /* The type of the block at path, or NULL with e set. */
 static const char *
 block_type(json_t *b, const char *path, struct xlate_error *e)
 {
-	char p[PATHLEN];
+	char p[XT_PATHLEN];
 	const char *t;
 
 	if (!json_is_object(b)) {
@@ -126,44 +50,10 @@ block_type(json_t *b, const char *path, struct xlate_error *e)
 		return NULL;
 	}
 	if ((t = json_string_value(json_object_get(b, "type"))) == NULL) {
-		at(p, "%s.type", path);
+		xt_at(p, "%s.type", path);
 		xlate_fail(e, 400, p, "'%s' must be a string", p);
 	}
 	return t;
-}
-
-/* The string member key of object o at path, or NULL with e set. */
-static json_t *
-need_string(json_t *o, const char *key, const char *path, struct xlate_error *e)
-{
-	json_t *v = json_object_get(o, key);
-	char p[PATHLEN];
-
-	if (json_is_string(v))
-		return v;
-	at(p, "%s.%s", path, key);
-	xlate_fail(e, 400, p, "'%s' must be a string", p);
-	return NULL;
-}
-
-/* Runs each member of req through its field in table (unknown: no equivalent on side). */
-static int
-fields(struct req *r, json_t *req, const struct field *table, const char *side)
-{
-	const struct field *f;
-	const char *key;
-	json_t *v;
-
-	json_object_foreach(req, key, v) {
-		if (json_is_null(v))
-			continue;	/* "x": null is the field left out, as the SDKs send it */
-		for (f = table; f->name != NULL && strcmp(f->name, key) != 0; f++)
-			;
-		if (f->name == NULL ? no_equivalent(r, key, NULL, side) < 0 :
-		    f->fn != NULL && f->fn(r, key, v) < 0)
-			return -1;
-	}
-	return 0;
 }
 
 /* ---- Anthropic Messages request -> chat request -------------------------------- */
@@ -173,7 +63,7 @@ static json_t *
 m2c_texts(struct req *r, json_t *v, const char *path, const char *sep)
 {
 	struct buf b = { 0 };
-	char p[PATHLEN];
+	char p[XT_PATHLEN];
 	const char *t;
 	json_t *blk, *text, *s = NULL;
 	size_t i;
@@ -181,27 +71,27 @@ m2c_texts(struct req *r, json_t *v, const char *path, const char *sep)
 	if (json_is_string(v))
 		return json_incref(v);
 	if (!json_is_array(v)) {
-		xlate_fail(r->e, 400, path, "'%s' must be a string or an array of text blocks", path);
+		xlate_fail(r->x.e, 400, path, "'%s' must be a string or an array of text blocks", path);
 		return NULL;
 	}
 	json_array_foreach(v, i, blk) {
-		at(p, "%s[%zu]", path, i);
-		if ((t = block_type(blk, p, r->e)) == NULL)
+		xt_at(p, "%s[%zu]", path, i);
+		if ((t = block_type(blk, p, r->x.e)) == NULL)
 			goto out;
 		if (strcmp(t, "text") != 0) {
-			if (no_equivalent(r, p, "(not a text block)", to_chat_side) < 0)
+			if (xt_no_equivalent(&r->x, p, "not a text block") < 0)
 				goto out;
 			continue;
 		}
-		if ((text = need_string(blk, "text", p, r->e)) == NULL)
+		if ((text = xt_need_string(blk, "text", p, r->x.e)) == NULL)
 			goto out;
-		if (join(&b, text, sep) < 0) {
-			oom(r->e);
+		if (xt_join(&b, text, sep) < 0) {
+			xt_oom(r->x.e);
 			goto out;
 		}
 	}
-	if ((s = buf_string(&b)) == NULL)
-		oom(r->e);
+	if ((s = xt_buf_string(&b)) == NULL)
+		xt_oom(r->x.e);
 out:
 	buf_release(&b);
 	return s;
@@ -222,7 +112,7 @@ m2c_system(struct req *r, json_t *sys)
 	}
 	if (json_array_append_new(r->msgs, json_pack("{s:s,s:o}", "role", "system",
 	    "content", text)) < 0)
-		return oom(r->e);
+		return xt_oom(r->x.e);
 	return 0;
 }
 
@@ -234,27 +124,26 @@ static int
 m2c_image(struct req *r, json_t *blk, const char *path, json_t **part)
 {
 	json_t *src = json_object_get(blk, "source"), *url, *mt, *data;
-	char p[PATHLEN];
+	char p[XT_PATHLEN];
 	const char *st;
 
 	*part = NULL;
-	at(p, "%s.source", path);
-	if ((st = block_type(src, p, r->e)) == NULL)
+	xt_at(p, "%s.source", path);
+	if ((st = block_type(src, p, r->x.e)) == NULL)
 		return -1;
 	if (strcmp(st, "url") == 0) {
-		if ((url = need_string(src, "url", p, r->e)) == NULL)
+		if ((url = xt_need_string(src, "url", p, r->x.e)) == NULL)
 			return -1;
 		*part = json_pack("{s:s,s:{s:O}}", "type", "image_url", "image_url", "url", url);
 	} else if (strcmp(st, "base64") == 0) {
-		if ((mt = need_string(src, "media_type", p, r->e)) == NULL ||
-		    (data = need_string(src, "data", p, r->e)) == NULL)
+		if ((mt = xt_need_string(src, "media_type", p, r->x.e)) == NULL ||
+		    (data = xt_need_string(src, "data", p, r->x.e)) == NULL)
 			return -1;
 		*part = json_pack("{s:s,s:{s:o}}", "type", "image_url", "image_url", "url",
 		    json_sprintf("data:%s;base64,%s", json_string_value(mt), json_string_value(data)));
 	} else
-		return no_equivalent(r, p, "(an image source other than base64 or url)",
-		    to_chat_side);
-	return *part == NULL ? oom(r->e) : 0;
+		return xt_no_equivalent(&r->x, p, "an image source other than base64 or url");
+	return *part == NULL ? xt_oom(r->x.e) : 0;
 }
 
 /* A tool_result block -> a tool message, appended to the chat messages. */
@@ -262,11 +151,11 @@ static int
 m2c_tool_result(struct req *r, json_t *blk, const char *path)
 {
 	json_t *id, *c = json_object_get(blk, "content"), *text, *msg;
-	char p[PATHLEN];
+	char p[XT_PATHLEN];
 
-	if ((id = need_string(blk, "tool_use_id", path, r->e)) == NULL)
+	if ((id = xt_need_string(blk, "tool_use_id", path, r->x.e)) == NULL)
 		return -1;
-	at(p, "%s.content", path);
+	xt_at(p, "%s.content", path);
 	if (c == NULL || json_is_null(c))
 		text = json_string("");
 	else if ((text = m2c_texts(r, c, p, "\n")) == NULL)
@@ -280,7 +169,7 @@ m2c_tool_result(struct req *r, json_t *blk, const char *path)
 	}
 	msg = json_pack("{s:s,s:O,s:o}", "role", "tool", "tool_call_id", id, "content", text);
 	if (json_array_append_new(r->msgs, msg) < 0)
-		return oom(r->e);
+		return xt_oom(r->x.e);
 	return 0;
 }
 
@@ -291,24 +180,24 @@ m2c_user_block(struct req *r, json_t *blk, const char *path, json_t *parts)
 	json_t *text, *part = NULL;
 	const char *t;
 
-	if ((t = block_type(blk, path, r->e)) == NULL)
+	if ((t = block_type(blk, path, r->x.e)) == NULL)
 		return -1;
 	if (strcmp(t, "tool_result") == 0)
 		return m2c_tool_result(r, blk, path);
 	if (strcmp(t, "thinking") == 0 || strcmp(t, "redacted_thinking") == 0)
 		return 0;
 	if (strcmp(t, "text") == 0) {
-		if ((text = need_string(blk, "text", path, r->e)) == NULL)
+		if ((text = xt_need_string(blk, "text", path, r->x.e)) == NULL)
 			return -1;
 		if ((part = json_pack("{s:s,s:O}", "type", "text", "text", text)) == NULL)
-			return oom(r->e);
+			return xt_oom(r->x.e);
 	} else if (strcmp(t, "image") == 0) {
 		if (m2c_image(r, blk, path, &part) < 0)
 			return -1;
 	} else
-		return no_equivalent(r, path, "(a block of that type)", to_chat_side);
+		return xt_no_equivalent(&r->x, path, "a block of that type");
 	if (part != NULL && json_array_append_new(parts, part) < 0)
-		return oom(r->e);
+		return xt_oom(r->x.e);
 	return 0;
 }
 
@@ -320,13 +209,13 @@ static int
 m2c_user(struct req *r, json_t *content, const char *path)
 {
 	json_t *parts = json_array(), *blk, *first, *msg;
-	char p[PATHLEN];
+	char p[XT_PATHLEN];
 	size_t i;
 
 	if (parts == NULL)
-		return oom(r->e);
+		return xt_oom(r->x.e);
 	json_array_foreach(content, i, blk) {
-		at(p, "%s[%zu]", path, i);
+		xt_at(p, "%s[%zu]", path, i);
 		if (m2c_user_block(r, blk, p, parts) < 0) {
 			json_decref(parts);
 			return -1;
@@ -344,7 +233,7 @@ m2c_user(struct req *r, json_t *content, const char *path)
 		msg = json_pack("{s:s,s:O}", "role", "user", "content", parts);
 	json_decref(parts);
 	if (json_array_append_new(r->msgs, msg) < 0)
-		return oom(r->e);
+		return xt_oom(r->x.e);
 	return 0;
 }
 
@@ -353,25 +242,25 @@ static json_t *
 m2c_tool_use(struct req *r, json_t *blk, const char *path)
 {
 	json_t *id, *name, *input = json_object_get(blk, "input"), *call;
-	char p[PATHLEN], *args;
+	char p[XT_PATHLEN], *args;
 
-	if ((id = need_string(blk, "id", path, r->e)) == NULL ||
-	    (name = need_string(blk, "name", path, r->e)) == NULL)
+	if ((id = xt_need_string(blk, "id", path, r->x.e)) == NULL ||
+	    (name = xt_need_string(blk, "name", path, r->x.e)) == NULL)
 		return NULL;
 	if (!json_is_object(input)) {
-		at(p, "%s.input", path);
-		xlate_fail(r->e, 400, p, "'%s' must be an object", p);
+		xt_at(p, "%s.input", path);
+		xlate_fail(r->x.e, 400, p, "'%s' must be an object", p);
 		return NULL;
 	}
 	if ((args = json_dumps(input, JSON_COMPACT)) == NULL) {
-		oom(r->e);
+		xt_oom(r->x.e);
 		return NULL;
 	}
 	call = json_pack("{s:O,s:s,s:{s:O,s:s}}", "id", id, "type", "function", "function",
 	    "name", name, "arguments", args);
 	free(args);
 	if (call == NULL)
-		oom(r->e);
+		xt_oom(r->x.e);
 	return call;
 }
 
@@ -383,22 +272,22 @@ m2c_assistant_block(struct req *r, json_t *blk, const char *path, struct buf *te
 	const char *t;
 	json_t *v;
 
-	if ((t = block_type(blk, path, r->e)) == NULL)
+	if ((t = block_type(blk, path, r->x.e)) == NULL)
 		return -1;
 	if (strcmp(t, "text") == 0) {
-		if ((v = need_string(blk, "text", path, r->e)) == NULL)
+		if ((v = xt_need_string(blk, "text", path, r->x.e)) == NULL)
 			return -1;
-		return join(text, v, "") < 0 ? oom(r->e) : 0;
+		return xt_join(text, v, "") < 0 ? xt_oom(r->x.e) : 0;
 	}
 	if (strcmp(t, "tool_use") == 0) {
 		if ((v = m2c_tool_use(r, blk, path)) == NULL)
 			return -1;
-		return json_array_append_new(calls, v) < 0 ? oom(r->e) : 0;
+		return json_array_append_new(calls, v) < 0 ? xt_oom(r->x.e) : 0;
 	}
 	/* thinking is the model's own and signed for Anthropic: no other model takes it */
 	if (strcmp(t, "thinking") == 0 || strcmp(t, "redacted_thinking") == 0)
 		return 0;
-	return no_equivalent(r, path, "(a block of that type)", to_chat_side);
+	return xt_no_equivalent(&r->x, path, "a block of that type");
 }
 
 /* An assistant message's blocks: text joined, tool_use as tool_calls. */
@@ -407,24 +296,24 @@ m2c_assistant(struct req *r, json_t *content, const char *path)
 {
 	struct buf text = { 0 };
 	json_t *calls = json_array(), *blk, *msg = NULL;
-	char p[PATHLEN];
+	char p[XT_PATHLEN];
 	size_t i;
 	int rc = -1;
 
 	if (calls == NULL)
-		return oom(r->e);
+		return xt_oom(r->x.e);
 	json_array_foreach(content, i, blk) {
-		at(p, "%s[%zu]", path, i);
+		xt_at(p, "%s[%zu]", path, i);
 		if (m2c_assistant_block(r, blk, p, &text, calls) < 0)
 			goto out;
 	}
 	/* content is null beside tool calls when there was no text, as OpenAI sends it */
 	msg = json_pack("{s:s,s:o}", "role", "assistant", "content",
-	    text.len == 0 && json_array_size(calls) > 0 ? json_null() : buf_string(&text));
+	    text.len == 0 && json_array_size(calls) > 0 ? json_null() : xt_buf_string(&text));
 	if (msg == NULL ||
-	    (json_array_size(calls) > 0 && put(msg, "tool_calls", json_incref(calls)) < 0) ||
+	    (json_array_size(calls) > 0 && xt_put(msg, "tool_calls", json_incref(calls)) < 0) ||
 	    json_array_append(r->msgs, msg) < 0)
-		oom(r->e);
+		xt_oom(r->x.e);
 	else
 		rc = 0;
 out:
@@ -438,25 +327,25 @@ static int
 m2c_message(struct req *r, json_t *m, size_t i)
 {
 	json_t *content = json_object_get(m, "content");
-	char p[PATHLEN];
+	char p[XT_PATHLEN];
 	const char *role;
 
-	at(p, "messages[%zu]", i);
+	xt_at(p, "messages[%zu]", i);
 	if (!json_is_object(m))
-		return bad(r->e, p, "'%s' must be an object", p);
-	at(p, "messages[%zu].role", i);
+		return xt_bad(r->x.e, p, "'%s' must be an object", p);
+	xt_at(p, "messages[%zu].role", i);
 	role = json_string_value(json_object_get(m, "role"));
 	if (role == NULL || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0))
-		return bad(r->e, p, "'%s' must be \"user\" or \"assistant\"", p);
-	at(p, "messages[%zu].content", i);
+		return xt_bad(r->x.e, p, "'%s' must be \"user\" or \"assistant\"", p);
+	xt_at(p, "messages[%zu].content", i);
 	if (json_is_string(content)) {
 		if (json_array_append_new(r->msgs, json_pack("{s:s,s:O}", "role", role,
 		    "content", content)) < 0)
-			return oom(r->e);
+			return xt_oom(r->x.e);
 		return 0;
 	}
 	if (!json_is_array(content))
-		return bad(r->e, p, "'%s' must be a string or an array of blocks", p);
+		return xt_bad(r->x.e, p, "'%s' must be a string or an array of blocks", p);
 	return strcmp(role, "user") == 0 ? m2c_user(r, content, p) : m2c_assistant(r, content, p);
 }
 
@@ -468,7 +357,7 @@ map_messages(struct req *r, json_t *msgs, int (*one)(struct req *, json_t *, siz
 	size_t i;
 
 	if (!json_is_array(msgs))
-		return bad(r->e, "messages", "'messages' must be an array of messages");
+		return xt_bad(r->x.e, "messages", "'messages' must be an array of messages");
 	json_array_foreach(msgs, i, m)
 		if (one(r, m, i) < 0)
 			return -1;
@@ -482,13 +371,13 @@ m2c_messages(struct req *r, json_t *msgs)
 }
 
 static int
-m2c_max_tokens(struct req *r, const char *key, json_t *v)
+m2c_max_tokens(struct xt_req *x, const char *key, json_t *v)
 {
 	if (!json_is_integer(v) || json_integer_value(v) < 1)
-		return bad(r->e, key, "'%s' must be a positive integer", key);
+		return xt_bad(x->e, key, "'%s' must be a positive integer", key);
 	/* OpenAI's reasoning models refuse max_tokens */
-	return put(r->out, r->o->reasoning_model ? "max_completion_tokens" : "max_tokens",
-	    json_incref(v)) < 0 ? oom(r->e) : 0;
+	return xt_put(x->out, x->o->reasoning_model ? "max_completion_tokens" : "max_tokens",
+	    json_incref(v)) < 0 ? xt_oom(x->e) : 0;
 }
 
 static int
@@ -506,148 +395,106 @@ string_array(json_t *v)
 }
 
 static int
-m2c_stop(struct req *r, const char *key, json_t *v)
+m2c_stop(struct xt_req *x, const char *key, json_t *v)
 {
 	if (!string_array(v))
-		return bad(r->e, key, "'%s' must be an array of strings", key);
+		return xt_bad(x->e, key, "'%s' must be an array of strings", key);
 	if (json_array_size(v) == 0)
 		return 0;
-	return put(r->out, "stop", json_incref(v)) < 0 ? oom(r->e) : 0;
-}
-
-/* Same name, same meaning, a number: temperature, top_p. */
-static int
-pass_number(struct req *r, const char *key, json_t *v)
-{
-	if (!json_is_number(v))
-		return bad(r->e, key, "'%s' must be a number", key);
-	return put(r->out, key, json_incref(v)) < 0 ? oom(r->e) : 0;
+	return xt_put(x->out, "stop", json_incref(v)) < 0 ? xt_oom(x->e) : 0;
 }
 
 static int
-pass_bool(struct req *r, const char *key, json_t *v)
+m2c_stream(struct xt_req *x, const char *key, json_t *v)
 {
-	if (!json_is_boolean(v))
-		return bad(r->e, key, "'%s' must be true or false", key);
-	return put(r->out, key, json_incref(v)) < 0 ? oom(r->e) : 0;
-}
-
-static int
-m2c_stream(struct req *r, const char *key, json_t *v)
-{
-	if (pass_bool(r, key, v) < 0)
+	if (xt_pass_bool(x, key, v) < 0)
 		return -1;
 	/* the cost is read from the usage, which a chat stream carries only when asked */
-	if (json_is_true(v) && put(r->out, "stream_options", json_pack("{s:b}", "include_usage", 1)) < 0)
-		return oom(r->e);
+	if (json_is_true(v) && xt_put(x->out, "stream_options", json_pack("{s:b}", "include_usage", 1)) < 0)
+		return xt_oom(x->e);
 	return 0;
 }
 
 static int
-m2c_metadata(struct req *r, const char *key, json_t *v)
+m2c_metadata(struct xt_req *x, const char *key, json_t *v)
 {
 	json_t *user = json_object_get(v, "user_id");
 
 	if (!json_is_object(v))
-		return bad(r->e, key, "'%s' must be an object", key);
-	if (json_is_string(user) && put(r->out, "user", json_incref(user)) < 0)
-		return oom(r->e);
+		return xt_bad(x->e, key, "'%s' must be an object", key);
+	if (json_is_string(user) && xt_put(x->out, "user", json_incref(user)) < 0)
+		return xt_oom(x->e);
 	return 0;
 }
 
 /* Anthropic's budget in tokens -> OpenAI's effort, at LiteLLM's thresholds. */
 static int
-m2c_thinking(struct req *r, const char *key, json_t *v)
+m2c_thinking(struct xt_req *x, const char *key, json_t *v)
 {
 	const char *t = json_string_value(json_object_get(v, "type"));
 	json_t *budget = json_object_get(v, "budget_tokens");
 	json_int_t n;
 
 	if (!json_is_object(v) || t == NULL)
-		return bad(r->e, key, "'%s' must be an object with a type", key);
+		return xt_bad(x->e, key, "'%s' must be an object with a type", key);
 	if (strcmp(t, "disabled") == 0)
 		return 0;
 	if (strcmp(t, "enabled") != 0)
-		return no_equivalent(r, "thinking.type", "(other than enabled or disabled)",
-		    to_chat_side);
+		return xt_no_equivalent(x, "thinking.type", "other than enabled or disabled");
 	if (!json_is_integer(budget))
-		return bad(r->e, "thinking.budget_tokens", "'thinking.budget_tokens' must be an integer");
+		return xt_bad(x->e, "thinking.budget_tokens", "'thinking.budget_tokens' must be an integer");
 	n = json_integer_value(budget);
-	return put(r->out, "reasoning_effort",
-	    json_string(n <= 1024 ? "low" : n <= 2048 ? "medium" : "high")) < 0 ? oom(r->e) : 0;
+	return xt_put(x->out, "reasoning_effort",
+	    json_string(n <= 1024 ? "low" : n <= 2048 ? "medium" : "high")) < 0 ? xt_oom(x->e) : 0;
 }
 
 /* One tool -> a chat function; server tools (web search, code execution) have none. */
 static int
-m2c_tool(struct req *r, json_t *tool, json_t *tools, size_t i)
+m2c_tool(struct xt_req *x, json_t *tool, json_t *tools, size_t i)
 {
+	struct req *r = (struct req *)x;
 	const char *t = json_string_value(json_object_get(tool, "type"));
 	json_t *name, *desc, *schema, *strict, *fn;
-	char p[PATHLEN];
+	char p[XT_PATHLEN];
 
-	at(p, "tools[%zu]", i);
+	xt_at(p, "tools[%zu]", i);
 	if (!json_is_object(tool))
-		return bad(r->e, p, "'%s' must be an object", p);
+		return xt_bad(r->x.e, p, "'%s' must be an object", p);
 	if (t != NULL && strcmp(t, "custom") != 0)
-		return no_equivalent(r, p, "(a server tool)", to_chat_side);
-	if ((name = need_string(tool, "name", p, r->e)) == NULL)
+		return xt_no_equivalent(&r->x, p, "a server tool");
+	if ((name = xt_need_string(tool, "name", p, r->x.e)) == NULL)
 		return -1;
 	schema = json_object_get(tool, "input_schema");
 	if (!json_is_object(schema)) {
-		at(p, "tools[%zu].input_schema", i);
-		return bad(r->e, p, "'%s' must be an object", p);
+		xt_at(p, "tools[%zu].input_schema", i);
+		return xt_bad(r->x.e, p, "'%s' must be an object", p);
 	}
 	if ((fn = json_pack("{s:O,s:O}", "name", name, "parameters", schema)) == NULL)
-		return oom(r->e);
+		return xt_oom(r->x.e);
 	desc = json_object_get(tool, "description");
 	strict = json_object_get(tool, "strict");
-	if ((json_is_string(desc) && put(fn, "description", json_incref(desc)) < 0) ||
-	    (json_is_boolean(strict) && put(fn, "strict", json_incref(strict)) < 0) ||
+	if ((json_is_string(desc) && xt_put(fn, "description", json_incref(desc)) < 0) ||
+	    (json_is_boolean(strict) && xt_put(fn, "strict", json_incref(strict)) < 0) ||
 	    json_array_append_new(tools, json_pack("{s:s,s:o}", "type", "function",
 	    "function", fn)) < 0)
-		return oom(r->e);
+		return xt_oom(r->x.e);
 	return 0;
 }
 
-typedef int (*tool_fn)(struct req *r, json_t *tool, json_t *tools, size_t i);
-
-/* A tools array, each tool translated by one (which may leave it out); none left: no "tools". */
 static int
-map_tools(struct req *r, const char *key, json_t *v, tool_fn one)
+m2c_tools(struct xt_req *x, const char *key, json_t *v)
 {
-	json_t *tools, *tool;
-	size_t i;
-
-	if (!json_is_array(v))
-		return bad(r->e, key, "'%s' must be an array", key);
-	if ((tools = json_array()) == NULL)
-		return oom(r->e);
-	json_array_foreach(v, i, tool)
-		if (one(r, tool, tools, i) < 0) {
-			json_decref(tools);
-			return -1;
-		}
-	if (json_array_size(tools) == 0) {
-		json_decref(tools);
-		return 0;
-	}
-	return put(r->out, "tools", tools) < 0 ? oom(r->e) : 0;
+	return xt_map_tools(x, key, v, m2c_tool);
 }
 
 static int
-m2c_tools(struct req *r, const char *key, json_t *v)
-{
-	return map_tools(r, key, v, m2c_tool);
-}
-
-static int
-m2c_tool_choice(struct req *r, const char *key, json_t *v)
+m2c_tool_choice(struct xt_req *x, const char *key, json_t *v)
 {
 	const char *t = json_string_value(json_object_get(v, "type"));
 	json_t *name, *c;
 
 	if (!json_is_object(v) || t == NULL)
-		return bad(r->e, key, "'%s' must be an object with a type", key);
+		return xt_bad(x->e, key, "'%s' must be an object with a type", key);
 	if (strcmp(t, "auto") == 0)
 		c = json_string("auto");
 	else if (strcmp(t, "any") == 0)
@@ -655,52 +502,52 @@ m2c_tool_choice(struct req *r, const char *key, json_t *v)
 	else if (strcmp(t, "none") == 0)
 		c = json_string("none");
 	else if (strcmp(t, "tool") == 0) {
-		if ((name = need_string(v, "name", key, r->e)) == NULL)
+		if ((name = xt_need_string(v, "name", key, x->e)) == NULL)
 			return -1;
 		c = json_pack("{s:s,s:{s:O}}", "type", "function", "function", "name", name);
 	} else
-		return bad(r->e, "tool_choice.type", "'tool_choice.type' must be auto, any, none or tool");
-	if (put(r->out, "tool_choice", c) < 0)
-		return oom(r->e);
+		return xt_bad(x->e, "tool_choice.type", "'tool_choice.type' must be auto, any, none or tool");
+	if (xt_put(x->out, "tool_choice", c) < 0)
+		return xt_oom(x->e);
 	if (json_is_true(json_object_get(v, "disable_parallel_tool_use")) &&
-	    put(r->out, "parallel_tool_calls", json_false()) < 0)
-		return oom(r->e);
+	    xt_put(x->out, "parallel_tool_calls", json_false()) < 0)
+		return xt_oom(x->e);
 	return 0;
 }
 
 /* Structured output {type: json_schema, schema} -> response_format json_schema. */
 static int
-m2c_format(struct req *r, const char *key, json_t *v)
+m2c_format(struct xt_req *x, const char *key, json_t *v)
 {
 	const char *t = json_string_value(json_object_get(v, "type"));
 	json_t *schema = json_object_get(v, "schema");
 
 	if (!json_is_object(v) || t == NULL || strcmp(t, "json_schema") != 0 || !json_is_object(schema))
-		return bad(r->e, key, "'%s' must be {\"type\": \"json_schema\", \"schema\": {...}}", key);
+		return xt_bad(x->e, key, "'%s' must be {\"type\": \"json_schema\", \"schema\": {...}}", key);
 	/* OpenAI requires a name; Anthropic has none to give */
-	if (put(r->out, "response_format", json_pack("{s:s,s:{s:s,s:O,s:b}}", "type", "json_schema",
+	if (xt_put(x->out, "response_format", json_pack("{s:s,s:{s:s,s:O,s:b}}", "type", "json_schema",
 	    "json_schema", "name", "output", "schema", schema, "strict", 1)) < 0)
-		return oom(r->e);
+		return xt_oom(x->e);
 	return 0;
 }
 
 /* output_config: the newer home of the format (and of effort, which chat has as reasoning). */
 static int
-m2c_output_config(struct req *r, const char *key, json_t *v)
+m2c_output_config(struct xt_req *x, const char *key, json_t *v)
 {
 	const char *k;
-	json_t *x;
+	json_t *item;
 
 	if (!json_is_object(v))
-		return bad(r->e, key, "'%s' must be an object", key);
-	json_object_foreach(v, k, x) {
+		return xt_bad(x->e, key, "'%s' must be an object", key);
+	json_object_foreach(v, k, item) {
 		if (strcmp(k, "format") == 0) {
-			if (!json_is_null(x) && m2c_format(r, "output_config.format", x) < 0)
+			if (!json_is_null(item) && m2c_format(x, "output_config.format", item) < 0)
 				return -1;
-		} else if (strcmp(k, "effort") == 0 && json_is_string(x)) {
-			if (put(r->out, "reasoning_effort", json_incref(x)) < 0)
-				return oom(r->e);
-		} else if (no_equivalent(r, "output_config", NULL, to_chat_side) < 0)
+		} else if (strcmp(k, "effort") == 0 && json_is_string(item)) {
+			if (xt_put(x->out, "reasoning_effort", json_incref(item)) < 0)
+				return xt_oom(x->e);
+		} else if (xt_no_equivalent(x, "output_config", NULL) < 0)
 			return -1;
 	}
 	return 0;
@@ -708,25 +555,25 @@ m2c_output_config(struct req *r, const char *key, json_t *v)
 
 /* Anthropic's "standard_only" is OpenAI's "default"; "auto" is both's. */
 static int
-m2c_service_tier(struct req *r, const char *key, json_t *v)
+m2c_service_tier(struct xt_req *x, const char *key, json_t *v)
 {
 	const char *t = json_string_value(v);
 
 	if (t == NULL)
-		return bad(r->e, key, "'%s' must be a string", key);
-	return put(r->out, key, json_string(strcmp(t, "standard_only") == 0 ? "default" : t)) < 0 ?
-	    oom(r->e) : 0;
+		return xt_bad(x->e, key, "'%s' must be a string", key);
+	return xt_put(x->out, key, json_string(strcmp(t, "standard_only") == 0 ? "default" : t)) < 0 ?
+	    xt_oom(x->e) : 0;
 }
 
-static const struct field m2c_fields[] = {
+static const struct xt_field m2c_fields[] = {
 	{ "model", NULL },		/* o->model instead */
 	{ "messages", NULL },		/* done first, after system */
 	{ "system", NULL },
 	{ "cache_control", NULL },	/* OpenAI caches by itself */
 	{ "max_tokens", m2c_max_tokens },
 	{ "stop_sequences", m2c_stop },
-	{ "temperature", pass_number },
-	{ "top_p", pass_number },
+	{ "temperature", xt_pass_number },
+	{ "top_p", xt_pass_number },
 	{ "stream", m2c_stream },
 	{ "metadata", m2c_metadata },
 	{ "thinking", m2c_thinking },
@@ -741,28 +588,28 @@ static const struct field m2c_fields[] = {
 static json_t *
 messages_request_to_chat(json_t *req, const struct xlate_opts *o, struct xlate_error *e)
 {
-	struct req r = { .o = o, .e = e };
+	struct req r = { .x = { .o = o, .e = e, .side = to_chat_side } };
 
 	if (!json_is_object(req))
 		return xlate_fail(e, 400, NULL, "the request body must be a JSON object");
-	r.out = json_pack("{s:s,s:[]}", "model", o->model ? o->model : "", "messages");
-	if (r.out == NULL) {
-		oom(e);
+	r.x.out = json_pack("{s:s,s:[]}", "model", o->model ? o->model : "", "messages");
+	if (r.x.out == NULL) {
+		xt_oom(e);
 		return NULL;
 	}
-	r.msgs = json_object_get(r.out, "messages");
+	r.msgs = json_object_get(r.x.out, "messages");
 	if (m2c_system(&r, json_object_get(req, "system")) < 0 ||
 	    m2c_messages(&r, json_object_get(req, "messages")) < 0 ||
-	    fields(&r, req, m2c_fields, to_chat_side) < 0) {
-		json_decref(r.out);
+	    xt_fields(&r.x, req, m2c_fields) < 0) {
+		json_decref(r.x.out);
 		return NULL;
 	}
 	/* every tool dropped: a choice among none would be refused */
-	if (json_object_get(r.out, "tools") == NULL) {
-		json_object_del(r.out, "tool_choice");
-		json_object_del(r.out, "parallel_tool_calls");
+	if (json_object_get(r.x.out, "tools") == NULL) {
+		json_object_del(r.x.out, "tool_choice");
+		json_object_del(r.x.out, "parallel_tool_calls");
 	}
-	return r.out;
+	return r.x.out;
 }
 
 /* ---- chat request -> Anthropic Messages request -------------------------------- */
@@ -783,23 +630,23 @@ c2m_image(struct req *r, json_t *part, const char *path, json_t *blocks)
 	json_t *iu = json_object_get(part, "image_url");
 	json_t *u = json_is_object(iu) ? json_object_get(iu, "url") : iu;
 	const char *url = json_string_value(u), *semi, *b64;
-	char p[PATHLEN];
+	char p[XT_PATHLEN];
 	json_t *img;
 
-	at(p, "%s.image_url.url", path);
+	xt_at(p, "%s.image_url.url", path);
 	if (url == NULL)
-		return bad(r->e, p, "'%s' must be a string", p);
+		return xt_bad(r->x.e, p, "'%s' must be a string", p);
 	if (strncmp(url, "data:", 5) != 0)
 		img = json_pack("{s:s,s:{s:s,s:s}}", "type", "image", "source", "type", "url",
 		    "url", url);
 	else {
 		semi = strchr(url + 5, ';');
 		if (semi == NULL || (b64 = strstr(url + 5, ";base64,")) == NULL)
-			return bad(r->e, p, "'%s' must be a base64 data: URL or an http(s) URL", p);
+			return xt_bad(r->x.e, p, "'%s' must be a base64 data: URL or an http(s) URL", p);
 		img = json_pack("{s:s,s:{s:s,s:s%,s:s}}", "type", "image", "source", "type",
 		    "base64", "media_type", url + 5, (size_t)(semi - url - 5), "data", b64 + 8);
 	}
-	return json_array_append_new(blocks, img) < 0 ? oom(r->e) : 0;
+	return json_array_append_new(blocks, img) < 0 ? xt_oom(r->x.e) : 0;
 }
 
 /* Content (null, a string or parts) at path -> blocks appended to blocks. */
@@ -807,29 +654,29 @@ static int
 c2m_parts(struct req *r, json_t *content, const char *path, json_t *blocks)
 {
 	json_t *part, *text;
-	char p[PATHLEN];
+	char p[XT_PATHLEN];
 	const char *t;
 	size_t i;
 
 	if (content == NULL || json_is_null(content))
 		return 0;
 	if (json_is_string(content))
-		return text_block(blocks, content) < 0 ? oom(r->e) : 0;
+		return text_block(blocks, content) < 0 ? xt_oom(r->x.e) : 0;
 	if (!json_is_array(content))
-		return bad(r->e, path, "'%s' must be a string or an array of parts", path);
+		return xt_bad(r->x.e, path, "'%s' must be a string or an array of parts", path);
 	json_array_foreach(content, i, part) {
-		at(p, "%s[%zu]", path, i);
-		if ((t = block_type(part, p, r->e)) == NULL)
+		xt_at(p, "%s[%zu]", path, i);
+		if ((t = block_type(part, p, r->x.e)) == NULL)
 			return -1;
 		if (strcmp(t, "text") == 0 || strcmp(t, "refusal") == 0) {
-			if ((text = need_string(part, t, p, r->e)) == NULL)
+			if ((text = xt_need_string(part, t, p, r->x.e)) == NULL)
 				return -1;
 			if (text_block(blocks, text) < 0)
-				return oom(r->e);
+				return xt_oom(r->x.e);
 		} else if (strcmp(t, "image_url") == 0) {
 			if (c2m_image(r, part, p, blocks) < 0)
 				return -1;
-		} else if (no_equivalent(r, p, "(a part of that type)", to_messages_side) < 0)
+		} else if (xt_no_equivalent(&r->x, p, "a part of that type") < 0)
 			return -1;
 	}
 	return 0;
@@ -844,9 +691,9 @@ blocks_text(json_t *blocks)
 	size_t i;
 
 	json_array_foreach(blocks, i, b)
-		if (!json_is_string(t = json_object_get(b, "text")) || join(&text, t, "\n") < 0)
+		if (!json_is_string(t = json_object_get(b, "text")) || xt_join(&text, t, "\n") < 0)
 			goto out;
-	s = buf_string(&text);
+	s = xt_buf_string(&text);
 out:
 	buf_release(&text);
 	return s;
@@ -873,7 +720,7 @@ c2m_push(struct req *r, const char *role, json_t *blocks)
 		rc = json_array_append_new(r->msgs, json_pack("{s:s,s:O}", "role", role,
 		    "content", blocks));
 	json_decref(blocks);
-	return rc < 0 ? oom(r->e) : 0;
+	return rc < 0 ? xt_oom(r->x.e) : 0;
 }
 
 /*
@@ -891,7 +738,7 @@ c2m_arguments(struct req *r, json_t *args, const char *path)
 	if (s == NULL || (input = json_loads(s, 0, NULL)) == NULL || !json_is_object(input)) {
 		if (s != NULL)
 			json_decref(input);	/* NULL, or a JSON value other than an object */
-		xlate_fail(r->e, 400, path, "'%s' must be a JSON object in a string", path);
+		xlate_fail(r->x.e, 400, path, "'%s' must be a JSON object in a string", path);
 		return NULL;
 	}
 	return input;
@@ -901,20 +748,20 @@ static int
 c2m_tool_call(struct req *r, json_t *call, const char *path, json_t *blocks)
 {
 	json_t *fn = json_object_get(call, "function"), *id, *name, *input;
-	char p[PATHLEN];
+	char p[XT_PATHLEN];
 
 	if (!json_is_object(call))
-		return bad(r->e, path, "'%s' must be an object", path);
-	at(p, "%s.function", path);
-	if ((id = need_string(call, "id", path, r->e)) == NULL ||
-	    (name = need_string(fn, "name", p, r->e)) == NULL)
+		return xt_bad(r->x.e, path, "'%s' must be an object", path);
+	xt_at(p, "%s.function", path);
+	if ((id = xt_need_string(call, "id", path, r->x.e)) == NULL ||
+	    (name = xt_need_string(fn, "name", p, r->x.e)) == NULL)
 		return -1;
-	at(p, "%s.function.arguments", path);
+	xt_at(p, "%s.function.arguments", path);
 	if ((input = c2m_arguments(r, json_object_get(fn, "arguments"), p)) == NULL)
 		return -1;
 	if (json_array_append_new(blocks, json_pack("{s:s,s:O,s:O,s:o}", "type", "tool_use",
 	    "id", id, "name", name, "input", input)) < 0)
-		return oom(r->e);
+		return xt_oom(r->x.e);
 	return 0;
 }
 
@@ -922,21 +769,21 @@ static int
 c2m_assistant(struct req *r, json_t *m, const char *path)
 {
 	json_t *blocks = json_array(), *calls = json_object_get(m, "tool_calls"), *call;
-	char p[PATHLEN];
+	char p[XT_PATHLEN];
 	size_t j;
 
 	if (blocks == NULL)
-		return oom(r->e);
-	at(p, "%s.content", path);
+		return xt_oom(r->x.e);
+	xt_at(p, "%s.content", path);
 	if (c2m_parts(r, json_object_get(m, "content"), p, blocks) < 0)
 		goto fail;
 	if (calls != NULL && !json_is_null(calls) && !json_is_array(calls)) {
-		at(p, "%s.tool_calls", path);
-		xlate_fail(r->e, 400, p, "'%s' must be an array", p);
+		xt_at(p, "%s.tool_calls", path);
+		xlate_fail(r->x.e, 400, p, "'%s' must be an array", p);
 		goto fail;
 	}
 	json_array_foreach(calls, j, call) {
-		at(p, "%s.tool_calls[%zu]", path, j);
+		xt_at(p, "%s.tool_calls[%zu]", path, j);
 		if (c2m_tool_call(r, call, p, blocks) < 0)
 			goto fail;
 	}
@@ -951,13 +798,13 @@ static int
 c2m_tool(struct req *r, json_t *m, const char *path)
 {
 	json_t *id, *blocks, *content;
-	char p[PATHLEN];
+	char p[XT_PATHLEN];
 
-	if ((id = need_string(m, "tool_call_id", path, r->e)) == NULL)
+	if ((id = xt_need_string(m, "tool_call_id", path, r->x.e)) == NULL)
 		return -1;
 	if ((blocks = json_array()) == NULL)
-		return oom(r->e);
-	at(p, "%s.content", path);
+		return xt_oom(r->x.e);
+	xt_at(p, "%s.content", path);
 	if (c2m_parts(r, json_object_get(m, "content"), p, blocks) < 0) {
 		json_decref(blocks);
 		return -1;
@@ -974,21 +821,21 @@ static int
 c2m_system(struct req *r, json_t *m, const char *path)
 {
 	json_t *blocks = json_array(), *b;
-	char p[PATHLEN];
+	char p[XT_PATHLEN];
 	size_t i;
 	int rc = -1;
 
 	if (blocks == NULL)
-		return oom(r->e);
-	at(p, "%s.content", path);
+		return xt_oom(r->x.e);
+	xt_at(p, "%s.content", path);
 	if (c2m_parts(r, json_object_get(m, "content"), p, blocks) < 0)
 		goto out;
 	json_array_foreach(blocks, i, b) {
 		if (!json_is_string(json_object_get(b, "text"))) {
-			if (no_equivalent(r, p, "(an image in a system message)", to_messages_side) < 0)
+			if (xt_no_equivalent(&r->x, p, "an image in a system message") < 0)
 				goto out;
 		} else if (json_array_append(r->system, b) < 0) {
-			oom(r->e);
+			xt_oom(r->x.e);
 			goto out;
 		}
 	}
@@ -1002,15 +849,15 @@ static int
 c2m_message(struct req *r, json_t *m, size_t i)
 {
 	json_t *blocks;
-	char path[PATHLEN], p[PATHLEN];
+	char path[XT_PATHLEN], p[XT_PATHLEN];
 	const char *role;
 
-	at(path, "messages[%zu]", i);
+	xt_at(path, "messages[%zu]", i);
 	if (!json_is_object(m))
-		return bad(r->e, path, "'%s' must be an object", path);
-	at(p, "%s.role", path);
+		return xt_bad(r->x.e, path, "'%s' must be an object", path);
+	xt_at(p, "%s.role", path);
 	if ((role = json_string_value(json_object_get(m, "role"))) == NULL)
-		return bad(r->e, p, "'%s' must be a string", p);
+		return xt_bad(r->x.e, p, "'%s' must be a string", p);
 	if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0)
 		return c2m_system(r, m, path);
 	if (strcmp(role, "assistant") == 0)
@@ -1018,10 +865,10 @@ c2m_message(struct req *r, json_t *m, size_t i)
 	if (strcmp(role, "tool") == 0)
 		return c2m_tool(r, m, path);
 	if (strcmp(role, "user") != 0)
-		return bad(r->e, p, "'%s' must be system, developer, user, assistant or tool", p);
+		return xt_bad(r->x.e, p, "'%s' must be system, developer, user, assistant or tool", p);
 	if ((blocks = json_array()) == NULL)
-		return oom(r->e);
-	at(p, "%s.content", path);
+		return xt_oom(r->x.e);
+	xt_at(p, "%s.content", path);
 	if (c2m_parts(r, json_object_get(m, "content"), p, blocks) < 0) {
 		json_decref(blocks);
 		return -1;
@@ -1036,10 +883,11 @@ c2m_messages(struct req *r, json_t *msgs)
 }
 
 static int
-c2m_max_tokens(struct req *r, const char *key, json_t *v)
+c2m_max_tokens(struct xt_req *x, const char *key, json_t *v)
 {
+	struct req *r = (struct req *)x;
 	if (!json_is_integer(v) || json_integer_value(v) < 1)
-		return bad(r->e, key, "'%s' must be a positive integer", key);
+		return xt_bad(x->e, key, "'%s' must be a positive integer", key);
 	/* max_completion_tokens is the newer name: it wins over max_tokens */
 	if (r->max_tokens < 0 || strcmp(key, "max_completion_tokens") == 0)
 		r->max_tokens = json_integer_value(v);
@@ -1047,7 +895,7 @@ c2m_max_tokens(struct req *r, const char *key, json_t *v)
 }
 
 static int
-c2m_stop(struct req *r, const char *key, json_t *v)
+c2m_stop(struct xt_req *x, const char *key, json_t *v)
 {
 	json_t *list;
 
@@ -1056,30 +904,31 @@ c2m_stop(struct req *r, const char *key, json_t *v)
 	else if (string_array(v))
 		list = json_incref(v);
 	else
-		return bad(r->e, key, "'%s' must be a string or an array of strings", key);
+		return xt_bad(x->e, key, "'%s' must be a string or an array of strings", key);
 	if (list != NULL && json_array_size(list) == 0) {
 		json_decref(list);
 		return 0;
 	}
-	return put(r->out, "stop_sequences", list) < 0 ? oom(r->e) : 0;
+	return xt_put(x->out, "stop_sequences", list) < 0 ? xt_oom(x->e) : 0;
 }
 
 static int
-c2m_user(struct req *r, const char *key, json_t *v)
+c2m_user(struct xt_req *x, const char *key, json_t *v)
 {
 	if (!json_is_string(v))
-		return bad(r->e, key, "'%s' must be a string", key);
-	return put(r->out, "metadata", json_pack("{s:O}", "user_id", v)) < 0 ? oom(r->e) : 0;
+		return xt_bad(x->e, key, "'%s' must be a string", key);
+	return xt_put(x->out, "metadata", json_pack("{s:O}", "user_id", v)) < 0 ? xt_oom(x->e) : 0;
 }
 
 /* OpenAI's effort -> Anthropic's budget, LiteLLM's numbers (1024 is Anthropic's least). */
 static int
-c2m_reasoning(struct req *r, const char *key, json_t *v)
+c2m_reasoning(struct xt_req *x, const char *key, json_t *v)
 {
+	struct req *r = (struct req *)x;
 	const char *s = json_string_value(v);
 
 	if (s == NULL)
-		return bad(r->e, key, "'%s' must be a string", key);
+		return xt_bad(x->e, key, "'%s' must be a string", key);
 	if (strcmp(s, "none") == 0)
 		r->budget = 0;
 	else if (strcmp(s, "minimal") == 0 || strcmp(s, "low") == 0)
@@ -1089,46 +938,47 @@ c2m_reasoning(struct req *r, const char *key, json_t *v)
 	else if (strcmp(s, "high") == 0)
 		r->budget = 4096;
 	else
-		return bad(r->e, key, "'%s' must be none, minimal, low, medium or high", key);
+		return xt_bad(x->e, key, "'%s' must be none, minimal, low, medium or high", key);
 	return 0;
 }
 
 static int
-c2m_response_format(struct req *r, const char *key, json_t *v)
+c2m_response_format(struct xt_req *x, const char *key, json_t *v)
 {
 	const char *t = json_string_value(json_object_get(v, "type"));
 	json_t *schema = json_object_get(json_object_get(v, "json_schema"), "schema");
 
 	if (!json_is_object(v) || t == NULL)
-		return bad(r->e, key, "'%s' must be an object with a type", key);
+		return xt_bad(x->e, key, "'%s' must be an object with a type", key);
 	if (strcmp(t, "text") == 0)
 		return 0;
 	if (strcmp(t, "json_object") == 0)
-		return no_equivalent(r, key, "(json_object)", to_messages_side);
+		return xt_no_equivalent(x, key, "json_object");
 	if (strcmp(t, "json_schema") != 0)
-		return bad(r->e, "response_format.type", "'response_format.type' must be text, "
+		return xt_bad(x->e, "response_format.type", "'response_format.type' must be text, "
 		    "json_object or json_schema");
 	if (!json_is_object(schema))
-		return bad(r->e, "response_format.json_schema.schema",
+		return xt_bad(x->e, "response_format.json_schema.schema",
 		    "'response_format.json_schema.schema' must be an object");
-	return put(r->out, "output_format", json_pack("{s:s,s:O}", "type", "json_schema",
-	    "schema", schema)) < 0 ? oom(r->e) : 0;
+	return xt_put(x->out, "output_format", json_pack("{s:s,s:O}", "type", "json_schema",
+	    "schema", schema)) < 0 ? xt_oom(x->e) : 0;
 }
 
 static int
-c2m_tool_def(struct req *r, json_t *tool, json_t *tools, size_t i)
+c2m_tool_def(struct xt_req *x, json_t *tool, json_t *tools, size_t i)
 {
+	struct req *r = (struct req *)x;
 	const char *t = json_string_value(json_object_get(tool, "type"));
 	json_t *fn = json_object_get(tool, "function"), *name, *desc, *params, *strict, *out;
-	char p[PATHLEN];
+	char p[XT_PATHLEN];
 
-	at(p, "tools[%zu]", i);
+	xt_at(p, "tools[%zu]", i);
 	if (!json_is_object(tool))
-		return bad(r->e, p, "'%s' must be an object", p);
+		return xt_bad(r->x.e, p, "'%s' must be an object", p);
 	if (t == NULL || strcmp(t, "function") != 0)
-		return no_equivalent(r, p, "(not a function tool)", to_messages_side);
-	at(p, "tools[%zu].function", i);
-	if ((name = need_string(fn, "name", p, r->e)) == NULL)
+		return xt_no_equivalent(&r->x, p, "not a function tool");
+	xt_at(p, "tools[%zu].function", i);
+	if ((name = xt_need_string(fn, "name", p, r->x.e)) == NULL)
 		return -1;
 	params = json_object_get(fn, "parameters");
 	desc = json_object_get(fn, "description");
@@ -1136,24 +986,24 @@ c2m_tool_def(struct req *r, json_t *tool, json_t *tools, size_t i)
 	/* a function without parameters takes none; Anthropic wants that said */
 	out = json_pack("{s:O,s:o}", "name", name, "input_schema", json_is_object(params) ?
 	    json_incref(params) : json_pack("{s:s,s:{}}", "type", "object", "properties"));
-	if (out == NULL || (json_is_string(desc) && put(out, "description", json_incref(desc)) < 0) ||
-	    (json_is_boolean(strict) && put(out, "strict", json_incref(strict)) < 0) ||
+	if (out == NULL || (json_is_string(desc) && xt_put(out, "description", json_incref(desc)) < 0) ||
+	    (json_is_boolean(strict) && xt_put(out, "strict", json_incref(strict)) < 0) ||
 	    json_array_append(tools, out) < 0) {
 		json_decref(out);
-		return oom(r->e);
+		return xt_oom(r->x.e);
 	}
 	json_decref(out);
 	return 0;
 }
 
 static int
-c2m_tools(struct req *r, const char *key, json_t *v)
+c2m_tools(struct xt_req *x, const char *key, json_t *v)
 {
-	return map_tools(r, key, v, c2m_tool_def);
+	return xt_map_tools(x, key, v, c2m_tool_def);
 }
 
 static int
-c2m_tool_choice(struct req *r, const char *key, json_t *v)
+c2m_tool_choice(struct xt_req *x, const char *key, json_t *v)
 {
 	const char *s = json_string_value(v);
 	json_t *name = json_object_get(json_object_get(v, "function"), "name"), *c;
@@ -1167,37 +1017,38 @@ c2m_tool_choice(struct req *r, const char *key, json_t *v)
 	else if (json_is_object(v) && json_is_string(name))
 		c = json_pack("{s:s,s:O}", "type", "tool", "name", name);
 	else
-		return bad(r->e, key, "'%s' must be auto, required, none or "
+		return xt_bad(x->e, key, "'%s' must be auto, required, none or "
 		    "{\"type\": \"function\", \"function\": {\"name\": ...}}", key);
-	return put(r->out, "tool_choice", c) < 0 ? oom(r->e) : 0;
+	return xt_put(x->out, "tool_choice", c) < 0 ? xt_oom(x->e) : 0;
 }
 
 static int
-c2m_parallel(struct req *r, const char *key, json_t *v)
+c2m_parallel(struct xt_req *x, const char *key, json_t *v)
 {
+	struct req *r = (struct req *)x;
 	if (!json_is_boolean(v))
-		return bad(r->e, key, "'%s' must be true or false", key);
+		return xt_bad(x->e, key, "'%s' must be true or false", key);
 	r->parallel = json_is_true(v);
 	return 0;
 }
 
 static int
-c2m_n(struct req *r, const char *key, json_t *v)
+c2m_n(struct xt_req *x, const char *key, json_t *v)
 {
 	if (json_is_integer(v) && json_integer_value(v) == 1)
 		return 0;
-	return no_equivalent(r, key, "(other than 1)", to_messages_side);
+	return xt_no_equivalent(x, key, "other than 1");
 }
 
 static int
-c2m_logprobs(struct req *r, const char *key, json_t *v)
+c2m_logprobs(struct xt_req *x, const char *key, json_t *v)
 {
 	if (json_is_false(v))
 		return 0;
-	return no_equivalent(r, key, NULL, to_messages_side);
+	return xt_no_equivalent(x, key, NULL);
 }
 
-static const struct field c2m_fields[] = {
+static const struct xt_field c2m_fields[] = {
 	{ "model", NULL },		/* o->model instead */
 	{ "messages", NULL },		/* done first */
 	{ "metadata", NULL },		/* OpenAI's stored-completion tags */
@@ -1208,9 +1059,9 @@ static const struct field c2m_fields[] = {
 	{ "max_tokens", c2m_max_tokens },
 	{ "max_completion_tokens", c2m_max_tokens },
 	{ "stop", c2m_stop },
-	{ "temperature", pass_number },
-	{ "top_p", pass_number },
-	{ "stream", pass_bool },
+	{ "temperature", xt_pass_number },
+	{ "top_p", xt_pass_number },
+	{ "stream", xt_pass_bool },
 	{ "user", c2m_user },
 	{ "reasoning_effort", c2m_reasoning },
 	{ "response_format", c2m_response_format },
@@ -1227,65 +1078,66 @@ static int
 c2m_finish(struct req *r)
 {
 	json_int_t max = r->max_tokens >= 0 ? r->max_tokens :
-	    r->o->max_tokens > 0 ? r->o->max_tokens : 4096;
-	json_t *choice, *tools = json_object_get(r->out, "tools");
+	    r->x.o->max_tokens > 0 ? r->x.o->max_tokens : 4096;
+	json_t *choice, *tools = json_object_get(r->x.out, "tools");
 	const char *ct;
 
-	if (json_array_size(r->system) > 0 && json_object_set(r->out, "system",
+	if (json_array_size(r->system) > 0 && json_object_set(r->x.out, "system",
 	    json_array_size(r->system) == 1 ?
 	    json_object_get(json_array_get(r->system, 0), "text") : r->system) < 0)
-		return oom(r->e);
+		return xt_oom(r->x.e);
 	if (r->budget > 0) {
 		/* Anthropic counts the thinking in max_tokens and wants room after it */
 		if (max <= r->budget)
 			max += r->budget;
-		if (put(r->out, "thinking", json_pack("{s:s,s:I}", "type", "enabled",
+		if (xt_put(r->x.out, "thinking", json_pack("{s:s,s:I}", "type", "enabled",
 		    "budget_tokens", r->budget)) < 0)
-			return oom(r->e);
+			return xt_oom(r->x.e);
 	}
-	if (put(r->out, "max_tokens", json_integer(max)) < 0)
-		return oom(r->e);
+	if (xt_put(r->x.out, "max_tokens", json_integer(max)) < 0)
+		return xt_oom(r->x.e);
 	if (tools == NULL) {
 		/* a choice among no tools is refused */
-		json_object_del(r->out, "tool_choice");
+		json_object_del(r->x.out, "tool_choice");
 		return 0;
 	}
 	if (r->parallel != 0)
 		return 0;
-	if ((choice = json_object_get(r->out, "tool_choice")) == NULL) {
-		if (put(r->out, "tool_choice", json_pack("{s:s}", "type", "auto")) < 0)
-			return oom(r->e);
-		choice = json_object_get(r->out, "tool_choice");
+	if ((choice = json_object_get(r->x.out, "tool_choice")) == NULL) {
+		if (xt_put(r->x.out, "tool_choice", json_pack("{s:s}", "type", "auto")) < 0)
+			return xt_oom(r->x.e);
+		choice = json_object_get(r->x.out, "tool_choice");
 	}
 	ct = json_string_value(json_object_get(choice, "type"));
 	if (ct != NULL && strcmp(ct, "none") != 0 &&
-	    put(choice, "disable_parallel_tool_use", json_true()) < 0)
-		return oom(r->e);
+	    xt_put(choice, "disable_parallel_tool_use", json_true()) < 0)
+		return xt_oom(r->x.e);
 	return 0;
 }
 
 static json_t *
 messages_request_from_chat(json_t *chat, const struct xlate_opts *o, struct xlate_error *e)
 {
-	struct req r = { .o = o, .e = e, .max_tokens = -1, .parallel = -1 };
+	struct req r = { .x = { .o = o, .e = e, .side = to_messages_side }, .max_tokens = -1,
+	    .parallel = -1 };
 
 	if (!json_is_object(chat))
 		return xlate_fail(e, 400, NULL, "the request body must be a JSON object");
-	r.out = json_pack("{s:s,s:[]}", "model", o->model ? o->model : "", "messages");
+	r.x.out = json_pack("{s:s,s:[]}", "model", o->model ? o->model : "", "messages");
 	r.system = json_array();
-	if (r.out == NULL || r.system == NULL) {
-		oom(e);
+	if (r.x.out == NULL || r.system == NULL) {
+		xt_oom(e);
 		goto fail;
 	}
-	r.msgs = json_object_get(r.out, "messages");
+	r.msgs = json_object_get(r.x.out, "messages");
 	if (c2m_messages(&r, json_object_get(chat, "messages")) < 0 ||
-	    fields(&r, chat, c2m_fields, to_messages_side) < 0 || c2m_finish(&r) < 0)
+	    xt_fields(&r.x, chat, c2m_fields) < 0 || c2m_finish(&r) < 0)
 		goto fail;
 	json_decref(r.system);
-	return r.out;
+	return r.x.out;
 fail:
 	json_decref(r.system);
-	json_decref(r.out);
+	json_decref(r.x.out);
 	return NULL;
 }
 
@@ -1332,15 +1184,15 @@ counts_read(struct counts *c, json_t *usage)
 		return;
 	/* later values win: message_delta repeats (and may correct) message_start's */
 	if (json_object_get(usage, "input_tokens") != NULL)
-		c->input = tok(usage, "input_tokens");
+		c->input = xt_tok(usage, "input_tokens");
 	if (json_object_get(usage, "output_tokens") != NULL)
-		c->output = tok(usage, "output_tokens");
+		c->output = xt_tok(usage, "output_tokens");
 	if (json_object_get(usage, "cache_read_input_tokens") != NULL) {
-		c->cache_read = tok(usage, "cache_read_input_tokens");
+		c->cache_read = xt_tok(usage, "cache_read_input_tokens");
 		c->has_read = 1;
 	}
 	if (json_object_get(usage, "cache_creation_input_tokens") != NULL) {
-		c->cache_write = tok(usage, "cache_creation_input_tokens");
+		c->cache_write = xt_tok(usage, "cache_creation_input_tokens");
 		c->has_write = 1;
 	}
 }
@@ -1354,9 +1206,9 @@ counts_chat(const struct counts *c)
 	    "completion_tokens", c->output, "total_tokens", prompt + c->output,
 	    "prompt_tokens_details", "cached_tokens", c->cache_read);
 
-	if (u != NULL && ((c->has_write && put(u, "cache_creation_input_tokens",
+	if (u != NULL && ((c->has_write && xt_put(u, "cache_creation_input_tokens",
 	    json_integer(c->cache_write)) < 0) || (c->has_read &&
-	    put(u, "cache_read_input_tokens", json_integer(c->cache_read)) < 0))) {
+	    xt_put(u, "cache_read_input_tokens", json_integer(c->cache_read)) < 0))) {
 		json_decref(u);
 		return NULL;
 	}
@@ -1367,16 +1219,16 @@ counts_chat(const struct counts *c)
 static void
 counts_from_chat(struct counts *c, json_t *usage)
 {
-	json_int_t prompt = tok(usage, "prompt_tokens");
+	json_int_t prompt = xt_tok(usage, "prompt_tokens");
 	json_t *details = json_object_get(usage, "prompt_tokens_details");
 
 	c->cache_read = json_object_get(details, "cached_tokens") != NULL ?
-	    tok(details, "cached_tokens") : tok(usage, "cache_read_input_tokens");
-	c->cache_write = tok(usage, "cache_creation_input_tokens");
+	    xt_tok(details, "cached_tokens") : xt_tok(usage, "cache_read_input_tokens");
+	c->cache_write = xt_tok(usage, "cache_creation_input_tokens");
 	c->input = prompt - c->cache_read - c->cache_write;
 	if (c->input < 0)
 		c->input = 0;
-	c->output = tok(usage, "completion_tokens");
+	c->output = xt_tok(usage, "completion_tokens");
 }
 
 static json_t *
@@ -1399,9 +1251,9 @@ r2c_block(json_t *b, struct buf *text, struct buf *thinking, json_t *calls)
 	if (t == NULL)
 		return 0;
 	if (strcmp(t, "text") == 0 && json_is_string(v = json_object_get(b, "text")))
-		return join(text, v, "");
+		return xt_join(text, v, "");
 	if (strcmp(t, "thinking") == 0 && json_is_string(v = json_object_get(b, "thinking")))
-		return join(thinking, v, "");
+		return xt_join(thinking, v, "");
 	if (strcmp(t, "tool_use") != 0)
 		return 0;	/* server tool blocks and the like: nothing chat can say */
 	id = json_object_get(b, "id");
@@ -1432,9 +1284,9 @@ r2c_message(json_t *content)
 		if (r2c_block(b, &text, &thinking, calls) < 0)
 			goto out;
 	m = json_pack("{s:s,s:o}", "role", "assistant", "content",
-	    text.len > 0 ? buf_string(&text) : json_null());
-	if (m != NULL && ((thinking.len > 0 && put(m, "reasoning_content", buf_string(&thinking)) < 0) ||
-	    (json_array_size(calls) > 0 && put(m, "tool_calls", json_incref(calls)) < 0))) {
+	    text.len > 0 ? xt_buf_string(&text) : json_null());
+	if (m != NULL && ((thinking.len > 0 && xt_put(m, "reasoning_content", xt_buf_string(&thinking)) < 0) ||
+	    (json_array_size(calls) > 0 && xt_put(m, "tool_calls", json_incref(calls)) < 0))) {
 		json_decref(m);
 		m = NULL;
 	}
@@ -1501,11 +1353,11 @@ c2r_text(json_t *content)
 	if (json_is_string(content))
 		return json_incref(content);
 	json_array_foreach(content, i, part)
-		if (json_is_string(t = json_object_get(part, "text")) && join(&b, t, "") < 0) {
+		if (json_is_string(t = json_object_get(part, "text")) && xt_join(&b, t, "") < 0) {
 			buf_release(&b);
 			return NULL;
 		}
-	s = buf_string(&b);
+	s = xt_buf_string(&b);
 	buf_release(&b);
 	return s;
 }
@@ -1626,23 +1478,13 @@ dec_emit(struct decoder *s, json_t *delta, const char *finish, xlate_chunk_fn em
 	return rc < 0 ? -1 : 0;
 }
 
-/* Keeps v in *slot when it is a string. */
-static void
-keep_string(json_t **slot, json_t *v)
-{
-	if (json_is_string(v)) {
-		json_decref(*slot);
-		*slot = json_incref(v);
-	}
-}
-
 static int
 dec_message_start(struct decoder *s, json_t *ev, xlate_chunk_fn emit, void *arg)
 {
 	json_t *m = json_object_get(ev, "message");
 
-	keep_string(&s->id, json_object_get(m, "id"));
-	keep_string(&s->model, json_object_get(m, "model"));
+	xt_keep_string(&s->id, json_object_get(m, "id"));
+	xt_keep_string(&s->model, json_object_get(m, "model"));
 	counts_read(&s->usage, json_object_get(m, "usage"));
 	return dec_emit(s, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL,
 	    emit, arg);
@@ -1830,14 +1672,9 @@ messages_encoder_new(const char *model, int include_usage)
 static int
 sse(struct buf *b, const char *name, json_t *v)
 {
-	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
-	int rc;
+	int rc = xt_sse(b, name, v);
 
 	json_decref(v);
-	if (text == NULL)
-		return -1;
-	rc = buf_printf(b, "event: %s\ndata: %s\n\n", name, text);
-	free(text);
 	return rc;
 }
 
@@ -1849,7 +1686,7 @@ enc_start(struct encoder *s, json_t *chunk, struct buf *b)
 	if (s->started)
 		return 0;
 	s->started = 1;
-	keep_string(&s->model, json_object_get(chunk, "model"));
+	xt_keep_string(&s->model, json_object_get(chunk, "model"));
 	if ((id = message_id(json_object_get(chunk, "id"))) == NULL)
 		return -1;
 	return sse(b, "message_start", json_pack("{s:s,s:{s:o,s:s,s:s,s:O,s:[],s:n,s:n,s:{s:i,s:i}}}",

@@ -24,9 +24,10 @@ SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sdk", "run.js
 PACKAGES = ("openai", "@anthropic-ai/sdk")
 
 # usage the mock reports, set through the deployments' headers (a body's "mock"
-# field does not survive translation)
+# field does not survive translation); strict: the mock refuses what its provider would
 P, C, O = 1500, 300, 70
-KNOBS = {"X-Mock-prompt_tokens": str(P), "X-Mock-cached_tokens": str(C), "X-Mock-completion_tokens": str(O)}
+KNOBS = {"X-Mock-prompt_tokens": str(P), "X-Mock-cached_tokens": str(C), "X-Mock-completion_tokens": str(O),
+         "X-Mock-strict": "1"}
 
 # claude-sonnet-4-5 and gpt-4o-mini in tg.PRICES
 CLAUDE_COST = (P - C) * Decimal("3e-6") + C * Decimal("3e-7") + O * Decimal("1.5e-5")
@@ -46,10 +47,10 @@ def dep(name, anthropic, extra=None):
         name, head, "".join("        %s: \"%s\"\n" % kv for kv in h.items()))
 
 
-# the mock answers text even when tools are declared (it has no tool-call answers yet):
-# the tool calls send the tools through the SDKs and check the answer as text
-EXTRA = "".join([dep(MODELS["claude"], True), dep(MODELS["claude_tools"], True),
-                 dep(MODELS["gpt"], False), dep(MODELS["gpt_tools"], False)])
+# the tools deployments answer with two tool calls (the mock's tool_calls knob)
+CALLS2 = {"X-Mock-tool_calls": "2"}
+EXTRA = "".join([dep(MODELS["claude"], True), dep(MODELS["claude_tools"], True, CALLS2),
+                 dep(MODELS["gpt"], False), dep(MODELS["gpt_tools"], False, CALLS2)])
 
 CHAT, RESPONSES, MESSAGES = "/v1/chat/completions", "/v1/responses", "/v1/messages"
 TOOL = {"name": "get_weather", "description": "weather",
@@ -220,7 +221,7 @@ def main():
             if not ok(got is not None and got.get("ok"), "%s: the SDK parsed the answer without error" % name,
                       got and {k: got.get(k) for k in ("error", "error_status", "wire_status", "sse_tail")}):
                 continue
-            answer_checks(name, False, got)
+            answer_checks(name, tools, got)
             usage_checks(name, conv, got.get("usage"))
             headers = got.get("headers") or got.get("wire_headers") or {}
             rid = headers.get("x-tollgate-request-id")

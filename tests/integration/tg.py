@@ -209,7 +209,7 @@ def wait_until(pred, timeout=10.0, step=0.05):
 
 class Mock:
     def __init__(self, *args):
-        self.proc = spawn([os.path.join(BUILD, "mockprovider"), "-p", "0", "-q"] + list(args),
+        self.proc = spawn([os.path.join(BUILD, "mockprovider"), "-p", "0", "-q", "--judge"] + list(args),
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         line = b""
         end = time.monotonic() + 10

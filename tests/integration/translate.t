@@ -18,8 +18,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tg import BUILD, Gateway, Mock, done, eq, ok, teardown  # noqa: E402
 
 # the mock's usage when not told otherwise, and knobs through the deployment's headers
+# strict: the mock refuses, as its provider would, a request that is not valid for it
 KNOBS = {"X-Mock-prompt_tokens": "1200", "X-Mock-completion_tokens": "80",
-         "X-Mock-cached_tokens": "200"}
+         "X-Mock-cached_tokens": "200", "X-Mock-strict": "1"}
 
 
 def headers_yaml(extra):
@@ -54,6 +55,12 @@ EXTRA = "".join([
     anthropic_dep("c-strict", params="      drop_params: false\n"),
     openai_dep("g"),
     openai_dep("g-429", {"X-Mock-status": "429"}),
+    anthropic_dep("c-tools", {"X-Mock-tool_calls": "2"}),
+    openai_dep("g-tools", {"X-Mock-tool_calls": "2"}),
+    # LiteLLM's openai/responses/: a model served in the Responses dialect
+    openai_dep("r").replace("openai/gpt-4o-mini", "openai/responses/gpt-4o-mini"),
+    openai_dep("r-tools", {"X-Mock-tool_calls": "2"}).replace("openai/gpt-4o-mini",
+                                                             "openai/responses/gpt-4o-mini"),
     "  - model_name: copilot-here\n    litellm_params: {model: github_copilot/gpt-4o}\n",
 ])
 
@@ -88,8 +95,15 @@ def mock_last(mock):
 
 
 def judged_valid(mock, what):
-    """What reached the mock (the checks on it are the callers')."""
-    return mock_last(mock)
+    """What reached the mock, which its judge found valid for its provider (the mock runs
+    with strict=1 here, so an invalid request would have been refused already)."""
+    last, body = mock_last(mock)
+    eq(last.get("verdict"), "ok", "%s: the mock's judge takes what it was sent" % what)
+    return last, body
+
+
+# the mock's tool calls (tool_calls knob): get_weather, these arguments, call k
+WEATHER = [{"city": "Paris", "n": 0}, {"city": "Paris", "n": 1}]
 
 
 def cost_of(rec):
@@ -175,7 +189,7 @@ def test_chat_stream_to_anthropic(gw, mock):
 
 def test_tool_requests(gw, mock):
     """Tools, tool choice, tool calls and results reach each dialect in its own shape, ids kept
-    (the tool calls of answers are the unit tests': the mock answers with text)."""
+    (the tool calls of answers: test_tool_answers)."""
     tools = [{"type": "function", "function": {"name": "get_weather", "description": "weather",
                                                "parameters": {"type": "object",
                                                               "properties": {"city": {"type": "string"}}}}}]
@@ -339,6 +353,133 @@ def test_responses(gw, mock):
     ok(st == 200 and last.get("path") == "/v1/responses", "an OpenAI model takes Responses as is", last.get("path"))
 
 
+def test_tool_answers(gw, mock):
+    """The provider's tool calls reach each client in its shape, ids kept, whole and streamed."""
+    st, h, data = gw.post("/v1/chat/completions", {"model": "c-tools", "messages": [
+        {"role": "user", "content": "weather?"}]})
+    m = json.loads(data)["choices"][0] if st == 200 else {}
+    calls = m.get("message", {}).get("tool_calls") or []
+    eq([json.loads(c["function"]["arguments"]) for c in calls], WEATHER,
+       "Anthropic tool_use -> chat tool_calls, arguments as JSON text")
+    ok(all(c["id"].startswith("toolu_mock") and c["type"] == "function" and
+           c["function"]["name"] == "get_weather" for c in calls), "their ids are the provider's", calls)
+    eq(m.get("finish_reason"), "tool_calls", "tool_use is finish_reason tool_calls")
+    judged_valid(mock, "chat -> messages, tool answer")
+
+    st, h, data = gw.post("/v1/chat/completions", {"model": "c-tools", "stream": True, "messages": [
+        {"role": "user", "content": "weather?"}]})
+    got, finish = {}, None
+    for _, d in sse(data):
+        for c in (d.get("choices") or []) if isinstance(d, dict) else []:
+            finish = c.get("finish_reason") or finish
+            for tc in c.get("delta", {}).get("tool_calls") or []:
+                g = got.setdefault(tc["index"], {"id": None, "args": ""})
+                g["id"] = g["id"] or tc.get("id")
+                g["args"] += (tc.get("function") or {}).get("arguments") or ""
+    eq([json.loads(got[k]["args"]) for k in sorted(got)], WEATHER,
+       "streamed: input_json_delta -> tool_call argument deltas, by index")
+    ok(all((got[k]["id"] or "").startswith("toolu_mock") for k in got), "  the ids on their first deltas", got)
+    eq(finish, "tool_calls", "  finish_reason tool_calls")
+
+    st, h, data = gw.post("/v1/responses", {"model": "c-tools", "input": "weather?"})
+    r = json.loads(data) if st == 200 else {}
+    fcs = [o for o in r.get("output", []) if o.get("type") == "function_call"]
+    eq([json.loads(o["arguments"]) for o in fcs], WEATHER, "Anthropic tool_use -> Responses function_call items")
+    ok(all(o.get("call_id", "").startswith("toolu_mock") for o in fcs), "  call_id is the provider's id", fcs)
+    st, h, data = gw.post("/v1/responses", {"model": "c-tools", "input": "weather?", "stream": True})
+    args = {}
+    for n, d in sse(data):
+        if n == "response.function_call_arguments.delta":
+            args[d["output_index"]] = args.get(d["output_index"], "") + d["delta"]
+    eq([json.loads(args[k]) for k in sorted(args)], WEATHER, "  streamed: function_call_arguments deltas")
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    ok(rec and cost_of(rec) > 0, "  priced", rec)
+
+
+def test_responses_upstream(gw, mock):
+    """Chat and Messages clients to a model that speaks only Responses (openai/responses/)."""
+    st, h, data = gw.post("/v1/chat/completions", {"model": "r", "max_tokens": 64, "messages": [
+        {"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}]})
+    eq(st, 200, "chat client -> Responses-only model: 200")
+    m = json.loads(data)
+    ok(m.get("object") == "chat.completion" and m["choices"][0]["message"].get("content"),
+       "a chat completion with the text", m)
+    last, up = judged_valid(mock, "chat -> responses")
+    eq(last.get("path"), "/v1/responses", "the provider was called on /v1/responses")
+    eq((up.get("model"), up.get("instructions"), up.get("max_output_tokens")),
+       ("gpt-4o-mini", "be brief", 64), "model, system as instructions, max_tokens as max_output_tokens")
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    ok(rec and rec.get("upstream_endpoint") == "/v1/responses", "the record keeps the dialect", rec)
+    st2, native = native_record(gw, "/v1/responses", {"model": "r", "instructions": "be brief",
+                                                      "input": "hello", "max_output_tokens": 64})
+    ok(rec and native and cost_of(rec) == cost_of(native) and cost_of(rec) > 0,
+       "translated and native Responses cost the same, exactly", (rec and rec["cost_usd"],
+                                                                   native and native["cost_usd"]))
+    eq(Decimal(h.get("x-tollgate-response-cost")),
+       1000 * GPT["in"] + 200 * GPT["read"] + 80 * GPT["out"], "  the cost header is exact")
+    eq(m.get("usage", {}).get("prompt_tokens"), 1200, "  usage in chat's convention")
+
+    st, h, data = gw.post("/v1/chat/completions", {"model": "r", "stream": True,
+                                                    "stream_options": {"include_usage": True},
+                                                    "messages": [{"role": "user", "content": "hi"}]})
+    evs = sse(data)
+    chunks = [d for _, d in evs if isinstance(d, dict)]
+    text = "".join((c.get("choices") or [{}])[0].get("delta", {}).get("content") or "" for c in chunks
+                   if c.get("choices"))
+    ok(st == 200 and text and evs[-1][1] == "[DONE]", "streamed: chat chunks with the text, then [DONE]",
+       evs[-3:])
+    usage = [c for c in chunks if c.get("choices") == [] and c.get("usage")]
+    ok(len(usage) == 1 and usage[0]["usage"].get("completion_tokens") == 80, "  the usage chunk asked for",
+       usage)
+    judged_valid(mock, "chat stream -> responses")
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    st2, native = native_record(gw, "/v1/responses", {"model": "r", "input": "hi", "stream": True})
+    ok(rec and native and cost_of(rec) == cost_of(native) and cost_of(rec) > 0,
+       "  a translated stream costs what the native Responses stream costs", (rec, native))
+
+    st, h, data = gw.post("/v1/messages", {"model": "r", "max_tokens": 64, "messages": [
+        {"role": "user", "content": "hello"}]})
+    m = json.loads(data)
+    ok(st == 200 and m.get("type") == "message" and m["content"][0]["type"] == "text" and
+       m.get("stop_reason") == "end_turn", "Anthropic client -> Responses-only model: a message", m)
+    judged_valid(mock, "messages -> responses")
+    st, h, data = gw.post("/v1/messages", {"model": "r", "max_tokens": 64, "stream": True, "messages": [
+        {"role": "user", "content": "hello"}]})
+    names = [n for n, _ in sse(data)]
+    ok(st == 200 and names and names[0] == "message_start" and names[-1] == "message_stop",
+       "  streamed: message_start ... message_stop", names)
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    ok(rec and native and cost_of(rec) == cost_of(native), "  and costs the same", (rec, native))
+
+    # a tool round trip: calls and results as function_call and function_call_output, ids kept
+    calls = [{"id": "call_a", "type": "function", "function": {"name": "get_weather",
+                                                                "arguments": '{"city":"Oslo"}'}}]
+    st, h, data = gw.post("/v1/chat/completions", {"model": "r-tools", "tools": [
+        {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
+        "messages": [{"role": "user", "content": "weather?"},
+                     {"role": "assistant", "content": None, "tool_calls": calls},
+                     {"role": "tool", "tool_call_id": "call_a", "content": "snow"}]})
+    _, up = judged_valid(mock, "chat tools -> responses")
+    items = [(i.get("type"), i.get("call_id")) for i in up.get("input", []) if i.get("type")]
+    ok(("function_call", "call_a") in items and ("function_call_output", "call_a") in items,
+       "tool calls and results became function_call and function_call_output", up.get("input"))
+    ok(up.get("tools") and up["tools"][0].get("name") == "get_weather", "  the tool in Responses' shape",
+       up.get("tools"))
+    m = json.loads(data)["choices"][0] if st == 200 else {}
+    calls = m.get("message", {}).get("tool_calls") or []
+    eq([json.loads(c["function"]["arguments"]) for c in calls], WEATHER,
+       "  the provider's function_call items -> chat tool_calls")
+    ok(all(c["id"].startswith("call_mock") for c in calls), "  with the provider's call ids", calls)
+    st, h, data = gw.post("/v1/chat/completions", {"model": "r-tools", "stream": True, "messages": [
+        {"role": "user", "content": "weather?"}]})
+    got = {}
+    for _, d in sse(data):
+        for c in (d.get("choices") or []) if isinstance(d, dict) else []:
+            for tc in c.get("delta", {}).get("tool_calls") or []:
+                got[tc["index"]] = got.get(tc["index"], "") + ((tc.get("function") or {}).get("arguments") or "")
+    eq([json.loads(got[k]) for k in sorted(got)], WEATHER, "  streamed: argument deltas by index")
+
+
 def test_errors_and_params(gw, mock):
     st, h, data = gw.post("/v1/messages", {"model": "g-429", "max_tokens": 10,
                                            "messages": [{"role": "user", "content": "x"}]})
@@ -393,7 +534,8 @@ def main():
     gw = Gateway(mock, EXTRA.replace("%(mock)d", str(mock.port)))
     try:
         for t in (test_chat_to_anthropic, test_chat_stream_to_anthropic, test_tool_requests,
-                  test_anthropic_to_openai, test_responses, test_errors_and_params):
+                  test_anthropic_to_openai, test_tools_anthropic_to_openai, test_responses,
+                  test_tool_answers, test_responses_upstream, test_errors_and_params):
             try:
                 t(gw, mock)
             except Exception as e:  # a shape that is not there: that test fails, the others run

@@ -252,6 +252,72 @@ check_litellm_providers(void)
 	unsetenv("TG_TEST_AZURE_KEY");
 }
 
+/*
+ * The models that speak only Responses: LiteLLM's "openai/responses/" prefix,
+ * model_info.mode, and the price map's mode; chat and Messages clients to
+ * them are translated, Responses clients relayed; Azure serves them in v1.
+ */
+static void
+check_responses_only(const char *path)
+{
+	static const char prices[] = "{\"gpt-5-pro\": {\"mode\": \"responses\", "
+	    "\"input_cost_per_token\": 1.5e-05},\n \"gpt-4o\": {\"mode\": \"chat\"}}\n";
+	struct config *c = NULL;
+	struct routes *r = NULL;
+	struct pricemap_builder *b = NULL;
+	struct price_table *t = NULL;
+	char err[512], url[1024];
+	FILE *f = fopen(path, "w");
+
+	fputs("model_list:\n"
+	    "  - model_name: a\n    litellm_params: {model: openai/responses/o3-pro, api_key: k}\n"
+	    "  - model_name: b\n    litellm_params: {model: openai/my-pro, api_key: k}\n"
+	    "    model_info: {mode: responses}\n"
+	    "  - model_name: c\n    litellm_params: {model: openai/gpt-5-pro, api_key: k}\n"
+	    "  - model_name: d\n    litellm_params: {model: openai/gpt-4o, api_key: k}\n"
+	    "  - model_name: e\n    litellm_params: {model: azure/pro-dep, api_key: k,\n"
+	    "      api_base: https://x.openai.azure.com}\n    model_info: {mode: responses}\n"
+	    "  - model_name: f\n    litellm_params: {model: openai/gpt-5-pro, api_key: k}\n"
+	    "    model_info: {mode: chat}\n", f);
+	fclose(f);
+	if (!ok(config_load(path, &c, err, sizeof(err)) == 0 && routes_build(c, &r, err, sizeof(err)) == 0,
+	    "responses-only config loads: %s", err)) {
+		config_free(c);
+		return;
+	}
+	ok(r->deps[0].dialect == &dialect_responses && strcmp(r->deps[0].model, "o3-pro") == 0,
+	    "openai/responses/M: the Responses dialect, model M (%s)", r->deps[0].model);
+	ok(route_plan(&r->deps[0], EP(ENDPOINT_RESPONSES)) == ROUTE_NATIVE &&
+	    route_plan(&r->deps[0], EP(ENDPOINT_CHAT)) == ROUTE_TRANSLATE &&
+	    route_plan(&r->deps[0], EP(ENDPOINT_MESSAGES)) == ROUTE_TRANSLATE,
+	    "  Responses relayed; chat and Messages translated");
+	ok(route_url(&r->deps[0], EP(ENDPOINT_RESPONSES), url, sizeof(url)) == 0 &&
+	    strcmp(url, "https://api.openai.com/v1/responses") == 0, "  at %s", url);
+	ok(r->deps[1].dialect == &dialect_responses, "model_info.mode responses: the Responses dialect");
+	ok(r->deps[2].dialect == &dialect_openai, "before the prices: gpt-5-pro is chat");
+	ok(r->deps[4].dialect == &dialect_responses &&
+	    route_url(&r->deps[4], EP(ENDPOINT_RESPONSES), url, sizeof(url)) == 0 &&
+	    strcmp(url, "https://x.openai.azure.com/openai/v1/responses") == 0,
+	    "azure: Responses in its v1 API: %s", url);
+	b = pricemap_builder_new();
+	if (b == NULL || pricemap_load_json(b, "modes.json", prices, strlen(prices), err,
+	    sizeof(err)) < 0 || (t = pricemap_compile(b)) == NULL) {
+		ok(0, "modes.json: %s", err);
+	} else {
+		routes_use_modes(r, t);
+		ok(r->deps[2].dialect == &dialect_responses && r->deps[2].shape == USAGE_SHAPE_RESPONSES &&
+		    route_plan(&r->deps[2], EP(ENDPOINT_CHAT)) == ROUTE_TRANSLATE,
+		    "the price map's mode responses: gpt-5-pro speaks Responses, chat is translated");
+		ok(r->deps[3].dialect == &dialect_openai &&
+		    route_plan(&r->deps[3], EP(ENDPOINT_CHAT)) == ROUTE_NATIVE, "gpt-4o (mode chat) stays chat");
+		ok(r->deps[5].dialect == &dialect_openai, "model_info.mode chat wins over the map's responses");
+	}
+	free(t);
+	pricemap_builder_free(b);
+	routes_free(r);
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -347,6 +413,7 @@ main(void)
 	}
 	config_free(c);
 	check_catalogue(path);
+	check_responses_only(path);
 	check_litellm_providers();
 	check_own_names(path);
 	unlink(path);

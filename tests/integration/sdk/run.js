@@ -120,6 +120,9 @@ async function main() {
   // OpenAI Responses -> an Anthropic deployment
   const respCalls = (r) => (r.output || []).filter((o) => o.type === "function_call")
     .map((o) => ({ id: o.call_id, name: o.name, arguments: o.arguments }));
+  // the text of a raw response object: output_text is the SDK's own, added only to what it parses whole
+  const respText = (r) => (r.output || []).filter((o) => o.type === "message")
+    .flatMap((o) => o.content || []).filter((c) => c.type === "output_text").map((c) => c.text).join("");
   await run("openai.responses", async () => {
     const { data, response } = await oa.responses.create({ model: M.claude, instructions: "be brief", input: "hello",
                                                             max_output_tokens: 50 }).withResponse();
@@ -152,7 +155,7 @@ async function main() {
     }
     if (!final) throw new Error("no response.completed event: " + names.join(","));
     const calls = respCalls(final);
-    return { status: final.status, text: final.output_text || "", tool_calls: calls, deltas: args,
+    return { status: final.status, text: respText(final), tool_calls: calls, deltas: args,
              usage: final.usage, headers: hdrs(response) };
   });
 

@@ -1,0 +1,277 @@
+/*
+ * A streamed answer's way through a worker, as a chain of stages
+ * (lib/provider/stage.h), each taking what the one before it pushed:
+ *
+ *   libcurl's bytes -> sse -> usage tap -> relay | translate -> client
+ *
+ * sse cuts the provider's bytes into events (lib/sse.c, as tollctl cuts
+ * recorded streams), keeping each event's bytes as they came; the tap
+ * reads usage from the provider's own events, before anything is changed,
+ * so a translated stream is priced as the native one; relay passes a
+ * same-format stream on byte for byte, holding back its end marker (the
+ * dialect's: [DONE], message_stop, response.completed) until the record is
+ * committed and dropping the usage chunk that tollgate asked for; translate
+ * decodes the events into chat chunks and encodes those in the client's
+ * format (lib/provider/xlate.c), its closing events held likewise; client
+ * hands the bytes to the HTTP side once per delivery.  State lives in the
+ * exchange.  Run by workers.
+ */
+#include "log.h"
+#include "tollgated.h"
+#include "worker.h"
+#include "provider/dialect.h"
+
+static struct buf out;	/* the client's bytes of one delivery: scratch, kept between calls */
+
+/* ---- sse: the provider's bytes into events ---------------------------------- */
+
+/*
+ * One delivery being split: ex->resp holds the bytes taken and not yet
+ * passed on, from stream offset ex->resp_at; sent is the offset up to which
+ * they were pushed on (as an event, or as the bytes between events).
+ */
+struct split {
+	const struct stage_chain	*c;
+	size_t				 at;	/* the sse stage's place in c */
+	struct exchange			*ex;
+	size_t				 sent;
+};
+
+/* The bytes from sent to offset to (comments, blank lines, an event without data) go on. */
+static int
+between(struct split *s, size_t to)
+{
+	struct exchange *ex = s->ex;
+	struct stage_item it = { STAGE_BYTES, NULL, ex->resp.data + (s->sent - ex->resp_at),
+	    to - s->sent, NULL, 0, 0 };
+
+	s->sent = to;
+	return it.len == 0 ? 0 : stage_push(s->c, s->at + 1, &it);
+}
+
+static int
+on_event(void *arg, const char *name, const char *data, size_t len, size_t line)
+{
+	struct split *s = arg;
+	struct exchange *ex = s->ex;
+	size_t from = ex->sse.event_at;
+	struct stage_item it = { STAGE_EVENT, name, data, len,
+	    ex->resp.data + (from - ex->resp_at), ex->sse.at - from, 0 };
+
+	(void)line;
+	if (between(s, from) < 0)
+		return -1;
+	s->sent = ex->sse.at;
+	return stage_push(s->c, s->at + 1, &it);
+}
+
+static int
+sse_push(const struct stage_chain *c, size_t at, const struct stage_item *it)
+{
+	struct exchange *ex = c->arg;
+	struct split s = { c, at, ex, ex->resp_at };
+	struct stage_item next = { it->what == STAGE_END ? STAGE_END : STAGE_FLUSH, NULL, NULL, 0,
+	    NULL, 0, 0 };
+	static const struct stage_item flush = { STAGE_FLUSH, NULL, NULL, 0, NULL, 0, 0 };
+	size_t used;
+	int rc, end = it->what == STAGE_END;
+
+	if (it->what == STAGE_BYTES && buf_append(&ex->resp, it->data, it->len) < 0)
+		return -1;
+	if (ex->drop_lf && !end && it->len > 0 && ex->resp.len == it->len && it->data[0] == '\n')
+		s.sent++;
+	ex->drop_lf = 0;
+	rc = end ? sse_finish(&ex->sse, on_event, &s) :
+	    sse_feed(&ex->sse, it->data, it->len, on_event, &s);
+	if (rc == 0)
+		rc = between(&s, end ? ex->resp_at + ex->resp.len : sse_settled(&ex->sse));
+	if ((used = s.sent - ex->resp_at) > 0) {
+		memmove(ex->resp.data, ex->resp.data + used, ex->resp.len - used);
+		ex->resp.len -= used;
+		ex->resp_at = s.sent;
+	}
+	/* what was made goes to the client even when the rest failed */
+	if (stage_push(c, at + 1, &next) < 0 || (end && stage_push(c, at + 1, &flush) < 0))
+		return -1;
+	return rc;
+}
+
+static const struct stage_ops sse_stage = { "sse", NULL, sse_push, NULL };
+
+/* ---- the usage tap ----------------------------------------------------------------- */
+
+/*
+ * Usage is read from the provider's own events.  Of the events with no
+ * usage in them only the first is parsed, for the model and service tier;
+ * later ones say the same (the last chunk repeats them with the usage).
+ */
+static int
+tap_push(const struct stage_chain *c, size_t at, const struct stage_item *it)
+{
+	struct exchange *ex = c->arg;
+	struct stage_item t;
+
+	if (it->what != STAGE_EVENT || it->len == 0)
+		return stage_push(c, at + 1, it);
+	t = *it;
+	t.usage = usage_maybe_in(it->data, it->len);
+	if (t.usage || ex->events_read == 0)
+		usage_collect(&ex->raw, it->data, it->len, NULL, 0, NULL);
+	ex->events_read++;
+	return stage_push(c, at + 1, &t);
+}
+
+static const struct stage_ops tap_stage = { "usage-tap", NULL, tap_push, NULL };
+
+/* ---- relay: a same-format stream, byte for byte ---------------------------------- */
+
+/*
+ * Once the end marker is held (ex->tail), everything after it goes after
+ * it, so that nothing overtakes it.
+ */
+static int
+relay_push(const struct stage_chain *c, size_t at, const struct stage_item *it)
+{
+	struct exchange *ex = c->arg;
+
+	switch (it->what) {
+	case STAGE_BYTES:
+		return buf_append(ex->tail.len ? &ex->tail : &out, it->data, it->len);
+	case STAGE_EVENT:
+		if (ex->tail.len || ex->dep->dialect->stream_end(it->name, it->data, it->len))
+			return buf_append(&ex->tail, it->raw, it->rawlen);
+		if (ex->strip_usage && it->usage && ex->dep->dialect->usage_chunk(it->data, it->len)) {
+			/* its blank line's CR ended the piece: an LF starting the next is dropped with it */
+			ex->drop_lf = ex->sse.cr;
+			return 0;
+		}
+		return buf_append(&out, it->raw, it->rawlen);
+	default:
+		return stage_push(c, at + 1, it);
+	}
+}
+
+static const struct stage_ops relay_stage = { "relay", NULL, relay_push, NULL };
+
+/* ---- translate: the provider's events to the client's ------------------------------ */
+
+static int
+translate_init(const struct stage_chain *c)
+{
+	struct exchange *ex = c->arg;
+
+	ex->xs = xlate_stream_new(ex->dep->dialect->api, (enum xlate_api)ex->ep->api,
+	    ex->rec.model_requested, ex->include_usage);
+	return ex->xs != NULL ? 0 : -1;
+}
+
+/* After the end, what the provider still sends is not the client's (xlate_stream_event). */
+static int
+translate_push(const struct stage_chain *c, size_t at, const struct stage_item *it)
+{
+	struct exchange *ex = c->arg;
+	struct xlate_out xo = { &out, &ex->tail };
+
+	switch (it->what) {
+	case STAGE_BYTES:
+		return 0;	/* only the translation's events go */
+	case STAGE_EVENT:
+		if (it->len == 0)
+			return 0;
+		if (xlate_stream_event(ex->xs, it->name, it->data, it->len, &xo) < 0) {
+			log_warn("request %s: a stream event of '%s' does not translate; the stream "
+			    "is cut", ex->rec.id, ex->dep->cfg->model);
+			return -1;
+		}
+		return 0;
+	default:
+		return stage_push(c, at + 1, it);
+	}
+}
+
+static void
+translate_fini(const struct stage_chain *c)
+{
+	struct exchange *ex = c->arg;
+
+	xlate_stream_free(ex->xs);
+	ex->xs = NULL;
+}
+
+static const struct stage_ops translate_stage = { "translate", translate_init, translate_push,
+	translate_fini };
+
+/* ---- client ------------------------------------------------------------------------- */
+
+static int
+client_push(const struct stage_chain *c, size_t at, const struct stage_item *it)
+{
+	(void)at;
+	if (it->what == STAGE_FLUSH && out.len) {
+		http_stream(c->arg, out.data, out.len);
+		out.len = 0;
+		if (out.cap > 64 * 1024)
+			buf_release(&out);
+	}
+	return 0;
+}
+
+static const struct stage_ops client_stage = { "client", NULL, client_push, NULL };
+
+/* ---- the chains ----------------------------------------------------------------------- */
+
+static const struct stage_ops *const relayed[] = { &sse_stage, &tap_stage, &relay_stage,
+	&client_stage, NULL };
+static const struct stage_ops *const translated[] = { &sse_stage, &tap_stage, &translate_stage,
+	&client_stage, NULL };
+
+static struct stage_chain
+chain_of(struct exchange *ex)
+{
+	return (struct stage_chain){ ex->chain, ex };
+}
+
+int
+stream_start(struct exchange *ex)
+{
+	struct stage_chain c;
+
+	if (ex->chain != NULL)
+		return 0;
+	ex->chain = ex->plan == ROUTE_TRANSLATE ? translated : relayed;
+	c = chain_of(ex);
+	if (stage_init(&c) < 0) {
+		ex->chain = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+stream_bytes(struct exchange *ex, const char *p, size_t n)
+{
+	struct stage_chain c = chain_of(ex);
+	struct stage_item it = { STAGE_BYTES, NULL, p, n, NULL, 0, 0 };
+
+	return stage_push(&c, 0, &it);
+}
+
+void
+stream_end(struct exchange *ex)
+{
+	struct stage_chain c = chain_of(ex);
+	struct stage_item it = { STAGE_END, NULL, NULL, 0, NULL, 0, 0 };
+
+	if (ex->chain != NULL)
+		stage_push(&c, 0, &it);
+}
+
+void
+stream_stop(struct exchange *ex)
+{
+	struct stage_chain c = chain_of(ex);
+
+	if (ex->chain != NULL)
+		stage_fini(&c);
+	ex->chain = NULL;
+}

@@ -1,0 +1,62 @@
+/*
+ * The stages of a streamed answer, from the provider's bytes to the
+ * client's, in the shape of Varnish's delivery processors: each stage is a
+ * small struct of functions (init, push, fini) that takes what the stage
+ * before it pushed and pushes what it makes to the next, so that libcurl's
+ * push callback drives the whole chain.  A chain is a NULL-ended array of
+ * stages, constant data; what a stage keeps between pushes lives in the
+ * object the chain runs for (arg: a worker's exchange).  The framing stage
+ * comes first (SSE today; a dialect with other framing, AWS event-stream,
+ * brings its own), the client's last.
+ */
+#ifndef TOLLGATE_PROVIDER_STAGE_H
+#define TOLLGATE_PROVIDER_STAGE_H
+
+#include <stddef.h>
+
+enum stage_what {
+	STAGE_BYTES,	/* bytes: into framing, the provider's; after it, those between events */
+	STAGE_EVENT,	/* one event: its name, its data, and its bytes as they came */
+	STAGE_FLUSH,	/* the end of what the provider delivered this time */
+	STAGE_END,	/* the provider's stream ended whole */
+};
+
+struct stage_item {
+	enum stage_what	 what;
+	const char	*name;		/* EVENT: its name, "" when it had none */
+	const char	*data;		/* EVENT: its data; BYTES: the bytes */
+	size_t		 len;
+	const char	*raw;		/* EVENT: its bytes as the provider sent them */
+	size_t		 rawlen;
+	int		 usage;		/* EVENT, after the usage tap: usage may be in it */
+};
+
+struct stage_ops;
+
+struct stage_chain {
+	const struct stage_ops *const	*stages;	/* NULL-ended */
+	void				*arg;
+};
+
+struct stage_ops {
+	const char	*name;
+	int	(*init)(const struct stage_chain *c);			/* 0 or -1; may be NULL */
+	/* takes it from the stage before; pushes to stage at + 1 with stage_push(); 0 or -1 */
+	int	(*push)(const struct stage_chain *c, size_t at, const struct stage_item *it);
+	void	(*fini)(const struct stage_chain *c);			/* may be NULL */
+};
+
+/* Hands it to stage at of c (past the last: taken, nothing done); 0 or -1. */
+static inline int
+stage_push(const struct stage_chain *c, size_t at, const struct stage_item *it)
+{
+	const struct stage_ops *s = c->stages[at];
+
+	return s != NULL ? s->push(c, at, it) : 0;
+}
+
+/* Each stage's init in order; on a failure the ones done are undone: 0 or -1. */
+int stage_init(const struct stage_chain *c);
+void stage_fini(const struct stage_chain *c);
+
+#endif
