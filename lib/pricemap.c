@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "buf.h"
@@ -20,6 +21,7 @@ struct bentry {
 	uint32_t	rates, nrates, ranges, nranges;
 	uint32_t	max_output, max_tokens;	/* max_output_tokens, max_tokens; 0: not given */
 	int64_t		mult_us, mult_fast;
+	uint8_t		native_json;	/* supports_native_structured_output: 0 not given, 1 yes, 2 no */
 };
 
 struct unknown_field {
@@ -422,6 +424,12 @@ entry_field(struct pricemap_builder *b, const char *key, size_t klen,
 		strfield = &b->cur.mode;
 	if (strfield != NULL)
 		return is_null ? 0 : intern(b, val, vlen, strfield);
+	if (!range && klen == 33 && memcmp(key, "supports_native_structured_output", 33) == 0) {
+		/* whether a JSON answer can be asked for as such, or needs a forced tool */
+		b->cur.native_json = is_null ? 0 : (vlen == 4 && strncasecmp(val, "true", 4) == 0) ||
+		    (vlen == 3 && strncasecmp(val, "yes", 3) == 0) ? 1 : 2;
+		return 0;
+	}
 	if (!range && !is_null && ((klen == 17 && memcmp(key, "max_output_tokens", 17) == 0) ||
 	    (klen == 10 && memcmp(key, "max_tokens", 10) == 0)))
 		return entry_limit(b, klen == 10 ? &b->cur.max_tokens : &b->cur.max_output, val, vlen);
@@ -1146,9 +1154,12 @@ pricemap_compile(const struct pricemap_builder *b)
 		e->mult_us = be->mult_us;
 		e->mult_fast = be->mult_fast;
 		e->max_output = be->max_output ? be->max_output : be->max_tokens;
+		e->flags = be->native_json == 1 ? PRICE_NATIVE_JSON : 0;
 		if ((base = builder_base(b, be)) != NULL) {
 			if (e->max_output == 0)
 				e->max_output = base->max_output ? base->max_output : base->max_tokens;
+			if (be->native_json == 0 && base->native_json == 1)
+				e->flags |= PRICE_NATIVE_JSON;
 			if (e->mult_us == 0)
 				e->mult_us = base->mult_us;
 			if (e->mult_fast == 0)

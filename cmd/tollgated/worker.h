@@ -79,7 +79,7 @@ struct exchange {
 	const struct endpoint		*ep;		/* the client's endpoint... */
 	const struct endpoint		*upep;		/* ...and the one called upstream */
 	enum route_plan			 plan;		/* relayed as is, or translated */
-	const struct stage_ops *const	*chain;		/* a stream's stages, once it began */
+	struct stage_chain		 chain;		/* a stream's stages, once it began */
 	struct xlate_stream		*xs;		/* a translated stream's state */
 	struct xlate_error		 xerr;		/* why the request did not translate */
 	int				 stream;	/* the client asked for a stream */

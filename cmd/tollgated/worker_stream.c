@@ -38,15 +38,18 @@ struct split {
 };
 
 /* The bytes from sent to offset to (comments, blank lines, an event without data) go on. */
-static int
+static inline int
 between(struct split *s, size_t to)
 {
 	struct exchange *ex = s->ex;
-	struct stage_item it = { STAGE_BYTES, NULL, ex->resp.data + (s->sent - ex->resp_at),
-	    to - s->sent, NULL, 0, 0 };
+	struct stage_item it = { STAGE_BYTES, NULL, NULL, 0, NULL, 0, 0 };
 
+	if (to == s->sent)
+		return 0;
+	it.data = ex->resp.data + (s->sent - ex->resp_at);
+	it.len = to - s->sent;
 	s->sent = to;
-	return it.len == 0 ? 0 : stage_push(s->c, s->at + 1, &it);
+	return stage_push(s->c, s->at + 1, &it);
 }
 
 static int
@@ -66,13 +69,10 @@ on_event(void *arg, const char *name, const char *data, size_t len, size_t line)
 }
 
 static int
-sse_push(const struct stage_chain *c, size_t at, const struct stage_item *it)
+sse_push(const struct stage_chain *c, size_t at, struct stage_item *it)
 {
 	struct exchange *ex = c->arg;
 	struct split s = { c, at, ex, ex->resp_at };
-	struct stage_item next = { it->what == STAGE_END ? STAGE_END : STAGE_FLUSH, NULL, NULL, 0,
-	    NULL, 0, 0 };
-	static const struct stage_item flush = { STAGE_FLUSH, NULL, NULL, 0, NULL, 0, 0 };
 	size_t used;
 	int rc, end = it->what == STAGE_END;
 
@@ -90,13 +90,15 @@ sse_push(const struct stage_chain *c, size_t at, const struct stage_item *it)
 		ex->resp.len -= used;
 		ex->resp_at = s.sent;
 	}
-	/* what was made goes to the client even when the rest failed */
-	if (stage_push(c, at + 1, &next) < 0 || (end && stage_push(c, at + 1, &flush) < 0))
+	/* what was made goes to the client even when the rest failed (it is done with: reused) */
+	if (end && stage_push(c, at + 1, it) < 0)
 		return -1;
-	return rc;
+	it->what = STAGE_FLUSH;
+	return stage_push(c, at + 1, it) < 0 ? -1 : rc;
 }
 
-static const struct stage_ops sse_stage = { "sse", NULL, sse_push, NULL };
+static const struct stage_ops sse_stage = { "sse", STAGE_TAKES(STAGE_BYTES) |
+	STAGE_TAKES(STAGE_END), NULL, sse_push, NULL };
 
 /* ---- the usage tap ----------------------------------------------------------------- */
 
@@ -106,22 +108,21 @@ static const struct stage_ops sse_stage = { "sse", NULL, sse_push, NULL };
  * later ones say the same (the last chunk repeats them with the usage).
  */
 static int
-tap_push(const struct stage_chain *c, size_t at, const struct stage_item *it)
+tap_push(const struct stage_chain *c, size_t at, struct stage_item *it)
 {
 	struct exchange *ex = c->arg;
-	struct stage_item t;
 
-	if (it->what != STAGE_EVENT || it->len == 0)
-		return stage_push(c, at + 1, it);
-	t = *it;
-	t.usage = usage_maybe_in(it->data, it->len);
-	if (t.usage || ex->events_read == 0)
-		usage_collect(&ex->raw, it->data, it->len, NULL, 0, NULL);
-	ex->events_read++;
-	return stage_push(c, at + 1, &t);
+	if (it->len != 0) {
+		it->usage = usage_maybe_in(it->data, it->len);
+		if (it->usage || ex->events_read == 0)
+			usage_collect(&ex->raw, it->data, it->len, NULL, 0, NULL);
+		ex->events_read++;
+	}
+	return stage_push(c, at + 1, it);
 }
 
-static const struct stage_ops tap_stage = { "usage-tap", NULL, tap_push, NULL };
+static const struct stage_ops tap_stage = { "usage-tap", STAGE_TAKES(STAGE_EVENT), NULL, tap_push,
+	NULL };
 
 /* ---- relay: a same-format stream, byte for byte ---------------------------------- */
 
@@ -130,28 +131,25 @@ static const struct stage_ops tap_stage = { "usage-tap", NULL, tap_push, NULL };
  * it, so that nothing overtakes it.
  */
 static int
-relay_push(const struct stage_chain *c, size_t at, const struct stage_item *it)
+relay_push(const struct stage_chain *c, size_t at, struct stage_item *it)
 {
 	struct exchange *ex = c->arg;
 
-	switch (it->what) {
-	case STAGE_BYTES:
+	(void)at;
+	if (it->what == STAGE_BYTES)
 		return buf_append(ex->tail.len ? &ex->tail : &out, it->data, it->len);
-	case STAGE_EVENT:
-		if (ex->tail.len || ex->dep->dialect->stream_end(it->name, it->data, it->len))
-			return buf_append(&ex->tail, it->raw, it->rawlen);
-		if (ex->strip_usage && it->usage && ex->dep->dialect->usage_chunk(it->data, it->len)) {
-			/* its blank line's CR ended the piece: an LF starting the next is dropped with it */
-			ex->drop_lf = ex->sse.cr;
-			return 0;
-		}
-		return buf_append(&out, it->raw, it->rawlen);
-	default:
-		return stage_push(c, at + 1, it);
+	if (ex->tail.len || ex->dep->dialect->stream_end(it->name, it->data, it->len))
+		return buf_append(&ex->tail, it->raw, it->rawlen);
+	if (ex->strip_usage && it->usage && ex->dep->dialect->usage_chunk(it->data, it->len)) {
+		/* its blank line's CR ended the piece: an LF starting the next is dropped with it */
+		ex->drop_lf = ex->sse.cr;
+		return 0;
 	}
+	return buf_append(&out, it->raw, it->rawlen);
 }
 
-static const struct stage_ops relay_stage = { "relay", NULL, relay_push, NULL };
+static const struct stage_ops relay_stage = { "relay", STAGE_TAKES(STAGE_BYTES) |
+	STAGE_TAKES(STAGE_EVENT), NULL, relay_push, NULL };
 
 /* ---- translate: the provider's events to the client's ------------------------------ */
 
@@ -167,26 +165,20 @@ translate_init(const struct stage_chain *c)
 
 /* After the end, what the provider still sends is not the client's (xlate_stream_event). */
 static int
-translate_push(const struct stage_chain *c, size_t at, const struct stage_item *it)
+translate_push(const struct stage_chain *c, size_t at, struct stage_item *it)
 {
 	struct exchange *ex = c->arg;
 	struct xlate_out xo = { &out, &ex->tail };
 
-	switch (it->what) {
-	case STAGE_BYTES:
+	(void)at;
+	if (it->what == STAGE_BYTES || it->len == 0)
 		return 0;	/* only the translation's events go */
-	case STAGE_EVENT:
-		if (it->len == 0)
-			return 0;
-		if (xlate_stream_event(ex->xs, it->name, it->data, it->len, &xo) < 0) {
-			log_warn("request %s: a stream event of '%s' does not translate; the stream "
-			    "is cut", ex->rec.id, ex->dep->cfg->model);
-			return -1;
-		}
-		return 0;
-	default:
-		return stage_push(c, at + 1, it);
+	if (xlate_stream_event(ex->xs, it->name, it->data, it->len, &xo) < 0) {
+		log_warn("request %s: a stream event of '%s' does not translate; the stream is cut",
+		    ex->rec.id, ex->dep->cfg->model);
+		return -1;
 	}
+	return 0;
 }
 
 static void
@@ -198,16 +190,16 @@ translate_fini(const struct stage_chain *c)
 	ex->xs = NULL;
 }
 
-static const struct stage_ops translate_stage = { "translate", translate_init, translate_push,
-	translate_fini };
+static const struct stage_ops translate_stage = { "translate", STAGE_TAKES(STAGE_BYTES) |
+	STAGE_TAKES(STAGE_EVENT), translate_init, translate_push, translate_fini };
 
 /* ---- client ------------------------------------------------------------------------- */
 
 static int
-client_push(const struct stage_chain *c, size_t at, const struct stage_item *it)
+client_push(const struct stage_chain *c, size_t at, struct stage_item *it)
 {
-	(void)at;
-	if (it->what == STAGE_FLUSH && out.len) {
+	(void)at, (void)it;
+	if (out.len) {
 		http_stream(c->arg, out.data, out.len);
 		out.len = 0;
 		if (out.cap > 64 * 1024)
@@ -216,7 +208,8 @@ client_push(const struct stage_chain *c, size_t at, const struct stage_item *it)
 	return 0;
 }
 
-static const struct stage_ops client_stage = { "client", NULL, client_push, NULL };
+static const struct stage_ops client_stage = { "client", STAGE_TAKES(STAGE_FLUSH), NULL, client_push,
+	NULL };
 
 /* ---- the chains ----------------------------------------------------------------------- */
 
@@ -225,23 +218,15 @@ static const struct stage_ops *const relayed[] = { &sse_stage, &tap_stage, &rela
 static const struct stage_ops *const translated[] = { &sse_stage, &tap_stage, &translate_stage,
 	&client_stage, NULL };
 
-static struct stage_chain
-chain_of(struct exchange *ex)
-{
-	return (struct stage_chain){ ex->chain, ex };
-}
-
 int
 stream_start(struct exchange *ex)
 {
-	struct stage_chain c;
-
-	if (ex->chain != NULL)
+	if (ex->chain.stages != NULL)
 		return 0;
-	ex->chain = ex->plan == ROUTE_TRANSLATE ? translated : relayed;
-	c = chain_of(ex);
-	if (stage_init(&c) < 0) {
-		ex->chain = NULL;
+	ex->chain.stages = ex->plan == ROUTE_TRANSLATE ? translated : relayed;
+	ex->chain.arg = ex;
+	if (stage_init(&ex->chain) < 0) {
+		ex->chain.stages = NULL;
 		return -1;
 	}
 	return 0;
@@ -250,28 +235,24 @@ stream_start(struct exchange *ex)
 int
 stream_bytes(struct exchange *ex, const char *p, size_t n)
 {
-	struct stage_chain c = chain_of(ex);
 	struct stage_item it = { STAGE_BYTES, NULL, p, n, NULL, 0, 0 };
 
-	return stage_push(&c, 0, &it);
+	return stage_push(&ex->chain, 0, &it);
 }
 
 void
 stream_end(struct exchange *ex)
 {
-	struct stage_chain c = chain_of(ex);
 	struct stage_item it = { STAGE_END, NULL, NULL, 0, NULL, 0, 0 };
 
-	if (ex->chain != NULL)
-		stage_push(&c, 0, &it);
+	if (ex->chain.stages != NULL)
+		stage_push(&ex->chain, 0, &it);
 }
 
 void
 stream_stop(struct exchange *ex)
 {
-	struct stage_chain c = chain_of(ex);
-
-	if (ex->chain != NULL)
-		stage_fini(&c);
-	ex->chain = NULL;
+	if (ex->chain.stages != NULL)
+		stage_fini(&ex->chain);
+	ex->chain.stages = NULL;
 }

@@ -126,11 +126,19 @@ on_body(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* d's price entry, for what it says of the model; NULL when it has none. */
+static const struct price_entry *
+entry_of(const struct route_deployment *d, const struct price_view *v)
+{
+	const struct price_table *t = v ? v->table : NULL;
+
+	return t ? price_lookup(t, d->price_name, strlen(d->price_name)) : NULL;
+}
+
 int64_t
 upstream_max_output(const struct route_deployment *d, const struct price_view *v)
 {
-	const struct price_table *t = v ? v->table : NULL;
-	const struct price_entry *e = t ? price_lookup(t, d->price_name, strlen(d->price_name)) : NULL;
+	const struct price_entry *e = entry_of(d, v);
 
 	return e != NULL && e->max_output ? (int64_t)e->max_output :
 	    heritage.config->tollgate.default_max_tokens;
@@ -146,6 +154,7 @@ static int
 upstream_body(struct exchange *ex)
 {
 	struct xlate_opts o = { 0 };
+	const struct price_entry *e;
 
 	ex->strip_usage = 0;
 	if (ex->plan == ROUTE_NATIVE) {
@@ -156,6 +165,7 @@ upstream_body(struct exchange *ex)
 	o.model = ex->dep->model;
 	o.drop_params = ex->dep->drop_params;
 	o.max_tokens = upstream_max_output(ex->dep, ex->view);
+	o.native_json = (e = entry_of(ex->dep, ex->view)) != NULL && (e->flags & PRICE_NATIVE_JSON);
 	o.reasoning_model = xlate_reasoning_model(ex->dep->model);
 	return xlate_request((enum xlate_api)ex->ep->api, ex->dep->dialect->api,
 	    ex->body.data, ex->body.len, &o, &ex->upbody, &ex->xerr);

@@ -22,6 +22,7 @@ config() {	# config EXTRA_TOLLGATE_YAML
 	cat >"$tmp/tollgate.yaml" <<EOT
 tollgate:
   listen: 127.0.0.1
+  user: $bench_user
   port: $gport
   workers: 1
   price_files: [prices.yaml]

@@ -21,7 +21,8 @@ gpt-4o-mini: {input_cost_per_token: 1.5e-7, output_cost_per_token: 6e-7}
 claude-sonnet-4-5: {input_cost_per_token: 3e-6, output_cost_per_token: 1.5e-5}
 EOT
 cat >"$tmp/tollgate.yaml" <<EOT
-tollgate: {listen: 127.0.0.1, port: $gport, workers: 1, price_files: [prices.yaml], keys: [sk-bench]}
+tollgate: {listen: 127.0.0.1, port: $gport, workers: 1, price_files: [prices.yaml], keys: [sk-bench],
+  user: $bench_user}
 model_list:
   - model_name: bench
     litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$mport/v1", api_key: x}

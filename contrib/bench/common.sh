@@ -8,6 +8,9 @@ bench_init() {
 	mockpid=; gwpid=
 	trap 'kill $mockpid $gwpid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 	mport=$((20000 + $$ % 10000)); gport=$((mport + 1))
+	# tollgated started as root becomes tollgate.user (the packaged account, when it exists):
+	# the benchmarks run it as whoever runs them, who owns $tmp
+	bench_user=$(id -un)
 	taskset -c 1 "$build/mockprovider" -l 127.0.0.1 -p $mport -q >/dev/null 2>&1 &
 	mockpid=$!
 }

@@ -78,6 +78,7 @@ start_tollgated() {	# start_tollgated WORKERS
 	cat >"$tmp/tollgate.yaml" <<EOT
 tollgate:
   listen: 127.0.0.1
+  user: $bench_user
   port: $gport
   workers: $1
   price_files: [prices.yaml]

@@ -509,9 +509,54 @@ knobs_from_body(struct json_scan *s, struct mock_call *c, char *err, size_t errl
 }
 
 /*
+ * The tool a tool_choice object forces: Anthropic's {"type": "tool", "name"},
+ * Responses' {"type": "function", "name"}, chat's {"type": "function",
+ * "function": {"name"}}.  0, or -1 on a body that does not scan.
+ */
+static int
+forced_tool(struct json_scan *s, struct mock_call *c)
+{
+	struct json_text key, v, name = { NULL, 0, 0 };
+	enum json_type t;
+	int r, forces = 0;
+
+	if (json_object_begin(s) < 0)
+		return -1;
+	while ((r = json_next_key(s, &key)) > 0) {
+		if (json_text_is(&key, "function") && json_peek(s) == JSON_OBJECT) {
+			if (json_object_begin(s) < 0)
+				return -1;
+			while ((r = json_next_key(s, &key)) > 0)
+				if (!json_text_is(&key, "name") ? json_skip(s) < 0 :
+				    json_scalar(s, &t, &name) < 0)
+					return -1;
+			if (r < 0)
+				return -1;
+		} else if (json_text_is(&key, "type") || json_text_is(&key, "name")) {
+			int is_type = json_text_is(&key, "type");
+
+			if (json_scalar(s, &t, &v) < 0)
+				return -1;
+			if (is_type)
+				forces = json_text_is(&v, "tool") || json_text_is(&v, "function");
+			else
+				name = v;
+		} else if (json_skip(s) < 0)
+			return -1;
+	}
+	if (r < 0)
+		return -1;
+	if (forces && name.ptr != NULL && name.len < MOCK_MODEL_MAX && !name.escaped) {
+		memcpy(c->forced, name.ptr, name.len);
+		c->forced_len = name.len;
+	}
+	return 0;
+}
+
+/*
  * Reads what the answer depends on from a request body: model, stream,
- * stream_options.include_usage and the "mock" knobs.  Everything else is
- * skipped unread.  Returns 0, or -1 with a message in err.
+ * stream_options.include_usage, the tool tool_choice forces and the "mock"
+ * knobs.  Everything else is skipped unread.  Returns 0, or -1 with a message in err.
  */
 static int
 parse_body(const char *body, size_t len, struct mock_call *c, char *err, size_t errlen)
@@ -556,6 +601,9 @@ parse_body(const char *body, size_t len, struct mock_call *c, char *err, size_t 
 					c->include_usage = t == JSON_TRUE;
 			}
 			if (r < 0)
+				return body_error(&s, err, errlen);
+		} else if (json_text_is(&key, "tool_choice") && json_peek(&s) == JSON_OBJECT) {
+			if (forced_tool(&s, c) < 0)
 				return body_error(&s, err, errlen);
 		} else if (json_text_is(&key, "mock")) {
 			if (json_peek(&s) != JSON_OBJECT) {

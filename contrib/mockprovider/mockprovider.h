@@ -64,6 +64,8 @@ struct mock_call {
 	time_t		 created;
 	size_t		 model_len;
 	char		 model[MOCK_MODEL_MAX];	/* JSON string contents, escapes kept */
+	size_t		 forced_len;		/* the tool that tool_choice forces, or 0 */
+	char		 forced[MOCK_MODEL_MAX];
 };
 
 extern const char *const mock_knob_names[MOCK_NKNOBS];

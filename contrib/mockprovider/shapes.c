@@ -522,17 +522,26 @@ messages_frame(struct buf *b, const struct mock_call *c, int i)
 /* ---- tool calls (knob tool_calls: N calls instead of the text) ------------------------ */
 
 /*
- * Call k asks get_weather for Paris; its arguments stream in two pieces,
- * whose JSON-string forms are these (and, joined, the whole arguments).
+ * Call k asks get_weather (or the tool the request forces) for Paris; its
+ * arguments stream in two pieces, whose JSON-string forms are these (and,
+ * joined, the whole arguments).
  */
-#define TOOL_NAME	"get_weather"
 #define ARGS_A		"{\\\"city\\\":\\\"Paris\\\","
 #define ARGS_B		"\\\"n\\\":%d}"
 
+/* A request that forces a tool gets a call of it, as a model forced so would answer. */
 static int
 ncalls(const struct mock_call *c)
 {
-	return (int)c->knob[MOCK_TOOL_CALLS];
+	return c->knob[MOCK_TOOL_CALLS] == 0 && c->forced_len ? 1 : (int)c->knob[MOCK_TOOL_CALLS];
+}
+
+static int
+put_tool_name(struct buf *b, const struct mock_call *c)
+{
+	if (c->forced_len)
+		return buf_append(b, c->forced, c->forced_len);
+	return PUT(b, "get_weather");
 }
 
 static int
@@ -562,8 +571,9 @@ chat_tools_body(struct buf *b, const struct mock_call *c)
 		r |= k ? PUT(b, ",") : 0;
 		r |= PUT(b, "{\"id\":");
 		r |= put_call_id(b, "call_", c, k);
-		r |= PUT(b, ",\"type\":\"function\",\"function\":{\"name\":\"" TOOL_NAME "\","
-		    "\"arguments\":\"");
+		r |= PUT(b, ",\"type\":\"function\",\"function\":{\"name\":\"");
+		r |= put_tool_name(b, c);
+		r |= PUT(b, "\",\"arguments\":\"");
 		r |= put_args(b, k);
 		r |= PUT(b, "\"}}");
 	}
@@ -594,8 +604,10 @@ chat_tools_frame(struct buf *b, const struct mock_call *c, int i)
 		r |= buf_printf(b, ",\"choices\":[{\"index\":0,\"delta\":{%s\"tool_calls\":[{\"index\":%d,"
 		    "\"id\":", k == 0 ? "\"role\":\"assistant\",\"content\":null," : "", k);
 		r |= put_call_id(b, "call_", c, k);
-		r |= PUT(b, ",\"type\":\"function\",\"function\":{\"name\":\"" TOOL_NAME "\","
-		    "\"arguments\":\"\"}}]},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n");
+		r |= PUT(b, ",\"type\":\"function\",\"function\":{\"name\":\"");
+		r |= put_tool_name(b, c);
+		r |= PUT(b, "\",\"arguments\":\"\"}}]},\"logprobs\":null,\"finish_reason\":null}],"
+		    "\"usage\":null}\n\n");
 	} else if (i < n) {
 		r |= buf_printf(b, ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":%d,"
 		    "\"function\":{\"arguments\":\"", k);
@@ -623,7 +635,9 @@ messages_tools_body(struct buf *b, const struct mock_call *c)
 		r |= k ? PUT(b, ",") : 0;
 		r |= PUT(b, "{\"type\":\"tool_use\",\"id\":");
 		r |= put_call_id(b, "toolu_", c, k);
-		r |= buf_printf(b, ",\"name\":\"" TOOL_NAME "\",\"input\":{\"city\":\"Paris\",\"n\":%d}}", k);
+		r |= PUT(b, ",\"name\":\"");
+		r |= put_tool_name(b, c);
+		r |= buf_printf(b, "\",\"input\":{\"city\":\"Paris\",\"n\":%d}}", k);
 	}
 	r |= PUT(b, "],\"stop_reason\":\"tool_use\",\"stop_sequence\":null");
 	if (!no_usage(c)) {
@@ -662,7 +676,9 @@ messages_tools_frame(struct buf *b, const struct mock_call *c, int i)
 		r |= buf_printf(b, "event: content_block_start\ndata: {\"type\":\"content_block_start\","
 		    "\"index\":%d,\"content_block\":{\"type\":\"tool_use\",\"id\":", k);
 		r |= put_call_id(b, "toolu_", c, k);
-		r |= PUT(b, ",\"name\":\"" TOOL_NAME "\",\"input\":{}}}\n\n");
+		r |= PUT(b, ",\"name\":\"");
+		r |= put_tool_name(b, c);
+		r |= PUT(b, "\",\"input\":{}}}\n\n");
 		break;
 	case 1:
 	case 2:
@@ -685,7 +701,9 @@ put_function_call(struct buf *b, const struct mock_call *c, int k, int done)
 	    c->seq, k);
 
 	r |= put_call_id(b, "call_", c, k);
-	r |= PUT(b, ",\"name\":\"" TOOL_NAME "\",\"arguments\":\"");
+	r |= PUT(b, ",\"name\":\"");
+	r |= put_tool_name(b, c);
+	r |= PUT(b, "\",\"arguments\":\"");
 	if (done)
 		r |= put_args(b, k);
 	return r | buf_printf(b, "\",\"status\":\"%s\"}", done ? "completed" : "in_progress");

@@ -36,7 +36,24 @@ struct req {
 	json_int_t		 max_tokens;	/* chat -> messages: -1 when the client gave none */
 	json_int_t		 budget;	/* chat -> messages: the thinking budget, or 0 */
 	int			 parallel;	/* chat -> messages: parallel_tool_calls, -1 unset */
+	json_t			*json_schema;	/* chat -> messages: a JSON answer by a forced tool */
 };
+
+/*
+ * A JSON answer from a model without structured output of its own (the price
+ * map's supports_native_structured_output) is asked for as a call of this
+ * tool, forced, whose input is the answer; the answer's call of it comes back
+ * as the message's text, streamed or not.  The name is tollgate's, so that no
+ * client's tool is taken for it (a client's tool of that name is refused).
+ */
+#define JSON_TOOL	"tollgate_json"
+
+/* Whether block b is a call of JSON_TOOL. */
+static int
+json_tool_call(json_t *b)
+{
+	return xt_str_is(b, "type", "tool_use") && xt_str_is(b, "name", JSON_TOOL);
+}
 
 /* The type of the block at path, or NULL with e set. */
 static const char *
@@ -945,6 +962,7 @@ c2m_reasoning(struct xt_req *x, const char *key, json_t *v)
 static int
 c2m_response_format(struct xt_req *x, const char *key, json_t *v)
 {
+	struct req *r = (struct req *)x;
 	const char *t = json_string_value(json_object_get(v, "type"));
 	json_t *schema = json_object_get(json_object_get(v, "json_schema"), "schema");
 
@@ -953,15 +971,19 @@ c2m_response_format(struct xt_req *x, const char *key, json_t *v)
 	if (strcmp(t, "text") == 0)
 		return 0;
 	if (strcmp(t, "json_object") == 0)
-		return xt_no_equivalent(x, key, "json_object");
-	if (strcmp(t, "json_schema") != 0)
+		schema = NULL;	/* any object: the forced tool's input */
+	else if (strcmp(t, "json_schema") != 0)
 		return xt_bad(x->e, "response_format.type", "'response_format.type' must be text, "
 		    "json_object or json_schema");
-	if (!json_is_object(schema))
+	else if (!json_is_object(schema))
 		return xt_bad(x->e, "response_format.json_schema.schema",
 		    "'response_format.json_schema.schema' must be an object");
-	return xt_put(x->out, "output_format", json_pack("{s:s,s:O}", "type", "json_schema",
-	    "schema", schema)) < 0 ? xt_oom(x->e) : 0;
+	if (schema != NULL && x->o->native_json)
+		return xt_put(x->out, "output_format", json_pack("{s:s,s:O}", "type", "json_schema",
+		    "schema", schema)) < 0 ? xt_oom(x->e) : 0;
+	json_decref(r->json_schema);
+	r->json_schema = schema ? json_incref(schema) : json_pack("{s:s}", "type", "object");
+	return r->json_schema != NULL ? 0 : xt_oom(x->e);
 }
 
 static int
@@ -980,6 +1002,9 @@ c2m_tool_def(struct xt_req *x, json_t *tool, json_t *tools, size_t i)
 	xt_at(p, "tools[%zu].function", i);
 	if ((name = xt_need_string(fn, "name", p, r->x.e)) == NULL)
 		return -1;
+	if (strcmp(json_string_value(name), JSON_TOOL) == 0)
+		return xt_bad(r->x.e, p, "'%s.name': '" JSON_TOOL "' is the name tollgate gives a "
+		    "JSON answer's tool: name the tool otherwise", p);
 	params = json_object_get(fn, "parameters");
 	desc = json_object_get(fn, "description");
 	strict = json_object_get(fn, "strict");
@@ -1073,6 +1098,27 @@ static const struct xt_field c2m_fields[] = {
 	{ NULL, NULL }
 };
 
+/*
+ * A JSON answer by a forced call of JSON_TOOL, beside the client's tools:
+ * forced, as no other call is wanted; only offered when thinking is on,
+ * which Anthropic does not let a forced tool share.
+ */
+static int
+c2m_json_tool(struct req *r)
+{
+	json_t *tools = json_object_get(r->x.out, "tools");
+
+	if (tools == NULL && xt_put(r->x.out, "tools", tools = json_array()) < 0)
+		return xt_oom(r->x.e);
+	if (json_array_append_new(tools, json_pack("{s:s,s:s,s:O}", "name", JSON_TOOL,
+	    "description", "The answer, as a JSON value that follows this schema.",
+	    "input_schema", r->json_schema)) < 0 ||
+	    xt_put(r->x.out, "tool_choice", r->budget > 0 ? json_pack("{s:s}", "type", "auto") :
+	    json_pack("{s:s,s:s}", "type", "tool", "name", JSON_TOOL)) < 0)
+		return xt_oom(r->x.e);
+	return 0;
+}
+
 /* What depends on several fields: system, max_tokens against thinking, parallel calls. */
 static int
 c2m_finish(struct req *r)
@@ -1096,6 +1142,8 @@ c2m_finish(struct req *r)
 	}
 	if (xt_put(r->x.out, "max_tokens", json_integer(max)) < 0)
 		return xt_oom(r->x.e);
+	if (r->json_schema != NULL)
+		return c2m_json_tool(r);
 	if (tools == NULL) {
 		/* a choice among no tools is refused */
 		json_object_del(r->x.out, "tool_choice");
@@ -1134,9 +1182,11 @@ messages_request_from_chat(json_t *chat, const struct xlate_opts *o, struct xlat
 	    xt_fields(&r.x, chat, c2m_fields) < 0 || c2m_finish(&r) < 0)
 		goto fail;
 	json_decref(r.system);
+	json_decref(r.json_schema);
 	return r.x.out;
 fail:
 	json_decref(r.system);
+	json_decref(r.json_schema);
 	json_decref(r.x.out);
 	return NULL;
 }
@@ -1256,6 +1306,13 @@ r2c_block(json_t *b, struct buf *text, struct buf *thinking, json_t *calls)
 		return xt_join(thinking, v, "");
 	if (strcmp(t, "tool_use") != 0)
 		return 0;	/* server tool blocks and the like: nothing chat can say */
+	if (json_tool_call(b)) {
+		/* the JSON answer asked for: the text */
+		args = json_dumps(json_object_get(b, "input"), JSON_COMPACT | JSON_ENCODE_ANY);
+		rc = args ? buf_append(text, args, strlen(args)) : -1;
+		free(args);
+		return rc;
+	}
 	id = json_object_get(b, "id");
 	name = json_object_get(b, "name");
 	input = json_object_get(b, "input");
@@ -1303,18 +1360,21 @@ messages_response_to_chat(json_t *resp, struct xlate_error *e)
 	json_t *content = json_object_get(resp, "content"), *msg, *usage, *out;
 	json_t *id = json_object_get(resp, "id"), *model = json_object_get(resp, "model");
 	struct counts c = { 0 };
+	const char *finish;
 
 	if (!json_is_object(resp) || !json_is_array(content))
 		return xlate_fail(e, 502, NULL, "the provider's answer has no 'content'");
 	counts_read(&c, json_object_get(resp, "usage"));
 	msg = r2c_message(content);
 	usage = counts_chat(&c);
+	finish = finish_of(json_string_value(json_object_get(resp, "stop_reason")));
+	if (strcmp(finish, "tool_calls") == 0 && json_object_get(msg, "tool_calls") == NULL)
+		finish = "stop";	/* the call was JSON_TOOL's: the answer */
 	out = json_pack("{s:o,s:s,s:I,s:o,s:[{s:i,s:o,s:s,s:n}],s:o}",
 	    "id", json_is_string(id) ? json_incref(id) : json_string(""), "object", "chat.completion",
 	    "created", (json_int_t)time(NULL),
 	    "model", json_is_string(model) ? json_incref(model) : json_string(""),
-	    "choices", "index", 0, "message", msg, "finish_reason",
-	    finish_of(json_string_value(json_object_get(resp, "stop_reason"))), "logprobs",
+	    "choices", "index", 0, "message", msg, "finish_reason", finish, "logprobs",
 	    "usage", usage);
 	if (out == NULL)
 		return xlate_fail(e, 500, NULL, "out of memory translating the answer");
@@ -1431,7 +1491,7 @@ messages_response_from_chat(json_t *chat, const char *model, struct xlate_error 
 /* A tool_use block of the stream and its OpenAI index. */
 struct tool_at {
 	json_int_t	block;
-	int		index;
+	int		index;		/* the OpenAI index; -1: JSON_TOOL's, its input the text */
 };
 
 struct decoder {
@@ -1440,6 +1500,7 @@ struct decoder {
 	struct counts	 usage;
 	struct tool_at	*tools;
 	size_t		 ntools, captools;
+	int		 ncalls;	/* tool calls told the client (JSON_TOOL's is not one) */
 };
 
 static void *
@@ -1496,30 +1557,33 @@ dec_block_start(struct decoder *s, json_t *ev, xlate_chunk_fn emit, void *arg)
 	json_t *b = json_object_get(ev, "content_block"), *idx = json_object_get(ev, "index");
 	const char *t = json_string_value(json_object_get(b, "type"));
 	json_t *id = json_object_get(b, "id"), *name = json_object_get(b, "name");
-	int k = (int)s->ntools;
+	int k = (int)s->ncalls;
 
 	if (t == NULL || strcmp(t, "tool_use") != 0)
 		return 0;	/* text and thinking blocks open empty: their deltas follow */
 	if (ARRAY_GROW(s->tools, s->ntools, s->captools) < 0)
 		return -1;
 	s->tools[s->ntools].block = json_is_integer(idx) ? json_integer_value(idx) : -1;
-	s->tools[s->ntools++].index = k;
+	s->tools[s->ntools++].index = json_tool_call(b) ? -1 : k;
+	if (json_tool_call(b))
+		return 0;	/* its input_json_delta pieces are the text */
+	s->ncalls++;
 	return dec_emit(s, json_pack("{s:[{s:i,s:o,s:s,s:{s:o,s:s}}]}", "tool_calls", "index", k,
 	    "id", json_is_string(id) ? json_incref(id) : json_string(""), "type", "function",
 	    "function", "name", json_is_string(name) ? json_incref(name) : json_string(""),
 	    "arguments", ""), NULL, emit, arg);
 }
 
-/* The OpenAI index of the tool_use block of index idx: the last one when unnamed. */
-static int
-dec_tool_index(struct decoder *s, json_t *idx)
+/* The tool_use block of index idx: the last one when unnamed; NULL for none. */
+static const struct tool_at *
+dec_tool(struct decoder *s, json_t *idx)
 {
 	size_t i;
 
 	for (i = s->ntools; i-- > 0;)
 		if (!json_is_integer(idx) || s->tools[i].block == json_integer_value(idx))
-			return s->tools[i].index;
-	return -1;
+			return &s->tools[i];
+	return NULL;
 }
 
 static int
@@ -1527,7 +1591,7 @@ dec_block_delta(struct decoder *s, json_t *ev, xlate_chunk_fn emit, void *arg)
 {
 	json_t *d = json_object_get(ev, "delta"), *v;
 	const char *t = json_string_value(json_object_get(d, "type"));
-	int k;
+	const struct tool_at *k;
 
 	if (t == NULL)
 		return 0;
@@ -1535,22 +1599,25 @@ dec_block_delta(struct decoder *s, json_t *ev, xlate_chunk_fn emit, void *arg)
 		return dec_emit(s, json_pack("{s:O}", "content", v), NULL, emit, arg);
 	if (strcmp(t, "thinking_delta") == 0 && json_is_string(v = json_object_get(d, "thinking")))
 		return dec_emit(s, json_pack("{s:O}", "reasoning_content", v), NULL, emit, arg);
-	if (strcmp(t, "input_json_delta") == 0 &&
-	    json_is_string(v = json_object_get(d, "partial_json")) &&
-	    (k = dec_tool_index(s, json_object_get(ev, "index"))) >= 0)
-		return dec_emit(s, json_pack("{s:[{s:i,s:{s:O}}]}", "tool_calls", "index", k,
-		    "function", "arguments", v), NULL, emit, arg);
-	return 0;	/* signature_delta, citations_delta: nothing chat carries */
+	if (strcmp(t, "input_json_delta") != 0 || !json_is_string(v = json_object_get(d,
+	    "partial_json")) || (k = dec_tool(s, json_object_get(ev, "index"))) == NULL)
+		return 0;	/* signature_delta, citations_delta: nothing chat carries */
+	if (k->index < 0)	/* JSON_TOOL's input: the answer's text */
+		return dec_emit(s, json_pack("{s:O}", "content", v), NULL, emit, arg);
+	return dec_emit(s, json_pack("{s:[{s:i,s:{s:O}}]}", "tool_calls", "index", k->index,
+	    "function", "arguments", v), NULL, emit, arg);
 }
 
 static int
 dec_message_delta(struct decoder *s, json_t *ev, xlate_chunk_fn emit, void *arg)
 {
 	json_t *d = json_object_get(ev, "delta");
+	const char *finish = finish_of(json_string_value(json_object_get(d, "stop_reason")));
 
 	counts_read(&s->usage, json_object_get(ev, "usage"));
-	return dec_emit(s, json_object(),
-	    finish_of(json_string_value(json_object_get(d, "stop_reason"))), emit, arg);
+	if (strcmp(finish, "tool_calls") == 0 && s->ncalls == 0)
+		finish = "stop";	/* the call was JSON_TOOL's: the answer */
+	return dec_emit(s, json_object(), finish, emit, arg);
 }
 
 static int

@@ -38,20 +38,34 @@ struct stage_chain {
 	void				*arg;
 };
 
+#define STAGE_TAKES(w)	(1u << (w))
+
 struct stage_ops {
 	const char	*name;
+	unsigned	 takes;		/* STAGE_TAKES() of what it acts on; the rest passes it by */
 	int	(*init)(const struct stage_chain *c);			/* 0 or -1; may be NULL */
-	/* takes it from the stage before; pushes to stage at + 1 with stage_push(); 0 or -1 */
-	int	(*push)(const struct stage_chain *c, size_t at, const struct stage_item *it);
+	/*
+	 * Takes it from the stage before and pushes to stage at + 1 with
+	 * stage_push(); it may note what it learnt on the item as it passes
+	 * (the usage tap sets it->usage), so nothing is copied.  0 or -1.
+	 */
+	int	(*push)(const struct stage_chain *c, size_t at, struct stage_item *it);
 	void	(*fini)(const struct stage_chain *c);			/* may be NULL */
 };
 
-/* Hands it to stage at of c (past the last: taken, nothing done); 0 or -1. */
+/*
+ * Hands it to the first stage from at on that takes it (past the last:
+ * taken, nothing done); 0 or -1.  A stage is not called for what it would
+ * only pass on: a same-format stream's flush goes from the framing straight
+ * to the client.
+ */
 static inline int
-stage_push(const struct stage_chain *c, size_t at, const struct stage_item *it)
+stage_push(const struct stage_chain *c, size_t at, struct stage_item *it)
 {
-	const struct stage_ops *s = c->stages[at];
+	const struct stage_ops *s;
 
+	while ((s = c->stages[at]) != NULL && !(s->takes & STAGE_TAKES(it->what)))
+		at++;
 	return s != NULL ? s->push(c, at, it) : 0;
 }
 

@@ -25,6 +25,7 @@ struct xlate_opts {
 	int		 drop_params;	/* drop a field with no equivalent, else refuse it */
 	int64_t		 max_tokens;	/* for a format that requires a limit and got none */
 	int		 reasoning_model; /* OpenAI's o-series and the like: max_completion_tokens */
+	int		 native_json;	/* the model answers in JSON when asked to; else a forced tool */
 };
 
 /* Why a translation refused: an error for the client, in its format. */

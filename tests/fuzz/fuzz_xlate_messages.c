@@ -39,7 +39,7 @@ check_tree(json_t *out, const struct xlate_error *e)
 static void
 requests(json_t *body, int drop, int reasoning)
 {
-	struct xlate_opts o = { "fuzz-model", drop, reasoning ? 0 : 333, reasoning };
+	struct xlate_opts o = { "fuzz-model", drop, reasoning ? 0 : 333, reasoning, drop };
 	struct xlate_error e = { 0 };
 	json_t *chat, *back;
 

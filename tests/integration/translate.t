@@ -56,6 +56,7 @@ EXTRA = "".join([
     openai_dep("g"),
     openai_dep("g-429", {"X-Mock-status": "429"}),
     anthropic_dep("c-tools", {"X-Mock-tool_calls": "2"}),
+    anthropic_dep("c-native").replace("claude-sonnet-4-5", "claude-native-9"),
     openai_dep("g-tools", {"X-Mock-tool_calls": "2"}),
     # LiteLLM's openai/responses/: a model served in the Responses dialect
     openai_dep("r").replace("openai/gpt-4o-mini", "openai/responses/gpt-4o-mini"),
@@ -480,6 +481,52 @@ def test_responses_upstream(gw, mock):
     eq([json.loads(got[k]) for k in sorted(got)], WEATHER, "  streamed: argument deltas by index")
 
 
+def test_json_output(gw, mock):
+    """response_format to Anthropic: a forced tool whose input is the answer, for a model without
+    structured output of its own; output_format for one with it (the price map says which)."""
+    schema = {"type": "object", "properties": {"city": {"type": "string"}, "n": {"type": "integer"}}}
+    body = {"model": "c", "messages": [{"role": "user", "content": "weather as JSON"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "w", "schema": schema}}}
+    st, h, data = gw.post("/v1/chat/completions", body)
+    m = json.loads(data)["choices"][0] if st == 200 else {}
+    ok(st == 200 and json.loads(m.get("message", {}).get("content") or "null") == WEATHER[0] and
+       not m["message"].get("tool_calls") and m.get("finish_reason") == "stop",
+       "json_schema -> Anthropic: the forced tool's input is the answer's text, finish 'stop'", m)
+    _, up = judged_valid(mock, "json_schema -> a forced tool")
+    eq([(t.get("name"), t.get("input_schema")) for t in up.get("tools", [])], [("tollgate_json", schema)],
+       "  the schema became the tool's input_schema")
+    eq(up.get("tool_choice"), {"type": "tool", "name": "tollgate_json"}, "  and the tool is forced")
+    st, h, data = gw.post("/v1/chat/completions", dict(body, stream=True))
+    text, finish = "", None
+    for _, d in sse(data):
+        for c in (d.get("choices") or []) if isinstance(d, dict) else []:
+            text += c.get("delta", {}).get("content") or ""
+            finish = c.get("finish_reason") or finish
+            ok(not c.get("delta", {}).get("tool_calls"), "  streamed: no tool call shows", c)
+    ok(json.loads(text or "null") == WEATHER[0] and finish == "stop",
+       "  streamed: the input_json_delta pieces are the content", (text, finish))
+    st, h, data = gw.post("/v1/responses", {"model": "c", "input": "weather as JSON", "text": {
+        "format": {"type": "json_schema", "name": "w", "schema": schema}}})
+    r = json.loads(data) if st == 200 else {}
+    texts = [p.get("text") for it in r.get("output", []) if it.get("type") == "message"
+             for p in it.get("content", []) if p.get("type") == "output_text"]
+    ok(texts and json.loads(texts[0]) == WEATHER[0], "  a Responses client's text.format alike", r)
+    json_rec = gw.record(h.get("x-tollgate-request-id"))
+    ok(json_rec and cost_of(json_rec) > 0, "  priced from the provider's usage", json_rec)
+
+    st, h, data = gw.post("/v1/chat/completions", dict(body, model="c-native"))
+    _, up = judged_valid(mock, "json_schema -> output_format")
+    ok(st == 200 and up.get("output_format") == {"type": "json_schema", "schema": schema} and
+       "tools" not in up, "a model with structured output (supports_native_structured_output): "
+       "output_format, no tool", up)
+    st, h, data = gw.post("/v1/chat/completions", {"model": "c", "messages": [
+        {"role": "user", "content": "x"}], "tools": [{"type": "function", "function": {
+            "name": "tollgate_json", "parameters": {"type": "object"}}}]})
+    e = json.loads(data).get("error", {})
+    ok(st == 400 and e.get("param") == "tools[0].function" and "tollgate_json" in e.get("message", ""),
+       "a client's tool named tollgate_json: 400 naming it", (st, e))
+
+
 def test_errors_and_params(gw, mock):
     st, h, data = gw.post("/v1/messages", {"model": "g-429", "max_tokens": 10,
                                            "messages": [{"role": "user", "content": "x"}]})
@@ -531,11 +578,18 @@ def test_check_config(gw):
 
 def main():
     mock = Mock()
-    gw = Gateway(mock, EXTRA.replace("%(mock)d", str(mock.port)))
+
+    def native_json_model(g):
+        # a Claude the price map says has structured output of its own
+        with open(os.path.join(g.dir, "prices.yaml"), "a") as f:
+            f.write("claude-native-9:\n  input_cost_per_token: 3e-6\n  output_cost_per_token: 1.5e-5\n"
+                    "  supports_native_structured_output: true\n")
+    gw = Gateway(mock, EXTRA.replace("%(mock)d", str(mock.port)), prepare=native_json_model)
     try:
         for t in (test_chat_to_anthropic, test_chat_stream_to_anthropic, test_tool_requests,
                   test_anthropic_to_openai, test_tools_anthropic_to_openai, test_responses,
-                  test_tool_answers, test_responses_upstream, test_errors_and_params):
+                  test_tool_answers, test_responses_upstream, test_json_output,
+                  test_errors_and_params):
             try:
                 t(gw, mock)
             except Exception as e:  # a shape that is not there: that test fails, the others run

@@ -150,6 +150,24 @@ main(void)
 	free(t);
 	pricemap_builder_free(b);
 
+	/* supports_native_structured_output: a JSON answer asked as such, not by a forced tool */
+	b = pricemap_builder_new();
+	ok(load_json(b, "json.json", "{\"n\": {\"supports_native_structured_output\": true}, "
+	    "\"f\": {\"supports_native_structured_output\": false}, \"u\": {\"mode\": \"chat\"}, "
+	    "\"nb\": {\"base_model\": \"n\", \"input_cost_per_token\": 1e-6}, "
+	    "\"fb\": {\"base_model\": \"n\", \"input_cost_per_token\": 1e-6, "
+	    "\"supports_native_structured_output\": false}}", err,
+	    sizeof(err)) == 0 && pricemap_warnings(b) == NULL, "native JSON flags load, no warning: %s",
+	    err);
+	t = pricemap_compile(b);
+	ok((e = price_lookup(t, "n", 1)) && (e->flags & PRICE_NATIVE_JSON), "true: native JSON");
+	ok((e = price_lookup(t, "f", 1)) && !(e->flags & PRICE_NATIVE_JSON), "false: a forced tool");
+	ok((e = price_lookup(t, "u", 1)) && !(e->flags & PRICE_NATIVE_JSON), "unsaid: a forced tool");
+	ok((e = price_lookup(t, "nb", 2)) && (e->flags & PRICE_NATIVE_JSON), "inherited from the base_model");
+	ok((e = price_lookup(t, "fb", 2)) && !(e->flags & PRICE_NATIVE_JSON), "unless the entry says false");
+	free(t);
+	pricemap_builder_free(b);
+
 	/* Errors name the file, line and column. */
 	b = pricemap_builder_new();
 	ok(load_json(b, "bad.json", "{\"m\": {\n\"input_cost_per_token\": 1e-6,,}}",

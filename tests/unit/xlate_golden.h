@@ -30,6 +30,7 @@ struct gcase {
 	int		 drop_params;
 	int		 reasoning_model;
 	int64_t		 max_tokens;
+	int		 native_json;	/* xlate_opts.native_json */
 };
 
 
@@ -99,7 +100,8 @@ refusal(const struct xlate_error *e)
 static json_t *
 run_tree(const struct gcase *c, json_t *in)
 {
-	struct xlate_opts o = { "up-model", c->drop_params, c->max_tokens, c->reasoning_model };
+	struct xlate_opts o = { "up-model", c->drop_params, c->max_tokens, c->reasoning_model,
+	    c->native_json };
 	struct xlate_error e = { 0 };
 	json_t *got = NULL;
 
@@ -265,7 +267,7 @@ golden(const struct gcase *c)
 static void
 golden_malformed_trees(const char *const *garbage, size_t n)
 {
-	struct xlate_opts o = { NULL, 0, 0, 0 };
+	struct xlate_opts o = { NULL, 0, 0, 0, 0 };
 	struct xlate_error e;
 	json_t *in, *out;
 	size_t i;
