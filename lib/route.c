@@ -225,7 +225,8 @@ set_auth(const struct config *c, struct route_deployment *d)
 		key = env_first(d->entry->key_env);
 	if (key != NULL)
 		snprintf(d->auth, sizeof(d->auth), how == CATALOGUE_X_API_KEY ? "x-api-key: %s" :
-		    how == CATALOGUE_API_KEY ? "api-key: %s" : "Authorization: Bearer %s", key);
+		    how == CATALOGUE_API_KEY ? "api-key: %s" : how == CATALOGUE_GOOG_API_KEY ?
+		    "x-goog-api-key: %s" : "Authorization: Bearer %s", key);
 	if (d->entry != NULL && (d->entry->quirks & CATALOGUE_AZURE)) {
 		v = d->cfg->api_version ? d->cfg->api_version : getenv("AZURE_API_VERSION");
 		snprintf(d->api_version, sizeof(d->api_version), "%s", v && *v ? v : "2024-10-21");
@@ -333,9 +334,10 @@ route_plan(const struct route_deployment *d, const struct endpoint *ep)
 }
 
 int
-route_url(const struct route_deployment *d, const struct endpoint *ep, char *out, size_t outlen)
+route_url(const struct route_deployment *d, const struct endpoint *ep, int stream, char *out,
+    size_t outlen)
 {
-	return d->dialect->url(d, ep->id, out, outlen);
+	return d->dialect->url(d, ep->id, stream, out, outlen);
 }
 
 void

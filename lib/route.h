@@ -76,11 +76,12 @@ enum route_plan route_plan(const struct route_deployment *d, const struct endpoi
 
 /*
  * The upstream URL of endpoint ep on deployment d (for a translated
- * request, the endpoint of d's own format).  0, or -1 when d does not
+ * request, the endpoint of d's own format; stream: the client asked for a
+ * stream, which some dialects say in the URL).  0, or -1 when d does not
  * serve it.
  */
-int route_url(const struct route_deployment *d, const struct endpoint *ep, char *out,
-    size_t outlen);
+int route_url(const struct route_deployment *d, const struct endpoint *ep, int stream,
+    char *out, size_t outlen);
 
 /*
  * Adds every deployment that has prices or a base_model of its own to the

@@ -172,11 +172,12 @@ void http_stream(struct exchange *ex, const char *data, size_t len);
  * worker_stream.c: a streamed answer's stages.  stream_start() picks and
  * sets up the chain at the stream's first bytes (0 or -1), stream_bytes()
  * takes each delivery (0, or -1: cut the transfer), stream_end() the end of
- * a stream that came whole, stream_stop() tears it down (a retry, the end).
+ * the transfer (whole: the body came whole, else it was cut), stream_stop()
+ * tears it down (a retry, the end).
  */
 int stream_start(struct exchange *ex);
 int stream_bytes(struct exchange *ex, const char *p, size_t n);
-void stream_end(struct exchange *ex);
+void stream_end(struct exchange *ex, int whole);
 void stream_stop(struct exchange *ex);
 
 /* worker_upstream.c */

@@ -74,7 +74,7 @@ sse_push(const struct stage_chain *c, size_t at, struct stage_item *it)
 	struct exchange *ex = c->arg;
 	struct split s = { c, at, ex, ex->resp_at };
 	size_t used;
-	int rc, end = it->what == STAGE_END;
+	int rc, end = it->what == STAGE_END || it->what == STAGE_CUT;
 
 	if (it->what == STAGE_BYTES && buf_append(&ex->resp, it->data, it->len) < 0)
 		return -1;
@@ -98,7 +98,7 @@ sse_push(const struct stage_chain *c, size_t at, struct stage_item *it)
 }
 
 static const struct stage_ops sse_stage = { "sse", STAGE_TAKES(STAGE_BYTES) |
-	STAGE_TAKES(STAGE_END), NULL, sse_push, NULL };
+	STAGE_TAKES(STAGE_END) | STAGE_TAKES(STAGE_CUT), NULL, sse_push, NULL };
 
 /* ---- the usage tap ----------------------------------------------------------------- */
 
@@ -171,6 +171,8 @@ translate_push(const struct stage_chain *c, size_t at, struct stage_item *it)
 	struct xlate_out xo = { &out, &ex->tail };
 
 	(void)at;
+	if (it->what == STAGE_END)	/* a dialect whose stream ends with its body: its end */
+		return xlate_stream_finish(ex->xs, &xo);
 	if (it->what == STAGE_BYTES || it->len == 0)
 		return 0;	/* only the translation's events go */
 	if (xlate_stream_event(ex->xs, it->name, it->data, it->len, &xo) < 0) {
@@ -191,7 +193,8 @@ translate_fini(const struct stage_chain *c)
 }
 
 static const struct stage_ops translate_stage = { "translate", STAGE_TAKES(STAGE_BYTES) |
-	STAGE_TAKES(STAGE_EVENT), translate_init, translate_push, translate_fini };
+	STAGE_TAKES(STAGE_EVENT) | STAGE_TAKES(STAGE_END), translate_init, translate_push,
+	translate_fini };
 
 /* ---- client ------------------------------------------------------------------------- */
 
@@ -241,9 +244,9 @@ stream_bytes(struct exchange *ex, const char *p, size_t n)
 }
 
 void
-stream_end(struct exchange *ex)
+stream_end(struct exchange *ex, int whole)
 {
-	struct stage_item it = { STAGE_END, NULL, NULL, 0, NULL, 0, 0 };
+	struct stage_item it = { whole ? STAGE_END : STAGE_CUT, NULL, NULL, 0, NULL, 0, 0 };
 
 	if (ex->chain.stages != NULL)
 		stage_push(&ex->chain, 0, &it);

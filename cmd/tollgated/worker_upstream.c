@@ -297,7 +297,7 @@ upstream_start(struct exchange *ex)
 	ex->plan = route_plan(ex->dep, ex->ep);
 	ex->upep = ex->plan == ROUTE_NATIVE ? ex->ep : endpoint_of_api(ex->dep->dialect->api);
 	if (ex->plan == ROUTE_NONE || ex->upep == NULL ||
-	    route_url(ex->dep, ex->upep, url, sizeof(url)) < 0 || upstream_body(ex) < 0)
+	    route_url(ex->dep, ex->upep, ex->stream, url, sizeof(url)) < 0 || upstream_body(ex) < 0)
 		return -1;
 	stream_stop(ex);	/* a retry's stream starts over */
 	ex->status = 0;
@@ -388,7 +388,7 @@ transfer_done(struct exchange *ex, CURLcode rc)
 	}
 	/* after a write error (out of memory) the splitter's state is not to be trusted */
 	if (ex->started && ex->event_stream && rc != CURLE_WRITE_ERROR)
-		stream_end(ex);
+		stream_end(ex, rc == CURLE_OK);
 	if (rc != CURLE_OK && ex->req != NULL) {
 		ex->rec.flags |= RECORD_FLAG_UPSTREAM_FAILED;
 		if (ex->started)

@@ -1,7 +1,7 @@
 /*
  * The mock provider's judge: whether a request body is one the real provider
  * would take, by the rules its API reference states (Anthropic Messages,
- * OpenAI chat completions, OpenAI Responses).  Written here from those
+ * OpenAI chat completions, OpenAI Responses, Gemini's generateContent).  Written here from those
  * references and nothing of tollgate's: the translators in lib/provider/
  * build these bodies, and a judge that shared their code would agree with
  * their bugs.  It reads a whole body with jansson and says the first thing
@@ -695,6 +695,157 @@ r_request(struct judge *j, json_t *req)
 	return r_input(j, json_object_get(req, "input"));
 }
 
+/* ---- Gemini generateContent ---------------------------------------------------------- */
+
+static const char *const g_top[] = { "contents", "systemInstruction", "generationConfig", "tools",
+	"toolConfig", "safetySettings", "cachedContent", "labels", "mock", NULL };
+static const char *const g_config[] = { "maxOutputTokens", "temperature", "topP", "topK",
+	"stopSequences", "candidateCount", "responseMimeType", "responseSchema",
+	"responseJsonSchema", "thinkingConfig", "seed", "presencePenalty", "frequencyPenalty",
+	"responseLogprobs", "logprobs", "responseModalities", "mediaResolution", NULL };
+
+/* One part: exactly one kind of data. */
+static int
+g_part(struct judge *j, json_t *part, const char *p, const char *role, json_t *called)
+{
+	static const char *const kinds[] = { "text", "inlineData", "fileData", "functionCall",
+		"functionResponse", "executableCode", "codeExecutionResult", NULL };
+	static const char *const extra[] = { "thought", "thoughtSignature", NULL };
+	const char *k, *which = NULL;
+	json_t *v, *fc;
+	size_t n = 0;
+
+	json_object_foreach(part, k, v) {
+		if (one_of(k, kinds)) {
+			which = k;
+			n++;
+		} else if (!one_of(k, extra))
+			return wrong(j, "%s.%s: unknown field", p, k);
+	}
+	if (n != 1)
+		return wrong(j, "%s: a part holds exactly one of text, inlineData, fileData, "
+		    "functionCall, functionResponse", p);
+	if (strcmp(which, "text") == 0 && !json_is_string(json_object_get(part, "text")))
+		return wrong(j, "%s.text: a string is required", p);
+	if (strcmp(which, "inlineData") == 0 && (need_text(j, json_object_get(part, which),
+	    "mimeType", p) < 0 || need_text(j, json_object_get(part, which), "data", p) < 0))
+		return -1;
+	if (strcmp(which, "functionCall") == 0) {
+		fc = json_object_get(part, which);
+		if (strcmp(role, "model") != 0)
+			return wrong(j, "%s.functionCall: only a model turn calls functions", p);
+		if (need_text(j, fc, "name", p) < 0)
+			return -1;
+		if (json_object_get(fc, "args") && !json_is_object(json_object_get(fc, "args")))
+			return wrong(j, "%s.functionCall.args: must be an object", p);
+		return json_array_append(called, json_object_get(fc, "name"));
+	}
+	if (strcmp(which, "functionResponse") == 0) {
+		size_t i;
+		int found = 0;
+
+		fc = json_object_get(part, which);
+		if (strcmp(role, "user") != 0)
+			return wrong(j, "%s.functionResponse: only a user turn answers calls", p);
+		if (need_text(j, fc, "name", p) < 0)
+			return -1;
+		for (i = 0; i < json_array_size(called); i++)
+			found |= strcmp(json_string_value(json_array_get(called, i)), str(fc, "name")) == 0;
+		if (!found)
+			return wrong(j, "%s.functionResponse.name: '%s' answers no functionCall before it",
+			    p, str(fc, "name"));
+		if (!json_is_object(json_object_get(fc, "response")))
+			return wrong(j, "%s.functionResponse.response: must be an object", p);
+	}
+	return 0;
+}
+
+static int
+g_request(struct judge *j, json_t *req)
+{
+	static const char *const roles[] = { "user", "model", NULL };
+	static const char *const modes[] = { "AUTO", "ANY", "NONE", "VALIDATED", NULL };
+	json_t *contents = json_object_get(req, "contents"), *c, *part, *called = json_array();
+	json_t *cfg = json_object_get(req, "generationConfig"), *tools = json_object_get(req, "tools");
+	json_t *t, *d, *mode;
+	const char *prev = NULL;
+	char p[96];
+	size_t i, k;
+	int rc = -1;
+
+	if (called == NULL)
+		return wrong(j, "out of memory");
+	if (known_keys(j, req, g_top, "") < 0)
+		goto out;
+	if (!json_is_array(contents) || json_array_size(contents) == 0) {
+		wrong(j, "contents: a non-empty array is required");
+		goto out;
+	}
+	json_array_foreach(contents, i, c) {
+		const char *role = str(c, "role");
+		json_t *parts = json_object_get(c, "parts");
+
+		if (!one_of(role, roles)) {
+			wrong(j, "contents[%zu].role: must be user or model", i);
+			goto out;
+		}
+		if (prev != NULL && strcmp(prev, role) == 0) {
+			wrong(j, "contents[%zu].role: turns must alternate between user and model", i);
+			goto out;
+		}
+		prev = role;
+		if (!json_is_array(parts) || json_array_size(parts) == 0) {
+			wrong(j, "contents[%zu].parts: a non-empty array is required", i);
+			goto out;
+		}
+		json_array_foreach(parts, k, part) {
+			snprintf(p, sizeof(p), "contents[%zu].parts[%zu]", i, k);
+			if (g_part(j, part, p, role, called) < 0)
+				goto out;
+		}
+	}
+	if (json_object_get(req, "systemInstruction") != NULL) {
+		json_t *parts = json_object_get(json_object_get(req, "systemInstruction"), "parts");
+
+		if (!json_is_array(parts) || json_array_size(parts) == 0) {
+			wrong(j, "systemInstruction.parts: a non-empty array is required");
+			goto out;
+		}
+		json_array_foreach(parts, k, part)
+			if (!json_is_string(json_object_get(part, "text"))) {
+				wrong(j, "systemInstruction.parts[%zu].text: a string is required", k);
+				goto out;
+			}
+	}
+	if (cfg != NULL && known_keys(j, cfg, g_config, "generationConfig") < 0)
+		goto out;
+	if (json_object_get(cfg, "maxOutputTokens") && (!json_is_integer(json_object_get(cfg,
+	    "maxOutputTokens")) || json_integer_value(json_object_get(cfg, "maxOutputTokens")) < 1)) {
+		wrong(j, "generationConfig.maxOutputTokens: a positive integer");
+		goto out;
+	}
+	if (json_object_get(cfg, "responseJsonSchema") && !json_object_get(cfg, "responseMimeType")) {
+		wrong(j, "generationConfig.responseJsonSchema: needs responseMimeType application/json");
+		goto out;
+	}
+	json_array_foreach(tools, i, t)
+		json_array_foreach(json_object_get(t, "functionDeclarations"), k, d) {
+			snprintf(p, sizeof(p), "tools[%zu].functionDeclarations[%zu]", i, k);
+			if (need_text(j, d, "name", p) < 0)
+				goto out;
+		}
+	mode = json_object_get(json_object_get(json_object_get(req, "toolConfig"),
+	    "functionCallingConfig"), "mode");
+	if (mode != NULL && !one_of(json_string_value(mode), modes)) {
+		wrong(j, "toolConfig.functionCallingConfig.mode: must be AUTO, ANY, NONE or VALIDATED");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(called);
+	return rc;
+}
+
 /* ---- the verdict ----------------------------------------------------------------------- */
 
 int
@@ -706,7 +857,8 @@ mock_judge(enum mock_shape shape, const char *body, size_t len, char *why, size_
 
 	if (whylen > 0)
 		why[0] = '\0';
-	if (shape != MOCK_MESSAGES && shape != MOCK_CHAT && shape != MOCK_RESPONSES)
+	if (shape != MOCK_MESSAGES && shape != MOCK_CHAT && shape != MOCK_RESPONSES &&
+	    shape != MOCK_GEMINI)
 		return 1;	/* completions and embeddings: not judged */
 	req = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &err);
 	if (!json_is_object(req))
@@ -715,6 +867,8 @@ mock_judge(enum mock_shape shape, const char *body, size_t len, char *why, size_
 		a_request(&j, req);
 	else if (shape == MOCK_CHAT)
 		c_request(&j, req);
+	else if (shape == MOCK_GEMINI)
+		g_request(&j, req);
 	else
 		r_request(&j, req);
 	json_decref(req);

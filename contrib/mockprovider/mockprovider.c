@@ -669,6 +669,30 @@ answers_at_once(const struct mock_call *c, int status)
 	return !c->stream;
 }
 
+/*
+ * Gemini's path says the model and whether to stream:
+ * /v1beta/models/M:generateContent, /v1beta/models/M:streamGenerateContent.
+ */
+static int
+gemini_path(const char *uri, struct mock_call *c)
+{
+	const char *m = uri + strlen("/v1beta/models/"), *colon = strchr(m, ':');
+	size_t n = strcspn(colon ? colon : "", "?");
+
+	if (colon == NULL || (size_t)(colon - m) >= MOCK_MODEL_MAX || colon == m ||
+	    memchr(m, '"', (size_t)(colon - m)) || memchr(m, '\\', (size_t)(colon - m)))
+		return -1;
+	if (n == 16 && strncmp(colon, ":generateContent", 16) == 0)
+		c->stream = 0;
+	else if (n == 22 && strncmp(colon, ":streamGenerateContent", 22) == 0)
+		c->stream = 1;
+	else
+		return -1;
+	c->model_len = (size_t)(colon - m);
+	memcpy(c->model, m, c->model_len);
+	return 0;
+}
+
 static void
 serve_api(struct evhttp_request *req, enum mock_shape shape)
 {
@@ -708,6 +732,11 @@ serve_api(struct evhttp_request *req, enum mock_shape shape)
 		record_last(req, body, len, NULL);
 	if (shape == MOCK_EMBEDDINGS)
 		c.stream = 0;
+	if (shape == MOCK_GEMINI && gemini_path(evhttp_request_get_uri(req), &c) < 0) {
+		reply_error(req, 404, "no such Gemini method in mockprovider (generateContent, "
+		    "streamGenerateContent)");
+		return;
+	}
 	if (mp.fail_every && c.seq % (unsigned long)mp.fail_every == 0) {
 		status = 503;
 		why = "mockprovider fails every so many requests (--fail-every)";
@@ -790,6 +819,10 @@ on_request(struct evhttp_request *req, void *arg)
 			rt = &routes[i];
 			break;
 		}
+	if (rt == NULL && method == EVHTTP_REQ_POST && strncmp(uri, "/v1beta/models/", 15) == 0) {
+		serve_api(req, MOCK_GEMINI);
+		return;
+	}
 	if (rt == NULL) {
 		reply_error(req, 404, "no such endpoint in mockprovider");
 		return;

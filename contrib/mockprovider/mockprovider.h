@@ -46,6 +46,7 @@ enum mock_shape {
 	MOCK_EMBEDDINGS,	/* OpenAI /v1/embeddings (never streams) */
 	MOCK_RESPONSES,		/* OpenAI /v1/responses */
 	MOCK_MESSAGES,		/* Anthropic /v1/messages */
+	MOCK_GEMINI,		/* Gemini /v1beta/models/M:generateContent, :streamGenerateContent */
 };
 
 #define MOCK_MODEL_MAX	256

@@ -772,6 +772,93 @@ responses_tools_frame(struct buf *b, const struct mock_call *c, int i)
 	return r | PUT(b, "}\n\n");
 }
 
+/* ---- Gemini generateContent ------------------------------------------------------------- */
+
+/*
+ * usageMetadata: promptTokenCount includes the cached content, the
+ * candidates leave out the thoughts (both are output).  A stream says it on
+ * every event, the totals on its last.
+ */
+static int
+put_gemini_usage(struct buf *b, const struct mock_call *c, int final)
+{
+	const long *k = c->knob;
+	long thoughts = final ? k[MOCK_REASONING_TOKENS] : 0;
+	long cand = final ? k[MOCK_COMPLETION_TOKENS] - k[MOCK_REASONING_TOKENS] : 0;
+
+	if (cand < 0)
+		cand = 0;
+	return buf_printf(b, ",\"usageMetadata\":{\"promptTokenCount\":%ld,\"candidatesTokenCount\":%ld,"
+	    "\"totalTokenCount\":%ld,\"cachedContentTokenCount\":%ld,\"thoughtsTokenCount\":%ld,"
+	    "\"promptTokensDetails\":[{\"modality\":\"TEXT\",\"tokenCount\":%ld}]}",
+	    k[MOCK_PROMPT_TOKENS], cand, k[MOCK_PROMPT_TOKENS] + cand + thoughts,
+	    k[MOCK_CACHED_TOKENS], thoughts, k[MOCK_PROMPT_TOKENS]);
+}
+
+static int
+put_gemini_tail(struct buf *b, const struct mock_call *c, int final)
+{
+	int r = 0;
+
+	if (!no_usage(c))
+		r |= put_gemini_usage(b, c, final);
+	r |= PUT(b, ",\"modelVersion\":\"");
+	r |= buf_append(b, c->model, c->model_len);
+	return r | buf_printf(b, "\",\"responseId\":\"gmock%lu\"}", c->seq);
+}
+
+/* Call k as a functionCall part. */
+static int
+put_gemini_call(struct buf *b, const struct mock_call *c, int k)
+{
+	int r = PUT(b, "{\"functionCall\":{\"name\":\"");
+
+	r |= put_tool_name(b, c);
+	return r | buf_printf(b, "\",\"args\":{\"city\":\"Paris\",\"n\":%d}}}", k);
+}
+
+static int
+gemini_body(struct buf *b, const struct mock_call *c)
+{
+	int k, r = PUT(b, "{\"candidates\":[{\"content\":{\"parts\":[");
+
+	if (ncalls(c) == 0) {
+		r |= PUT(b, "{\"text\":\"");
+		r |= put_reply_text(b);
+		r |= PUT(b, "\"}");
+	}
+	for (k = 0; k < ncalls(c); k++) {
+		r |= k ? PUT(b, ",") : 0;
+		r |= put_gemini_call(b, c, k);
+	}
+	r |= PUT(b, "],\"role\":\"model\"},\"finishReason\":\"STOP\",\"index\":0}]");
+	return r | put_gemini_tail(b, c, 1);
+}
+
+/* One event a word (or a call), the last with finishReason and the totals; no end marker. */
+static int
+gemini_frames(const struct mock_call *c)
+{
+	return (ncalls(c) ? ncalls(c) : (int)c->knob[MOCK_CHUNKS]) + 1;
+}
+
+static int
+gemini_frame(struct buf *b, const struct mock_call *c, int i)
+{
+	int last = i == gemini_frames(c) - 1, r;
+
+	r = PUT(b, "data: {\"candidates\":[{\"content\":{\"parts\":[");
+	if (!last && ncalls(c))
+		r |= put_gemini_call(b, c, i);
+	else if (!last)
+		r |= buf_printf(b, "{\"text\":\"%.*s\"}", (int)delta(i)->len, delta(i)->p);
+	r |= PUT(b, "],\"role\":\"model\"},");
+	r |= last ? PUT(b, "\"finishReason\":\"STOP\",") : 0;
+	r |= PUT(b, "\"index\":0}]");
+	r |= put_gemini_tail(b, c, last);
+	return r | PUT(b, "\n\n");
+}
+
 /* ---- dispatch by shape --------------------------------------------------------------- */
 
 int
@@ -789,6 +876,7 @@ mock_body(struct buf *b, const struct mock_call *c)
 	case MOCK_EMBEDDINGS:	return embeddings_body(b, c);
 	case MOCK_RESPONSES:	return responses_body(b, c);
 	case MOCK_MESSAGES:	return messages_body(b, c);
+	case MOCK_GEMINI:	return gemini_body(b, c);
 	}
 	return -1;
 }
@@ -826,6 +914,7 @@ mock_stream_frames(const struct mock_call *c)
 	case MOCK_COMPLETIONS:	return openai_frames(c);
 	case MOCK_RESPONSES:	return responses_frames(c);
 	case MOCK_MESSAGES:	return messages_frames(c);
+	case MOCK_GEMINI:	return gemini_frames(c);
 	case MOCK_EMBEDDINGS:	break;
 	}
 	return 0;
@@ -845,6 +934,7 @@ mock_stream_frame(struct buf *b, const struct mock_call *c, int i)
 	case MOCK_COMPLETIONS:	return openai_frame(b, c, i);
 	case MOCK_RESPONSES:	return responses_frame(b, c, i);
 	case MOCK_MESSAGES:	return messages_frame(b, c, i);
+	case MOCK_GEMINI:	return gemini_frame(b, c, i);
 	case MOCK_EMBEDDINGS:	break;
 	}
 	return -1;

@@ -14,6 +14,7 @@ enum catalogue_auth {
 	CATALOGUE_BEARER,	/* Authorization: Bearer KEY */
 	CATALOGUE_API_KEY,	/* api-key: KEY (Azure) */
 	CATALOGUE_X_API_KEY,	/* x-api-key: KEY (Anthropic) */
+	CATALOGUE_GOOG_API_KEY,	/* x-goog-api-key: KEY (Gemini) */
 };
 
 enum catalogue_quirk {

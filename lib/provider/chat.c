@@ -234,12 +234,14 @@ const struct xlate_format xlate_chat = {
  * the body; everyone else serves the endpoint under the base.
  */
 int
-openai_url(const struct route_deployment *d, enum endpoint_id ep, char *out, size_t outlen)
+openai_url(const struct route_deployment *d, enum endpoint_id ep, int stream, char *out,
+    size_t outlen)
 {
 	const struct endpoint *e = endpoint_get(ep);
 	const char *tail;
 	int w;
 
+	(void)stream;	/* the body says it */
 	if (e == NULL || ep == ENDPOINT_MESSAGES)
 		return -1;
 	tail = e->path + 3;	/* "/chat/completions": the base ends in its version */
@@ -273,6 +275,13 @@ openai_usage_chunk(const char *data, size_t len)
 {
 	return memmem(data, len, "\"choices\":[]", 12) != NULL ||
 	    memmem(data, len, "\"choices\": []", 13) != NULL;
+}
+
+int
+dialect_no_usage_chunk(const char *data, size_t len)
+{
+	(void)data, (void)len;
+	return 0;
 }
 
 const struct dialect dialect_openai = {

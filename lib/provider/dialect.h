@@ -4,7 +4,8 @@
  * (through its format's struct xlate_format, xlate.h) the translation from
  * and to the other formats.  One file per dialect fills one struct dialect: chat.c (OpenAI
  * and every OpenAI-compatible API), responses.c (OpenAI Responses, for
- * the models that speak only it), messages.c (Anthropic Messages).
+ * the models that speak only it), messages.c (Anthropic Messages),
+ * gemini.c (Google's generateContent).
  * Providers that speak a dialect are rows of data in the catalogue
  * (catalogue.c): prefix, default base, auth header, key variable, quirks.
  * The worker's data path calls these tables and never names a provider.
@@ -31,8 +32,9 @@ struct dialect {
 	enum xlate_api			 api;		/* its wire format (xlate_format_of()) */
 	enum usage_shape		 shape;		/* how its usage reads, unless the row says */
 	unsigned			 native;	/* 1u << enum endpoint_id it relays as is */
-	/* the upstream URL of endpoint ep on d; 0, or -1 when d does not serve it */
-	int	(*url)(const struct route_deployment *d, enum endpoint_id ep, char *out, size_t outlen);
+	/* the upstream URL of endpoint ep on d (stream: the client asked for one); 0, or -1 */
+	int	(*url)(const struct route_deployment *d, enum endpoint_id ep, int stream, char *out,
+		    size_t outlen);
 	/*
 	 * Appends the dialect's own headers to l (the list, or NULL out of
 	 * memory); client is NULL on a translated request, else the client's
@@ -47,10 +49,14 @@ struct dialect {
 	int	(*usage_chunk)(const char *data, size_t len);
 };
 
-extern const struct dialect dialect_openai, dialect_responses, dialect_anthropic;
+extern const struct dialect dialect_openai, dialect_responses, dialect_anthropic, dialect_gemini;
+
+/* usage_chunk for a dialect whose streams have no chunk of usage alone (chat.c). */
+int dialect_no_usage_chunk(const char *data, size_t len);
 
 /* OpenAI's URLs and headers (chat.c), which its Responses dialect shares. */
-int openai_url(const struct route_deployment *d, enum endpoint_id ep, char *out, size_t outlen);
+int openai_url(const struct route_deployment *d, enum endpoint_id ep, int stream, char *out,
+    size_t outlen);
 struct curl_slist *openai_headers(struct curl_slist *l, dialect_header_fn client, void *arg);
 
 #endif

@@ -31,6 +31,11 @@ endpoint_get(enum endpoint_id id)
 	return (unsigned)id < ENDPOINT_COUNT ? &endpoints[id] : NULL;
 }
 
+/* Endpoints of the dialects no client speaks: named in records, never served. */
+static const struct endpoint upstream_only[ENDPOINT_ALL - ENDPOINT_COUNT] = {
+	{ "/v1beta/models:generateContent", ENDPOINT_GEMINI, XLATE_GEMINI, 0 },
+};
+
 const struct endpoint *
 endpoint_of_api(enum xlate_api api)
 {
@@ -39,5 +44,8 @@ endpoint_of_api(enum xlate_api api)
 	for (i = 0; i < ENDPOINT_COUNT; i++)
 		if (endpoints[i].api == (int)api)
 			return &endpoints[i];
+	for (i = 0; i < ENDPOINT_ALL - ENDPOINT_COUNT; i++)
+		if (upstream_only[i].api == (int)api)
+			return &upstream_only[i];
 	return NULL;
 }

@@ -14,7 +14,9 @@ enum endpoint_id {
 	ENDPOINT_EMBEDDINGS,	/* /v1/embeddings */
 	ENDPOINT_RESPONSES,	/* /v1/responses */
 	ENDPOINT_MESSAGES,	/* /v1/messages */
-	ENDPOINT_COUNT
+	ENDPOINT_COUNT,		/* the endpoints clients call; those after are upstream only */
+	ENDPOINT_GEMINI = ENDPOINT_COUNT,	/* generateContent (Gemini, Vertex) */
+	ENDPOINT_ALL
 };
 
 struct endpoint {
@@ -27,7 +29,7 @@ struct endpoint {
 /* The endpoint of a path, with or without "/v1" ("/chat/completions" alike); NULL for none. */
 const struct endpoint *endpoint_find(const char *path);
 const struct endpoint *endpoint_get(enum endpoint_id id);
-/* The endpoint that speaks api natively. */
+/* The endpoint that speaks api natively (upstream-only ones included). */
 const struct endpoint *endpoint_of_api(enum xlate_api api);
 
 #endif

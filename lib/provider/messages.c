@@ -1522,21 +1522,11 @@ messages_decoder_new(void)
 	return s;
 }
 
-/* Emits a chunk of delta (reference taken) and finish; 0 or -1. */
+/* A chunk of delta (taken) and finish (or NULL); 0 or -1. */
 static int
 dec_emit(struct decoder *s, json_t *delta, const char *finish, xlate_chunk_fn emit, void *arg)
 {
-	json_t *chunk = json_pack("{s:O,s:s,s:I,s:O,s:[{s:i,s:o,s:o}]}", "id", s->id,
-	    "object", "chat.completion.chunk", "created", (json_int_t)s->created, "model", s->model,
-	    "choices", "index", 0, "delta", delta, "finish_reason",
-	    finish ? json_string(finish) : json_null());
-	int rc;
-
-	if (chunk == NULL)
-		return -1;
-	rc = emit(arg, chunk);
-	json_decref(chunk);
-	return rc < 0 ? -1 : 0;
+	return xt_emit_chunk(s->id, s->model, (json_int_t)s->created, delta, finish, emit, arg);
 }
 
 static int
@@ -2011,11 +2001,13 @@ const struct xlate_format xlate_messages = {
 #define ANTHROPIC_VERSION	"2023-06-01"
 
 static int
-anthropic_url(const struct route_deployment *d, enum endpoint_id ep, char *out, size_t outlen)
+anthropic_url(const struct route_deployment *d, enum endpoint_id ep, int stream, char *out,
+    size_t outlen)
 {
 	size_t n = strlen(d->base);
 	int w;
 
+	(void)stream;	/* the body says it */
 	if (ep != ENDPOINT_MESSAGES)
 		return -1;
 	/* "https://api.anthropic.com", or a base that already ends in /v1 */

@@ -1553,20 +1553,11 @@ responses_decoder_new(void)
 	return s;
 }
 
-/* Emits one chunk: choices[0] with delta (taken) and finish (or NULL); 0 or -1. */
+/* A chunk of delta (taken) and finish (or NULL); 0 or -1. */
 static int
 dec_emit(struct decoder *s, json_t *delta, const char *finish, xlate_chunk_fn emit, void *arg)
 {
-	json_t *c = json_pack("{s:O,s:s,s:I,s:O,s:[{s:i,s:o,s:s?}]}", "id", s->id,
-	    "object", "chat.completion.chunk", "created", s->created, "model", s->model,
-	    "choices", "index", 0, "delta", delta, "finish_reason", finish);
-	int rc;
-
-	if (c == NULL)
-		return -1;
-	rc = emit(arg, c);
-	json_decref(c);
-	return rc;
+	return xt_emit_chunk(s->id, s->model, (json_int_t)s->created, delta, finish, emit, arg);
 }
 
 /* The role chunk, once, before anything else; 0 or -1. */
@@ -2322,14 +2313,6 @@ responses_stream_end(const char *name, const char *data, size_t len)
 	return 0;
 }
 
-/* A Responses stream has no chunk of usage alone: it comes on its end event. */
-static int
-responses_usage_chunk(const char *data, size_t len)
-{
-	(void)data, (void)len;
-	return 0;
-}
-
 const struct dialect dialect_responses = {
 	.name = "openai",
 	.api = XLATE_RESPONSES,
@@ -2338,5 +2321,5 @@ const struct dialect dialect_responses = {
 	.url = openai_url,
 	.headers = openai_headers,
 	.stream_end = responses_stream_end,
-	.usage_chunk = responses_usage_chunk,
+	.usage_chunk = dialect_no_usage_chunk,	/* usage comes on the end event */
 };

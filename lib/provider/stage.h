@@ -19,6 +19,7 @@ enum stage_what {
 	STAGE_EVENT,	/* one event: its name, its data, and its bytes as they came */
 	STAGE_FLUSH,	/* the end of what the provider delivered this time */
 	STAGE_END,	/* the provider's stream ended whole */
+	STAGE_CUT,	/* it stopped short: what was taken goes on, nothing is closed */
 };
 
 struct stage_item {

@@ -15,6 +15,7 @@ static const struct xlate_format *const formats[XLATE_API_COUNT] = {
 	[XLATE_CHAT] = &xlate_chat,
 	[XLATE_RESPONSES] = &xlate_responses,
 	[XLATE_MESSAGES] = &xlate_messages,
+	[XLATE_GEMINI] = &xlate_gemini,
 };
 
 const struct xlate_format *
@@ -47,7 +48,8 @@ xlate_request(enum xlate_api from, enum xlate_api to, const char *body, size_t l
 	int rc = -1;
 
 	out->len = 0;
-	if (f == NULL || t == NULL) {
+	/* a format only providers speak (Gemini's) has no client side */
+	if (f == NULL || t == NULL || f->request_to_chat == NULL || t->request_from_chat == NULL) {
 		xlate_fail(e, 400, NULL, "this translation is not available");
 		return -1;
 	}
@@ -95,7 +97,7 @@ xlate_response(enum xlate_api from, enum xlate_api to, long status, const char *
 	int rc = -1;
 
 	out->len = 0;
-	if (f == NULL || t == NULL)
+	if (f == NULL || t == NULL || f->response_to_chat == NULL || t->response_from_chat == NULL)
 		return xlate_fail(e, 502, NULL, "this translation is not available"), -1;
 	if (status >= 400)
 		return error_for(f, t, status, body, len, out);
@@ -161,7 +163,8 @@ xlate_stream_new(enum xlate_api from, enum xlate_api to, const char *model, int 
 		return NULL;
 	s->from = xlate_format_of(from);
 	s->to = xlate_format_of(to);
-	if (s->from == NULL || s->to == NULL || (s->dec = s->from->decoder_new()) == NULL ||
+	if (s->from == NULL || s->to == NULL || s->from->decoder_new == NULL ||
+	    s->to->encoder_new == NULL || (s->dec = s->from->decoder_new()) == NULL ||
 	    (s->enc = s->to->encoder_new(model, include_usage)) == NULL) {
 		xlate_stream_free(s);
 		return NULL;
@@ -194,6 +197,23 @@ xlate_stream_event(struct xlate_stream *s, const char *name, const char *data, s
 	}
 	s->out = NULL;
 	return rc;
+}
+
+int
+xlate_stream_finish(struct xlate_stream *s, struct xlate_out *out)
+{
+	int rc;
+
+	if (s->ended || s->from->decoder_end == NULL)
+		return 0;
+	s->out = out;
+	rc = s->from->decoder_end(s->dec, on_chunk, s);
+	if (rc == 1) {
+		s->ended = 1;
+		rc = s->to->encoder_end(s->enc, out) < 0 ? -1 : 0;
+	}
+	s->out = NULL;
+	return rc < 0 ? -1 : 0;
 }
 
 void

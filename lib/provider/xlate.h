@@ -72,6 +72,12 @@ struct xlate_format {
 	void	*(*decoder_new)(void);
 	int	 (*decoder_event)(void *st, const char *name, const char *data, size_t len,
 		    xlate_chunk_fn emit, void *arg);
+	/*
+	 * For a stream that has no end marker (Gemini's ends with its body):
+	 * its end, once the body ended whole: the last chunks (the usage), and
+	 * 1.  NULL: a body that ends without the marker was cut.
+	 */
+	int	 (*decoder_end)(void *st, xlate_chunk_fn emit, void *arg);
 	void	 (*decoder_free)(void *st);
 
 	/*
@@ -102,7 +108,7 @@ struct xlate_format {
  */
 void xlate_parse_error(json_t *body, char *msg, size_t msglen, char *type, size_t typelen);
 
-extern const struct xlate_format xlate_chat, xlate_responses, xlate_messages;
+extern const struct xlate_format xlate_chat, xlate_responses, xlate_messages, xlate_gemini;
 
 /* The format of that api. */
 const struct xlate_format *xlate_format_of(enum xlate_api api);

@@ -16,6 +16,7 @@ enum xlate_api {
 	XLATE_CHAT,		/* /v1/chat/completions */
 	XLATE_RESPONSES,	/* /v1/responses */
 	XLATE_MESSAGES,		/* /v1/messages */
+	XLATE_GEMINI,		/* Gemini's generateContent: upstream only, no client speaks it */
 	XLATE_API_COUNT
 };
 
@@ -72,6 +73,11 @@ struct xlate_stream *xlate_stream_new(enum xlate_api from, enum xlate_api to, co
  */
 int xlate_stream_event(struct xlate_stream *s, const char *name, const char *data, size_t len,
     struct xlate_out *out);
+/*
+ * The upstream body ended whole: for a dialect without an end marker, its
+ * end (the closing events to out->tail).  0 (nothing to do, or done), or -1.
+ */
+int xlate_stream_finish(struct xlate_stream *s, struct xlate_out *out);
 void xlate_stream_free(struct xlate_stream *s);
 
 /*

@@ -197,6 +197,24 @@ xt_copy_text(char *dst, size_t len, const char *s)
 }
 
 int
+xt_emit_chunk(json_t *id, json_t *model, json_int_t created, json_t *delta, const char *finish,
+    xlate_chunk_fn emit, void *arg)
+{
+	json_t *c = json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:o}]}", "id",
+	    json_is_string(id) ? json_string_value(id) : "", "object", "chat.completion.chunk",
+	    "created", created, "model", json_is_string(model) ? json_string_value(model) : "",
+	    "choices", "index", 0, "delta", delta, "finish_reason",
+	    finish ? json_string(finish) : json_null());
+	int rc;
+
+	if (c == NULL)
+		return -1;
+	rc = emit(arg, c);
+	json_decref(c);
+	return rc < 0 ? -1 : 0;
+}
+
+int
 xt_sse(struct buf *b, const char *name, json_t *v)
 {
 	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;

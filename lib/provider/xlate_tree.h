@@ -107,6 +107,14 @@ json_t *xt_any_string(const char *s);
 /* Copies s into dst (len bytes), cut short of a UTF-8 sequence it would split. */
 void xt_copy_text(char *dst, size_t len, const char *s);
 
+/*
+ * A decoder's chat chunk: id and model (strings, or NULL for ""), created,
+ * choices[0] with delta (its reference taken) and finish (NULL: null),
+ * handed to emit.  0, or -1 when out of memory or emit said stop.
+ */
+int xt_emit_chunk(json_t *id, json_t *model, json_int_t created, json_t *delta,
+    const char *finish, xlate_chunk_fn emit, void *arg);
+
 /* Appends an SSE event (its name, or none when NULL; v's compact text as data) to b. */
 int xt_sse(struct buf *b, const char *name, json_t *v);
 

@@ -65,6 +65,8 @@ stream(enum xlate_api from, enum xlate_api to, const char *data, size_t size)
 	sse_init(&s);
 	sse_feed(&s, data, size, on_event, &f);
 	sse_finish(&s, on_event, &f);
+	if (!f.ended)
+		xlate_stream_finish(f.xs, &f.out);	/* the body ended: Gemini's stream ends so */
 	sse_release(&s);
 	xlate_stream_free(f.xs);
 	buf_release(&out);

@@ -39,6 +39,18 @@ def anthropic_dep(name, extra=None, params=""):
 %s""" % (name, params, headers_yaml(extra or {}))
 
 
+def gemini_dep(name, extra=None):
+    # thoughts, which Gemini counts apart from the candidates and bills as output
+    return """\
+  - model_name: %s
+    litellm_params:
+      model: gemini/gemini-2.5-flash
+      api_base: http://127.0.0.1:%%(mock)d
+      api_key: gem-upstream-key
+      extra_headers:
+%s""" % (name, headers_yaml(dict({"X-Mock-reasoning_tokens": "30"}, **(extra or {}))))
+
+
 def openai_dep(name, extra=None, params=""):
     return """\
   - model_name: %s
@@ -57,6 +69,9 @@ EXTRA = "".join([
     openai_dep("g-429", {"X-Mock-status": "429"}),
     anthropic_dep("c-tools", {"X-Mock-tool_calls": "2"}),
     anthropic_dep("c-native").replace("claude-sonnet-4-5", "claude-native-9"),
+    gemini_dep("gem"),
+    gemini_dep("gem-tools", {"X-Mock-tool_calls": "2"}),
+    gemini_dep("gem-429", {"X-Mock-status": "429"}),
     openai_dep("g-tools", {"X-Mock-tool_calls": "2"}),
     # LiteLLM's openai/responses/: a model served in the Responses dialect
     openai_dep("r").replace("openai/gpt-4o-mini", "openai/responses/gpt-4o-mini"),
@@ -65,7 +80,7 @@ EXTRA = "".join([
     "  - model_name: copilot-here\n    litellm_params: {model: github_copilot/gpt-4o}\n",
 ])
 
-# claude-sonnet-4-5 and gpt-4o-mini in tg.PRICES
+# claude-sonnet-4-5 and gpt-4o-mini in tg.PRICES; gemini-2.5-flash added by main()
 CLAUDE = {"in": Decimal("3e-6"), "out": Decimal("1.5e-5"), "read": Decimal("3e-7")}
 GPT = {"in": Decimal("1.5e-7"), "out": Decimal("6e-7"), "read": Decimal("7.5e-8")}
 
@@ -88,6 +103,15 @@ def sse(data):
         except ValueError:
             out.append((name, text))
     return out
+
+
+def chat_stream(data):
+    """A chat stream's events, its chunks, and the text of their deltas."""
+    evs = sse(data)
+    chunks = [d for _, d in evs if isinstance(d, dict)]
+    text = "".join((c.get("choices") or [{}])[0].get("delta", {}).get("content") or "" for c in chunks
+                   if c.get("choices"))
+    return evs, chunks, text
 
 
 def mock_last(mock):
@@ -423,10 +447,7 @@ def test_responses_upstream(gw, mock):
     st, h, data = gw.post("/v1/chat/completions", {"model": "r", "stream": True,
                                                     "stream_options": {"include_usage": True},
                                                     "messages": [{"role": "user", "content": "hi"}]})
-    evs = sse(data)
-    chunks = [d for _, d in evs if isinstance(d, dict)]
-    text = "".join((c.get("choices") or [{}])[0].get("delta", {}).get("content") or "" for c in chunks
-                   if c.get("choices"))
+    evs, chunks, text = chat_stream(data)
     ok(st == 200 and text and evs[-1][1] == "[DONE]", "streamed: chat chunks with the text, then [DONE]",
        evs[-3:])
     usage = [c for c in chunks if c.get("choices") == [] and c.get("usage")]
@@ -527,6 +548,115 @@ def test_json_output(gw, mock):
        "a client's tool named tollgate_json: 400 naming it", (st, e))
 
 
+GEMINI = {"in": Decimal("3e-7"), "out": Decimal("2.5e-6"), "read": Decimal("7.5e-8")}
+# the mock's Gemini usage: promptTokenCount 1200 (cached 200 in it), candidates 50 + thoughts 30
+GEMINI_COST = 1000 * GEMINI["in"] + 200 * GEMINI["read"] + 80 * GEMINI["out"]
+
+
+def test_gemini(gw, mock):
+    """Every client format to Gemini's generateContent, streamed and not, with tools."""
+    st, h, data = gw.post("/v1/chat/completions", {"model": "gem", "max_tokens": 64, "stop": ["END"],
+                                                    "temperature": 0.2, "messages": [
+        {"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}]})
+    m = json.loads(data) if st == 200 else {}
+    ok(st == 200 and m.get("object") == "chat.completion" and m["choices"][0]["message"].get("content") and
+       m["choices"][0].get("finish_reason") == "stop", "chat client -> Gemini: a chat completion", (st, data[:300]))
+    last, up = judged_valid(mock, "chat -> gemini")
+    eq(last.get("path"), "/v1beta/models/gemini-2.5-flash:generateContent", "  the model in the URL")
+    hdrs = {k.lower(): v for k, v in last["headers"].items()}
+    eq(hdrs.get("x-goog-api-key"), "gem-upstream-key", "  the key in x-goog-api-key")
+    ok("authorization" not in hdrs, "  and no Authorization header")
+    eq(up.get("systemInstruction"), {"parts": [{"text": "be brief"}]}, "  system as systemInstruction")
+    eq(up.get("generationConfig"), {"maxOutputTokens": 64, "stopSequences": ["END"], "temperature": 0.2},
+       "  max_tokens, stop, temperature in generationConfig")
+    eq(up.get("contents"), [{"role": "user", "parts": [{"text": "hello"}]}], "  the user's turn")
+    u = m.get("usage", {})
+    eq((u.get("prompt_tokens"), u.get("completion_tokens"), (u.get("prompt_tokens_details") or {}).get(
+        "cached_tokens"), (u.get("completion_tokens_details") or {}).get("reasoning_tokens")),
+       (1200, 80, 200, 30), "  usage in chat's convention (thoughts in the completion)")
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    ok(rec and cost_of(rec) == GEMINI_COST and Decimal(h.get("x-tollgate-response-cost")) == GEMINI_COST,
+       "  priced from usageMetadata, exactly: %s" % GEMINI_COST, (rec and rec["cost_usd"],
+                                                                  h.get("x-tollgate-response-cost")))
+    eq((rec or {}).get("upstream_endpoint"), "/v1beta/models:generateContent", "  the record names it")
+
+    st, h, data = gw.post("/v1/chat/completions", {"model": "gem", "stream": True,
+                                                    "stream_options": {"include_usage": True},
+                                                    "messages": [{"role": "user", "content": "hi"}]})
+    evs, chunks, text = chat_stream(data)
+    usage = [c for c in chunks if c.get("choices") == [] and c.get("usage")]
+    ok(st == 200 and text and evs and evs[-1][1] == "[DONE]" and len(usage) == 1 and
+       usage[0]["usage"]["completion_tokens"] == 80, "  streamed: the text, the usage chunk, [DONE]",
+       evs[-3:])
+    last, _ = judged_valid(mock, "chat stream -> gemini")
+    eq(last.get("path"), "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+       "  streamGenerateContent with alt=sse")
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    ok(rec and cost_of(rec) == GEMINI_COST and not (rec.get("flags") or []),
+       "  a stream costs the same, from its last usageMetadata, and is whole", rec)
+
+    st, h, data = gw.post("/v1/messages", {"model": "gem", "max_tokens": 64, "messages": [
+        {"role": "user", "content": "hello"}]})
+    m = json.loads(data) if st == 200 else {}
+    ok(m.get("type") == "message" and m["content"][0]["type"] == "text" and m.get("stop_reason") == "end_turn"
+       and m.get("usage", {}).get("output_tokens") == 80, "Anthropic client -> Gemini: a message", m)
+    judged_valid(mock, "messages -> gemini")
+    st, h, data = gw.post("/v1/messages", {"model": "gem", "max_tokens": 64, "stream": True, "messages": [
+        {"role": "user", "content": "hello"}]})
+    names = [n for n, _ in sse(data)]
+    ok(st == 200 and names and names[0] == "message_start" and names[-1] == "message_stop",
+       "  streamed: message_start ... message_stop", names)
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    ok(rec and cost_of(rec) == GEMINI_COST, "  priced the same", rec)
+    st, h, data = gw.post("/v1/responses", {"model": "gem", "input": "hello", "instructions": "brief"})
+    r = json.loads(data) if st == 200 else {}
+    ok(r.get("object") == "response" and r.get("status") == "completed" and r.get("usage", {}).get(
+        "output_tokens") == 80, "Responses client -> Gemini: a response", r)
+    _, up = judged_valid(mock, "responses -> gemini")
+    eq(up.get("systemInstruction"), {"parts": [{"text": "brief"}]}, "  instructions as systemInstruction")
+
+    tools = [{"type": "function", "function": {"name": "get_weather", "description": "weather",
+                                               "parameters": {"type": "object"}}}]
+    calls = [{"id": "call_a", "type": "function", "function": {"name": "get_weather",
+                                                                "arguments": '{"city":"Oslo"}'}}]
+    st, h, data = gw.post("/v1/chat/completions", {"model": "gem-tools", "tools": tools, "tool_choice": "required",
+                                                    "messages": [{"role": "user", "content": "weather?"},
+                                                                 {"role": "assistant", "content": None,
+                                                                  "tool_calls": calls},
+                                                                 {"role": "tool", "tool_call_id": "call_a",
+                                                                  "content": "snow"}]})
+    _, up = judged_valid(mock, "chat tools -> gemini")
+    eq(up.get("tools"), [{"functionDeclarations": [{"name": "get_weather", "description": "weather",
+                                                 "parameters": {"type": "object"}}]}],
+       "  tools as functionDeclarations")
+    eq(up.get("toolConfig"), {"functionCallingConfig": {"mode": "ANY"}}, "  required as mode ANY")
+    eq([c.get("role") for c in up.get("contents", [])], ["user", "model", "user"], "  the turns alternate")
+    parts = [p for c in up.get("contents", []) for p in c.get("parts", [])]
+    ok({"functionCall": {"id": "call_a", "name": "get_weather", "args": {"city": "Oslo"}}} in parts and
+       any(p.get("functionResponse", {}).get("name") == "get_weather" for p in parts),
+       "  the call and its answer as functionCall and functionResponse, by name", parts)
+    m = json.loads(data)["choices"][0] if st == 200 else {}
+    calls = m.get("message", {}).get("tool_calls") or []
+    eq([json.loads(c["function"]["arguments"]) for c in calls], WEATHER, "  Gemini's functionCall parts -> tool_calls")
+    ok(len({c["id"] for c in calls}) == 2 and m.get("finish_reason") == "tool_calls",
+       "  each with an id of its own, finish_reason tool_calls", m)
+    st, h, data = gw.post("/v1/chat/completions", {"model": "gem-tools", "stream": True, "tools": tools,
+                                                    "messages": [{"role": "user", "content": "weather?"}]})
+    got, finish = {}, None
+    for _, d in sse(data):
+        for c in (d.get("choices") or []) if isinstance(d, dict) else []:
+            finish = c.get("finish_reason") or finish
+            for tc in c.get("delta", {}).get("tool_calls") or []:
+                got[tc["index"]] = got.get(tc["index"], "") + ((tc.get("function") or {}).get("arguments") or "")
+    eq([json.loads(got[k]) for k in sorted(got)], WEATHER, "  streamed: the calls by index")
+    eq(finish, "tool_calls", "  finish_reason tool_calls")
+
+    st, h, data = gw.post("/v1/chat/completions", {"model": "gem-429", "messages": [{"role": "user", "content": "x"}]})
+    e = json.loads(data)
+    ok(st == 429 and isinstance(e.get("error"), dict) and e["error"].get("message"),
+       "Gemini's 429 reaches a chat client as OpenAI's error", (st, e))
+
+
 def test_errors_and_params(gw, mock):
     st, h, data = gw.post("/v1/messages", {"model": "g-429", "max_tokens": 10,
                                            "messages": [{"role": "user", "content": "x"}]})
@@ -583,12 +713,14 @@ def main():
         # a Claude the price map says has structured output of its own
         with open(os.path.join(g.dir, "prices.yaml"), "a") as f:
             f.write("claude-native-9:\n  input_cost_per_token: 3e-6\n  output_cost_per_token: 1.5e-5\n"
-                    "  supports_native_structured_output: true\n")
+                    "  supports_native_structured_output: true\n"
+                    "gemini-2.5-flash:\n  input_cost_per_token: 3e-7\n  output_cost_per_token: 2.5e-6\n"
+                    "  cache_read_input_token_cost: 7.5e-8\n")
     gw = Gateway(mock, EXTRA.replace("%(mock)d", str(mock.port)), prepare=native_json_model)
     try:
         for t in (test_chat_to_anthropic, test_chat_stream_to_anthropic, test_tool_requests,
                   test_anthropic_to_openai, test_tools_anthropic_to_openai, test_responses,
-                  test_tool_answers, test_responses_upstream, test_json_output,
+                  test_tool_answers, test_responses_upstream, test_json_output, test_gemini,
                   test_errors_and_params):
             try:
                 t(gw, mock)

@@ -196,9 +196,9 @@ check_catalogue(const char *path)
 	    "fireworks: a bare model name gains its account path");
 	is_str(r->deps[1].model, "meta-llama/Llama-3-8b", "together: the model as written");
 	is_str(r->deps[1].auth, "Authorization: Bearer tk-env", "the key from the row's second variable");
-	ok(route_url(&r->deps[2], EP(ENDPOINT_CHAT), url, sizeof(url)) == 0 &&
+	ok(route_url(&r->deps[2], EP(ENDPOINT_CHAT), 0, url, sizeof(url)) == 0 &&
 	    strcmp(url, "https://api.perplexity.ai/chat/completions") == 0, "perplexity at its root: %s", url);
-	ok(route_url(&r->deps[3], EP(ENDPOINT_CHAT), url, sizeof(url)) == 0 &&
+	ok(route_url(&r->deps[3], EP(ENDPOINT_CHAT), 0, url, sizeof(url)) == 0 &&
 	    strcmp(url, "http://localhost:11434/v1/chat/completions") == 0 && r->deps[3].auth[0] == '\0',
 	    "ollama: OpenAI's API at /v1, no key: %s", url);
 	ok(route_plan(&r->deps[4], EP(ENDPOINT_EMBEDDINGS)) == ROUTE_NATIVE &&
@@ -226,8 +226,8 @@ check_litellm_providers(void)
 		config_free(c);
 		return;
 	}
-	is_int((long long)r->nleft_out, 5, "gemini, bedrock, vertex_ai, sagemaker, github_copilot left out");
-	is_int((long long)r->ndeps, 16, "the other 16 served");
+	is_int((long long)r->nleft_out, 4, "bedrock, vertex_ai, sagemaker, github_copilot left out");
+	is_int((long long)r->ndeps, 17, "the other 17 served");
 	ok(c->drop_params == 1, "litellm_settings.drop_params read");
 	m = routes_find(r, "fireworks-llama", 15);
 	ok(m && m->ndeps == 1 && r->deps[m->deps[0]].drop_params == 0,
@@ -235,7 +235,7 @@ check_litellm_providers(void)
 	m = routes_find(r, "llama3", 6);
 	ok(m && m->ndeps == 1 && r->deps[m->deps[0]].drop_params == 1, "litellm_settings' drop_params inherited");
 	m = routes_find(r, "gpt-4o-azure", 12);
-	ok(m && m->ndeps == 1 && route_url(&r->deps[m->deps[0]], EP(ENDPOINT_CHAT), url, sizeof(url)) == 0 &&
+	ok(m && m->ndeps == 1 && route_url(&r->deps[m->deps[0]], EP(ENDPOINT_CHAT), 0, url, sizeof(url)) == 0 &&
 	    strcmp(url, "https://example-eu.openai.azure.com/openai/deployments/gpt-4o-eu/chat/completions"
 	    "?api-version=2024-06-01") == 0, "azure takes api_base and api_version from its credential: %s", url);
 	ok(m && m->ndeps == 1 && strcmp(r->deps[m->deps[0]].auth, "api-key: az-secret") == 0,
@@ -243,9 +243,18 @@ check_litellm_providers(void)
 	m = routes_find(r, "copilot", 7);
 	ok(m && m->ndeps == 0 && strstr(m->why, "device-flow"), "copilot answers why it is not served");
 	m = routes_find(r, "gemini-flash", 12);
-	ok(m && m->ndeps == 0 && strstr(m->why, "cloud providers"), "gemini: not in this version, saying so");
+	ok(m && m->ndeps == 1 && r->deps[m->deps[0]].dialect == &dialect_gemini &&
+	    strcmp(r->deps[m->deps[0]].auth, "x-goog-api-key: ge-secret") == 0 &&
+	    route_plan(&r->deps[m->deps[0]], EP(ENDPOINT_CHAT)) == ROUTE_TRANSLATE &&
+	    route_plan(&r->deps[m->deps[0]], EP(ENDPOINT_EMBEDDINGS)) == ROUTE_NONE,
+	    "gemini: Gemini's dialect, its key in x-goog-api-key, every client format translated");
+	ok(m && m->ndeps == 1 && route_url(&r->deps[m->deps[0]], endpoint_of_api(XLATE_GEMINI), 1, url,
+	    sizeof(url)) == 0 && strcmp(url, "https://generativelanguage.googleapis.com/v1beta/models/"
+	    "gemini-2.5-flash:streamGenerateContent?alt=sse") == 0, "  at its default base: %s", url);
+	m = routes_find(r, "gemini-vertex", 13);
+	ok(m && m->ndeps == 0 && strstr(m->why, "cloud providers"), "vertex_ai: not in this version, saying so");
 	m = routes_find(r, "llama3-chat", 11);
-	ok(m && route_url(&r->deps[m->deps[0]], EP(ENDPOINT_CHAT), url, sizeof(url)) == 0 &&
+	ok(m && route_url(&r->deps[m->deps[0]], EP(ENDPOINT_CHAT), 0, url, sizeof(url)) == 0 &&
 	    strcmp(url, "http://gpu-box:11434/v1/chat/completions") == 0, "ollama_chat at its api_base: %s", url);
 	routes_free(r);
 	config_free(c);
@@ -291,12 +300,12 @@ check_responses_only(const char *path)
 	    route_plan(&r->deps[0], EP(ENDPOINT_CHAT)) == ROUTE_TRANSLATE &&
 	    route_plan(&r->deps[0], EP(ENDPOINT_MESSAGES)) == ROUTE_TRANSLATE,
 	    "  Responses relayed; chat and Messages translated");
-	ok(route_url(&r->deps[0], EP(ENDPOINT_RESPONSES), url, sizeof(url)) == 0 &&
+	ok(route_url(&r->deps[0], EP(ENDPOINT_RESPONSES), 0, url, sizeof(url)) == 0 &&
 	    strcmp(url, "https://api.openai.com/v1/responses") == 0, "  at %s", url);
 	ok(r->deps[1].dialect == &dialect_responses, "model_info.mode responses: the Responses dialect");
 	ok(r->deps[2].dialect == &dialect_openai, "before the prices: gpt-5-pro is chat");
 	ok(r->deps[4].dialect == &dialect_responses &&
-	    route_url(&r->deps[4], EP(ENDPOINT_RESPONSES), url, sizeof(url)) == 0 &&
+	    route_url(&r->deps[4], EP(ENDPOINT_RESPONSES), 0, url, sizeof(url)) == 0 &&
 	    strcmp(url, "https://x.openai.azure.com/openai/v1/responses") == 0,
 	    "azure: Responses in its v1 API: %s", url);
 	b = pricemap_builder_new();
@@ -345,22 +354,22 @@ main(void)
 	ok(m && m->ndeps == 2, "two deployments under one name");
 	ok(routes_find(r, "nope", 4) == NULL, "unknown names are not found");
 
-	ok(route_url(&r->deps[0], EP(ENDPOINT_CHAT), url, sizeof(url)) == 0 &&
+	ok(route_url(&r->deps[0], EP(ENDPOINT_CHAT), 0, url, sizeof(url)) == 0 &&
 	    strcmp(url, "https://api.openai.com/v1/chat/completions") == 0, "openai default base: %s", url);
 	is_str(r->deps[0].auth, "Authorization: Bearer sk-o", "openai auth header");
-	ok(route_url(&r->deps[1], EP(ENDPOINT_EMBEDDINGS), url, sizeof(url)) == 0 &&
+	ok(route_url(&r->deps[1], EP(ENDPOINT_EMBEDDINGS), 0, url, sizeof(url)) == 0 &&
 	    strcmp(url, "http://10.0.0.1:8000/v1/embeddings") == 0, "a base without a path gets /v1: %s", url);
-	ok(route_url(&r->deps[2], EP(ENDPOINT_CHAT), url, sizeof(url)) == 0 &&
+	ok(route_url(&r->deps[2], EP(ENDPOINT_CHAT), 0, url, sizeof(url)) == 0 &&
 	    strcmp(url, "https://x.openai.azure.com/openai/deployments/my-dep/chat/completions?api-version=2024-06-01") == 0,
 	    "azure deployment URL and api-version: %s", url);
 	is_str(r->deps[2].auth, "api-key: azk", "azure auth header");
-	ok(route_url(&r->deps[3], EP(ENDPOINT_MESSAGES), url, sizeof(url)) == 0 &&
+	ok(route_url(&r->deps[3], EP(ENDPOINT_MESSAGES), 0, url, sizeof(url)) == 0 &&
 	    strcmp(url, "https://api.anthropic.com/v1/messages") == 0, "anthropic messages: %s", url);
 	is_str(r->deps[3].auth, "x-api-key: ak", "anthropic auth header");
 	ok(r->deps[3].shape == USAGE_SHAPE_ANTHROPIC, "anthropic usage shape");
-	ok(route_url(&r->deps[3], EP(ENDPOINT_CHAT), url, sizeof(url)) < 0,
+	ok(route_url(&r->deps[3], EP(ENDPOINT_CHAT), 0, url, sizeof(url)) < 0,
 	    "anthropic has no chat/completions URL");
-	ok(route_url(&r->deps[0], EP(ENDPOINT_MESSAGES), url, sizeof(url)) < 0, "openai has no messages URL");
+	ok(route_url(&r->deps[0], EP(ENDPOINT_MESSAGES), 0, url, sizeof(url)) < 0, "openai has no messages URL");
 	ok(route_plan(&r->deps[3], EP(ENDPOINT_CHAT)) == ROUTE_TRANSLATE &&
 	    route_plan(&r->deps[3], EP(ENDPOINT_RESPONSES)) == ROUTE_TRANSLATE &&
 	    route_plan(&r->deps[3], EP(ENDPOINT_MESSAGES)) == ROUTE_NATIVE &&
@@ -372,11 +381,11 @@ main(void)
 	    "openai: chat and responses as is, messages translated");
 	ok(route_plan(&r->deps[4], EP(ENDPOINT_RESPONSES)) == ROUTE_TRANSLATE,
 	    "deepseek has no Responses API: translated to chat");
-	ok(route_url(&r->deps[4], EP(ENDPOINT_CHAT), url, sizeof(url)) == 0 &&
+	ok(route_url(&r->deps[4], EP(ENDPOINT_CHAT), 0, url, sizeof(url)) == 0 &&
 	    strcmp(url, "https://api.deepseek.com/beta/chat/completions") == 0 &&
 	    r->deps[4].auth[0] == '\0' && r->deps[4].shape == USAGE_SHAPE_DEEPSEEK,
 	    "deepseek: default base, no key, its usage shape");
-	ok(route_url(&r->deps[5], EP(ENDPOINT_COMPLETIONS), url, sizeof(url)) == 0 &&
+	ok(route_url(&r->deps[5], EP(ENDPOINT_COMPLETIONS), 0, url, sizeof(url)) == 0 &&
 	    strcmp(url, "http://gpu:8000/v1/completions") == 0, "hosted_vllm with its api_base: %s", url);
 	is_str(r->deps[0].price_name, "openai/gpt-4o", "priced as provider/model");
 	is_str(r->deps[6].price_name, "deployment:own/openai/ft-1",
@@ -407,7 +416,7 @@ main(void)
 		m = routes_find(r, "x", 1);
 		ok(m && m->ndeps == 0 && strstr(m->why, "needs an api_base"),
 		    "a model with none says why: %s", m ? m->why : "");
-		ok(route_url(&r->deps[0], EP(ENDPOINT_CHAT), url, sizeof(url)) == 0 &&
+		ok(route_url(&r->deps[0], EP(ENDPOINT_CHAT), 0, url, sizeof(url)) == 0 &&
 		    strcmp(url, "https://api.mistral.ai/v1/chat/completions") == 0, "mistral's default base");
 		routes_free(r);
 	}
