@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """The official SDKs, newest from npm, against the gateway's translation: the
 openai SDK's chat.completions and responses calls to an Anthropic deployment,
-the @anthropic-ai/sdk messages calls to an OpenAI-compatible one, streamed and
-not, with tools. For each call: the SDK parsed the answer; it has text, or two
+the @anthropic-ai/sdk messages calls to an OpenAI-compatible one, then all of
+them to a Gemini deployment, streamed and not, with tools. For each call: the SDK parsed the answer; it has text, or two
 tool calls with ids and JSON arguments; the usage the SDK saw is the mock's,
 in the client's convention; the cost (header, or the stream's cost comment) is
 exact; the ledger record names both endpoints and costs what the same request
-sent natively costs. The SDKs are installed once into $TOLLGATE_BUILD/e2e-sdk;
+sent natively costs (Gemini, which no client speaks: its exact cost). The SDKs are installed once into $TOLLGATE_BUILD/e2e-sdk;
 skips, saying why, without node, npm or the registry."""
 import json
 import os
@@ -34,11 +34,19 @@ CLAUDE_COST = (P - C) * Decimal("3e-6") + C * Decimal("3e-7") + O * Decimal("1.5
 GPT_COST = (P - C) * Decimal("1.5e-7") + C * Decimal("7.5e-8") + O * Decimal("6e-7")
 
 MODELS = {"claude": "sdk-claude", "claude_tools": "sdk-claude-tools", "gpt": "sdk-gpt", "gpt_tools": "sdk-gpt-tools"}
+# the second round: every call to Gemini (gemini-2.5-flash, priced as main() adds it)
+GEMINI_MODELS = {"claude": "sdk-gemini", "claude_tools": "sdk-gemini-tools", "gpt": "sdk-gemini",
+                 "gpt_tools": "sdk-gemini-tools"}
+GEMINI_COST = (P - C) * Decimal("3e-7") + C * Decimal("7.5e-8") + O * Decimal("2.5e-6")
+GEMINI_ENDPOINT = "/v1beta/models:generateContent"
 
 
 def dep(name, anthropic, extra=None):
     h = dict(KNOBS, **(extra or {}))
-    if anthropic:
+    if anthropic == "gemini":
+        head = "      model: gemini/gemini-2.5-flash\n      api_base: http://127.0.0.1:%(mock)d\n" \
+               "      api_key: gemini-upstream-key\n"
+    elif anthropic:
         head = "      model: anthropic/claude-sonnet-4-5\n      api_base: http://127.0.0.1:%(mock)d\n" \
                "      api_key: anthropic-upstream-key\n"
     else:
@@ -50,7 +58,8 @@ def dep(name, anthropic, extra=None):
 # the tools deployments answer with two tool calls (the mock's tool_calls knob)
 CALLS2 = {"X-Mock-tool_calls": "2"}
 EXTRA = "".join([dep(MODELS["claude"], True), dep(MODELS["claude_tools"], True, CALLS2),
-                 dep(MODELS["gpt"], False), dep(MODELS["gpt_tools"], False, CALLS2)])
+                 dep(MODELS["gpt"], False), dep(MODELS["gpt_tools"], False, CALLS2),
+                 dep(GEMINI_MODELS["claude"], "gemini"), dep(GEMINI_MODELS["claude_tools"], "gemini", CALLS2)])
 
 CHAT, RESPONSES, MESSAGES = "/v1/chat/completions", "/v1/responses", "/v1/messages"
 TOOL = {"name": "get_weather", "description": "weather",
@@ -90,6 +99,12 @@ for _tools in (False, True):
         _m = MODELS["gpt_tools" if _tools else "gpt"]
         CALLS["anthropic.messages" + (".tools" if _tools else "") + (".stream" if _stream else "")] = (
             _m, MESSAGES, CHAT, "anthropic", _stream, _tools, GPT_COST, native_chat(_m, _stream, _tools))
+
+
+# the same calls to Gemini: no client speaks its format, so no native request to compare with
+for _name, (_m, _ep, _up, _conv, _stream, _tools, _cost, _native) in list(CALLS.items()):
+    CALLS["gemini/" + _name] = (GEMINI_MODELS["claude_tools" if _tools else "claude"], _ep, GEMINI_ENDPOINT,
+                                _conv, _stream, _tools, GEMINI_COST, None)
 
 
 def skip_all(why):
@@ -201,12 +216,17 @@ def main():
     nodev = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
     diag("SDKs in %s: %s; node %s" % (SDK_DIR, ", ".join("%s@%s" % kv for kv in versions.items()), nodev))
     mock = Mock()
-    gw = Gateway(mock, EXTRA.replace("%(mock)d", str(mock.port)))
+    def gemini_prices(g):
+        with open(os.path.join(g.dir, "prices.yaml"), "a") as f:
+            f.write("gemini-2.5-flash:\n  input_cost_per_token: 3e-7\n  output_cost_per_token: 2.5e-6\n"
+                    "  cache_read_input_token_cost: 7.5e-8\n")
+    gw = Gateway(mock, EXTRA.replace("%(mock)d", str(mock.port)), prepare=gemini_prices)
     try:
         t0 = time.time()
         rc, out, err = run_bounded(["node", SCRIPT], 120, cwd=SDK_DIR,
                                    env=dict(os.environ, NODE_PATH=os.path.join(SDK_DIR, "node_modules"),
-                                            PORT=str(gw.port), KEY=MASTER_KEY, MODELS=json.dumps(MODELS)))
+                                            PORT=str(gw.port), KEY=MASTER_KEY, MODELS=json.dumps(MODELS),
+                                            MODELS_GEMINI=json.dumps(GEMINI_MODELS)))
         lines = {}
         for line in out.splitlines():
             try:
@@ -240,6 +260,8 @@ def main():
                rec.get("cost_usd"))
             eq((rec.get("endpoint"), rec.get("upstream_endpoint")), (endpoint, upstream),
                "%s: the record's endpoint (the client's) and upstream_endpoint (the provider's)" % name)
+            if native is None:
+                continue
             path, body = native
             st, h, data = gw.post(path, body)
             nid = h.get("x-tollgate-request-id")

@@ -10,7 +10,9 @@ const Anthropic = require("@anthropic-ai/sdk");
 
 const PORT = process.env.PORT;
 const KEY = process.env.KEY;
-const M = JSON.parse(process.env.MODELS);	// {claude, claude_tools, gpt, gpt_tools}
+// {claude, claude_tools, gpt, gpt_tools}; a second round, its names prefixed "gemini/", sends
+// every call to the Gemini deployments of MODELS_GEMINI
+let M = JSON.parse(process.env.MODELS), prefix = "";
 
 // what the wire carried for the call under way: headers, and an SSE body's text
 let tap = null;
@@ -44,7 +46,7 @@ function hdrs(response) {
 
 async function run(name, fn) {
   tap = {};
-  const out = { name };
+  const out = { name: prefix + name };
   try {
     Object.assign(out, await fn());
     out.ok = true;
@@ -204,4 +206,13 @@ async function main() {
   });
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+async function rounds() {
+  await main();
+  if (process.env.MODELS_GEMINI) {
+    M = JSON.parse(process.env.MODELS_GEMINI);
+    prefix = "gemini/";
+    await main();
+  }
+}
+
+rounds().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
