@@ -1708,7 +1708,7 @@ resolve_credential(struct loader *l, struct config_deployment *dep, struct doc *
 /* litellm_params tollgate accepts without using them: request defaults and
    routing hints that real configs carry (the compat survey's common ones). */
 static const char *const quiet_params[] = {
-	"aws_region_name", "extra_body", "max_tokens",
+	"extra_body", "max_tokens",
 	"reasoning_effort", "temperature", "vertex_location", "vertex_project",
 };
 
@@ -1899,6 +1899,16 @@ dep_model(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_n
  * deployment while the others serve, rather than one absent secret stopping
  * the whole gateway.  Every other variable here is needed.
  */
+/* The field of an AWS credential parameter (LiteLLM's names), or NULL. */
+static char **
+aws_param(struct config_deployment *dep, const char *key)
+{
+	return strcmp(key, "aws_access_key_id") == 0 ? &dep->aws_access_key_id :
+	    strcmp(key, "aws_secret_access_key") == 0 ? &dep->aws_secret_access_key :
+	    strcmp(key, "aws_session_token") == 0 ? &dep->aws_session_token :
+	    strcmp(key, "aws_region_name") == 0 ? &dep->aws_region_name : NULL;
+}
+
 static int
 dep_params(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_node_t *at,
     yaml_node_t *n, const char *where)
@@ -1929,6 +1939,20 @@ dep_params(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_
 			} else if (strcmp(k, "api_base") == 0) {
 				if (need_scalar(l, d, p->v, path, "a URL", &v) < 0 ||
 				    set_text(l, &dep->api_base, &v) < 0)
+					goto out;
+			} else if (aws_param(dep, k) != NULL) {
+				switch (scalar(p->v, &v)) {
+				case 1:
+					if (warn(l, d, p->v, "%s: environment variable %s is not set", path,
+					    v.var) < 0)
+						goto out;
+					v.null = 1;
+					break;
+				case -1:
+					need_scalar(l, d, p->v, path, "a string", &v);
+					goto out;
+				}
+				if (set_text(l, aws_param(dep, k), &v) < 0)
 					goto out;
 			} else if (strcmp(k, "api_version") == 0) {
 				if (need_scalar(l, d, p->v, path, "a version", &v) < 0 ||
@@ -2024,6 +2048,10 @@ deployment_release(struct config_deployment *dep)
 	free(dep->api_base);
 	free(dep->api_key);
 	free(dep->api_version);
+	free(dep->aws_access_key_id);
+	free(dep->aws_secret_access_key);
+	free(dep->aws_session_token);
+	free(dep->aws_region_name);
 	kv_free(dep->headers, dep->nheaders);
 	free(dep->base_model);
 	free(dep->mode);

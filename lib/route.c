@@ -166,6 +166,43 @@ native_endpoints(const struct route_deployment *d)
 }
 
 /*
+ * AWS's region and credentials for d: the deployment's (LiteLLM's aws_*),
+ * else the standard variables; a Bedrock API key (api_key, or
+ * AWS_BEARER_TOKEN_BEDROCK) instead of keys is set_auth()'s.  0, or -1 with
+ * why.  need_region: the base is made from the region.
+ */
+static int
+aws_place(const struct config_deployment *cd, struct route_deployment *d, int need_region,
+    char *why, size_t len)
+{
+	const char *region = cd->aws_region_name ? cd->aws_region_name :
+	    env_first("AWS_REGION:AWS_DEFAULT_REGION");
+
+	snprintf(d->aws.region, sizeof(d->aws.region), "%s", region ? region : "");
+	d->aws.key_id = cd->aws_access_key_id ? cd->aws_access_key_id : getenv("AWS_ACCESS_KEY_ID");
+	d->aws.secret = cd->aws_secret_access_key ? cd->aws_secret_access_key :
+	    getenv("AWS_SECRET_ACCESS_KEY");
+	d->aws.token = cd->aws_session_token ? cd->aws_session_token :
+	    (cd->aws_access_key_id ? NULL : getenv("AWS_SESSION_TOKEN"));
+	if (d->aws.token != NULL && *d->aws.token == '\0')
+		d->aws.token = NULL;
+	if (region == NULL || *region == '\0' || strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-")
+	    != strlen(region)) {
+		snprintf(why, len, "provider '%s' needs aws_region_name (or $AWS_REGION)%s",
+		    cd->provider, need_region ? "" : " to sign its requests");
+		return -1;
+	}
+	if ((d->aws.key_id == NULL || d->aws.secret == NULL) && cd->api_key == NULL &&
+	    env_first("AWS_BEARER_TOKEN_BEDROCK") == NULL) {
+		snprintf(why, len, "provider '%s' needs AWS credentials: aws_access_key_id and "
+		    "aws_secret_access_key (or $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY), or a "
+		    "Bedrock API key ($AWS_BEARER_TOKEN_BEDROCK)", cd->provider);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Why config deployment cd cannot be served, into why; 0 when it can, and
  * then d's dialect, base and model are set.
  */
@@ -196,7 +233,16 @@ place(const struct config_deployment *cd, struct route_deployment *d, char *why,
 			strncat(why, ")", len - strlen(why) - 1);
 		return -1;
 	}
-	set_base(d, base);
+	if (e != NULL && (e->quirks & CATALOGUE_AWS_REGION) && aws_place(cd, d, base == e->base, why,
+	    len) < 0)
+		return -1;
+	if (e != NULL && base == e->base && (e->quirks & CATALOGUE_AWS_REGION)) {
+		char regional[sizeof(d->base)];
+
+		snprintf(regional, sizeof(regional), e->base, d->aws.region);
+		set_base(d, regional);
+	} else
+		set_base(d, base);
 	/* LiteLLM's "openai/responses/M", and model_info.mode: a model that speaks only Responses */
 	if (e != NULL && (e->quirks & CATALOGUE_RESPONSES) && strncmp(model, "responses/", 10) == 0) {
 		model += 10;
@@ -223,6 +269,9 @@ set_auth(const struct config *c, struct route_deployment *d)
 	(void)c;
 	if (key == NULL && d->entry != NULL)
 		key = env_first(d->entry->key_env);
+	if (how == CATALOGUE_SIGV4 && key != NULL && d->cfg->api_key == NULL &&
+	    d->aws.key_id != NULL && d->aws.secret != NULL)
+		key = NULL;	/* keys of the deployment's own sign, over the variable's API key */
 	if (key != NULL)
 		snprintf(d->auth, sizeof(d->auth), how == CATALOGUE_X_API_KEY ? "x-api-key: %s" :
 		    how == CATALOGUE_API_KEY ? "api-key: %s" : how == CATALOGUE_GOOG_API_KEY ?

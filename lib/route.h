@@ -32,6 +32,10 @@ struct route_deployment {
 	char				 auth[1024];	/* the upstream auth header line, or "" */
 	char				 model[256];	/* the model name sent upstream */
 	char				 api_version[64]; /* Azure's, or "" */
+	struct {			/* AWS's credentials (SigV4): the config's or the environment's */
+		const char	*key_id, *secret, *token;	/* token NULL: long-term keys */
+		char		 region[32];
+	}				 aws;
 	int				 drop_params;	/* drop what has no equivalent in translation */
 	enum usage_shape		 shape;
 	char				 price_name[320]; /* the price-map entry to look up */

@@ -162,6 +162,14 @@ upstream_body(struct exchange *ex)
 		return reqbody_rewrite(ex->body.data, ex->body.len, &ex->spans, ex->dep->model,
 		    ex->strip_usage, &ex->upbody);
 	}
+	if (ex->stream && ex->dep->dialect->no_streams) {
+		ex->xerr.status = 400;
+		snprintf(ex->xerr.param, sizeof(ex->xerr.param), "stream");
+		snprintf(ex->xerr.message, sizeof(ex->xerr.message), "model '%s': streamed answers "
+		    "from provider '%s' are not served by this version of tollgate; ask without "
+		    "\"stream\"", ex->rec.model_requested, ex->dep->cfg->provider);
+		return -1;
+	}
 	o.model = ex->dep->model;
 	o.drop_params = ex->dep->drop_params;
 	o.max_tokens = upstream_max_output(ex->dep, ex->view);
@@ -308,7 +316,14 @@ upstream_start(struct exchange *ex)
 	sse_reset(&ex->sse);
 	usage_raw_init(&ex->raw);
 
-	if (ex->plan == ROUTE_NATIVE && ex->dep->dialect->client_headers) {
+	if (ex->dep->dialect->sign != NULL) {
+		/* signed over what is sent (SigV4): a list of its own, every time */
+		ex->upheaders = ex->dep->dialect->sign(ex->dep, url, ex->upbody.data, ex->upbody.len,
+		    deployment_headers(ex->dep, NULL));
+		ex->own_upheaders = 1;
+		if (ex->upheaders == NULL)
+			return -1;
+	} else if (ex->plan == ROUTE_NATIVE && ex->dep->dialect->client_headers) {
 		/* a same-format client's choices (API version, betas) go along: a list of its own */
 		ex->upheaders = deployment_headers(ex->dep, ex->req);
 		ex->own_upheaders = 1;

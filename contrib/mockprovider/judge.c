@@ -846,6 +846,113 @@ out:
 	return rc;
 }
 
+/* ---- Bedrock Converse ------------------------------------------------------------------ */
+
+static const char *const b_top[] = { "messages", "system", "inferenceConfig", "toolConfig",
+	"additionalModelRequestFields", "guardrailConfig", "promptVariables",
+	"additionalModelResponseFieldPaths", "requestMetadata", "performanceConfig", "mock", NULL };
+static const char *const b_config[] = { "maxTokens", "temperature", "topP", "stopSequences", NULL };
+
+static int
+b_request(struct judge *j, json_t *req)
+{
+	static const char *const kinds[] = { "text", "image", "document", "toolUse", "toolResult",
+		"reasoningContent", "cachePoint", "guardContent", "video", NULL };
+	json_t *msgs = json_object_get(req, "messages"), *m, *b, *asked = json_array(), *uses = json_array();
+	json_t *tools = json_object_get(json_object_get(req, "toolConfig"), "tools"), *t;
+	const char *prev = NULL, *k;
+	char p[96];
+	size_t i, n, x, found;
+	int rc = -1, any_use = 0;
+	json_t *v;
+
+	if (asked == NULL || uses == NULL)
+		goto out;
+	if (known_keys(j, req, b_top, "") < 0 ||
+	    (json_object_get(req, "inferenceConfig") && known_keys(j, json_object_get(req,
+	    "inferenceConfig"), b_config, "inferenceConfig") < 0))
+		goto out;
+	if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
+		wrong(j, "messages: a non-empty list is required");
+		goto out;
+	}
+	json_array_foreach(msgs, i, m) {
+		const char *role = str(m, "role");
+
+		if (role == NULL || (strcmp(role, "user") && strcmp(role, "assistant"))) {
+			wrong(j, "messages.%zu.role: must be user or assistant", i);
+			goto out;
+		}
+		if ((prev == NULL && strcmp(role, "user")) || (prev && strcmp(prev, role) == 0)) {
+			wrong(j, "messages.%zu.role: a conversation must start with a user message and "
+			    "alternate", i);
+			goto out;
+		}
+		prev = role;
+		if (!json_is_array(json_object_get(m, "content")) ||
+		    json_array_size(json_object_get(m, "content")) == 0) {
+			wrong(j, "messages.%zu.content: a non-empty list is required", i);
+			goto out;
+		}
+		json_array_clear(uses);
+		json_array_foreach(json_object_get(m, "content"), n, b) {
+			snprintf(p, sizeof(p), "messages.%zu.content.%zu", i, n);
+			x = 0;
+			json_object_foreach(b, k, v)
+				if (one_of(k, kinds))
+					x++;
+			if (!json_is_object(b) || x != 1 || json_object_size(b) != 1) {
+				wrong(j, "%s: a block holds exactly one member", p);
+				goto out;
+			}
+			if (json_is_object(v = json_object_get(b, "toolUse"))) {
+				any_use = 1;
+				if (strcmp(role, "assistant") || need_text(j, v, "toolUseId", p) < 0 ||
+				    need_text(j, v, "name", p) < 0 || !json_is_object(json_object_get(v,
+				    "input"))) {
+					wrong(j, "%s.toolUse: an assistant's, with toolUseId, name and an "
+					    "input object", p);
+					goto out;
+				}
+				json_array_append(uses, json_object_get(v, "toolUseId"));
+			} else if (json_is_object(v = json_object_get(b, "toolResult"))) {
+				for (found = 0, x = 0; x < json_array_size(asked); x++)
+					found |= str(v, "toolUseId") && strcmp(json_string_value(json_array_get(
+					    asked, x)), str(v, "toolUseId")) == 0;
+				if (strcmp(role, "user") || !found) {
+					wrong(j, "%s.toolResult.toolUseId: answers no toolUse of the turn before",
+					    p);
+					goto out;
+				}
+			} else if (json_object_get(b, "text") && !json_is_string(json_object_get(b, "text"))) {
+				wrong(j, "%s.text: must be a string", p);
+				goto out;
+			}
+		}
+		json_array_clear(asked);
+		json_array_extend(asked, uses);
+	}
+	if (any_use && !json_is_array(tools)) {
+		wrong(j, "toolConfig: must be given when messages hold toolUse blocks");
+		goto out;
+	}
+	json_array_foreach(tools, i, t) {
+		snprintf(p, sizeof(p), "toolConfig.tools.%zu.toolSpec", i);
+		if (need_text(j, json_object_get(t, "toolSpec"), "name", p) < 0)
+			goto out;
+		if (!json_is_object(json_object_get(json_object_get(json_object_get(t, "toolSpec"),
+		    "inputSchema"), "json"))) {
+			wrong(j, "%s.inputSchema.json: an object is required", p);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	json_decref(asked);
+	json_decref(uses);
+	return rc;
+}
+
 /* ---- the verdict ----------------------------------------------------------------------- */
 
 int
@@ -858,7 +965,7 @@ mock_judge(enum mock_shape shape, const char *body, size_t len, char *why, size_
 	if (whylen > 0)
 		why[0] = '\0';
 	if (shape != MOCK_MESSAGES && shape != MOCK_CHAT && shape != MOCK_RESPONSES &&
-	    shape != MOCK_GEMINI)
+	    shape != MOCK_GEMINI && shape != MOCK_BEDROCK)
 		return 1;	/* completions and embeddings: not judged */
 	req = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &err);
 	if (!json_is_object(req))
@@ -869,6 +976,8 @@ mock_judge(enum mock_shape shape, const char *body, size_t len, char *why, size_
 		c_request(&j, req);
 	else if (shape == MOCK_GEMINI)
 		g_request(&j, req);
+	else if (shape == MOCK_BEDROCK)
+		b_request(&j, req);
 	else
 		r_request(&j, req);
 	json_decref(req);

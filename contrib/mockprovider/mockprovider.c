@@ -732,6 +732,12 @@ serve_api(struct evhttp_request *req, enum mock_shape shape)
 		record_last(req, body, len, NULL);
 	if (shape == MOCK_EMBEDDINGS)
 		c.stream = 0;
+	if (shape == MOCK_BEDROCK)	/* the path says it: .../converse-stream, .../invoke-with-response-stream */
+		c.stream = strstr(evhttp_request_get_uri(req), "-stream") != NULL;
+	if (shape == MOCK_BEDROCK && c.stream) {
+		reply_error(req, 501, "mockprovider does not stream Bedrock answers yet");
+		return;
+	}
 	if (shape == MOCK_GEMINI && gemini_path(evhttp_request_get_uri(req), &c) < 0) {
 		reply_error(req, 404, "no such Gemini method in mockprovider (generateContent, "
 		    "streamGenerateContent)");
@@ -821,6 +827,10 @@ on_request(struct evhttp_request *req, void *arg)
 		}
 	if (rt == NULL && method == EVHTTP_REQ_POST && strncmp(uri, "/v1beta/models/", 15) == 0) {
 		serve_api(req, MOCK_GEMINI);
+		return;
+	}
+	if (rt == NULL && method == EVHTTP_REQ_POST && strncmp(uri, "/model/", 7) == 0) {
+		serve_api(req, MOCK_BEDROCK);
 		return;
 	}
 	if (rt == NULL) {

@@ -47,6 +47,7 @@ enum mock_shape {
 	MOCK_RESPONSES,		/* OpenAI /v1/responses */
 	MOCK_MESSAGES,		/* Anthropic /v1/messages */
 	MOCK_GEMINI,		/* Gemini /v1beta/models/M:generateContent, :streamGenerateContent */
+	MOCK_BEDROCK,		/* Bedrock /model/ID/converse (whole answers only, for now) */
 };
 
 #define MOCK_MODEL_MAX	256

@@ -859,6 +859,30 @@ gemini_frame(struct buf *b, const struct mock_call *c, int i)
 	return r | PUT(b, "\n\n");
 }
 
+/* ---- Bedrock Converse ---------------------------------------------------------------- */
+
+/* inputTokens leave out cache reads and writes, as Anthropic's do. */
+static int
+bedrock_body(struct buf *b, const struct mock_call *c)
+{
+	const long *k = c->knob;
+	long write = k[MOCK_CACHE_WRITE_TOKENS] + k[MOCK_CACHE_WRITE_1H_TOKENS];
+	long input = k[MOCK_PROMPT_TOKENS] - k[MOCK_CACHED_TOKENS] - write;
+	int r;
+
+	if (input < 0)
+		input = 0;
+	r = PUT(b, "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":\"");
+	r |= put_reply_text(b);
+	r |= PUT(b, "\"}]}},\"stopReason\":\"end_turn\"");
+	if (!no_usage(c))
+		r |= buf_printf(b, ",\"usage\":{\"inputTokens\":%ld,\"outputTokens\":%ld,"
+		    "\"totalTokens\":%ld,\"cacheReadInputTokens\":%ld,\"cacheWriteInputTokens\":%ld}",
+		    input, k[MOCK_COMPLETION_TOKENS], input + k[MOCK_COMPLETION_TOKENS] +
+		    k[MOCK_CACHED_TOKENS] + write, k[MOCK_CACHED_TOKENS], write);
+	return r | PUT(b, ",\"metrics\":{\"latencyMs\":1}}");
+}
+
 /* ---- dispatch by shape --------------------------------------------------------------- */
 
 int
@@ -877,6 +901,7 @@ mock_body(struct buf *b, const struct mock_call *c)
 	case MOCK_RESPONSES:	return responses_body(b, c);
 	case MOCK_MESSAGES:	return messages_body(b, c);
 	case MOCK_GEMINI:	return gemini_body(b, c);
+	case MOCK_BEDROCK:	return bedrock_body(b, c);
 	}
 	return -1;
 }
@@ -915,7 +940,8 @@ mock_stream_frames(const struct mock_call *c)
 	case MOCK_RESPONSES:	return responses_frames(c);
 	case MOCK_MESSAGES:	return messages_frames(c);
 	case MOCK_GEMINI:	return gemini_frames(c);
-	case MOCK_EMBEDDINGS:	break;
+	case MOCK_EMBEDDINGS:
+	case MOCK_BEDROCK:	break;
 	}
 	return 0;
 }
@@ -935,7 +961,8 @@ mock_stream_frame(struct buf *b, const struct mock_call *c, int i)
 	case MOCK_RESPONSES:	return responses_frame(b, c, i);
 	case MOCK_MESSAGES:	return messages_frame(b, c, i);
 	case MOCK_GEMINI:	return gemini_frame(b, c, i);
-	case MOCK_EMBEDDINGS:	break;
+	case MOCK_EMBEDDINGS:
+	case MOCK_BEDROCK:	break;
 	}
 	return -1;
 }

@@ -15,6 +15,7 @@ enum catalogue_auth {
 	CATALOGUE_API_KEY,	/* api-key: KEY (Azure) */
 	CATALOGUE_X_API_KEY,	/* x-api-key: KEY (Anthropic) */
 	CATALOGUE_GOOG_API_KEY,	/* x-goog-api-key: KEY (Gemini) */
+	CATALOGUE_SIGV4,	/* AWS's SigV4 per request, or a Bedrock API key as a bearer */
 };
 
 enum catalogue_quirk {
@@ -23,6 +24,7 @@ enum catalogue_quirk {
 	CATALOGUE_FIREWORKS	= 1u << 2,	/* a model without '/' is accounts/fireworks/models/M */
 	CATALOGUE_RESPONSES	= 1u << 3,	/* serves /v1/responses as is (OpenAI's own) */
 	CATALOGUE_EMBEDDINGS	= 1u << 4,	/* embeddings only */
+	CATALOGUE_AWS_REGION	= 1u << 5,	/* base from the region: "%s" in base is it */
 };
 
 struct catalogue_entry {

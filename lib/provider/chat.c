@@ -278,6 +278,20 @@ openai_usage_chunk(const char *data, size_t len)
 }
 
 int
+dialect_no_stream_end(const char *name, const char *data, size_t len)
+{
+	(void)name, (void)data, (void)len;
+	return 0;
+}
+
+struct curl_slist *
+dialect_no_headers(struct curl_slist *l, dialect_header_fn client, void *arg)
+{
+	(void)client, (void)arg;
+	return l;
+}
+
+int
 dialect_no_usage_chunk(const char *data, size_t len)
 {
 	(void)data, (void)len;

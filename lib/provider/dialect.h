@@ -5,7 +5,7 @@
  * and to the other formats.  One file per dialect fills one struct dialect: chat.c (OpenAI
  * and every OpenAI-compatible API), responses.c (OpenAI Responses, for
  * the models that speak only it), messages.c (Anthropic Messages),
- * gemini.c (Google's generateContent).
+ * gemini.c (Google's generateContent), converse.c (AWS Bedrock's Converse).
  * Providers that speak a dialect are rows of data in the catalogue
  * (catalogue.c): prefix, default base, auth header, key variable, quirks.
  * The worker's data path calls these tables and never names a provider.
@@ -42,6 +42,14 @@ struct dialect {
 	 */
 	struct curl_slist *(*headers)(struct curl_slist *l, dialect_header_fn client, void *arg);
 	int	 client_headers;	/* headers() reads the client's: no list shared */
+	/*
+	 * Signs one request (SigV4): appends to l the headers that sign a POST
+	 * of body to url; NULL there is freed and means it could not.  NULL
+	 * hook: the deployment's fixed auth header is all.
+	 */
+	struct curl_slist *(*sign)(const struct route_deployment *d, const char *url,
+	    const char *body, size_t len, struct curl_slist *l);
+	int	 no_streams;		/* streamed answers not served yet: a client's stream is refused */
 	int	 needs_max_tokens;	/* a request must state its output limit */
 	/* Whether a stream event is the stream's end marker (held until the commit). */
 	int	(*stream_end)(const char *name, const char *data, size_t len);
@@ -49,10 +57,17 @@ struct dialect {
 	int	(*usage_chunk)(const char *data, size_t len);
 };
 
-extern const struct dialect dialect_openai, dialect_responses, dialect_anthropic, dialect_gemini;
+extern const struct dialect dialect_openai, dialect_responses, dialect_anthropic, dialect_gemini,
+    dialect_bedrock;
 
-/* usage_chunk for a dialect whose streams have no chunk of usage alone (chat.c). */
+/*
+ * For dialects no client speaks (chat.c): no end marker to hold (their
+ * translated streams end by the decoder), no usage-only chunk, no headers
+ * of their own.
+ */
+int dialect_no_stream_end(const char *name, const char *data, size_t len);
 int dialect_no_usage_chunk(const char *data, size_t len);
+struct curl_slist *dialect_no_headers(struct curl_slist *l, dialect_header_fn client, void *arg);
 
 /* OpenAI's URLs and headers (chat.c), which its Responses dialect shares. */
 int openai_url(const struct route_deployment *d, enum endpoint_id ep, int stream, char *out,

@@ -34,6 +34,7 @@ endpoint_get(enum endpoint_id id)
 /* Endpoints of the dialects no client speaks: named in records, never served. */
 static const struct endpoint upstream_only[ENDPOINT_ALL - ENDPOINT_COUNT] = {
 	{ "/v1beta/models:generateContent", ENDPOINT_GEMINI, XLATE_GEMINI, 0 },
+	{ "/model:converse", ENDPOINT_CONVERSE, XLATE_CONVERSE, 0 },
 };
 
 const struct endpoint *

@@ -16,6 +16,7 @@ enum endpoint_id {
 	ENDPOINT_MESSAGES,	/* /v1/messages */
 	ENDPOINT_COUNT,		/* the endpoints clients call; those after are upstream only */
 	ENDPOINT_GEMINI = ENDPOINT_COUNT,	/* generateContent (Gemini, Vertex) */
+	ENDPOINT_CONVERSE,	/* Bedrock's /model/ID/converse */
 	ENDPOINT_ALL
 };
 

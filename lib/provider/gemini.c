@@ -34,20 +34,6 @@ struct req {
 
 /* ---- a chat request -> generateContent ---------------------------------------------- */
 
-/* The content of role (user or model) to append parts to: the last one when it has that role. */
-static json_t *
-turn(struct req *r, const char *role)
-{
-	json_t *last = json_array_get(r->contents, json_array_size(r->contents) - 1), *c;
-
-	if (last != NULL && xt_str_is(last, "role", role))
-		return json_object_get(last, "parts");
-	c = json_pack("{s:s,s:[]}", "role", role, "parts");
-	if (c == NULL || json_array_append_new(r->contents, c) < 0)
-		return NULL;
-	return json_object_get(c, "parts");
-}
-
 /* A data: URL as inlineData, any other as fileData; 0 or -1. */
 static int
 image_part(struct req *r, json_t *url, const char *path, json_t *parts)
@@ -158,7 +144,7 @@ tool_part(struct req *r, json_t *m, const char *path)
 			if (json_is_string(json_object_get(part, "text")))
 				rc |= xt_join(&text, json_object_get(part, "text"), "\n");
 	}
-	parts = turn(r, "user");
+	parts = xt_turn(r->contents, "user", "parts");
 	rc = rc < 0 || parts == NULL ? -1 : json_array_append_new(parts, json_pack(
 	    "{s:{s:O,s:O,s:{s:o}}}", "functionResponse", "id", id, "name", name, "response",
 	    "content", xt_buf_string(&text)));
@@ -185,7 +171,8 @@ one_message(struct req *r, json_t *m, size_t i)
 	if (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0)
 		return xt_bad(r->x.e, p, "'%s.role' must be system, developer, user, assistant or "
 		    "tool", p);
-	if ((parts = turn(r, strcmp(role, "user") == 0 ? "user" : "model")) == NULL)
+	if ((parts = xt_turn(r->contents, strcmp(role, "user") == 0 ? "user" : "model",
+	    "parts")) == NULL)
 		return xt_oom(r->x.e);
 	xt_at(p, "messages[%zu].content", i);
 	if (content_parts(r, json_object_get(m, "content"), p, parts) < 0)
@@ -293,17 +280,11 @@ g_response_format(struct xt_req *x, const char *key, json_t *v)
 static int
 g_tool(struct xt_req *x, json_t *tool, json_t *tools, size_t i)
 {
-	json_t *fn = json_object_get(tool, "function"), *name, *decl, *params, *desc;
-	char p[XT_PATHLEN];
+	json_t *name, *decl, *params, *desc;
+	int rc = xt_chat_function(x, tool, i, &name, &params, &desc);
 
-	xt_at(p, "tools[%zu]", i);
-	if (!xt_str_is(tool, "type", "function"))
-		return xt_no_equivalent(x, p, "not a function tool");
-	xt_at(p, "tools[%zu].function", i);
-	if ((name = xt_need_string(fn, "name", p, x->e)) == NULL)
-		return -1;
-	params = json_object_get(fn, "parameters");
-	desc = json_object_get(fn, "description");
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
 	decl = json_pack("{s:O}", "name", name);
 	if (decl == NULL || (json_is_object(params) && json_object_size(params) > 0 &&
 	    xt_put(decl, "parameters", json_incref(params)) < 0) ||
@@ -699,28 +680,13 @@ gemini_url(const struct route_deployment *d, enum endpoint_id ep, int stream, ch
 	return w < 0 || (size_t)w >= outlen ? -1 : 0;
 }
 
-static struct curl_slist *
-gemini_headers(struct curl_slist *l, dialect_header_fn client, void *arg)
-{
-	(void)client, (void)arg;
-	return l;
-}
-
-/* Never relayed as is (no client speaks it): its stream ends with its body. */
-static int
-gemini_stream_end(const char *name, const char *data, size_t len)
-{
-	(void)name, (void)data, (void)len;
-	return 0;
-}
-
 const struct dialect dialect_gemini = {
 	.name = "gemini",
 	.api = XLATE_GEMINI,
 	.shape = USAGE_SHAPE_GEMINI,
 	.native = 0,
 	.url = gemini_url,
-	.headers = gemini_headers,
-	.stream_end = gemini_stream_end,
+	.headers = dialect_no_headers,
+	.stream_end = dialect_no_stream_end,
 	.usage_chunk = dialect_no_usage_chunk,	/* every event may carry usageMetadata */
 };

@@ -16,6 +16,7 @@ static const struct xlate_format *const formats[XLATE_API_COUNT] = {
 	[XLATE_RESPONSES] = &xlate_responses,
 	[XLATE_MESSAGES] = &xlate_messages,
 	[XLATE_GEMINI] = &xlate_gemini,
+	[XLATE_CONVERSE] = &xlate_converse,
 };
 
 const struct xlate_format *

@@ -108,7 +108,8 @@ struct xlate_format {
  */
 void xlate_parse_error(json_t *body, char *msg, size_t msglen, char *type, size_t typelen);
 
-extern const struct xlate_format xlate_chat, xlate_responses, xlate_messages, xlate_gemini;
+extern const struct xlate_format xlate_chat, xlate_responses, xlate_messages, xlate_gemini,
+    xlate_converse;
 
 /* The format of that api. */
 const struct xlate_format *xlate_format_of(enum xlate_api api);

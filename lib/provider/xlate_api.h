@@ -17,6 +17,7 @@ enum xlate_api {
 	XLATE_RESPONSES,	/* /v1/responses */
 	XLATE_MESSAGES,		/* /v1/messages */
 	XLATE_GEMINI,		/* Gemini's generateContent: upstream only, no client speaks it */
+	XLATE_CONVERSE,		/* Bedrock's Converse: upstream only */
 	XLATE_API_COUNT
 };
 

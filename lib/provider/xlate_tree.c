@@ -65,6 +65,24 @@ xt_map_tools(struct xt_req *x, const char *key, json_t *v, xt_tool_fn one)
 	return xt_put(x->out, "tools", tools) < 0 ? xt_oom(x->e) : 0;
 }
 
+int
+xt_chat_function(struct xt_req *x, json_t *tool, size_t i, json_t **name, json_t **params,
+    json_t **desc)
+{
+	json_t *fn = json_object_get(tool, "function");
+	char p[XT_PATHLEN];
+
+	xt_at(p, "tools[%zu]", i);
+	if (!xt_str_is(tool, "type", "function"))
+		return xt_no_equivalent(x, p, "not a function tool") < 0 ? -1 : 1;
+	xt_at(p, "tools[%zu].function", i);
+	if ((*name = xt_need_string(fn, "name", p, x->e)) == NULL)
+		return -1;
+	*params = json_object_get(fn, "parameters");
+	*desc = json_object_get(fn, "description");
+	return 0;
+}
+
 /* v under key in x->out when is(v), else a 400 saying it must be what. */
 static int
 pass(struct xt_req *x, const char *key, json_t *v, int ok, const char *what)
@@ -150,6 +168,19 @@ xt_join(struct buf *b, json_t *s, const char *sep)
 	if (b->len > 0 && buf_append(b, sep, strlen(sep)) < 0)
 		return -1;
 	return buf_append(b, json_string_value(s), json_string_length(s));
+}
+
+json_t *
+xt_turn(json_t *msgs, const char *role, const char *key)
+{
+	json_t *last = json_array_get(msgs, json_array_size(msgs) - 1), *m;
+
+	if (last != NULL && xt_str_is(last, "role", role))
+		return json_object_get(last, key);
+	m = json_pack("{s:s,s:[]}", "role", role, key);
+	if (m == NULL || json_array_append_new(msgs, m) < 0)
+		return NULL;
+	return json_object_get(m, key);
 }
 
 void

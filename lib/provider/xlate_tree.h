@@ -56,6 +56,14 @@ int xt_fields(struct xt_req *x, json_t *req, const struct xt_field *table);
 typedef int (*xt_tool_fn)(struct xt_req *x, json_t *tool, json_t *tools, size_t i);
 int xt_map_tools(struct xt_req *x, const char *key, json_t *v, xt_tool_fn one);
 
+/*
+ * Tool i of a chat request's tools: its function's name (checked), and its
+ * parameters and description (NULL when absent).  0; 1 when it is not a
+ * function tool and drop_params drops it; -1 with the error set.
+ */
+int xt_chat_function(struct xt_req *x, json_t *tool, size_t i, json_t **name, json_t **params,
+    json_t **desc);
+
 /* Same name, same meaning, checked for its type: copied to x->out. */
 int xt_pass_number(struct xt_req *x, const char *key, json_t *v);
 int xt_pass_string(struct xt_req *x, const char *key, json_t *v);
@@ -93,6 +101,13 @@ json_t *xt_buf_string(const struct buf *b);
 
 /* Appends the string s (NULs and all) to b, after sep when b is not empty; 0 or -1. */
 int xt_join(struct buf *b, json_t *s, const char *sep);
+
+/*
+ * The items (key: "content", "parts") of the last message of msgs when its
+ * role is role, else of a new message of that role: for formats whose turns
+ * alternate, where consecutive messages of one role become one.  NULL on ENOMEM.
+ */
+json_t *xt_turn(json_t *msgs, const char *role, const char *key);
 
 /* Keeps v in *slot when it is a string and *slot holds none (a stream's id, model). */
 void xt_keep_string(json_t **slot, json_t *v);

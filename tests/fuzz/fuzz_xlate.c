@@ -58,7 +58,8 @@ stream(enum xlate_api from, enum xlate_api to, const char *data, size_t size)
 	struct feed f = { 0 };
 	struct sse s;
 
-	if ((f.xs = xlate_stream_new(from, to, "client-model", data[0] & 1)) == NULL)
+	/* include_usage from the stream's first byte: an empty stream reads none */
+	if ((f.xs = xlate_stream_new(from, to, "client-model", size > 0 && (data[0] & 1))) == NULL)
 		return;
 	f.out.out = &out;
 	f.out.tail = &tail;
@@ -87,7 +88,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	from = (enum xlate_api)(data[0] % XLATE_API_COUNT);
+	from = (enum xlate_api)(data[0] % XLATE_API_COUNT);	/* the seeds are named by these */
 	to = (enum xlate_api)(data[0] / XLATE_API_COUNT % XLATE_API_COUNT);
 	o.drop_params = (data[0] >> 5) & 1;
 	n = size - 1;

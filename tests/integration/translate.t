@@ -15,7 +15,7 @@ import tempfile
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, Gateway, Mock, done, eq, ok, teardown  # noqa: E402
+from tg import BUILD, Gateway, Mock, diag, done, eq, ok, teardown  # noqa: E402
 
 # the mock's usage when not told otherwise, and knobs through the deployment's headers
 # strict: the mock refuses, as its provider would, a request that is not valid for it
@@ -51,6 +51,23 @@ def gemini_dep(name, extra=None):
 %s""" % (name, headers_yaml(dict({"X-Mock-reasoning_tokens": "30"}, **(extra or {}))))
 
 
+AWS_KEY, AWS_SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+BEDROCK_MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+
+
+def bedrock_dep(name, params=""):
+    return """\
+  - model_name: %s
+    litellm_params:
+      model: bedrock/%s
+      api_base: http://127.0.0.1:%%(mock)d
+      aws_access_key_id: %s
+      aws_secret_access_key: %s
+      aws_region_name: us-east-1
+%s      extra_headers:
+%s""" % (name, BEDROCK_MODEL, AWS_KEY, AWS_SECRET, params, headers_yaml({}))
+
+
 def openai_dep(name, extra=None, params=""):
     return """\
   - model_name: %s
@@ -72,6 +89,8 @@ EXTRA = "".join([
     gemini_dep("gem"),
     gemini_dep("gem-tools", {"X-Mock-tool_calls": "2"}),
     gemini_dep("gem-429", {"X-Mock-status": "429"}),
+    bedrock_dep("br"),
+    bedrock_dep("br-tok", "      aws_session_token: FwoGZXIvYXdzEBYaDH+token/x=\n"),
     openai_dep("g-tools", {"X-Mock-tool_calls": "2"}),
     # LiteLLM's openai/responses/: a model served in the Responses dialect
     openai_dep("r").replace("openai/gpt-4o-mini", "openai/responses/gpt-4o-mini"),
@@ -551,6 +570,8 @@ def test_json_output(gw, mock):
 GEMINI = {"in": Decimal("3e-7"), "out": Decimal("2.5e-6"), "read": Decimal("7.5e-8")}
 # the mock's Gemini usage: promptTokenCount 1200 (cached 200 in it), candidates 50 + thoughts 30
 GEMINI_COST = 1000 * GEMINI["in"] + 200 * GEMINI["read"] + 80 * GEMINI["out"]
+# Bedrock's Converse usage from the mock: inputTokens 1000, cacheReadInputTokens 200, outputTokens 80
+BEDROCK_COST = 1000 * CLAUDE["in"] + 200 * CLAUDE["read"] + 80 * CLAUDE["out"]
 
 
 def test_gemini(gw, mock):
@@ -657,6 +678,90 @@ def test_gemini(gw, mock):
        "Gemini's 429 reaches a chat client as OpenAI's error", (st, e))
 
 
+def botocore_verdict(last, url):
+    """Whether botocore's SigV4 gives the request the mock received the signature it carried
+    (None: no botocore here)."""
+    try:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+    except ImportError:
+        return None
+    hdrs = {k.lower(): v for k, v in last["headers"].items()}
+    auth = hdrs.get("authorization", "")
+    signed = auth.split("SignedHeaders=")[1].split(",")[0].split(";") if "SignedHeaders=" in auth else []
+    req = AWSRequest(method="POST", url=url, data=last["body"].encode(),
+                     headers={h: hdrs[h] for h in signed if h in hdrs})
+    a = SigV4Auth(Credentials(AWS_KEY, AWS_SECRET, hdrs.get("x-amz-security-token")), "bedrock", "us-east-1")
+    req.context["timestamp"] = hdrs.get("x-amz-date", "")
+    want = a.signature(a.string_to_sign(req, a.canonical_request(req)), req)
+    return "host" in signed and auth.endswith("Signature=" + want)
+
+
+def test_bedrock(gw, mock):
+    """Chat, Messages and Responses clients to Bedrock's Converse, each request signed (SigV4)."""
+    path = "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
+    st, h, data = gw.post("/v1/chat/completions", {"model": "br", "max_tokens": 64, "temperature": 0.5,
+                                                    "stop": ["END"], "messages": [
+        {"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}]})
+    m = json.loads(data) if st == 200 else {}
+    ok(st == 200 and m["choices"][0]["message"].get("content") and m["choices"][0]["finish_reason"] == "stop",
+       "chat client -> Bedrock Converse: a chat completion", (st, data[:300]))
+    last, up = judged_valid(mock, "chat -> converse")
+    eq(last.get("path"), path, "  the model id percent-encoded in the path")
+    eq((up.get("system"), up.get("inferenceConfig")), ([{"text": "be brief"}],
+       {"maxTokens": 64, "temperature": 0.5, "stopSequences": ["END"]}), "  system and inferenceConfig")
+    v = botocore_verdict(last, "http://127.0.0.1:%d%s" % (mock.port, path))
+    if v is None:
+        diag("no botocore: the signature is not checked here")
+    else:
+        ok(v, "  signed: botocore computes the same signature for what the mock received",
+           last["headers"].get("Authorization"))
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    ok(rec and cost_of(rec) == BEDROCK_COST and Decimal(h.get("x-tollgate-response-cost")) == BEDROCK_COST,
+       "  priced from Converse's usage, exactly: %s" % BEDROCK_COST, rec and rec["cost_usd"])
+    eq(m.get("usage", {}).get("prompt_tokens"), 1200, "  usage in chat's convention (the cache counted)")
+
+    st, h, data = gw.post("/v1/chat/completions", {"model": "br-tok", "messages": [{"role": "user",
+                                                                                     "content": "hi"}]})
+    last, _ = judged_valid(mock, "chat -> converse, a session token")
+    hdrs = {k.lower(): val for k, val in last["headers"].items()}
+    ok(st == 200 and hdrs.get("x-amz-security-token") == "FwoGZXIvYXdzEBYaDH+token/x=" and
+       "x-amz-security-token" in hdrs.get("authorization", ""), "  a session token: sent and signed", hdrs)
+    if v is not None:
+        ok(botocore_verdict(last, "http://127.0.0.1:%d%s" % (mock.port, path)),
+           "  botocore agrees with that signature too")
+
+    st, h, data = gw.post("/v1/messages", {"model": "br", "max_tokens": 64, "messages": [
+        {"role": "user", "content": "hello"}]})
+    m = json.loads(data) if st == 200 else {}
+    ok(m.get("type") == "message" and m.get("usage", {}).get("output_tokens") == 80,
+       "Anthropic client -> Bedrock: a message", m)
+    judged_valid(mock, "messages -> converse")
+    st, h, data = gw.post("/v1/responses", {"model": "br", "input": "hello"})
+    r = json.loads(data) if st == 200 else {}
+    ok(r.get("object") == "response" and r.get("status") == "completed", "Responses client -> Bedrock", r)
+
+    calls = [{"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}]
+    st, h, data = gw.post("/v1/chat/completions", {"model": "br", "tool_choice": "required", "tools": [
+        {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
+        "messages": [{"role": "user", "content": "weather?"},
+                     {"role": "assistant", "content": None, "tool_calls": calls},
+                     {"role": "tool", "tool_call_id": "call_a", "content": "snow"}]})
+    _, up = judged_valid(mock, "chat tools -> converse")
+    ok(st == 200 and up.get("toolConfig", {}).get("toolChoice") == {"any": {}} and
+       up["toolConfig"]["tools"][0]["toolSpec"]["name"] == "get_weather",
+       "  tools as toolConfig.tools[].toolSpec, required as any", up.get("toolConfig"))
+    eq([list(b)[0] for msg in up.get("messages", []) for b in msg["content"]], ["text", "toolUse", "toolResult"],
+       "  the call and its result as toolUse and toolResult")
+
+    st, h, data = gw.post("/v1/chat/completions", {"model": "br", "stream": True,
+                                                    "messages": [{"role": "user", "content": "hi"}]})
+    e = json.loads(data).get("error", {})
+    ok(st == 400 and e.get("param") == "stream" and "not served" in e.get("message", ""),
+       "a stream from Bedrock: 400 saying it is not served yet", (st, e))
+
+
 def test_errors_and_params(gw, mock):
     st, h, data = gw.post("/v1/messages", {"model": "g-429", "max_tokens": 10,
                                            "messages": [{"role": "user", "content": "x"}]})
@@ -715,13 +820,15 @@ def main():
             f.write("claude-native-9:\n  input_cost_per_token: 3e-6\n  output_cost_per_token: 1.5e-5\n"
                     "  supports_native_structured_output: true\n"
                     "gemini-2.5-flash:\n  input_cost_per_token: 3e-7\n  output_cost_per_token: 2.5e-6\n"
-                    "  cache_read_input_token_cost: 7.5e-8\n")
+                    "  cache_read_input_token_cost: 7.5e-8\n"
+                    "\"%s\":\n  input_cost_per_token: 3e-6\n  output_cost_per_token: 1.5e-5\n"
+                    "  cache_read_input_token_cost: 3e-7\n" % BEDROCK_MODEL)
     gw = Gateway(mock, EXTRA.replace("%(mock)d", str(mock.port)), prepare=native_json_model)
     try:
         for t in (test_chat_to_anthropic, test_chat_stream_to_anthropic, test_tool_requests,
                   test_anthropic_to_openai, test_tools_anthropic_to_openai, test_responses,
                   test_tool_answers, test_responses_upstream, test_json_output, test_gemini,
-                  test_errors_and_params):
+                  test_bedrock, test_errors_and_params):
             try:
                 t(gw, mock)
             except Exception as e:  # a shape that is not there: that test fails, the others run

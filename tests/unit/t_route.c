@@ -251,6 +251,9 @@ check_litellm_providers(void)
 	ok(m && m->ndeps == 1 && route_url(&r->deps[m->deps[0]], endpoint_of_api(XLATE_GEMINI), 1, url,
 	    sizeof(url)) == 0 && strcmp(url, "https://generativelanguage.googleapis.com/v1beta/models/"
 	    "gemini-2.5-flash:streamGenerateContent?alt=sse") == 0, "  at its default base: %s", url);
+	m = routes_find(r, "claude-bedrock", 14);
+	ok(m && m->ndeps == 0 && strstr(m->why, "needs AWS credentials"),
+	    "bedrock without credentials: left out, saying which are needed: %s", m ? m->why : "");
 	m = routes_find(r, "gemini-vertex", 13);
 	ok(m && m->ndeps == 0 && strstr(m->why, "cloud providers"), "vertex_ai: not in this version, saying so");
 	m = routes_find(r, "llama3-chat", 11);
@@ -325,6 +328,53 @@ check_responses_only(const char *path)
 	pricemap_builder_free(b);
 	routes_free(r);
 	config_free(c);
+}
+
+/* Bedrock: the base from the region, the model id encoded in the path, credentials from the variables. */
+static void
+check_bedrock(const char *path)
+{
+	struct config *c = NULL;
+	struct routes *r = NULL;
+	char err[512], url[1024];
+	FILE *f = fopen(path, "w");
+
+	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "secret-env", 1);
+	setenv("AWS_SESSION_TOKEN", "token-env", 1);
+	unsetenv("AWS_REGION");
+	setenv("AWS_DEFAULT_REGION", "eu-west-3", 1);
+	unsetenv("AWS_BEARER_TOKEN_BEDROCK");
+	fputs("model_list:\n"
+	    "  - model_name: b\n    litellm_params: {model: bedrock/eu.anthropic.claude-sonnet-4-5-v1:0}\n"
+	    "  - model_name: k\n    litellm_params: {model: bedrock/amazon.nova-lite-v1:0,\n"
+	    "      aws_access_key_id: AKIDCFG, aws_secret_access_key: s, aws_region_name: us-west-2}\n"
+	    "  - model_name: bad\n    litellm_params: {model: bedrock/m, aws_region_name: 'us east'}\n", f);
+	fclose(f);
+	if (!ok(config_load(path, &c, err, sizeof(err)) == 0 && routes_build(c, &r, err, sizeof(err)) == 0,
+	    "bedrock config loads: %s", err)) {
+		config_free(c);
+		return;
+	}
+	ok(r->ndeps == 2 && r->deps[0].dialect == &dialect_bedrock && strcmp(r->deps[0].aws.region,
+	    "eu-west-3") == 0 && strcmp(r->deps[0].aws.key_id, "AKIDENV") == 0 &&
+	    r->deps[0].aws.token != NULL && strcmp(r->deps[0].aws.token, "token-env") == 0,
+	    "bedrock: region and keys from the AWS_* variables");
+	ok(route_url(&r->deps[0], endpoint_of_api(XLATE_CONVERSE), 0, url, sizeof(url)) == 0 &&
+	    strcmp(url, "https://bedrock-runtime.eu-west-3.amazonaws.com/model/"
+	    "eu.anthropic.claude-sonnet-4-5-v1%3A0/converse") == 0, "  the regional base, the id encoded: %s",
+	    url);
+	ok(strcmp(r->deps[1].aws.key_id, "AKIDCFG") == 0 && r->deps[1].aws.token == NULL &&
+	    strcmp(r->deps[1].aws.region, "us-west-2") == 0 && r->deps[1].auth[0] == '\0',
+	    "  the deployment's own keys win, with no session token from the environment");
+	ok(r->nleft_out == 1 && strstr(r->models[2].why, "aws_region_name"),
+	    "  a region that is not one: left out, saying so");
+	routes_free(r);
+	config_free(c);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_SESSION_TOKEN");
+	unsetenv("AWS_DEFAULT_REGION");
 }
 
 int
@@ -423,6 +473,7 @@ main(void)
 	config_free(c);
 	check_catalogue(path);
 	check_responses_only(path);
+	check_bedrock(path);
 	check_litellm_providers();
 	check_own_names(path);
 	unlink(path);
