@@ -21,6 +21,7 @@
 #include "ledger.h"
 #include "metrics.h"
 #include "provider/endpoint.h"
+#include "provider/eventstream.h"
 #include "provider/stage.h"
 #include "provider/xlate_api.h"
 #include "record.h"
@@ -103,6 +104,7 @@ struct exchange {
 	struct buf			 resp;		/* body (non-stream) or unfinished events */
 	size_t				 resp_at;	/* stream offset of resp.data[0] */
 	struct sse			 sse;		/* the stream's events being split */
+	struct eventstream		 es;		/* or its AWS event-stream frames */
 	int				 drop_lf;	/* a dropped event ended in a CR: an LF next ends it */
 	struct buf			 tail;		/* the end marker, held until the commit */
 	struct usage_raw		 raw;

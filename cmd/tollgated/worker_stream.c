@@ -2,10 +2,11 @@
  * A streamed answer's way through a worker, as a chain of stages
  * (lib/provider/stage.h), each taking what the one before it pushed:
  *
- *   libcurl's bytes -> sse -> usage tap -> relay | translate -> client
+ *   libcurl's bytes -> sse | eventstream -> usage tap -> relay | translate -> client
  *
  * sse cuts the provider's bytes into events (lib/sse.c, as tollctl cuts
- * recorded streams), keeping each event's bytes as they came; the tap
+ * recorded streams), keeping each event's bytes as they came (eventstream
+ * does the same for Bedrock's binary frames, lib/provider/eventstream.c); the tap
  * reads usage from the provider's own events, before anything is changed,
  * so a translated stream is priced as the native one; relay passes a
  * same-format stream on byte for byte, holding back its end marker (the
@@ -16,6 +17,9 @@
  * hands the bytes to the HTTP side once per delivery.  State lives in the
  * exchange.  Run by workers.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "log.h"
 #include "tollgated.h"
 #include "worker.h"
@@ -99,6 +103,60 @@ sse_push(const struct stage_chain *c, size_t at, struct stage_item *it)
 
 static const struct stage_ops sse_stage = { "sse", STAGE_TAKES(STAGE_BYTES) |
 	STAGE_TAKES(STAGE_END) | STAGE_TAKES(STAGE_CUT), NULL, sse_push, NULL };
+
+/* ---- eventstream: AWS's binary frames into events --------------------------------------- */
+
+struct frames {
+	const struct stage_chain	*c;
+	size_t				 at;
+};
+
+/*
+ * A frame as an event named by its :event-type (an exception's: "exception",
+ * its payload the provider's message), its payload the data; the frames are
+ * never relayed as they came (no client speaks them), so no raw bytes.
+ */
+static int
+on_frame(void *arg, const struct es_message *m)
+{
+	struct frames *f = arg;
+	char name[64];
+	int exception = m->message_type_len != 5 || memcmp(m->message_type, "event", 5) != 0;
+	struct stage_item it = { STAGE_EVENT, name, (const char *)m->payload, m->payload_len, NULL, 0,
+	    0 };
+
+	snprintf(name, sizeof(name), "%.*s", exception ? 9 : (int)m->event_type_len,
+	    exception ? "exception" : m->event_type);
+	return stage_push(f->c, f->at + 1, &it) < 0 ? -1 : 0;
+}
+
+static int
+es_push(const struct stage_chain *c, size_t at, struct stage_item *it)
+{
+	struct exchange *ex = c->arg;
+	struct frames f = { c, at };
+	char msg[192];
+	int rc = 0;
+
+	if (it->what == STAGE_BYTES && (rc = eventstream_feed(&ex->es, it->data, it->len, on_frame,
+	    &f)) < 0 && ex->es.failed) {
+		/* a corrupt frame: the client hears so, and nothing after it is read */
+		struct stage_item err = { STAGE_EVENT, "exception", msg, 0, NULL, 0, 0 };
+
+		log_warn("request %s: the provider's event stream is corrupt: %s", ex->rec.id,
+		    ex->es.error);
+		err.len = (size_t)snprintf(msg, sizeof(msg), "{\"message\":\"the provider's event "
+		    "stream is corrupt: %s\"}", ex->es.error);
+		stage_push(c, at + 1, &err);
+	}
+	if (it->what != STAGE_BYTES && stage_push(c, at + 1, it) < 0)
+		return -1;
+	it->what = STAGE_FLUSH;
+	return stage_push(c, at + 1, it) < 0 ? -1 : rc;
+}
+
+static const struct stage_ops es_stage = { "eventstream", STAGE_TAKES(STAGE_BYTES) |
+	STAGE_TAKES(STAGE_END) | STAGE_TAKES(STAGE_CUT), NULL, es_push, NULL };
 
 /* ---- the usage tap ----------------------------------------------------------------- */
 
@@ -220,13 +278,20 @@ static const struct stage_ops *const relayed[] = { &sse_stage, &tap_stage, &rela
 	&client_stage, NULL };
 static const struct stage_ops *const translated[] = { &sse_stage, &tap_stage, &translate_stage,
 	&client_stage, NULL };
+static const struct stage_ops *const translated_frames[] = { &es_stage, &tap_stage,
+	&translate_stage, &client_stage, NULL };
 
 int
 stream_start(struct exchange *ex)
 {
 	if (ex->chain.stages != NULL)
 		return 0;
-	ex->chain.stages = ex->plan == ROUTE_TRANSLATE ? translated : relayed;
+	ex->chain.stages = ex->plan != ROUTE_TRANSLATE ? relayed : ex->dep->dialect->eventstream ?
+	    translated_frames : translated;
+	if (ex->dep->dialect->eventstream) {
+		eventstream_release(&ex->es);
+		eventstream_init(&ex->es);
+	}
 	ex->chain.arg = ex;
 	if (stage_init(&ex->chain) < 0) {
 		ex->chain.stages = NULL;
@@ -258,4 +323,6 @@ stream_stop(struct exchange *ex)
 	if (ex->chain.stages != NULL)
 		stage_fini(&ex->chain);
 	ex->chain.stages = NULL;
+	eventstream_release(&ex->es);	/* its buffer, when a Bedrock stream had one */
+	eventstream_init(&ex->es);
 }

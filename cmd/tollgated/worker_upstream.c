@@ -74,7 +74,8 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 		size_t i;
 
 		if (klen == 12 && strncasecmp(p, "content-type", 12) == 0 &&
-		    memmem(colon, len - klen, "text/event-stream", 17) != NULL)
+		    (memmem(colon, len - klen, "text/event-stream", 17) != NULL ||
+		    memmem(colon, len - klen, "application/vnd.amazon.eventstream", 34) != NULL))
 			ex->event_stream = 1;
 		for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
 			if (strlen(hop[i]) == klen && strncasecmp(p, hop[i], klen) == 0)
@@ -161,14 +162,6 @@ upstream_body(struct exchange *ex)
 		ex->strip_usage = ex->add_usage && ex->upep->openai_stream;
 		return reqbody_rewrite(ex->body.data, ex->body.len, &ex->spans, ex->dep->model,
 		    ex->strip_usage, &ex->upbody);
-	}
-	if (ex->stream && ex->dep->dialect->no_streams) {
-		ex->xerr.status = 400;
-		snprintf(ex->xerr.param, sizeof(ex->xerr.param), "stream");
-		snprintf(ex->xerr.message, sizeof(ex->xerr.message), "model '%s': streamed answers "
-		    "from provider '%s' are not served by this version of tollgate; ask without "
-		    "\"stream\"", ex->rec.model_requested, ex->dep->cfg->provider);
-		return -1;
 	}
 	o.model = ex->dep->model;
 	o.drop_params = ex->dep->drop_params;

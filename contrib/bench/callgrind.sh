@@ -8,6 +8,8 @@
 # STREAM=1 counts streamed requests instead (50 chunks each, no delay).
 # XLATE=1 sends them to an Anthropic deployment: OpenAI chat translated to
 # Anthropic Messages and back (the native figure is the one without it).
+# BEDROCK=1 sends them to a Bedrock deployment: translated to Converse, each
+# request signed with SigV4, a stream's answer in AWS's binary frames.
 # KEEP=DIR keeps the worker's callgrind profile of the 2N run there.
 set -eu
 build=$(cd "$1" && pwd)
@@ -19,6 +21,7 @@ bench_init
 cat >"$tmp/prices.yaml" <<EOT
 gpt-4o-mini: {input_cost_per_token: 1.5e-7, output_cost_per_token: 6e-7}
 claude-sonnet-4-5: {input_cost_per_token: 3e-6, output_cost_per_token: 1.5e-5}
+"anthropic.claude-3-5-sonnet-20240620-v1:0": {input_cost_per_token: 3e-6, output_cost_per_token: 1.5e-5}
 EOT
 cat >"$tmp/tollgate.yaml" <<EOT
 tollgate: {listen: 127.0.0.1, port: $gport, workers: 1, price_files: [prices.yaml], keys: [sk-bench],
@@ -28,9 +31,14 @@ model_list:
     litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$mport/v1", api_key: x}
   - model_name: bench-claude
     litellm_params: {model: anthropic/claude-sonnet-4-5, api_base: "http://127.0.0.1:$mport", api_key: x}
+  - model_name: bench-bedrock
+    litellm_params: {model: "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0",
+      api_base: "http://127.0.0.1:$mport", aws_access_key_id: AKIDBENCH,
+      aws_secret_access_key: bench-secret, aws_region_name: us-east-1}
 EOT
 model=bench
 [ "${XLATE:-0}" = 1 ] && model=bench-claude
+[ "${BEDROCK:-0}" = 1 ] && model=bench-bedrock
 body='{"model": "'$model'", "messages": [{"role": "user", "content": "hello"}]}'
 [ "${STREAM:-0}" = 1 ] && body='{"model": "'$model'", "stream": true, "messages": [{"role": "user", "content": "hello"}]}'
 worker_ir() {	# worker_ir REQUESTS: the worker's instruction count
@@ -50,4 +58,4 @@ worker_ir() {	# worker_ir REQUESTS: the worker's instruction count
 }
 a=$(worker_ir "$n")
 b=$(worker_ir $((2 * n)))
-echo "worker instructions per ${XLATE:+translated }${STREAM:+streamed }request: $(( (b - a) / n ))"
+echo "worker instructions per ${XLATE:+translated }${BEDROCK:+Bedrock }${STREAM:+streamed }request: $(( (b - a) / n ))"

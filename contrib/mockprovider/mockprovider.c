@@ -295,7 +295,8 @@ pending_start(struct pending *p)
 		snprintf(len, sizeof(len), "%zu", mp.out.len);
 		evhttp_add_header(h, "Content-Length", len);
 	} else {
-		evhttp_add_header(h, "Content-Type", "text/event-stream");
+		evhttp_add_header(h, "Content-Type", p->call.shape == MOCK_BEDROCK ?
+		    "application/vnd.amazon.eventstream" : "text/event-stream");
 		evhttp_add_header(h, "Cache-Control", "no-cache");
 	}
 	evhttp_send_reply_start(p->req, 200, NULL);
@@ -355,6 +356,13 @@ oom:
 	pending_abort(p);
 }
 
+/* A Bedrock stream's malformed answer is its frames, one with a bad CRC (shapes.c). */
+static int
+framed_malformed(const struct mock_call *c)
+{
+	return c->shape == MOCK_BEDROCK && c->stream && c->fault == MOCK_FAULT_MALFORMED;
+}
+
 /*
  * Takes over req for an answer that waits.  Returns 0, or -1 on ENOMEM (req is
  * then still the caller's to answer).
@@ -383,8 +391,8 @@ pending_new(struct evhttp_request *req, const struct mock_call *c, int status, c
 			p->stop_at = p->nframes / 2;
 		else	/* two events, but never the whole stream */
 			p->stop_at = p->nframes > 3 ? 2 : p->nframes - 1;
-	} else if (status == 0 && c->stream && c->fault != MOCK_FAULT_MALFORMED &&
-	    c->fault != MOCK_FAULT_RESET)
+	} else if (status == 0 && c->stream && (c->fault != MOCK_FAULT_MALFORMED ||
+	    framed_malformed(c)) && c->fault != MOCK_FAULT_RESET)
 		p->nframes = mock_stream_frames(c);
 	evtimer_assign(&p->timer, mp.base, pending_step, p);
 	evhttp_connection_set_closecb(p->evcon, pending_closed, p);
@@ -662,9 +670,10 @@ record_last(struct evhttp_request *req, const char *body, size_t len, const char
 static int
 answers_at_once(const struct mock_call *c, int status)
 {
-	if (status || c->fault == MOCK_FAULT_MALFORMED)
+	if (status || (c->fault == MOCK_FAULT_MALFORMED && !framed_malformed(c)))
 		return 1;
-	if (c->fault != MOCK_FAULT_NONE && c->fault != MOCK_FAULT_NO_USAGE)
+	if (c->fault != MOCK_FAULT_NONE && c->fault != MOCK_FAULT_NO_USAGE &&
+	    !framed_malformed(c))
 		return 0;
 	return !c->stream;
 }
@@ -734,10 +743,6 @@ serve_api(struct evhttp_request *req, enum mock_shape shape)
 		c.stream = 0;
 	if (shape == MOCK_BEDROCK)	/* the path says it: .../converse-stream, .../invoke-with-response-stream */
 		c.stream = strstr(evhttp_request_get_uri(req), "-stream") != NULL;
-	if (shape == MOCK_BEDROCK && c.stream) {
-		reply_error(req, 501, "mockprovider does not stream Bedrock answers yet");
-		return;
-	}
 	if (shape == MOCK_GEMINI && gemini_path(evhttp_request_get_uri(req), &c) < 0) {
 		reply_error(req, 404, "no such Gemini method in mockprovider (generateContent, "
 		    "streamGenerateContent)");

@@ -883,6 +883,132 @@ bedrock_body(struct buf *b, const struct mock_call *c)
 	return r | PUT(b, ",\"metrics\":{\"latencyMs\":1}}");
 }
 
+/*
+ * ConverseStream's frames, AWS's event-stream framing, written here on their
+ * own (tollgate's decoder is not used): the prelude (total and headers
+ * lengths, big-endian, and their CRC-32), string headers, the JSON payload,
+ * the CRC-32 of all before it.
+ */
+static unsigned long
+crc32_of(const unsigned char *p, size_t n)
+{
+	unsigned long c = 0xffffffffUL;
+	size_t i;
+	int k;
+
+	for (i = 0; i < n; i++)
+		for (c ^= p[i], k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320UL ^ (c >> 1) : c >> 1;
+	return c ^ 0xffffffffUL;
+}
+
+static void
+put_be32(unsigned char *p, unsigned long v)
+{
+	p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
+}
+
+static int
+header(struct buf *h, const char *name, const char *value)
+{
+	unsigned char pre[4] = { (unsigned char)strlen(name), 0, 0, 0 };
+	size_t vl = strlen(value);
+
+	pre[1] = 7, pre[2] = (unsigned char)(vl >> 8), pre[3] = (unsigned char)vl;
+	return buf_append(h, pre, 1) | buf_append(h, name, strlen(name)) |
+	    buf_append(h, pre + 1, 3) | buf_append(h, value, vl);
+}
+
+/* One frame of type event (or exception) to b, its payload what payload holds; corrupt: a bad CRC. */
+static int
+put_frame(struct buf *b, const char *type, int exception, const struct buf *payload, int corrupt)
+{
+	struct buf h = { 0 };
+	unsigned char pre[12], crc[4];
+	size_t start = b->len, total;
+	int r;
+
+	r = exception ? header(&h, ":exception-type", type) | header(&h, ":message-type", "exception") :
+	    header(&h, ":event-type", type) | header(&h, ":content-type", "application/json") |
+	    header(&h, ":message-type", "event");
+	total = 12 + h.len + payload->len + 4;
+	put_be32(pre, total);
+	put_be32(pre + 4, h.len);
+	put_be32(pre + 8, crc32_of(pre, 8));
+	r |= buf_append(b, pre, 12) | buf_append(b, h.data, h.len) |
+	    buf_append(b, payload->data, payload->len);
+	put_be32(crc, crc32_of((const unsigned char *)b->data + start, b->len - start) ^ (corrupt ? 1 : 0));
+	r |= buf_append(b, crc, 4);
+	buf_release(&h);
+	return r;
+}
+
+/*
+ * messageStart; per word a text delta (or per tool call its start, two
+ * input pieces and its stop); contentBlockStop; messageStop; metadata with
+ * the usage.  Fault malformed: the second frame's CRC is wrong.
+ */
+static int
+bedrock_frames(const struct mock_call *c)
+{
+	int body = ncalls(c) ? 4 * ncalls(c) : (int)c->knob[MOCK_CHUNKS] + 1;
+
+	return 1 + body + 1 + !no_usage(c);
+}
+
+static int
+bedrock_frame(struct buf *b, const struct mock_call *c, int i)
+{
+	const long *k = c->knob;
+	long write = k[MOCK_CACHE_WRITE_TOKENS] + k[MOCK_CACHE_WRITE_1H_TOKENS];
+	long input = k[MOCK_PROMPT_TOKENS] - k[MOCK_CACHED_TOKENS] - write;
+	int body = ncalls(c) ? 4 * ncalls(c) : (int)c->knob[MOCK_CHUNKS] + 1, r, q = (i - 1) % 4;
+	int bad = c->fault == MOCK_FAULT_MALFORMED && i == 1;
+	struct buf p = { 0 };
+	const char *type;
+
+	if (i == 0) {
+		type = "messageStart";
+		r = PUT(&p, "{\"role\":\"assistant\"}");
+	} else if (i <= body && ncalls(c) == 0) {
+		type = i == body ? "contentBlockStop" : "contentBlockDelta";
+		r = i == body ? PUT(&p, "{\"contentBlockIndex\":0}") : buf_printf(&p,
+		    "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"%.*s\"}}", (int)delta(i - 1)->len,
+		    delta(i - 1)->p);
+	} else if (i <= body) {
+		int call = (i - 1) / 4;
+
+		type = q == 0 ? "contentBlockStart" : q == 3 ? "contentBlockStop" : "contentBlockDelta";
+		r = buf_printf(&p, "{\"contentBlockIndex\":%d", call);
+		if (q == 0) {
+			r |= PUT(&p, ",\"start\":{\"toolUse\":{\"toolUseId\":");
+			r |= put_call_id(&p, "tooluse_", c, call);
+			r |= PUT(&p, ",\"name\":\"");
+			r |= put_tool_name(&p, c);
+			r |= PUT(&p, "\"}}");
+		} else if (q != 3) {
+			r |= PUT(&p, ",\"delta\":{\"toolUse\":{\"input\":\"");
+			r |= q == 1 ? PUT(&p, ARGS_A) : buf_printf(&p, ARGS_B, call);
+			r |= PUT(&p, "\"}}");
+		}
+		r |= PUT(&p, "}");
+	} else if (i == body + 1) {
+		type = "messageStop";
+		r = buf_printf(&p, "{\"stopReason\":\"%s\"}", ncalls(c) ? "tool_use" : "end_turn");
+	} else {
+		type = "metadata";
+		r = buf_printf(&p, "{\"usage\":{\"inputTokens\":%ld,\"outputTokens\":%ld,"
+		    "\"totalTokens\":%ld,\"cacheReadInputTokens\":%ld,\"cacheWriteInputTokens\":%ld},"
+		    "\"metrics\":{\"latencyMs\":1}}", input > 0 ? input : 0, k[MOCK_COMPLETION_TOKENS],
+		    (input > 0 ? input : 0) + k[MOCK_COMPLETION_TOKENS] + k[MOCK_CACHED_TOKENS] + write,
+		    k[MOCK_CACHED_TOKENS], write);
+	}
+	r |= put_frame(b, type, 0, &p, bad);
+	buf_release(&p);
+	return r;
+}
+
 /* ---- dispatch by shape --------------------------------------------------------------- */
 
 int
@@ -940,8 +1066,8 @@ mock_stream_frames(const struct mock_call *c)
 	case MOCK_RESPONSES:	return responses_frames(c);
 	case MOCK_MESSAGES:	return messages_frames(c);
 	case MOCK_GEMINI:	return gemini_frames(c);
-	case MOCK_EMBEDDINGS:
-	case MOCK_BEDROCK:	break;
+	case MOCK_BEDROCK:	return bedrock_frames(c);
+	case MOCK_EMBEDDINGS:	break;
 	}
 	return 0;
 }
@@ -961,8 +1087,8 @@ mock_stream_frame(struct buf *b, const struct mock_call *c, int i)
 	case MOCK_RESPONSES:	return responses_frame(b, c, i);
 	case MOCK_MESSAGES:	return messages_frame(b, c, i);
 	case MOCK_GEMINI:	return gemini_frame(b, c, i);
-	case MOCK_EMBEDDINGS:
-	case MOCK_BEDROCK:	break;
+	case MOCK_BEDROCK:	return bedrock_frame(b, c, i);
+	case MOCK_EMBEDDINGS:	break;
 	}
 	return -1;
 }

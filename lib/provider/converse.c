@@ -1,9 +1,10 @@
 /*
  * AWS Bedrock's Converse API: the dialect (dialect.h: the model id,
  * percent-encoded, in the path; each request signed with SigV4, sigv4.c,
- * or a Bedrock API key as a bearer token) and its side of the translation
- * hub (xlate.h), upstream only: a chat request to a Converse body, its
- * answer back to chat.  Usage is the answer's own usage object (inputTokens
+ * or a Bedrock API key as a bearer token; ConverseStream's answers are
+ * event-stream frames, eventstream.c) and its side of the translation hub
+ * (xlate.h), upstream only: a chat request to a Converse body, its answer
+ * and its stream back to chat.  Usage is the answer's own usage object (inputTokens
  * without the cache, cacheReadInputTokens, cacheWriteInputTokens), read by
  * the usage tap and priced by lib/cost.c.  The mapping is
  * shared/reference/providers.md's and AWS's API reference.  Run by workers.
@@ -403,6 +404,110 @@ out:
 	return out ? out : xlate_fail(e, 500, NULL, "out of memory translating the answer");
 }
 
+/* ---- a ConverseStream -> chat chunks ---------------------------------------------------- */
+
+/*
+ * Events by their :event-type (the framing's name): messageStart,
+ * contentBlockStart (a tool call's id and name), contentBlockDelta (text,
+ * reasoning, a tool call's input in pieces), contentBlockStop, messageStop
+ * (the stop reason), metadata (the usage: the stream's end); an exception
+ * frame ("exception") is an error, and the end.
+ */
+struct decoder {
+	time_t		 created;
+	json_int_t	 blocks[64];	/* a tool call's content block index, by its chat index */
+	int		 ncalls, started;
+};
+
+static void *
+converse_decoder_new(void)
+{
+	struct decoder *s = calloc(1, sizeof(*s));
+
+	if (s != NULL)
+		s->created = time(NULL);
+	return s;
+}
+
+static int
+chunk(struct decoder *s, json_t *delta, const char *finish, xlate_chunk_fn emit, void *arg)
+{
+	return xt_emit_chunk(NULL, NULL, (json_int_t)s->created, delta, finish, emit, arg);
+}
+
+/* The chat index of the tool call in content block idx, or -1. */
+static int
+call_index(struct decoder *s, json_t *idx)
+{
+	int k;
+
+	for (k = s->ncalls; k-- > 0;)
+		if (json_is_integer(idx) && s->blocks[k] == json_integer_value(idx))
+			return k;
+	return -1;
+}
+
+static int
+converse_decoder_event(void *st, const char *name, const char *data, size_t len,
+    xlate_chunk_fn emit, void *arg)
+{
+	struct decoder *s = st;
+	json_t *ev = json_loadb(data, len, 0, NULL), *d, *v, *tu, *c;
+	int rc = 0, k;
+
+	if (!json_is_object(ev)) {
+		json_decref(ev);
+		return strcmp(name, "exception") == 0 ? -1 : 0;
+	}
+	if (!s->started && strcmp(name, "exception") != 0) {
+		s->started = 1;
+		rc = chunk(s, json_pack("{s:s,s:s}", "role", "assistant", "content", ""), NULL, emit, arg);
+	}
+	d = json_object_get(ev, "delta");
+	if (rc < 0)
+		;
+	else if (strcmp(name, "exception") == 0) {
+		c = json_pack("{s:{s:O?,s:s}}", "error", "message", json_object_get(ev, "message"),
+		    "type", "api_error");
+		rc = c == NULL || emit(arg, c) < 0 ? -1 : 1;
+		json_decref(c);
+	} else if (strcmp(name, "contentBlockStart") == 0 &&
+	    json_is_object(tu = json_object_get(json_object_get(ev, "start"), "toolUse")) &&
+	    s->ncalls < (int)(sizeof(s->blocks) / sizeof(s->blocks[0]))) {
+		k = s->ncalls;
+		s->blocks[s->ncalls++] = json_integer_value(json_object_get(ev, "contentBlockIndex"));
+		rc = chunk(s, json_pack("{s:[{s:i,s:O?,s:s,s:{s:O?,s:s}}]}", "tool_calls", "index", k,
+		    "id", json_object_get(tu, "toolUseId"), "type", "function", "function", "name",
+		    json_object_get(tu, "name"), "arguments", ""), NULL, emit, arg);
+	} else if (strcmp(name, "contentBlockDelta") == 0) {
+		if (json_is_string(v = json_object_get(d, "text")))
+			rc = chunk(s, json_pack("{s:O}", "content", v), NULL, emit, arg);
+		else if (json_is_string(v = json_object_get(json_object_get(d, "reasoningContent"),
+		    "text")))
+			rc = chunk(s, json_pack("{s:O}", "reasoning_content", v), NULL, emit, arg);
+		else if (json_is_string(v = json_object_get(json_object_get(d, "toolUse"), "input")) &&
+		    (k = call_index(s, json_object_get(ev, "contentBlockIndex"))) >= 0)
+			rc = chunk(s, json_pack("{s:[{s:i,s:{s:O}}]}", "tool_calls", "index", k,
+			    "function", "arguments", v), NULL, emit, arg);
+	} else if (strcmp(name, "messageStop") == 0)
+		rc = chunk(s, json_object(), finish_of(xt_str(ev, "stopReason")), emit, arg);
+	else if (strcmp(name, "metadata") == 0) {
+		c = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", "", "object", "chat.completion.chunk",
+		    "created", (json_int_t)s->created, "model", "", "choices", "usage",
+		    usage_chat(json_object_get(ev, "usage")));
+		rc = c == NULL || emit(arg, c) < 0 ? -1 : 1;
+		json_decref(c);
+	}
+	json_decref(ev);
+	return rc < 0 ? -1 : rc;
+}
+
+static void
+converse_decoder_free(void *st)
+{
+	free(st);
+}
+
 /* Bedrock's errors: {"message": "..."} (the type is the status's). */
 static void
 converse_error_parse(json_t *body, char *msg, size_t msglen, char *type, size_t typelen)
@@ -414,12 +519,15 @@ converse_error_parse(json_t *body, char *msg, size_t msglen, char *type, size_t 
 		xt_copy_text(msg, msglen, m);
 }
 
-/* No client speaks Converse to tollgate; Bedrock's streams come with the next part. */
+/* No client speaks Converse to tollgate: the upstream side only. */
 const struct xlate_format xlate_converse = {
 	.name = "converse",
 	.api = XLATE_CONVERSE,
 	.request_from_chat = converse_request_from_chat,
 	.response_to_chat = converse_response_to_chat,
+	.decoder_new = converse_decoder_new,
+	.decoder_event = converse_decoder_event,
+	.decoder_free = converse_decoder_free,
 	.error_parse = converse_error_parse,
 };
 
@@ -460,7 +568,7 @@ const struct dialect dialect_bedrock = {
 	.url = bedrock_url,
 	.headers = dialect_no_headers,
 	.sign = bedrock_sign,
-	.no_streams = 1,
+	.eventstream = 1,
 	.stream_end = dialect_no_stream_end,
 	.usage_chunk = dialect_no_usage_chunk,
 };

@@ -49,7 +49,7 @@ struct dialect {
 	 */
 	struct curl_slist *(*sign)(const struct route_deployment *d, const char *url,
 	    const char *body, size_t len, struct curl_slist *l);
-	int	 no_streams;		/* streamed answers not served yet: a client's stream is refused */
+	int	 eventstream;		/* its streams are AWS event-stream frames, not SSE */
 	int	 needs_max_tokens;	/* a request must state its output limit */
 	/* Whether a stream event is the stream's end marker (held until the commit). */
 	int	(*stream_end)(const char *name, const char *data, size_t len);

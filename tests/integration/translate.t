@@ -55,7 +55,7 @@ AWS_KEY, AWS_SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 BEDROCK_MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 
 
-def bedrock_dep(name, params=""):
+def bedrock_dep(name, params="", extra=None):
     return """\
   - model_name: %s
     litellm_params:
@@ -65,7 +65,7 @@ def bedrock_dep(name, params=""):
       aws_secret_access_key: %s
       aws_region_name: us-east-1
 %s      extra_headers:
-%s""" % (name, BEDROCK_MODEL, AWS_KEY, AWS_SECRET, params, headers_yaml({}))
+%s""" % (name, BEDROCK_MODEL, AWS_KEY, AWS_SECRET, params, headers_yaml(extra or {}))
 
 
 def openai_dep(name, extra=None, params=""):
@@ -91,6 +91,8 @@ EXTRA = "".join([
     gemini_dep("gem-429", {"X-Mock-status": "429"}),
     bedrock_dep("br"),
     bedrock_dep("br-tok", "      aws_session_token: FwoGZXIvYXdzEBYaDH+token/x=\n"),
+    bedrock_dep("br-tools", extra={"X-Mock-tool_calls": "2"}),
+    bedrock_dep("br-bad", extra={"X-Mock-fault": "malformed"}),
     openai_dep("g-tools", {"X-Mock-tool_calls": "2"}),
     # LiteLLM's openai/responses/: a model served in the Responses dialect
     openai_dep("r").replace("openai/gpt-4o-mini", "openai/responses/gpt-4o-mini"),
@@ -755,11 +757,48 @@ def test_bedrock(gw, mock):
     eq([list(b)[0] for msg in up.get("messages", []) for b in msg["content"]], ["text", "toolUse", "toolResult"],
        "  the call and its result as toolUse and toolResult")
 
+    # ConverseStream: binary event-stream frames, translated frame by frame
     st, h, data = gw.post("/v1/chat/completions", {"model": "br", "stream": True,
+                                                    "stream_options": {"include_usage": True},
                                                     "messages": [{"role": "user", "content": "hi"}]})
-    e = json.loads(data).get("error", {})
-    ok(st == 400 and e.get("param") == "stream" and "not served" in e.get("message", ""),
-       "a stream from Bedrock: 400 saying it is not served yet", (st, e))
+    evs, chunks, text = chat_stream(data)
+    usage = [c for c in chunks if c.get("choices") == [] and c.get("usage")]
+    ok(st == 200 and text and evs and evs[-1][1] == "[DONE]" and len(usage) == 1 and
+       usage[0]["usage"]["prompt_tokens"] == 1200, "ConverseStream -> a chat stream: text, usage, [DONE]",
+       evs[-3:])
+    last, _ = judged_valid(mock, "chat stream -> converse-stream")
+    eq(last.get("path"), path.replace("/converse", "/converse-stream"), "  at converse-stream")
+    if v is not None:
+        ok(botocore_verdict(last, "http://127.0.0.1:%d%s" % (mock.port, last["path"])), "  signed")
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    ok(rec and cost_of(rec) == BEDROCK_COST and not (rec.get("flags") or []),
+       "  whole, priced from the metadata frame's usage exactly", rec)
+    st, h, data = gw.post("/v1/messages", {"model": "br", "max_tokens": 64, "stream": True, "messages": [
+        {"role": "user", "content": "hello"}]})
+    names = [n for n, _ in sse(data)]
+    ok(st == 200 and names and names[0] == "message_start" and names[-1] == "message_stop",
+       "  to an Anthropic client: message_start ... message_stop", names)
+    st, h, data = gw.post("/v1/chat/completions", {"model": "br-tools", "stream": True, "tools": [
+        {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
+        "messages": [{"role": "user", "content": "weather?"}]})
+    got, ids, finish = {}, {}, None
+    for _, d in sse(data):
+        for c in (d.get("choices") or []) if isinstance(d, dict) else []:
+            finish = c.get("finish_reason") or finish
+            for tc in c.get("delta", {}).get("tool_calls") or []:
+                ids[tc["index"]] = ids.get(tc["index"]) or tc.get("id")
+                got[tc["index"]] = got.get(tc["index"], "") + ((tc.get("function") or {}).get("arguments") or "")
+    eq([json.loads(got[k]) for k in sorted(got)], WEATHER, "  tool calls: toolUse input pieces by index")
+    ok(finish == "tool_calls" and all((ids[k] or "").startswith("tooluse_mock") for k in ids),
+       "  with the provider's toolUseIds, finish_reason tool_calls", (finish, ids))
+    st, h, data = gw.post("/v1/chat/completions", {"model": "br-bad", "stream": True,
+                                                    "messages": [{"role": "user", "content": "hi"}]})
+    errs = [d for _, d in sse(data) if isinstance(d, dict) and d.get("error")]
+    ok(st == 200 and errs and "corrupt" in errs[0]["error"].get("message", ""),
+       "a frame with a bad CRC: the stream ends with an error saying so", sse(data)[-3:])
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    ok(rec and "stream_incomplete" in json.dumps(rec), "  and its record says the stream was cut", rec)
+    ok(gw.request("GET", "/health")[0] == 200, "  the gateway goes on")
 
 
 def test_errors_and_params(gw, mock):

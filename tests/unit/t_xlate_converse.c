@@ -1,7 +1,7 @@
 /*
  * The Bedrock Converse side of the translation hub (lib/provider/converse.c),
- * upstream only: chat requests to Converse bodies and Converse answers back
- * to chat, driven by the golden files of tests/data/xlate/converse/ (the
+ * upstream only: chat requests to Converse bodies, Converse answers and
+ * ConverseStream events back to chat, driven by the golden files of tests/data/xlate/converse/ (the
  * runner and their form: xlate_golden.h), and malformed input through every
  * function Converse has.
  */
@@ -19,6 +19,10 @@ static const struct gcase cases[] = {
 	{ "b2c_text", RESP_TO_CHAT, 0, 0, 0, 0 },
 	{ "b2c_tool_use", RESP_TO_CHAT, 0, 0, 0, 0 },
 	{ "b2c_max_tokens", RESP_TO_CHAT, 0, 0, 0, 0 },
+	/* ConverseStream's events, named as the eventstream framing names them */
+	{ "dec_text", DECODE, 0, 0, 0, 0 },
+	{ "dec_tools", DECODE, 0, 0, 0, 0 },
+	{ "dec_exception", DECODE, 0, 0, 0, 0 },
 };
 
 static const char *const garbage[] = {
@@ -38,7 +42,6 @@ main(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		golden(&cases[i]);
 	golden_malformed_trees(garbage, sizeof(garbage) / sizeof(garbage[0]));
-	ok(F->request_to_chat == NULL && F->decoder_new == NULL,
-	    "no client side, and no streams yet");
+	ok(F->request_to_chat == NULL && F->encoder_new == NULL, "no client side");
 	return done_testing();
 }
