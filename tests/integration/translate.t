@@ -135,6 +135,19 @@ def chat_stream(data):
     return evs, chunks, text
 
 
+def stream_calls(data):
+    """A chat stream's tool calls put together by index: their arguments, their ids (as the
+    first delta of each gave it) and the finish_reason."""
+    args, ids, finish = {}, {}, None
+    for _, d in sse(data):
+        for c in (d.get("choices") or []) if isinstance(d, dict) else []:
+            finish = c.get("finish_reason") or finish
+            for tc in c.get("delta", {}).get("tool_calls") or []:
+                ids[tc["index"]] = ids.get(tc["index"]) or tc.get("id")
+                args[tc["index"]] = args.get(tc["index"], "") + ((tc.get("function") or {}).get("arguments") or "")
+    return [args[k] for k in sorted(args)], [ids[k] for k in sorted(ids)], finish
+
+
 def mock_last(mock):
     last = mock.get("/mock/last")
     return last, json.loads(last["body"]) if isinstance(last.get("body"), str) else last.get("body")
@@ -414,17 +427,9 @@ def test_tool_answers(gw, mock):
 
     st, h, data = gw.post("/v1/chat/completions", {"model": "c-tools", "stream": True, "messages": [
         {"role": "user", "content": "weather?"}]})
-    got, finish = {}, None
-    for _, d in sse(data):
-        for c in (d.get("choices") or []) if isinstance(d, dict) else []:
-            finish = c.get("finish_reason") or finish
-            for tc in c.get("delta", {}).get("tool_calls") or []:
-                g = got.setdefault(tc["index"], {"id": None, "args": ""})
-                g["id"] = g["id"] or tc.get("id")
-                g["args"] += (tc.get("function") or {}).get("arguments") or ""
-    eq([json.loads(got[k]["args"]) for k in sorted(got)], WEATHER,
-       "streamed: input_json_delta -> tool_call argument deltas, by index")
-    ok(all((got[k]["id"] or "").startswith("toolu_mock") for k in got), "  the ids on their first deltas", got)
+    args, ids, finish = stream_calls(data)
+    eq([json.loads(a) for a in args], WEATHER, "streamed: input_json_delta -> tool_call argument deltas, by index")
+    ok(all((i or "").startswith("toolu_mock") for i in ids), "  the ids on their first deltas", ids)
     eq(finish, "tool_calls", "  finish_reason tool_calls")
 
     st, h, data = gw.post("/v1/responses", {"model": "c-tools", "input": "weather?"})
@@ -515,12 +520,8 @@ def test_responses_upstream(gw, mock):
     ok(all(c["id"].startswith("call_mock") for c in calls), "  with the provider's call ids", calls)
     st, h, data = gw.post("/v1/chat/completions", {"model": "r-tools", "stream": True, "messages": [
         {"role": "user", "content": "weather?"}]})
-    got = {}
-    for _, d in sse(data):
-        for c in (d.get("choices") or []) if isinstance(d, dict) else []:
-            for tc in c.get("delta", {}).get("tool_calls") or []:
-                got[tc["index"]] = got.get(tc["index"], "") + ((tc.get("function") or {}).get("arguments") or "")
-    eq([json.loads(got[k]) for k in sorted(got)], WEATHER, "  streamed: argument deltas by index")
+    args, _, _ = stream_calls(data)
+    eq([json.loads(a) for a in args], WEATHER, "  streamed: argument deltas by index")
 
 
 def test_json_output(gw, mock):
@@ -665,13 +666,8 @@ def test_gemini(gw, mock):
        "  each with an id of its own, finish_reason tool_calls", m)
     st, h, data = gw.post("/v1/chat/completions", {"model": "gem-tools", "stream": True, "tools": tools,
                                                     "messages": [{"role": "user", "content": "weather?"}]})
-    got, finish = {}, None
-    for _, d in sse(data):
-        for c in (d.get("choices") or []) if isinstance(d, dict) else []:
-            finish = c.get("finish_reason") or finish
-            for tc in c.get("delta", {}).get("tool_calls") or []:
-                got[tc["index"]] = got.get(tc["index"], "") + ((tc.get("function") or {}).get("arguments") or "")
-    eq([json.loads(got[k]) for k in sorted(got)], WEATHER, "  streamed: the calls by index")
+    args, _, finish = stream_calls(data)
+    eq([json.loads(a) for a in args], WEATHER, "  streamed: the calls by index")
     eq(finish, "tool_calls", "  finish_reason tool_calls")
 
     st, h, data = gw.post("/v1/chat/completions", {"model": "gem-429", "messages": [{"role": "user", "content": "x"}]})
@@ -781,15 +777,9 @@ def test_bedrock(gw, mock):
     st, h, data = gw.post("/v1/chat/completions", {"model": "br-tools", "stream": True, "tools": [
         {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
         "messages": [{"role": "user", "content": "weather?"}]})
-    got, ids, finish = {}, {}, None
-    for _, d in sse(data):
-        for c in (d.get("choices") or []) if isinstance(d, dict) else []:
-            finish = c.get("finish_reason") or finish
-            for tc in c.get("delta", {}).get("tool_calls") or []:
-                ids[tc["index"]] = ids.get(tc["index"]) or tc.get("id")
-                got[tc["index"]] = got.get(tc["index"], "") + ((tc.get("function") or {}).get("arguments") or "")
-    eq([json.loads(got[k]) for k in sorted(got)], WEATHER, "  tool calls: toolUse input pieces by index")
-    ok(finish == "tool_calls" and all((ids[k] or "").startswith("tooluse_mock") for k in ids),
+    args, ids, finish = stream_calls(data)
+    eq([json.loads(a) for a in args], WEATHER, "  tool calls: toolUse input pieces by index")
+    ok(finish == "tool_calls" and all((i or "").startswith("tooluse_mock") for i in ids),
        "  with the provider's toolUseIds, finish_reason tool_calls", (finish, ids))
     st, h, data = gw.post("/v1/chat/completions", {"model": "br-bad", "stream": True,
                                                     "messages": [{"role": "user", "content": "hi"}]})
