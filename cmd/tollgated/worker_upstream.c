@@ -136,13 +136,18 @@ entry_of(const struct route_deployment *d, const struct price_view *v)
 	return t ? price_lookup(t, d->price_name, strlen(d->price_name)) : NULL;
 }
 
+/* The output limit entry e states, else tollgate.default_max_tokens. */
+static int64_t
+max_output_of(const struct price_entry *e)
+{
+	return e != NULL && e->max_output ? (int64_t)e->max_output :
+	    heritage.config->tollgate.default_max_tokens;
+}
+
 int64_t
 upstream_max_output(const struct route_deployment *d, const struct price_view *v)
 {
-	const struct price_entry *e = entry_of(d, v);
-
-	return e != NULL && e->max_output ? (int64_t)e->max_output :
-	    heritage.config->tollgate.default_max_tokens;
+	return max_output_of(entry_of(d, v));
 }
 
 /*
@@ -165,8 +170,9 @@ upstream_body(struct exchange *ex)
 	}
 	o.model = ex->dep->model;
 	o.drop_params = ex->dep->drop_params;
-	o.max_tokens = upstream_max_output(ex->dep, ex->view);
-	o.native_json = (e = entry_of(ex->dep, ex->view)) != NULL && (e->flags & PRICE_NATIVE_JSON);
+	e = entry_of(ex->dep, ex->view);	/* looked up once for both */
+	o.max_tokens = max_output_of(e);
+	o.native_json = e != NULL && (e->flags & PRICE_NATIVE_JSON);
 	o.reasoning_model = xlate_reasoning_model(ex->dep->model);
 	return xlate_request((enum xlate_api)ex->ep->api, ex->dep->dialect->api,
 	    ex->body.data, ex->body.len, &o, &ex->upbody, &ex->xerr);
