@@ -184,9 +184,11 @@ static int
 chat_error_body(int status, const char *type, const char *message, const char *param,
     struct buf *out)
 {
-	json_t *e = json_pack("{s:{s:s,s:s,s:o,s:o}}", "error", "message", message, "type",
-	    type != NULL && *type ? type : status >= 500 ? "api_error" : "invalid_request_error",
-	    "param", param != NULL && *param ? json_string(param) : json_null(), "code", json_null());
+	/* a message may quote a provider's bytes that are not UTF-8: an error has a body still */
+	json_t *e = json_pack("{s:{s:o,s:o,s:o,s:o}}", "error", "message",
+	    xt_any_string(message ? message : ""), "type", xt_any_string(type != NULL && *type ? type :
+	    status >= 500 ? "api_error" : "invalid_request_error"), "param", param != NULL && *param ?
+	    xt_any_string(param) : json_null(), "code", json_null());
 	char *text = e ? json_dumps(e, JSON_COMPACT) : NULL;
 	int rc = text ? buf_printf(out, "%s\n", text) : -1;
 

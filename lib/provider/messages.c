@@ -1966,8 +1966,10 @@ static int
 messages_error_body(int status, const char *type, const char *message, const char *param,
     struct buf *out)
 {
-	json_t *e = json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error",
-	    "type", error_type(status, type), "message", message ? message : "");
+	/* a message may quote a provider's bytes that are not UTF-8: an error has a body still */
+	json_t *e = json_pack("{s:s,s:{s:o,s:o}}", "type", "error", "error",
+	    "type", xt_any_string(error_type(status, type)), "message",
+	    xt_any_string(message ? message : ""));
 	char *text = e ? json_dumps(e, JSON_COMPACT) : NULL;
 	int rc = text ? buf_printf(out, "%s\n", text) : -1;
 

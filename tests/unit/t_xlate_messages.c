@@ -256,6 +256,7 @@ main(void)
 	error_parses();
 	decoder_returns();
 	decoder_stopped();
+	golden_error_body_bytes(F);
 	golden_malformed_trees(garbage, sizeof(garbage) / sizeof(garbage[0]));
 	golden_malformed_chunks(bad_chunks, sizeof(bad_chunks) / sizeof(bad_chunks[0]), "message_stop");
 	shared_streams();

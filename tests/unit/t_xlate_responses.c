@@ -116,22 +116,6 @@ error_parses(void)
 	json_decref(body);
 }
 
-/* A message that is not UTF-8 (a provider's bytes) still makes an error body. */
-static void
-error_body_bytes(void)
-{
-	struct buf b = { 0 };
-	json_t *v;
-
-	is_int(F->error_body(502, NULL, "bad \xc3 byte", "p\xff", &b), 0,
-	    "error_body of bytes that are not UTF-8 returns 0");
-	v = json_loadb(b.data, b.len, 0, NULL);
-	is_str(json_string_value(json_object_get(json_object_get(v, "error"), "message")),
-	    "bad ? byte", "error_body: the bytes past ASCII are '?'");
-	json_decref(v);
-	buf_release(&b);
-}
-
 static int
 count_chunks(void *arg, json_t *chunk)
 {
@@ -311,7 +295,8 @@ main(void)
 		golden(&cases[i]);
 	error_bodies();
 	error_parses();
-	error_body_bytes();
+	golden_error_body_bytes(F);
+	golden_error_body_bytes(&xlate_chat);
 	decoder_returns();
 	decoder_stopped();
 	decoder_garbage();

@@ -264,6 +264,22 @@ golden(const struct gcase *c)
 	json_decref(got);
 }
 
+/* A message that is not UTF-8 (a provider's bytes) still makes f's error body. */
+__attribute__((unused)) static void
+golden_error_body_bytes(const struct xlate_format *f)
+{
+	struct buf b = { 0 };
+	json_t *v;
+
+	is_int(f->error_body(502, NULL, "bad \xc3 byte", "p\xff", &b), 0,
+	    "%s: error_body of bytes that are not UTF-8 returns 0", f->name);
+	v = json_loadb(b.data ? b.data : "", b.len, 0, NULL);
+	is_str(json_string_value(json_object_get(json_object_get(v, "error"), "message")),
+	    "bad ? byte", "%s: error_body: the bytes past ASCII are '?'", f->name);
+	json_decref(v);
+	buf_release(&b);
+}
+
 /* ---- malformed input ------------------------------------------------------------ */
 
 /* Malformed trees through every tree function: a refusal with a status, or an object. */
