@@ -632,6 +632,11 @@ def test_gemini(gw, mock):
        "  streamed: message_start ... message_stop", names)
     rec = gw.record(h.get("x-tollgate-request-id"))
     ok(rec and cost_of(rec) == GEMINI_COST, "  priced the same", rec)
+    st, h, data = gw.post("/v1/responses", {"model": "gem", "input": "hello", "stream": True})
+    done_ev = [d for n, d in sse(data) if n == "response.completed"]
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    ok(st == 200 and done_ev and rec and cost_of(rec) == GEMINI_COST,
+       "  a Responses client's stream: response.completed, priced the same", rec and rec["cost_usd"])
     st, h, data = gw.post("/v1/responses", {"model": "gem", "input": "hello", "instructions": "brief"})
     r = json.loads(data) if st == 200 else {}
     ok(r.get("object") == "response" and r.get("status") == "completed" and r.get("usage", {}).get(
@@ -774,6 +779,12 @@ def test_bedrock(gw, mock):
     names = [n for n, _ in sse(data)]
     ok(st == 200 and names and names[0] == "message_start" and names[-1] == "message_stop",
        "  to an Anthropic client: message_start ... message_stop", names)
+    st, h, data = gw.post("/v1/responses", {"model": "br", "input": "hello", "stream": True})
+    done_ev = [d for n, d in sse(data) if n == "response.completed"]
+    ok(st == 200 and done_ev and done_ev[0]["response"].get("usage", {}).get("output_tokens") == 80,
+       "  to a Responses client: response.completed with the usage", [n for n, _ in sse(data)][-3:])
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    ok(rec and cost_of(rec) == BEDROCK_COST, "  priced the same", rec and rec["cost_usd"])
     st, h, data = gw.post("/v1/chat/completions", {"model": "br-tools", "stream": True, "tools": [
         {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
         "messages": [{"role": "user", "content": "weather?"}]})
