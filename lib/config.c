@@ -1709,7 +1709,7 @@ resolve_credential(struct loader *l, struct config_deployment *dep, struct doc *
    routing hints that real configs carry (the compat survey's common ones). */
 static const char *const quiet_params[] = {
 	"extra_body", "max_tokens",
-	"reasoning_effort", "temperature", "vertex_location", "vertex_project",
+	"reasoning_effort", "temperature",
 };
 
 static int
@@ -1899,14 +1899,20 @@ dep_model(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_n
  * deployment while the others serve, rather than one absent secret stopping
  * the whole gateway.  Every other variable here is needed.
  */
-/* The field of an AWS credential parameter (LiteLLM's names), or NULL. */
+/* The field of a cloud provider's parameter (LiteLLM's names, AWS's and Google's), or NULL. */
 static char **
-aws_param(struct config_deployment *dep, const char *key)
+cloud_param(struct config_deployment *dep, const char *key)
 {
 	return strcmp(key, "aws_access_key_id") == 0 ? &dep->aws_access_key_id :
 	    strcmp(key, "aws_secret_access_key") == 0 ? &dep->aws_secret_access_key :
 	    strcmp(key, "aws_session_token") == 0 ? &dep->aws_session_token :
-	    strcmp(key, "aws_region_name") == 0 ? &dep->aws_region_name : NULL;
+	    strcmp(key, "aws_region_name") == 0 ? &dep->aws_region_name :
+	    strcmp(key, "vertex_project") == 0 || strcmp(key, "vertex_ai_project") == 0 ?
+	    &dep->vertex_project :
+	    strcmp(key, "vertex_location") == 0 || strcmp(key, "vertex_ai_location") == 0 ?
+	    &dep->vertex_location :
+	    strcmp(key, "vertex_credentials") == 0 || strcmp(key, "vertex_ai_credentials") == 0 ?
+	    &dep->vertex_credentials : NULL;
 }
 
 static int
@@ -1940,7 +1946,7 @@ dep_params(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_
 				if (need_scalar(l, d, p->v, path, "a URL", &v) < 0 ||
 				    set_text(l, &dep->api_base, &v) < 0)
 					goto out;
-			} else if (aws_param(dep, k) != NULL) {
+			} else if (cloud_param(dep, k) != NULL) {
 				switch (scalar(p->v, &v)) {
 				case 1:
 					if (warn(l, d, p->v, "%s: environment variable %s is not set", path,
@@ -1952,7 +1958,7 @@ dep_params(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_
 					need_scalar(l, d, p->v, path, "a string", &v);
 					goto out;
 				}
-				if (set_text(l, aws_param(dep, k), &v) < 0)
+				if (set_text(l, cloud_param(dep, k), &v) < 0)
 					goto out;
 			} else if (strcmp(k, "api_version") == 0) {
 				if (need_scalar(l, d, p->v, path, "a version", &v) < 0 ||
@@ -2052,6 +2058,11 @@ deployment_release(struct config_deployment *dep)
 	free(dep->aws_secret_access_key);
 	free(dep->aws_session_token);
 	free(dep->aws_region_name);
+	free(dep->vertex_project);
+	free(dep->vertex_location);
+	if (dep->vertex_credentials)	/* it may be the key itself */
+		explicit_bzero(dep->vertex_credentials, strlen(dep->vertex_credentials));
+	free(dep->vertex_credentials);
 	kv_free(dep->headers, dep->nheaders);
 	free(dep->base_model);
 	free(dep->mode);

@@ -39,6 +39,9 @@ struct config_deployment {
 	char		*api_version;	/* Azure's api-version, or NULL */
 	/* AWS (bedrock/): litellm_params.aws_*; NULL: the AWS_* variables */
 	char		*aws_access_key_id, *aws_secret_access_key, *aws_session_token, *aws_region_name;
+	/* Google (vertex_ai/): litellm_params.vertex_*; NULL: the VERTEXAI_* variables, the key's */
+	char		*vertex_project, *vertex_location;
+	char		*vertex_credentials;	/* a key file's path, or its JSON text */
 	int64_t		 timeout_ms;	/* litellm_params.timeout (seconds, decimal), 0: default */
 	int64_t		 rpm, tpm;	/* litellm_params.rpm / tpm: per minute, all workers; 0: none */
 	struct config_kv *headers;	/* litellm_params.extra_headers / headers */

@@ -1234,14 +1234,17 @@ find_unprefixed(const struct price_table *t, const char *name, size_t len)
 	}
 }
 
-/* Length of name without a trailing -YYYYMMDD or -YYYY-MM-DD snapshot date, or 0. */
+/*
+ * Length of name without a trailing -YYYYMMDD or -YYYY-MM-DD snapshot date
+ * (or Vertex AI's @YYYYMMDD), or 0.
+ */
 static size_t
 undated_length(const char *name, size_t len)
 {
-	static const char *const forms[] = { "-dddddddd", "-dddd-dd-dd" };
+	static const char *const forms[] = { "-dddddddd", "-dddd-dd-dd", "@dddddddd" };
 	size_t f, i, n;
 
-	for (f = 0; f < 2; f++) {
+	for (f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
 		n = strlen(forms[f]);
 		if (len <= n)
 			continue;

@@ -206,8 +206,104 @@ aws_place(const struct config_deployment *cd, struct route_deployment *d, int ne
  * Why config deployment cd cannot be served, into why; 0 when it can, and
  * then d's dialect, base and model are set.
  */
+/* Whether s is not empty and every byte of it is in set. */
 static int
-place(const struct config_deployment *cd, struct route_deployment *d, char *why, size_t len)
+all_of(const char *s, const char *set)
+{
+	return s != NULL && *s && strspn(s, set) == strlen(s);
+}
+
+/* The index of account a in r->accounts, added when new (a is then r's); -1 on ENOMEM. */
+static int
+account_index(struct routes *r, struct gauth_account *a)
+{
+	size_t i;
+
+	for (i = 0; i < r->naccounts; i++)
+		if (gauth_same(&r->accounts[i], a)) {
+			gauth_release(a);
+			return (int)i;
+		}
+	if (ARRAY_GROW(r->accounts, r->naccounts, r->accounts_cap) < 0) {
+		gauth_release(a);
+		return -1;
+	}
+	r->accounts[r->naccounts] = *a;
+	return (int)r->naccounts++;
+}
+
+/*
+ * Google Cloud's place of d (Vertex AI): the service-account key
+ * (vertex_credentials, else $GOOGLE_APPLICATION_CREDENTIALS), the project
+ * (vertex_project, $VERTEXAI_PROJECT, else the key's), the location
+ * (vertex_location, $VERTEXAI_LOCATION, else us-central1), and the format
+ * the model speaks: Claude's rawPredict for claude-*, Gemini's otherwise.
+ * 0, or -1 with why.
+ */
+static int
+vertex_place(const struct config_deployment *cd, struct route_deployment *d, struct routes *r,
+    char *why, size_t len)
+{
+	const char *creds = cd->vertex_credentials ? cd->vertex_credentials :
+	    env_first("GOOGLE_APPLICATION_CREDENTIALS:VERTEXAI_CREDENTIALS");
+	const char *project = cd->vertex_project ? cd->vertex_project :
+	    env_first("VERTEXAI_PROJECT:VERTEX_PROJECT:GOOGLE_CLOUD_PROJECT");
+	const char *location = cd->vertex_location ? cd->vertex_location :
+	    env_first("VERTEXAI_LOCATION:VERTEX_LOCATION");
+	struct gauth_account a;
+	char err[384];
+
+	if (strncmp(cd->model, "claude", 6) == 0)
+		d->dialect = &dialect_vertex_anthropic;
+	else if (strncmp(cd->model, "gemini", 6) != 0 && strncmp(cd->model, "gemma", 5) != 0) {
+		snprintf(why, len, "provider '%s': model '%s' is neither Gemini nor Claude, the two "
+		    "tollgate serves on Vertex AI", cd->provider, cd->model);
+		return -1;
+	}
+	if (creds == NULL) {
+		snprintf(why, len, "provider '%s' needs vertex_credentials (a service-account key "
+		    "file, or its JSON) or $GOOGLE_APPLICATION_CREDENTIALS", cd->provider);
+		return -1;
+	}
+	if (gauth_load(creds, &a, err, sizeof(err)) < 0) {
+		snprintf(why, len, "provider '%s': %s", cd->provider, err);
+		return -1;
+	}
+	if (project == NULL)
+		project = a.project_id;
+	snprintf(d->gcp.project, sizeof(d->gcp.project), "%s", project ? project : "");
+	snprintf(d->gcp.location, sizeof(d->gcp.location), "%s", location ? location : "us-central1");
+	if (!all_of(d->gcp.project, "abcdefghijklmnopqrstuvwxyz0123456789-.:"))
+		snprintf(why, len, "provider '%s' needs vertex_project (or $VERTEXAI_PROJECT, or a key "
+		    "with project_id)%s", cd->provider, project ? ": it is not a project id" : "");
+	else if (!all_of(d->gcp.location, "abcdefghijklmnopqrstuvwxyz0123456789-"))
+		snprintf(why, len, "provider '%s': vertex_location '%s' is not a location (us-central1, "
+		    "europe-west4, global)", cd->provider, d->gcp.location);
+	else if ((d->gcp.account = account_index(r, &a)) < 0)
+		snprintf(why, len, "out of memory");
+	else
+		return 0;
+	gauth_release(&a);	/* not kept (released already when account_index() failed) */
+	return -1;
+}
+
+/* The base of a provider whose host is named by its region or location ("%s" in the row's). */
+static void
+regional_base(struct route_deployment *d, const char *place)
+{
+	char regional[sizeof(d->base)];
+
+	/* Vertex AI's global location has no prefix: aiplatform.googleapis.com */
+	if ((d->entry->quirks & CATALOGUE_VERTEX) && strcmp(place, "global") == 0)
+		snprintf(regional, sizeof(regional), "https://aiplatform.googleapis.com");
+	else
+		snprintf(regional, sizeof(regional), d->entry->base, place);
+	set_base(d, regional);
+}
+
+static int
+place(const struct config_deployment *cd, struct route_deployment *d, struct routes *r, char *why,
+    size_t len)
 {
 	const struct catalogue_entry *e = catalogue_find(cd->provider);
 	const char *base = cd->api_base;
@@ -215,6 +311,7 @@ place(const struct config_deployment *cd, struct route_deployment *d, char *why,
 
 	d->cfg = cd;
 	d->entry = e;
+	d->gcp.account = -1;
 	if (e != NULL && e->dialect == NULL) {
 		snprintf(why, len, "provider '%s' %s", cd->provider, e->unservable);
 		return -1;
@@ -236,12 +333,11 @@ place(const struct config_deployment *cd, struct route_deployment *d, char *why,
 	if (e != NULL && (e->quirks & CATALOGUE_AWS_REGION) && aws_place(cd, d, base == e->base, why,
 	    len) < 0)
 		return -1;
-	if (e != NULL && base == e->base && (e->quirks & CATALOGUE_AWS_REGION)) {
-		char regional[sizeof(d->base)];
-
-		snprintf(regional, sizeof(regional), e->base, d->aws.region);
-		set_base(d, regional);
-	} else
+	if (e != NULL && (e->quirks & CATALOGUE_VERTEX) && vertex_place(cd, d, r, why, len) < 0)
+		return -1;
+	if (e != NULL && base == e->base && (e->quirks & (CATALOGUE_AWS_REGION | CATALOGUE_VERTEX)))
+		regional_base(d, e->quirks & CATALOGUE_VERTEX ? d->gcp.location : d->aws.region);
+	else
 		set_base(d, base);
 	/* LiteLLM's "openai/responses/M", and model_info.mode: a model that speaks only Responses */
 	if (e != NULL && (e->quirks & CATALOGUE_RESPONSES) && strncmp(model, "responses/", 10) == 0) {
@@ -272,6 +368,8 @@ set_auth(const struct config *c, struct route_deployment *d)
 	if (how == CATALOGUE_SIGV4 && key != NULL && d->cfg->api_key == NULL &&
 	    d->aws.key_id != NULL && d->aws.secret != NULL)
 		key = NULL;	/* keys of the deployment's own sign, over the variable's API key */
+	if (how == CATALOGUE_GOOGLE_OAUTH)
+		key = NULL;	/* the worker's token for the account is the bearer */
 	if (key != NULL)
 		snprintf(d->auth, sizeof(d->auth), how == CATALOGUE_X_API_KEY ? "x-api-key: %s" :
 		    how == CATALOGUE_API_KEY ? "api-key: %s" : how == CATALOGUE_GOOG_API_KEY ?
@@ -289,7 +387,7 @@ left_out(struct routes *r, struct route_model *m, const struct config_deployment
 {
 	r->nleft_out++;
 	if (m->why[0] == '\0')
-		snprintf(m->why, sizeof(m->why), "%s", why);
+		buf_copy(m->why, sizeof(m->why), why);
 	return buf_printf(w, "%s:%d: model '%s': %s; left out\n", cd->file, cd->line,
 	    cd->model_name, why);
 }
@@ -299,7 +397,7 @@ routes_build(const struct config *c, struct routes **out, char *err, size_t errl
 {
 	struct routes *r = calloc(1, sizeof(*r));
 	struct buf w = { 0 };
-	char why[256];
+	char why[640];
 	size_t i, j;
 
 	if (r == NULL || (c->ndeployments &&
@@ -320,7 +418,7 @@ routes_build(const struct config *c, struct routes **out, char *err, size_t errl
 			if ((m->deps = calloc(c->ndeployments, sizeof(*m->deps))) == NULL)
 				goto nomem;
 		}
-		if (place(cd, d, why, sizeof(why)) < 0) {
+		if (place(cd, d, r, why, sizeof(why)) < 0) {
 			memset(d, 0, sizeof(*d));
 			if (left_out(r, m, cd, why, &w) < 0)
 				goto nomem;
@@ -354,6 +452,9 @@ routes_free(struct routes *r)
 		return;
 	for (i = 0; i < r->nmodels; i++)
 		free(r->models[i].deps);
+	for (i = 0; i < r->naccounts; i++)
+		gauth_release(&r->accounts[i]);
+	free(r->accounts);
 	free(r->models);
 	free(r->deps);
 	free(r->warnings);

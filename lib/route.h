@@ -13,6 +13,7 @@
 #include "config.h"
 #include "pricemap.h"
 #include "provider/catalogue.h"
+#include "provider/gauth.h"
 #include "usage.h"
 
 /*
@@ -36,6 +37,10 @@ struct route_deployment {
 		const char	*key_id, *secret, *token;	/* token NULL: long-term keys */
 		char		 region[32];
 	}				 aws;
+	struct {			/* Google Cloud's (Vertex AI) */
+		char		 project[128], location[64];
+		int		 account;	/* its key in routes.accounts, or -1: no token */
+	}				 gcp;
 	int				 drop_params;	/* drop what has no equivalent in translation */
 	enum usage_shape		 shape;
 	char				 price_name[320]; /* the price-map entry to look up */
@@ -46,7 +51,7 @@ struct route_model {
 	size_t		*deps;		/* indexes into routes.deps, file order */
 	size_t		 ndeps;		/* 0: none servable, see why */
 	unsigned	 next;		/* round-robin position (per process) */
-	char		 why[256];	/* with no deployment: why its deployments were left out */
+	char		 why[512];	/* with no deployment: why its deployments were left out */
 };
 
 struct routes {
@@ -56,6 +61,13 @@ struct routes {
 	size_t			 nmodels;
 	char			*warnings;	/* "file:line: ..." of deployments left out, or NULL */
 	size_t			 nleft_out;
+	/*
+	 * The service accounts whose access tokens deployments send (Vertex
+	 * AI), each once however many deployments share it: a worker keeps
+	 * one token per account (worker_token.c).
+	 */
+	struct gauth_account	*accounts;
+	size_t			 naccounts, accounts_cap;
 };
 
 /*

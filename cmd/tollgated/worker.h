@@ -62,6 +62,8 @@ struct worker {
 	struct status_slot		*status;	/* its slot in tollgate.status */
 	int				 access_fd;	/* tollgate.access_log, or -1 */
 	struct buf			 access;	/* this loop turn's lines */
+	struct token_slot		*tokens;	/* a bearer token per routes.accounts (worker_token.c) */
+	size_t				 ntokens;
 	uint64_t			 requests;	/* requests received, for the quiet period */
 	uint64_t			 seq;
 };
@@ -93,6 +95,10 @@ struct exchange {
 	struct buf			 body;		/* the client's body */
 	struct reqbody_spans		 spans;		/* where "model" and "stream_options" stand */
 	struct buf			 upbody;	/* the body sent upstream */
+	char				 url[2048];	/* the upstream URL */
+	struct token_slot		*waiting;	/* for its deployment's token, or NULL... */
+	TAILQ_ENTRY(exchange)		 token_link;	/* ...in its list of waiters */
+	char				 fail_why[320];	/* why it could not be sent (a 502 says), or "" */
 	CURL				*easy;
 	struct curl_slist		*upheaders;
 	int				 own_upheaders;	/* else shared: never freed here */
@@ -186,10 +192,38 @@ void stream_stop(struct exchange *ex);
 int upstream_init(struct worker *w);
 void upstream_release(struct worker *w);
 /*
- * Starts (or retries on the next deployment) the upstream transfer: 0, or
- * -1 (ex->xerr.status set when the request did not translate for it).
+ * Starts (or retries on the next deployment) the upstream transfer: 0 (or
+ * waiting for the deployment's token, which goes on with upstream_send()),
+ * or -1 (ex->xerr.status set when the request did not translate for it,
+ * ex->fail_why when its token could not be had).
  */
 int upstream_start(struct exchange *ex);
+/* The transfer of ex to its deployment, the body made: 0 (or waiting), or -1. */
+int upstream_send(struct exchange *ex);
+/*
+ * ex could not be sent after all (its token did not come): the next
+ * deployment, else the 502 that says why (ex->fail_why).  ex may be gone.
+ */
+void upstream_failed(struct exchange *ex);
+
+/*
+ * worker_token.c: the bearer tokens of deployments that authenticate with one
+ * (routes.accounts: Vertex AI's service accounts), one per account, fetched
+ * at start and renewed ahead of expiry through the worker's curl multi.
+ */
+struct token_slot;
+int tokens_init(struct worker *w);
+void tokens_release(struct worker *w);
+/*
+ * The Authorization line of ex's deployment: 1 with *line set; 0 when ex
+ * waits for the token (upstream_send() or upstream_failed() goes on with
+ * it); -1 when there is none to be had now (ex->fail_why says why).
+ */
+int token_line(struct exchange *ex, const char **line);
+/* A waiting exchange whose client went: out of the waiters. */
+void token_forget(struct exchange *ex);
+/* Whether the curl transfer of private was a token's (then it is finished here). */
+int token_transfer_done(void *private, CURLcode rc);
 /* Stops the transfer (the client went away). */
 void upstream_abort(struct exchange *ex);
 /*

@@ -485,9 +485,7 @@ handle_api(struct hreq *req, const struct endpoint *ep)
 			exchange_free(ex);
 			return;
 		}
-		ex->reply_status = 502;
-		ex->rec.flags |= RECORD_FLAG_UPSTREAM_FAILED;
-		worker_complete(ex);
+		upstream_failed(ex);
 	}
 }
 
@@ -651,10 +649,14 @@ http_finish(struct exchange *ex)
 		/* recorded like any answer: the client can find its record */
 		hreq_add_header(req, "x-tollgate-request-id", ex->rec.id);
 		hreq_add_header(req, "x-tollgate-response-cost", cost);
-		http_send_error(req, ex->reply_status, "api_error",
-		    ex->reply_status == 504 ? "upstream_timeout" : "upstream_unreachable",
-		    "model '%s': the provider %s", ex->rec.model_requested,
-		    ex->reply_status == 504 ? "did not answer in time" : "could not be reached");
+		if (ex->fail_why[0])	/* it could not be sent: what stood in the way */
+			http_send_error(req, 502, "api_error", "upstream_unavailable",
+			    "model '%s': %s", ex->rec.model_requested, ex->fail_why);
+		else
+			http_send_error(req, ex->reply_status, "api_error",
+			    ex->reply_status == 504 ? "upstream_timeout" : "upstream_unreachable",
+			    "model '%s': the provider %s", ex->rec.model_requested,
+			    ex->reply_status == 504 ? "did not answer in time" : "could not be reached");
 	} else if (ex->plan == ROUTE_TRANSLATE && translate_answer(ex) < 0) {
 		hreq_add_header(req, "x-tollgate-request-id", ex->rec.id);
 		hreq_add_header(req, "x-tollgate-response-cost", cost);
@@ -681,7 +683,10 @@ on_client_close(struct hreq *req, void *arg)
 	/* the request is freed after this callback: forget it now */
 	ex->req = NULL;
 	ex->rec.flags |= RECORD_FLAG_CLIENT_ABORTED;
-	if (ex->easy != NULL) {
+	if (ex->waiting != NULL) {	/* for its deployment's token: nothing was sent */
+		token_forget(ex);
+		worker_complete(ex);
+	} else if (ex->easy != NULL) {
 		upstream_abort(ex);
 		if (ex->event_stream)
 			ex->rec.flags |= RECORD_FLAG_STREAM_INCOMPLETE;

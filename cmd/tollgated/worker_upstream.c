@@ -34,12 +34,13 @@ upstream_init(struct worker *w)
 		return -1;
 	/* keep plenty of upstream connections alive between requests */
 	curl_multi_setopt(w->curl.multi, CURLMOPT_MAXCONNECTS, 256L);
-	return 0;
+	return tokens_init(w);
 }
 
 void
 upstream_release(struct worker *w)
 {
+	tokens_release(w);
 	while (w->nidle > 0)
 		curl_easy_cleanup(w->idle[--w->nidle]);
 	curlev_release(&w->curl);
@@ -165,8 +166,11 @@ upstream_body(struct exchange *ex)
 	ex->strip_usage = 0;
 	if (ex->plan == ROUTE_NATIVE) {
 		ex->strip_usage = ex->add_usage && ex->upep->openai_stream;
-		return reqbody_rewrite(ex->body.data, ex->body.len, &ex->spans, ex->dep->model,
-		    ex->strip_usage, &ex->upbody);
+		if (reqbody_rewrite(ex->body.data, ex->body.len, &ex->spans, ex->dep->model,
+		    ex->strip_usage, &ex->upbody) < 0)
+			return -1;
+		return ex->dep->dialect->body ? ex->dep->dialect->body(ex->dep, ex->stream,
+		    &ex->upbody) : 0;
 	}
 	o.model = ex->dep->model;
 	o.drop_params = ex->dep->drop_params;
@@ -174,8 +178,11 @@ upstream_body(struct exchange *ex)
 	o.max_tokens = max_output_of(e);
 	o.native_json = e != NULL && (e->flags & PRICE_NATIVE_JSON);
 	o.reasoning_model = xlate_reasoning_model(ex->dep->model);
-	return xlate_request((enum xlate_api)ex->ep->api, ex->dep->dialect->api,
-	    ex->body.data, ex->body.len, &o, &ex->upbody, &ex->xerr);
+	if (xlate_request((enum xlate_api)ex->ep->api, ex->dep->dialect->api, ex->body.data,
+	    ex->body.len, &o, &ex->upbody, &ex->xerr) < 0)
+		return -1;
+	return ex->dep->dialect->body ? ex->dep->dialect->body(ex->dep, ex->stream, &ex->upbody) :
+	    0;
 }
 
 /* A client header, for a dialect's headers callback. */
@@ -289,22 +296,17 @@ proxy_from_environment(void)
 int
 upstream_start(struct exchange *ex)
 {
-	struct worker *w = ex->w;
 	struct route_model *m = ex->model;
-	const struct config *cfg = heritage.config;
-	const struct config_deployment *cd;
-	char url[2048];
-	long timeout;
 
 	if (ex->attempt == 0 && !ex->rr_chosen)
 		ex->rr = m->next++;
 	ex->dep = &heritage.routes->deps[m->deps[(ex->rr + ex->attempt) % m->ndeps]];
 	ex->attempt++;
-	cd = ex->dep->cfg;
 	ex->plan = route_plan(ex->dep, ex->ep);
 	ex->upep = ex->plan == ROUTE_NATIVE ? ex->ep : endpoint_of_api(ex->dep->dialect->api);
 	if (ex->plan == ROUTE_NONE || ex->upep == NULL ||
-	    route_url(ex->dep, ex->upep, ex->stream, url, sizeof(url)) < 0 || upstream_body(ex) < 0)
+	    route_url(ex->dep, ex->upep, ex->stream, ex->url, sizeof(ex->url)) < 0 ||
+	    upstream_body(ex) < 0)
 		return -1;
 	stream_stop(ex);	/* a retry's stream starts over */
 	ex->status = 0;
@@ -314,8 +316,32 @@ upstream_start(struct exchange *ex)
 	ex->drop_lf = 0;
 	sse_reset(&ex->sse);
 	usage_raw_init(&ex->raw);
+	return upstream_send(ex);
+}
 
-	if (ex->dep->dialect->sign != NULL) {
+int
+upstream_send(struct exchange *ex)
+{
+	struct worker *w = ex->w;
+	const struct config *cfg = heritage.config;
+	const struct config_deployment *cd = ex->dep->cfg;
+	const char *bearer = NULL;
+	const char *url = ex->url;
+	struct curl_slist *n;
+	long timeout;
+	int rc;
+
+	if (ex->dep->gcp.account >= 0 && (rc = token_line(ex, &bearer)) <= 0)
+		return rc;	/* waiting for it (0), or none to be had (-1) */
+	if (bearer != NULL) {
+		/* a token of the worker's, renewed as it goes: a list of its own */
+		ex->upheaders = deployment_headers(ex->dep, ex->plan == ROUTE_NATIVE &&
+		    ex->dep->dialect->client_headers ? ex->req : NULL);
+		ex->own_upheaders = 1;
+		if (ex->upheaders == NULL || (n = curl_slist_append(ex->upheaders, bearer)) == NULL)
+			return -1;
+		ex->upheaders = n;
+	} else if (ex->dep->dialect->sign != NULL) {
 		/* signed over what is sent (SigV4): a list of its own, every time */
 		ex->upheaders = ex->dep->dialect->sign(ex->dep, url, ex->upbody.data, ex->upbody.len,
 		    deployment_headers(ex->dep, NULL));
@@ -388,6 +414,26 @@ retryable(const struct exchange *ex, CURLcode rc)
 	return rc != CURLE_WRITE_ERROR;
 }
 
+void
+upstream_failed(struct exchange *ex)
+{
+	if (retryable(ex, CURLE_COULDNT_CONNECT)) {
+		log_warn("model '%s': deployment '%s' failed (%s), trying the next one",
+		    ex->model->name, ex->dep->cfg->model, ex->fail_why);
+		ex->fail_why[0] = '\0';
+		if (upstream_start(ex) == 0)
+			return;
+	}
+	if (ex->fail_why[0] == '\0')
+		snprintf(ex->fail_why, sizeof(ex->fail_why), "%s", ex->xerr.status ? ex->xerr.message :
+		    "the request to the provider could not be made");
+	ex->reply_status = 502;
+	ex->rec.flags |= RECORD_FLAG_UPSTREAM_FAILED;
+	log_warn("model '%s': upstream '%s': %s", ex->model->name, ex->dep->cfg->model,
+	    ex->fail_why);
+	worker_complete(ex);
+}
+
 static void
 transfer_done(struct exchange *ex, CURLcode rc)
 {
@@ -428,7 +474,8 @@ check_multi_info(struct worker *w)
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&ex);
-		if (ex == NULL || ex->magic != EXCHANGE_MAGIC)
+		if (token_transfer_done(ex, msg->data.result) || ex == NULL ||
+		    ex->magic != EXCHANGE_MAGIC)
 			continue;
 		transfer_done(ex, msg->data.result);
 	}

@@ -955,8 +955,38 @@ out:
 
 /* ---- the verdict ----------------------------------------------------------------------- */
 
+/*
+ * Claude on a cloud: Anthropic's body with the cloud's anthropic_version
+ * and without the model, which is in the URL (Bedrock's InvokeModel also
+ * takes no "stream": its path says it).
+ */
+static int
+a_cloud_request(struct judge *j, json_t *req, enum mock_host host)
+{
+	const char *want = host == MOCK_HOST_VERTEX ? "vertex-2023-10-16" : "bedrock-2023-05-31";
+	const char *v = str(req, "anthropic_version");
+	json_t *copy;
+	int rc;
+
+	if (v == NULL || strcmp(v, want) != 0)
+		return wrong(j, "anthropic_version: must be \"%s\"", want);
+	if (json_object_get(req, "model") != NULL)
+		return wrong(j, "model: not in the body here (the URL names the model)");
+	if (host == MOCK_HOST_BEDROCK && json_object_get(req, "stream") != NULL)
+		return wrong(j, "stream: not taken by InvokeModel (the path says it)");
+	/* the rest is Anthropic's own request */
+	if ((copy = json_deep_copy(req)) == NULL)
+		return wrong(j, "out of memory");
+	json_object_del(copy, "anthropic_version");
+	json_object_set_new(copy, "model", json_string("named-by-the-url"));
+	rc = a_request(j, copy);
+	json_decref(copy);
+	return rc;
+}
+
 int
-mock_judge(enum mock_shape shape, const char *body, size_t len, char *why, size_t whylen)
+mock_judge(enum mock_shape shape, enum mock_host host, const char *body, size_t len, char *why,
+    size_t whylen)
 {
 	struct judge j = { why, whylen, 0 };
 	json_error_t err;
@@ -970,6 +1000,8 @@ mock_judge(enum mock_shape shape, const char *body, size_t len, char *why, size_
 	req = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &err);
 	if (!json_is_object(req))
 		wrong(&j, "the body is not a JSON object (%s)", req ? "another value" : err.text);
+	else if (shape == MOCK_MESSAGES && host != MOCK_HOST_DIRECT)
+		a_cloud_request(&j, req, host);
 	else if (shape == MOCK_MESSAGES)
 		a_request(&j, req);
 	else if (shape == MOCK_CHAT)

@@ -702,6 +702,36 @@ gemini_path(const char *uri, struct mock_call *c)
 	return 0;
 }
 
+/*
+ * Vertex AI's model paths (the model and the stream are the URL's) and its
+ * bearer: a token that the mock's /token issued and that has not expired,
+ * else Google's 401.  1 when refused (answered), else 0.
+ */
+static int
+vertex_refused(struct evhttp_request *req, struct mock_call *c, const char *body, size_t len)
+{
+	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization");
+
+	if (mock_vertex_path(evhttp_request_get_uri(req), c) < 0) {
+		record_last(req, body, len, "no such Vertex AI path");
+		reply_error(req, 404, "no such Vertex AI method in mockprovider");
+		return 1;
+	}
+	if (mock_token_valid(auth))
+		return 0;
+	record_last(req, body, len, "no valid bearer token");
+	mp.out.len = 0;
+	if (PUT(&mp.out, "{\"error\":{\"code\":401,\"message\":\"Request had invalid "
+	    "authentication credentials. Expected OAuth 2 access token.\",\"status\":"
+	    "\"UNAUTHENTICATED\"}}") < 0) {
+		evhttp_send_error(req, 500, NULL);
+		return 1;
+	}
+	reply_out(req, 401);
+	return 1;
+}
+
 static void
 serve_api(struct evhttp_request *req, enum mock_shape shape)
 {
@@ -725,8 +755,11 @@ serve_api(struct evhttp_request *req, enum mock_shape shape)
 		reply_error(req, 400, err);
 		return;
 	}
+	if (strncmp(evhttp_request_get_uri(req), "/v1/projects/", 13) == 0 &&
+	    vertex_refused(req, &c, body, len))
+		return;
 	if (mp.judge || c.knob[MOCK_STRICT]) {
-		int valid = mock_judge(shape, body, len, why_not, sizeof(why_not));
+		int valid = mock_judge(shape, c.host, body, len, why_not, sizeof(why_not));
 
 		record_last(req, body, len, valid ? "ok" : why_not);
 		mp.refusable += !valid;
@@ -769,6 +802,36 @@ serve_api(struct evhttp_request *req, enum mock_shape shape)
 	}
 	if (pending_new(req, &c, status, why, delay) < 0)
 		reply_error(req, 500, "mockprovider is out of memory");
+}
+
+/* Google's token endpoint (POST /token), and the test's view of it (/mock/token). */
+static void
+serve_token(struct evhttp_request *req, const char *uri)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const char *body = len ? (const char *)evbuffer_pullup(in, -1) : NULL;
+	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	char err[160];
+	int status = 200;
+
+	mp.out.len = 0;
+	if (strcmp(uri, "/token") == 0 && method == EVHTTP_REQ_POST)
+		status = mock_token_exchange(body, len, &mp.out);
+	else if (method == EVHTTP_REQ_GET)
+		status = mock_token_stats(&mp.out) < 0 ? -1 : 200;
+	else if (mock_token_configure(body, len, err, sizeof(err)) < 0) {
+		reply_error(req, 400, err);
+		return;
+	} else
+		status = PUT(&mp.out, "{\"status\":\"ok\"}") < 0 ? -1 : 200;
+	if (status < 0) {
+		reply_error(req, 500, "mockprovider is out of memory");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "application/json");
+	reply_out(req, status);
 }
 
 /* The endpoints that are not a provider's: health, models and the /mock/ ones. */
@@ -830,6 +893,14 @@ on_request(struct evhttp_request *req, void *arg)
 			rt = &routes[i];
 			break;
 		}
+	if (rt == NULL && (strcmp(uri, "/token") == 0 || strcmp(uri, "/mock/token") == 0)) {
+		serve_token(req, uri);
+		return;
+	}
+	if (rt == NULL && method == EVHTTP_REQ_POST && strncmp(uri, "/v1/projects/", 13) == 0) {
+		serve_api(req, strstr(uri, "/publishers/anthropic/") ? MOCK_MESSAGES : MOCK_GEMINI);
+		return;
+	}
 	if (rt == NULL && method == EVHTTP_REQ_POST && strncmp(uri, "/v1beta/models/", 15) == 0) {
 		serve_api(req, MOCK_GEMINI);
 		return;

@@ -50,6 +50,13 @@ enum mock_shape {
 	MOCK_BEDROCK,		/* Bedrock /model/ID/converse (whole answers only, for now) */
 };
 
+/* Where a format is served: its provider's own API, or a cloud's (the URL names the model). */
+enum mock_host {
+	MOCK_HOST_DIRECT,
+	MOCK_HOST_VERTEX,	/* Vertex AI: Gemini, or Claude through rawPredict */
+	MOCK_HOST_BEDROCK,	/* Bedrock's InvokeModel: Claude */
+};
+
 #define MOCK_MODEL_MAX	256
 
 /*
@@ -58,6 +65,7 @@ enum mock_shape {
  */
 struct mock_call {
 	enum mock_shape	 shape;
+	enum mock_host	 host;
 	long		 knob[MOCK_NKNOBS];
 	enum mock_fault	 fault;
 	int		 stream;
@@ -98,7 +106,23 @@ int mock_models_body(struct buf *b, time_t created);
  * (0, with the first thing wrong, by path, in why).  Completions and
  * embeddings are not judged (1).
  */
-int mock_judge(enum mock_shape shape, const char *body, size_t len, char *why, size_t whylen);
+int mock_judge(enum mock_shape shape, enum mock_host host, const char *body, size_t len,
+    char *why, size_t whylen);
+
+/*
+ * google.c: Google's token endpoint and Vertex AI's paths.
+ * mock_token_exchange() answers POST /token into b: the status, or -1 (ENOMEM);
+ * mock_token_valid() says whether an Authorization header holds a token it
+ * issued that has not expired; mock_token_stats() writes GET /mock/token;
+ * mock_token_configure() takes POST /mock/token ({"status", "expires_in",
+ * "reset"}): 0, or -1 with why; mock_vertex_path() reads a Vertex model path
+ * into c (shape, host, model, stream): 0, or -1 when it is not one.
+ */
+int mock_token_exchange(const char *body, size_t len, struct buf *b);
+int mock_token_valid(const char *authorization);
+int mock_token_stats(struct buf *b);
+int mock_token_configure(const char *body, size_t len, char *err, size_t errlen);
+int mock_vertex_path(const char *uri, struct mock_call *c);
 
 /* Appends n bytes as the contents of a JSON string (no quotes). */
 int mock_json_escape(struct buf *b, const char *s, size_t n);

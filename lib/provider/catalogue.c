@@ -12,9 +12,6 @@
 #define BEARER	CATALOGUE_BEARER
 #define AUTO	USAGE_SHAPE_AUTO
 
-static const char cloud[] = "is not served by this version of tollgate (its wire format and "
-    "auth come with the cloud providers)";
-
 /* Sorted by prefix. */
 static const struct catalogue_entry rows[] = {
 	{ "anthropic", &dialect_anthropic, "https://api.anthropic.com", CATALOGUE_X_API_KEY,
@@ -75,7 +72,9 @@ static const struct catalogue_entry rows[] = {
 	  "OPENAI_BASE_URL:OPENAI_API_BASE", 0, AUTO, NULL },
 	{ "together_ai", OPENAI, "https://api.together.xyz/v1", BEARER,
 	  "TOGETHERAI_API_KEY:TOGETHER_API_KEY:TOGETHER_AI_API_KEY", NULL, 0, AUTO, NULL },
-	{ "vertex_ai", NULL, NULL, BEARER, NULL, NULL, 0, AUTO, cloud },
+	/* the model chooses Gemini's or Claude's format (route.c); the location the host */
+	{ "vertex_ai", &dialect_vertex_gemini, "https://%s-aiplatform.googleapis.com",
+	  CATALOGUE_GOOGLE_OAUTH, NULL, NULL, CATALOGUE_VERTEX, AUTO, NULL },
 	{ "voyage", OPENAI, "https://api.voyageai.com/v1", BEARER, "VOYAGE_API_KEY", NULL,
 	  CATALOGUE_EMBEDDINGS, AUTO, NULL },
 	{ "xai", OPENAI, "https://api.x.ai/v1", BEARER, "XAI_API_KEY", NULL, 0, AUTO, NULL },

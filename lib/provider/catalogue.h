@@ -16,6 +16,7 @@ enum catalogue_auth {
 	CATALOGUE_X_API_KEY,	/* x-api-key: KEY (Anthropic) */
 	CATALOGUE_GOOG_API_KEY,	/* x-goog-api-key: KEY (Gemini) */
 	CATALOGUE_SIGV4,	/* AWS's SigV4 per request, or a Bedrock API key as a bearer */
+	CATALOGUE_GOOGLE_OAUTH,	/* a service account's access token as a bearer (Vertex AI) */
 };
 
 enum catalogue_quirk {
@@ -25,6 +26,7 @@ enum catalogue_quirk {
 	CATALOGUE_RESPONSES	= 1u << 3,	/* serves /v1/responses as is (OpenAI's own) */
 	CATALOGUE_EMBEDDINGS	= 1u << 4,	/* embeddings only */
 	CATALOGUE_AWS_REGION	= 1u << 5,	/* base from the region: "%s" in base is it */
+	CATALOGUE_VERTEX	= 1u << 6,	/* project, location and key: base from the location */
 };
 
 struct catalogue_entry {

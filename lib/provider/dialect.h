@@ -5,7 +5,9 @@
  * and to the other formats.  One file per dialect fills one struct dialect: chat.c (OpenAI
  * and every OpenAI-compatible API), responses.c (OpenAI Responses, for
  * the models that speak only it), messages.c (Anthropic Messages),
- * gemini.c (Google's generateContent), converse.c (AWS Bedrock's Converse).
+ * gemini.c (Google's generateContent), converse.c (AWS Bedrock's Converse),
+ * vertex.c (Gemini and Claude on Google's Vertex AI: their formats at
+ * Vertex's URLs).
  * Providers that speak a dialect are rows of data in the catalogue
  * (catalogue.c): prefix, default base, auth header, key variable, quirks.
  * The worker's data path calls these tables and never names a provider.
@@ -22,6 +24,7 @@
 #include "provider/endpoint.h"
 #include "provider/xlate_api.h"
 
+struct buf;
 struct route_deployment;
 
 /* A client header, for the few a dialect passes on from a same-format client. */
@@ -49,6 +52,12 @@ struct dialect {
 	 */
 	struct curl_slist *(*sign)(const struct route_deployment *d, const char *url,
 	    const char *body, size_t len, struct curl_slist *l);
+	/*
+	 * Rewrites the body made for upstream, in place (Claude on a cloud:
+	 * the model goes in the URL, the API version in the body); stream: the
+	 * client asked for one.  NULL: sent as made.  0, or -1 (not JSON, ENOMEM).
+	 */
+	int	(*body)(const struct route_deployment *d, int stream, struct buf *b);
 	int	 eventstream;		/* its streams are AWS event-stream frames, not SSE */
 	int	 needs_max_tokens;	/* a request must state its output limit */
 	/* Whether a stream event is the stream's end marker (held until the commit). */
@@ -58,7 +67,7 @@ struct dialect {
 };
 
 extern const struct dialect dialect_openai, dialect_responses, dialect_anthropic, dialect_gemini,
-    dialect_bedrock;
+    dialect_bedrock, dialect_vertex_gemini, dialect_vertex_anthropic;
 
 /*
  * For dialects no client speaks (chat.c): no end marker to hold (their
@@ -68,6 +77,15 @@ extern const struct dialect dialect_openai, dialect_responses, dialect_anthropic
 int dialect_no_stream_end(const char *name, const char *data, size_t len);
 int dialect_no_usage_chunk(const char *data, size_t len);
 struct curl_slist *dialect_no_headers(struct curl_slist *l, dialect_header_fn client, void *arg);
+
+/*
+ * Anthropic's stream end and usage (messages.c), which Claude on the clouds
+ * shares, and its body as a cloud takes it: without the model, with the
+ * cloud's anthropic_version, "stream" kept or not.  0, or -1.
+ */
+int anthropic_stream_end(const char *name, const char *data, size_t len);
+int anthropic_usage_chunk(const char *data, size_t len);
+int anthropic_cloud_body(struct buf *b, const char *version, int keep_stream);
 
 /* OpenAI's URLs and headers (chat.c), which its Responses dialect shares. */
 int openai_url(const struct route_deployment *d, enum endpoint_id ep, int stream, char *out,

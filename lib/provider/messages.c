@@ -2040,18 +2040,43 @@ anthropic_headers(struct curl_slist *l, dialect_header_fn client, void *arg)
 	return l;
 }
 
-static int
+int
 anthropic_stream_end(const char *name, const char *data, size_t len)
 {
 	(void)data, (void)len;
 	return strcmp(name, "message_stop") == 0;
 }
 
-static int
+int
 anthropic_usage_chunk(const char *data, size_t len)
 {
 	(void)data, (void)len;
 	return 0;	/* Anthropic always sends usage: tollgate never asks for it */
+}
+
+int
+anthropic_cloud_body(struct buf *b, const char *version, int keep_stream)
+{
+	json_t *o = json_loadb(b->data ? b->data : "", b->len, 0, NULL);
+	char *s;
+	int rc = -1;
+
+	if (!json_is_object(o))
+		goto out;
+	json_object_del(o, "model");
+	if (!keep_stream)
+		json_object_del(o, "stream");
+	if (json_object_get(o, "anthropic_version") == NULL &&
+	    json_object_set_new(o, "anthropic_version", json_string(version)) < 0)
+		goto out;
+	if ((s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
+		goto out;
+	b->len = 0;
+	rc = buf_append(b, s, strlen(s));
+	free(s);
+out:
+	json_decref(o);
+	return rc;
 }
 
 const struct dialect dialect_anthropic = {

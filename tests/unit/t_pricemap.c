@@ -123,6 +123,9 @@ main(void)
 	ok(e && strcmp(price_str(t, e->name), "keep") == 0, "a snapshot date is stripped");
 	e = price_lookup(t, "keep-2025-09-29", 15);
 	ok(e && strcmp(price_str(t, e->name), "keep") == 0, "a dashed snapshot date is stripped");
+	e = price_lookup(t, "vertex_ai/keep@20250929", 23);
+	ok(e && strcmp(price_str(t, e->name), "keep") == 0,
+	    "Vertex AI's @-dated snapshot, under a prefix, is stripped");
 	ok(price_lookup(t, "keep-2025", 9) == NULL, "other suffixes are not");
 	e = price_lookup(t, "override", 8);
 	ok(e && e->nrates == 2 && rate_of(t, e, PRICE_INPUT, 0, 0)->atto == 7000000000000LL &&
