@@ -162,7 +162,8 @@ native_endpoints(const struct route_deployment *d)
 
 	if (q & CATALOGUE_EMBEDDINGS)
 		return 1u << ENDPOINT_EMBEDDINGS;
-	return d->dialect->native | (q & CATALOGUE_RESPONSES ? 1u << ENDPOINT_RESPONSES : 0);
+	return d->dialect->native | (d->relay ? d->relay->native : 0) |
+	    (q & CATALOGUE_RESPONSES ? 1u << ENDPOINT_RESPONSES : 0);
 }
 
 /*
@@ -287,6 +288,37 @@ vertex_place(const struct config_deployment *cd, struct route_deployment *d, str
 	return -1;
 }
 
+/*
+ * Bedrock's routes, as LiteLLM names them: "converse/M" is Converse for
+ * every client; "invoke/M" InvokeModel for every client (Claude's format;
+ * others' bodies differ per model family and are not served); a Claude id
+ * alone (anthropic.*, an inference profile or ARN of one) is Converse, with
+ * an Anthropic client relayed through InvokeModel; any other id Converse.
+ * *model loses the route word.  0, or -1 with why.
+ */
+static int
+bedrock_route(const char **model, struct route_deployment *d, char *why, size_t len)
+{
+	if (strncmp(*model, "converse/", 9) == 0) {
+		*model += 9;
+		return 0;
+	}
+	if (strncmp(*model, "invoke/", 7) == 0) {
+		*model += 7;
+		if (strstr(*model, "anthropic.") == NULL) {
+			snprintf(why, len, "provider 'bedrock': InvokeModel (invoke/) is served for Claude "
+			    "(anthropic.* ids); '%s' is served through Converse (converse/, or no route)",
+			    *model);
+			return -1;
+		}
+		d->dialect = &dialect_bedrock_invoke;
+		return 0;
+	}
+	if (strstr(*model, "anthropic.") != NULL)
+		d->relay = &dialect_bedrock_invoke;
+	return 0;
+}
+
 /* The base of a provider whose host is named by its region or location ("%s" in the row's). */
 static void
 regional_base(struct route_deployment *d, const char *place)
@@ -346,6 +378,8 @@ place(const struct config_deployment *cd, struct route_deployment *d, struct rou
 	} else if (d->dialect == &dialect_openai && cd->mode != NULL &&
 	    strcmp(cd->mode, "responses") == 0)
 		d->dialect = &dialect_responses;
+	if (e != NULL && (e->quirks & CATALOGUE_AWS_REGION) && bedrock_route(&model, d, why, len) < 0)
+		return -1;
 	if (e != NULL && (e->quirks & CATALOGUE_FIREWORKS) && strchr(model, '/') == NULL)
 		snprintf(d->model, sizeof(d->model), "accounts/fireworks/models/%s", model);
 	else
@@ -483,11 +517,17 @@ route_plan(const struct route_deployment *d, const struct endpoint *ep)
 	return ROUTE_NONE;
 }
 
+const struct dialect *
+route_dialect(const struct route_deployment *d, const struct endpoint *ep)
+{
+	return d->relay && (d->relay->native & (1u << ep->id)) ? d->relay : d->dialect;
+}
+
 int
 route_url(const struct route_deployment *d, const struct endpoint *ep, int stream, char *out,
     size_t outlen)
 {
-	return d->dialect->url(d, ep->id, stream, out, outlen);
+	return route_dialect(d, ep)->url(d, ep->id, stream, out, outlen);
 }
 
 void

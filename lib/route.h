@@ -28,6 +28,13 @@ struct route_deployment {
 	   OpenAI-compatible API at its api_base */
 	const struct catalogue_entry	*entry;
 	const struct dialect		*dialect;
+	/*
+	 * The dialect that relays a client format d->dialect does not speak,
+	 * or NULL: Claude on Bedrock is Converse for every client but an
+	 * Anthropic one, which InvokeModel serves as is (cache_control and
+	 * thinking end to end), as LiteLLM does.
+	 */
+	const struct dialect		*relay;
 	unsigned			 native;	/* 1u << enum endpoint_id relayed as is */
 	char				 base[512];	/* URL base, no trailing '/' */
 	char				 auth[1024];	/* the upstream auth header line, or "" */
@@ -89,6 +96,8 @@ enum route_plan {
 	ROUTE_NONE,		/* not at all */
 };
 enum route_plan route_plan(const struct route_deployment *d, const struct endpoint *ep);
+/* The dialect that serves endpoint ep (a client's, or the upstream one) on d. */
+const struct dialect *route_dialect(const struct route_deployment *d, const struct endpoint *ep);
 
 /*
  * The upstream URL of endpoint ep on deployment d (for a translated

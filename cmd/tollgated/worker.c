@@ -152,7 +152,9 @@ price_exchange(struct exchange *ex)
 
 	if (!ex->event_stream && ex->resp.len)
 		usage_collect(&ex->raw, ex->resp.data, ex->resp.len, NULL, 0, NULL);
-	usage_normalise(&ex->raw, ex->dep ? ex->dep->shape : USAGE_SHAPE_AUTO, &u);
+	/* a relay in another dialect than the deployment's reads as that dialect's usage */
+	usage_normalise(&ex->raw, ex->dep == NULL ? USAGE_SHAPE_AUTO : ex->dialect != ex->dep->dialect ?
+	    ex->dialect->shape : ex->dep->shape, &u);
 	cost_options_init(&o);
 	o.tier = ex->request_tier;
 	if (t != NULL && ex->dep != NULL)

@@ -75,6 +75,7 @@ struct exchange {
 	struct hreq			*req;		/* NULL once the client is gone */
 	struct route_model		*model;
 	const struct route_deployment	*dep;
+	const struct dialect		*dialect;	/* what dep speaks to it (route_dialect()) */
 	size_t				 attempt;	/* deployments tried so far */
 	unsigned			 rr;		/* round-robin start */
 	int				 rr_chosen;	/* by admission: rr is the one to try first */

@@ -607,7 +607,7 @@ translate_answer(struct exchange *ex)
 	struct buf swap;
 	int rc;
 
-	rc = xlate_response(ex->dep->dialect->api, (enum xlate_api)ex->ep->api, ex->status,
+	rc = xlate_response(ex->dialect->api, (enum xlate_api)ex->ep->api, ex->status,
 	    ex->resp.data ? ex->resp.data : "", ex->resp.len, ex->rec.model_requested, &out,
 	    &ex->xerr);
 	if (rc < 0) {
@@ -635,6 +635,10 @@ http_finish(struct exchange *ex)
 	/* the exchange ends here: the connection must not call back into it */
 	hreq_detach(req);
 	money_format(ex->rec.total, MONEY_COST_SCALE, cost);
+	if (!ex->started && ex->status >= 400 && ex->reply_status != 502 && ex->reply_status != 504 &&
+	    ex->dialect != NULL && ex->dialect->error != NULL && ex->dialect->error(ex->status,
+	    &ex->resp) < 0)
+		log_warn("request %s: out of memory rewriting the provider's error", ex->rec.id);
 	if (ex->started) {
 		struct buf b = { 0 };
 

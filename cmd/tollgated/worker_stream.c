@@ -2,11 +2,13 @@
  * A streamed answer's way through a worker, as a chain of stages
  * (lib/provider/stage.h), each taking what the one before it pushed:
  *
- *   libcurl's bytes -> sse | eventstream -> usage tap -> relay | translate -> client
+ *   libcurl's bytes -> sse | eventstream [-> unwrap] -> usage tap -> relay | translate -> client
  *
  * sse cuts the provider's bytes into events (lib/sse.c, as tollctl cuts
  * recorded streams), keeping each event's bytes as they came (eventstream
- * does the same for Bedrock's binary frames, lib/provider/eventstream.c); the tap
+ * does the same for Bedrock's binary frames, lib/provider/eventstream.c;
+ * unwrap turns InvokeModel's frames, each an Anthropic event in base64,
+ * into that event as Anthropic's SSE would carry it); the tap
  * reads usage from the provider's own events, before anything is changed,
  * so a translated stream is priced as the native one; relay passes a
  * same-format stream on byte for byte, holding back its end marker (the
@@ -19,6 +21,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
 
 #include "log.h"
 #include "tollgated.h"
@@ -158,6 +163,91 @@ es_push(const struct stage_chain *c, size_t at, struct stage_item *it)
 static const struct stage_ops es_stage = { "eventstream", STAGE_TAKES(STAGE_BYTES) |
 	STAGE_TAKES(STAGE_END) | STAGE_TAKES(STAGE_CUT), NULL, es_push, NULL };
 
+/* ---- unwrap: frames that carry another format's events ----------------------------------- */
+
+/* The string value of "key" in a flat JSON object as AWS writes it (no escapes), or NULL. */
+static const char *
+plain_string(const char *json, size_t len, const char *key, size_t *n)
+{
+	char pat[32];
+	const char *p, *end = json + len, *q;
+	size_t pl = (size_t)snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+
+	if ((p = memmem(json, len, pat, pl)) == NULL)
+		return NULL;
+	p += pl;
+	if ((q = memchr(p, '"', (size_t)(end - p))) == NULL || memchr(p, '\\', (size_t)(q - p)))
+		return NULL;
+	*n = (size_t)(q - p);
+	return p;
+}
+
+/*
+ * A frame's {"bytes": base64} as the event it carries, named by its "type"
+ * and written as SSE (the raw bytes a same-format client is relayed); an
+ * exception frame as the format's error event.  A frame that is neither is
+ * an error event too: nothing is passed on that the client cannot read.
+ */
+static int
+unwrap_push(const struct stage_chain *c, size_t at, struct stage_item *it)
+{
+	static struct buf ev, raw;	/* scratch, kept between calls */
+	const char *b64, *type = NULL;
+	size_t n = 0, tn = 0;
+	int len;
+
+	ev.len = raw.len = 0;
+	if (strcmp(it->name, "chunk") == 0 &&
+	    (b64 = plain_string(it->data, it->len, "bytes", &n)) != NULL && n % 4 == 0 &&
+	    buf_reserve(&ev, n / 4 * 3 + 1) == 0 &&
+	    (len = EVP_DecodeBlock((unsigned char *)ev.data, (const unsigned char *)b64, (int)n)) >= 0) {
+		/* EVP_DecodeBlock counts padding as bytes */
+		ev.len = (size_t)len - (n > 0 && b64[n - 1] == '=') - (n > 1 && b64[n - 2] == '=');
+		ev.data[ev.len] = '\0';
+		type = plain_string(ev.data, ev.len, "type", &tn);
+	}
+	if (type == NULL) {
+		/* an exception (or a frame that is not a chunk): Anthropic's error event */
+		json_t *o = json_loadb(it->data, it->len, 0, NULL), *e;
+		const char *m = json_string_value(json_object_get(o, "message"));
+		char *text;
+
+		e = json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error", "type", "api_error",
+		    "message", m ? m : "the provider's stream failed");
+		text = e ? json_dumps(e, JSON_COMPACT) : NULL;
+		ev.len = 0;
+		if (text == NULL || buf_append(&ev, text, strlen(text)) < 0) {
+			free(text);
+			json_decref(e);
+			json_decref(o);
+			return -1;
+		}
+		free(text);
+		json_decref(e);
+		json_decref(o);
+		type = "error";
+		tn = 5;
+	}
+	if (buf_printf(&raw, "event: %.*s\ndata: ", (int)tn, type) < 0)
+		return -1;
+	{
+		size_t data_at = raw.len;
+		char name[64];
+		struct stage_item out_it = { STAGE_EVENT, name, NULL, ev.len, NULL, 0, 0 };
+
+		if (buf_append(&raw, ev.data, ev.len) < 0 || buf_append(&raw, "\n\n", 2) < 0)
+			return -1;
+		snprintf(name, sizeof(name), "%.*s", (int)tn, type);
+		out_it.data = raw.data + data_at;
+		out_it.raw = raw.data;
+		out_it.rawlen = raw.len;
+		return stage_push(c, at + 1, &out_it);
+	}
+}
+
+static const struct stage_ops unwrap_stage = { "unwrap", STAGE_TAKES(STAGE_EVENT), NULL,
+	unwrap_push, NULL };
+
 /* ---- the usage tap ----------------------------------------------------------------- */
 
 /*
@@ -196,9 +286,9 @@ relay_push(const struct stage_chain *c, size_t at, struct stage_item *it)
 	(void)at;
 	if (it->what == STAGE_BYTES)
 		return buf_append(ex->tail.len ? &ex->tail : &out, it->data, it->len);
-	if (ex->tail.len || ex->dep->dialect->stream_end(it->name, it->data, it->len))
+	if (ex->tail.len || ex->dialect->stream_end(it->name, it->data, it->len))
 		return buf_append(&ex->tail, it->raw, it->rawlen);
-	if (ex->strip_usage && it->usage && ex->dep->dialect->usage_chunk(it->data, it->len)) {
+	if (ex->strip_usage && it->usage && ex->dialect->usage_chunk(it->data, it->len)) {
 		/* its blank line's CR ended the piece: an LF starting the next is dropped with it */
 		ex->drop_lf = ex->sse.cr;
 		return 0;
@@ -216,7 +306,7 @@ translate_init(const struct stage_chain *c)
 {
 	struct exchange *ex = c->arg;
 
-	ex->xs = xlate_stream_new(ex->dep->dialect->api, (enum xlate_api)ex->ep->api,
+	ex->xs = xlate_stream_new(ex->dialect->api, (enum xlate_api)ex->ep->api,
 	    ex->rec.model_requested, ex->include_usage);
 	return ex->xs != NULL ? 0 : -1;
 }
@@ -280,15 +370,22 @@ static const struct stage_ops *const translated[] = { &sse_stage, &tap_stage, &t
 	&client_stage, NULL };
 static const struct stage_ops *const translated_frames[] = { &es_stage, &tap_stage,
 	&translate_stage, &client_stage, NULL };
+static const struct stage_ops *const relayed_wrapped[] = { &es_stage, &unwrap_stage, &tap_stage,
+	&relay_stage, &client_stage, NULL };
+static const struct stage_ops *const translated_wrapped[] = { &es_stage, &unwrap_stage,
+	&tap_stage, &translate_stage, &client_stage, NULL };
 
 int
 stream_start(struct exchange *ex)
 {
 	if (ex->chain.stages != NULL)
 		return 0;
-	ex->chain.stages = ex->plan != ROUTE_TRANSLATE ? relayed : ex->dep->dialect->eventstream ?
-	    translated_frames : translated;
-	if (ex->dep->dialect->eventstream) {
+	if (ex->dialect->wrapped)
+		ex->chain.stages = ex->plan != ROUTE_TRANSLATE ? relayed_wrapped : translated_wrapped;
+	else
+		ex->chain.stages = ex->plan != ROUTE_TRANSLATE ? relayed : ex->dialect->eventstream ?
+		    translated_frames : translated;
+	if (ex->dialect->eventstream) {
 		eventstream_release(&ex->es);
 		eventstream_init(&ex->es);
 	}

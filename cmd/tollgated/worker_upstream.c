@@ -169,7 +169,7 @@ upstream_body(struct exchange *ex)
 		if (reqbody_rewrite(ex->body.data, ex->body.len, &ex->spans, ex->dep->model,
 		    ex->strip_usage, &ex->upbody) < 0)
 			return -1;
-		return ex->dep->dialect->body ? ex->dep->dialect->body(ex->dep, ex->stream,
+		return ex->dialect->body ? ex->dialect->body(ex->dep, ex->stream,
 		    &ex->upbody) : 0;
 	}
 	o.model = ex->dep->model;
@@ -178,10 +178,10 @@ upstream_body(struct exchange *ex)
 	o.max_tokens = max_output_of(e);
 	o.native_json = e != NULL && (e->flags & PRICE_NATIVE_JSON);
 	o.reasoning_model = xlate_reasoning_model(ex->dep->model);
-	if (xlate_request((enum xlate_api)ex->ep->api, ex->dep->dialect->api, ex->body.data,
+	if (xlate_request((enum xlate_api)ex->ep->api, ex->dialect->api, ex->body.data,
 	    ex->body.len, &o, &ex->upbody, &ex->xerr) < 0)
 		return -1;
-	return ex->dep->dialect->body ? ex->dep->dialect->body(ex->dep, ex->stream, &ex->upbody) :
+	return ex->dialect->body ? ex->dialect->body(ex->dep, ex->stream, &ex->upbody) :
 	    0;
 }
 
@@ -204,9 +204,9 @@ add_header(struct curl_slist *l, const char *fmt, const char *a, const char *b)
 	return n;
 }
 
-/* The headers of a request to d (req: a same-format client's, for the dialect's choice). */
+/* The headers of a request to d in dialect dl (req: a same-format client's, for dl's choice). */
 static struct curl_slist *
-deployment_headers(const struct route_deployment *d, struct hreq *req)
+deployment_headers(const struct route_deployment *d, const struct dialect *dl, struct hreq *req)
 {
 	const struct config_deployment *cd = d->cfg;
 	struct curl_slist *l, *n;
@@ -216,7 +216,7 @@ deployment_headers(const struct route_deployment *d, struct hreq *req)
 	l = add_header(l, "%s%s", "Expect:", "");
 	if (d->auth[0])
 		l = add_header(l, "%s%s", d->auth, "");
-	if (l != NULL && (n = d->dialect->headers(l, req ? client_header : NULL, req)) != NULL)
+	if (l != NULL && (n = dl->headers(l, req ? client_header : NULL, req)) != NULL)
 		l = n;
 	for (i = 0; i < cd->nheaders; i++)
 		l = add_header(l, "%s: %s", cd->headers[i].key, cd->headers[i].value);
@@ -246,7 +246,7 @@ shared_headers(const struct route_deployment *d)
 	if (lists == NULL)
 		return NULL;
 	if (lists[i] == NULL)
-		lists[i] = deployment_headers(d, NULL);
+		lists[i] = deployment_headers(d, d->dialect, NULL);
 	return lists[i];
 }
 
@@ -303,7 +303,8 @@ upstream_start(struct exchange *ex)
 	ex->dep = &heritage.routes->deps[m->deps[(ex->rr + ex->attempt) % m->ndeps]];
 	ex->attempt++;
 	ex->plan = route_plan(ex->dep, ex->ep);
-	ex->upep = ex->plan == ROUTE_NATIVE ? ex->ep : endpoint_of_api(ex->dep->dialect->api);
+	ex->dialect = route_dialect(ex->dep, ex->ep);
+	ex->upep = ex->plan == ROUTE_NATIVE ? ex->ep : endpoint_of_api(ex->dialect->api);
 	if (ex->plan == ROUTE_NONE || ex->upep == NULL ||
 	    route_url(ex->dep, ex->upep, ex->stream, ex->url, sizeof(ex->url)) < 0 ||
 	    upstream_body(ex) < 0)
@@ -335,22 +336,24 @@ upstream_send(struct exchange *ex)
 		return rc;	/* waiting for it (0), or none to be had (-1) */
 	if (bearer != NULL) {
 		/* a token of the worker's, renewed as it goes: a list of its own */
-		ex->upheaders = deployment_headers(ex->dep, ex->plan == ROUTE_NATIVE &&
-		    ex->dep->dialect->client_headers ? ex->req : NULL);
+		ex->upheaders = deployment_headers(ex->dep, ex->dialect, ex->plan == ROUTE_NATIVE &&
+		    ex->dialect->client_headers ? ex->req : NULL);
 		ex->own_upheaders = 1;
 		if (ex->upheaders == NULL || (n = curl_slist_append(ex->upheaders, bearer)) == NULL)
 			return -1;
 		ex->upheaders = n;
-	} else if (ex->dep->dialect->sign != NULL) {
+	} else if (ex->dialect->sign != NULL) {
 		/* signed over what is sent (SigV4): a list of its own, every time */
-		ex->upheaders = ex->dep->dialect->sign(ex->dep, url, ex->upbody.data, ex->upbody.len,
-		    deployment_headers(ex->dep, NULL));
+		ex->upheaders = ex->dialect->sign(ex->dep, url, ex->upbody.data, ex->upbody.len,
+		    deployment_headers(ex->dep, ex->dialect, NULL));
 		ex->own_upheaders = 1;
 		if (ex->upheaders == NULL)
 			return -1;
-	} else if (ex->plan == ROUTE_NATIVE && ex->dep->dialect->client_headers) {
+	} else if ((ex->plan == ROUTE_NATIVE && ex->dialect->client_headers) ||
+	    ex->dialect != ex->dep->dialect) {
 		/* a same-format client's choices (API version, betas) go along: a list of its own */
-		ex->upheaders = deployment_headers(ex->dep, ex->req);
+		ex->upheaders = deployment_headers(ex->dep, ex->dialect, ex->plan == ROUTE_NATIVE &&
+		    ex->dialect->client_headers ? ex->req : NULL);
 		ex->own_upheaders = 1;
 	} else {
 		ex->upheaders = shared_headers(ex->dep);

@@ -167,12 +167,36 @@ reply_refusal(struct evhttp_request *req, enum mock_shape shape, const char *msg
 	reply_out(req, 400);
 }
 
+/* Bedrock's errors: {"message"}, the exception's name in x-amzn-ErrorType. */
+static void
+reply_aws_error(struct evhttp_request *req, int status, const char *msg)
+{
+	const char *type = status == 429 ? "ThrottlingException" : status == 403 ?
+	    "AccessDeniedException" : status == 400 ? "ValidationException" : status >= 500 ?
+	    "ServiceUnavailableException" : "ValidationException";
+	int r;
+
+	mp.out.len = 0;
+	r = PUT(&mp.out, "{\"message\":\"");
+	r |= mock_json_escape(&mp.out, msg, strlen(msg));
+	if ((r | PUT(&mp.out, "\"}")) < 0) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-ErrorType", type);
+	reply_out(req, status);
+}
+
 /* A whole answer at once: an error, a malformed body, or a normal body. */
 static void
 answer(struct evhttp_request *req, const struct mock_call *c, int status, const char *why)
 {
 	int r;
 
+	if (status && c->host == MOCK_HOST_BEDROCK) {
+		reply_aws_error(req, status, why);
+		return;
+	}
 	if (status) {
 		reply_error(req, status, why);
 		return;
@@ -295,7 +319,8 @@ pending_start(struct pending *p)
 		snprintf(len, sizeof(len), "%zu", mp.out.len);
 		evhttp_add_header(h, "Content-Length", len);
 	} else {
-		evhttp_add_header(h, "Content-Type", p->call.shape == MOCK_BEDROCK ?
+		evhttp_add_header(h, "Content-Type", p->call.shape == MOCK_BEDROCK ||
+		    p->call.host == MOCK_HOST_BEDROCK ?
 		    "application/vnd.amazon.eventstream" : "text/event-stream");
 		evhttp_add_header(h, "Cache-Control", "no-cache");
 	}
@@ -360,7 +385,8 @@ oom:
 static int
 framed_malformed(const struct mock_call *c)
 {
-	return c->shape == MOCK_BEDROCK && c->stream && c->fault == MOCK_FAULT_MALFORMED;
+	return (c->shape == MOCK_BEDROCK || c->host == MOCK_HOST_BEDROCK) && c->stream &&
+	    c->fault == MOCK_FAULT_MALFORMED;
 }
 
 /*
@@ -732,6 +758,35 @@ vertex_refused(struct evhttp_request *req, struct mock_call *c, const char *body
 	return 1;
 }
 
+/*
+ * /model/ID/invoke and /model/ID/invoke-with-response-stream: the model is
+ * the path's (percent-decoded), and so is the stream.  0, or -1.
+ */
+static int
+invoke_path(const char *uri, struct mock_call *c)
+{
+	const char *id = uri + 7, *end = strstr(id, "/invoke");
+	size_t n = 0;
+	unsigned v;
+
+	if (end == NULL || (strcmp(end, "/invoke") != 0 &&
+	    strcmp(end, "/invoke-with-response-stream") != 0))
+		return -1;
+	for (; id < end && n + 1 < MOCK_MODEL_MAX; id++) {
+		if (*id == '%' && end - id > 2 && sscanf(id + 1, "%2x", &v) == 1) {
+			c->model[n++] = (char)v;
+			id += 2;
+		} else
+			c->model[n++] = *id;
+		if (c->model[n - 1] == '"' || c->model[n - 1] == '\\')
+			return -1;
+	}
+	c->model_len = n;
+	c->host = MOCK_HOST_BEDROCK;
+	c->stream = end[7] != '\0';
+	return 0;
+}
+
 static void
 serve_api(struct evhttp_request *req, enum mock_shape shape)
 {
@@ -758,6 +813,12 @@ serve_api(struct evhttp_request *req, enum mock_shape shape)
 	if (strncmp(evhttp_request_get_uri(req), "/v1/projects/", 13) == 0 &&
 	    vertex_refused(req, &c, body, len))
 		return;
+	if (shape == MOCK_MESSAGES && strncmp(evhttp_request_get_uri(req), "/model/", 7) == 0 &&
+	    invoke_path(evhttp_request_get_uri(req), &c) < 0) {
+		record_last(req, body, len, NULL);
+		reply_error(req, 404, "no such InvokeModel path in mockprovider");
+		return;
+	}
 	if (mp.judge || c.knob[MOCK_STRICT]) {
 		int valid = mock_judge(shape, c.host, body, len, why_not, sizeof(why_not));
 
@@ -906,7 +967,8 @@ on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (rt == NULL && method == EVHTTP_REQ_POST && strncmp(uri, "/model/", 7) == 0) {
-		serve_api(req, MOCK_BEDROCK);
+		/* InvokeModel answers in the model's own format: Claude's, here */
+		serve_api(req, strstr(uri, "/invoke") ? MOCK_MESSAGES : MOCK_BEDROCK);
 		return;
 	}
 	if (rt == NULL) {

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "buf.h"
 #include "mockprovider.h"
 
@@ -1009,6 +1011,53 @@ bedrock_frame(struct buf *b, const struct mock_call *c, int i)
 	return r;
 }
 
+/* ---- Bedrock's InvokeModel: Anthropic's events in frames ---------------------------------- */
+
+/*
+ * Event i of Anthropic's stream as InvokeModel sends it: one "chunk" frame
+ * whose payload is {"bytes": base64(the event's JSON)}; the last event
+ * (message_stop) with Bedrock's invocation metrics added, as Bedrock does.
+ * Fault malformed: the second frame's CRC is wrong.
+ */
+static int
+invoke_frame(struct buf *b, const struct mock_call *c, int i)
+{
+	struct mock_call plain = *c;
+	struct buf sse = { 0 }, json = { 0 }, p = { 0 };
+	const char *data, *end;
+	int r, last = i == mock_stream_frames(c) - 1;
+
+	plain.host = MOCK_HOST_DIRECT;
+	r = mock_stream_frame(&sse, &plain, i);
+	data = sse.data ? strstr(sse.data, "data: ") : NULL;
+	if (r < 0 || data == NULL) {
+		buf_release(&sse);
+		return -1;
+	}
+	data += 6;
+	end = strchr(data, '\n');
+	r = buf_append(&json, data, end ? (size_t)(end - data) : strlen(data));
+	if (last && json.len > 0 && json.data[json.len - 1] == '}') {
+		json.len--;
+		r |= buf_printf(&json, ",\"amazon-bedrock-invocationMetrics\":{\"inputTokenCount\":%ld,"
+		    "\"outputTokenCount\":%ld,\"invocationLatency\":1,\"firstByteLatency\":1}}",
+		    c->knob[MOCK_PROMPT_TOKENS], c->knob[MOCK_COMPLETION_TOKENS]);
+	}
+	r |= PUT(&p, "{\"bytes\":\"");
+	if (r == 0 && buf_reserve(&p, 4 * (json.len + 2) / 3 + 4) == 0) {
+		p.len += (size_t)EVP_EncodeBlock((unsigned char *)p.data + p.len,
+		    (const unsigned char *)json.data, (int)json.len);
+		p.data[p.len] = '\0';
+	} else
+		r = -1;
+	r |= PUT(&p, "\"}");
+	r |= put_frame(b, "chunk", 0, &p, c->fault == MOCK_FAULT_MALFORMED && i == 1);
+	buf_release(&sse);
+	buf_release(&json);
+	buf_release(&p);
+	return r;
+}
+
 /* ---- dispatch by shape --------------------------------------------------------------- */
 
 int
@@ -1075,6 +1124,8 @@ mock_stream_frames(const struct mock_call *c)
 int
 mock_stream_frame(struct buf *b, const struct mock_call *c, int i)
 {
+	if (c->host == MOCK_HOST_BEDROCK)
+		return invoke_frame(b, c, i);
 	if (ncalls(c) > 0 && c->shape == MOCK_CHAT)
 		return chat_tools_frame(b, c, i);
 	if (ncalls(c) > 0 && c->shape == MOCK_MESSAGES)

@@ -533,23 +533,30 @@ const struct xlate_format xlate_converse = {
 
 /* ---- the dialect ------------------------------------------------------------------------- */
 
+int
+bedrock_model_url(const struct route_deployment *d, const char *method, char *out, size_t outlen)
+{
+	char id[768];
+	int w;
+
+	if (sigv4_encode(d->model, strlen(d->model), id, sizeof(id)) < 0)
+		return -1;
+	w = snprintf(out, outlen, "%s/model/%s/%s", d->base, id, method);
+	return w < 0 || (size_t)w >= outlen ? -1 : 0;
+}
+
 /* {base}/model/{id, percent-encoded}/converse (or converse-stream). */
 static int
 bedrock_url(const struct route_deployment *d, enum endpoint_id ep, int stream, char *out,
     size_t outlen)
 {
-	char id[768];
-	int w;
-
-	if (ep != ENDPOINT_CONVERSE || sigv4_encode(d->model, strlen(d->model), id, sizeof(id)) < 0)
+	if (ep != ENDPOINT_CONVERSE)
 		return -1;
-	w = snprintf(out, outlen, "%s/model/%s/%s", d->base, id, stream ? "converse-stream" :
-	    "converse");
-	return w < 0 || (size_t)w >= outlen ? -1 : 0;
+	return bedrock_model_url(d, stream ? "converse-stream" : "converse", out, outlen);
 }
 
 /* SigV4 over what is sent, unless the deployment has a Bedrock API key (a bearer, in d->auth). */
-static struct curl_slist *
+struct curl_slist *
 bedrock_sign(const struct route_deployment *d, const char *url, const char *body, size_t len,
     struct curl_slist *l)
 {

@@ -6,8 +6,8 @@
  * and every OpenAI-compatible API), responses.c (OpenAI Responses, for
  * the models that speak only it), messages.c (Anthropic Messages),
  * gemini.c (Google's generateContent), converse.c (AWS Bedrock's Converse),
- * vertex.c (Gemini and Claude on Google's Vertex AI: their formats at
- * Vertex's URLs).
+ * invoke.c (Claude through Bedrock's InvokeModel), vertex.c (Gemini and
+ * Claude on Google's Vertex AI: their formats at Vertex's URLs).
  * Providers that speak a dialect are rows of data in the catalogue
  * (catalogue.c): prefix, default base, auth header, key variable, quirks.
  * The worker's data path calls these tables and never names a provider.
@@ -58,7 +58,14 @@ struct dialect {
 	 * client asked for one.  NULL: sent as made.  0, or -1 (not JSON, ENOMEM).
 	 */
 	int	(*body)(const struct route_deployment *d, int stream, struct buf *b);
-	int	 eventstream;		/* its streams are AWS event-stream frames, not SSE */
+	/*
+	 * Rewrites an error answer from its host's form into its format's, in
+	 * place (InvokeModel's {"message"} into Anthropic's).  NULL: the
+	 * format's already.  0, or -1 (ENOMEM).
+	 */
+	int	(*error)(long status, struct buf *body);
+	int	 eventstream;		/* its streams are AWS event-stream frames, not SSE... */
+	int	 wrapped;		/* ...each an event of its format, base64 in {"bytes"} */
 	int	 needs_max_tokens;	/* a request must state its output limit */
 	/* Whether a stream event is the stream's end marker (held until the commit). */
 	int	(*stream_end)(const char *name, const char *data, size_t len);
@@ -67,7 +74,7 @@ struct dialect {
 };
 
 extern const struct dialect dialect_openai, dialect_responses, dialect_anthropic, dialect_gemini,
-    dialect_bedrock, dialect_vertex_gemini, dialect_vertex_anthropic;
+    dialect_bedrock, dialect_bedrock_invoke, dialect_vertex_gemini, dialect_vertex_anthropic;
 
 /*
  * For dialects no client speaks (chat.c): no end marker to hold (their
@@ -86,6 +93,16 @@ struct curl_slist *dialect_no_headers(struct curl_slist *l, dialect_header_fn cl
 int anthropic_stream_end(const char *name, const char *data, size_t len);
 int anthropic_usage_chunk(const char *data, size_t len);
 int anthropic_cloud_body(struct buf *b, const char *version, int keep_stream);
+
+/*
+ * Bedrock's (converse.c), which InvokeModel shares: the URL of a method of
+ * d's model, {base}/model/{id, percent-encoded}/{method}, and the request
+ * signed (SigV4, unless d has a Bedrock API key).
+ */
+int bedrock_model_url(const struct route_deployment *d, const char *method, char *out,
+    size_t outlen);
+struct curl_slist *bedrock_sign(const struct route_deployment *d, const char *url,
+    const char *body, size_t len, struct curl_slist *l);
 
 /* OpenAI's URLs and headers (chat.c), which its Responses dialect shares. */
 int openai_url(const struct route_deployment *d, enum endpoint_id ep, int stream, char *out,

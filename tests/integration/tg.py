@@ -485,3 +485,50 @@ def teardown(gw, mock, *dirs):
     gw.cleanup()
     for d in dirs:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def sse(data):
+    """(event name, parsed data or text) of each event of a stream."""
+    out = []
+    for block in data.decode().replace("\r\n", "\n").split("\n\n"):
+        name, lines = "", []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                lines.append(line[5:].lstrip())
+        if not lines:
+            continue
+        text = "\n".join(lines)
+        try:
+            out.append((name, json.loads(text)))
+        except ValueError:
+            out.append((name, text))
+    return out
+
+
+def stream_cost(data):
+    """The cost a stream's last comment told the client, as text, or None."""
+    told = [l[len(b": tollgate-cost "):].decode() for l in data.split(b"\n")
+            if l.startswith(b": tollgate-cost ")]
+    return told[-1] if told else None
+
+
+def sigv4_ok(last, url, key, secret, region, service="bedrock"):
+    """Whether botocore (Debian's python3-botocore, AWS's own signer) computes the signature of
+    the request the mock received (/mock/last) that it carries; None without botocore."""
+    try:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+    except ImportError:
+        return None
+    hdrs = {k.lower(): v for k, v in last["headers"].items()}
+    auth = hdrs.get("authorization", "")
+    signed = auth.split("SignedHeaders=")[1].split(",")[0].split(";") if "SignedHeaders=" in auth else []
+    req = AWSRequest(method="POST", url=url, data=last["body"].encode(),
+                     headers={h: hdrs[h] for h in signed if h in hdrs})
+    a = SigV4Auth(Credentials(key, secret, hdrs.get("x-amz-security-token")), service, region)
+    req.context["timestamp"] = hdrs.get("x-amz-date", "")
+    want = a.signature(a.string_to_sign(req, a.canonical_request(req)), req)
+    return "host" in signed and auth.endswith("Signature=" + want)

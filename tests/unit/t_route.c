@@ -380,6 +380,57 @@ check_bedrock(const char *path)
 	unsetenv("AWS_DEFAULT_REGION");
 }
 
+/* Bedrock's routes: Claude relayed through InvokeModel to an Anthropic client, invoke/ and converse/. */
+static void
+check_bedrock_routes(const char *path)
+{
+	struct config *c = NULL;
+	struct routes *r = NULL;
+	char err[512], url[1024];
+	const struct route_deployment *d;
+	FILE *f = fopen(path, "w");
+
+	fputs("model_list:\n"
+	    "  - model_name: a\n    litellm_params: {model: bedrock/us.anthropic.claude-sonnet-4-5-v1:0,\n"
+	    "      aws_access_key_id: K, aws_secret_access_key: S, aws_region_name: us-east-1}\n"
+	    "  - model_name: i\n    litellm_params: {model: bedrock/invoke/anthropic.claude-3-haiku-v1:0,\n"
+	    "      aws_access_key_id: K, aws_secret_access_key: S, aws_region_name: us-east-1}\n"
+	    "  - model_name: c\n    litellm_params: {model: bedrock/converse/anthropic.claude-3-haiku-v1:0,\n"
+	    "      aws_access_key_id: K, aws_secret_access_key: S, aws_region_name: us-east-1}\n"
+	    "  - model_name: n\n    litellm_params: {model: bedrock/invoke/amazon.nova-lite-v1:0,\n"
+	    "      aws_access_key_id: K, aws_secret_access_key: S, aws_region_name: us-east-1}\n", f);
+	fclose(f);
+	if (!ok(config_load(path, &c, err, sizeof(err)) == 0 && routes_build(c, &r, err, sizeof(err)) == 0 &&
+	    r->ndeps == 3, "bedrock routes load: %s", err)) {
+		routes_free(r);
+		config_free(c);
+		return;
+	}
+	d = &r->deps[0];
+	ok(d->dialect == &dialect_bedrock && d->relay == &dialect_bedrock_invoke &&
+	    route_plan(d, EP(ENDPOINT_MESSAGES)) == ROUTE_NATIVE &&
+	    route_plan(d, EP(ENDPOINT_CHAT)) == ROUTE_TRANSLATE &&
+	    route_dialect(d, EP(ENDPOINT_MESSAGES)) == &dialect_bedrock_invoke &&
+	    route_dialect(d, endpoint_of_api(XLATE_CONVERSE)) == &dialect_bedrock,
+	    "a Claude id: Converse, an Anthropic client relayed through InvokeModel");
+	ok(route_url(d, EP(ENDPOINT_MESSAGES), 1, url, sizeof(url)) == 0 && strcmp(url,
+	    "https://bedrock-runtime.us-east-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-5-v1%3A0/"
+	    "invoke-with-response-stream") == 0, "  its stream at invoke-with-response-stream: %s", url);
+	d = &r->deps[1];
+	ok(d->dialect == &dialect_bedrock_invoke && d->relay == NULL && d->shape == USAGE_SHAPE_ANTHROPIC &&
+	    strcmp(d->model, "anthropic.claude-3-haiku-v1:0") == 0 &&
+	    route_plan(d, EP(ENDPOINT_CHAT)) == ROUTE_TRANSLATE,
+	    "invoke/: InvokeModel for every client, Anthropic's usage, the route word not sent");
+	d = &r->deps[2];
+	ok(d->dialect == &dialect_bedrock && d->relay == NULL && d->shape == USAGE_SHAPE_BEDROCK &&
+	    strcmp(d->model, "anthropic.claude-3-haiku-v1:0") == 0 &&
+	    route_plan(d, EP(ENDPOINT_MESSAGES)) == ROUTE_TRANSLATE, "converse/: Converse for every client");
+	ok(r->nleft_out == 1 && strstr(r->models[3].why, "served for Claude"),
+	    "invoke/ with another model: left out, saying so: %s", r->models[3].why);
+	routes_free(r);
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -477,6 +528,7 @@ main(void)
 	check_catalogue(path);
 	check_responses_only(path);
 	check_bedrock(path);
+	check_bedrock_routes(path);
 	check_litellm_providers();
 	check_own_names(path);
 	unlink(path);
