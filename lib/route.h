@@ -37,6 +37,8 @@ struct route_deployment {
 		char		 region[32];
 	}				 aws;
 	int				 drop_params;	/* drop what has no equivalent in translation */
+	int				 invoke;	/* LiteLLM's bedrock/invoke/: InvokeModel asked
+						   for (served by Converse for now, bedrock_id()) */
 	enum usage_shape		 shape;
 	char				 price_name[320]; /* the price-map entry to look up */
 };
@@ -97,6 +99,17 @@ int route_url(const struct route_deployment *d, const struct endpoint *ep, int s
  * and end in "~" and 16 hex digits of the whole.  0, or -1 on ENOMEM.
  */
 int routes_add_prices(const struct routes *r, struct pricemap_builder *b);
+
+/*
+ * Warnings, one "file:line: ..." line each, for the Bedrock deployments
+ * whose model is an ARN that the compiled table t prices by nothing (an
+ * application-inference-profile or provisioned-model ARN names no model;
+ * an inference-profile ARN may name one the map lacks): their requests are
+ * recorded unpriced until model_info.base_model says what they run.  A
+ * malloc'd string the caller frees, or NULL when there is nothing to say
+ * (or on ENOMEM).  Run by the master once the prices are compiled.
+ */
+char *routes_price_warnings(const struct routes *r, const struct price_table *t);
 
 /*
  * An OpenAI or Azure deployment whose price-map entry has mode "responses"
