@@ -15,7 +15,7 @@ import tempfile
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, Gateway, Mock, diag, done, eq, ok, teardown  # noqa: E402
+from tg import BUILD, Gateway, Mock, diag, done, eq, ok, sse, teardown  # noqa: E402
 
 # the mock's usage when not told otherwise, and knobs through the deployment's headers
 # strict: the mock refuses, as its provider would, a request that is not valid for it
@@ -104,26 +104,6 @@ EXTRA = "".join([
 # claude-sonnet-4-5 and gpt-4o-mini in tg.PRICES; gemini-2.5-flash added by main()
 CLAUDE = {"in": Decimal("3e-6"), "out": Decimal("1.5e-5"), "read": Decimal("3e-7")}
 GPT = {"in": Decimal("1.5e-7"), "out": Decimal("6e-7"), "read": Decimal("7.5e-8")}
-
-
-def sse(data):
-    """(event name, parsed data or text) of each event of a stream."""
-    out = []
-    for block in data.decode().replace("\r\n", "\n").split("\n\n"):
-        name, lines = "", []
-        for line in block.split("\n"):
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                lines.append(line[5:].lstrip())
-        if not lines:
-            continue
-        text = "\n".join(lines)
-        try:
-            out.append((name, json.loads(text)))
-        except ValueError:
-            out.append((name, text))
-    return out
 
 
 def chat_stream(data):
