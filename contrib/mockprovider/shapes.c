@@ -563,6 +563,20 @@ put_call_id(struct buf *b, const char *prefix, const struct mock_call *c, int k)
 	return buf_printf(b, "\"%smock%lu_%d\"", prefix, c->seq, k);
 }
 
+/* Call k as an object with its id, name and input (Anthropic's tool_use, Bedrock's toolUse). */
+static int
+put_call_object(struct buf *b, const struct mock_call *c, int k, const char *open,
+    const char *id_prefix, const char *close)
+{
+	int r = buf_append(b, open, strlen(open));
+
+	r |= put_call_id(b, id_prefix, c, k);
+	r |= PUT(b, ",\"name\":\"");
+	r |= put_tool_name(b, c);
+	r |= buf_printf(b, "\",\"input\":{\"city\":\"Paris\",\"n\":%d}", k);
+	return r | buf_append(b, close, strlen(close));
+}
+
 static int
 chat_tools_body(struct buf *b, const struct mock_call *c)
 {
@@ -639,11 +653,7 @@ messages_tools_body(struct buf *b, const struct mock_call *c)
 	r |= PUT(b, ",\"content\":[");
 	for (k = 0; k < ncalls(c); k++) {
 		r |= k ? PUT(b, ",") : 0;
-		r |= PUT(b, "{\"type\":\"tool_use\",\"id\":");
-		r |= put_call_id(b, "toolu_", c, k);
-		r |= PUT(b, ",\"name\":\"");
-		r |= put_tool_name(b, c);
-		r |= buf_printf(b, "\",\"input\":{\"city\":\"Paris\",\"n\":%d}}", k);
+		r |= put_call_object(b, c, k, "{\"type\":\"tool_use\",\"id\":", "toolu_", "}");
 	}
 	r |= PUT(b, "],\"stop_reason\":\"tool_use\",\"stop_sequence\":null");
 	if (!no_usage(c)) {
@@ -915,7 +925,7 @@ bedrock_body(struct buf *b, const struct mock_call *c)
 	const long *k = c->knob;
 	long write = k[MOCK_CACHE_WRITE_TOKENS] + k[MOCK_CACHE_WRITE_1H_TOKENS];
 	long input = k[MOCK_PROMPT_TOKENS] - k[MOCK_CACHED_TOKENS] - write;
-	int r;
+	int r, n;
 
 	if (input < 0)
 		input = 0;
@@ -923,9 +933,16 @@ bedrock_body(struct buf *b, const struct mock_call *c)
 	if (bedrock_thinks(c))
 		r |= PUT(b, "{\"reasoningContent\":{\"reasoningText\":{\"text\":\"" THOUGHT "\","
 		    "\"signature\":\"" SIGNATURE "\"}}},");
-	r |= PUT(b, "{\"text\":\"");
-	r |= put_reply_text(b);
-	r |= PUT(b, "\"}]}},\"stopReason\":\"end_turn\"");
+	for (n = 0; n < ncalls(c); n++) {	/* tool_calls: toolUse blocks instead of text */
+		r |= n ? PUT(b, ",") : 0;
+		r |= put_call_object(b, c, n, "{\"toolUse\":{\"toolUseId\":", "tooluse_", "}}");
+	}
+	if (ncalls(c) == 0) {
+		r |= PUT(b, "{\"text\":\"");
+		r |= put_reply_text(b);
+		r |= PUT(b, "\"}");
+	}
+	r |= buf_printf(b, "]}},\"stopReason\":\"%s\"", ncalls(c) ? "tool_use" : "end_turn");
 	if (!no_usage(c))
 		r |= buf_printf(b, ",\"usage\":{\"inputTokens\":%ld,\"outputTokens\":%ld,"
 		    "\"totalTokens\":%ld,\"cacheReadInputTokens\":%ld,\"cacheWriteInputTokens\":%ld}",
