@@ -155,6 +155,9 @@ def test_usage(gw, mock):
                    "%s, %s%s: cache read 200, written 300, 80 out: exactly %s" % (
                        model, path, " streamed" if stream else "", want), (st, rec, header, data[-300:]))
                 text = data.decode()
+                if stream:
+                    ok((h.get("content-type") or "").startswith("text/event-stream"),
+                       "  served as server-sent events, not AWS's frames", h.get("content-type"))
                 if model == "br-think":
                     ok(THOUGHT in text or THOUGHT.replace(";", "\\u003b") in text,
                        "  the thinking reaches the client", text[:600])
