@@ -8,14 +8,16 @@ errors ({"message"} with x-amzn-ErrorType) reach chat, Responses and
 Anthropic clients in their own format with the provider's status; an
 exception frame in the middle of a ConverseStream ends each client's stream
 with an error event of its own format and flags the record; and Gemini's
-usage by modality is priced at the modality's rate."""
+usage by modality is priced at the modality's rate; LiteLLM-style Bedrock and Gemini configs load."""
 import json
 import os
+import subprocess
 import sys
+import tempfile
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import Gateway, Mock, done, eq, ok, sse, teardown  # noqa: E402
+from tg import BUILD, SRC, Gateway, Mock, done, eq, ok, sse, teardown  # noqa: E402
 
 AWS = "      aws_access_key_id: AKIDEXAMPLE\n      aws_secret_access_key: wJalrXUtnFEMI/K7MDENG\n"
 SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -267,6 +269,31 @@ def test_gemini_modalities(gw, mock):
        "gemini-2.5-flash-image: image output at 3e-5, exactly %s" % want, (st, rec, header))
 
 
+def test_configs(gw):
+    """LiteLLM-style Bedrock and Gemini configs load (tollgated -t); an ARN with nothing to price by is a
+    warning at load naming its file:line."""
+    env = dict(os.environ, TG_TEST_AWS_KEY_ID="AKIDEXAMPLE", TG_TEST_AWS_SECRET="s", TG_TEST_AWS_TOKEN="t",
+               TG_TEST_BEDROCK_API_KEY="k", TG_TEST_GEMINI_KEY="g")
+    path = os.path.join(SRC, "tests", "data", "config", "litellm-cloud.yaml")
+    out = subprocess.run([os.path.join(BUILD, "tollgated"), "-t", "-c", path], capture_output=True, text=True,
+                         timeout=60, env=env)
+    ok(out.returncode == 0 and "11 deployments (0 left out)" in out.stderr and "no price" not in out.stderr,
+       "litellm-cloud.yaml (Bedrock and Gemini as LiteLLM's configs write them) loads, every deployment served",
+       (out.returncode, out.stderr[-800:]))
+    with tempfile.TemporaryDirectory(prefix="tollgate-arn-") as d:
+        cfg = os.path.join(d, "c.yaml")
+        with open(cfg, "w") as f:
+            f.write("tollgate:\n  price_files: [%s]\nmodel_list:\n  - model_name: app\n    litellm_params:\n"
+                    "      model: bedrock/arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/x1\n"
+                    "      aws_region_name: us-east-1\n%s" % (os.path.join(gw.dir, "prices.yaml"), AWS))
+        out = subprocess.run([os.path.join(BUILD, "tollgated"), "-t", "-c", cfg], capture_output=True, text=True,
+                             timeout=60)
+        ok(out.returncode == 0 and "c.yaml:4: model 'app': no price for the Bedrock ARN" in out.stderr and
+           "model_info.base_model" in out.stderr,
+           "an application-inference-profile ARN without base_model: a warning naming its file:line, and base_model",
+           (out.returncode, out.stderr[-800:]))
+
+
 def main():
     mock = Mock()
 
@@ -280,6 +307,7 @@ def main():
                 t(gw, mock)
             except Exception as e:  # a shape that is not there: that test fails, the others run
                 ok(False, "%s runs to its end" % t.__name__, repr(e))
+        test_configs(gw)
     finally:
         teardown(gw, mock)
     done()
