@@ -1259,16 +1259,60 @@ undated_length(const char *name, size_t len)
 	return 0;
 }
 
-const struct price_entry *
-price_lookup(const struct price_table *t, const char *name, size_t len)
+/* find_unprefixed(), then a dated snapshot of a model priced only under its plain name. */
+static const struct price_entry *
+find_named(const struct price_table *t, const char *name, size_t len)
 {
 	const struct price_entry *e = find_unprefixed(t, name, len);
 	size_t undated;
-	int hops;
 
-	/* a dated snapshot of a model priced only under its plain name */
 	if (e == NULL && (undated = undated_length(name, len)) > 0)
 		e = find_unprefixed(t, name, undated);
+	return e;
+}
+
+/*
+ * Bedrock's cross-region inference profiles: "us.anthropic.claude-..." runs
+ * "anthropic.claude-..." wherever AWS routes it.  The map prices many
+ * profiles apart (some cost more than the model in one region); one it does
+ * not is priced as its model.  name without the geo prefix of its last
+ * segment ("bedrock/us-east-1/us.X" -> "bedrock/us-east-1/X") into out, and
+ * its length; 0 when it has none.  The rest must be "vendor.model", so that
+ * a model of another provider whose name merely starts with "eu." is left be.
+ */
+static size_t
+without_geo(const char *name, size_t len, char *out, size_t outlen)
+{
+	static const char *const geo[] = { "us.", "eu.", "apac.", "global.", "jp.", "au.",
+		"us-gov.", "ca." };
+	const char *seg = name + len, *rest;
+	size_t i, g;
+
+	while (seg > name && seg[-1] != '/')
+		seg--;
+	for (i = 0; i < sizeof(geo) / sizeof(geo[0]); i++) {
+		g = strlen(geo[i]);
+		rest = seg + g;
+		if ((size_t)(name + len - seg) <= g || strncmp(seg, geo[i], g) != 0 ||
+		    memchr(rest, '.', (size_t)(name + len - rest)) == NULL || len - g >= outlen)
+			continue;
+		memcpy(out, name, (size_t)(seg - name));
+		memcpy(out + (seg - name), rest, (size_t)(name + len - rest));
+		return len - g;
+	}
+	return 0;
+}
+
+const struct price_entry *
+price_lookup(const struct price_table *t, const char *name, size_t len)
+{
+	const struct price_entry *e = find_named(t, name, len);
+	char bare[512];
+	size_t n;
+	int hops;
+
+	if (e == NULL && (n = without_geo(name, len, bare, sizeof(bare))) > 0)
+		e = find_named(t, bare, n);
 
 	/* An entry without prices of its own stands for its base model. */
 	for (hops = 0; e != NULL && e->nrates == 0 && e->base_model && hops < 8; hops++) {

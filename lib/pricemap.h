@@ -150,7 +150,11 @@ struct price_table *pricemap_compile(const struct pricemap_builder *b);
 /*
  * Finds the entry for a model name: exact, then without each provider prefix
  * ("azure/gpt-4o" -> "gpt-4o"), then without a trailing snapshot date
- * ("claude-sonnet-4-5-20250929" -> "claude-sonnet-4-5"); an entry that has no
+ * ("claude-sonnet-4-5-20250929" -> "claude-sonnet-4-5"), then the same for
+ * a Bedrock cross-region inference profile without its geo prefix
+ * ("bedrock/us-east-1/us.anthropic.claude-..." -> "bedrock/us-east-1/
+ * anthropic.claude-...", when the map has no entry for the profile itself:
+ * us., eu., apac., global., jp., au., us-gov., ca.); an entry that has no
  * prices of its own stands for its base_model (one with prices of its own
  * inherits, when compiled, every base_model price it does not set itself).
  * NULL when nothing matches.

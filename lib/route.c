@@ -203,10 +203,6 @@ aws_place(const struct config_deployment *cd, struct route_deployment *d, int ne
 	return 0;
 }
 
-/*
- * Why config deployment cd cannot be served, into why; 0 when it can, and
- * then d's dialect, base and model are set.
- */
 /* Whether s is not empty and every byte of it is in set. */
 static int
 all_of(const char *s, const char *set)
@@ -333,6 +329,10 @@ regional_base(struct route_deployment *d, const char *place)
 	set_base(d, regional);
 }
 
+/*
+ * Why config deployment cd cannot be served, into why; 0 when it can, and
+ * then d's dialect, base and model are set.
+ */
 static int
 place(const struct config_deployment *cd, struct route_deployment *d, struct routes *r, char *why,
     size_t len)
@@ -460,9 +460,17 @@ routes_build(const struct config *c, struct routes **out, char *err, size_t errl
 		}
 		set_auth(c, d);
 		d->drop_params = cd->drop_params >= 0 ? cd->drop_params : c->drop_params;
-		/* the deployment's own prices, else its base_model, else provider/model */
+		/*
+		 * The deployment's own prices, else its base_model, else provider/model;
+		 * Bedrock's as "bedrock/REGION/ID", which is the map's name for a price
+		 * of that region alone (us-gov-east-1's), else stands for "ID" itself
+		 * (price_lookup() drops the prefixes, then a profile's geo prefix)
+		 */
 		if (own_prices(cd))
 			own_price_name(c, i, d->price_name, sizeof(d->price_name));
+		else if (d->entry != NULL && (d->entry->quirks & CATALOGUE_AWS_REGION))
+			snprintf(d->price_name, sizeof(d->price_name), "%s/%s/%s", cd->provider,
+			    d->aws.region, d->model);
 		else
 			snprintf(d->price_name, sizeof(d->price_name), "%s/%s", cd->provider, cd->model);
 		m->deps[m->ndeps++] = r->ndeps++;
@@ -553,6 +561,51 @@ routes_use_modes(struct routes *r, const struct price_table *t)
 				d->shape = d->dialect->shape;
 		}
 	}
+}
+
+/*
+ * The resource of a Bedrock ARN, "arn:aws:bedrock:REGION:ACCOUNT:TYPE/ID"
+ * (any partition: aws-us-gov, aws-cn), or NULL when model is not an ARN.
+ */
+static const char *
+arn_resource(const char *model)
+{
+	const char *p = model;
+	int colons;
+
+	if (strncmp(model, "arn:", 4) != 0)
+		return NULL;
+	for (colons = 0; colons < 5 && (p = strchr(p, ':')) != NULL; colons++)
+		p++;
+	return p;
+}
+
+char *
+routes_price_warnings(const struct routes *r, const struct price_table *t)
+{
+	struct buf w = { 0 };
+	const char *res;
+	size_t i;
+
+	for (i = 0; i < r->ndeps; i++) {
+		const struct route_deployment *d = &r->deps[i];
+		const struct config_deployment *cd = d->cfg;
+
+		if (d->entry == NULL || !(d->entry->quirks & CATALOGUE_AWS_REGION) ||
+		    (res = arn_resource(d->model)) == NULL ||
+		    price_lookup(t, d->price_name, strlen(d->price_name)) != NULL)
+			continue;
+		if (buf_printf(&w, "%s:%d: model '%s': no price for the Bedrock ARN '%s'%s; its "
+		    "requests are recorded unpriced: give model_info.base_model, the model it runs "
+		    "(e.g. base_model: anthropic.claude-sonnet-4-5-20250929-v1:0)\n", cd->file,
+		    cd->line, cd->model_name, d->model, strncmp(res, "inference-profile/", 18) == 0 ?
+		    " (its profile id is not in the price map)" : " (an ARN of that kind names no model)")
+		    < 0) {
+			buf_release(&w);
+			return NULL;
+		}
+	}
+	return w.data;
 }
 
 int

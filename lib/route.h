@@ -120,6 +120,17 @@ int route_url(const struct route_deployment *d, const struct endpoint *ep, int s
 int routes_add_prices(const struct routes *r, struct pricemap_builder *b);
 
 /*
+ * Warnings, one "file:line: ..." line each, for the Bedrock deployments
+ * whose model is an ARN that the compiled table t prices by nothing (an
+ * application-inference-profile or provisioned-model ARN names no model;
+ * an inference-profile ARN may name one the map lacks): their requests are
+ * recorded unpriced until model_info.base_model says what they run.  A
+ * malloc'd string the caller frees, or NULL when there is nothing to say
+ * (or on ENOMEM).  Run by the master once the prices are compiled.
+ */
+char *routes_price_warnings(const struct routes *r, const struct price_table *t);
+
+/*
  * An OpenAI or Azure deployment whose price-map entry has mode "responses"
  * (gpt-5-pro, the codex models: they speak only the Responses API) is
  * served in the Responses dialect, unless its model_info gives another

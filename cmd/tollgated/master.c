@@ -150,6 +150,7 @@ master_load(const struct options *o, struct config **cp, struct routes **rp,
 	struct config *c = NULL;
 	struct routes *r = NULL;
 	struct pricemap_builder *b = NULL;
+	char *w;
 	size_t i;
 
 	*cp = NULL;
@@ -198,6 +199,10 @@ master_load(const struct options *o, struct config **cp, struct routes **rp,
 		goto fail;
 	}
 	warn_lines(pricemap_warnings(b));
+	if ((w = routes_price_warnings(r, *tp)) != NULL) {
+		warn_lines(w);
+		free(w);
+	}
 	routes_use_modes(r, *tp);
 	log_info("%zu models, %zu deployments (%zu left out), %zu priced models from %zu price file%s",
 	    r->nmodels, r->ndeps, r->nleft_out, pricemap_count(b), c->tollgate.nprice_files,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -557,10 +558,17 @@ http_on_request(struct hreq *req)
 
 /* ---- replies ----------------------------------------------------------------- */
 
+/*
+ * The provider's headers, to the client.  A Bedrock stream translated is
+ * server-sent events to the client, not AWS's binary frames: its
+ * Content-Type says so.
+ */
 static void
 add_upstream_headers(struct exchange *ex)
 {
 	char *line = ex->resp_headers.data, *end = line + ex->resp_headers.len;
+	/* AWS's frames reach no client as they came: its stream is SSE, relayed or translated */
+	int frames = ex->event_stream && ex->dialect->eventstream;
 
 	while (line && line < end) {
 		char *nl = memchr(line, '\n', (size_t)(end - line)), *colon;
@@ -571,10 +579,13 @@ add_upstream_headers(struct exchange *ex)
 			*colon = '\0';
 			while (*v == ' ')
 				v++;
-			hreq_add_header(ex->req, line, v);
+			if (!frames || strcasecmp(line, "content-type") != 0)
+				hreq_add_header(ex->req, line, v);
 		}
 		line = nl + 1;
 	}
+	if (frames)
+		hreq_add_header(ex->req, "Content-Type", "text/event-stream");
 	ex->resp_headers.len = 0;
 }
 

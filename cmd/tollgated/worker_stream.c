@@ -132,6 +132,9 @@ on_frame(void *arg, const struct es_message *m)
 
 	snprintf(name, sizeof(name), "%.*s", exception ? 9 : (int)m->event_type_len,
 	    exception ? "exception" : m->event_type);
+	if (exception)	/* the provider's error, and the stream's end before its usage */
+		((struct exchange *)f->c->arg)->rec.flags |= RECORD_FLAG_UPSTREAM_ERROR |
+		    RECORD_FLAG_STREAM_INCOMPLETE;
 	return stage_push(f->c, f->at + 1, &it) < 0 ? -1 : 0;
 }
 

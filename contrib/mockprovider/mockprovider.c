@@ -63,6 +63,10 @@ static const long knob_max[MOCK_NKNOBS] = {
 	[MOCK_STATUS] = 599,
 	[MOCK_TOOL_CALLS] = 16,
 	[MOCK_STRICT] = 1,
+	[MOCK_AUDIO_TOKENS] = 1000000000000L,
+	[MOCK_IMAGE_TOKENS] = 1000000000000L,
+	[MOCK_CACHED_AUDIO_TOKENS] = 1000000000000L,
+	[MOCK_IMAGE_OUT_TOKENS] = 1000000000000L,
 };
 
 static struct {
@@ -154,10 +158,34 @@ reply_error(struct evhttp_request *req, int status, const char *msg)
 	reply_out(req, status);
 }
 
+/*
+ * Bedrock's error: {"message"}, and its type in x-amzn-ErrorType as AWS
+ * writes it ("ThrottlingException:http://internal.amazon.com/coral/...").
+ */
+static void
+reply_bedrock_error(struct evhttp_request *req, int status, const char *msg)
+{
+	char type[128];
+
+	mp.out.len = 0;
+	if (mock_bedrock_error_body(&mp.out, msg) < 0) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	snprintf(type, sizeof(type), "%s:http://internal.amazon.com/coral/com.amazon.bedrock/",
+	    mock_bedrock_error_type(status));
+	evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-ErrorType", type);
+	reply_out(req, status);
+}
+
 /* A request the provider would refuse: a 400 in its own error format. */
 static void
 reply_refusal(struct evhttp_request *req, enum mock_shape shape, const char *msg)
 {
+	if (shape == MOCK_BEDROCK) {
+		reply_bedrock_error(req, 400, msg);
+		return;
+	}
 	mp.out.len = 0;
 	if ((shape == MOCK_MESSAGES ? mock_anthropic_error_body(&mp.out, msg) :
 	    mock_error_body(&mp.out, 400, msg)) < 0) {
@@ -167,38 +195,17 @@ reply_refusal(struct evhttp_request *req, enum mock_shape shape, const char *msg
 	reply_out(req, 400);
 }
 
-/* Bedrock's errors: {"message"}, the exception's name in x-amzn-ErrorType. */
-static void
-reply_aws_error(struct evhttp_request *req, int status, const char *msg)
-{
-	const char *type = status == 429 ? "ThrottlingException" : status == 403 ?
-	    "AccessDeniedException" : status == 400 ? "ValidationException" : status >= 500 ?
-	    "ServiceUnavailableException" : "ValidationException";
-	int r;
-
-	mp.out.len = 0;
-	r = PUT(&mp.out, "{\"message\":\"");
-	r |= mock_json_escape(&mp.out, msg, strlen(msg));
-	if ((r | PUT(&mp.out, "\"}")) < 0) {
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
-	evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-ErrorType", type);
-	reply_out(req, status);
-}
-
 /* A whole answer at once: an error, a malformed body, or a normal body. */
 static void
 answer(struct evhttp_request *req, const struct mock_call *c, int status, const char *why)
 {
 	int r;
 
-	if (status && c->host == MOCK_HOST_BEDROCK) {
-		reply_aws_error(req, status, why);
-		return;
-	}
 	if (status) {
-		reply_error(req, status, why);
+		if (c->shape == MOCK_BEDROCK || c->host == MOCK_HOST_BEDROCK)
+			reply_bedrock_error(req, status, why);
+		else
+			reply_error(req, status, why);
 		return;
 	}
 	mp.out.len = 0;
@@ -468,7 +475,8 @@ set_knob(struct mock_call *c, const char *name, size_t n, const char *v, size_t 
 				return 0;
 			}
 		snprintf(err, errlen, "unknown mock fault '%.*s' (none, reset, reset_mid_stream, "
-		    "slow_headers, malformed, no_usage, silence_mid_stream)", (int)(vn > 64 ? 64 : vn), v);
+		    "slow_headers, malformed, no_usage, silence_mid_stream, throttled_mid_stream, "
+		    "exception_mid_stream)", (int)(vn > 64 ? 64 : vn), v);
 		return -1;
 	}
 	for (k = 0; k < MOCK_NKNOBS; k++)
@@ -828,7 +836,8 @@ serve_api(struct evhttp_request *req, enum mock_shape shape)
 			if (!mp.quiet)
 				log_info("request %lu: refused: %s", c.seq, why_not);
 			snprintf(err, sizeof(err), "mockprovider (strict): %s", why_not);
-			reply_refusal(req, shape, err);
+			/* InvokeModel refuses as Bedrock does, whatever the model's format */
+			reply_refusal(req, c.host == MOCK_HOST_BEDROCK ? MOCK_BEDROCK : shape, err);
 			return;
 		}
 	} else
@@ -840,6 +849,12 @@ serve_api(struct evhttp_request *req, enum mock_shape shape)
 	if (shape == MOCK_GEMINI && gemini_path(evhttp_request_get_uri(req), &c) < 0) {
 		reply_error(req, 404, "no such Gemini method in mockprovider (generateContent, "
 		    "streamGenerateContent)");
+		return;
+	}
+	if ((c.fault == MOCK_FAULT_THROTTLED_MID_STREAM || c.fault == MOCK_FAULT_EXCEPTION_MID_STREAM) &&
+	    ((shape != MOCK_BEDROCK && c.host != MOCK_HOST_BEDROCK) || !c.stream)) {
+		reply_error(req, 400, "mock faults throttled_mid_stream and exception_mid_stream are "
+		    "Bedrock streams' (POST /model/ID/converse-stream, invoke-with-response-stream)");
 		return;
 	}
 	if (mp.fail_every && c.seq % (unsigned long)mp.fail_every == 0) {

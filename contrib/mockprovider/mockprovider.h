@@ -26,6 +26,10 @@ enum mock_knob {
 	MOCK_STATUS,
 	MOCK_TOOL_CALLS,	/* answer with this many tool calls instead of text */
 	MOCK_STRICT,		/* 1: refuse (400) a request the provider would refuse */
+	MOCK_AUDIO_TOKENS,	/* Gemini: of the prompt, AUDIO tokens */
+	MOCK_IMAGE_TOKENS,	/* Gemini: of the prompt, IMAGE tokens */
+	MOCK_CACHED_AUDIO_TOKENS, /* Gemini: of the cache, AUDIO tokens */
+	MOCK_IMAGE_OUT_TOKENS,	/* Gemini: of the candidates, IMAGE tokens */
 	MOCK_NKNOBS
 };
 
@@ -37,6 +41,8 @@ enum mock_fault {
 	MOCK_FAULT_MALFORMED,
 	MOCK_FAULT_NO_USAGE,
 	MOCK_FAULT_SILENCE_MID_STREAM,
+	MOCK_FAULT_THROTTLED_MID_STREAM,	/* a ConverseStream's throttlingException frame */
+	MOCK_FAULT_EXCEPTION_MID_STREAM,	/* its modelStreamErrorException frame */
 	MOCK_NFAULTS
 };
 
@@ -97,6 +103,12 @@ int mock_stream_frames(const struct mock_call *c);
 int mock_stream_frame(struct buf *b, const struct mock_call *c, int i);
 /* OpenAI's error object; msg is plain text (it is escaped here). */
 int mock_error_body(struct buf *b, int status, const char *msg);
+/*
+ * Bedrock's: {"message"}, its type (the x-amzn-ErrorType header) the one
+ * AWS gives that status, e.g. ThrottlingException for 429.
+ */
+int mock_bedrock_error_body(struct buf *b, const char *msg);
+const char *mock_bedrock_error_type(int status);
 /* Anthropic's, for a request it refuses (invalid_request_error). */
 int mock_anthropic_error_body(struct buf *b, const char *msg);
 int mock_models_body(struct buf *b, time_t created);

@@ -37,6 +37,10 @@ const char *const mock_knob_names[MOCK_NKNOBS] = {
 	[MOCK_STATUS] = "status",
 	[MOCK_TOOL_CALLS] = "tool_calls",
 	[MOCK_STRICT] = "strict",
+	[MOCK_AUDIO_TOKENS] = "audio_tokens",
+	[MOCK_IMAGE_TOKENS] = "image_tokens",
+	[MOCK_CACHED_AUDIO_TOKENS] = "cached_audio_tokens",
+	[MOCK_IMAGE_OUT_TOKENS] = "image_out_tokens",
 };
 
 const char *const mock_fault_names[MOCK_NFAULTS] = {
@@ -47,6 +51,8 @@ const char *const mock_fault_names[MOCK_NFAULTS] = {
 	[MOCK_FAULT_MALFORMED] = "malformed",
 	[MOCK_FAULT_NO_USAGE] = "no_usage",
 	[MOCK_FAULT_SILENCE_MID_STREAM] = "silence_mid_stream",
+	[MOCK_FAULT_THROTTLED_MID_STREAM] = "throttled_mid_stream",
+	[MOCK_FAULT_EXCEPTION_MID_STREAM] = "exception_mid_stream",
 };
 
 /* About 800 bytes; plain ASCII so that its JSON form is itself. */
@@ -559,6 +565,20 @@ put_call_id(struct buf *b, const char *prefix, const struct mock_call *c, int k)
 	return buf_printf(b, "\"%smock%lu_%d\"", prefix, c->seq, k);
 }
 
+/* Call k as an object with its id, name and input (Anthropic's tool_use, Bedrock's toolUse). */
+static int
+put_call_object(struct buf *b, const struct mock_call *c, int k, const char *open,
+    const char *id_prefix, const char *close)
+{
+	int r = buf_append(b, open, strlen(open));
+
+	r |= put_call_id(b, id_prefix, c, k);
+	r |= PUT(b, ",\"name\":\"");
+	r |= put_tool_name(b, c);
+	r |= buf_printf(b, "\",\"input\":{\"city\":\"Paris\",\"n\":%d}", k);
+	return r | buf_append(b, close, strlen(close));
+}
+
 static int
 chat_tools_body(struct buf *b, const struct mock_call *c)
 {
@@ -635,11 +655,7 @@ messages_tools_body(struct buf *b, const struct mock_call *c)
 	r |= PUT(b, ",\"content\":[");
 	for (k = 0; k < ncalls(c); k++) {
 		r |= k ? PUT(b, ",") : 0;
-		r |= PUT(b, "{\"type\":\"tool_use\",\"id\":");
-		r |= put_call_id(b, "toolu_", c, k);
-		r |= PUT(b, ",\"name\":\"");
-		r |= put_tool_name(b, c);
-		r |= buf_printf(b, "\",\"input\":{\"city\":\"Paris\",\"n\":%d}}", k);
+		r |= put_call_object(b, c, k, "{\"type\":\"tool_use\",\"id\":", "toolu_", "}");
 	}
 	r |= PUT(b, "],\"stop_reason\":\"tool_use\",\"stop_sequence\":null");
 	if (!no_usage(c)) {
@@ -777,9 +793,28 @@ responses_tools_frame(struct buf *b, const struct mock_call *c, int i)
 /* ---- Gemini generateContent ------------------------------------------------------------- */
 
 /*
+ * A modality list [{modality, tokenCount}]: TEXT the rest of total, then
+ * AUDIO and IMAGE when not 0.
+ */
+static int
+put_modalities(struct buf *b, const char *name, long total, long audio, long image)
+{
+	long text = total - audio - image;
+	int r = buf_printf(b, ",\"%s\":[{\"modality\":\"TEXT\",\"tokenCount\":%ld}", name,
+	    text > 0 ? text : 0);
+
+	r |= audio ? buf_printf(b, ",{\"modality\":\"AUDIO\",\"tokenCount\":%ld}", audio) : 0;
+	r |= image ? buf_printf(b, ",{\"modality\":\"IMAGE\",\"tokenCount\":%ld}", image) : 0;
+	return r | PUT(b, "]");
+}
+
+/*
  * usageMetadata: promptTokenCount includes the cached content, the
  * candidates leave out the thoughts (both are output).  A stream says it on
- * every event, the totals on its last.
+ * every event, the totals on its last.  By modality (knobs audio_tokens,
+ * image_tokens, cached_audio_tokens, image_out_tokens): promptTokensDetails
+ * always, cacheTokensDetails with a cache, candidatesTokensDetails with
+ * image output.
  */
 static int
 put_gemini_usage(struct buf *b, const struct mock_call *c, int final)
@@ -787,14 +822,22 @@ put_gemini_usage(struct buf *b, const struct mock_call *c, int final)
 	const long *k = c->knob;
 	long thoughts = final ? k[MOCK_REASONING_TOKENS] : 0;
 	long cand = final ? k[MOCK_COMPLETION_TOKENS] - k[MOCK_REASONING_TOKENS] : 0;
+	int r;
 
 	if (cand < 0)
 		cand = 0;
-	return buf_printf(b, ",\"usageMetadata\":{\"promptTokenCount\":%ld,\"candidatesTokenCount\":%ld,"
-	    "\"totalTokenCount\":%ld,\"cachedContentTokenCount\":%ld,\"thoughtsTokenCount\":%ld,"
-	    "\"promptTokensDetails\":[{\"modality\":\"TEXT\",\"tokenCount\":%ld}]}",
+	r = buf_printf(b, ",\"usageMetadata\":{\"promptTokenCount\":%ld,\"candidatesTokenCount\":%ld,"
+	    "\"totalTokenCount\":%ld,\"cachedContentTokenCount\":%ld,\"thoughtsTokenCount\":%ld",
 	    k[MOCK_PROMPT_TOKENS], cand, k[MOCK_PROMPT_TOKENS] + cand + thoughts,
-	    k[MOCK_CACHED_TOKENS], thoughts, k[MOCK_PROMPT_TOKENS]);
+	    k[MOCK_CACHED_TOKENS], thoughts);
+	r |= put_modalities(b, "promptTokensDetails", k[MOCK_PROMPT_TOKENS], k[MOCK_AUDIO_TOKENS],
+	    k[MOCK_IMAGE_TOKENS]);
+	if (k[MOCK_CACHED_TOKENS])
+		r |= put_modalities(b, "cacheTokensDetails", k[MOCK_CACHED_TOKENS],
+		    k[MOCK_CACHED_AUDIO_TOKENS], 0);
+	if (final && k[MOCK_IMAGE_OUT_TOKENS])
+		r |= put_modalities(b, "candidatesTokensDetails", cand, 0, k[MOCK_IMAGE_OUT_TOKENS]);
+	return r | PUT(b, "}");
 }
 
 static int
@@ -863,6 +906,20 @@ gemini_frame(struct buf *b, const struct mock_call *c, int i)
 
 /* ---- Bedrock Converse ---------------------------------------------------------------- */
 
+/*
+ * With reasoning_tokens (and no tool calls), a Claude thinking first: a
+ * reasoningContent block (text and signature) before the text.  Its
+ * tokens are in outputTokens: Converse does not count them apart.
+ */
+#define THOUGHT		"The user says hello; a short greeting will do."
+#define SIGNATURE	"bW9ja3NpZ25hdHVyZQ=="
+
+static int
+bedrock_thinks(const struct mock_call *c)
+{
+	return c->knob[MOCK_REASONING_TOKENS] > 0 && ncalls(c) == 0;
+}
+
 /* inputTokens leave out cache reads and writes, as Anthropic's do. */
 static int
 bedrock_body(struct buf *b, const struct mock_call *c)
@@ -870,13 +927,24 @@ bedrock_body(struct buf *b, const struct mock_call *c)
 	const long *k = c->knob;
 	long write = k[MOCK_CACHE_WRITE_TOKENS] + k[MOCK_CACHE_WRITE_1H_TOKENS];
 	long input = k[MOCK_PROMPT_TOKENS] - k[MOCK_CACHED_TOKENS] - write;
-	int r;
+	int r, n;
 
 	if (input < 0)
 		input = 0;
-	r = PUT(b, "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":\"");
-	r |= put_reply_text(b);
-	r |= PUT(b, "\"}]}},\"stopReason\":\"end_turn\"");
+	r = PUT(b, "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[");
+	if (bedrock_thinks(c))
+		r |= PUT(b, "{\"reasoningContent\":{\"reasoningText\":{\"text\":\"" THOUGHT "\","
+		    "\"signature\":\"" SIGNATURE "\"}}},");
+	for (n = 0; n < ncalls(c); n++) {	/* tool_calls: toolUse blocks instead of text */
+		r |= n ? PUT(b, ",") : 0;
+		r |= put_call_object(b, c, n, "{\"toolUse\":{\"toolUseId\":", "tooluse_", "}}");
+	}
+	if (ncalls(c) == 0) {
+		r |= PUT(b, "{\"text\":\"");
+		r |= put_reply_text(b);
+		r |= PUT(b, "\"}");
+	}
+	r |= buf_printf(b, "]}},\"stopReason\":\"%s\"", ncalls(c) ? "tool_use" : "end_turn");
 	if (!no_usage(c))
 		r |= buf_printf(b, ",\"usage\":{\"inputTokens\":%ld,\"outputTokens\":%ld,"
 		    "\"totalTokens\":%ld,\"cacheReadInputTokens\":%ld,\"cacheWriteInputTokens\":%ld}",
@@ -946,16 +1014,42 @@ put_frame(struct buf *b, const char *type, int exception, const struct buf *payl
 	return r;
 }
 
+/* Whether the stream breaks off with an exception frame (faults *_mid_stream of Bedrock's). */
+static int
+bedrock_exception(const struct mock_call *c)
+{
+	return c->fault == MOCK_FAULT_THROTTLED_MID_STREAM || c->fault == MOCK_FAULT_EXCEPTION_MID_STREAM;
+}
+
+/* The exception frame that breaks a stream off (faults *_mid_stream), ConverseStream's or InvokeModel's. */
+static int
+exception_frame(struct buf *b, const struct mock_call *c)
+{
+	int throttled = c->fault == MOCK_FAULT_THROTTLED_MID_STREAM, r;
+	struct buf p = { 0 };
+
+	r = buf_printf(&p, "{\"message\":\"%s\"}", throttled ? "Too many tokens, please wait "
+	    "before trying again." : "The model's stream failed (mockprovider, fault "
+	    "exception_mid_stream).");
+	r |= put_frame(b, throttled ? "throttlingException" : "modelStreamErrorException", 1, &p, 0);
+	buf_release(&p);
+	return r;
+}
+
 /*
  * messageStart; per word a text delta (or per tool call its start, two
  * input pieces and its stop); contentBlockStop; messageStop; metadata with
- * the usage.  Fault malformed: the second frame's CRC is wrong.
+ * the usage.  Fault malformed: the second frame's CRC is wrong.  Faults
+ * throttled_mid_stream and exception_mid_stream: after half the content,
+ * an exception frame, and nothing more (no usage: AWS sends it last).
  */
 static int
 bedrock_frames(const struct mock_call *c)
 {
-	int body = ncalls(c) ? 4 * ncalls(c) : (int)c->knob[MOCK_CHUNKS] + 1;
+	int body = ncalls(c) ? 4 * ncalls(c) : (int)c->knob[MOCK_CHUNKS] + 1 + 3 * bedrock_thinks(c);
 
+	if (bedrock_exception(c))
+		return 1 + body / 2 + 1;
 	return 1 + body + 1 + !no_usage(c);
 }
 
@@ -965,19 +1059,28 @@ bedrock_frame(struct buf *b, const struct mock_call *c, int i)
 	const long *k = c->knob;
 	long write = k[MOCK_CACHE_WRITE_TOKENS] + k[MOCK_CACHE_WRITE_1H_TOKENS];
 	long input = k[MOCK_PROMPT_TOKENS] - k[MOCK_CACHED_TOKENS] - write;
-	int body = ncalls(c) ? 4 * ncalls(c) : (int)c->knob[MOCK_CHUNKS] + 1, r, q = (i - 1) % 4;
-	int bad = c->fault == MOCK_FAULT_MALFORMED && i == 1;
+	int th = 3 * bedrock_thinks(c), body = ncalls(c) ? 4 * ncalls(c) : (int)c->knob[MOCK_CHUNKS] + 1 + th;
+	int r, q = (i - 1) % 4, bad = c->fault == MOCK_FAULT_MALFORMED && i == 1;
 	struct buf p = { 0 };
 	const char *type;
 
+	if (bedrock_exception(c) && i == bedrock_frames(c) - 1)
+		return exception_frame(b, c);
 	if (i == 0) {
 		type = "messageStart";
 		r = PUT(&p, "{\"role\":\"assistant\"}");
+	} else if (i <= th) {
+		/* the thinking block: its text, its signature, its stop */
+		type = i == th ? "contentBlockStop" : "contentBlockDelta";
+		r = i == 1 ? PUT(&p, "{\"contentBlockIndex\":0,\"delta\":{\"reasoningContent\":{"
+		    "\"text\":\"" THOUGHT "\"}}}") : i == 2 ? PUT(&p, "{\"contentBlockIndex\":0,"
+		    "\"delta\":{\"reasoningContent\":{\"signature\":\"" SIGNATURE "\"}}}") :
+		    PUT(&p, "{\"contentBlockIndex\":0}");
 	} else if (i <= body && ncalls(c) == 0) {
 		type = i == body ? "contentBlockStop" : "contentBlockDelta";
-		r = i == body ? PUT(&p, "{\"contentBlockIndex\":0}") : buf_printf(&p,
-		    "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"%.*s\"}}", (int)delta(i - 1)->len,
-		    delta(i - 1)->p);
+		r = i == body ? buf_printf(&p, "{\"contentBlockIndex\":%d}", th / 3) : buf_printf(&p,
+		    "{\"contentBlockIndex\":%d,\"delta\":{\"text\":\"%.*s\"}}", th / 3,
+		    (int)delta(i - 1 - th)->len, delta(i - 1 - th)->p);
 	} else if (i <= body) {
 		int call = (i - 1) / 4;
 
@@ -1017,7 +1120,8 @@ bedrock_frame(struct buf *b, const struct mock_call *c, int i)
  * Event i of Anthropic's stream as InvokeModel sends it: one "chunk" frame
  * whose payload is {"bytes": base64(the event's JSON)}; the last event
  * (message_stop) with Bedrock's invocation metrics added, as Bedrock does.
- * Fault malformed: the second frame's CRC is wrong.
+ * Fault malformed: the second frame's CRC is wrong; faults *_mid_stream:
+ * half the events, then an exception frame.
  */
 static int
 invoke_frame(struct buf *b, const struct mock_call *c, int i)
@@ -1027,6 +1131,8 @@ invoke_frame(struct buf *b, const struct mock_call *c, int i)
 	const char *data, *end;
 	int r, last = i == mock_stream_frames(c) - 1;
 
+	if (bedrock_exception(c) && last)
+		return exception_frame(b, c);
 	plain.host = MOCK_HOST_DIRECT;
 	r = mock_stream_frame(&sse, &plain, i);
 	data = sse.data ? strstr(sse.data, "data: ") : NULL;
@@ -1103,6 +1209,12 @@ mock_malformed_body(struct buf *b, const struct mock_call *c)
 int
 mock_stream_frames(const struct mock_call *c)
 {
+	if (c->host == MOCK_HOST_BEDROCK && bedrock_exception(c)) {
+		struct mock_call plain = *c;
+
+		plain.host = MOCK_HOST_DIRECT;	/* InvokeModel's: half of Anthropic's events, then it */
+		return mock_stream_frames(&plain) / 2 + 1;
+	}
 	if (ncalls(c) > 0 && c->shape == MOCK_CHAT)
 		return chat_tools_frames(c);
 	if (ncalls(c) > 0 && c->shape == MOCK_MESSAGES)
@@ -1169,6 +1281,30 @@ mock_error_body(struct buf *b, int status, const char *msg)
 	r = PUT(b, "{\"error\":{\"message\":\"");
 	r |= mock_json_escape(b, msg, strlen(msg));
 	return r | buf_printf(b, "\",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}", type, code);
+}
+
+const char *
+mock_bedrock_error_type(int status)
+{
+	switch (status) {
+	case 400: return "ValidationException";
+	case 403: return "AccessDeniedException";
+	case 404: return "ResourceNotFoundException";
+	case 408: return "ModelTimeoutException";
+	case 424: return "ModelErrorException";
+	case 429: return "ThrottlingException";
+	case 503: return "ServiceUnavailableException";
+	default:  return status >= 500 ? "InternalServerException" : "ValidationException";
+	}
+}
+
+int
+mock_bedrock_error_body(struct buf *b, const char *msg)
+{
+	int r = PUT(b, "{\"message\":\"");
+
+	r |= mock_json_escape(b, msg, strlen(msg));
+	return r | PUT(b, "\"}");
 }
 
 int

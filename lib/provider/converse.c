@@ -339,6 +339,13 @@ finish_of(const char *reason)
 	return "stop";	/* end_turn, stop_sequence */
 }
 
+/*
+ * The chat id of an answer: Converse's have none, and clients need one (the
+ * openai SDK's stream helper takes a later chunk's usage only from a chunk
+ * with an id), as the Messages side's "msg_tollgate".
+ */
+#define ANSWER_ID	"chatcmpl-bedrock"
+
 /* Converse's usage in chat's convention: the prompt counts the cache read and written. */
 static json_t *
 usage_chat(json_t *u)
@@ -392,8 +399,8 @@ converse_response_to_chat(json_t *resp, struct xlate_error *e)
 	    xt_buf_string(&thinking)) < 0) || (json_array_size(calls) && xt_put(msg, "tool_calls",
 	    json_incref(calls)) < 0))
 		goto out;
-	out = json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:O,s:s,s:n}],s:o}", "id", "", "object",
-	    "chat.completion", "created", (json_int_t)time(NULL), "model", "", "choices", "index", 0,
+	out = json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:O,s:s,s:n}],s:o}", "id", ANSWER_ID,
+	    "object", "chat.completion", "created", (json_int_t)time(NULL), "model", "", "choices", "index", 0,
 	    "message", msg, "finish_reason", finish_of(xt_str(resp, "stopReason")), "logprobs",
 	    "usage", usage_chat(json_object_get(resp, "usage")));
 out:
@@ -432,7 +439,11 @@ converse_decoder_new(void)
 static int
 chunk(struct decoder *s, json_t *delta, const char *finish, xlate_chunk_fn emit, void *arg)
 {
-	return xt_emit_chunk(NULL, NULL, (json_int_t)s->created, delta, finish, emit, arg);
+	json_t *id = json_string(ANSWER_ID);
+	int rc = id ? xt_emit_chunk(id, NULL, (json_int_t)s->created, delta, finish, emit, arg) : -1;
+
+	json_decref(id);
+	return rc;
 }
 
 /* The chat index of the tool call in content block idx, or -1. */
@@ -492,7 +503,7 @@ converse_decoder_event(void *st, const char *name, const char *data, size_t len,
 	} else if (strcmp(name, "messageStop") == 0)
 		rc = chunk(s, json_object(), finish_of(xt_str(ev, "stopReason")), emit, arg);
 	else if (strcmp(name, "metadata") == 0) {
-		c = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", "", "object", "chat.completion.chunk",
+		c = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", ANSWER_ID, "object", "chat.completion.chunk",
 		    "created", (json_int_t)s->created, "model", "", "choices", "usage",
 		    usage_chat(json_object_get(ev, "usage")));
 		rc = c == NULL || emit(arg, c) < 0 ? -1 : 1;

@@ -1708,6 +1708,7 @@ struct encoder {
 	json_t		*tool_id;	/* and its id */
 	const char	*stop_reason;
 	struct counts	 usage;
+	int		 failed;	/* an error event sent: the stream's last */
 };
 
 static void *
@@ -1889,8 +1890,12 @@ messages_encoder_chunk(void *st, json_t *chunk, struct xlate_out *out)
 
 	if (!json_is_object(chunk))
 		return 0;
-	if ((err = json_object_get(chunk, "error")) != NULL)
+	if (s->failed)
+		return 0;
+	if ((err = json_object_get(chunk, "error")) != NULL) {
+		s->failed = 1;
 		return enc_error(err, out->out);
+	}
 	if (enc_start(s, chunk, out->out) < 0)
 		return -1;
 	/* an Anthropic message is one choice: the first (index 0) */
@@ -1916,6 +1921,11 @@ messages_encoder_end(void *st, struct xlate_out *out)
 	    "output_tokens", s->usage.output, "cache_read_input_tokens", s->usage.cache_read,
 	    "cache_creation_input_tokens", s->usage.cache_write);
 
+	if (s->failed) {
+		/* Anthropic's stream ends at its error event: nothing closes a failed message */
+		json_decref(u);
+		return 0;
+	}
 	if (u == NULL)
 		return -1;
 	if (enc_start(s, NULL, out->out) < 0 || enc_close(s, out->out) < 0) {

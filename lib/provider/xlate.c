@@ -72,6 +72,23 @@ xlate_request(enum xlate_api from, enum xlate_api to, const char *body, size_t l
 	return rc;
 }
 
+/*
+ * The error type of a status, for a provider whose error body has none
+ * (OpenAI's names, which Anthropic's share for these); "" leaves the
+ * client's format to choose.
+ */
+static const char *
+status_type(long status)
+{
+	switch (status) {
+	case 401: return "authentication_error";
+	case 403: return "permission_error";
+	case 404: return "not_found_error";
+	case 429: return "rate_limit_error";
+	default:  return "";
+	}
+}
+
 /* The provider's error, in the client's format, with the provider's own words. */
 static int
 error_for(const struct xlate_format *f, const struct xlate_format *t, long status,
@@ -83,6 +100,8 @@ error_for(const struct xlate_format *f, const struct xlate_format *t, long statu
 	if (json_is_object(j))
 		f->error_parse(j, msg, sizeof(msg), type, sizeof(type));
 	json_decref(j);
+	if (type[0] == '\0')	/* Bedrock's body is a message alone: the status says what it is */
+		snprintf(type, sizeof(type), "%s", status_type(status));
 	if (msg[0] == '\0')
 		snprintf(msg, sizeof(msg), "the provider answered HTTP %ld: %.*s", status,
 		    (int)(len > 512 ? 512 : len), body);

@@ -45,6 +45,8 @@ EXTRA = "".join([
     dep("br-claude", CLAUDE_ID),
     dep("claude-429", CLAUDE_ID, {"X-Mock-status": "429"}),
     dep("claude-bad", CLAUDE_ID, {"X-Mock-fault": "malformed"}),
+    dep("claude-throttled", CLAUDE_ID, {"X-Mock-fault": "throttled_mid_stream"}),
+    dep("invoke-throttled", "invoke/" + CLAUDE_ID, {"X-Mock-fault": "throttled_mid_stream"}),
     dep("invoke", "invoke/" + CLAUDE_ID),
     dep("invoke-403", "invoke/" + CLAUDE_ID, {"X-Mock-status": "403"}),
     dep("converse", "converse/" + CLAUDE_ID),
@@ -103,6 +105,7 @@ def test_messages(gw, mock):
     text = "".join(d.get("delta", {}).get("text", "") for n, d in evs if n == "content_block_delta")
     ok(st == 200 and names[:1] == ["message_start"] and names[-1:] == ["message_stop"] and text,
        "  streamed: InvokeModel's frames reach the client as Anthropic's own events", names[:3] + names[-2:])
+    eq(h.get("content-type"), "text/event-stream", "  as text/event-stream, not AWS's frames")
     l, up = last(mock)
     ok(l.get("path") == PATH + "invoke-with-response-stream" and "stream" not in up,
        "  at /invoke-with-response-stream, the path saying it", l.get("path"))
@@ -167,6 +170,22 @@ def test_errors(gw, mock):
        [n for n, _ in evs])
     rec = gw.record(h.get("x-tollgate-request-id"))
     ok(rec is not None, "  and the request is recorded", rec)
+    st, h, data = gw.post("/v1/messages", {"model": "claude-throttled", "max_tokens": 64, "stream": True,
+                                           "messages": [{"role": "user", "content": "hi"}]})
+    evs = sse(data)
+    names = [n for n, _ in evs]
+    ok(st == 200 and names[:1] == ["message_start"] and names[-1:] == ["error"] and
+       "Too many tokens" in evs[-1][1].get("error", {}).get("message", "") and "message_stop" not in names,
+       "an exception frame mid-stream: the Anthropic client's stream ends with its error event, "
+       "the provider's message kept", names[-3:])
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    ok(rec and "stream_incomplete" in (rec.get("flags") or []) and "upstream_error" in (rec.get("flags") or []),
+       "  recorded, flagged upstream_error and stream_incomplete", rec and rec.get("flags"))
+    st, h, data = gw.post("/v1/chat/completions", {"model": "invoke-throttled", "stream": True,
+                                                    "messages": [{"role": "user", "content": "hi"}]})
+    errs = [d for _, d in sse(data) if isinstance(d, dict) and d.get("error")]
+    ok(st == 200 and errs and "Too many tokens" in errs[0]["error"].get("message", ""),
+       "  to a chat client through invoke/: an error chunk saying so", data[-300:])
 
 
 def main():

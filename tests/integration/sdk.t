@@ -2,11 +2,11 @@
 """The official SDKs, newest from npm, against the gateway's translation: the
 openai SDK's chat.completions and responses calls to an Anthropic deployment,
 the @anthropic-ai/sdk messages calls to an OpenAI-compatible one, then all of
-them to a Gemini deployment, streamed and not, with tools. For each call: the SDK parsed the answer; it has text, or two
+them to a Gemini deployment and to a Bedrock one (Converse), streamed and not, with tools. For each call: the SDK parsed the answer; it has text, or two
 tool calls with ids and JSON arguments; the usage the SDK saw is the mock's,
 in the client's convention; the cost (header, or the stream's cost comment) is
 exact; the ledger record names both endpoints and costs what the same request
-sent natively costs (Gemini, which no client speaks: its exact cost). The SDKs are installed once into $TOLLGATE_BUILD/e2e-sdk;
+sent natively costs (Gemini and Bedrock, which no client speaks: their exact cost). The SDKs are installed once into $TOLLGATE_BUILD/e2e-sdk;
 skips, saying why, without node, npm or the registry."""
 import json
 import os
@@ -39,11 +39,22 @@ GEMINI_MODELS = {"claude": "sdk-gemini", "claude_tools": "sdk-gemini-tools", "gp
                  "gpt_tools": "sdk-gemini-tools"}
 GEMINI_COST = (P - C) * Decimal("3e-7") + C * Decimal("7.5e-8") + O * Decimal("2.5e-6")
 GEMINI_ENDPOINT = "/v1beta/models:generateContent"
+# the third round: every call to Bedrock's Converse, a cross-region profile priced apart (main() adds it:
+# the community map's rates for us.anthropic.claude-sonnet-4-5-20250929-v1:0)
+BEDROCK_ID = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+BEDROCK_MODELS = {"claude": "sdk-bedrock", "claude_tools": "sdk-bedrock-tools", "gpt": "sdk-bedrock",
+                  "gpt_tools": "sdk-bedrock-tools"}
+BEDROCK_COST = (P - C) * Decimal("3.3e-6") + C * Decimal("3.3e-7") + O * Decimal("1.65e-5")
+BEDROCK_ENDPOINT = "/model:converse"
 
 
 def dep(name, anthropic, extra=None):
     h = dict(KNOBS, **(extra or {}))
-    if anthropic == "gemini":
+    if anthropic == "bedrock":
+        head = "      model: bedrock/%s\n      api_base: http://127.0.0.1:%%(mock)d\n" \
+               "      aws_region_name: us-east-1\n      aws_access_key_id: AKIDEXAMPLE\n" \
+               "      aws_secret_access_key: sdk-secret\n" % BEDROCK_ID
+    elif anthropic == "gemini":
         head = "      model: gemini/gemini-2.5-flash\n      api_base: http://127.0.0.1:%(mock)d\n" \
                "      api_key: gemini-upstream-key\n"
     elif anthropic:
@@ -59,7 +70,8 @@ def dep(name, anthropic, extra=None):
 CALLS2 = {"X-Mock-tool_calls": "2"}
 EXTRA = "".join([dep(MODELS["claude"], True), dep(MODELS["claude_tools"], True, CALLS2),
                  dep(MODELS["gpt"], False), dep(MODELS["gpt_tools"], False, CALLS2),
-                 dep(GEMINI_MODELS["claude"], "gemini"), dep(GEMINI_MODELS["claude_tools"], "gemini", CALLS2)])
+                 dep(GEMINI_MODELS["claude"], "gemini"), dep(GEMINI_MODELS["claude_tools"], "gemini", CALLS2),
+                 dep(BEDROCK_MODELS["claude"], "bedrock"), dep(BEDROCK_MODELS["claude_tools"], "bedrock", CALLS2)])
 
 CHAT, RESPONSES, MESSAGES = "/v1/chat/completions", "/v1/responses", "/v1/messages"
 TOOL = {"name": "get_weather", "description": "weather",
@@ -105,6 +117,9 @@ for _tools in (False, True):
 for _name, (_m, _ep, _up, _conv, _stream, _tools, _cost, _native) in list(CALLS.items()):
     CALLS["gemini/" + _name] = (GEMINI_MODELS["claude_tools" if _tools else "claude"], _ep, GEMINI_ENDPOINT,
                                 _conv, _stream, _tools, GEMINI_COST, None)
+    # and to Bedrock, which no client speaks either
+    CALLS["bedrock/" + _name] = (BEDROCK_MODELS["claude_tools" if _tools else "claude"], _ep, BEDROCK_ENDPOINT,
+                                 _conv, _stream, _tools, BEDROCK_COST, None)
 
 
 def skip_all(why):
@@ -219,14 +234,17 @@ def main():
     def gemini_prices(g):
         with open(os.path.join(g.dir, "prices.yaml"), "a") as f:
             f.write("gemini-2.5-flash:\n  input_cost_per_token: 3e-7\n  output_cost_per_token: 2.5e-6\n"
-                    "  cache_read_input_token_cost: 7.5e-8\n")
+                    "  cache_read_input_token_cost: 7.5e-8\n"
+                    "\"%s\":\n  input_cost_per_token: 3.3e-6\n  output_cost_per_token: 1.65e-5\n"
+                    "  cache_read_input_token_cost: 3.3e-7\n" % BEDROCK_ID)
     gw = Gateway(mock, EXTRA.replace("%(mock)d", str(mock.port)), prepare=gemini_prices)
     try:
         t0 = time.time()
         rc, out, err = run_bounded(["node", SCRIPT], 120, cwd=SDK_DIR,
                                    env=dict(os.environ, NODE_PATH=os.path.join(SDK_DIR, "node_modules"),
                                             PORT=str(gw.port), KEY=MASTER_KEY, MODELS=json.dumps(MODELS),
-                                            MODELS_GEMINI=json.dumps(GEMINI_MODELS)))
+                                            MODELS_GEMINI=json.dumps(GEMINI_MODELS),
+                                            MODELS_BEDROCK=json.dumps(BEDROCK_MODELS)))
         lines = {}
         for line in out.splitlines():
             try:

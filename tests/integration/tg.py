@@ -71,6 +71,26 @@ def done():
     sys.exit(1 if _failed else 0)
 
 
+def sse(data):
+    """(event name, parsed data or text) of each event of a stream."""
+    out = []
+    for block in data.decode().replace("\r\n", "\n").split("\n\n"):
+        name, lines = "", []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                lines.append(line[5:].lstrip())
+        if not lines:
+            continue
+        text = "\n".join(lines)
+        try:
+            out.append((name, json.loads(text)))
+        except ValueError:
+            out.append((name, text))
+    return out
+
+
 def free_port():
     """A port nothing listens on now, which another process may take before the
     caller binds it. Only for what tollgated cannot be asked to bind to port 0
@@ -485,26 +505,6 @@ def teardown(gw, mock, *dirs):
     gw.cleanup()
     for d in dirs:
         shutil.rmtree(d, ignore_errors=True)
-
-
-def sse(data):
-    """(event name, parsed data or text) of each event of a stream."""
-    out = []
-    for block in data.decode().replace("\r\n", "\n").split("\n\n"):
-        name, lines = "", []
-        for line in block.split("\n"):
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                lines.append(line[5:].lstrip())
-        if not lines:
-            continue
-        text = "\n".join(lines)
-        try:
-            out.append((name, json.loads(text)))
-        except ValueError:
-            out.append((name, text))
-    return out
 
 
 def stream_cost(data):

@@ -15,7 +15,7 @@ import tempfile
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, Gateway, Mock, diag, done, eq, ok, teardown  # noqa: E402
+from tg import BUILD, Gateway, Mock, diag, done, eq, ok, sigv4_ok, sse, teardown  # noqa: E402
 
 # the mock's usage when not told otherwise, and knobs through the deployment's headers
 # strict: the mock refuses, as its provider would, a request that is not valid for it
@@ -104,26 +104,6 @@ EXTRA = "".join([
 # claude-sonnet-4-5 and gpt-4o-mini in tg.PRICES; gemini-2.5-flash added by main()
 CLAUDE = {"in": Decimal("3e-6"), "out": Decimal("1.5e-5"), "read": Decimal("3e-7")}
 GPT = {"in": Decimal("1.5e-7"), "out": Decimal("6e-7"), "read": Decimal("7.5e-8")}
-
-
-def sse(data):
-    """(event name, parsed data or text) of each event of a stream."""
-    out = []
-    for block in data.decode().replace("\r\n", "\n").split("\n\n"):
-        name, lines = "", []
-        for line in block.split("\n"):
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                lines.append(line[5:].lstrip())
-        if not lines:
-            continue
-        text = "\n".join(lines)
-        try:
-            out.append((name, json.loads(text)))
-        except ValueError:
-            out.append((name, text))
-    return out
 
 
 def chat_stream(data):
@@ -684,21 +664,7 @@ def test_gemini(gw, mock):
 def botocore_verdict(last, url):
     """Whether botocore's SigV4 gives the request the mock received the signature it carried
     (None: no botocore here)."""
-    try:
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-        from botocore.credentials import Credentials
-    except ImportError:
-        return None
-    hdrs = {k.lower(): v for k, v in last["headers"].items()}
-    auth = hdrs.get("authorization", "")
-    signed = auth.split("SignedHeaders=")[1].split(",")[0].split(";") if "SignedHeaders=" in auth else []
-    req = AWSRequest(method="POST", url=url, data=last["body"].encode(),
-                     headers={h: hdrs[h] for h in signed if h in hdrs})
-    a = SigV4Auth(Credentials(AWS_KEY, AWS_SECRET, hdrs.get("x-amz-security-token")), "bedrock", "us-east-1")
-    req.context["timestamp"] = hdrs.get("x-amz-date", "")
-    want = a.signature(a.string_to_sign(req, a.canonical_request(req)), req)
-    return "host" in signed and auth.endswith("Signature=" + want)
+    return sigv4_ok(last, url, AWS_KEY, AWS_SECRET, "us-east-1")
 
 
 def test_bedrock(gw, mock):
@@ -740,7 +706,9 @@ def test_bedrock(gw, mock):
     m = json.loads(data) if st == 200 else {}
     ok(m.get("type") == "message" and m.get("usage", {}).get("output_tokens") == 80,
        "Anthropic client -> Bedrock: a message", m)
-    judged_valid(mock, "messages -> converse")
+    last, _ = judged_valid(mock, "messages -> invoke")
+    ok(last.get("path", "").endswith("/invoke"), "  a Claude id: through InvokeModel, as LiteLLM does",
+       last.get("path"))
     st, h, data = gw.post("/v1/responses", {"model": "br", "input": "hello"})
     r = json.loads(data) if st == 200 else {}
     ok(r.get("object") == "response" and r.get("status") == "completed", "Responses client -> Bedrock", r)

@@ -18,7 +18,7 @@ import urllib.request
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import Gateway, Mock, diag, done, eq, ok, skip, teardown, wait_until  # noqa: E402
+from tg import Gateway, Mock, done, eq, ok, skip, sse, stream_cost, teardown, wait_until  # noqa: E402
 
 try:
     from cryptography.exceptions import InvalidSignature
@@ -90,18 +90,6 @@ def mock_post(mock, path, body):
         return json.loads(r.read())
 
 
-def sse_events(data):
-    out = []
-    for block in data.decode().split("\n\n"):
-        for line in block.split("\n"):
-            if line.startswith("data: ") and line[6:] != "[DONE]":
-                try:
-                    out.append(json.loads(line[6:]))
-                except ValueError:
-                    pass
-    return out
-
-
 def cost_of(rec):
     return Decimal(rec["cost_usd"]) if rec else None
 
@@ -109,10 +97,7 @@ def cost_of(rec):
 def priced(gw, h, want, what, stream=None):
     """The record's cost, and the one the client was told: the header, or a stream's last comment."""
     rec = gw.record(h.get("x-tollgate-request-id"))
-    told = h.get("x-tollgate-response-cost", "-1")
-    if stream is not None:
-        told = ([l[len(b": tollgate-cost "):].decode() for l in stream.split(b"\n")
-                 if l.startswith(b": tollgate-cost ")] or ["-1"])[-1]
+    told = h.get("x-tollgate-response-cost", "-1") if stream is None else stream_cost(stream) or "-1"
     ok(rec is not None and cost_of(rec) == want and Decimal(told) == want,
        "  %s: priced exactly, %s" % (what, want), (rec and rec.get("cost_usd"), told))
     return rec
@@ -161,7 +146,7 @@ def test_formats(gw, mock):
 
     st, h, data = gw.post("/v1/chat/completions", {"model": "vgem", "stream": True,
                                                    "messages": [{"role": "user", "content": "hi"}]})
-    evs = sse_events(data)
+    evs = [d for _, d in sse(data) if isinstance(d, dict)]
     text = "".join((e.get("choices") or [{}])[0].get("delta", {}).get("content") or "" for e in evs)
     ok(st == 200 and text and b"data: [DONE]" in data, "chat stream -> Gemini on Vertex: chunks, [DONE]",
        (st, data[:200]))

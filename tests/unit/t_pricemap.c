@@ -135,6 +135,27 @@ main(void)
 	free(t);
 	pricemap_builder_free(b);
 
+	/* Bedrock's cross-region inference profiles and regional entries. */
+	b = pricemap_builder_new();
+	ok(load_yaml(b, "bedrock.yaml",
+	    "anthropic.claude-x-v1:0: {input_cost_per_token: 3e-6}\n"
+	    "us.anthropic.claude-x-v1:0: {input_cost_per_token: 3.3e-6}\n"
+	    "bedrock/us-gov-east-1/anthropic.claude-x-v1:0: {input_cost_per_token: 3.6e-6}\n"
+	    "model-y: {input_cost_per_token: 1e-6}\n", err, sizeof(err)) == 0, "profiles load: %s", err);
+	t = pricemap_compile(b);
+#define NAMED(n) ((e = price_lookup(t, n, strlen(n))) ? price_str(t, e->name) : "")
+	is_str(NAMED("bedrock/us-east-1/us.anthropic.claude-x-v1:0"), "us.anthropic.claude-x-v1:0",
+	    "a profile the map prices is its own entry");
+	is_str(NAMED("bedrock/us-east-1/eu.anthropic.claude-x-v1:0"), "anthropic.claude-x-v1:0",
+	    "a profile it does not price is its model");
+	is_str(NAMED("apac.anthropic.claude-x-v1:0"), "anthropic.claude-x-v1:0", "  with no prefix before it too");
+	is_str(NAMED("bedrock/us-gov-east-1/us-gov.anthropic.claude-x-v1:0"),
+	    "bedrock/us-gov-east-1/anthropic.claude-x-v1:0", "  and in a region with prices of its own, the region's");
+	is_str(NAMED("eu.model-y"), "", "a geo-like prefix before a name that is not vendor.model stays");
+#undef NAMED
+	free(t);
+	pricemap_builder_free(b);
+
 	/* The output limit a translation to Anthropic needs (max_output_tokens, else max_tokens). */
 	b = pricemap_builder_new();
 	ok(load_json(b, "limits.json", "{\"a\": {\"max_output_tokens\": 64000, \"max_tokens\": 8192, "

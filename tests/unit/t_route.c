@@ -431,6 +431,132 @@ check_bedrock_routes(const char *path)
 	config_free(c);
 }
 
+/* Bedrock deployments as LiteLLM names them, priced by the community map (shared_data()). */
+static const char bedrock_prices_cfg[] =
+	"x-aws: &aws {aws_access_key_id: AKID, aws_secret_access_key: s, aws_region_name: us-east-1}\n"
+	"model_list:\n"
+	"  - model_name: conv\n"
+	"    litellm_params: {<<: *aws, model: bedrock/converse/anthropic.claude-sonnet-4-5-20250929-v1:0}\n"
+	"  - model_name: inv\n"
+	"    litellm_params: {<<: *aws, model: bedrock/invoke/anthropic.claude-sonnet-4-5-20250929-v1:0}\n"
+	"  - model_name: gov\n"
+	"    litellm_params: {<<: *aws, model: bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0,\n"
+	"      aws_region_name: us-gov-east-1}\n"
+	"  - model_name: us\n"
+	"    litellm_params: {<<: *aws, model: bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0}\n"
+	"  - model_name: jp\n"
+	"    litellm_params: {<<: *aws, model: bedrock/jp.amazon.nova-pro-v1:0}\n"
+	"  - model_name: gov-profile\n"
+	"    litellm_params: {<<: *aws, model: bedrock/us-gov.anthropic.claude-haiku-4-5-20251001-v1:0,\n"
+	"      aws_region_name: us-gov-west-1}\n"
+	"  - model_name: arn\n"
+	"    litellm_params: {<<: *aws, model: 'bedrock/arn:aws:bedrock:us-east-1:123456789012:"
+	"inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0'}\n"
+	"  - model_name: app\n"
+	"    litellm_params: {<<: *aws, model: 'bedrock/arn:aws:bedrock:us-east-1:123456789012:"
+	"application-inference-profile/a1b2c3'}\n"
+	"  - model_name: app-based\n"
+	"    litellm_params: {<<: *aws, model: 'bedrock/arn:aws:bedrock:us-east-1:123456789012:"
+	"application-inference-profile/d4e5f6'}\n"
+	"    model_info: {base_model: anthropic.claude-sonnet-4-5-20250929-v1:0}\n";
+
+/* The input rate that deployment i is priced at, in attodollars; -1 when it is unpriced. */
+static long long
+input_rate(const struct price_table *t, const struct routes *r, size_t i)
+{
+	const struct route_deployment *d = &r->deps[i];
+	const struct price_entry *e = price_lookup(t, d->price_name, strlen(d->price_name));
+	const struct price_rate *rt = e ? price_entry_rates(t, e) : NULL;
+	uint32_t k;
+
+	for (k = 0; e != NULL && k < e->nrates; k++)
+		if (rt[k].kind == PRICE_INPUT && rt[k].tier == PRICE_TIER_STANDARD && !rt[k].above &&
+		    !rt[k].batch && !rt[k].range)
+			return rt[k].atto;
+	return -1;
+}
+
+/* The entry deployment i is priced as, or "". */
+static const char *
+priced_as(const struct price_table *t, const struct routes *r, size_t i)
+{
+	const struct price_entry *e = price_lookup(t, r->deps[i].price_name,
+	    strlen(r->deps[i].price_name));
+
+	return e ? price_str(t, e->name) : "";
+}
+
+static void
+check_bedrock_prices(const char *path)
+{
+	const char *data = shared_data();
+	struct pricemap_builder *b = NULL;
+	struct price_table *t = NULL;
+	struct config *c = NULL;
+	struct routes *r = NULL;
+	char err[512], map[4200], *w = NULL;
+	FILE *f = fopen(path, "w");
+
+	fputs(bedrock_prices_cfg, f);
+	fclose(f);
+	if (!ok(config_load(path, &c, err, sizeof(err)) == 0 && routes_build(c, &r, err, sizeof(err)) == 0 &&
+	    r->ndeps == 9, "bedrock's route words, regions, profiles and ARNs load: %s", err)) {
+		config_free(c);
+		return;
+	}
+	ok(strcmp(r->deps[0].model, "anthropic.claude-sonnet-4-5-20250929-v1:0") == 0 &&
+	    r->deps[0].dialect == &dialect_bedrock && r->deps[0].relay == NULL,
+	    "bedrock/converse/ID: ID is sent, without the route word");
+	ok(strcmp(r->deps[1].model, "anthropic.claude-sonnet-4-5-20250929-v1:0") == 0 &&
+	    r->deps[1].dialect == &dialect_bedrock_invoke,
+	    "bedrock/invoke/ID: ID is sent, through InvokeModel");
+	is_str(r->deps[0].price_name, "bedrock/us-east-1/anthropic.claude-sonnet-4-5-20250929-v1:0",
+	    "  priced by the id, in its region");
+	is_str(r->deps[2].price_name, "bedrock/us-gov-east-1/anthropic.claude-sonnet-4-5-20250929-v1:0",
+	    "  the region is the deployment's");
+	if (data == NULL) {
+		skip(10, "shared data absent");
+		goto out;
+	}
+	snprintf(map, sizeof(map), "%s/litellm_model_prices.json", data);
+	b = pricemap_builder_new();
+	if (!ok(pricemap_load_file(b, map, err, sizeof(err)) == 0 && routes_add_prices(r, b) == 0 &&
+	    (t = pricemap_compile(b)) != NULL, "the community map and the deployments' own: %s", err)) {
+		skip(9, "no price table");
+		goto out;
+	}
+	ok(input_rate(t, r, 0) == 3000000000000LL && input_rate(t, r, 1) == 3000000000000LL &&
+	    strcmp(priced_as(t, r, 0), "anthropic.claude-sonnet-4-5-20250929-v1:0") == 0,
+	    "converse/ and invoke/ price as the id: 3e-6 (%s)", priced_as(t, r, 0));
+	ok(input_rate(t, r, 2) == 3600000000000LL, "us-gov-east-1 has its own entry, and it wins: 3.6e-6 (%s)",
+	    priced_as(t, r, 2));
+	ok(input_rate(t, r, 3) == 3300000000000LL && strcmp(priced_as(t, r, 3),
+	    "us.anthropic.claude-sonnet-4-5-20250929-v1:0") == 0,
+	    "a cross-region profile the map prices: its own rate, 3.3e-6 (%s)", priced_as(t, r, 3));
+	ok(input_rate(t, r, 4) == 800000000000LL && strcmp(priced_as(t, r, 4), "amazon.nova-pro-v1:0") == 0,
+	    "a profile the map lacks: priced as its model, 8e-7 (%s)", priced_as(t, r, 4));
+	ok(input_rate(t, r, 5) == 1200000000000LL && strcmp(priced_as(t, r, 5),
+	    "bedrock/us-gov-west-1/anthropic.claude-haiku-4-5-20251001-v1:0") == 0,
+	    "  and in a region that prices that model apart, the region's: 1.2e-6 (%s)", priced_as(t, r, 5));
+	ok(input_rate(t, r, 6) == 3300000000000LL, "an inference-profile ARN: priced by its profile id (%s)",
+	    priced_as(t, r, 6));
+	ok(input_rate(t, r, 7) == -1, "an application-inference-profile ARN alone: unpriced");
+	ok(input_rate(t, r, 8) == 3000000000000LL, "  with model_info.base_model: priced by it (%s)",
+	    priced_as(t, r, 8));
+	w = routes_price_warnings(r, t);
+	ok(w != NULL && strstr(w, ":19: model 'app': no price for the Bedrock ARN "
+	    "'arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3'") != NULL &&
+	    strstr(w, "base_model") != NULL && strchr(w, '\n') == w + strlen(w) - 1,
+	    "the unpriced ARN, and only it, is a warning naming its file:line and base_model: %s",
+	    w ? w : "(none)");
+out:
+	free(w);
+	free(t);
+	pricemap_builder_free(b);
+	routes_free(r);
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -529,6 +655,7 @@ main(void)
 	check_responses_only(path);
 	check_bedrock(path);
 	check_bedrock_routes(path);
+	check_bedrock_prices(path);
 	check_litellm_providers();
 	check_own_names(path);
 	unlink(path);

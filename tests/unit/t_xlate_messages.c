@@ -201,8 +201,46 @@ static const char *const bad_chunks[] = {
 	"{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":3,\"function\":{\"arguments\":\"{\"}}]}}]}",
 	"{\"choices\":[{\"delta\":{\"content\":\"\"},\"finish_reason\":7}],\"usage\":[]}",
 	"{\"usage\":{\"prompt_tokens\":-1,\"completion_tokens\":1e3}}",
-	"{\"error\":\"plain\"}",
 };
+
+/*
+ * A provider's error mid-stream (a Bedrock exception frame, an OpenAI error
+ * chunk): event: error is the stream's last, as Anthropic's own streams end;
+ * no message_delta says end_turn after it, and what follows is dropped.
+ */
+static void
+error_ends_stream(void)
+{
+	static const char *const chunks[] = {
+		"{\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"}}]}",
+		"{\"error\":{\"message\":\"Too many tokens\",\"type\":\"rate_limit_error\"}}",
+		"{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"late\"}}]}",
+	};
+	struct buf out = { 0 }, tail = { 0 };
+	struct xlate_out xo = { &out, &tail };
+	void *st = F->encoder_new("m", 1);
+	json_t *c, *ev, *last;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		c = json_loads(chunks[i], 0, NULL);
+		rc |= F->encoder_chunk(st, c, &xo);
+		json_decref(c);
+	}
+	rc |= F->encoder_end(st, &xo);
+	F->encoder_free(st);
+	ev = events_of(&out);
+	last = json_array_get(ev, json_array_size(ev) - 1);
+	ok(rc == 0 && strcmp(json_string_value(json_object_get(last, "event")), "error") == 0 &&
+	    strcmp(json_string_value(json_object_get(json_object_get(json_object_get(last, "data"),
+	    "error"), "type")), "rate_limit_error") == 0 && tail.len == 0 &&
+	    strstr(out.data, "late") == NULL && strstr(out.data, "message_delta") == NULL,
+	    "an error chunk: event: error ends the stream, nothing closes the message after it");
+	json_decref(ev);
+	buf_release(&out);
+	buf_release(&tail);
+}
 
 /* A recorded Anthropic stream decoded: the usage chunk's numbers, computed by hand. */
 static void
@@ -259,6 +297,7 @@ main(void)
 	golden_error_body_bytes(F);
 	golden_malformed_trees(garbage, sizeof(garbage) / sizeof(garbage[0]));
 	golden_malformed_chunks(bad_chunks, sizeof(bad_chunks) / sizeof(bad_chunks[0]), "message_stop");
+	error_ends_stream();
 	shared_streams();
 	return done_testing();
 }

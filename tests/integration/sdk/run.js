@@ -10,8 +10,8 @@ const Anthropic = require("@anthropic-ai/sdk");
 
 const PORT = process.env.PORT;
 const KEY = process.env.KEY;
-// {claude, claude_tools, gpt, gpt_tools}; a second round, its names prefixed "gemini/", sends
-// every call to the Gemini deployments of MODELS_GEMINI
+// {claude, claude_tools, gpt, gpt_tools}; further rounds, their names prefixed "gemini/" and
+// "bedrock/", send every call to the deployments of MODELS_GEMINI and MODELS_BEDROCK
 let M = JSON.parse(process.env.MODELS), prefix = "";
 
 // what the wire carried for the call under way: headers, and an SSE body's text
@@ -206,11 +206,13 @@ async function main() {
   });
 }
 
+// after the first round, every call again to the deployments of each of these, its names prefixed
 async function rounds() {
   await main();
-  if (process.env.MODELS_GEMINI) {
-    M = JSON.parse(process.env.MODELS_GEMINI);
-    prefix = "gemini/";
+  for (const [env, p] of [["MODELS_GEMINI", "gemini/"], ["MODELS_BEDROCK", "bedrock/"]]) {
+    if (!process.env[env]) continue;
+    M = JSON.parse(process.env[env]);
+    prefix = p;
     await main();
   }
 }
