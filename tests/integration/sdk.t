@@ -2,12 +2,16 @@
 """The official SDKs, newest from npm, against the gateway's translation: the
 openai SDK's chat.completions and responses calls to an Anthropic deployment,
 the @anthropic-ai/sdk messages calls to an OpenAI-compatible one, then all of
-them to a Gemini deployment and to a Bedrock one (Converse), streamed and not, with tools. For each call: the SDK parsed the answer; it has text, or two
-tool calls with ids and JSON arguments; the usage the SDK saw is the mock's,
-in the client's convention; the cost (header, or the stream's cost comment) is
-exact; the ledger record names both endpoints and costs what the same request
-sent natively costs (Gemini and Bedrock, which no client speaks: their exact cost). The SDKs are installed once into $TOLLGATE_BUILD/e2e-sdk;
-skips, saying why, without node, npm or the registry."""
+them to the clouds: a Gemini deployment, a Bedrock one (Converse; the
+Anthropic SDK's calls relayed through InvokeModel) and Claude on Vertex AI
+(rawPredict, with a service-account token), streamed and not, with tools.
+For each call: the SDK parsed the answer; it has text, or two tool calls
+with ids and JSON arguments; the usage the SDK saw is the mock's, in the
+client's convention; the cost (header, or the stream's cost comment) is
+exact; the ledger record names both endpoints and costs what the same
+request sent natively costs (the clouds: their exact cost). The SDKs are
+installed once into $TOLLGATE_BUILD/e2e-sdk; skips, saying why, without
+node, npm or the registry."""
 import json
 import os
 import shutil
@@ -46,11 +50,18 @@ BEDROCK_MODELS = {"claude": "sdk-bedrock", "claude_tools": "sdk-bedrock-tools", 
                   "gpt_tools": "sdk-bedrock-tools"}
 BEDROCK_COST = (P - C) * Decimal("3.3e-6") + C * Decimal("3.3e-7") + O * Decimal("1.65e-5")
 BEDROCK_ENDPOINT = "/model:converse"
+# the fourth round: every call to Claude on Vertex AI (rawPredict, a service-account token as the
+# bearer, from the mock's token endpoint), priced as claude-sonnet-4-5 in tg.PRICES
+VERTEX_MODELS = {"claude": "sdk-vertex", "claude_tools": "sdk-vertex-tools", "gpt": "sdk-vertex",
+                 "gpt_tools": "sdk-vertex-tools"}
 
 
 def dep(name, anthropic, extra=None):
     h = dict(KNOBS, **(extra or {}))
-    if anthropic == "bedrock":
+    if anthropic == "vertex":
+        head = "      model: vertex_ai/claude-sonnet-4-5@20250929\n      api_base: http://127.0.0.1:%(mock)d\n" \
+               "      vertex_credentials: os.environ/TG_SDK_VERTEX_KEY\n      vertex_location: us-east5\n"
+    elif anthropic == "bedrock":
         head = "      model: bedrock/%s\n      api_base: http://127.0.0.1:%%(mock)d\n" \
                "      aws_region_name: us-east-1\n      aws_access_key_id: AKIDEXAMPLE\n" \
                "      aws_secret_access_key: sdk-secret\n" % BEDROCK_ID
@@ -71,7 +82,8 @@ CALLS2 = {"X-Mock-tool_calls": "2"}
 EXTRA = "".join([dep(MODELS["claude"], True), dep(MODELS["claude_tools"], True, CALLS2),
                  dep(MODELS["gpt"], False), dep(MODELS["gpt_tools"], False, CALLS2),
                  dep(GEMINI_MODELS["claude"], "gemini"), dep(GEMINI_MODELS["claude_tools"], "gemini", CALLS2),
-                 dep(BEDROCK_MODELS["claude"], "bedrock"), dep(BEDROCK_MODELS["claude_tools"], "bedrock", CALLS2)])
+                 dep(BEDROCK_MODELS["claude"], "bedrock"), dep(BEDROCK_MODELS["claude_tools"], "bedrock", CALLS2),
+                 dep(VERTEX_MODELS["claude"], "vertex"), dep(VERTEX_MODELS["claude_tools"], "vertex", CALLS2)])
 
 CHAT, RESPONSES, MESSAGES = "/v1/chat/completions", "/v1/responses", "/v1/messages"
 TOOL = {"name": "get_weather", "description": "weather",
@@ -117,9 +129,22 @@ for _tools in (False, True):
 for _name, (_m, _ep, _up, _conv, _stream, _tools, _cost, _native) in list(CALLS.items()):
     CALLS["gemini/" + _name] = (GEMINI_MODELS["claude_tools" if _tools else "claude"], _ep, GEMINI_ENDPOINT,
                                 _conv, _stream, _tools, GEMINI_COST, None)
-    # and to Bedrock, which no client speaks either
-    CALLS["bedrock/" + _name] = (BEDROCK_MODELS["claude_tools" if _tools else "claude"], _ep, BEDROCK_ENDPOINT,
-                                 _conv, _stream, _tools, BEDROCK_COST, None)
+    # and to Bedrock: Converse, but an Anthropic client relayed through InvokeModel (a Claude id)
+    CALLS["bedrock/" + _name] = (BEDROCK_MODELS["claude_tools" if _tools else "claude"], _ep,
+                                 MESSAGES if _ep == MESSAGES else BEDROCK_ENDPOINT, _conv, _stream, _tools,
+                                 BEDROCK_COST, None)
+    # and to Claude on Vertex AI: Anthropic's format, every client's calls to it
+    CALLS["vertex/" + _name] = (VERTEX_MODELS["claude_tools" if _tools else "claude"], _ep, MESSAGES, _conv,
+                                _stream, _tools, CLAUDE_COST, None)
+
+
+def service_account(mock_port):
+    """A service-account key of the test's own (openssl makes the RSA key), its token_uri the mock's."""
+    pem = subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    return json.dumps({"type": "service_account", "project_id": "sdk-project", "private_key_id": "k1",
+                       "private_key": pem, "client_email": "sdk@sdk-project.iam.gserviceaccount.com",
+                       "token_uri": "http://127.0.0.1:%d/token" % mock_port})
 
 
 def skip_all(why):
@@ -231,6 +256,8 @@ def main():
     nodev = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
     diag("SDKs in %s: %s; node %s" % (SDK_DIR, ", ".join("%s@%s" % kv for kv in versions.items()), nodev))
     mock = Mock()
+    os.environ["TG_SDK_VERTEX_KEY"] = service_account(mock.port)
+
     def gemini_prices(g):
         with open(os.path.join(g.dir, "prices.yaml"), "a") as f:
             f.write("gemini-2.5-flash:\n  input_cost_per_token: 3e-7\n  output_cost_per_token: 2.5e-6\n"
@@ -244,7 +271,8 @@ def main():
                                    env=dict(os.environ, NODE_PATH=os.path.join(SDK_DIR, "node_modules"),
                                             PORT=str(gw.port), KEY=MASTER_KEY, MODELS=json.dumps(MODELS),
                                             MODELS_GEMINI=json.dumps(GEMINI_MODELS),
-                                            MODELS_BEDROCK=json.dumps(BEDROCK_MODELS)))
+                                            MODELS_BEDROCK=json.dumps(BEDROCK_MODELS),
+                                            MODELS_VERTEX=json.dumps(VERTEX_MODELS)))
         lines = {}
         for line in out.splitlines():
             try:

@@ -10,8 +10,9 @@ const Anthropic = require("@anthropic-ai/sdk");
 
 const PORT = process.env.PORT;
 const KEY = process.env.KEY;
-// {claude, claude_tools, gpt, gpt_tools}; further rounds, their names prefixed "gemini/" and
-// "bedrock/", send every call to the deployments of MODELS_GEMINI and MODELS_BEDROCK
+// {claude, claude_tools, gpt, gpt_tools}; further rounds, their names prefixed "gemini/",
+// "bedrock/" and "vertex/", send every call to the deployments of MODELS_GEMINI, MODELS_BEDROCK
+// and MODELS_VERTEX
 let M = JSON.parse(process.env.MODELS), prefix = "";
 
 // what the wire carried for the call under way: headers, and an SSE body's text
@@ -209,7 +210,8 @@ async function main() {
 // after the first round, every call again to the deployments of each of these, its names prefixed
 async function rounds() {
   await main();
-  for (const [env, p] of [["MODELS_GEMINI", "gemini/"], ["MODELS_BEDROCK", "bedrock/"]]) {
+  for (const [env, p] of [["MODELS_GEMINI", "gemini/"], ["MODELS_BEDROCK", "bedrock/"],
+      ["MODELS_VERTEX", "vertex/"]]) {
     if (!process.env[env]) continue;
     M = JSON.parse(process.env[env]);
     prefix = p;
