@@ -101,8 +101,9 @@ ex=$(curl -fs "http://127.0.0.1:$mport/mock/token" | sed 's/.*"exchanges":\([0-9
 	echo "|---|---|"
 	echo "| requests served | $served |"
 	echo "| token exchanges the token endpoint saw (each worker's first at start) | $ex |"
-	echo "| exchanges per worker per token lifetime | $(echo "$ex $load $life" | awk '{printf "%.2f", $1 / 2 / ($2 / $3)}') |"
-	echo "| the same with Google's one-hour tokens (renewed 10 minutes before expiry) | 1 per worker per 50 minutes |"
+	echo "| exchanges per worker (one at start, then one each 5/6 of the lifetime while in use: $(echo "$load $life" | awk '{printf "%d", 1 + int($1 / ($2 * 5 / 6))}') expected) | $(echo "$ex" | awk '{printf "%.1f", $1 / 2}') |"
+	echo "| exchanges per request | $(echo "$ex $served" | awk '$2 > 0 {printf "%.6f", $1 / $2; next} {print "-"}') |"
+	echo "| with Google's one-hour tokens (renewed 10 minutes before expiry) | 1.2 per worker per hour |"
 } >>"$table"
 cat "$table"
 {
