@@ -4,7 +4,8 @@ openai SDK's chat.completions and responses calls to an Anthropic deployment,
 the @anthropic-ai/sdk messages calls to an OpenAI-compatible one, then all of
 them to the clouds: a Gemini deployment, a Bedrock one (Converse; the
 Anthropic SDK's calls relayed through InvokeModel) and Claude on Vertex AI
-(rawPredict, with a service-account token), streamed and not, with tools.
+(rawPredict) and Gemini on Vertex AI, with a service-account token, streamed
+and not, with tools.
 For each call: the SDK parsed the answer; it has text, or two tool calls
 with ids and JSON arguments; the usage the SDK saw is the mock's, in the
 client's convention; the cost (header, or the stream's cost comment) is
@@ -54,11 +55,17 @@ BEDROCK_ENDPOINT = "/model:converse"
 # bearer, from the mock's token endpoint), priced as claude-sonnet-4-5 in tg.PRICES
 VERTEX_MODELS = {"claude": "sdk-vertex", "claude_tools": "sdk-vertex-tools", "gpt": "sdk-vertex",
                  "gpt_tools": "sdk-vertex-tools"}
+# the fifth: Gemini on Vertex AI (generateContent at Vertex's path, the same token)
+VERTEX_GEMINI_MODELS = {"claude": "sdk-vgemini", "claude_tools": "sdk-vgemini-tools", "gpt": "sdk-vgemini",
+                        "gpt_tools": "sdk-vgemini-tools"}
 
 
 def dep(name, anthropic, extra=None):
     h = dict(KNOBS, **(extra or {}))
-    if anthropic == "vertex":
+    if anthropic == "vertex-gemini":
+        head = "      model: vertex_ai/gemini-2.5-flash\n      api_base: http://127.0.0.1:%(mock)d\n" \
+               "      vertex_credentials: os.environ/TG_SDK_VERTEX_KEY\n      vertex_project: sdk-p\n"
+    elif anthropic == "vertex":
         head = "      model: vertex_ai/claude-sonnet-4-5@20250929\n      api_base: http://127.0.0.1:%(mock)d\n" \
                "      vertex_credentials: os.environ/TG_SDK_VERTEX_KEY\n      vertex_location: us-east5\n"
     elif anthropic == "bedrock":
@@ -83,7 +90,9 @@ EXTRA = "".join([dep(MODELS["claude"], True), dep(MODELS["claude_tools"], True, 
                  dep(MODELS["gpt"], False), dep(MODELS["gpt_tools"], False, CALLS2),
                  dep(GEMINI_MODELS["claude"], "gemini"), dep(GEMINI_MODELS["claude_tools"], "gemini", CALLS2),
                  dep(BEDROCK_MODELS["claude"], "bedrock"), dep(BEDROCK_MODELS["claude_tools"], "bedrock", CALLS2),
-                 dep(VERTEX_MODELS["claude"], "vertex"), dep(VERTEX_MODELS["claude_tools"], "vertex", CALLS2)])
+                 dep(VERTEX_MODELS["claude"], "vertex"), dep(VERTEX_MODELS["claude_tools"], "vertex", CALLS2),
+                 dep(VERTEX_GEMINI_MODELS["claude"], "vertex-gemini"),
+                 dep(VERTEX_GEMINI_MODELS["claude_tools"], "vertex-gemini", CALLS2)])
 
 CHAT, RESPONSES, MESSAGES = "/v1/chat/completions", "/v1/responses", "/v1/messages"
 TOOL = {"name": "get_weather", "description": "weather",
@@ -136,6 +145,8 @@ for _name, (_m, _ep, _up, _conv, _stream, _tools, _cost, _native) in list(CALLS.
     # and to Claude on Vertex AI: Anthropic's format, every client's calls to it
     CALLS["vertex/" + _name] = (VERTEX_MODELS["claude_tools" if _tools else "claude"], _ep, MESSAGES, _conv,
                                 _stream, _tools, CLAUDE_COST, None)
+    CALLS["vertex-gemini/" + _name] = (VERTEX_GEMINI_MODELS["claude_tools" if _tools else "claude"], _ep,
+                                       GEMINI_ENDPOINT, _conv, _stream, _tools, GEMINI_COST, None)
 
 
 def service_account(mock_port):
@@ -272,7 +283,8 @@ def main():
                                             PORT=str(gw.port), KEY=MASTER_KEY, MODELS=json.dumps(MODELS),
                                             MODELS_GEMINI=json.dumps(GEMINI_MODELS),
                                             MODELS_BEDROCK=json.dumps(BEDROCK_MODELS),
-                                            MODELS_VERTEX=json.dumps(VERTEX_MODELS)))
+                                            MODELS_VERTEX=json.dumps(VERTEX_MODELS),
+                                            MODELS_VERTEX_GEMINI=json.dumps(VERTEX_GEMINI_MODELS)))
         lines = {}
         for line in out.splitlines():
             try:

@@ -11,8 +11,8 @@ const Anthropic = require("@anthropic-ai/sdk");
 const PORT = process.env.PORT;
 const KEY = process.env.KEY;
 // {claude, claude_tools, gpt, gpt_tools}; further rounds, their names prefixed "gemini/",
-// "bedrock/" and "vertex/", send every call to the deployments of MODELS_GEMINI, MODELS_BEDROCK
-// and MODELS_VERTEX
+// "bedrock/", "vertex/" and "vertex-gemini/", send every call to the deployments of
+// MODELS_GEMINI, MODELS_BEDROCK, MODELS_VERTEX and MODELS_VERTEX_GEMINI
 let M = JSON.parse(process.env.MODELS), prefix = "";
 
 // what the wire carried for the call under way: headers, and an SSE body's text
@@ -211,7 +211,7 @@ async function main() {
 async function rounds() {
   await main();
   for (const [env, p] of [["MODELS_GEMINI", "gemini/"], ["MODELS_BEDROCK", "bedrock/"],
-      ["MODELS_VERTEX", "vertex/"]]) {
+      ["MODELS_VERTEX", "vertex/"], ["MODELS_VERTEX_GEMINI", "vertex-gemini/"]]) {
     if (!process.env[env]) continue;
     M = JSON.parse(process.env[env]);
     prefix = p;
