@@ -3,9 +3,9 @@
 openai SDK's chat.completions and responses calls to an Anthropic deployment,
 the @anthropic-ai/sdk messages calls to an OpenAI-compatible one, then all of
 them to the clouds: a Gemini deployment, a Bedrock one (Converse; the
-Anthropic SDK's calls relayed through InvokeModel) and Claude on Vertex AI
-(rawPredict) and Gemini on Vertex AI, with a service-account token, streamed
-and not, with tools.
+Anthropic SDK's calls relayed through InvokeModel), Claude on Vertex AI
+(rawPredict) and Gemini on Vertex AI (both with a service-account token),
+streamed and not, with tools.
 For each call: the SDK parsed the answer; it has text, or two tool calls
 with ids and JSON arguments; the usage the SDK saw is the mock's, in the
 client's convention; the cost (header, or the stream's cost comment) is
