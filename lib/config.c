@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include <libpq-fe.h>
+
 #include "buf.h"
 #include "config.h"
 #include "limitset.h"
@@ -504,7 +506,7 @@ struct tg_key {
 	const char		*expect;	/* for "expected ..., got ..." */
 };
 
-static tg_setter tg_channels, tg_thresholds, tg_bool, tg_int64, tg_budgets, tg_timezone, tg_string, tg_url, tg_int, tg_workers, tg_size, tg_duration, tg_retention, tg_paths,
+static tg_setter tg_dsn, tg_channels, tg_thresholds, tg_bool, tg_int64, tg_budgets, tg_timezone, tg_string, tg_url, tg_int, tg_workers, tg_size, tg_duration, tg_retention, tg_paths,
     tg_keys, tg_file, tg_address, tg_tls_version;
 
 #define TG(f)		offsetof(struct config_tollgate, f)
@@ -535,6 +537,8 @@ static const struct tg_key tg_keys_table[] = {
 	  1000, DAY_MS, "60s", DURATION " from 1s to 24h" },
 	{ "export_url", YAML_SCALAR_NODE, tg_url, TG(export_url), 0,
 	  0, 0, NULL, "an http:// or https:// URL" },
+	{ "host_id", YAML_SCALAR_NODE, tg_string, TG(host_id), 0,
+	  0, 0, NULL, "a name for this host" },
 	{ "keys", YAML_SEQUENCE_NODE, tg_keys, TG(keys), TG(nkeys),
 	  0, 0, NULL, "a list of client keys" },
 	{ "ledger_map_size", YAML_SCALAR_NODE, tg_size, TG(ledger_map_size), 0,
@@ -558,6 +562,9 @@ static const struct tg_key tg_keys_table[] = {
 	  1, 65535, NULL, "a port, or an address and a port such as 10.0.0.5:9464 or [::1]:9464" },
 	{ "port", YAML_SCALAR_NODE, tg_int, TG(port), 0,
 	  0, 65535, "4000", "an integer 0-65535 (0: any free port)" },
+	{ "postgres_dsn", YAML_SCALAR_NODE, tg_dsn, TG(postgres_dsn), TG(postgres_at),
+	  0, 0, NULL, "a PostgreSQL connection string (postgresql://user@host/db, or "
+	  "host=... dbname=...)" },
 	{ "price_files", YAML_SEQUENCE_NODE, tg_paths, TG(price_files), TG(nprice_files),
 	  0, 0, TOLLGATE_PRICES, "a list of file names" },
 	{ "run_dir", YAML_SCALAR_NODE, tg_string, TG(run_dir), 0,
@@ -863,6 +870,38 @@ tg_address(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t 
 	*dst = host;
 	*port = (int)x;
 	return 0;
+}
+
+/*
+ * A PostgreSQL connection string, checked with libpq's own parser so that
+ * one it would refuse is this file's error at load, not the shipper's later.
+ */
+static int
+tg_dsn(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	struct config_at *at = (struct config_at *)tg_field(l, e->noff);
+	PQconninfoOption *o;
+	char *why = NULL;
+	struct sval v;
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	if (v.null)
+		return 0;
+	if ((o = PQconninfoParse(v.s, &why)) == NULL) {
+		size_t k = why ? strlen(why) : 0;
+
+		while (k > 0 && why[k - 1] == '\n')
+			why[--k] = '\0';
+		fail(l, d, n, "tollgate.postgres.dsn: not a PostgreSQL connection string (%s)",
+		    why ? why : "out of memory");
+		PQfreemem(why);
+		return -1;
+	}
+	PQconninfoFree(o);
+	at->file = d->file;
+	at->line = line_of(n);
+	return set_text(l, tg_field(l, e->off), &v);
 }
 
 /* "TLSv1.2" or "TLSv1.3" (or "1.2", "1.3"): the minor version. */
@@ -1370,7 +1409,7 @@ tollgate_pair(struct loader *l, struct doc *d, const char *name, yaml_node_t *k,
  * Groups: "export: {dir: ...}" is another way to write "export_dir: ...", and
  * likewise for ledger:, so that both the flat and the nested spelling work.
  */
-static const char *const tg_groups[] = { "alerts", "export", "ledger", "metrics", "tls" };
+static const char *const tg_groups[] = { "alerts", "export", "ledger", "metrics", "postgres", "tls" };
 
 static int
 tollgate_group(struct loader *l, struct doc *d, const char *group, yaml_node_t *map)
@@ -1488,6 +1527,44 @@ load_ignored(struct loader *l, const struct top *t)
 	return 0;
 }
 
+/*
+ * general_settings.database_url, LiteLLM's PostgreSQL: the fleet ledger's,
+ * unless tollgate.postgres.dsn names another (interpret() decides).  An
+ * unset variable is a warning: the ledger stays local.
+ */
+static int
+database_url(struct loader *l, struct doc *d, yaml_node_t *n)
+{
+	PQconninfoOption *o;
+	char *why = NULL;
+	struct sval v;
+
+	switch (scalar(n, &v)) {
+	case 1:
+		return warn(l, d, n, "general_settings.database_url: environment variable %s is not "
+		    "set; records are not shipped to PostgreSQL", v.var);
+	case -1:
+		return need_scalar(l, d, n, "general_settings.database_url", "a connection string",
+		    &v);
+	}
+	if (v.null)
+		return 0;
+	if ((o = PQconninfoParse(v.s, &why)) == NULL) {
+		size_t k = why ? strlen(why) : 0;
+
+		while (k > 0 && why[k - 1] == '\n')
+			why[--k] = '\0';
+		fail(l, d, n, "general_settings.database_url: not a PostgreSQL connection string (%s)",
+		    why ? why : "out of memory");
+		PQfreemem(why);
+		return -1;
+	}
+	PQconninfoFree(o);
+	l->c->database_at.file = d->file;
+	l->c->database_at.line = line_of(n);
+	return set_text(l, &l->c->database_url, &v);
+}
+
 /* general_settings and litellm_settings: master_key is read, the rest reported. */
 static int
 load_settings(struct loader *l, const struct top *t, struct top *master)
@@ -1503,6 +1580,11 @@ load_settings(struct loader *l, const struct top *t, struct top *master)
 		if (master == &l->master_litellm && strcmp(ps.v[i].key, "drop_params") == 0) {
 			snprintf(id, sizeof(id), "%s.drop_params", t->name);
 			if (read_switch(l, t->d, ps.v[i].v, id, &l->c->drop_params) < 0)
+				goto out;
+			continue;
+		}
+		if (master == &l->master_general && strcmp(ps.v[i].key, "database_url") == 0) {
+			if (database_url(l, t->d, ps.v[i].v) < 0)
 				goto out;
 			continue;
 		}
@@ -2418,6 +2500,11 @@ interpret(struct loader *l)
 			return -1;
 	if (load_master_key(l) < 0)
 		return -1;
+	if (l->c->tollgate.postgres_dsn == NULL && l->c->database_url != NULL) {
+		if ((l->c->tollgate.postgres_dsn = strdup(l->c->database_url)) == NULL)
+			return nomem(l);
+		l->c->tollgate.postgres_at = l->c->database_at;
+	}
 	for (i = 0; i < l->nlists; i++)
 		if (load_model_list(l, &l->lists[i]) < 0)
 			return -1;
@@ -2496,6 +2583,9 @@ config_free(struct config *c)
 	free(c->tollgate.user);
 	free(c->tollgate.export_dir);
 	free(c->tollgate.export_url);
+	free(c->tollgate.host_id);
+	free(c->tollgate.postgres_dsn);
+	free(c->database_url);
 	free(c->tollgate.budget_timezone);
 	free(c->tollgate.metrics_listen);
 	free(c->tollgate.tls_cert_file);

@@ -154,6 +154,11 @@ struct config_tollgate {
 	int		 alerts_daily_summary;	/* a summary of yesterday's spend [true] */
 	char		*ui_dir;		/* the dashboard's files, served at /ui [TOLLGATE_UI_DIR] */
 	char		*ui_chartjs;		/* Chart.js (UMD build), served as /ui/chart.js */
+	char		*host_id;		/* this host in records and the fleet; NULL: the hostname */
+	/* the fleet ledger: records shipped to PostgreSQL (libpq's keyword=value or URI
+	   form), or general_settings.database_url; NULL: none */
+	char		*postgres_dsn;
+	struct config_at postgres_at;
 };
 
 struct config {
@@ -161,6 +166,9 @@ struct config {
 	struct config_deployment *deployments;	/* model_list, in file order (includes appended) */
 	size_t			 ndeployments;
 	char			*master_key;	/* general_settings.master_key (or litellm_settings'), or NULL */
+	char			*database_url;	/* general_settings.database_url (tollgate.postgres_dsn
+						   when that is not set), or NULL */
+	struct config_at	 database_at;
 	struct config_credential *credentials;	/* credential_list, resolved into the deployments */
 	size_t			 ncredentials;
 	int			 drop_params;	/* litellm_settings.drop_params [false] */

@@ -41,6 +41,7 @@
 #include <lmdb.h>
 
 #include "buf.h"
+#include "bytes.h"
 #include "ledger.h"
 #include "log.h"
 #include "record.h"
@@ -854,4 +855,108 @@ const char *
 ledger_dir(const struct ledger *l)
 {
 	return l->dir;
+}
+
+/* ---- followers of the journal (the shipper) ------------------------------------------ */
+
+/* The meta key of follower name's position: "follow:" name. */
+static MDB_val
+follow_key(const char *name, char *buf, size_t len)
+{
+	MDB_val k;
+
+	k.mv_size = (size_t)snprintf(buf, len, "follow:%s", name);
+	k.mv_data = buf;
+	return k;
+}
+
+int
+ledger_follow_txn_position(MDB_txn *txn, struct ledger *l, const char *name, uint64_t *seq,
+    int *found)
+{
+	char buf[80];
+	MDB_val k = follow_key(name, buf, sizeof(buf)), v;
+	int rc;
+
+	*seq = 0;
+	*found = 0;
+	if ((rc = mdb_get(txn, l->meta, &k, &v)) == MDB_NOTFOUND)
+		return 0;
+	if (rc == 0 && v.mv_size == 8) {
+		*seq = bytes_get_be64(v.mv_data);
+		*found = 1;
+	}
+	return rc;
+}
+
+int
+ledger_follow(struct ledger *l, const char *name, size_t max, ledger_follow_fn fn, void *arg,
+    uint64_t *last, uint64_t *behind)
+{
+	unsigned char next[8];
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn;
+	MDB_val k, v, rv;
+	struct record r;
+	uint64_t seq = 0, top = 0;
+	size_t n = 0;
+	int rc, found;
+
+	if ((rc = ledger_txn_begin(l, 0, &txn)) != 0)
+		return -1;
+	if ((rc = ledger_follow_txn_position(txn, l, name, &seq, &found)) != 0 ||
+	    (rc = mdb_cursor_open(txn, l->journal, &cur)) != 0)
+		goto out;
+	*last = seq;
+	if ((rc = mdb_cursor_get(cur, &k, &v, MDB_LAST)) == 0 && k.mv_size == 8)
+		top = bytes_get_be64(k.mv_data);
+	bytes_put_be64(next, seq + 1);
+	k.mv_size = sizeof(next);
+	k.mv_data = next;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < max;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint64_t s;
+
+		if (k.mv_size != 8)
+			continue;
+		s = bytes_get_be64(k.mv_data);
+		rv.mv_size = 0;
+		/* pruned since it was journalled, or a newer schema: passed over */
+		if ((rc = mdb_get(txn, l->records, &v, &rv)) == 0 &&
+		    record_decode(rv.mv_data, rv.mv_size, &r) == 0 && fn(arg, &r, s) != 0)
+			break;
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			goto out;
+		*last = s;
+		n++;
+	}
+	rc = rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+out:
+	if (behind != NULL)
+		*behind = top > *last ? top - *last : 0;
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc == 0 ? 0 : -1;
+}
+
+int
+ledger_follow_commit(struct ledger *l, const char *name, uint64_t seq)
+{
+	char buf[80];
+	unsigned char pos[8];
+	MDB_val k = follow_key(name, buf, sizeof(buf)), v = { sizeof(pos), pos };
+	MDB_txn *txn;
+	int rc;
+
+	bytes_put_be64(pos, seq);
+	do {
+		if ((rc = ledger_txn_begin(l, 1, &txn)) != 0)
+			return -1;
+		if ((rc = mdb_put(txn, l->meta, &k, &v, 0)) != 0)
+			mdb_txn_abort(txn);
+		else
+			rc = mdb_txn_commit(txn);
+	} while (rc == MDB_MAP_FULL && ledger_grow(l) == 0);
+	return rc == 0 ? 0 : -1;
 }

@@ -114,6 +114,25 @@ unsigned ledger_meta_dbi(const struct ledger *l);
  */
 unsigned ledger_journal_dbi(const struct ledger *l);
 int ledger_grow(struct ledger *l);
+/*
+ * Followers of the journal other than the aggregates (the shipper), each
+ * with its position under a name of its own in "meta".  ledger_follow()
+ * visits, in one read transaction, up to max records committed after the
+ * position, in commit order, fn(arg, record, its journal sequence) each;
+ * records pruned since, or of a newer schema, are passed over; fn returning
+ * non-zero stops before that record.  *last: the sequence of the last entry
+ * visited or passed over (the position, when none), for
+ * ledger_follow_commit(), which stores it; *behind (NULL: not wanted): the
+ * journal entries after *last.  0 or -1.
+ * ledger_follow_txn_position() reads a position inside a transaction
+ * (lib/retention.c): *found 0 when the follower has none.  An LMDB rc.
+ */
+typedef int (*ledger_follow_fn)(void *arg, const struct record *r, uint64_t seq);
+int ledger_follow(struct ledger *l, const char *name, size_t max, ledger_follow_fn fn, void *arg,
+    uint64_t *last, uint64_t *behind);
+int ledger_follow_commit(struct ledger *l, const char *name, uint64_t seq);
+int ledger_follow_txn_position(struct MDB_txn *txn, struct ledger *l, const char *name,
+    uint64_t *seq, int *found);
 const char *ledger_dir(const struct ledger *l);
 
 #endif

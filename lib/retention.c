@@ -120,8 +120,8 @@ out:
 }
 
 static int
-prune_txn(struct ledger *l, MDB_txn *txn, int64_t cutoff, int exported, size_t max,
-    struct prune_result *res)
+prune_txn(struct ledger *l, MDB_txn *txn, int64_t cutoff, int exported, const char *follower,
+    size_t max, struct prune_result *res)
 {
 	int64_t first_dirty, horizon;
 	unsigned char hv[8];
@@ -135,6 +135,16 @@ prune_txn(struct ledger *l, MDB_txn *txn, int64_t cutoff, int exported, size_t m
 	    (rc = aggregate_txn_position(txn, l, &pos)) != 0 ||
 	    (rc = aggregate_txn_first_dirty(txn, &first_dirty)) != 0)
 		return rc;
+	if (follower != NULL) {
+		uint64_t fpos;
+		int found;
+
+		/* the follower's records stay too until it has passed them */
+		if ((rc = ledger_follow_txn_position(txn, l, follower, &fpos, &found)) != 0)
+			return rc;
+		if (fpos < pos)
+			pos = found ? fpos : 0;
+	}
 	res->horizon_ns = horizon;
 	if (exported && first_dirty < cutoff)
 		cutoff = first_dirty;
@@ -163,7 +173,8 @@ prune_txn(struct ledger *l, MDB_txn *txn, int64_t cutoff, int exported, size_t m
 }
 
 int
-retention_prune(struct ledger *l, int64_t cutoff_ns, int exported, size_t max,
+retention_prune(struct ledger *l, int64_t cutoff_ns, int exported, const char *follower,
+    size_t max,
     struct prune_result *res, char *err, size_t errlen)
 {
 	MDB_txn *txn;
@@ -176,7 +187,7 @@ retention_prune(struct ledger *l, int64_t cutoff_ns, int exported, size_t max,
 				rc = EACCES;
 			break;
 		}
-		if ((rc = prune_txn(l, txn, cutoff_ns, exported, max, res)) != 0)
+		if ((rc = prune_txn(l, txn, cutoff_ns, exported, follower, max, res)) != 0)
 			mdb_txn_abort(txn);
 		else
 			rc = mdb_txn_commit(txn);

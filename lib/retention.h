@@ -30,9 +30,13 @@ struct prune_result {
  * records not yet counted by the aggregates, and, when exported is set,
  * before the first day not exported since it changed; then the journal
  * entries of deleted records (the newest entry always stays: it numbers the
- * next commit).  l is LEDGER_WRITE.  0 with *res, or -1 with err.
+ * next commit).  follower: a journal follower (ledger_follow()) whose records
+ * must stay until it has passed them too (the shipper's), or NULL; one with
+ * no position yet keeps them all.  l is LEDGER_WRITE.  0 with *res, or -1
+ * with err.
  */
-int retention_prune(struct ledger *l, int64_t cutoff_ns, int exported, size_t max,
+int retention_prune(struct ledger *l, int64_t cutoff_ns, int exported, const char *follower,
+    size_t max,
     struct prune_result *res, char *err, size_t errlen);
 
 #endif

@@ -29,7 +29,7 @@
 #define STATUS_SLOTS	1024		/* the master's children at most */
 #define STATUS_TZ_MAX	64
 
-enum status_role { STATUS_FREE, STATUS_WORKER, STATUS_ACCOUNTANT };
+enum status_role { STATUS_FREE, STATUS_WORKER, STATUS_ACCOUNTANT, STATUS_SHIPPER };
 enum status_state { STATUS_SERVING, STATUS_DRAINING };
 
 struct status_slot {
@@ -42,11 +42,12 @@ struct status_slot {
 	int64_t		started_ns;	/* unix ns */
 	/* live: the child's (state also the master's when it retires the child) */
 	uint32_t	state;		/* enum status_state */
-	uint32_t	pad;
+	uint32_t	down;		/* shipper: 1 while PostgreSQL cannot be reached */
 	uint64_t	connections;	/* client connections open */
 	uint64_t	in_flight;	/* requests being answered */
 	uint64_t	requests;	/* answers sent */
-	uint64_t	lag;		/* accountant: records not yet in the aggregates */
+	uint64_t	lag;		/* accountant: records not yet in the aggregates;
+					   shipper: not yet in PostgreSQL */
 	int64_t		lag_ns;		/* when it measured that; 0: not yet */
 } __attribute__((aligned(64)));	/* a cache line or two each: no false sharing */
 
@@ -122,6 +123,13 @@ status_set_lag(struct status_slot *s, uint64_t lag, int64_t at_ns)
 {
 	__atomic_store_n(&s->lag, lag, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->lag_ns, at_ns, __ATOMIC_RELAXED);
+}
+
+/* The shipper: whether PostgreSQL is out of reach (for /health/readiness). */
+static inline void
+status_set_down(struct status_slot *s, int down)
+{
+	__atomic_store_n(&s->down, (uint32_t)(down != 0), __ATOMIC_RELAXED);
 }
 
 /* ---- reading (tollctl) --------------------------------------------------- */

@@ -235,7 +235,8 @@ on_prune(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd, (void)what, (void)arg;
 	if (retention_prune(accountant.ledger, cutoff,
-	    tg->export_dir != NULL || tg->export_url != NULL, ACCOUNTANT_PRUNE_BATCH, &res,
+	    tg->export_dir != NULL || tg->export_url != NULL,
+	    tg->postgres_dsn != NULL ? SHIPPER_FOLLOWER : NULL, ACCOUNTANT_PRUNE_BATCH, &res,
 	    err, sizeof(err)) < 0)
 		log_error("accountant: %s", err);
 	accountant.pruned += res.records;

@@ -46,7 +46,7 @@
 struct heritage heritage;
 
 /* The roles the master runs, how many of each, and their entry points. */
-enum role { ROLE_WORKER, ROLE_ACCOUNTANT };
+enum role { ROLE_WORKER, ROLE_ACCOUNTANT, ROLE_SHIPPER };
 
 static const struct role_spec {
 	const char	*name;
@@ -54,6 +54,7 @@ static const struct role_spec {
 } roles[] = {
 	[ROLE_WORKER]	  = { "worker", worker_main },
 	[ROLE_ACCOUNTANT] = { "accountant", accountant_main },
+	[ROLE_SHIPPER]	  = { "shipper", shipper_main },	/* with a fleet ledger (PostgreSQL) */
 };
 
 #define MAX_CHILDREN 1024
@@ -359,7 +360,8 @@ spawn(struct child *ch)
 	pid_t pid;
 
 	status_child_begin(heritage.status, (size_t)(ch - children),
-	    ch->role == ROLE_WORKER ? STATUS_WORKER : STATUS_ACCOUNTANT, ch->index, ch->generation);
+	    ch->role == ROLE_WORKER ? STATUS_WORKER : ch->role == ROLE_ACCOUNTANT ?
+	    STATUS_ACCOUNTANT : STATUS_SHIPPER, ch->index, ch->generation);
 	pid = fork();
 	if (pid < 0) {
 		log_error("cannot fork a %s: %s", roles[ch->role].name, strerror(errno));
@@ -466,7 +468,7 @@ reap(int shutting_down)
 				ch->respawn_at = time(NULL);
 				break;
 			}
-			if (heritage.metrics != NULL)
+			if (heritage.metrics != NULL && ch->role != ROLE_SHIPPER)
 				metrics_add(ch->role == ROLE_WORKER ? &heritage.metrics->worker_restarts :
 				    &heritage.metrics->accountant_restarts, 1);
 			ch->failures = time(NULL) - ch->started < 5 ? ch->failures + 1 : 0;
@@ -506,34 +508,39 @@ respawn_due(void)
  * The accountant takes a new config (budgets, alerts, exports, retention) by
  * being replaced: the old one finishes its work and exits (SIGKILL after
  * 10 s), then one of the new generation starts.  One at a time, so that an
- * alert or a delivery is never made by two.
+ * alert or a delivery is never made by two.  The shipper likewise (a new
+ * DSN, or none: then none starts).
  */
 static void
-restart_accountant(void)
+restart_role(enum role role, int wanted)
 {
 	struct timespec ts = { 0, 50 * 1000 * 1000 };
 	int64_t waited;
 	int i;
 
-	for (i = 0; i < MAX_CHILDREN; i++)
-		if (children[i].pid > 0 && children[i].role == ROLE_ACCOUNTANT) {
+	for (i = 0; i < MAX_CHILDREN; i++) {
+		if (children[i].role == role && children[i].pid == 0)
+			children[i].respawn_at = 0;	/* one waiting to be respawned: not any more */
+		if (children[i].pid > 0 && children[i].role == role) {
 			children[i].retiring = 1;
 			status_set_state(&heritage.status->slot[i], STATUS_DRAINING);
 			kill(children[i].pid, SIGTERM);
 		}
-	for (waited = 0; count_alive(ROLE_ACCOUNTANT, 0) > 0 && waited < 10000; waited += 50) {
+	}
+	for (waited = 0; count_alive(role, 0) > 0 && waited < 10000; waited += 50) {
 		nanosleep(&ts, NULL);
 		reap(0);
 	}
-	if (count_alive(ROLE_ACCOUNTANT, 0) > 0) {
-		log_error("the accountant did not stop within 10 s: killing it");
-		signal_children(SIGKILL, ROLE_ACCOUNTANT);
-		while (count_alive(ROLE_ACCOUNTANT, 0) > 0) {
+	if (count_alive(role, 0) > 0) {
+		log_error("the %s did not stop within 10 s: killing it", roles[role].name);
+		signal_children(SIGKILL, (int)role);
+		while (count_alive(role, 0) > 0) {
 			nanosleep(&ts, NULL);
 			reap(0);
 		}
 	}
-	start_role(ROLE_ACCOUNTANT, 0);
+	if (wanted)
+		start_role(role, 0);
 }
 
 /* For /metrics and tollctl status: when the price table in use was made, and how long that took. */
@@ -631,7 +638,8 @@ reload(const struct options *o)
 		close(heritage.metrics_fd);
 	set_heritage(c, r, fd, tls, mfd);
 	start_workers(c);
-	restart_accountant();
+	restart_role(ROLE_ACCOUNTANT, 1);
+	restart_role(ROLE_SHIPPER, c->tollgate.postgres_dsn != NULL);
 	SSL_CTX_free(oldtls);
 	routes_free(oldr);
 	config_free(old);
@@ -773,7 +781,9 @@ shutdown_all(void)
 	}
 	/* the accountant last, so that its final sync covers every record */
 	signal_children(SIGTERM, ROLE_ACCOUNTANT);
-	for (waited = 0; count_alive(ROLE_ACCOUNTANT, 0) > 0 && waited < 10000; waited += 50) {
+	signal_children(SIGTERM, ROLE_SHIPPER);
+	for (waited = 0; (count_alive(ROLE_ACCOUNTANT, 0) > 0 || count_alive(ROLE_SHIPPER, 0) > 0) &&
+	    waited < 10000; waited += 50) {
 		nanosleep(&ts, NULL);
 		reap(1);
 	}
@@ -853,6 +863,8 @@ master_main(const struct options *o)
 	sigprocmask(SIG_BLOCK, &block, &old);
 
 	start_role(ROLE_ACCOUNTANT, 0);
+	if (c->tollgate.postgres_dsn != NULL)
+		start_role(ROLE_SHIPPER, 0);
 	start_workers(c);
 	log_info("listening on %s:%d%s, %d worker%s (pid %ld)", c->tollgate.listen,
 	    bound_port(fd), tls != NULL ? " (TLS)" : "", count_alive(ROLE_WORKER, 0),

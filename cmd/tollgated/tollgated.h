@@ -48,6 +48,9 @@ struct options {
 int master_main(const struct options *o);
 int worker_main(void);
 int accountant_main(void);
+int shipper_main(void);
+/* The shipper's name as a follower of the ledger's journal: its position there. */
+#define SHIPPER_FOLLOWER	"postgres"
 /* The accountant's exit status when it fell behind at SCHED_IDLE: start a new one now. */
 #define ACCOUNTANT_EXIT_BEHIND	75
 

@@ -253,17 +253,34 @@ serve_models(struct hreq *req)
 static void
 serve_health(struct hreq *req)
 {
-	char body[256];
+	char body[384], fleet[128] = "";
 	int degraded = worker.ledger == NULL || ledger_degraded(worker.ledger) ||
 	    worker.nunwritten > 0;
 	int priced = worker.prices != NULL && worker.prices->table != NULL;
+	size_t i;
 
+	/*
+	 * The fleet ledger, when there is one: said, never a reason to take this
+	 * host out of service (its records wait in the local ledger).
+	 */
+	for (i = 0; heritage.config->tollgate.postgres_dsn != NULL && i < STATUS_SLOTS; i++) {
+		const struct status_slot *s = &heritage.status->slot[i];
+
+		if (__atomic_load_n(&s->role, __ATOMIC_RELAXED) == STATUS_SHIPPER &&
+		    __atomic_load_n(&s->state, __ATOMIC_RELAXED) == STATUS_SERVING) {
+			snprintf(fleet, sizeof(fleet), ", \"postgres\": \"%s\", "
+			    "\"postgres_behind\": %llu", __atomic_load_n(&s->down, __ATOMIC_RELAXED) ?
+			    "down" : "ok", (unsigned long long)__atomic_load_n(&s->lag,
+			    __ATOMIC_RELAXED));
+			break;
+		}
+	}
 	/* ready: a record can be written and a request priced */
 	snprintf(body, sizeof(body), "{\"status\": \"%s\", \"ledger\": \"%s\", "
-	    "\"prices\": \"%s\", \"price_generation\": %llu}\n",
+	    "\"prices\": \"%s\", \"price_generation\": %llu%s}\n",
 	    degraded || !priced ? "degraded" : "ok", degraded ? "degraded" : "ok",
 	    priced ? "loaded" : "missing",
-	    (unsigned long long)(worker.prices ? worker.prices->generation : 0));
+	    (unsigned long long)(worker.prices ? worker.prices->generation : 0), fleet);
 	send_json(req, degraded || !priced ? 503 : 200, body);
 }
 

@@ -532,3 +532,68 @@ def sigv4_ok(last, url, key, secret, region, service="bedrock"):
     req.context["timestamp"] = hdrs.get("x-amz-date", "")
     want = a.signature(a.string_to_sign(req, a.canonical_request(req)), req)
     return "host" in signed and auth.endswith("Signature=" + want)
+
+
+class Postgres:
+    """A private PostgreSQL server on loopback for the fleet tests: Debian's postgresql,
+    initdb'd in a scratch directory (as 'nobody' when the tests run as root: PostgreSQL
+    will not run as root), a role 'tollgate' with a password, database 'fleet';
+    SCRAM over TCP. Stopped on every exit path, like every process spawn() starts.
+    skip_reason() says why there is none."""
+    PASSWORD = "fleet-secret"
+
+    @staticmethod
+    def bindir():
+        import glob
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+        return os.path.dirname(found[-1]) if found else None
+
+    @staticmethod
+    def skip_reason():
+        return None if Postgres.bindir() else "no PostgreSQL server (apt install postgresql)"
+
+    def __init__(self):
+        self.bin = Postgres.bindir()
+        self.dir = tempfile.mkdtemp(prefix="tollgate-pg-")
+        _dirs.append(self.dir)
+        self.data = os.path.join(self.dir, "data")
+        self.user = {} if os.geteuid() != 0 else {"user": "nobody", "group": "nogroup"}
+        if self.user:
+            os.chown(self.dir, pwd.getpwnam("nobody").pw_uid, -1)
+        pw = os.path.join(self.dir, "pw")
+        with open(pw, "w") as f:
+            f.write(self.PASSWORD + "\n")
+        if self.user:
+            os.chown(pw, pwd.getpwnam("nobody").pw_uid, -1)
+        out = subprocess.run([os.path.join(self.bin, "initdb"), "-D", self.data, "-U", "tollgate",
+                              "--pwfile", pw, "--auth-host=scram-sha-256", "--auth-local=trust",
+                              "-E", "UTF8", "--no-sync"], capture_output=True, text=True, timeout=120,
+                             **self.user)
+        if out.returncode != 0:
+            raise RuntimeError("initdb failed: " + out.stderr[-2000:])
+        self.port = free_port()
+        self.start()
+        self.psql("CREATE DATABASE fleet", db="postgres")
+        self.dsn = "postgresql://tollgate:%s@127.0.0.1:%d/fleet?connect_timeout=5" % (self.PASSWORD, self.port)
+
+    def start(self):
+        self.proc = spawn([os.path.join(self.bin, "postgres"), "-D", self.data, "-p", str(self.port),
+                           "-k", self.dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+                          stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "log"), "a"),
+                          **self.user)
+        if not wait_until(lambda: self.proc.poll() is None and subprocess.run(
+                [os.path.join(self.bin, "pg_isready"), "-h", self.dir, "-p", str(self.port)],
+                capture_output=True).returncode == 0, 30, 0.1):
+            raise RuntimeError("postgres did not start")
+
+    def stop(self):
+        kill_group(self.proc, timeout=10)
+
+    def psql(self, sql, db="fleet"):
+        """Rows of a query, each a list of text fields (through the local socket)."""
+        out = subprocess.run([os.path.join(self.bin, "psql"), "-h", self.dir, "-p", str(self.port), "-U",
+                              "tollgate", "-d", db, "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                             capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise RuntimeError("psql: " + out.stderr)
+        return [l.split("\t") for l in out.stdout.splitlines()]

@@ -71,6 +71,13 @@ read_days(struct ledger *l, struct days *d)
 		diag("%s", err);
 }
 
+static int
+pass_any(void *arg, const struct record *r, uint64_t seq)
+{
+	(void)arg, (void)r, (void)seq;
+	return 0;
+}
+
 static size_t
 follow_all(struct ledger *l)
 {
@@ -158,7 +165,7 @@ main(void)
 	is_int(before.requests[3], PER_DAY, "day 3 has its records");
 
 	/* every day is changed and not exported yet: nothing may go */
-	ok(retention_prune(l, today - 5 * NS_DAY, 1, 100000, &res, err, sizeof(err)) == 0,
+	ok(retention_prune(l, today - 5 * NS_DAY, 1, NULL, 100000, &res, err, sizeof(err)) == 0,
 	    "prune waiting for exports");
 	is_int((long long)res.records, 0, "no record pruned before its day is exported");
 	is_int((long long)count_records(l), NDAYS * PER_DAY, "all records still there");
@@ -168,14 +175,14 @@ main(void)
 	mkrec(&late, today - 9 * NS_DAY + 1000, 7);
 	ledger_append(l, &late, 1, err, sizeof(err));
 	is_int((long long)follow_all(l), 1, "the late record is counted");
-	ok(retention_prune(l, today - 5 * NS_DAY - 1, 1, 100000, &res, err, sizeof(err)) == 0,
+	ok(retention_prune(l, today - 5 * NS_DAY - 1, 1, NULL, 100000, &res, err, sizeof(err)) == 0,
 	    "prune with day 9 changed");
 	is_int((long long)res.records, 3 * PER_DAY, "days 10 to 12 pruned, day 9 waits");
 	is_int(res.horizon_ns, today - 9 * NS_DAY, "horizon: day 9");
 	export_all(l);
 
 	/* batches */
-	ok(retention_prune(l, today - 5 * NS_DAY, 1, 30, &res, err, sizeof(err)) == 0 &&
+	ok(retention_prune(l, today - 5 * NS_DAY, 1, NULL, 30, &res, err, sizeof(err)) == 0 &&
 	    res.records == 30 && res.more, "a batch stops at its size and says there is more");
 	is_int(res.horizon_ns, today - 8 * NS_DAY,
 	    "horizon: past the day of the last record deleted (a rebuild now keeps that day's rows)");
@@ -198,7 +205,7 @@ main(void)
 	}
 	n = 0;
 	do {
-		if (retention_prune(l, today - 5 * NS_DAY, 1, 30, &res, err, sizeof(err)) < 0)
+		if (retention_prune(l, today - 5 * NS_DAY, 1, NULL, 30, &res, err, sizeof(err)) < 0)
 			break;
 		n += res.records;
 	} while (res.more);
@@ -213,7 +220,7 @@ main(void)
 	/* an uncounted old record holds the cut below its day */
 	mkrec(&late, today - 4 * NS_DAY + 5, 3);
 	ledger_append(l, &late, 1, err, sizeof(err));
-	ok(retention_prune(l, today - 2 * NS_DAY, 0, 100000, &res, err, sizeof(err)) == 0,
+	ok(retention_prune(l, today - 2 * NS_DAY, 0, NULL, 100000, &res, err, sizeof(err)) == 0,
 	    "prune with an uncounted record of day 4");
 	is_int((long long)res.records, PER_DAY, "only day 5 goes");
 	is_int(res.horizon_ns, today - 4 * NS_DAY, "horizon: the uncounted record's day");
@@ -260,7 +267,12 @@ main(void)
 		uint64_t pending = 1;
 
 		export_all(l);
-		retention_prune(l, today, 1, 100000, &res, err, sizeof(err));
+		/* a journal follower (the shipper) with no position yet holds every record */
+		ok(retention_prune(l, today, 1, "ship", 100000, &res, err, sizeof(err)) == 0 &&
+		    res.records == 0, "a follower with no position: nothing pruned");
+		ok(ledger_follow(l, "ship", 1000000, pass_any, NULL, &pending, NULL) == 0 &&
+		    ledger_follow_commit(l, "ship", pending) == 0, "the follower passes them all");
+		retention_prune(l, today, 1, "ship", 100000, &res, err, sizeof(err));
 		ok(res.journal > 0, "journal entries of pruned records deleted (%zu)", res.journal);
 		is_int((long long)count_records(l), 0, "every record before today pruned");
 		mkrec(&late, today + 5, 1);
