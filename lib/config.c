@@ -26,6 +26,7 @@
 
 #include <libpq-fe.h>
 
+#include "budget_redis.h"
 #include "buf.h"
 #include "config.h"
 #include "limitset.h"
@@ -81,6 +82,8 @@ struct loader {
 	int		 depth;
 	size_t		 capfiles, capdeployments;
 	struct top	 master_general, master_litellm;	/* master_key nodes */
+	char		 redis_host[256], redis_port[16], redis_password[256];	/* router_settings' */
+	struct config_at redis_at;
 };
 
 /* A scalar's value. */
@@ -506,7 +509,7 @@ struct tg_key {
 	const char		*expect;	/* for "expected ..., got ..." */
 };
 
-static tg_setter tg_dsn, tg_channels, tg_thresholds, tg_bool, tg_int64, tg_budgets, tg_timezone, tg_string, tg_url, tg_int, tg_workers, tg_size, tg_duration, tg_retention, tg_paths,
+static tg_setter tg_dsn, tg_redis, tg_failure, tg_channels, tg_thresholds, tg_bool, tg_int64, tg_budgets, tg_timezone, tg_string, tg_url, tg_int, tg_workers, tg_size, tg_duration, tg_retention, tg_paths,
     tg_keys, tg_file, tg_address, tg_tls_version;
 
 #define TG(f)		offsetof(struct config_tollgate, f)
@@ -567,6 +570,10 @@ static const struct tg_key tg_keys_table[] = {
 	  "host=... dbname=...)" },
 	{ "price_files", YAML_SEQUENCE_NODE, tg_paths, TG(price_files), TG(nprice_files),
 	  0, 0, TOLLGATE_PRICES, "a list of file names" },
+	{ "redis_on_failure", YAML_SCALAR_NODE, tg_failure, TG(redis_fail_open), 0,
+	  0, 0, "closed", "closed (refuse, 503) or open (each host counts alone)" },
+	{ "redis_url", YAML_SCALAR_NODE, tg_redis, TG(redis_url), TG(redis_at),
+	  0, 0, NULL, "a redis://[[user]:password@]host[:port][/db] URL" },
 	{ "run_dir", YAML_SCALAR_NODE, tg_string, TG(run_dir), 0,
 	  0, 0, TOLLGATE_RUN_DIR, "a directory" },
 	{ "shutdown_timeout", YAML_SCALAR_NODE, tg_duration, TG(shutdown_timeout_ms), 0,
@@ -902,6 +909,42 @@ tg_dsn(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
 	at->file = d->file;
 	at->line = line_of(n);
 	return set_text(l, tg_field(l, e->off), &v);
+}
+
+/* A Redis URL, read as the workers will (lib/budget_redis.c): a bad one is this line's error. */
+static int
+tg_redis(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	struct config_at *at = (struct config_at *)tg_field(l, e->noff);
+	struct redis_addr a;
+	struct sval v;
+	char why[256];
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	if (v.null)
+		return 0;
+	if (redis_url_parse(v.s, &a, why, sizeof(why)) < 0)
+		return fail(l, d, n, "tollgate.redis.url: %s", why);
+	at->file = d->file;
+	at->line = line_of(n);
+	return set_text(l, tg_field(l, e->off), &v);
+}
+
+static int
+tg_failure(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	struct sval v;
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	if (v.len == 6 && strncmp(v.s, "closed", 6) == 0)
+		*(int *)tg_field(l, e->off) = 0;
+	else if (v.len == 4 && strncmp(v.s, "open", 4) == 0)
+		*(int *)tg_field(l, e->off) = 1;
+	else
+		return tg_bad(l, e, d, n, &v);
+	return 0;
 }
 
 /* "TLSv1.2" or "TLSv1.3" (or "1.2", "1.3"): the minor version. */
@@ -1409,7 +1452,8 @@ tollgate_pair(struct loader *l, struct doc *d, const char *name, yaml_node_t *k,
  * Groups: "export: {dir: ...}" is another way to write "export_dir: ...", and
  * likewise for ledger:, so that both the flat and the nested spelling work.
  */
-static const char *const tg_groups[] = { "alerts", "export", "ledger", "metrics", "postgres", "tls" };
+static const char *const tg_groups[] = { "alerts", "export", "ledger", "metrics", "postgres", "redis",
+	"tls" };
 
 static int
 tollgate_group(struct loader *l, struct doc *d, const char *group, yaml_node_t *map)
@@ -1563,6 +1607,62 @@ database_url(struct loader *l, struct doc *d, yaml_node_t *n)
 	l->c->database_at.file = d->file;
 	l->c->database_at.line = line_of(n);
 	return set_text(l, &l->c->database_url, &v);
+}
+
+/*
+ * router_settings: LiteLLM's Redis (redis_host, redis_port, redis_password),
+ * the fleet's counters unless tollgate.redis.url names one; the rest of
+ * LiteLLM's router is reported as not implemented.
+ */
+static int
+load_router(struct loader *l, const struct top *t)
+{
+	struct pairs ps;
+	struct sval v;
+	char id[128], *dst;
+	size_t i, len;
+	int rc = -1;
+
+	if (pairs_of(l, t->d, t->v, t->name, &ps) < 0)
+		return -1;
+	for (i = 0; i < ps.n; i++) {
+		const char *k = ps.v[i].key;
+
+		dst = strcmp(k, "redis_host") == 0 ? l->redis_host : strcmp(k, "redis_port") == 0 ?
+		    l->redis_port : strcmp(k, "redis_password") == 0 ? l->redis_password : NULL;
+		len = dst == l->redis_port ? sizeof(l->redis_port) : sizeof(l->redis_host);
+		if (dst == NULL) {
+			snprintf(id, sizeof(id), "%s.%s", t->name, k);
+			if (warn_once(l, t->d, ps.v[i].k, id, "%s is not implemented by tollgate, "
+			    "ignored", id) < 0)
+				goto out;
+			continue;
+		}
+		switch (scalar(ps.v[i].v, &v)) {
+		case 1:
+			if (warn(l, t->d, ps.v[i].v, "router_settings.%s: environment variable %s is "
+			    "not set", k, v.var) < 0)
+				goto out;
+			continue;
+		case -1:
+			need_scalar(l, t->d, ps.v[i].v, k, "a string", &v);
+			goto out;
+		}
+		if (v.len >= len) {
+			fail(l, t->d, ps.v[i].v, "router_settings.%s: too long", k);
+			goto out;
+		}
+		memcpy(dst, v.s, v.len);
+		dst[v.len] = '\0';
+		if (dst == l->redis_host) {
+			l->redis_at.file = t->d->file;
+			l->redis_at.line = line_of(ps.v[i].v);
+		}
+	}
+	rc = 0;
+out:
+	free(ps.v);
+	return rc;
 }
 
 /* general_settings and litellm_settings: master_key is read, the rest reported. */
@@ -2266,7 +2366,7 @@ static const struct top_key {
 	{ "include",			NULL },
 	{ "litellm_settings",		load_litellm },
 	{ "model_list",			NULL },
-	{ "router_settings",		load_ignored },
+	{ "router_settings",		load_router },
 	{ "tollgate",			load_tollgate },
 };
 
@@ -2500,6 +2600,24 @@ interpret(struct loader *l)
 			return -1;
 	if (load_master_key(l) < 0)
 		return -1;
+	if (l->c->tollgate.redis_url == NULL && l->redis_host[0] != '\0') {
+		struct buf u = { 0 };
+		struct redis_addr a;
+		char why[256];
+
+		if (buf_printf(&u, "redis://%s%s%s%s:%s", l->redis_password[0] ? ":" : "",
+		    l->redis_password, l->redis_password[0] ? "@" : "", l->redis_host,
+		    l->redis_port[0] ? l->redis_port : "6379") < 0)
+			return nomem(l);
+		if (redis_url_parse(u.data, &a, why, sizeof(why)) < 0) {
+			buf_release(&u);
+			snprintf(l->err, l->errlen, "%s:%d: router_settings: redis_host and redis_port: %s",
+			    l->redis_at.file, l->redis_at.line, why);
+			return -1;
+		}
+		l->c->tollgate.redis_url = u.data;
+		l->c->tollgate.redis_at = l->redis_at;
+	}
 	if (l->c->tollgate.postgres_dsn == NULL && l->c->database_url != NULL) {
 		if ((l->c->tollgate.postgres_dsn = strdup(l->c->database_url)) == NULL)
 			return nomem(l);
@@ -2585,6 +2703,7 @@ config_free(struct config *c)
 	free(c->tollgate.export_url);
 	free(c->tollgate.host_id);
 	free(c->tollgate.postgres_dsn);
+	free(c->tollgate.redis_url);
 	free(c->database_url);
 	free(c->tollgate.budget_timezone);
 	free(c->tollgate.metrics_listen);

@@ -159,6 +159,11 @@ struct config_tollgate {
 	   form), or general_settings.database_url; NULL: none */
 	char		*postgres_dsn;
 	struct config_at postgres_at;
+	/* budgets and limits shared through Redis: redis://... (router_settings' redis_host,
+	   redis_port, redis_password when it is not set); NULL: this host's own counters */
+	char		*redis_url;
+	struct config_at redis_at;
+	int		 redis_fail_open;	/* Redis unreachable: local counters [false: 503] */
 };
 
 struct config {

@@ -119,6 +119,8 @@ struct exchange {
 	struct record			 rec;
 	int				 reply_status;	/* what the client gets */
 	struct budget_hold		 hold;		/* what admission reserved */
+	struct remote_hold		*remote;	/* or reserved in Redis (worker_redis.c) */
+	int				 admitting;	/* waiting for Redis's answer */
 	uint8_t				 hold_kind[BUDGET_HOLD_MAX];	/* enum limit_kind */
 	int				 held;		/* not settled yet */
 	int				 settled;
@@ -234,13 +236,50 @@ void upstream_abort(struct exchange *ex);
  */
 int64_t upstream_max_output(const struct route_deployment *d, const struct price_view *v);
 
+/*
+ * worker_redis.c: budgets and limits shared through Redis (tollgate.redis),
+ * one connection per worker on its loop (hiredis's libevent adapter), the
+ * commands of one loop turn pipelined.  redis_reserve() sends the
+ * reservation of limits[0..n) (ncommon shared by every deployment, then
+ * ngroups groups of sizes[], one per deployment in the order to try) and
+ * calls admit_answered() with Redis's answer; -1 when it could not be sent
+ * (Redis unreachable: ex->fail_why says so).  redis_settle() sends the
+ * settlement of ex->remote with actual[]; one that cannot be sent is kept
+ * and sent on reconnection.
+ */
+struct remote_hold;
+int redis_init(struct worker *w);
+void redis_release(struct worker *w);
+int redis_reachable(void);
+struct limitset_entry;
+int redis_reserve(struct exchange *ex, const struct budget_limit *limits,
+    const struct limitset_entry *what, const int64_t *amount, size_t ncommon, const size_t *sizes,
+    size_t ngroups);
+void redis_settle(struct exchange *ex, const int64_t *actual);
+/* After Redis's yes: ex holds the common counters and those of group (ex->hold_kind set). */
+void redis_chosen(struct exchange *ex, size_t group);
+/* Candidate index of ex's reservation (for a refusal's message), or NULL. */
+const struct limitset_entry *redis_what(const struct exchange *ex, size_t index);
+const struct budget_limit *redis_limit(const struct exchange *ex, size_t index);
+
 /* worker_admit.c */
+/*
+ * Redis answered ex's reservation: status 0 (group reserved; used: the
+ * first counter's spend and reservations), 1 (limit index would be
+ * passed, used: what it holds), 2 (every deployment would), -1 (the
+ * connection failed).  Goes on with the request, or answers it.
+ */
+void admit_answered(struct exchange *ex, int status, size_t index, const char *used,
+    size_t group);
 /*
  * Checks the key's allowed models and reserves the request's largest cost on
  * its budgets and rate limits (k: the virtual key, NULL for the master key and
- * tollgate.keys).  0, or -1 when refused (the 403 or 429 is sent).
+ * tollgate.keys).  0, 1 when Redis is asked (admit_answered() goes on), or -1
+ * when refused (the 403, 429 or 503 is sent).
  */
 int admit_request(struct exchange *ex, const struct keys_key *k, int64_t max_tokens);
+/* After admission (the answer from Redis, when shared): the request goes upstream. */
+void http_admitted(struct exchange *ex);
 /* Replaces the reservation by the record's cost (spent 0: by nothing). */
 void admit_settle(struct exchange *ex, int spent);
 /* x-tollgate-key-spend and x-tollgate-key-max-budget. */

@@ -138,13 +138,13 @@ refuse(struct exchange *ex, const struct limitset_entry *what, const struct budg
  */
 static size_t
 deployment_limits(const struct route_deployment *d, size_t place, struct budget_limit *limits,
-    struct limitset_entry *what, int64_t *amount, size_t n)
+    struct limitset_entry *what, int64_t *amount, size_t n, size_t cap)
 {
 	const char *kind[2] = { "drpm", "dtpm" };
 	int64_t max[2] = { d->cfg->rpm, d->cfg->tpm };
 	int i;
 
-	for (i = 0; i < 2 && n < BUDGET_HOLD_MAX; i++) {
+	for (i = 0; i < 2 && n < cap; i++) {
 		if (max[i] <= 0)
 			continue;
 		memset(&limits[n], 0, sizeof(limits[n]));
@@ -177,6 +177,94 @@ refuse_deployments(struct exchange *ex, int64_t soonest)
 }
 
 /*
+ * The same through Redis, shared by the fleet: limits[0..n), then each
+ * deployment's in round-robin order, in one script that picks the first
+ * with room.  1 (asked: admit_answered() goes on), or -1 with the 503 sent
+ * (Redis unreachable, on_failure: closed).
+ */
+#define REMOTE_CANDIDATES	(BUDGET_HOLD_MAX * 3)
+
+static int
+reserve_remote(struct exchange *ex, const struct budget_limit *limits,
+    const struct limitset_entry *what, const int64_t *amount, size_t n)
+{
+	static struct budget_limit all[REMOTE_CANDIDATES];
+	static struct limitset_entry w[REMOTE_CANDIDATES];
+	static int64_t amt[REMOTE_CANDIDATES];
+	const struct route_model *m = ex->model;
+	size_t sizes[60], ng = 0, total = n, before, i, any = 0;
+
+	memcpy(all, limits, n * sizeof(*all));
+	memcpy(w, what, n * sizeof(*w));
+	memcpy(amt, amount, n * sizeof(*amt));
+	ex->rr = ex->model->next++;
+	ex->rr_chosen = 1;
+	for (i = 0; i < m->ndeps && ng < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		before = total;
+		total = deployment_limits(&heritage.routes->deps[m->deps[(ex->rr + i) % m->ndeps]],
+		    (ex->rr + i) % m->ndeps, all, w, amt, total, REMOTE_CANDIDATES);
+		sizes[ng++] = total - before;
+		any |= total != before;
+	}
+	if (n == 0 && !any)
+		return 0;	/* nothing to count */
+	if (redis_reserve(ex, all, w, amt, n, sizes, any ? ng : 0) == 0)
+		return 1;
+	http_send_error(ex->req, 503, "api_error", "budgets_unavailable", "%s", ex->fail_why);
+	return -1;
+}
+
+/* The integer a script answered as decimal text (what Redis printed). */
+static int64_t
+decimal(const char *s)
+{
+	int64_t v = 0;
+
+	for (; *s >= '0' && *s <= '9' && v < INT64_MAX / 10; s++)
+		v = v * 10 + (*s - '0');
+	return v;
+}
+
+void
+admit_answered(struct exchange *ex, int status, size_t index, const char *used, size_t group)
+{
+	const struct budget_limit *l = redis_limit(ex, index);
+	struct budget_refusal why;
+	int64_t start;
+
+	ex->admitting = 0;
+	if (status == 0) {
+		redis_chosen(ex, group);
+		ex->rr += (unsigned)group;
+		ex->held = 1;
+	}
+	if (ex->req == NULL) {	/* the client went meanwhile: what was reserved goes */
+		exchange_free(ex);
+		return;
+	}
+	if (status == 0) {
+		http_admitted(ex);
+		return;
+	}
+	if (status == 1 && l != NULL && redis_what(ex, index) != NULL) {
+		why.index = index;
+		why.used = decimal(used);
+		why.max = l->max;
+		why.window_end = INT64_MAX;
+		if (l->has_window)
+			window_bounds(&l->window, clock_now_ns(), &start, &why.window_end);
+		refuse(ex, redis_what(ex, index), &why);
+	} else if (status == 2) {
+		window_bounds(&limitset_minute, clock_now_ns(), &start, &why.window_end);
+		refuse_deployments(ex, why.window_end);
+	} else
+		http_send_error(ex->req, 503, "api_error", "budgets_unavailable", "%s",
+		    ex->fail_why[0] ? ex->fail_why : "budgets are shared through Redis, which did not "
+		    "answer");
+	exchange_free(ex);
+}
+
+/*
  * Reserves limits[0..n) and, in round-robin order, the rate limits of the
  * first deployment with room, all at once; that deployment is the one
  * upstream_start() tries first.  0 (held or, the store full, let through),
@@ -193,12 +281,15 @@ reserve(struct exchange *ex, struct budget_limit *limits, struct limitset_entry 
 	size_t i, all, place;
 	int rc = 0;
 
+	if (heritage.config->tollgate.redis_url != NULL &&
+	    (redis_reachable() || !heritage.config->tollgate.redis_fail_open))
+		return reserve_remote(ex, limits, what, amount, n);
 	ex->rr = ex->model->next++;
 	ex->rr_chosen = 1;
 	for (i = 0; i < m->ndeps; i++) {
 		place = (ex->rr + i) % m->ndeps;
 		all = deployment_limits(&heritage.routes->deps[m->deps[place]], place, limits, what,
-		    amount, n);
+		    amount, n, BUDGET_HOLD_MAX);
 		rc = store->ops->admit(store, limits, amount, all, clock_now_ns(), &ex->hold, &why);
 		if (rc != 1 || why.index < n)
 			break;
@@ -288,11 +379,14 @@ admit_settle(struct exchange *ex, int spent)
 	int64_t actual[BUDGET_HOLD_MAX], tokens = 0;
 	size_t i;
 
-	if (!ex->held || store == NULL)
+	if (!ex->held || (store == NULL && ex->remote == NULL)) {
+		free(ex->remote);
+		ex->remote = NULL;
 		return;
+	}
 	for (i = 0; i < RECORD_TOKEN_COUNT; i++)
 		tokens += ex->rec.tokens[i];
-	for (i = 0; i < ex->hold.n; i++) {
+	for (i = 0; i < (ex->remote ? BUDGET_HOLD_MAX : ex->hold.n); i++) {
 		switch (ex->hold_kind[i]) {
 		case LIMIT_RPM:
 			actual[i] = 1;
@@ -304,7 +398,12 @@ admit_settle(struct exchange *ex, int spent)
 			actual[i] = spent ? ex->rec.total : 0;
 		}
 	}
-	store->ops->settle(store, &ex->hold, actual, clock_now_ns());
+	if (ex->remote != NULL)
+		redis_settle(ex, actual);
+	else
+		store->ops->settle(store, &ex->hold, actual, clock_now_ns());
+	free(ex->remote);
+	ex->remote = NULL;
 	ex->held = 0;
 	ex->settled = 1;
 }

@@ -421,7 +421,7 @@ handle_api(struct hreq *req, const struct endpoint *ep)
 	const char *tags;
 	char keyid[72];
 	char err[160];
-	int anthropic = ep->id == ENDPOINT_MESSAGES;
+	int anthropic = ep->id == ENDPOINT_MESSAGES, rc;
 
 	if (authenticate(req, anthropic, keyid, sizeof(keyid), &vk) < 0)
 		return;
@@ -491,15 +491,22 @@ handle_api(struct hreq *req, const struct endpoint *ep)
 			buf_copy(ex->key_alias, sizeof(ex->key_alias), vk->a.alias);
 	}
 	ex->view = worker_prices();
-	if (admit_request(ex, vk, reserved_tokens(ex, f.max_tokens)) < 0) {
+	if ((rc = admit_request(ex, vk, reserved_tokens(ex, f.max_tokens))) < 0) {
 		exchange_free(ex);
 		return;
 	}
 	hreq_set_closecb(req, on_client_close, ex);
+	if (rc == 0)
+		http_admitted(ex);	/* else when Redis answers */
+}
+
+void
+http_admitted(struct exchange *ex)
+{
 	if (upstream_start(ex) < 0) {
 		if (ex->xerr.status) {
 			/* refused before anything was sent: not recorded, like any other 400 */
-			send_xlate_error(req, &ex->xerr);
+			send_xlate_error(ex->req, &ex->xerr);
 			exchange_free(ex);
 			return;
 		}
@@ -715,6 +722,8 @@ on_client_close(struct hreq *req, void *arg)
 	/* the request is freed after this callback: forget it now */
 	ex->req = NULL;
 	ex->rec.flags |= RECORD_FLAG_CLIENT_ABORTED;
+	if (ex->admitting)
+		return;	/* Redis's answer finds it gone and lets it go */
 	if (ex->waiting != NULL) {	/* for its deployment's token: nothing was sent */
 		token_forget(ex);
 		worker_complete(ex);

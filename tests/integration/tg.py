@@ -597,3 +597,39 @@ class Postgres:
         if out.returncode != 0:
             raise RuntimeError("psql: " + out.stderr)
         return [l.split("\t") for l in out.stdout.splitlines()]
+
+
+class Redis:
+    """A private redis-server on loopback (Debian's redis-server), no persistence, in a
+    scratch directory; stopped on every exit path. skip_reason() says why there is none."""
+
+    @staticmethod
+    def skip_reason():
+        return None if shutil.which("redis-server") else "no redis-server (apt install redis-server)"
+
+    def __init__(self, password=None):
+        self.dir = tempfile.mkdtemp(prefix="tollgate-redis-")
+        _dirs.append(self.dir)
+        self.port = free_port()
+        self.password = password
+        self.start()
+        auth = ":%s@" % password if password else ""
+        self.url = "redis://%s127.0.0.1:%d" % (auth, self.port)
+
+    def start(self):
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", self.dir, "--enable-debug-command", "yes"]
+        if self.password:
+            argv += ["--requirepass", self.password]
+        self.proc = spawn(argv, stdout=open(os.path.join(self.dir, "log"), "a"), stderr=subprocess.STDOUT)
+        if not wait_until(lambda: self.cli("PING") == "PONG", 15, 0.05):
+            raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        kill_group(self.proc)
+
+    def cli(self, *args):
+        argv = ["redis-cli", "-p", str(self.port)] + (["-a", self.password, "--no-auth-warning"]
+                                                      if self.password else []) + list(args)
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        return out.stdout.strip()

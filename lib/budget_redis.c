@@ -1,0 +1,156 @@
+/*
+ * Budgets and rate limits in Redis (budget_redis.h): addresses, counter
+ * keys, and the two scripts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "budget_redis.h"
+
+int
+redis_url_parse(const char *url, struct redis_addr *a, char *err, size_t errlen)
+{
+	const char *p, *at, *slash, *colon;
+	char *end;
+	size_t n;
+
+	memset(a, 0, sizeof(*a));
+	a->port = 6379;
+	if (strncasecmp(url, "rediss://", 9) == 0) {
+		snprintf(err, errlen, "'%.64s...': rediss:// (TLS) is not supported by this build "
+		    "(Debian 12's hiredis 0.14 has no TLS); use redis:// through a tunnel", url);
+		return -1;
+	}
+	if (strncasecmp(url, "redis://", 8) != 0) {
+		snprintf(err, errlen, "not a redis:// URL");
+		return -1;
+	}
+	p = url + 8;
+	slash = strchr(p, '/');
+	at = memchr(p, '@', slash ? (size_t)(slash - p) : strlen(p));
+	if (at != NULL) {
+		colon = memchr(p, ':', (size_t)(at - p));
+		n = (size_t)((colon ? colon : at) - p);
+		if (n >= sizeof(a->user) || (colon && (size_t)(at - colon - 1) >= sizeof(a->password)))
+			goto bad;
+		memcpy(a->user, p, n);
+		if (colon)
+			memcpy(a->password, colon + 1, (size_t)(at - colon - 1));
+		p = at + 1;
+	}
+	n = strcspn(p, ":/");
+	if (n == 0 || n >= sizeof(a->host))
+		goto bad;
+	memcpy(a->host, p, n);
+	p += n;
+	if (*p == ':') {
+		long port = strtol(p + 1, &end, 10);
+
+		if (end == p + 1 || port < 1 || port > 65535 || (*end && *end != '/'))
+			goto bad;
+		a->port = (int)port;
+		p = end;
+	}
+	if (*p == '/' && p[1] != '\0') {
+		long db = strtol(p + 1, &end, 10);
+
+		if (end == p + 1 || *end || db < 0 || db > 1000000)
+			goto bad;
+		a->db = (int)db;
+	}
+	return 0;
+bad:
+	/* the URL may hold a password: not repeated */
+	snprintf(err, errlen, "not a redis://[[user]:password@]host[:port][/db] URL");
+	return -1;
+}
+
+void
+redis_counter_key(const struct budget_limit *l, int64_t now_ns, char *out, size_t outlen,
+    int64_t *expire_ms)
+{
+	int64_t start = 0, end = 0;
+
+	if (l->has_window)
+		window_bounds(&l->window, now_ns, &start, &end);
+	snprintf(out, outlen, "tollgate:c:%s:%lld", l->id, (long long)(start / 1000000));
+	/* kept a day past its window, for a request in flight across the reset */
+	*expire_ms = l->has_window ? end / 1000000 + 86400000LL : 0;
+}
+
+/*
+ * Decimal text arithmetic: Lua's numbers are doubles, exact only to 2^53,
+ * and a budget in picodollars passes that at $9,007.  Counters are
+ * non-negative integers as Redis prints them.
+ */
+#define LUA_DECIMALS \
+	"local function add(a, b)\n" \
+	"  local r, c, i, j = {}, 0, #a, #b\n" \
+	"  while i > 0 or j > 0 or c > 0 do\n" \
+	"    local d = c + (i > 0 and a:byte(i) - 48 or 0) + (j > 0 and b:byte(j) - 48 or 0)\n" \
+	"    r[#r + 1] = string.char(48 + d % 10)\n" \
+	"    c = (d - d % 10) / 10\n" \
+	"    i, j = i - 1, j - 1\n" \
+	"  end\n" \
+	"  local s = string.reverse(table.concat(r)):gsub('^0+', '')\n" \
+	"  return s == '' and '0' or s\n" \
+	"end\n" \
+	"local function gt(a, b)\n" \
+	"  if #a ~= #b then return #a > #b end\n" \
+	"  return a > b\n" \
+	"end\n" \
+	"local function num(v)\n" \
+	"  if not v then return '0' end\n" \
+	"  local s = tostring(v):gsub('^0+', '')\n" \
+	"  return s == '' and '0' or s\n" \
+	"end\n"
+
+const char redis_reserve_script[] =
+	LUA_DECIMALS
+	"local ncommon, ngroups = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+	"local at = 3 + ngroups\n"
+	"local function arg(k, f) return ARGV[at + (k - 1) * 3 + f] end\n"
+	"local function room(k)\n"
+	"  local max = arg(k, 1)\n"
+	"  if max == '-1' then return true, '0' end\n"
+	"  local h = redis.call('HMGET', KEYS[k], 's', 'r')\n"
+	"  local used = add(num(h[1]), num(h[2]))\n"
+	"  return not gt(add(used, arg(k, 0)), max), used\n"
+	"end\n"
+	"for k = 1, ncommon do\n"
+	"  local ok, used = room(k)\n"
+	"  if not ok then return {1, k - 1, used} end\n"
+	"end\n"
+	"local first, chosen = ncommon + 1, -1\n"
+	"for g = 1, ngroups do\n"
+	"  local size, fits = tonumber(ARGV[2 + g]), true\n"
+	"  for k = first, first + size - 1 do\n"
+	"    if not room(k) then fits = false break end\n"
+	"  end\n"
+	"  if fits then chosen = g - 1 break end\n"
+	"  first = first + size\n"
+	"end\n"
+	"if ngroups > 0 and chosen < 0 then return {2, 0, '0'} end\n"
+	"local function take(k)\n"
+	"  redis.call('HINCRBY', KEYS[k], 'r', arg(k, 0))\n"
+	"  if arg(k, 2) ~= '0' then redis.call('PEXPIREAT', KEYS[k], arg(k, 2)) end\n"
+	"end\n"
+	"for k = 1, ncommon do take(k) end\n"
+	"if chosen >= 0 then\n"
+	"  local size = tonumber(ARGV[3 + chosen])\n"
+	"  for k = first, first + size - 1 do take(k) end\n"
+	"end\n"
+	"local h = ncommon > 0 and redis.call('HMGET', KEYS[1], 's', 'r') or {false, false}\n"
+	"return {0, chosen < 0 and 0 or chosen, add(num(h[1]), num(h[2]))}\n";
+
+const char redis_settle_script[] =
+	"local n = #KEYS / 2\n"
+	"for i = 1, n do\n"
+	"  redis.call('HINCRBY', KEYS[i], 'r', ARGV[(i - 1) * 3 + 1])\n"
+	"  redis.call('HINCRBY', KEYS[n + i], 's', ARGV[(i - 1) * 3 + 2])\n"
+	"  local e = ARGV[(i - 1) * 3 + 3]\n"
+	"  if e ~= '0' then redis.call('PEXPIREAT', KEYS[n + i], e) end\n"
+	"end\n"
+	"return n\n";

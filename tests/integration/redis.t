@@ -1,0 +1,187 @@
+#!/usr/bin/python3
+"""Budgets and rate limits shared through Redis, against a private redis-server
+started here: three gateways on one Redis, 48 clients across them against a
+global budget and a deployment's rpm declared in the config: the fleet never
+spends past the budget (the three ledgers summed), every refusal is a 429 saying
+which, and the rpm holds fleet-wide; without Redis the same three gateways
+together pass the budget (the control: the test can fail); Redis stopped:
+on_failure closed refuses with a 503 naming Redis, on_failure open admits on
+the host's own counters; restarted, Redis serves again and the settlements
+made meanwhile reach it; a Redis that sleeps (DEBUG SLEEP) stalls no other
+request of the worker; a URL that does not parse is a file:line error at -t.
+Skips without Debian's redis-server."""
+import os
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tg import BUILD, Gateway, Mock, Redis, done, eq, ok, skip, wait_until  # noqa: E402
+
+if Redis.skip_reason():
+    skip(Redis.skip_reason())
+
+BUDGET = Decimal("0.004")
+# the mock's usage for each request: 100 in, 50 out at gpt-4o-mini's 1.5e-7 / 6e-7; admission
+# reserves at most the body's length in input tokens (about 200) and max_tokens (50): never less
+COST = 100 * Decimal("1.5e-7") + 50 * Decimal("6e-7")
+
+EXTRA = """\
+  - model_name: limited
+    litellm_params:
+      <<: *mock
+      model: openai/gpt-4o-mini
+      rpm: 30
+"""
+
+
+def shared(url, failure="closed"):
+    return ("  redis:\n    url: \"%s\"\n    on_failure: %s\n" % (url, failure) if url else "") + \
+        "  budgets:\n    - {scope: global, max_budget: %s, budget_duration: 1d}\n" % BUDGET
+
+
+def ask(gw, model="demo"):
+    st, h, data = gw.post("/v1/chat/completions", {"model": model, "max_tokens": 50, "messages": [
+        {"role": "user", "content": "hi"}], "mock": {"prompt_tokens": 100, "completion_tokens": 50}})
+    return st, data
+
+
+def storm(gws, clients, per_client, model="demo"):
+    """clients threads spread over gws, each sending per_client requests: the statuses and bodies."""
+    out = []
+    lock = threading.Lock()
+
+    def run(g):
+        for _ in range(per_client):
+            r = ask(g, model)
+            with lock:
+                out.append(r)
+    threads = [threading.Thread(target=run, args=(gws[i % len(gws)],)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    return out
+
+
+def spent(gws):
+    return sum((Decimal(r["cost_usd"]) for g in gws for r in g.records(100000)), Decimal(0))
+
+
+def fleet(mock, url, failure="closed"):
+    return [Gateway(mock, EXTRA, tollgate_extra=shared(url, failure)) for _ in range(3)]
+
+
+def stop_all(gws):
+    for g in gws:
+        g.stop()
+        g.cleanup()
+
+
+def test_control(mock):
+    gws = fleet(mock, None)
+    try:
+        storm(gws, 24, 12)
+        total = spent(gws)
+        ok(total > BUDGET, "control: three gateways with their own counters spend past a $%s budget "
+           "together ($%s)" % (BUDGET, total))
+    finally:
+        stop_all(gws)
+
+
+def test_shared(mock, redis):
+    gws = fleet(mock, redis.url)
+    try:
+        ok(wait_until(lambda: ask(gws[0])[0] == 200, 10, 0.2), "a gateway admits through Redis")
+        res = storm(gws, 48, 8)
+        total = spent(gws)
+        codes = sorted(set(st for st, _ in res))
+        refused = [d for st, d in res if st == 429]
+        ok(total <= BUDGET, "48 clients over three gateways: the fleet spent $%s of $%s, never past it"
+           % (total, BUDGET))
+        ok(total >= BUDGET - 3 * COST * 8, "  and nearly all of it (the budget is not left unused)", total)
+        ok(codes == [200, 429] and refused and all(b"gateway budget exceeded" in d for d in refused),
+           "  the rest refused with a 429 naming the gateway's (global) budget", codes)
+        served = sum(1 for st, _ in res if st == 200) + 1
+        keys = redis.cli("KEYS", "tollgate:c:[*]|1d:*").split()
+        ok(len(keys) == 1 and wait_until(lambda: Decimal(redis.cli("HGET", keys[0], "s")) == total * 10 ** 12, 5)
+           and redis.cli("HGET", keys[0], "r") == "0",
+           "Redis's counter holds exactly what the three ledgers spent (%d requests), nothing left reserved"
+           % served, (keys, keys and redis.cli("HGETALL", keys[0]), total))
+
+        redis.cli("FLUSHALL")	# the budget spent: the rpm alone now
+        # rpm counts calendar minutes: started early in one, so that the storm stays in it
+        wait_until(lambda: time.gmtime().tm_sec < 30, 40, 0.5)
+        res = storm(gws, 12, 5, "limited")
+        got = sum(1 for st, _ in res if st == 200)
+        ok(got <= 30 and any(st == 429 and b"rpm" in d for st, d in res),
+           "a deployment's rpm of 30 holds fleet-wide: %d of 60 served in the minute" % got)
+    finally:
+        stop_all(gws)
+
+
+def test_failure(mock, redis):
+    redis.cli("FLUSHALL")
+    closed = Gateway(mock, EXTRA, tollgate_extra=shared(redis.url, "closed"))
+    opened = Gateway(mock, EXTRA, tollgate_extra=shared(redis.url, "open"))
+    try:
+        ok(wait_until(lambda: ask(closed)[0] == 200 and ask(opened)[0] == 200, 10, 0.2), "both admit")
+        redis.stop()
+        st, data = ask(closed)
+        ok(st == 503 and b"Redis" in data, "Redis stopped, on_failure closed: 503 saying why", (st, data[:300]))
+        st, data = ask(opened)
+        ok(st == 200, "  on_failure open: admitted on the host's own counters", (st, data[:200]))
+        redis.start()
+        ok(wait_until(lambda: ask(closed)[0] == 200, 15, 0.3), "Redis back: served again")
+        # a sleeping Redis: the worker's other requests go on
+        sleeper = subprocess.Popen(["redis-cli", "-p", str(redis.port), "DEBUG", "SLEEP", "3"],
+                                   stdout=subprocess.DEVNULL)
+        try:
+            st, _, _ = closed.request("GET", "/health")
+            st2, _, _ = closed.request("GET", "/v1/models")
+            ok(st == 200 and st2 == 200 and sleeper.poll() is None,
+               "Redis asleep (DEBUG SLEEP 3): /health and /v1/models answered meanwhile")
+        finally:
+            sleeper.wait(30)
+    finally:
+        closed.stop()
+        closed.cleanup()
+        opened.stop()
+        opened.cleanup()
+
+
+def test_bad_url(mock):
+    g = Gateway(mock)
+    try:
+        with open(g.config) as f:
+            text = f.read()
+        bad = g.config + ".bad"
+        with open(bad, "w") as f:
+            f.write(text.replace("tollgate:\n", "tollgate:\n  redis:\n    url: \"redis://:pw@\"\n", 1))
+        out = subprocess.run([os.path.join(BUILD, "tollgated"), "-t", "-c", bad], capture_output=True,
+                             text=True, timeout=30)
+        ok(out.returncode != 0 and "%s:" % bad in out.stderr and "redis.url" in out.stderr and
+           ":pw@" not in out.stderr, "a Redis URL that does not parse: a file:line error at -t, "
+           "the password not repeated", out.stderr[-300:])
+    finally:
+        g.stop()
+        g.cleanup()
+
+
+def main():
+    mock = Mock()
+    redis = Redis()
+    try:
+        test_control(mock)
+        test_shared(mock, redis)
+        test_failure(mock, redis)
+        test_bad_url(mock)
+    finally:
+        redis.stop()
+        mock.stop()
+    done()
+
+
+main()
