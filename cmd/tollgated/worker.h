@@ -121,6 +121,7 @@ struct exchange {
 	struct budget_hold		 hold;		/* what admission reserved */
 	struct remote_hold		*remote;	/* or reserved in Redis (worker_redis.c) */
 	int				 admitting;	/* waiting for Redis's answer */
+	int				 local_hold;	/* hold is in this host's counters */
 	uint8_t				 hold_kind[BUDGET_HOLD_MAX];	/* enum limit_kind */
 	int				 held;		/* not settled yet */
 	int				 settled;
@@ -256,6 +257,11 @@ int redis_reserve(struct exchange *ex, const struct budget_limit *limits,
     const struct limitset_entry *what, const int64_t *amount, size_t ncommon, const size_t *sizes,
     size_t ngroups);
 void redis_settle(struct exchange *ex, const int64_t *actual);
+/*
+ * Admitted on this host's counters while Redis was away: limits[0..n) are
+ * to be settled in Redis too (nothing reserved there), when it is back.
+ */
+void redis_remember(struct exchange *ex, const struct budget_limit *limits, size_t n);
 /* After Redis's yes: ex holds the common counters and those of group (ex->hold_kind set). */
 void redis_chosen(struct exchange *ex, size_t group);
 /* Candidate index of ex's reservation (for a refusal's message), or NULL. */

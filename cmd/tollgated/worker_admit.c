@@ -320,6 +320,10 @@ reserve(struct exchange *ex, struct budget_limit *limits, struct limitset_entry 
 	for (i = 0; i < ex->hold.n; i++)
 		ex->hold_kind[i] = (uint8_t)what[i].kind;
 	ex->held = 1;
+	ex->local_hold = 1;
+	/* admitted here while Redis is away (on_failure: open): its spend reaches Redis later */
+	if (heritage.config->tollgate.redis_url != NULL)
+		redis_remember(ex, limits, ex->hold.n);
 	return 0;
 }
 
@@ -400,8 +404,9 @@ admit_settle(struct exchange *ex, int spent)
 	}
 	if (ex->remote != NULL)
 		redis_settle(ex, actual);
-	else
+	if (ex->local_hold && store != NULL)
 		store->ops->settle(store, &ex->hold, actual, clock_now_ns());
+	ex->local_hold = 0;
 	free(ex->remote);
 	ex->remote = NULL;
 	ex->held = 0;

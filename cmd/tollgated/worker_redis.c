@@ -361,6 +361,21 @@ redis_chosen(struct exchange *ex, size_t group)
 	}
 }
 
+void
+redis_remember(struct exchange *ex, const struct budget_limit *limits, size_t n)
+{
+	struct remote_hold *h;
+	size_t i;
+
+	if ((h = ex->remote) == NULL && (h = ex->remote = calloc(1, sizeof(*h))) == NULL)
+		return;	/* out of memory: Redis will not know of this one's spend */
+	memset(h, 0, sizeof(*h));
+	h->reserved_ns = clock_now_ns();
+	for (i = 0; i < n && i < BUDGET_HOLD_MAX; i++)
+		h->limits[i] = limits[i];	/* amount 0: nothing was reserved in Redis */
+	h->n = i;
+}
+
 const struct limitset_entry *
 redis_what(const struct exchange *ex, size_t index)
 {

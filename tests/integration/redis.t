@@ -135,6 +135,11 @@ def test_failure(mock, redis):
         ok(st == 200, "  on_failure open: admitted on the host's own counters", (st, data[:200]))
         redis.start()
         ok(wait_until(lambda: ask(closed)[0] == 200, 15, 0.3), "Redis back: served again")
+        ok(wait_until(lambda: "settlements made meanwhile sent" in opened.logtext(), 15, 0.3),
+           "  the open host's spend while Redis was away is sent to it", opened.logtext()[-500:])
+        keys = redis.cli("KEYS", "tollgate:c:[*]|1d:*").split()
+        ok(keys and Decimal(redis.cli("HGET", keys[0], "s") or 0) >= COST * 2 * 10 ** 12,
+           "  and counted there with the requests since", keys and redis.cli("HGETALL", keys[0]))
         # a sleeping Redis: the worker's other requests go on
         sleeper = subprocess.Popen(["redis-cli", "-p", str(redis.port), "DEBUG", "SLEEP", "3"],
                                    stdout=subprocess.DEVNULL)
