@@ -64,7 +64,13 @@ static struct {
 	char			 down[256];	/* why it is not ready, said once */
 	struct unsent		*unsent;
 	size_t			 nunsent, capunsent;
+	char			 sha_reserve[48], sha_settle[48];	/* the scripts, loaded */
 } rl;
+
+/* on_setup()'s marks: an answer that only has to be no error, or one of the scripts' SHAs */
+#define SETUP_STEP	((void *)0)
+#define SETUP_RESERVE	((void *)1)
+#define SETUP_SETTLE	((void *)2)	/* the last: the connection is ready */
 
 static void connect_now(void);
 
@@ -116,23 +122,32 @@ send_unsent(void)
 	rl.nunsent = 0;
 }
 
-/* The answer to AUTH or SELECT, the last of them making the connection ready. */
+/*
+ * The answers to AUTH, SELECT and SCRIPT LOAD, in order: the scripts are
+ * loaded once a connection, then each request names its script by SHA
+ * (EVALSHA), not by its text.
+ */
 static void
-on_setup(redisAsyncContext *ac, void *r, void *last)
+on_setup(redisAsyncContext *ac, void *r, void *mark)
 {
 	redisReply *reply = r;
 
 	if (reply == NULL)
 		return;	/* the connection went: on_disconnect says so */
-	if (reply->type == REDIS_REPLY_ERROR) {
+	if (reply->type == REDIS_REPLY_ERROR || (mark != SETUP_STEP &&
+	    (reply->type != REDIS_REPLY_STRING || reply->len >= (int)sizeof(rl.sha_reserve)))) {
 		char why[256];
 
-		snprintf(why, sizeof(why), "%s", reply->str);
+		snprintf(why, sizeof(why), "%s", reply->type == REDIS_REPLY_ERROR ? reply->str :
+		    "SCRIPT LOAD did not answer a SHA");
 		redisAsyncDisconnect(ac);
 		gone(why);
 		return;
 	}
-	if (last != NULL) {
+	if (mark == SETUP_RESERVE)
+		snprintf(rl.sha_reserve, sizeof(rl.sha_reserve), "%s", reply->str);
+	if (mark == SETUP_SETTLE) {
+		snprintf(rl.sha_settle, sizeof(rl.sha_settle), "%s", reply->str);
 		rl.ready = 1;
 		rl.backoff_ms = BACKOFF_MIN_MS;
 		if (rl.down[0])
@@ -154,14 +169,14 @@ on_connect(const redisAsyncContext *ac, int status)
 		return;
 	}
 	if (auth && rl.addr.user[0])
-		redisAsyncCommand(c, on_setup, sel ? NULL : (void *)1, "AUTH %s %s", rl.addr.user,
+		redisAsyncCommand(c, on_setup, SETUP_STEP, "AUTH %s %s", rl.addr.user,
 		    rl.addr.password);
 	else if (auth)
-		redisAsyncCommand(c, on_setup, sel ? NULL : (void *)1, "AUTH %s", rl.addr.password);
+		redisAsyncCommand(c, on_setup, SETUP_STEP, "AUTH %s", rl.addr.password);
 	if (sel)
-		redisAsyncCommand(c, on_setup, (void *)1, "SELECT %d", rl.addr.db);
-	if (!auth && !sel)
-		redisAsyncCommand(c, on_setup, (void *)1, "PING");
+		redisAsyncCommand(c, on_setup, SETUP_STEP, "SELECT %d", rl.addr.db);
+	redisAsyncCommand(c, on_setup, SETUP_RESERVE, "SCRIPT LOAD %s", redis_reserve_script);
+	redisAsyncCommand(c, on_setup, SETUP_SETTLE, "SCRIPT LOAD %s", redis_settle_script);
 }
 
 static void
@@ -237,6 +252,13 @@ on_reserved(redisAsyncContext *ac, void *r, void *arg)
 	(void)ac;
 	if (ex == NULL || ex->magic != EXCHANGE_MAGIC)
 		return;
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) ==
+	    0 && rl.ac != NULL) {
+		/* its scripts were flushed (SCRIPT FLUSH): loaded again for the requests after it */
+		redisAsyncCommand(rl.ac, on_setup, SETUP_RESERVE, "SCRIPT LOAD %s",
+		    redis_reserve_script);
+		redisAsyncCommand(rl.ac, on_setup, SETUP_STEP, "SCRIPT LOAD %s", redis_settle_script);
+	}
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
 	    reply->element[0]->type != REDIS_REPLY_INTEGER) {
 		snprintf(ex->fail_why, sizeof(ex->fail_why), "budgets are shared through Redis, "
@@ -311,8 +333,8 @@ redis_reserve(struct exchange *ex, const struct budget_limit *limits,
 		h->cand_what[i].name = h->cand_name[i];
 	}
 	a.argc = a.ntext = 0;
-	arg(&a, "EVAL");
-	arg(&a, redis_reserve_script);
+	arg(&a, "EVALSHA");
+	arg(&a, rl.sha_reserve);
 	argf(&a, (long long)n);
 	for (i = 0; i < n; i++) {
 		redis_counter_key(&limits[i], now, a.text[a.ntext], sizeof(a.text[0]), &expire);
@@ -433,8 +455,9 @@ redis_settle(struct exchange *ex, const int64_t *actual)
 	if (h == NULL || h->n == 0)
 		return;
 	a.argc = a.ntext = 0;
-	arg(&a, "EVAL");
-	arg(&a, redis_settle_script);
+	/* one kept for a later connection is sent whole: that Redis may not have the script */
+	arg(&a, rl.ready ? "EVALSHA" : "EVAL");
+	arg(&a, rl.ready ? rl.sha_settle : redis_settle_script);
 	argf(&a, (long long)(2 * h->n));
 	for (i = 0; i < h->n; i++) {
 		redis_counter_key(&h->limits[i], h->reserved_ns, a.text[a.ntext], sizeof(a.text[0]),
