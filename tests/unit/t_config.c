@@ -239,7 +239,8 @@ test_litellm(void)
 
 	/* warnings: each distinct key once, with its file:line */
 	warned(c, pre, "80: unknown top-level key 'environment', ignored");
-	warned(c, pre, "66: general_settings.database_url is not implemented by tollgate, ignored");
+	warned(c, pre, "66: general_settings.database_url: environment variable "
+	    "TG_TEST_UNSET_DATABASE_URL is not set; records are not shipped to PostgreSQL");
 	warned(c, pre, "67: general_settings.alerting is not implemented by tollgate, ignored");
 	ok(c->drop_params == 1, "litellm_settings.drop_params: True is read");
 	warned(c, pre, "71: litellm_settings.set_verbose is not implemented by tollgate, ignored");
@@ -413,6 +414,20 @@ struct bad {
 };
 
 static const struct bad bad_configs[] = {
+	{ "dsn.yaml", "tollgate:\n  postgres:\n    dsn: \"host=x nonsense\"\n",
+	  "dsn.yaml:3: tollgate.postgres.dsn: not a PostgreSQL connection string (missing \"=\" after "
+	  "\"nonsense\" in connection info string)" },
+	{ "database-url.yaml", "general_settings:\n  database_url: \"dbname\"\nmodel_list: []\n",
+	  "database-url.yaml:2: general_settings.database_url: not a PostgreSQL connection string "
+	  "(missing \"=\" after \"dbname\" in connection info string)" },
+	{ "redis.yaml", "tollgate:\n  redis: {url: \"redis://:secret@\"}\n",
+	  "redis.yaml:2: tollgate.redis.url: not a redis://[[user]:password@]host[:port][/db] URL" },
+	{ "rediss.yaml", "tollgate:\n  redis:\n    url: rediss://h:6380\n",
+	  "rediss.yaml:3: tollgate.redis.url: 'rediss://h:6380...': rediss:// (TLS) is not supported "
+	  "by this build (Debian 12's hiredis 0.14 has no TLS); use redis:// through a tunnel" },
+	{ "redis-failure.yaml", "tollgate:\n  redis: {url: \"redis://h\", on_failure: maybe}\n",
+	  "redis-failure.yaml:2: tollgate.redis_on_failure: expected closed (refuse, 503) or open "
+	  "(each host counts alone), got 'maybe'" },
 	{ "port.yaml", "tollgate:\n  port: abc\n",
 	  "port.yaml:2: tollgate.port: expected an integer 0-65535 (0: any free port), got 'abc'" },
 	{ "port-range.yaml", "model_list: []\ntollgate:\n  port: 70000\n",
@@ -649,6 +664,39 @@ load_text(const char *name, const char *text, char *pre, size_t presize)
 	return c;
 }
 
+/* The fleet's settings: LiteLLM's names for Redis and PostgreSQL become tollgate's. */
+static void
+test_fleet(void)
+{
+	struct config *c;
+	char pre[256];
+
+	c = load_text("fleet.yaml", "general_settings:\n"
+	    "  database_url: postgresql://u:p@db.example:5433/litellm\n"
+	    "router_settings:\n  redis_host: cache.example\n  redis_port: 6380\n"
+	    "  redis_password: s3cret\nmodel_list: []\n", pre, sizeof(pre));
+	if (c != NULL) {
+		is_str(c->tollgate.postgres_dsn, "postgresql://u:p@db.example:5433/litellm",
+		    "general_settings.database_url: the fleet ledger's");
+		is_str(c->tollgate.redis_url, "redis://:s3cret@cache.example:6380",
+		    "router_settings' redis_host, redis_port and redis_password: the fleet's Redis");
+		ok(c->tollgate.redis_fail_open == 0, "  on_failure closed by default");
+		config_free(c);
+	}
+	c = load_text("fleet2.yaml", "general_settings:\n  database_url: postgresql://a/b\n"
+	    "router_settings:\n  redis_host: ignored.example\ntollgate:\n  host_id: h-1\n"
+	    "  postgres: {dsn: \"host=db dbname=t\"}\n"
+	    "  redis: {url: \"redis://r:1/2\", on_failure: open}\nmodel_list: []\n", pre,
+	    sizeof(pre));
+	if (c != NULL) {
+		ok(strcmp(c->tollgate.postgres_dsn, "host=db dbname=t") == 0 &&
+		    strcmp(c->tollgate.redis_url, "redis://r:1/2") == 0 && c->tollgate.redis_fail_open &&
+		    strcmp(c->tollgate.host_id, "h-1") == 0,
+		    "tollgate's own postgres, redis and host_id win over LiteLLM's");
+		config_free(c);
+	}
+}
+
 static void
 test_environment(void)
 {
@@ -760,7 +808,8 @@ test_environment(void)
 		warned(c, pre, "25: litellm_settings.drop_params: expected true or false, got a list; "
 		    "ignored");
 		ok(c->drop_params == 0, "a drop_params that is not a boolean leaves the default");
-		warned(c, pre, "5: router_settings.redis_password is not implemented by tollgate, ignored");
+		warned(c, pre, "5: router_settings.redis_password: environment variable "
+		    "TG_TEST_UNSET_REDIS is not set");
 		warned(c, pre, "8: unknown key 'tollgate.colour', ignored");
 		warned(c, pre, "9: unknown top-level key 'health_check', ignored");
 		warned(c, pre, "13: model_list.extra is not implemented by tollgate, ignored");
@@ -1083,6 +1132,7 @@ main(void)
 	test_prices();
 	test_errors();
 	test_environment();
+	test_fleet();
 	test_groups();
 	test_listeners();
 	test_includes();
