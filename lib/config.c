@@ -881,31 +881,41 @@ tg_address(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t 
 
 /*
  * A PostgreSQL connection string, checked with libpq's own parser so that
- * one it would refuse is this file's error at load, not the shipper's later.
+ * one it would refuse is this file's error at load, not the shipper's later:
+ * 0, or -1 with the error naming what (its text may hold a password: only
+ * libpq's reason is given).
  */
+static int
+dsn_check(struct loader *l, struct doc *d, yaml_node_t *n, const char *what, const char *dsn)
+{
+	PQconninfoOption *o;
+	char *why = NULL;
+	size_t k;
+
+	if ((o = PQconninfoParse(dsn, &why)) != NULL) {
+		PQconninfoFree(o);
+		return 0;
+	}
+	for (k = why ? strlen(why) : 0; k > 0 && why[k - 1] == '\n'; )
+		why[--k] = '\0';
+	fail(l, d, n, "%s: not a PostgreSQL connection string (%s)", what, why ? why : "out of memory");
+	PQfreemem(why);
+	return -1;
+}
+
+/* tollgate.postgres.dsn (dsn_check()). */
 static int
 tg_dsn(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
 {
 	struct config_at *at = (struct config_at *)tg_field(l, e->noff);
-	PQconninfoOption *o;
-	char *why = NULL;
 	struct sval v;
 
 	if (tg_text(l, e, d, n, &v) < 0)
 		return -1;
 	if (v.null)
 		return 0;
-	if ((o = PQconninfoParse(v.s, &why)) == NULL) {
-		size_t k = why ? strlen(why) : 0;
-
-		while (k > 0 && why[k - 1] == '\n')
-			why[--k] = '\0';
-		fail(l, d, n, "tollgate.postgres.dsn: not a PostgreSQL connection string (%s)",
-		    why ? why : "out of memory");
-		PQfreemem(why);
+	if (dsn_check(l, d, n, "tollgate.postgres.dsn", v.s) < 0)
 		return -1;
-	}
-	PQconninfoFree(o);
 	at->file = d->file;
 	at->line = line_of(n);
 	return set_text(l, tg_field(l, e->off), &v);
@@ -1579,8 +1589,6 @@ load_ignored(struct loader *l, const struct top *t)
 static int
 database_url(struct loader *l, struct doc *d, yaml_node_t *n)
 {
-	PQconninfoOption *o;
-	char *why = NULL;
 	struct sval v;
 
 	switch (scalar(n, &v)) {
@@ -1593,17 +1601,8 @@ database_url(struct loader *l, struct doc *d, yaml_node_t *n)
 	}
 	if (v.null)
 		return 0;
-	if ((o = PQconninfoParse(v.s, &why)) == NULL) {
-		size_t k = why ? strlen(why) : 0;
-
-		while (k > 0 && why[k - 1] == '\n')
-			why[--k] = '\0';
-		fail(l, d, n, "general_settings.database_url: not a PostgreSQL connection string (%s)",
-		    why ? why : "out of memory");
-		PQfreemem(why);
+	if (dsn_check(l, d, n, "general_settings.database_url", v.s) < 0)
 		return -1;
-	}
-	PQconninfoFree(o);
 	l->c->database_at.file = d->file;
 	l->c->database_at.line = line_of(n);
 	return set_text(l, &l->c->database_url, &v);

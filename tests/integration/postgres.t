@@ -19,7 +19,7 @@ import time
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, Gateway, Mock, Postgres, done, eq, ok, skip, wait_until  # noqa: E402
+from tg import check_config, Gateway, Mock, Postgres, done, eq, ok, skip, wait_until  # noqa: E402
 
 if Postgres.skip_reason():
     skip(Postgres.skip_reason())
@@ -159,13 +159,7 @@ def test_fleet(mock, pg):
 def test_bad_input(mock, pg):
     g = Gateway(mock)
     try:
-        with open(g.config) as f:
-            text = f.read()
-        bad = g.config + ".bad"
-        with open(bad, "w") as f:
-            f.write(text.replace("tollgate:\n", "tollgate:\n  postgres:\n    dsn: \"host=x nonsense\"\n", 1))
-        out = subprocess.run([os.path.join(BUILD, "tollgated"), "-t", "-c", bad], capture_output=True,
-                             text=True, timeout=30)
+        bad, out = check_config(g, "  postgres:\n    dsn: \"host=x nonsense\"\n")
         ok(out.returncode != 0 and "%s:" % bad in out.stderr and "postgres.dsn" in out.stderr,
            "a DSN that does not parse: a file:line error at -t", out.stderr[-400:])
     finally:

@@ -18,7 +18,7 @@ import time
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, Gateway, Mock, Redis, done, eq, ok, skip, wait_until  # noqa: E402
+from tg import check_config, Gateway, Mock, Redis, done, eq, ok, skip, wait_until  # noqa: E402
 
 if Redis.skip_reason():
     skip(Redis.skip_reason())
@@ -160,13 +160,7 @@ def test_failure(mock, redis):
 def test_bad_url(mock):
     g = Gateway(mock)
     try:
-        with open(g.config) as f:
-            text = f.read()
-        bad = g.config + ".bad"
-        with open(bad, "w") as f:
-            f.write(text.replace("tollgate:\n", "tollgate:\n  redis:\n    url: \"redis://:pw@\"\n", 1))
-        out = subprocess.run([os.path.join(BUILD, "tollgated"), "-t", "-c", bad], capture_output=True,
-                             text=True, timeout=30)
+        bad, out = check_config(g, "  redis:\n    url: \"redis://:pw@\"\n")
         ok(out.returncode != 0 and "%s:" % bad in out.stderr and "redis.url" in out.stderr and
            ":pw@" not in out.stderr, "a Redis URL that does not parse: a file:line error at -t, "
            "the password not repeated", out.stderr[-300:])

@@ -633,3 +633,15 @@ class Redis:
                                                       if self.password else []) + list(args)
         out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         return out.stdout.strip()
+
+
+def check_config(gw, tollgate_lines):
+    """tollgated -t on gw's config with tollgate_lines added to its tollgate: section (a copy
+    beside it): (the copy's path, the finished process)."""
+    with open(gw.config) as f:
+        text = f.read()
+    bad = gw.config + ".bad"
+    with open(bad, "w") as f:
+        f.write(text.replace("tollgate:\n", "tollgate:\n" + tollgate_lines, 1))
+    return bad, subprocess.run([os.path.join(BUILD, "tollgated"), "-t", "-c", bad], capture_output=True,
+                               text=True, timeout=30)
