@@ -12,7 +12,6 @@ postgresql."""
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
