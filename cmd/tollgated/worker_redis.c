@@ -454,6 +454,13 @@ redis_settle(struct exchange *ex, const int64_t *actual)
 
 	if (h == NULL || h->n == 0)
 		return;
+	/*
+	 * This host's own counters count what it spent through Redis too, so
+	 * that with on_failure: open each host enforces a budget on all of its
+	 * own spend in the window (a local hold settles there already).
+	 */
+	for (i = 0; !ex->local_hold && heritage.budgets != NULL && i < h->n; i++)
+		heritage.budgets->ops->add(heritage.budgets, &h->limits[i], actual[i], now, now);
 	a.argc = a.ntext = 0;
 	/* one kept for a later connection is sent whole: that Redis may not have the script */
 	arg(&a, rl.ready ? "EVALSHA" : "EVAL");

@@ -157,6 +157,35 @@ def test_failure(mock, redis):
         opened.cleanup()
 
 
+def test_bounds(mock, redis):
+    """The overspend each mode allows, under load: the budget spent through Redis, then Redis gone."""
+    redis.cli("FLUSHALL")
+    closed = Gateway(mock, EXTRA, tollgate_extra=shared(redis.url, "closed"))
+    opened = Gateway(mock, EXTRA, tollgate_extra=shared(redis.url, "open"))
+    try:
+        wait_until(lambda: ask(closed)[0] == 200, 10, 0.2)
+        storm([closed, opened], 16, 8)
+        before = spent([closed, opened])
+        ok(before <= BUDGET, "two hosts spend the budget through Redis, not past it ($%s)" % before)
+        closed_before = spent([closed])
+        redis.stop()
+        res = storm([closed], 8, 5)
+        eq(sorted(set(st for st, _ in res)), [503], "Redis gone under load, on_failure closed: every "
+           "request with a budget refused")
+        eq(spent([closed]), closed_before, "  the closed host spends nothing more")
+        res = storm([opened], 8, 8)
+        mine, after = spent([opened]), spent([closed, opened])
+        ok(any(st == 200 for st, _ in res) and mine <= BUDGET and after <= 2 * BUDGET,
+           "on_failure open: the open host spends at most the budget on its own ($%s), the fleet of "
+           "2 at most (2 - 1) budgets past it ($%s of $%s)" % (mine, after, BUDGET))
+    finally:
+        redis.start()
+        closed.stop()
+        closed.cleanup()
+        opened.stop()
+        opened.cleanup()
+
+
 def test_bad_url(mock):
     g = Gateway(mock)
     try:
@@ -176,6 +205,7 @@ def main():
         test_control(mock)
         test_shared(mock, redis)
         test_failure(mock, redis)
+        test_bounds(mock, redis)
         test_bad_url(mock)
     finally:
         redis.stop()
