@@ -39,20 +39,23 @@ void redis_counter_key(const struct budget_limit *l, int64_t now_ns, char *out, 
     int64_t *expire_ms);
 
 /*
- * RESERVE: KEYS the counters, common ones first, then each deployment's in
- * the order to try them; ARGV: the number of common counters, the number of
- * deployment groups, each group's size, then per key its amount, its limit
- * ("-1": none) and its expiry (ms, "0": none).  Reserves the common
- * counters and the first group with room, all or none.  Returns
- * {0, group, spent+reserved of the first key after it}, {1, key, used}
- * (a common limit would be passed), or {2, 0, 0} (every group would).
+ * RESERVE, the requests of one loop turn in one call.  ARGV[1]: how many;
+ * then per request: its number of keys, of common counters, of deployment
+ * groups, each group's size, then per key its amount, its limit ("-1":
+ * none) and its expiry (ms, "0": none); KEYS: each request's counters in
+ * turn, common ones first, then each deployment's in the order to try
+ * them.  Per request, reserves the common counters and the first group
+ * with room, all or none, and answers {0, group, spent+reserved of its
+ * first key after it}, {1, key, used} (a common limit would be passed), or
+ * {2, 0, 0} (every group would): an array of those, in order.
  */
 extern const char redis_reserve_script[];
 /*
- * SETTLE: KEYS n reservation keys then n spend keys (the window now);
- * ARGV per i: the amount reserved, negated ("-123", or "0"), the amount
- * spent, the spend key's expiry.  Releases each reservation and adds what
- * was spent.
+ * SETTLE, several settlements in one call.  ARGV[1]: how many; then per
+ * settlement its n, then per counter the amount reserved, negated ("-123",
+ * or "0"), the amount spent, and the spend key's expiry; KEYS: per
+ * settlement its n reservation keys, then its n spend keys (the window
+ * now).  Releases each reservation and adds what was spent.
  */
 extern const char redis_settle_script[];
 

@@ -257,6 +257,8 @@ int redis_reserve(struct exchange *ex, const struct budget_limit *limits,
     const struct limitset_entry *what, const int64_t *amount, size_t ncommon, const size_t *sizes,
     size_t ngroups);
 void redis_settle(struct exchange *ex, const int64_t *actual);
+/* ex's hold, settled or never made: kept for another request, or freed. */
+void redis_hold_release(struct exchange *ex);
 /*
  * Admitted on this host's counters while Redis was away: limits[0..n) are
  * to be settled in Redis too (nothing reserved there), when it is back.

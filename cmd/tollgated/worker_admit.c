@@ -384,8 +384,7 @@ admit_settle(struct exchange *ex, int spent)
 	size_t i;
 
 	if (!ex->held || (store == NULL && ex->remote == NULL)) {
-		free(ex->remote);
-		ex->remote = NULL;
+		redis_hold_release(ex);
 		return;
 	}
 	for (i = 0; i < RECORD_TOKEN_COUNT; i++)
@@ -407,8 +406,7 @@ admit_settle(struct exchange *ex, int spent)
 	if (ex->local_hold && store != NULL)
 		store->ops->settle(store, &ex->hold, actual, clock_now_ns());
 	ex->local_hold = 0;
-	free(ex->remote);
-	ex->remote = NULL;
+	redis_hold_release(ex);
 	ex->held = 0;
 	ex->settled = 1;
 }

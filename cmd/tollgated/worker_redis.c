@@ -42,10 +42,52 @@ struct remote_hold {
 	int64_t			cand_amount[CANDIDATES];
 	struct limitset_entry	cand_what[CANDIDATES];
 	char			cand_name[CANDIDATES][64];	/* what[].name, copied */
+	char			ckey[CANDIDATES][REDIS_KEY_MAX];	/* their keys, made once */
+	int64_t			cexpire[CANDIDATES];
 	int64_t			reserved_ns;		/* the reservation's windows */
 	size_t			n;			/* held: */
 	struct budget_limit	limits[BUDGET_HOLD_MAX];
 	int64_t			amount[BUDGET_HOLD_MAX];
+	size_t			cand_of[BUDGET_HOLD_MAX];	/* each one's candidate */
+	int			remembered;		/* limits[] only: no candidates */
+};
+
+/* Holds are large (their candidates' keys): a few are kept for the next requests. */
+#define HOLDS_KEPT	64
+static struct remote_hold *holds_kept[HOLDS_KEPT];
+static size_t nholds_kept;
+
+static struct remote_hold *
+hold_take(void)
+{
+	return nholds_kept > 0 ? holds_kept[--nholds_kept] : malloc(sizeof(struct remote_hold));
+}
+
+void
+redis_hold_release(struct exchange *ex)
+{
+	if (ex->remote != NULL && nholds_kept < HOLDS_KEPT)
+		holds_kept[nholds_kept++] = ex->remote;
+	else
+		free(ex->remote);
+	ex->remote = NULL;
+}
+
+/* A settlement of this loop turn, copied from the request (which goes before it is sent). */
+struct settlement {
+	size_t			n;
+	char			rkey[BUDGET_HOLD_MAX][REDIS_KEY_MAX];	/* where it reserved */
+	char			skey[BUDGET_HOLD_MAX][REDIS_KEY_MAX];	/* where it spent (now) */
+	int64_t			sexpire[BUDGET_HOLD_MAX];
+	int64_t			amount[BUDGET_HOLD_MAX], actual[BUDGET_HOLD_MAX];
+};
+
+/* A command being built: its arguments' text in one buffer, by offset (the buffer may move). */
+struct cmd {
+	struct buf	 text;
+	size_t		*off, *len;
+	const char	**argv;
+	size_t		 argc, cap;
 };
 
 /* A settlement waiting for the connection: its command's arguments. */
@@ -65,6 +107,12 @@ static struct {
 	struct unsent		*unsent;
 	size_t			 nunsent, capunsent;
 	char			 sha_reserve[48], sha_settle[48];	/* the scripts, loaded */
+	struct event		*flush;		/* the end of the loop turn: the batches go */
+	int			 flush_due;
+	struct exchange		**reserving;	/* this turn's reservations, in order */
+	size_t			 nreserving, capreserving;
+	struct settlement	*settling;	/* and settlements */
+	size_t			 nsettling, capsettling;
 } rl;
 
 /* on_setup()'s marks: an answer that only has to be no error, or one of the scripts' SHAs */
@@ -73,6 +121,8 @@ static struct {
 #define SETUP_SETTLE	((void *)2)	/* the last: the connection is ready */
 
 static void connect_now(void);
+static void on_flush(evutil_socket_t fd, short what, void *arg);
+static void flush_settlements(void);
 
 static void
 on_retry(evutil_socket_t fd, short what, void *arg)
@@ -212,7 +262,8 @@ redis_init(struct worker *w)
 	if (heritage.config->tollgate.redis_url == NULL)
 		return 0;
 	if (redis_url_parse(heritage.config->tollgate.redis_url, &rl.addr, err, sizeof(err)) < 0 ||
-	    (rl.retry = evtimer_new(w->base, on_retry, NULL)) == NULL)
+	    (rl.retry = evtimer_new(w->base, on_retry, NULL)) == NULL ||
+	    (rl.flush = event_new(w->base, -1, 0, on_flush, NULL)) == NULL)
 		return -1;
 	rl.backoff_ms = BACKOFF_MIN_MS;
 	snprintf(rl.down, sizeof(rl.down), "not connected yet");
@@ -224,6 +275,11 @@ void
 redis_release(struct worker *w)
 {
 	(void)w;
+	if (rl.flush != NULL) {
+		flush_settlements();	/* the last ones go with the disconnection */
+		event_free(rl.flush);
+		rl.flush = NULL;
+	}
 	if (rl.ac != NULL) {
 		redisAsyncContext *ac = rl.ac;
 
@@ -243,57 +299,82 @@ redis_reachable(void)
 
 /* ---- reservations ------------------------------------------------------------ */
 
-static void
-on_reserved(redisAsyncContext *ac, void *r, void *arg)
+static int
+cmd_add(struct cmd *c, const char *p, size_t n)
 {
-	struct exchange *ex = arg;
-	redisReply *reply = r;
+	if (c->argc == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		size_t *off = realloc(c->off, cap * sizeof(*off)), *len;
+		const char **argv;
 
-	(void)ac;
-	if (ex == NULL || ex->magic != EXCHANGE_MAGIC)
-		return;
-	if (reply != NULL && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) ==
-	    0 && rl.ac != NULL) {
-		/* its scripts were flushed (SCRIPT FLUSH): loaded again for the requests after it */
-		redisAsyncCommand(rl.ac, on_setup, SETUP_RESERVE, "SCRIPT LOAD %s",
-		    redis_reserve_script);
-		redisAsyncCommand(rl.ac, on_setup, SETUP_STEP, "SCRIPT LOAD %s", redis_settle_script);
+		if (off == NULL)
+			return -1;
+		c->off = off;
+		if ((len = realloc(c->len, cap * sizeof(*len))) == NULL)
+			return -1;
+		c->len = len;
+		if ((argv = realloc(c->argv, cap * sizeof(*argv))) == NULL)
+			return -1;
+		c->argv = argv;
+		c->cap = cap;
 	}
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
-	    reply->element[0]->type != REDIS_REPLY_INTEGER) {
-		snprintf(ex->fail_why, sizeof(ex->fail_why), "budgets are shared through Redis, "
-		    "which %s", reply == NULL ? "went away" : reply->type == REDIS_REPLY_ERROR ?
-		    reply->str : "answered what tollgate did not ask");
-		admit_answered(ex, -1, 0, "0", 0);
-		return;
-	}
-	admit_answered(ex, (int)reply->element[0]->integer,
-	    reply->element[1]->type == REDIS_REPLY_INTEGER ? (size_t)reply->element[1]->integer : 0,
-	    reply->element[2]->type == REDIS_REPLY_STRING ? reply->element[2]->str : "0",
-	    reply->element[1]->type == REDIS_REPLY_INTEGER ? (size_t)reply->element[1]->integer : 0);
+	c->off[c->argc] = c->text.len;
+	c->len[c->argc++] = n;
+	return buf_append(&c->text, p, n) | buf_append(&c->text, "", 1);
 }
 
-/* A command being built: its arguments, their text in the arena. */
-#define ARGS_MAX	(8 + CANDIDATES * 5 + GROUPS_MAX)
-struct args {
-	const char	*argv[ARGS_MAX];
-	size_t		 lens[ARGS_MAX];
-	char		 text[ARGS_MAX][REDIS_KEY_MAX];
-	int		 argc, ntext;
-};
-
-static void
-arg(struct args *a, const char *s)
+static int
+cmd_str(struct cmd *c, const char *s)
 {
-	a->argv[a->argc] = s;
-	a->lens[a->argc++] = strlen(s);
+	return cmd_add(c, s, strlen(s));
+}
+
+static int
+cmd_int(struct cmd *c, long long v)
+{
+	char s[24];
+
+	return cmd_add(c, s, (size_t)snprintf(s, sizeof(s), "%lld", v));
+}
+
+/* Puts n as argument i (the key count, known once the keys are in). */
+static int
+cmd_set_int(struct cmd *c, size_t i, size_t n)
+{
+	char s[24];
+	int len = snprintf(s, sizeof(s), "%zu", n);
+
+	c->off[i] = c->text.len;
+	c->len[i] = (size_t)len;
+	return buf_append(&c->text, s, (size_t)len + 1);
+}
+
+/* The arguments as hiredis takes them, once the text no longer moves. */
+static const char **
+cmd_argv(struct cmd *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->argc; i++)
+		c->argv[i] = c->text.data + c->off[i];
+	return c->argv;
 }
 
 static void
-argf(struct args *a, long long v)
+cmd_reset(struct cmd *c)
 {
-	snprintf(a->text[a->ntext], sizeof(a->text[0]), "%lld", v);
-	arg(a, a->text[a->ntext++]);
+	c->text.len = 0;
+	c->argc = 0;
+}
+
+/* The batches go at the end of this loop turn. */
+static void
+due(void)
+{
+	if (!rl.flush_due) {
+		rl.flush_due = 1;
+		event_active(rl.flush, EV_TIMEOUT, 0);
+	}
 }
 
 int
@@ -301,9 +382,7 @@ redis_reserve(struct exchange *ex, const struct budget_limit *limits,
     const struct limitset_entry *what, const int64_t *amount, size_t ncommon, const size_t *sizes,
     size_t ngroups)
 {
-	static struct args a;
 	struct remote_hold *h;
-	int64_t now = clock_now_ns(), expire;
 	size_t n = ncommon, i;
 
 	for (i = 0; i < ngroups && i < GROUPS_MAX && n + sizes[i] <= CANDIDATES; i++)
@@ -314,12 +393,14 @@ redis_reserve(struct exchange *ex, const struct budget_limit *limits,
 		    "Redis, which cannot be reached (%.200s)", rl.down);
 		return -1;
 	}
-	if ((h = ex->remote) == NULL && (h = ex->remote = calloc(1, sizeof(*h))) == NULL) {
+	if (((h = ex->remote) == NULL && (h = ex->remote = hold_take()) == NULL) ||
+	    ARRAY_GROW(rl.reserving, rl.nreserving, rl.capreserving) < 0) {
 		snprintf(ex->fail_why, sizeof(ex->fail_why), "out of memory");
 		return -1;
 	}
-	memset(h, 0, sizeof(*h));
-	h->reserved_ns = now;
+	h->n = 0;
+	h->remembered = 0;
+	h->reserved_ns = clock_now_ns();
 	h->ncand = n;
 	h->ncommon = ncommon;
 	h->ngroups = ngroups;
@@ -331,34 +412,117 @@ redis_reserve(struct exchange *ex, const struct budget_limit *limits,
 		snprintf(h->cand_name[i], sizeof(h->cand_name[i]), "%s", what[i].name ? what[i].name :
 		    "");
 		h->cand_what[i].name = h->cand_name[i];
+		redis_counter_key(&limits[i], h->reserved_ns, h->ckey[i], sizeof(h->ckey[i]),
+		    &h->cexpire[i]);
 	}
-	a.argc = a.ntext = 0;
-	arg(&a, "EVALSHA");
-	arg(&a, rl.sha_reserve);
-	argf(&a, (long long)n);
-	for (i = 0; i < n; i++) {
-		redis_counter_key(&limits[i], now, a.text[a.ntext], sizeof(a.text[0]), &expire);
-		arg(&a, a.text[a.ntext++]);
-	}
-	argf(&a, (long long)ncommon);
-	argf(&a, (long long)ngroups);
-	for (i = 0; i < ngroups; i++)
-		argf(&a, (long long)sizes[i]);
-	for (i = 0; i < n; i++) {
-		redis_counter_key(&limits[i], now, a.text[a.ntext], sizeof(a.text[0]), &expire);
-		argf(&a, (long long)amount[i]);
-		argf(&a, limits[i].max == BUDGET_NONE ? -1LL : (long long)limits[i].max);
-		argf(&a, (long long)expire);
-	}
+	/* sent with the others of this loop turn, in one call (flush_reservations()) */
+	rl.reserving[rl.nreserving++] = ex;
 	ex->admitting = 1;
-	if (redisAsyncCommandArgv(rl.ac, on_reserved, ex, a.argc, a.argv, a.lens) != REDIS_OK) {
-		ex->admitting = 0;
-		snprintf(ex->fail_why, sizeof(ex->fail_why), "budgets are shared through Redis, "
-		    "which cannot be reached (%s)", rl.ac && rl.ac->errstr[0] ? rl.ac->errstr :
-		    "not connected");
-		return -1;
-	}
+	due();
 	return 0;
+}
+
+/* The requests one reservation call answers for, in order. */
+struct asked {
+	size_t			 n;
+	struct exchange		*ex[];
+};
+
+static void
+on_reserved(redisAsyncContext *ac, void *r, void *arg)
+{
+	struct asked *q = arg;
+	redisReply *reply = r, *e;
+	size_t i;
+
+	(void)ac;
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) ==
+	    0 && rl.ac != NULL) {
+		/* its scripts were flushed (SCRIPT FLUSH): loaded again for the requests after these */
+		redisAsyncCommand(rl.ac, on_setup, SETUP_RESERVE, "SCRIPT LOAD %s",
+		    redis_reserve_script);
+		redisAsyncCommand(rl.ac, on_setup, SETUP_STEP, "SCRIPT LOAD %s", redis_settle_script);
+	}
+	for (i = 0; i < q->n; i++) {
+		struct exchange *ex = q->ex[i];
+
+		if (ex->magic != EXCHANGE_MAGIC)
+			continue;
+		e = reply != NULL && reply->type == REDIS_REPLY_ARRAY && i < reply->elements ?
+		    reply->element[i] : NULL;
+		if (e == NULL || e->type != REDIS_REPLY_ARRAY || e->elements != 3 ||
+		    e->element[0]->type != REDIS_REPLY_INTEGER) {
+			snprintf(ex->fail_why, sizeof(ex->fail_why), "budgets are shared through Redis, "
+			    "which %.200s", reply == NULL ? "went away" : reply->type ==
+			    REDIS_REPLY_ERROR ? reply->str : "answered what tollgate did not ask");
+			admit_answered(ex, -1, 0, "0", 0);
+			continue;
+		}
+		admit_answered(ex, (int)e->element[0]->integer,
+		    e->element[1]->type == REDIS_REPLY_INTEGER ? (size_t)e->element[1]->integer : 0,
+		    e->element[2]->type == REDIS_REPLY_STRING ? e->element[2]->str : "0",
+		    e->element[1]->type == REDIS_REPLY_INTEGER ? (size_t)e->element[1]->integer : 0);
+	}
+	free(q);
+}
+
+/* This turn's reservations: one EVALSHA for all of them. */
+static void
+flush_reservations(void)
+{
+	static struct cmd c;
+	struct asked *q;
+	size_t i, k, nkeys = 0, keys_at;
+	int rc = 0;
+
+	if (rl.nreserving == 0)
+		return;
+	q = malloc(sizeof(*q) + rl.nreserving * sizeof(q->ex[0]));
+	cmd_reset(&c);
+	rc |= q == NULL;
+	rc |= cmd_str(&c, "EVALSHA") | cmd_str(&c, rl.sha_reserve);
+	keys_at = c.argc;
+	rc |= cmd_int(&c, 0);	/* the number of keys, put in below */
+	for (i = 0; i < rl.nreserving; i++) {
+		struct remote_hold *h = rl.reserving[i]->remote;
+
+		for (k = 0; k < h->ncand; k++, nkeys++)
+			rc |= cmd_str(&c, h->ckey[k]);
+	}
+	rc |= cmd_int(&c, (long long)rl.nreserving);
+	for (i = 0; i < rl.nreserving; i++) {
+		struct remote_hold *h = rl.reserving[i]->remote;
+
+		rc |= cmd_int(&c, (long long)h->ncand) | cmd_int(&c, (long long)h->ncommon) |
+		    cmd_int(&c, (long long)h->ngroups);
+		for (k = 0; k < h->ngroups; k++)
+			rc |= cmd_int(&c, (long long)h->sizes[k]);
+		for (k = 0; k < h->ncand; k++) {
+			rc |= cmd_int(&c, (long long)h->cand_amount[k]);
+			rc |= cmd_int(&c, h->cand[k].max == BUDGET_NONE ? -1LL : (long long)h->cand[k].max);
+			rc |= cmd_int(&c, (long long)h->cexpire[k]);
+		}
+	}
+	if (rc == 0)
+		rc |= cmd_set_int(&c, keys_at, nkeys);
+	if (rc == 0) {
+		q->n = rl.nreserving;
+		memcpy(q->ex, rl.reserving, q->n * sizeof(q->ex[0]));
+		if (rl.ready && rl.ac != NULL && redisAsyncCommandArgv(rl.ac, on_reserved, q,
+		    (int)c.argc, cmd_argv(&c), c.len) == REDIS_OK) {
+			rl.nreserving = 0;
+			return;
+		}
+	}
+	free(q);
+	for (i = 0; i < rl.nreserving; i++) {
+		struct exchange *ex = rl.reserving[i];
+
+		snprintf(ex->fail_why, sizeof(ex->fail_why), "budgets and limits are shared through "
+		    "Redis, which cannot be reached (%.200s)", rc ? "out of memory" : rl.down);
+		admit_answered(ex, -1, 0, "0", 0);
+	}
+	rl.nreserving = 0;
 }
 
 void
@@ -370,6 +534,7 @@ redis_chosen(struct exchange *ex, size_t group)
 	h->n = 0;
 	for (i = 0; i < h->ncommon && h->n < BUDGET_HOLD_MAX; i++, h->n++) {
 		h->limits[h->n] = h->cand[i];
+		h->cand_of[h->n] = i;
 		h->amount[h->n] = h->cand_amount[i];
 		ex->hold_kind[h->n] = (uint8_t)h->cand_what[i].kind;
 	}
@@ -378,6 +543,7 @@ redis_chosen(struct exchange *ex, size_t group)
 	for (i = 0; group < h->ngroups && i < h->sizes[group] && h->n < BUDGET_HOLD_MAX;
 	    i++, h->n++) {
 		h->limits[h->n] = h->cand[from + i];
+		h->cand_of[h->n] = from + i;
 		h->amount[h->n] = h->cand_amount[from + i];
 		ex->hold_kind[h->n] = (uint8_t)h->cand_what[from + i].kind;
 	}
@@ -389,12 +555,15 @@ redis_remember(struct exchange *ex, const struct budget_limit *limits, size_t n)
 	struct remote_hold *h;
 	size_t i;
 
-	if ((h = ex->remote) == NULL && (h = ex->remote = calloc(1, sizeof(*h))) == NULL)
+	if ((h = ex->remote) == NULL && (h = ex->remote = hold_take()) == NULL)
 		return;	/* out of memory: Redis will not know of this one's spend */
-	memset(h, 0, sizeof(*h));
+	h->remembered = 1;
+	h->ncand = 0;
 	h->reserved_ns = clock_now_ns();
-	for (i = 0; i < n && i < BUDGET_HOLD_MAX; i++)
-		h->limits[i] = limits[i];	/* amount 0: nothing was reserved in Redis */
+	for (i = 0; i < n && i < BUDGET_HOLD_MAX; i++) {
+		h->limits[i] = limits[i];
+		h->amount[i] = 0;	/* nothing was reserved in Redis */
+	}
 	h->n = i;
 }
 
@@ -447,9 +616,9 @@ keep(int argc, const char **argv, const size_t *lens)
 void
 redis_settle(struct exchange *ex, const int64_t *actual)
 {
-	static struct args a;
 	struct remote_hold *h = ex->remote;
-	int64_t now = clock_now_ns(), expire;
+	int64_t now = clock_now_ns();
+	struct settlement *t;
 	size_t i;
 
 	if (h == NULL || h->n == 0)
@@ -461,28 +630,86 @@ redis_settle(struct exchange *ex, const int64_t *actual)
 	 */
 	for (i = 0; !ex->local_hold && heritage.budgets != NULL && i < h->n; i++)
 		heritage.budgets->ops->add(heritage.budgets, &h->limits[i], actual[i], now, now);
-	a.argc = a.ntext = 0;
-	/* one kept for a later connection is sent whole: that Redis may not have the script */
-	arg(&a, rl.ready ? "EVALSHA" : "EVAL");
-	arg(&a, rl.ready ? rl.sha_settle : redis_settle_script);
-	argf(&a, (long long)(2 * h->n));
-	for (i = 0; i < h->n; i++) {
-		redis_counter_key(&h->limits[i], h->reserved_ns, a.text[a.ntext], sizeof(a.text[0]),
-		    &expire);
-		arg(&a, a.text[a.ntext++]);
+	if (ARRAY_GROW(rl.settling, rl.nsettling, rl.capsettling) < 0) {
+		log_error("worker %u: out of memory: a settlement is lost to Redis's counters",
+		    heritage.index);
+		return;
 	}
+	t = &rl.settling[rl.nsettling++];
+	t->n = h->n;
 	for (i = 0; i < h->n; i++) {
-		redis_counter_key(&h->limits[i], now, a.text[a.ntext], sizeof(a.text[0]), &expire);
-		arg(&a, a.text[a.ntext++]);
-	}
-	for (i = 0; i < h->n; i++) {
-		redis_counter_key(&h->limits[i], now, a.text[a.ntext], sizeof(a.text[0]), &expire);
-		argf(&a, -(long long)h->amount[i]);
-		argf(&a, (long long)actual[i]);
-		argf(&a, (long long)expire);
+		int64_t expire;
+
+		if (h->remembered)
+			redis_counter_key(&h->limits[i], h->reserved_ns, t->rkey[i], sizeof(t->rkey[i]),
+			    &expire);
+		else {
+			memcpy(t->rkey[i], h->ckey[h->cand_of[i]], sizeof(t->rkey[i]));
+			expire = h->cexpire[h->cand_of[i]];
+		}
+		/* spent in the window holding now: the reservation's unless it has ended since */
+		if (expire == 0 || now / 1000000 < expire - 86400000LL) {
+			memcpy(t->skey[i], t->rkey[i], sizeof(t->skey[i]));
+			t->sexpire[i] = expire;
+		} else
+			redis_counter_key(&h->limits[i], now, t->skey[i], sizeof(t->skey[i]),
+			    &t->sexpire[i]);
+		t->amount[i] = h->amount[i];
+		t->actual[i] = actual[i];
 	}
 	h->n = 0;
-	if (!rl.ready || rl.ac == NULL ||
-	    redisAsyncCommandArgv(rl.ac, NULL, NULL, a.argc, a.argv, a.lens) != REDIS_OK)
-		keep(a.argc, a.argv, a.lens);
+	due();
+}
+
+/* This turn's settlements: one call for all (kept whole when Redis is away). */
+static void
+flush_settlements(void)
+{
+	static struct cmd c;
+	size_t i, k, nkeys = 0, keys_at;
+	int rc = 0, ready = rl.ready && rl.ac != NULL;
+
+	if (rl.nsettling == 0)
+		return;
+	cmd_reset(&c);
+	/* one kept for a later connection is sent whole: that Redis may not have the script */
+	rc |= cmd_str(&c, ready ? "EVALSHA" : "EVAL");
+	rc |= cmd_str(&c, ready ? rl.sha_settle : redis_settle_script);
+	keys_at = c.argc;
+	rc |= cmd_int(&c, 0);
+	for (i = 0; i < rl.nsettling; i++) {
+		const struct settlement *t = &rl.settling[i];
+
+		for (k = 0; k < t->n; k++, nkeys++)
+			rc |= cmd_str(&c, t->rkey[k]);
+		for (k = 0; k < t->n; k++, nkeys++)
+			rc |= cmd_str(&c, t->skey[k]);
+	}
+	rc |= cmd_int(&c, (long long)rl.nsettling);
+	for (i = 0; i < rl.nsettling; i++) {
+		const struct settlement *t = &rl.settling[i];
+
+		rc |= cmd_int(&c, (long long)t->n);
+		for (k = 0; k < t->n; k++)
+			rc |= cmd_int(&c, -(long long)t->amount[k]) | cmd_int(&c, (long long)t->actual[k]) |
+			    cmd_int(&c, (long long)t->sexpire[k]);
+	}
+	if (rc == 0)
+		rc |= cmd_set_int(&c, keys_at, nkeys);
+	if (rc != 0)
+		log_error("worker %u: out of memory: %zu settlements lost to Redis's counters",
+		    heritage.index, rl.nsettling);
+	else if (!ready || redisAsyncCommandArgv(rl.ac, NULL, NULL, (int)c.argc, cmd_argv(&c),
+	    c.len) != REDIS_OK)
+		keep((int)c.argc, cmd_argv(&c), c.len);
+	rl.nsettling = 0;
+}
+
+static void
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	rl.flush_due = 0;
+	flush_settlements();
+	flush_reservations();
 }
