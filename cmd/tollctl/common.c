@@ -71,6 +71,18 @@ pick(int run, const char *env, const char *def)
 }
 
 const char *
+tollctl_postgres_dsn(void)
+{
+	const char *e = getenv("TOLLGATE_POSTGRES_DSN");
+
+	if (e != NULL && *e != '\0')
+		return e;
+	if (given == NULL && installed() == NULL)
+		return NULL;
+	return loaded ? loaded->tollgate.postgres_dsn : NULL;
+}
+
+const char *
 tollctl_ledger_dir(void)
 {
 	return pick(0, "TOLLGATE_LEDGER", TOLLGATE_LEDGER);

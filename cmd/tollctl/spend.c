@@ -40,9 +40,16 @@ static const char spend_help[] =
 "                     [--team T] [--customer C] [--tag G] [--model M]\n"
 "                     [--provider P] [--deployment D] [--priced-as E]\n"
 "                     [--format table|json|csv] [--ledger DIR]\n"
+"                     [--fleet [--dsn DSN]]\n"
 "\n"
 "Prints spend totals from the ledger's aggregates, which the gateway's\n"
 "accountant keeps up to date within a fraction of a second.\n"
+"\n"
+"  --fleet        the totals of every host, from the fleet ledger in\n"
+"                 PostgreSQL (tollgate.postgres.dsn of the config, else\n"
+"                 $TOLLGATE_POSTGRES_DSN): the same columns and filters, a\n"
+"                 shipping interval behind each host's ledger\n"
+"  --dsn DSN      the fleet ledger's connection string (implies --fleet)\n"
 "\n"
 "  --by DIM       group by key, user, team, customer, tag, model, provider,\n"
 "                 deployment, priced_as, day or hour; repeat for several\n"
@@ -132,6 +139,8 @@ struct spend {
 	int		 have_since, have_until;
 	enum format	 fmt;
 	const char	*dir;
+	int		 fleet;		/* from PostgreSQL... */
+	const char	*dsn;		/* ...here */
 };
 
 static const int count_widths[SPENDQ_NCOUNTS] = { 10, 8, 12, 12, 12, 12, 12 };
@@ -406,6 +415,8 @@ spend_args(struct spend *s, int argc, char **argv, int64_t now)
 		{ "format", required_argument, NULL, 'f' },
 		{ "ledger", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "fleet", no_argument, NULL, 'F' },
+		{ "dsn", required_argument, NULL, 'D' },
 		{ "key", required_argument, NULL, OPT_FILTER + AGG_DIM_KEY },
 		{ "user", required_argument, NULL, OPT_FILTER + AGG_DIM_USER },
 		{ "team", required_argument, NULL, OPT_FILTER + AGG_DIM_TEAM },
@@ -439,6 +450,13 @@ spend_args(struct spend *s, int argc, char **argv, int64_t now)
 			break;
 		case 'l':
 			s->dir = optarg;
+			break;
+		case 'F':
+			s->fleet = 1;
+			break;
+		case 'D':
+			s->fleet = 1;
+			s->dsn = optarg;
 			break;
 		case 'h':
 			fputs(spend_help, stdout);
@@ -505,6 +523,20 @@ spend_read(struct spend *s)
 	char err[PATH_MAX + 256];
 	int rc;
 
+	if (s->fleet) {
+		const char *dsn = s->dsn ? s->dsn : tollctl_postgres_dsn();
+
+		if (dsn == NULL) {
+			log_error("--fleet: no fleet ledger: the config has no tollgate.postgres.dsn "
+			    "(give --dsn, or $TOLLGATE_POSTGRES_DSN)");
+			return -1;
+		}
+		if (spend_fleet_run(dsn, &s->q, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			return -1;
+		}
+		return 0;
+	}
 	if (ledger_open(s->dir, LEDGER_READ, 0, 0, &l, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return -1;

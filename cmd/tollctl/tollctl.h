@@ -20,6 +20,11 @@ int tollctl_use_config(const char *path);
 /* The ledger (what --ledger overrides): -c's ledger_path, else $TOLLGATE_LEDGER, else the
  * installed config's, else /var/lib/tollgate/ledger. */
 const char *tollctl_ledger_dir(void);
+/* The fleet ledger's DSN: $TOLLGATE_POSTGRES_DSN, else the config's tollgate.postgres.dsn; or NULL. */
+const char *tollctl_postgres_dsn(void);
+/* spend_fleet.c: q's groups from the fleet ledger in PostgreSQL; 0, or -1 with err. */
+struct spendq;
+int spend_fleet_run(const char *dsn, struct spendq *q, char *err, size_t errlen);
 
 /* The gateway's run directory, found as the ledger is ($TOLLGATE_RUN_DIR). */
 const char *tollctl_run_dir(void);

@@ -12,13 +12,14 @@ postgresql."""
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import check_config, Gateway, Mock, Postgres, done, eq, ok, skip, wait_until  # noqa: E402
+from tg import BUILD, check_config, Gateway, Mock, Postgres, done, eq, ok, skip, wait_until  # noqa: E402
 
 if Postgres.skip_reason():
     skip(Postgres.skip_reason())
@@ -149,6 +150,25 @@ def test_fleet(mock, pg):
             union.update(ledger_rows(g))
         eq(pg_rows(pg), union, "PostgreSQL holds exactly the union of the three ledgers, costs exact")
         eq(pg.psql("SELECT count(DISTINCT host_id) FROM tollgate_spend"), [["3"]], "  each row naming its host")
+
+        # tollctl spend --fleet: the three hosts' totals, as each host's own tollctl spend gives them
+        def spend(*args):
+            out = subprocess.run([os.path.join(BUILD, "tollctl"), "spend", "--format", "json"] + list(args),
+                                 capture_output=True, text=True, timeout=60)
+            return out.returncode, [json.loads(l, parse_float=Decimal) for l in out.stdout.splitlines()], out.stderr
+        rc, fl, err = spend("--fleet", "--dsn", pg.dsn, "--by", "model")
+        local = {}
+        for g in (a, b, c):
+            wait_until(lambda g=g: spend("--ledger", g.ledger)[1][0].get("requests") == len(ledger_rows(g)), 15)
+            for line in spend("--ledger", g.ledger, "--by", "model")[1]:
+                k = (line["model"], line["deployment"], line["priced_as"])
+                local[k] = local.get(k, Decimal(0)) + Decimal(line["cost_usd"])
+        ok(rc == 0 and {(l["model"], l["deployment"], l["priced_as"]): Decimal(l["cost_usd"]) for l in fl} == local,
+           "tollctl spend --fleet --by model: the sum of the three hosts' own totals, exactly", (rc, err, fl, local))
+        rc, tot, err = spend("--fleet", "--dsn", pg.dsn)
+        ok(rc == 0 and tot and tot[0].get("requests") == len(union) and
+           Decimal(tot[0]["cost_usd"]) == sum(union.values()), "  and its grand total: every request of the fleet",
+           (rc, err, tot))
     finally:
         for g in (a, b, c):
             g.stop()
