@@ -253,7 +253,7 @@ serve_models(struct hreq *req)
 static void
 serve_health(struct hreq *req)
 {
-	char body[384], fleet[128] = "";
+	char body[448], fleet[160] = "";
 	int degraded = worker.ledger == NULL || ledger_degraded(worker.ledger) ||
 	    worker.nunwritten > 0;
 	int priced = worker.prices != NULL && worker.prices->table != NULL;
@@ -275,6 +275,10 @@ serve_health(struct hreq *req)
 			break;
 		}
 	}
+	/* this worker's Redis: down keeps it ready (on_failure says what is admitted meanwhile) */
+	if (heritage.config->tollgate.redis_url != NULL)
+		snprintf(fleet + strlen(fleet), sizeof(fleet) - strlen(fleet), ", \"redis\": \"%s\"",
+		    redis_reachable() ? "ok" : "down");
 	/* ready: a record can be written and a request priced */
 	snprintf(body, sizeof(body), "{\"status\": \"%s\", \"ledger\": \"%s\", "
 	    "\"prices\": \"%s\", \"price_generation\": %llu%s}\n",

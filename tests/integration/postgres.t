@@ -88,6 +88,8 @@ def test_one(mock, pg):
         eq(pg.psql("SELECT max(version) FROM tollgate_schema"), [["1"]], "the schema is versioned (1)")
         r = readiness(gw)
         ok(r.get("postgres") == "ok" and r.get("postgres_behind") == 0, "/health/readiness: postgres ok", r)
+        st, _, metrics = gw.request("GET", "/metrics")
+        ok(b'tollgate_info{host_id="host-a",version=' in metrics, "/metrics names the host (tollgate_info)")
 
         # PostgreSQL stopped under load: served meanwhile, nothing lost, nothing twice
         pg.stop()

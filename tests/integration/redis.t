@@ -186,6 +186,28 @@ def test_bounds(mock, redis):
         opened.cleanup()
 
 
+def test_credentials(mock):
+    """A Redis with a password, and a gateway given the wrong one: said in the log and readiness."""
+    locked = Redis(password="right-password")
+    good = Gateway(mock, EXTRA, tollgate_extra=shared(locked.url))
+    bad = Gateway(mock, EXTRA, tollgate_extra=shared(locked.url.replace("right-password", "wrong-one")))
+    try:
+        ok(wait_until(lambda: ask(good)[0] == 200, 10, 0.2) and b'"redis": "ok"' in
+           good.request("GET", "/health/readiness")[2], "the right password: admitted, readiness says redis ok")
+        ok(wait_until(lambda: "WRONGPASS" in bad.logtext() or "invalid password" in bad.logtext(), 10, 0.2),
+           "the wrong one: a log line with Redis's own words", bad.logtext()[-400:])
+        ok("wrong-one" not in bad.logtext(), "  which does not quote the password")
+        st, _, data = bad.request("GET", "/health/readiness")
+        ok(st == 200 and b'"redis": "down"' in data, "  /health/readiness: redis down", data)
+        st, data = ask(bad)
+        ok(st == 503 and b"Redis" in data, "  and requests with budgets get a 503 (on_failure closed)", (st, data[:200]))
+    finally:
+        for g in (good, bad):
+            g.stop()
+            g.cleanup()
+        locked.stop()
+
+
 def test_bad_url(mock):
     g = Gateway(mock)
     try:
@@ -206,6 +228,7 @@ def main():
         test_shared(mock, redis)
         test_failure(mock, redis)
         test_bounds(mock, redis)
+        test_credentials(mock)
         test_bad_url(mock)
     finally:
         redis.stop()
