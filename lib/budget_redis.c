@@ -83,7 +83,8 @@ redis_counter_key(const struct budget_limit *l, int64_t now_ns, char *out, size_
 /*
  * Decimal text arithmetic: Lua's numbers are doubles, exact only to 2^53,
  * and a budget in picodollars passes that at $9,007.  Counters are
- * non-negative integers as Redis prints them.
+ * non-negative integers as Redis prints them; a reservation released into
+ * a Redis that lost it (restarted empty) is held at 0, never below.
  */
 #define LUA_DECIMALS \
 	"local function add(a, b)\n" \
@@ -102,7 +103,7 @@ redis_counter_key(const struct budget_limit *l, int64_t now_ns, char *out, size_
 	"  return a > b\n" \
 	"end\n" \
 	"local function num(v)\n" \
-	"  if not v then return '0' end\n" \
+	"  if not v or string.sub(tostring(v), 1, 1) == '-' then return '0' end\n" \
 	"  local s = tostring(v):gsub('^0+', '')\n" \
 	"  return s == '' and '0' or s\n" \
 	"end\n"
@@ -168,7 +169,9 @@ const char redis_settle_script[] =
 	"  ai = ai + 1\n"
 	"  for i = 1, n do\n"
 	"    local b = ai + (i - 1) * 3\n"
-	"    redis.call('HINCRBY', KEYS[ki + i - 1], 'r', ARGV[b])\n"
+	"    if redis.call('HINCRBY', KEYS[ki + i - 1], 'r', ARGV[b]) < 0 then\n"
+	"      redis.call('HSET', KEYS[ki + i - 1], 'r', 0)\n"
+	"    end\n"
 	"    redis.call('HINCRBY', KEYS[ki + n + i - 1], 's', ARGV[b + 1])\n"
 	"    if ARGV[b + 2] ~= '0' then redis.call('PEXPIREAT', KEYS[ki + n + i - 1], ARGV[b + 2]) end\n"
 	"  end\n"

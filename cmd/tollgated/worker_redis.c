@@ -10,12 +10,14 @@
  * shared-memory counters count every request too: with on_failure: open they
  * admit while Redis is away.
  */
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 
 #include "budget_redis.h"
 #include "clock.h"
@@ -274,11 +276,23 @@ redis_init(struct worker *w)
 void
 redis_release(struct worker *w)
 {
+	int i;
+
 	(void)w;
 	if (rl.flush != NULL) {
-		flush_settlements();	/* the last ones go with the disconnection */
+		flush_settlements();
 		event_free(rl.flush);
 		rl.flush = NULL;
+	}
+	/*
+	 * The loop has stopped: the last settlements are written out here (up to
+	 * a second), or their reservations would stay counted in Redis.
+	 */
+	for (i = 0; rl.ac != NULL && rl.ready && sdslen(rl.ac->c.obuf) > 0 && i < 100; i++) {
+		struct pollfd p = { rl.ac->c.fd, POLLOUT, 0 };
+
+		if (poll(&p, 1, 10) > 0)
+			redisAsyncHandleWrite(rl.ac);
 	}
 	if (rl.ac != NULL) {
 		redisAsyncContext *ac = rl.ac;

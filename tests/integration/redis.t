@@ -140,6 +140,20 @@ def test_failure(mock, redis):
         keys = redis.cli("KEYS", "tollgate:c:[*]|1d:*").split()
         ok(keys and Decimal(redis.cli("HGET", keys[0], "s") or 0) >= COST * 2 * 10 ** 12,
            "  and counted there with the requests since", keys and redis.cli("HGETALL", keys[0]))
+        # a request in flight while Redis restarts empty: its release never takes a counter below 0
+        slow = threading.Thread(target=lambda: closed.post("/v1/chat/completions", {
+            "model": "demo", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}],
+            "mock": {"prompt_tokens": 100, "completion_tokens": 50, "latency_ms": 1500}}))
+        slow.start()
+        time.sleep(0.5)
+        redis.stop()
+        redis.start()
+        slow.join(30)
+        wait_until(lambda: ask(closed)[0] == 200, 15, 0.3)
+        time.sleep(0.5)
+        rs = [redis.cli("HGET", k, "r") for k in redis.cli("KEYS", "tollgate:c:*").split()]
+        ok(rs and all(int(r or 0) >= 0 for r in rs), "a reservation released into a Redis restarted empty "
+           "leaves no counter below 0", rs)
         # a sleeping Redis: the worker's other requests go on
         sleeper = subprocess.Popen(["redis-cli", "-p", str(redis.port), "DEBUG", "SLEEP", "3"],
                                    stdout=subprocess.DEVNULL)
