@@ -80,7 +80,7 @@ def completion_cases(mode, preamble):
     dims = {"key", "user", "team", "customer", "tag", "model", "provider", "day", "hour"}
     cases = [
         ("tollctl s", {"spend", "stat", "status"}, "a command's prefix"),
-        ("tollctl spend --f", {"--format"}, "an option of spend"),
+        ("tollctl spend --f", {"--format", "--fleet"}, "the options of spend that start so"),
         ("tollctl spend --by ", dims, "the values of spend --by"),
         ("tollctl spend --by d", {"day"}, "spend --by d"),
         ("tollctl spend --by=", dims, "spend --by= (one word with the option)"),
@@ -102,7 +102,7 @@ def completion_cases(mode, preamble):
         ("tollctl -c p", {"prices.yaml", "prices.d"}, "file names after -c"),
         ("tollctl --config=p", {"prices.yaml", "prices.d"}, "file names after --config="),
         ("tollctl -c prices.yaml s", {"spend", "stat", "status"}, "the commands after -c FILE"),
-        ("tollctl --config prices.yaml spend --f", {"--format"}, "a command's options after --config FILE"),
+        ("tollctl --config prices.yaml spend --f", {"--format", "--fleet"}, "a command's options after --config FILE"),
         ("tollctl --config=prices.yaml keys re", {"revoke"}, "the keys subcommands after --config=FILE"),
         ("tollctl -c prices.yaml keys list --", {"--all", "--json", "--ledger", "--help"},
          "the options of keys list after -c FILE"),

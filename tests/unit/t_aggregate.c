@@ -29,6 +29,7 @@
 
 #include "../../cmd/tollctl/spend.c"
 #include "../../cmd/tollctl/common.c"
+#include "../../cmd/tollctl/spend_fleet.c"
 
 #define NREC		3000
 #define MAP_SIZE	(64u << 20)
