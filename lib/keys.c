@@ -1135,3 +1135,79 @@ fail:
 	    mdb_strerror(rc));
 	return -1;
 }
+
+/* ---- the fleet's copy (the shipper's key sync) -------------------------------------- */
+
+/* A stored key's updated time, or INT64_MIN for a value that is not a key. */
+static int64_t
+updated_of(const void *p, size_t len)
+{
+	return len < HEAD_LEN ? INT64_MIN : (int64_t)get_be((const unsigned char *)p + 2 +
+	    8 * I_UPDATED, 8);
+}
+
+int
+keys_each_stored(struct keys *ks, int64_t since_ns, keys_stored_fn fn, void *arg, char *err,
+    size_t errlen)
+{
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn;
+	MDB_val key, v;
+	int rc, opened;
+
+	if ((rc = read_begin(ks, &txn, &opened, err, errlen)) != 0)
+		return rc > 0 ? 0 : -1;
+	if ((rc = mdb_cursor_open(txn, ks->dbi, &cur)) == 0) {
+		for (rc = mdb_cursor_get(cur, &key, &v, MDB_FIRST); rc == 0;
+		    rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT))
+			if (key.mv_size == KEYS_HASH_LEN && updated_of(v.mv_data, v.mv_size) > since_ns &&
+			    fn(arg, key.mv_data, v.mv_data, v.mv_size,
+			    updated_of(v.mv_data, v.mv_size)) != 0)
+				break;
+		mdb_cursor_close(cur);
+	}
+	read_end(ks, txn, opened);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		log_into(err, errlen, "cannot read the keys of ledger '%s': %s", ledger_dir(ks->l),
+		    mdb_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+struct stored {
+	const unsigned char	*hash;
+	const void		*value;
+	size_t			 len;
+};
+
+/* The newer of the two wins; one this build cannot read is refused, never half-kept. */
+static int
+put_stored_fn(struct keys *ks, MDB_txn *txn, void *arg, char *err, size_t errlen)
+{
+	struct stored *s = arg;
+	MDB_val key = { KEYS_HASH_LEN, (void *)s->hash }, v, nv = { s->len, (void *)s->value };
+	struct keys_key k = { 0 };
+	int rc;
+
+	if (decode(s->value, s->len, s->hash, &k) < 0) {
+		log_into(err, errlen, "a key from the fleet that this tollgate cannot read");
+		return RC_REFUSED;
+	}
+	keys_key_release(&k);
+	if ((rc = mdb_get(txn, ks->dbi, &key, &v)) == 0 &&
+	    updated_of(v.mv_data, v.mv_size) >= updated_of(s->value, s->len))
+		return RC_ABSENT;	/* ours is as new or newer: kept */
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	return mdb_put(txn, ks->dbi, &key, &nv, 0);
+}
+
+int
+keys_put_stored(struct keys *ks, const unsigned char hash[KEYS_HASH_LEN], const void *value,
+    size_t len, char *err, size_t errlen)
+{
+	struct stored s = { hash, value, len };
+
+	return write_txn(ks, put_stored_fn, &s, err, errlen);
+}

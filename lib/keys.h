@@ -185,6 +185,21 @@ int keys_list(struct keys *ks, keys_visit_fn fn, void *arg, char *err, size_t er
 void keys_key_release(struct keys_key *k);
 
 /*
+ * The fleet's copy of the key store (the shipper keeps one in PostgreSQL):
+ * keys as stored, by the hash of their secret (never the secret).
+ * keys_each_stored() visits those updated after since_ns (fn non-zero
+ * stops); keys_put_stored() writes one unless the one here is as new or
+ * newer (returns 1 then), so that every host ends with each key's latest
+ * change, a revocation included.  0, or -1 with err.
+ */
+typedef int (*keys_stored_fn)(void *arg, const unsigned char *hash, const void *value,
+    size_t len, int64_t updated_ns);
+int keys_each_stored(struct keys *ks, int64_t since_ns, keys_stored_fn fn, void *arg, char *err,
+    size_t errlen);
+int keys_put_stored(struct keys *ks, const unsigned char hash[KEYS_HASH_LEN], const void *value,
+    size_t len, char *err, size_t errlen);
+
+/*
  * Checks attributes against the rules above (lengths, no control
  * characters, aliases that cannot be read as a token or secret, tags
  * without commas, soft_budget <= max_budget, a budget_duration that

@@ -81,7 +81,21 @@ static const char litellm_view[] =
 	" CASE WHEN status BETWEEN 200 AND 399 THEN 'success' ELSE 'failure' END AS status"
 	" FROM tollgate_spend";
 
-static const char *const *const migrations[PGSHIP_SCHEMA_VERSION] = { migration_1 };
+/* Version 2: the fleet's virtual keys. */
+static const char *const migration_2[] = {
+	"CREATE SEQUENCE tollgate_keys_change",
+	"CREATE TABLE tollgate_keys ("
+	" hash bytea PRIMARY KEY,"
+	" value bytea NOT NULL,"
+	" updated_ns bigint NOT NULL,"
+	" host_id text NOT NULL,"
+	" change bigint NOT NULL DEFAULT nextval('tollgate_keys_change'),"
+	" changed_at timestamptz NOT NULL DEFAULT now())",
+	"CREATE INDEX tollgate_keys_by_change ON tollgate_keys (change)",
+	NULL
+};
+
+static const char *const *const migrations[PGSHIP_SCHEMA_VERSION] = { migration_1, migration_2 };
 
 /* libpq's message, its last newline dropped. */
 static void
@@ -436,5 +450,80 @@ out:
 	if (rc < 0)
 		PQclear(PQexec(s->conn, "ROLLBACK"));
 	buf_release(&lines);
+	return rc;
+}
+
+/* ---- the fleet's keys ------------------------------------------------------------ */
+
+static void
+be64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+int
+pgship_key_put(struct pgship *s, const char *host, const unsigned char *hash, size_t hashlen,
+    const void *value, size_t len, int64_t updated_ns, char *err, size_t errlen)
+{
+	unsigned char upd[8];
+	const char *params[4] = { (const char *)hash, value, (const char *)upd, host };
+	int lens[4] = { (int)hashlen, (int)len, 8, 0 }, formats[4] = { 1, 1, 1, 0 };
+	Oid types[4] = { 17, 17, 20, 25 };	/* bytea, bytea, int8, text */
+	PGresult *r;
+	int rc = 0;
+
+	be64(upd, (uint64_t)updated_ns);
+	r = PQexecParams(s->conn, "INSERT INTO tollgate_keys (hash, value, updated_ns, host_id) "
+	    "VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO UPDATE SET value = EXCLUDED.value, "
+	    "updated_ns = EXCLUDED.updated_ns, host_id = EXCLUDED.host_id, "
+	    "change = nextval('tollgate_keys_change'), changed_at = now() "
+	    "WHERE tollgate_keys.updated_ns < EXCLUDED.updated_ns", 4, types, params, lens, formats, 0);
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		pq_error(err, errlen, "writing a key", r ? PQresultErrorMessage(r) :
+		    PQerrorMessage(s->conn));
+		rc = -1;
+	}
+	PQclear(r);
+	return rc;
+}
+
+int
+pgship_keys_after(struct pgship *s, int64_t *seq, pgship_key_fn fn, void *arg, char *err,
+    size_t errlen)
+{
+	char after[24];
+	const char *params[1] = { after };
+	PGresult *r;
+	int i, rc = 0;
+
+	snprintf(after, sizeof(after), "%lld", (long long)*seq);
+	/* in change order, binary: the values as stored */
+	r = PQexecParams(s->conn, "SELECT hash, value, change FROM tollgate_keys WHERE change > "
+	    "$1::bigint ORDER BY change", 1, NULL, params, NULL, NULL, 1);
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pq_error(err, errlen, "reading the fleet's keys", r ? PQresultErrorMessage(r) :
+		    PQerrorMessage(s->conn));
+		PQclear(r);
+		return -1;
+	}
+	for (i = 0; i < PQntuples(r) && rc == 0; i++) {
+		const unsigned char *c = (const unsigned char *)PQgetvalue(r, i, 2);
+		uint64_t v = 0;
+		int k;
+
+		for (k = 0; k < 8 && PQgetlength(r, i, 2) == 8; k++)
+			v = v << 8 | c[k];
+		if (fn(arg, (const unsigned char *)PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0),
+		    PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1)) != 0)
+			rc = -1;
+		else
+			*seq = (int64_t)v;
+	}
+	if (rc < 0)
+		snprintf(err, errlen, "a key of the fleet could not be kept here");
+	PQclear(r);
 	return rc;
 }

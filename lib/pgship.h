@@ -21,7 +21,7 @@
 
 #include "record.h"
 
-#define PGSHIP_SCHEMA_VERSION	1
+#define PGSHIP_SCHEMA_VERSION	2	/* 2: tollgate_keys */
 
 struct pgship;
 
@@ -40,5 +40,20 @@ void pgship_close(struct pgship *s);
  */
 int pgship_send(struct pgship *s, const char *host, const struct record *recs, size_t n,
     size_t *added, char *err, size_t errlen);
+
+/*
+ * The fleet's virtual keys (tollgate_keys: the key as a host stores it, by
+ * the hash of its secret, never the secret; each change numbered by a
+ * sequence of the database's, so that no host's clock decides what is
+ * new).  pgship_key_put() writes a host's key unless the database has it
+ * as new or newer; pgship_keys_after() visits the keys changed after
+ * change number *seq and moves *seq past them.  0, or -1 with why.
+ */
+int pgship_key_put(struct pgship *s, const char *host, const unsigned char *hash, size_t hashlen,
+    const void *value, size_t len, int64_t updated_ns, char *err, size_t errlen);
+typedef int (*pgship_key_fn)(void *arg, const unsigned char *hash, size_t hashlen,
+    const void *value, size_t len);
+int pgship_keys_after(struct pgship *s, int64_t *seq, pgship_key_fn fn, void *arg, char *err,
+    size_t errlen);
 
 #endif

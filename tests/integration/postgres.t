@@ -85,7 +85,8 @@ def test_one(mock, pg):
         day = pg.psql("SELECT sum(requests), sum(spend) FROM tollgate_spend_daily WHERE host_id = 'host-a'")
         ok(day and day[0][0] == "35" and Decimal(day[0][1]) == total,
            "tollgate_spend_daily: the day aggregates agree with the rows", (day, total))
-        eq(pg.psql("SELECT max(version) FROM tollgate_schema"), [["1"]], "the schema is versioned (1)")
+        eq(pg.psql("SELECT version FROM tollgate_schema ORDER BY version"), [["1"], ["2"]],
+           "the schema is versioned, each migration recorded (1, 2)")
         r = readiness(gw)
         ok(r.get("postgres") == "ok" and r.get("postgres_behind") == 0, "/health/readiness: postgres ok", r)
         st, _, metrics = gw.request("GET", "/metrics")
@@ -171,6 +172,22 @@ def test_fleet(mock, pg):
         ok(rc == 0 and tot and tot[0].get("requests") == len(union) and
            Decimal(tot[0]["cost_usd"]) == sum(union.values()), "  and its grand total: every request of the fleet",
            (rc, err, tot))
+
+        # a virtual key made on one host works on the others; revoked on a third, on none
+        st, _, data = a.post("/key/generate", {"key_alias": "fleet-key", "max_budget": 5})
+        key = json.loads(data).get("key") if st == 200 else None
+        ok(key is not None, "a virtual key made on fleet-a", (st, data[:200]))
+
+        def works(g):
+            return g.post("/v1/chat/completions", {"model": "demo", "messages": [{"role": "user", "content": "hi"}]},
+                          key=key)[0] == 200
+        ok(wait_until(lambda: works(b) and works(c), 10, 0.2), "  works on fleet-b and fleet-c within seconds")
+        eq(pg.psql("SELECT count(*) FROM tollgate_keys WHERE position('%s' in encode(value, 'escape')) > 0"
+                   % key), [["0"]], "  the fleet's copy holds its hash, never its secret")
+        st, _, data = c.post("/key/delete", {"keys": [key]})
+        ok(st == 200, "revoked on fleet-c", (st, data[:200]))
+        ok(wait_until(lambda: not works(a) and not works(b), 10, 0.2),
+           "  refused on fleet-a and fleet-b within seconds")
     finally:
         for g in (a, b, c):
             g.stop()
