@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
@@ -109,6 +110,7 @@ static struct {
 	struct unsent		*unsent;
 	size_t			 nunsent, capunsent;
 	char			 sha_reserve[48], sha_settle[48];	/* the scripts, loaded */
+	char			 epoch[64];	/* the data set's, as last seen ("": not yet) */
 	struct event		*flush;		/* the end of the loop turn: the batches go */
 	int			 flush_due;
 	struct exchange		**reserving;	/* this turn's reservations, in order */
@@ -117,10 +119,15 @@ static struct {
 	size_t			 nsettling, capsettling;
 } rl;
 
-/* on_setup()'s marks: an answer that only has to be no error, or one of the scripts' SHAs */
+/*
+ * on_setup()'s marks: an answer that only has to be no error, one of the
+ * scripts' SHAs, or the data set's epoch (the last: the connection is ready).
+ */
 #define SETUP_STEP	((void *)0)
 #define SETUP_RESERVE	((void *)1)
-#define SETUP_SETTLE	((void *)2)	/* the last: the connection is ready */
+#define SETUP_SETTLE	((void *)2)
+#define SETUP_EPOCH	((void *)3)
+#define EPOCH_KEY	"tollgate:epoch"
 
 static void connect_now(void);
 static void on_flush(evutil_socket_t fd, short what, void *arg);
@@ -174,6 +181,100 @@ send_unsent(void)
 	rl.nunsent = 0;
 }
 
+/* This host's name among the fleet's (tollgate.host_id, else the hostname). */
+static const char *
+host_name(void)
+{
+	static char host[256];
+
+	if (heritage.config->tollgate.host_id != NULL)
+		return heritage.config->tollgate.host_id;
+	if (host[0] == '\0' && gethostname(host, sizeof(host) - 1) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	return host;
+}
+
+struct seeding {
+	redisAsyncContext	*ac;
+	size_t			 n;
+	int64_t			 now_ns;
+};
+
+/* One counter of this host's, added to Redis's new data set. */
+static int
+seed_one(void *arg, const struct budget_counter *c)
+{
+	struct seeding *sd = arg;
+	struct budget_limit l;
+	char key[REDIS_KEY_MAX], spent[24], at[24];
+	int64_t expire;
+
+	if (c->spent <= 0 || (c->has_window && c->window_end <= sd->now_ns))
+		return 0;
+	memset(&l, 0, sizeof(l));
+	snprintf(l.id, sizeof(l.id), "%s", c->id);
+	l.has_window = c->has_window;
+	l.window = c->window;
+	redis_counter_key(&l, c->window_start, key, sizeof(key), &expire);
+	snprintf(spent, sizeof(spent), "%lld", (long long)c->spent);
+	redisAsyncCommand(sd->ac, NULL, NULL, "HINCRBY %s s %s", key, spent);
+	if (expire != 0) {
+		snprintf(at, sizeof(at), "%lld", (long long)expire);
+		redisAsyncCommand(sd->ac, NULL, NULL, "PEXPIREAT %s %s", key, at);
+	}
+	sd->n++;
+	return 0;
+}
+
+/* The claim to re-seed the new data set for this host: the worker that won it does. */
+static void
+on_seed_claim(redisAsyncContext *ac, void *r, void *arg)
+{
+	redisReply *reply = r;
+	struct seeding sd = { ac, 0, clock_now_ns() };
+	struct budget_file *f;
+	char path[1100], err[256];
+	int64_t owner;
+
+	(void)arg;
+	if (reply == NULL || reply->type != REDIS_REPLY_STATUS)
+		return;	/* another worker of this host has it */
+	snprintf(path, sizeof(path), "%s/%s", heritage.run_dir, BUDGET_FILE);
+	if (budget_file_open(path, &f, &owner, err, sizeof(err)) < 0) {
+		log_error("worker %u: Redis lost its counters, and this host's cannot be read to "
+		    "re-seed them: %s", heritage.index, err);
+		return;
+	}
+	budget_file_each(f, seed_one, &sd);
+	budget_file_close(f);
+	log_warn("worker %u: Redis lost its counters (a new data set): re-seeded %zu of them from "
+	    "this host's spend", heritage.index, sd.n);
+}
+
+/*
+ * Redis's data set is not the one this worker knew (restarted empty, or
+ * flushed): each host puts back what it spent in the current windows, once
+ * (one worker of it, by a claim in Redis), from its own counters, which
+ * count all of it.  Settlements waiting here are in those counters: dropped,
+ * not sent twice.  Settlements sent by other workers meanwhile may count
+ * twice, erring towards refusing.
+ */
+static void
+lost(redisAsyncContext *ac, const char *epoch)
+{
+	size_t i, j;
+
+	for (i = 0; i < rl.nunsent; i++) {
+		for (j = 0; j < (size_t)rl.unsent[i].argc; j++)
+			free(rl.unsent[i].argv[j]);
+		free(rl.unsent[i].argv);
+		free(rl.unsent[i].lens);
+	}
+	rl.nunsent = 0;
+	redisAsyncCommand(ac, on_seed_claim, NULL, "SET tollgate:seeded:%s:%s 1 NX EX 172800", epoch,
+	    host_name());
+}
+
 /*
  * The answers to AUTH, SELECT and SCRIPT LOAD, in order: the scripts are
  * loaded once a connection, then each request names its script by SHA
@@ -187,7 +288,7 @@ on_setup(redisAsyncContext *ac, void *r, void *mark)
 	if (reply == NULL)
 		return;	/* the connection went: on_disconnect says so */
 	if (reply->type == REDIS_REPLY_ERROR || (mark != SETUP_STEP &&
-	    (reply->type != REDIS_REPLY_STRING || reply->len >= (int)sizeof(rl.sha_reserve)))) {
+	    (reply->type != REDIS_REPLY_STRING || reply->len >= (int)sizeof(rl.epoch)))) {
 		char why[256];
 
 		snprintf(why, sizeof(why), "%s", reply->type == REDIS_REPLY_ERROR ? reply->str :
@@ -198,8 +299,12 @@ on_setup(redisAsyncContext *ac, void *r, void *mark)
 	}
 	if (mark == SETUP_RESERVE)
 		snprintf(rl.sha_reserve, sizeof(rl.sha_reserve), "%s", reply->str);
-	if (mark == SETUP_SETTLE) {
+	if (mark == SETUP_SETTLE)
 		snprintf(rl.sha_settle, sizeof(rl.sha_settle), "%s", reply->str);
+	if (mark == SETUP_EPOCH) {
+		if (rl.epoch[0] && strcmp(rl.epoch, reply->str) != 0)
+			lost(ac, reply->str);
+		snprintf(rl.epoch, sizeof(rl.epoch), "%s", reply->str);
 		rl.ready = 1;
 		rl.backoff_ms = BACKOFF_MIN_MS;
 		if (rl.down[0])
@@ -229,6 +334,10 @@ on_connect(const redisAsyncContext *ac, int status)
 		redisAsyncCommand(c, on_setup, SETUP_STEP, "SELECT %d", rl.addr.db);
 	redisAsyncCommand(c, on_setup, SETUP_RESERVE, "SCRIPT LOAD %s", redis_reserve_script);
 	redisAsyncCommand(c, on_setup, SETUP_SETTLE, "SCRIPT LOAD %s", redis_settle_script);
+	/* a data set's epoch: another one next time means Redis lost its counters */
+	redisAsyncCommand(c, on_setup, SETUP_STEP, "SET " EPOCH_KEY " %lld-%d NX",
+	    (long long)clock_now_ns(), (int)getpid());
+	redisAsyncCommand(c, on_setup, SETUP_EPOCH, "GET " EPOCH_KEY);
 }
 
 static void
