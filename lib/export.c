@@ -123,11 +123,13 @@ export_day_write(const struct export_day *x, const char *dir, char *err, size_t 
 	}
 	time_format(x->day_ns, day, sizeof(day));
 	day[10] = '\0';
-	snprintf(name, sizeof(name), "spend-%s.csv", day);
-	if (write_file(dir, name, &x->csv, err, errlen) < 0)
-		return -1;
+	/* JSON Lines first: whoever sees a day's CSV (the file most readers
+	 * watch) then finds the JSON Lines of the same moment or later. */
 	snprintf(name, sizeof(name), "spend-%s.jsonl", day);
-	return write_file(dir, name, &x->jsonl, err, errlen);
+	if (write_file(dir, name, &x->jsonl, err, errlen) < 0)
+		return -1;
+	snprintf(name, sizeof(name), "spend-%s.csv", day);
+	return write_file(dir, name, &x->csv, err, errlen);
 }
 
 void

@@ -199,10 +199,16 @@ def check_export(gw, exports, records, what):
         return os.path.exists(path) and export_lines(path) == want
     ok(wait_until(current, 15), "%s: the day's export has a line per model_name, deployment and entry, "
        "equal to the records" % what, export_lines(path) if os.path.exists(path) else "no " + path)
-    with open(path.replace(".csv", ".jsonl")) as f:
-        rows = [json.loads(l) for l in f if l.strip()]
-    eq({(r["model"], r["provider"], r["deployment"], r["priced_as"]) for r in rows}, set(want),
-       "%s: and the JSON Lines export the same names" % what)
+    jsonl = path.replace(".csv", ".jsonl")
+
+    def names():
+        if not os.path.exists(jsonl):
+            return "no " + jsonl
+        with open(jsonl) as f:
+            return {(r["model"], r["provider"], r["deployment"], r["priced_as"])
+                    for r in (json.loads(l) for l in f if l.strip())}
+    ok(wait_until(lambda: names() == set(want), 15), "%s: and the JSON Lines export the same names" % what,
+       names())
 
 
 def main():
