@@ -67,15 +67,59 @@ bad:
 	return -1;
 }
 
+/*
+ * The windows a process has lately asked about, with their bounds: a
+ * request names a handful of counters, each on one of a few windows, and
+ * working a calendar window out anew (gmtime) for each was most of the cost
+ * of naming them.
+ */
+#define WINDOWS_KEPT	8
+
+static void
+bounds(const struct window *w, int64_t now_ns, int64_t *start, int64_t *end)
+{
+	static struct { struct window w; int64_t start, end; } kept[WINDOWS_KEPT];
+	static unsigned next;
+	unsigned i;
+
+	for (i = 0; i < WINDOWS_KEPT; i++)
+		if (kept[i].w.unit == w->unit && kept[i].w.n == w->n && now_ns >= kept[i].start &&
+		    now_ns < kept[i].end) {
+			*start = kept[i].start;
+			*end = kept[i].end;
+			return;
+		}
+	window_bounds(w, now_ns, start, end);
+	i = next++ % WINDOWS_KEPT;
+	kept[i].w = *w;
+	kept[i].start = *start;
+	kept[i].end = *end;
+}
+
 void
 redis_counter_key(const struct budget_limit *l, int64_t now_ns, char *out, size_t outlen,
     int64_t *expire_ms)
 {
-	int64_t start = 0, end = 0;
+	static const char prefix[] = "tollgate:c:";
+	int64_t start = 0, end = 0, ms;
+	char digits[24];
+	size_t n = 0, id = strnlen(l->id, sizeof(l->id)), d = 0;
 
 	if (l->has_window)
-		window_bounds(&l->window, now_ns, &start, &end);
-	snprintf(out, outlen, "tollgate:c:%s:%lld", l->id, (long long)(start / 1000000));
+		bounds(&l->window, now_ns, &start, &end);
+	/* "tollgate:c:<id>:<start, ms>", without printf's cost */
+	for (ms = start / 1000000; ms > 0 || d == 0; ms /= 10)
+		digits[d++] = (char)('0' + ms % 10);
+	if (sizeof(prefix) - 1 + id + 1 + d >= outlen)
+		id = outlen - (sizeof(prefix) - 1) - 1 - d - 1;	/* cut, as snprintf would */
+	memcpy(out, prefix, sizeof(prefix) - 1);
+	n = sizeof(prefix) - 1;
+	memcpy(out + n, l->id, id);
+	n += id;
+	out[n++] = ':';
+	while (d > 0)
+		out[n++] = digits[--d];
+	out[n] = '\0';
 	/* kept a day past its window, for a request in flight across the reset */
 	*expire_ms = l->has_window ? end / 1000000 + 86400000LL : 0;
 }
@@ -111,16 +155,20 @@ redis_counter_key(const struct budget_limit *l, int64_t now_ns, char *out, size_
 /*
  * Every request of one worker's loop turn in one call: the requests in
  * order, each with its offsets into KEYS and ARGV (see budget_redis.h).
+ * A counter with a limit is reserved with the worker's lease on it: the
+ * request's amount, and "want" more when that leaves at least "wantk" (16
+ * times it) of room, so that a lease never takes more than a sixteenth of
+ * what is left and the last of a budget is reserved request by request.
  */
 const char redis_reserve_script[] =
 	LUA_DECIMALS
-	"local out, ki, ai = {}, 1, 2\n"
+	"local out, ki, ai = {}, 2, 2\n"
 	"for q = 1, tonumber(ARGV[1]) do\n"
 	"  local nkeys, ncommon, ngroups = tonumber(ARGV[ai]), tonumber(ARGV[ai + 1]), "
 	"tonumber(ARGV[ai + 2])\n"
 	"  local at = ai + 3 + ngroups\n"
 	"  local function key(k) return KEYS[ki + k - 1] end\n"
-	"  local function arg(k, f) return ARGV[at + (k - 1) * 3 + f] end\n"
+	"  local function arg(k, f) return ARGV[at + (k - 1) * 5 + f] end\n"
 	"  local function room(k)\n"
 	"    local max = arg(k, 1)\n"
 	"    if max == '-1' then return true, '0' end\n"
@@ -129,8 +177,17 @@ const char redis_reserve_script[] =
 	"    return not gt(add(used, arg(k, 0)), max), used\n"
 	"  end\n"
 	"  local function take(k)\n"
-	"    redis.call('HINCRBY', key(k), 'r', arg(k, 0))\n"
+	"    if arg(k, 1) == '-1' then return '0' end\n"
+	"    local g = arg(k, 0)\n"
+	"    if arg(k, 3) ~= '0' then\n"
+	"      local _, used = room(k)\n"
+	"      if not gt(add(add(used, g), arg(k, 4)), arg(k, 1)) then g = add(g, arg(k, 3)) end\n"
+	"    end\n"
+	"    redis.call('HINCRBY', key(k), 'r', g)\n"
 	"    if arg(k, 2) ~= '0' then redis.call('PEXPIREAT', key(k), arg(k, 2)) end\n"
+	"    redis.call('HINCRBY', KEYS[1], key(k), g)\n"
+	"    redis.call('PEXPIRE', KEYS[1], 172800000)\n"
+	"    return g\n"
 	"  end\n"
 	"  local r = nil\n"
 	"  for k = 1, ncommon do\n"
@@ -150,31 +207,58 @@ const char redis_reserve_script[] =
 	"    if ngroups > 0 and chosen < 0 then r = {2, 0, '0'} end\n"
 	"  end\n"
 	"  if not r then\n"
-	"    for k = 1, ncommon do take(k) end\n"
+	"    local granted = {}\n"
+	"    for k = 1, ncommon do granted[#granted + 1] = take(k) end\n"
 	"    if chosen >= 0 then\n"
-	"      for k = first, first + tonumber(ARGV[ai + 3 + chosen]) - 1 do take(k) end\n"
+	"      for k = first, first + tonumber(ARGV[ai + 3 + chosen]) - 1 do\n"
+	"        granted[#granted + 1] = take(k)\n"
+	"      end\n"
 	"    end\n"
 	"    local h = ncommon > 0 and redis.call('HMGET', key(1), 's', 'r') or {false, false}\n"
 	"    r = {0, chosen < 0 and 0 or chosen, add(num(h[1]), num(h[2]))}\n"
+	"    for i = 1, #granted do r[3 + i] = granted[i] end\n"
 	"  end\n"
 	"  out[q] = r\n"
-	"  ki, ai = ki + nkeys, at + nkeys * 3\n"
+	"  ki, ai = ki + nkeys, at + nkeys * 5\n"
 	"end\n"
 	"return out\n";
 
 const char redis_settle_script[] =
-	"local ki, ai = 1, 2\n"
+	"local ki, ai = 2, 2\n"
 	"for q = 1, tonumber(ARGV[1]) do\n"
 	"  local n = tonumber(ARGV[ai])\n"
 	"  ai = ai + 1\n"
 	"  for i = 1, n do\n"
-	"    local b = ai + (i - 1) * 3\n"
-	"    if redis.call('HINCRBY', KEYS[ki + i - 1], 'r', ARGV[b]) < 0 then\n"
-	"      redis.call('HSET', KEYS[ki + i - 1], 'r', 0)\n"
+	"    local b, rk, sk = ai + (i - 1) * 4, KEYS[ki + i - 1], KEYS[ki + n + i - 1]\n"
+	"    if ARGV[b] ~= '0' then\n"
+	"      if redis.call('HINCRBY', rk, 'r', ARGV[b]) < 0 then redis.call('HSET', rk, 'r', 0) end\n"
+	"      if ARGV[b + 3] == '1' and redis.call('HINCRBY', KEYS[1], rk, ARGV[b]) <= 0 then\n"
+	"        redis.call('HDEL', KEYS[1], rk)\n"
+	"      end\n"
 	"    end\n"
-	"    redis.call('HINCRBY', KEYS[ki + n + i - 1], 's', ARGV[b + 1])\n"
-	"    if ARGV[b + 2] ~= '0' then redis.call('PEXPIREAT', KEYS[ki + n + i - 1], ARGV[b + 2]) end\n"
+	"    if ARGV[b + 1] ~= '0' then\n"
+	"      redis.call('HINCRBY', sk, 's', ARGV[b + 1])\n"
+	"      if ARGV[b + 2] ~= '0' then redis.call('PEXPIREAT', sk, ARGV[b + 2]) end\n"
+	"    end\n"
 	"  end\n"
-	"  ki, ai = ki + 2 * n, ai + 3 * n\n"
+	"  ki, ai = ki + 2 * n, ai + 4 * n\n"
 	"end\n"
 	"return 1\n";
+
+/*
+ * What a worker that is gone held: each counter its lease was on gives
+ * back what the lease still reserved, and the lease and its entry in the
+ * host's list go.  Run on a lessee only once its process is known gone.
+ */
+const char redis_reclaim_script[] =
+	"local h = redis.call('HGETALL', KEYS[1])\n"
+	"for i = 1, #h, 2 do\n"
+	"  if h[i + 1] ~= '0' and string.sub(h[i + 1], 1, 1) ~= '-' then\n"
+	"    if redis.call('HINCRBY', h[i], 'r', '-' .. h[i + 1]) < 0 then\n"
+	"      redis.call('HSET', h[i], 'r', 0)\n"
+	"    end\n"
+	"  end\n"
+	"end\n"
+	"redis.call('DEL', KEYS[1])\n"
+	"redis.call('SREM', KEYS[2], ARGV[1])\n"
+	"return #h / 2\n";

@@ -39,24 +39,42 @@ void redis_counter_key(const struct budget_limit *l, int64_t now_ns, char *out, 
     int64_t *expire_ms);
 
 /*
- * RESERVE, the requests of one loop turn in one call.  ARGV[1]: how many;
- * then per request: its number of keys, of common counters, of deployment
- * groups, each group's size, then per key its amount, its limit ("-1":
- * none) and its expiry (ms, "0": none); KEYS: each request's counters in
- * turn, common ones first, then each deployment's in the order to try
- * them.  Per request, reserves the common counters and the first group
- * with room, all or none, and answers {0, group, spent+reserved of its
- * first key after it}, {1, key, used} (a common limit would be passed), or
- * {2, 0, 0} (every group would): an array of those, in order.
+ * Leases.  A worker reserves more than a request needs where a counter has
+ * room, and admits its next requests from that lease without asking Redis;
+ * what they spend is settled into Redis in batches (a tenth of a second
+ * apart), and what a lease no longer needs goes back.  Every lease is also
+ * counted in the worker's own hash, "tollgate:lease:<host>:<pid>" (field:
+ * counter key, value: what it holds), listed in "tollgate:lessees:<host>",
+ * so that what a worker killed outright held can be given back (RECLAIM).
+ */
+#define REDIS_LEASE_SHARE	16	/* a lease is at most 1/16 of the room left */
+
+/*
+ * RESERVE, the requests of one loop turn in one call.  KEYS[1]: the
+ * worker's lease hash; then each request's counters in turn, common ones
+ * first, then each deployment's in the order to try them.  ARGV[1]: how
+ * many requests; then per request: its number of keys, of common counters,
+ * of deployment groups, each group's size, then per key its amount, its
+ * limit ("-1": none), its expiry (ms, "0": none), the lease wanted on top
+ * ("0": none) and the room that must be left for it (16 times it).
+ * Per request, reserves the common counters and the first group with room,
+ * all or none, and answers {0, group, spent+reserved of its first key
+ * after it, then what each key it took reserved: amount and lease}, {1,
+ * key, used} (a common limit would be passed), or {2, 0, 0} (every group
+ * would): an array of those, in order.
  */
 extern const char redis_reserve_script[];
 /*
- * SETTLE, several settlements in one call.  ARGV[1]: how many; then per
- * settlement its n, then per counter the amount reserved, negated ("-123",
- * or "0"), the amount spent, and the spend key's expiry; KEYS: per
- * settlement its n reservation keys, then its n spend keys (the window
- * now).  Releases each reservation and adds what was spent.
+ * SETTLE, several settlements in one call.  KEYS[1]: the worker's lease
+ * hash; then per settlement its n reservation keys, then its n spend keys
+ * (the window now).  ARGV[1]: how many; then per settlement its n, then
+ * per counter the amount released from the reservation, negated ("-123",
+ * or "0"), the amount spent, the spend key's expiry, and "1" when the
+ * release comes off the worker's lease hash too ("0": a reservation of its
+ * own).
  */
 extern const char redis_settle_script[];
+/* RECLAIM: KEYS[1] a gone worker's lease hash, KEYS[2] its host's list, ARGV[1] its entry there. */
+extern const char redis_reclaim_script[];
 
 #endif

@@ -9,8 +9,20 @@
  * back, so that Redis's counters hold what every host spent.  The local
  * shared-memory counters count every request too: with on_failure: open they
  * admit while Redis is away.
+ *
+ * Leases (budget_redis.h) keep most requests off Redis: a worker admits
+ * from what it has leased on each counter, here, in its own loop turn, and
+ * settles its leases every tenth of a second, one call for all of them.
+ * A request goes to Redis only when a lease cannot cover it: its script
+ * reserves the request and tops the lease up, by as many requests' worth
+ * as the lease has lately needed (16, doubling while it runs dry within a
+ * second, to 65,536), never more than 1/16 of the room left.  Near the end
+ * of a budget that leaves nothing to lease, and each request is reserved in
+ * Redis, exactly as without leases.
  */
+#include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,6 +46,34 @@
 #define CANDIDATES	(BUDGET_HOLD_MAX * 3)	/* counters one reservation may name */
 #define GROUPS_MAX	60
 
+#define TICK_MS		100		/* leases and settlements go to Redis this often */
+#define LEASE_IDLE_NS	1000000000LL	/* a lease unused this long gives back what it holds */
+#define LEASE_FIRST	16		/* a lease's first size, in requests like the one asking */
+#define LEASE_MOST	65536
+#define LEASE_BUCKETS	1024
+#define RECLAIM_TICKS	100		/* gone workers of this host looked for every 10 s */
+#define DAY_MS		86400000LL	/* a counter key outlives its window by this */
+
+/*
+ * This worker's lease on one counter (one window's key).  granted is
+ * reserved in Redis on its account; of it, held is held by requests in
+ * flight here, and "spent" was spent by requests settled since the last
+ * tick, which moves it from the reservation to the counter's spend.  A
+ * counter without a limit reserves nothing: its lease only gathers spend.
+ */
+struct lease {
+	struct lease		*next;		/* in its bucket */
+	struct lease		*also;		/* every lease, for the tick */
+	char			 key[REDIS_KEY_MAX];
+	int64_t			 expire_ms;	/* the key's (0: never); its window ends a day before */
+	struct budget_limit	 limit;
+	int64_t			 granted, held, spent;
+	int64_t			 used_ns;	/* last admitted from */
+	int64_t			 topup_ns;	/* last topped up */
+	int64_t			 want_n;	/* the next top-up, in requests */
+	int			 asking;	/* a top-up is on its way */
+};
+
 /*
  * A request's reservation in Redis: what it asked for (the common counters,
  * then each deployment's group), then, once Redis chose, what it holds.
@@ -47,7 +87,12 @@ struct remote_hold {
 	char			cand_name[CANDIDATES][64];	/* what[].name, copied */
 	char			ckey[CANDIDATES][REDIS_KEY_MAX];	/* their keys, made once */
 	int64_t			cexpire[CANDIDATES];
+	int64_t			cand_want[CANDIDATES];	/* the lease asked for on top */
+	int64_t			cand_grant[CANDIDATES];	/* what Redis reserved: amount and lease */
+	uint8_t			cand_asked[CANDIDATES];
 	int64_t			reserved_ns;		/* the reservation's windows */
+	uint64_t		gen;			/* the leases it holds from (rl.gen) */
+	int			here;			/* admitted from leases, group 0 */
 	size_t			n;			/* held: */
 	struct budget_limit	limits[BUDGET_HOLD_MAX];
 	int64_t			amount[BUDGET_HOLD_MAX];
@@ -111,6 +156,17 @@ static struct {
 	size_t			 nunsent, capunsent;
 	char			 sha_reserve[48], sha_settle[48];	/* the scripts, loaded */
 	char			 epoch[64];	/* the data set's, as last seen ("": not yet) */
+	char			 sha_reclaim[48];
+	char			 lessee[REDIS_KEY_MAX + 300];	/* this worker's lease hash */
+	char			 lessees[300];	/* this host's list of them */
+	char			 me[24];	/* this worker's entry there: its pid */
+	struct lease		*bucket[LEASE_BUCKETS];
+	struct lease		*leases;	/* all of them */
+	uint64_t		 gen;		/* leases before a data set was lost are void */
+	struct event		*tick;
+	unsigned		 ticks;
+	struct exchange		**answering;	/* admitted from leases this turn */
+	size_t			 nanswering, capanswering;
 	struct event		*flush;		/* the end of the loop turn: the batches go */
 	int			 flush_due;
 	struct exchange		**reserving;	/* this turn's reservations, in order */
@@ -127,11 +183,15 @@ static struct {
 #define SETUP_RESERVE	((void *)1)
 #define SETUP_SETTLE	((void *)2)
 #define SETUP_EPOCH	((void *)3)
+#define SETUP_RECLAIM	((void *)4)
 #define EPOCH_KEY	"tollgate:epoch"
 
 static void connect_now(void);
 static void on_flush(evutil_socket_t fd, short what, void *arg);
+static void on_tick(evutil_socket_t fd, short what, void *arg);
 static void flush_settlements(void);
+static void flush_leases(int all);
+static void leases_void(void);
 
 static void
 on_retry(evutil_socket_t fd, short what, void *arg)
@@ -257,7 +317,8 @@ on_seed_claim(redisAsyncContext *ac, void *r, void *arg)
  * (one worker of it, by a claim in Redis), from its own counters, which
  * count all of it.  Settlements waiting here are in those counters: dropped,
  * not sent twice.  Settlements sent by other workers meanwhile may count
- * twice, erring towards refusing.
+ * twice, erring towards refusing.  Leases on the old data set are gone
+ * with it: what their requests still hold is released nowhere.
  */
 static void
 lost(redisAsyncContext *ac, const char *epoch)
@@ -271,6 +332,8 @@ lost(redisAsyncContext *ac, const char *epoch)
 		free(rl.unsent[i].lens);
 	}
 	rl.nunsent = 0;
+	rl.nsettling = 0;
+	leases_void();
 	redisAsyncCommand(ac, on_seed_claim, NULL, "SET tollgate:seeded:%s:%s 1 NX EX 172800", epoch,
 	    host_name());
 }
@@ -301,6 +364,8 @@ on_setup(redisAsyncContext *ac, void *r, void *mark)
 		snprintf(rl.sha_reserve, sizeof(rl.sha_reserve), "%s", reply->str);
 	if (mark == SETUP_SETTLE)
 		snprintf(rl.sha_settle, sizeof(rl.sha_settle), "%s", reply->str);
+	if (mark == SETUP_RECLAIM)
+		snprintf(rl.sha_reclaim, sizeof(rl.sha_reclaim), "%s", reply->str);
 	if (mark == SETUP_EPOCH) {
 		if (rl.epoch[0] && strcmp(rl.epoch, reply->str) != 0)
 			lost(ac, reply->str);
@@ -334,6 +399,9 @@ on_connect(const redisAsyncContext *ac, int status)
 		redisAsyncCommand(c, on_setup, SETUP_STEP, "SELECT %d", rl.addr.db);
 	redisAsyncCommand(c, on_setup, SETUP_RESERVE, "SCRIPT LOAD %s", redis_reserve_script);
 	redisAsyncCommand(c, on_setup, SETUP_SETTLE, "SCRIPT LOAD %s", redis_settle_script);
+	redisAsyncCommand(c, on_setup, SETUP_RECLAIM, "SCRIPT LOAD %s", redis_reclaim_script);
+	/* listed, so that this host's other workers give back its leases if it is killed */
+	redisAsyncCommand(c, on_setup, SETUP_STEP, "SADD %s %s", rl.lessees, rl.me);
 	/* a data set's epoch: another one next time means Redis lost its counters */
 	redisAsyncCommand(c, on_setup, SETUP_STEP, "SET " EPOCH_KEY " %lld-%d NX",
 	    (long long)clock_now_ns(), (int)getpid());
@@ -374,8 +442,17 @@ redis_init(struct worker *w)
 		return 0;
 	if (redis_url_parse(heritage.config->tollgate.redis_url, &rl.addr, err, sizeof(err)) < 0 ||
 	    (rl.retry = evtimer_new(w->base, on_retry, NULL)) == NULL ||
-	    (rl.flush = event_new(w->base, -1, 0, on_flush, NULL)) == NULL)
+	    (rl.flush = event_new(w->base, -1, 0, on_flush, NULL)) == NULL ||
+	    (rl.tick = event_new(w->base, -1, EV_PERSIST, on_tick, NULL)) == NULL)
 		return -1;
+	snprintf(rl.lessees, sizeof(rl.lessees), "tollgate:lessees:%s", host_name());
+	snprintf(rl.me, sizeof(rl.me), "%d", (int)getpid());
+	snprintf(rl.lessee, sizeof(rl.lessee), "tollgate:lease:%s:%s", host_name(), rl.me);
+	{
+		struct timeval every = { 0, TICK_MS * 1000 };
+
+		evtimer_add(rl.tick, &every);
+	}
 	rl.backoff_ms = BACKOFF_MIN_MS;
 	snprintf(rl.down, sizeof(rl.down), "not connected yet");
 	connect_now();
@@ -389,9 +466,20 @@ redis_release(struct worker *w)
 
 	(void)w;
 	if (rl.flush != NULL) {
-		flush_settlements();
 		event_free(rl.flush);
 		rl.flush = NULL;
+	}
+	if (rl.tick != NULL) {
+		event_free(rl.tick);
+		rl.tick = NULL;
+	}
+	/* everything leased goes back, and this worker leaves the host's list */
+	if (rl.ready && rl.ac != NULL) {
+		flush_leases(1);
+		flush_settlements();
+		if (rl.sha_reclaim[0])
+			redisAsyncCommand(rl.ac, NULL, NULL, "EVALSHA %s 2 %s %s %s", rl.sha_reclaim,
+			    rl.lessee, rl.lessees, rl.me);
 	}
 	/*
 	 * The loop has stopped: the last settlements are written out here (up to
@@ -420,7 +508,7 @@ redis_reachable(void)
 	return rl.ready;
 }
 
-/* ---- reservations ------------------------------------------------------------ */
+/* ---- commands --------------------------------------------------------------- */
 
 static int
 cmd_add(struct cmd *c, const char *p, size_t n)
@@ -490,6 +578,212 @@ cmd_reset(struct cmd *c)
 	c->argc = 0;
 }
 
+/* ---- leases ------------------------------------------------------------------ */
+
+static unsigned
+key_bucket(const char *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *key; key++)
+		h = (h ^ (uint8_t)*key) * 16777619u;
+	return h % LEASE_BUCKETS;
+}
+
+static struct lease *
+lease_find(const char *key)
+{
+	struct lease *l;
+
+	for (l = rl.bucket[key_bucket(key)]; l != NULL; l = l->next)
+		if (strcmp(l->key, key) == 0)
+			return l;
+	return NULL;
+}
+
+/* The lease on key, made when there is none (NULL: out of memory). */
+static struct lease *
+lease_get(const char *key, int64_t expire_ms, const struct budget_limit *limit)
+{
+	struct lease *l = lease_find(key);
+	unsigned b;
+
+	if (l != NULL || (l = calloc(1, sizeof(*l))) == NULL)
+		return l;
+	snprintf(l->key, sizeof(l->key), "%s", key);
+	l->expire_ms = expire_ms;
+	l->limit = *limit;
+	l->want_n = LEASE_FIRST;
+	b = key_bucket(key);
+	l->next = rl.bucket[b];
+	rl.bucket[b] = l;
+	l->also = rl.leases;
+	rl.leases = l;
+	return l;
+}
+
+/* Unlinks *at (a place in rl.leases) and frees it. */
+static void
+lease_drop(struct lease **at)
+{
+	struct lease *l = *at, **in;
+
+	for (in = &rl.bucket[key_bucket(l->key)]; *in != l; in = &(*in)->next)
+		;
+	*in = l->next;
+	*at = l->also;
+	free(l);
+}
+
+/* What a lease can still admit (below 0 when requests spent more than they held). */
+static int64_t
+lease_room(const struct lease *l)
+{
+	return l->granted - l->held - l->spent;
+}
+
+static int
+window_ended(int64_t expire_ms, int64_t now_ns)
+{
+	return expire_ms != 0 && now_ns / 1000000 >= expire_ms - DAY_MS;
+}
+
+/* Redis lost its data set: every lease on it is gone, and the holds on them are void. */
+static void
+leases_void(void)
+{
+	struct lease *l;
+
+	rl.gen++;
+	for (l = rl.leases; l != NULL; l = l->also) {
+		l->granted = l->held = l->spent = 0;
+		l->asking = 0;
+		l->want_n = LEASE_FIRST;
+	}
+}
+
+/*
+ * Each lease's settlement since the last tick, in one call: what its
+ * requests spent is added to the counter's spend and taken off the lease's
+ * reservation (as much of it as the requests in flight leave); once the
+ * lease is unused or its window over, all it does not hold goes back (all:
+ * everything, at exit).  A lease with nothing left goes.  Kept for the next
+ * tick when Redis is away.
+ */
+static void
+flush_leases(int all)
+{
+	static struct cmd c;
+	static struct lease **going;
+	static int64_t *back;
+	static size_t cap;
+	struct lease **at, *l;
+	int64_t now = clock_now_ns();
+	size_t n = 0, k;
+	int rc = 0;
+
+	if (!rl.ready || rl.ac == NULL)
+		return;
+	for (at = &rl.leases; (l = *at) != NULL; ) {
+		int idle = now - l->used_ns > LEASE_IDLE_NS || window_ended(l->expire_ms, now);
+		int64_t free = l->granted - l->held > 0 ? l->granted - l->held : 0;
+		int64_t give = all ? l->granted : idle ? free : l->spent < free ? l->spent : free;
+
+		if (give == 0 && l->spent == 0) {
+			if (idle && l->granted == 0 && l->held == 0 && !l->asking)
+				lease_drop(at);
+			else
+				at = &l->also;
+			continue;
+		}
+		if (n == cap) {
+			size_t more = cap ? cap * 2 : 256;
+			struct lease **g = realloc(going, more * sizeof(*g));
+			int64_t *b = g ? realloc(back, more * sizeof(*b)) : NULL;
+
+			if (g != NULL)
+				going = g;
+			if (b == NULL)
+				break;	/* out of memory: the rest wait for the next tick */
+			back = b;
+			cap = more;
+		}
+		going[n] = l;
+		back[n++] = give;
+		at = &l->also;
+	}
+	if (n == 0)
+		return;
+	/* one settlement of n counters: reserved where they are spent, each key twice */
+	cmd_reset(&c);
+	rc |= cmd_str(&c, "EVALSHA") | cmd_str(&c, rl.sha_settle) | cmd_int(&c, 0) |
+	    cmd_str(&c, rl.lessee);
+	for (k = 0; k < 2 * n; k++)
+		rc |= cmd_str(&c, going[k % n]->key);
+	rc |= cmd_int(&c, 1) | cmd_int(&c, (long long)n);
+	for (k = 0; k < n; k++) {
+		l = going[k];
+		rc |= cmd_int(&c, -(long long)back[k]) | cmd_int(&c, (long long)l->spent) |
+		    cmd_int(&c, (long long)l->expire_ms) | cmd_str(&c, "1");
+	}
+	if (rc == 0)
+		rc |= cmd_set_int(&c, 2, 2 * n + 1);
+	if (rc != 0 || redisAsyncCommandArgv(rl.ac, NULL, NULL, (int)c.argc, cmd_argv(&c), c.len) !=
+	    REDIS_OK) {
+		log_error("worker %u: out of memory: the settlement of %zu leases waits for the next "
+		    "tick", heritage.index, n);
+		return;
+	}
+	for (k = 0; k < n; k++) {
+		l = going[k];
+		if (now - l->used_ns > LEASE_IDLE_NS)
+			l->want_n = LEASE_FIRST;
+		l->granted -= back[k];
+		l->spent = 0;
+	}
+}
+
+/* The host's workers listed in Redis: those gone give back what they held. */
+static void
+on_lessees(redisAsyncContext *ac, void *r, void *arg)
+{
+	redisReply *reply = r;
+	char key[sizeof(rl.lessee)];
+	size_t i;
+
+	(void)arg;
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || !rl.sha_reclaim[0])
+		return;
+	for (i = 0; i < reply->elements; i++) {
+		redisReply *e = reply->element[i];
+		long pid;
+		char *end;
+
+		if (e->type != REDIS_REPLY_STRING || strcmp(e->str, rl.me) == 0)
+			continue;
+		pid = strtol(e->str, &end, 10);
+		if (*end != '\0' || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;	/* alive, or not a pid of ours */
+		snprintf(key, sizeof(key), "tollgate:lease:%s:%s", host_name(), e->str);
+		redisAsyncCommand(ac, NULL, NULL, "EVALSHA %s 2 %s %s %s", rl.sha_reclaim, key,
+		    rl.lessees, e->str);
+		log_info("worker %u: the leases of worker process %ld, gone, given back to Redis",
+		    heritage.index, pid);
+	}
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	flush_leases(0);
+	flush_settlements();	/* kept for the connection's return when it is away */
+	if (rl.ready && rl.ac != NULL && rl.ticks++ % RECLAIM_TICKS == 0)
+		redisAsyncCommand(rl.ac, on_lessees, NULL, "SMEMBERS %s", rl.lessees);
+}
+
+/* ---- reservations ------------------------------------------------------------ */
+
 /* The batches go at the end of this loop turn. */
 static void
 due(void)
@@ -498,6 +792,65 @@ due(void)
 		rl.flush_due = 1;
 		event_active(rl.flush, EV_TIMEOUT, 0);
 	}
+}
+
+/* A counter's name for a refusal's message, cut to fit (snprintf cost more than the rest here). */
+static void
+copy_name(char out[64], const char *name)
+{
+	size_t n = name != NULL ? strnlen(name, 63) : 0;
+
+	memcpy(out, name != NULL ? name : "", n);
+	out[n] = '\0';
+}
+
+/*
+ * From this worker's leases, when they cover the common counters and the
+ * first deployment's (the one round-robin gives this request): held here at
+ * once, answered at the end of the loop turn.  0, or -1: Redis is asked.
+ */
+static int
+admit_here(struct exchange *ex, struct remote_hold *h)
+{
+	size_t k, upto = h->ncommon + (h->ngroups > 0 ? h->sizes[0] : 0);
+	int64_t now = h->reserved_ns;
+	struct lease *l;
+
+	for (k = 0; k < upto; k++)
+		if (h->cand[k].max != BUDGET_NONE && ((l = lease_find(h->ckey[k])) == NULL ||
+		    lease_room(l) < h->cand_amount[k]))
+			return -1;
+	if (ARRAY_GROW(rl.answering, rl.nanswering, rl.capanswering) < 0)
+		return -1;
+	for (k = 0; k < upto; k++)
+		if (h->cand[k].max != BUDGET_NONE) {
+			l = lease_find(h->ckey[k]);
+			l->held += h->cand_amount[k];
+			l->used_ns = now;
+		}
+	h->here = 1;
+	h->gen = rl.gen;
+	rl.answering[rl.nanswering++] = ex;
+	due();
+	return 0;
+}
+
+/* The top-up candidate k asks for with its reservation, unless its lease has one coming. */
+static void
+ask_lease(struct remote_hold *h, size_t k)
+{
+	int64_t amount = h->cand_amount[k];
+	struct lease *l;
+
+	h->cand_want[k] = 0;
+	h->cand_asked[k] = 0;
+	if (h->cand[k].max == BUDGET_NONE || amount <= 0 ||
+	    (l = lease_get(h->ckey[k], h->cexpire[k], &h->cand[k])) == NULL || l->asking ||
+	    amount > INT64_MAX / REDIS_LEASE_SHARE / l->want_n)
+		return;
+	h->cand_want[k] = amount * l->want_n;
+	h->cand_asked[k] = 1;
+	l->asking = 1;
 }
 
 int
@@ -523,6 +876,7 @@ redis_reserve(struct exchange *ex, const struct budget_limit *limits,
 	}
 	h->n = 0;
 	h->remembered = 0;
+	h->here = 0;
 	h->reserved_ns = clock_now_ns();
 	h->ncand = n;
 	h->ncommon = ncommon;
@@ -532,15 +886,19 @@ redis_reserve(struct exchange *ex, const struct budget_limit *limits,
 		h->cand[i] = limits[i];
 		h->cand_amount[i] = amount[i];
 		h->cand_what[i] = what[i];
-		snprintf(h->cand_name[i], sizeof(h->cand_name[i]), "%s", what[i].name ? what[i].name :
-		    "");
+		copy_name(h->cand_name[i], what[i].name);
 		h->cand_what[i].name = h->cand_name[i];
+		h->cand_grant[i] = 0;
 		redis_counter_key(&limits[i], h->reserved_ns, h->ckey[i], sizeof(h->ckey[i]),
 		    &h->cexpire[i]);
 	}
+	ex->admitting = 1;
+	if (admit_here(ex, h) == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		ask_lease(h, i);
 	/* sent with the others of this loop turn, in one call (flush_reservations()) */
 	rl.reserving[rl.nreserving++] = ex;
-	ex->admitting = 1;
 	due();
 	return 0;
 }
@@ -550,6 +908,36 @@ struct asked {
 	size_t			 n;
 	struct exchange		*ex[];
 };
+
+/* Its answer came (or its connection went): the leases it asked for may ask again. */
+static void
+took(struct remote_hold *h)
+{
+	struct lease *l;
+	size_t k;
+
+	for (k = 0; k < h->ncand; k++)
+		if (h->cand_asked[k] && (l = lease_find(h->ckey[k])) != NULL)
+			l->asking = 0;
+}
+
+/* What Redis reserved for each counter it took ({0, group, used, then those}). */
+static void
+granted(struct remote_hold *h, size_t group, const redisReply *e)
+{
+	size_t j, k, from = h->ncommon;
+
+	for (k = 0; k < group && k < h->ngroups; k++)
+		from += h->sizes[k];
+	for (j = 0; j + 3 < e->elements; j++) {
+		const redisReply *g = e->element[j + 3];
+
+		k = j < h->ncommon ? j : from + (j - h->ncommon);
+		if (k < h->ncand)
+			h->cand_grant[k] = g->type == REDIS_REPLY_STRING ? strtoll(g->str, NULL, 10) :
+			    g->type == REDIS_REPLY_INTEGER ? g->integer : 0;
+	}
+}
 
 static void
 on_reserved(redisAsyncContext *ac, void *r, void *arg)
@@ -571,9 +959,10 @@ on_reserved(redisAsyncContext *ac, void *r, void *arg)
 
 		if (ex->magic != EXCHANGE_MAGIC)
 			continue;
+		took(ex->remote);
 		e = reply != NULL && reply->type == REDIS_REPLY_ARRAY && i < reply->elements ?
 		    reply->element[i] : NULL;
-		if (e == NULL || e->type != REDIS_REPLY_ARRAY || e->elements != 3 ||
+		if (e == NULL || e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
 		    e->element[0]->type != REDIS_REPLY_INTEGER) {
 			snprintf(ex->fail_why, sizeof(ex->fail_why), "budgets are shared through Redis, "
 			    "which %.200s", reply == NULL ? "went away" : reply->type ==
@@ -581,6 +970,8 @@ on_reserved(redisAsyncContext *ac, void *r, void *arg)
 			admit_answered(ex, -1, 0, "0", 0);
 			continue;
 		}
+		if (e->element[0]->integer == 0 && e->element[1]->type == REDIS_REPLY_INTEGER)
+			granted(ex->remote, (size_t)e->element[1]->integer, e);
 		admit_answered(ex, (int)e->element[0]->integer,
 		    e->element[1]->type == REDIS_REPLY_INTEGER ? (size_t)e->element[1]->integer : 0,
 		    e->element[2]->type == REDIS_REPLY_STRING ? e->element[2]->str : "0",
@@ -606,6 +997,8 @@ flush_reservations(void)
 	rc |= cmd_str(&c, "EVALSHA") | cmd_str(&c, rl.sha_reserve);
 	keys_at = c.argc;
 	rc |= cmd_int(&c, 0);	/* the number of keys, put in below */
+	rc |= cmd_str(&c, rl.lessee);
+	nkeys++;
 	for (i = 0; i < rl.nreserving; i++) {
 		struct remote_hold *h = rl.reserving[i]->remote;
 
@@ -624,6 +1017,8 @@ flush_reservations(void)
 			rc |= cmd_int(&c, (long long)h->cand_amount[k]);
 			rc |= cmd_int(&c, h->cand[k].max == BUDGET_NONE ? -1LL : (long long)h->cand[k].max);
 			rc |= cmd_int(&c, (long long)h->cexpire[k]);
+			rc |= cmd_int(&c, (long long)h->cand_want[k]);
+			rc |= cmd_int(&c, (long long)(h->cand_want[k] * REDIS_LEASE_SHARE));
 		}
 	}
 	if (rc == 0)
@@ -641,12 +1036,15 @@ flush_reservations(void)
 	for (i = 0; i < rl.nreserving; i++) {
 		struct exchange *ex = rl.reserving[i];
 
+		took(ex->remote);
 		snprintf(ex->fail_why, sizeof(ex->fail_why), "budgets and limits are shared through "
 		    "Redis, which cannot be reached (%.200s)", rc ? "out of memory" : rl.down);
 		admit_answered(ex, -1, 0, "0", 0);
 	}
 	rl.nreserving = 0;
 }
+
+static void lease_taken(struct remote_hold *h);
 
 void
 redis_chosen(struct exchange *ex, size_t group)
@@ -669,6 +1067,43 @@ redis_chosen(struct exchange *ex, size_t group)
 		h->cand_of[h->n] = from + i;
 		h->amount[h->n] = h->cand_amount[from + i];
 		ex->hold_kind[h->n] = (uint8_t)h->cand_what[from + i].kind;
+	}
+	if (!h->here)
+		lease_taken(h);
+}
+
+/*
+ * Redis reserved h's counters, each with what its lease asked on top: the
+ * leases hold the request and have the rest to admit from.  A lease topped
+ * up again within a second of the last asks for twice as much next time.
+ */
+static void
+lease_taken(struct remote_hold *h)
+{
+	int64_t now = clock_now_ns();
+	struct lease *l;
+	size_t i, k;
+
+	h->gen = rl.gen;
+	for (i = 0; i < h->n; i++) {
+		k = h->cand_of[i];
+		if (h->limits[i].max == BUDGET_NONE)
+			continue;
+		if ((l = lease_get(h->ckey[k], h->cexpire[k], &h->cand[k])) == NULL) {
+			log_error("worker %u: out of memory: a reservation in Redis is not released "
+			    "until its window ends", heritage.index);
+			h->limits[i].max = BUDGET_NONE;	/* settled as spend only */
+			continue;
+		}
+		/* what Redis reserved for it is never less than its amount */
+		l->granted += h->cand_grant[k] > h->amount[i] ? h->cand_grant[k] : h->amount[i];
+		l->held += h->amount[i];
+		l->used_ns = now;
+		if (h->cand_grant[k] > h->amount[i]) {
+			if (now - l->topup_ns < LEASE_IDLE_NS && l->want_n < LEASE_MOST)
+				l->want_n *= 2;
+			l->topup_ns = now;
+		}
 	}
 }
 
@@ -736,6 +1171,36 @@ keep(int argc, const char **argv, const size_t *lens)
 	rl.nunsent++;
 }
 
+/*
+ * Held counter i of h settles with "actual": its lease frees what it held
+ * (unless the lease has gone with a lost data set since), and the spend
+ * goes to the lease on the window holding now, its own unless that ended.
+ */
+static void
+lease_settle(struct remote_hold *h, size_t i, int64_t actual, int64_t now)
+{
+	size_t k = h->cand_of[i];
+	struct lease *l = NULL, *to;
+	char key[REDIS_KEY_MAX];
+	int64_t expire;
+
+	if (h->limits[i].max != BUDGET_NONE && h->gen == rl.gen &&
+	    (l = lease_find(h->ckey[k])) != NULL) {
+		l->held -= h->amount[i];
+	}
+	if (!window_ended(h->cexpire[k], now))
+		to = l != NULL ? l : lease_get(h->ckey[k], h->cexpire[k], &h->limits[i]);
+	else {
+		redis_counter_key(&h->limits[i], now, key, sizeof(key), &expire);
+		to = lease_get(key, expire, &h->limits[i]);
+	}
+	if (to != NULL)
+		to->spent += actual;
+	else
+		log_error("worker %u: out of memory: a settlement is lost to Redis's counters",
+		    heritage.index);
+}
+
 void
 redis_settle(struct exchange *ex, const int64_t *actual)
 {
@@ -753,6 +1218,12 @@ redis_settle(struct exchange *ex, const int64_t *actual)
 	 */
 	for (i = 0; !ex->local_hold && heritage.budgets != NULL && i < h->n; i++)
 		heritage.budgets->ops->add(heritage.budgets, &h->limits[i], actual[i], now, now);
+	if (!h->remembered) {
+		for (i = 0; i < h->n; i++)
+			lease_settle(h, i, actual[i], now);
+		h->n = 0;
+		return;
+	}
 	if (ARRAY_GROW(rl.settling, rl.nsettling, rl.capsettling) < 0) {
 		log_error("worker %u: out of memory: a settlement is lost to Redis's counters",
 		    heritage.index);
@@ -763,15 +1234,10 @@ redis_settle(struct exchange *ex, const int64_t *actual)
 	for (i = 0; i < h->n; i++) {
 		int64_t expire;
 
-		if (h->remembered)
-			redis_counter_key(&h->limits[i], h->reserved_ns, t->rkey[i], sizeof(t->rkey[i]),
-			    &expire);
-		else {
-			memcpy(t->rkey[i], h->ckey[h->cand_of[i]], sizeof(t->rkey[i]));
-			expire = h->cexpire[h->cand_of[i]];
-		}
+		redis_counter_key(&h->limits[i], h->reserved_ns, t->rkey[i], sizeof(t->rkey[i]),
+		    &expire);
 		/* spent in the window holding now: the reservation's unless it has ended since */
-		if (expire == 0 || now / 1000000 < expire - 86400000LL) {
+		if (!window_ended(expire, now)) {
 			memcpy(t->skey[i], t->rkey[i], sizeof(t->skey[i]));
 			t->sexpire[i] = expire;
 		} else
@@ -781,7 +1247,6 @@ redis_settle(struct exchange *ex, const int64_t *actual)
 		t->actual[i] = actual[i];
 	}
 	h->n = 0;
-	due();
 }
 
 /* This turn's settlements: one call for all (kept whole when Redis is away). */
@@ -800,6 +1265,8 @@ flush_settlements(void)
 	rc |= cmd_str(&c, ready ? rl.sha_settle : redis_settle_script);
 	keys_at = c.argc;
 	rc |= cmd_int(&c, 0);
+	rc |= cmd_str(&c, rl.lessee);
+	nkeys++;
 	for (i = 0; i < rl.nsettling; i++) {
 		const struct settlement *t = &rl.settling[i];
 
@@ -815,7 +1282,7 @@ flush_settlements(void)
 		rc |= cmd_int(&c, (long long)t->n);
 		for (k = 0; k < t->n; k++)
 			rc |= cmd_int(&c, -(long long)t->amount[k]) | cmd_int(&c, (long long)t->actual[k]) |
-			    cmd_int(&c, (long long)t->sexpire[k]);
+			    cmd_int(&c, (long long)t->sexpire[k]) | cmd_str(&c, "0");
 	}
 	if (rc == 0)
 		rc |= cmd_set_int(&c, keys_at, nkeys);
@@ -831,8 +1298,14 @@ flush_settlements(void)
 static void
 on_flush(evutil_socket_t fd, short what, void *arg)
 {
+	size_t i, n = rl.nanswering;
+
 	(void)fd, (void)what, (void)arg;
 	rl.flush_due = 0;
-	flush_settlements();
 	flush_reservations();
+	/* admitted from leases: each goes on (and may add to the list: those wait for the next turn) */
+	rl.nanswering = 0;
+	for (i = 0; i < n; i++)
+		if (rl.answering[i]->magic == EXCHANGE_MAGIC)
+			admit_answered(rl.answering[i], 0, 0, "0", 0);
 }

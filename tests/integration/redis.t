@@ -11,6 +11,8 @@ made meanwhile reach it; a Redis that sleeps (DEBUG SLEEP) stalls no other
 request of the worker; a URL that does not parse is a file:line error at -t.
 Skips without Debian's redis-server."""
 import os
+import re
+import signal
 import subprocess
 import sys
 import threading
@@ -40,11 +42,11 @@ EXTRA = """\
 HOSTS = iter(range(1, 1000))
 
 
-def shared(url, failure="closed"):
+def shared(url, failure="closed", budget=BUDGET):
     # each gateway a host of its own (on one machine they would share the hostname)
     return ("  redis:\n    url: \"%s\"\n    on_failure: %s\n" % (url, failure) if url else "") + \
         "  host_id: host-%d\n" % next(HOSTS) + \
-        "  budgets:\n    - {scope: global, max_budget: %s, budget_duration: 1d}\n" % BUDGET
+        "  budgets:\n    - {scope: global, max_budget: %s, budget_duration: 1d}\n" % budget
 
 
 def ask(gw, model="demo"):
@@ -111,8 +113,9 @@ def test_shared(mock, redis):
            "  the rest refused with a 429 naming the gateway's (global) budget", codes)
         served = sum(1 for st, _ in res if st == 200) + 1
         keys = redis.cli("KEYS", "tollgate:c:[*]|1d:*").split()
-        ok(len(keys) == 1 and wait_until(lambda: Decimal(redis.cli("HGET", keys[0], "s")) == total * 10 ** 12, 5)
-           and redis.cli("HGET", keys[0], "r") == "0",
+        # (a worker's lease on it, unused for a second, goes back)
+        ok(len(keys) == 1 and wait_until(lambda: Decimal(redis.cli("HGET", keys[0], "s")) == total * 10 ** 12
+                                         and redis.cli("HGET", keys[0], "r") == "0", 5),
            "Redis's counter holds exactly what the three ledgers spent (%d requests), nothing left reserved"
            % served, (keys, keys and redis.cli("HGETALL", keys[0]), total))
 
@@ -207,6 +210,70 @@ def test_bounds(mock, redis):
         opened.cleanup()
 
 
+def calls(redis, command):
+    m = re.search(r"cmdstat_%s:calls=(\d+)" % command, redis.cli("INFO", "commandstats"))
+    return int(m.group(1)) if m else 0
+
+
+def test_leases(mock, redis):
+    """Spent to its end through leases, the fleet still stops at the budget; a budget with room: each
+    worker leases some of it and admits from the lease, asking Redis far less than once a request; a
+    worker killed outright holding a lease has it given back by the host's others."""
+    redis.cli("FLUSHALL")
+    budget = Decimal("0.02")	# about 440 requests; leases while 16 of them leave room
+    gws = [Gateway(mock, EXTRA, tollgate_extra=shared(redis.url, budget=budget)) for _ in range(3)]
+    try:
+        wait_until(lambda: ask(gws[0])[0] == 200, 10, 0.2)
+        res = storm(gws, 48, 13)
+        total = spent(gws)
+        served = sum(1 for st, _ in res if st == 200) + 1
+        ok(total <= budget and total >= budget - 48 * COST,
+           "leased, then request by request: %d clients over three gateways spent $%s of $%s, never "
+           "past it, nearly all of it" % (48, total, budget))
+        keys = redis.cli("KEYS", "tollgate:c:[*]|1d:*").split()
+        ok(len(keys) == 1 and wait_until(lambda: Decimal(redis.cli("HGET", keys[0], "s")) == total * 10 ** 12
+                                         and redis.cli("HGET", keys[0], "r") == "0", 10),
+           "  Redis's counter holds exactly the three ledgers' spend, and the leases went back",
+           keys and redis.cli("HGETALL", keys[0]))
+        ok(wait_until(lambda: not redis.cli("KEYS", "tollgate:lease:*").split(), 5),
+           "  and no worker holds a lease any more", redis.cli("KEYS", "tollgate:lease:*"))
+    finally:
+        stop_all(gws)
+
+    # room: leases; then a worker killed with its lease, and the others of its host give it back
+    redis.cli("FLUSHALL")
+    g = Gateway(mock, EXTRA, tollgate_extra=shared(redis.url, budget="1000"))
+    try:
+        wait_until(lambda: ask(g)[0] == 200, 10, 0.2)
+        redis.cli("CONFIG", "RESETSTAT")
+        served = sum(1 for st, _ in storm([g], 8, 25) if st == 200)
+        # a reservation in Redis reads its counter at least twice (HMGET): one from a lease, never
+        checks = calls(redis, "hmget")
+        ok(served == 200 and checks < served / 2, "a budget of $1000: %d requests served, %d counter "
+           "reads in Redis: most admitted from the workers' leases" % (served, checks))
+        time.sleep(0.3)	# past the workers' last settlement (a tenth of a second apart), within a second
+        leases = [k for k in redis.cli("KEYS", "tollgate:lease:*").split()
+                  if int(redis.cli("HGET", k, redis.cli("HKEYS", k).split()[0]) or 0) > 0]
+        ok(leases, "a budget of $1000: the workers hold leases on it", redis.cli("KEYS", "tollgate:*"))
+        if leases:
+            pid = int(leases[0].rsplit(":", 1)[1])
+            held = int(redis.cli("HGET", leases[0], redis.cli("HKEYS", leases[0]).split()[0]))
+            os.kill(pid, signal.SIGKILL)
+            key = redis.cli("KEYS", "tollgate:c:[*]|1d:*").split()[0]
+            ok(int(redis.cli("HGET", key, "r")) >= held, "  worker %d killed holding %d of it" % (pid, held))
+            ok(wait_until(lambda: redis.cli("HGET", key, "r") == "0" and
+                          not redis.cli("EXISTS", leases[0]) != "0", 30, 0.5) and
+               "given back" in g.logtext(),
+               "  its lease given back by the host's other workers (a log line says so)",
+               (redis.cli("HGETALL", key), g.logtext()[-600:]))
+            ok(Decimal(redis.cli("HGET", key, "s")) == spent([g]) * 10 ** 12,
+               "  the counter's spend is the ledger's (what the worker settled before it was killed)",
+               redis.cli("HGETALL", key))
+    finally:
+        g.stop()
+        g.cleanup()
+
+
 def test_credentials(mock):
     """A Redis with a password, and a gateway given the wrong one: said in the log and readiness."""
     locked = Redis(password="right-password")
@@ -249,6 +316,7 @@ def main():
         test_shared(mock, redis)
         test_failure(mock, redis)
         test_bounds(mock, redis)
+        test_leases(mock, redis)
         test_credentials(mock)
         test_bad_url(mock)
     finally:
