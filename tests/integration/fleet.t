@@ -1,0 +1,173 @@
+#!/usr/bin/python3
+"""A fleet: three gateways on loopback sharing one Redis and one PostgreSQL,
+both private servers started here. Virtual keys made on the first host are used
+on all three (through PostgreSQL); 64 clients spread over the three hosts spend
+against a key's $1.00 budget, a team budget and a global budget declared in the
+config, and an rpm limit: the fleet never spends past any of them (the three
+ledgers summed), each refusal is a 429 naming the limit, Redis's counters hold
+exactly what the ledgers spent with nothing left reserved, and PostgreSQL holds
+exactly the union of the three ledgers. Skips without Debian's redis-server or
+postgresql."""
+import json
+import os
+import sys
+import threading
+import time
+from decimal import Decimal
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tg import Gateway, Mock, Postgres, Redis, done, eq, ok, skip, wait_until  # noqa: E402
+
+if Redis.skip_reason() or Postgres.skip_reason():
+    skip(Redis.skip_reason() or Postgres.skip_reason())
+
+# each request: 100 tokens in, 5,000 out at gpt-4o-mini's 1.5e-7 / 6e-7, and max_tokens 5,000, so
+# that admission's reservation (the body's length in input tokens and max_tokens) covers it
+COST = 100 * Decimal("1.5e-7") + 5000 * Decimal("6e-7")
+KEY_BUDGET, TEAM_BUDGET, GLOBAL_BUDGET, RPM = Decimal("1.00"), Decimal("1.50"), Decimal("2.20"), 30
+CLIENTS = 64
+
+
+def config(host, redis, pg):
+    return ("  host_id: %s\n  redis:\n    url: \"%s\"\n  postgres:\n    dsn: \"%s\"\n"
+            "  budgets:\n"
+            "    - {scope: team, name: fleet-team, max_budget: %s, budget_duration: 1d}\n"
+            "    - {scope: global, max_budget: %s, budget_duration: 1d}\n"
+            % (host, redis.url, pg.dsn, TEAM_BUDGET, GLOBAL_BUDGET))
+
+
+def ask(gw, key):
+    st, _, data = gw.post("/v1/chat/completions", {"model": "demo", "max_tokens": 5000, "messages": [
+        {"role": "user", "content": "hi"}], "mock": {"prompt_tokens": 100, "completion_tokens": 5000}},
+        key=key)
+    return st, data
+
+
+def storm(gws, key, per_client):
+    """CLIENTS threads spread over gws, per_client requests each: (status, body) of every one."""
+    out, lock = [], threading.Lock()
+
+    def run(g):
+        for _ in range(per_client):
+            r = ask(g, key)
+            with lock:
+                out.append(r)
+    threads = [threading.Thread(target=run, args=(gws[i % len(gws)],)) for i in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    return out
+
+
+def generate(gw, **body):
+    """The key's secret, and the name its records carry ("key:" and its hash's first 16)."""
+    st, _, data = gw.post("/key/generate", body)
+    j = json.loads(data) if st == 200 else {}
+    return j.get("key"), "key:" + j.get("token", "")[:16]
+
+
+def records(gws):
+    return [r for g in gws for r in g.records(100000)]
+
+
+def spend(recs, pick=lambda r: True):
+    return sum((Decimal(r["cost_usd"]) for r in recs if pick(r)), Decimal(0))
+
+
+def counter(redis, pattern):
+    """The (spent, reserved) of the one Redis counter matching pattern, as integers."""
+    keys = redis.cli("KEYS", pattern).split()
+    if len(keys) != 1:
+        return None
+    h = redis.cli("HGETALL", keys[0]).split()
+    h = dict(zip(h[::2], h[1::2]))
+    return int(h.get("s", 0)), int(h.get("r", 0))
+
+
+def main():
+    mock, redis, pg = Mock(), Redis(), None
+    gws = []
+    try:
+        pg = Postgres()
+        gws = [Gateway(mock, tollgate_extra=config("host-%d" % i, redis, pg)) for i in (1, 2, 3)]
+        first = gws[0]
+
+        # keys made on the first host, each used on all three
+        made = {name: generate(first, key_alias=name, **body) for name, body in (
+            ("rpm", {"max_budget": 10, "rpm_limit": RPM}),
+            ("one-dollar", {"max_budget": float(KEY_BUDGET), "team_id": "fleet-team"}),
+            ("team-mate", {"max_budget": 10, "team_id": "fleet-team"}),
+            ("no-team", {"max_budget": 10}))}
+        keys = {name: secret for name, (secret, _) in made.items()}
+        named = {name: ident for name, (_, ident) in made.items()}
+        ok(all(keys.values()), "four virtual keys made on host-1", keys)
+        ok(wait_until(lambda: all(ask(g, keys["rpm"])[0] == 200 for g in gws[1:]), 15, 0.3),
+           "  a key made on host-1 works on host-2 and host-3 (through PostgreSQL)")
+
+        # an rpm of 30 across the fleet: counted in calendar minutes, so started early in one
+        wait_until(lambda: time.gmtime().tm_sec < 20, 40, 0.5)
+        minute = time.strftime("%Y-%m-%dT%H:%M", time.gmtime())
+        before = len([r for r in records(gws) if r["key"] == named["rpm"] and r["start"].startswith(minute)])
+        res = storm(gws, keys["rpm"], 1)
+        served = sum(1 for st, _ in res if st == 200)
+        refused = [d for st, d in res if st == 429]
+        ok(served + before <= RPM and served > 0 and all(b"rpm" in d for d in refused) and
+           len(refused) == CLIENTS - served,
+           "the key's rpm of %d holds fleet-wide: %d of %d served in the minute (after %d), the rest 429 "
+           "naming it" % (RPM, served, CLIENTS, before), (minute, sorted(set(st for st, _ in res))))
+
+        # the key's $1.00, the team's, then the global budget, each spent to its end by 64 clients
+        for name, limit, what, words in (("one-dollar", KEY_BUDGET, "the key's", b"key budget"),
+                                         ("team-mate", TEAM_BUDGET, "the team's", b"team"),
+                                         ("no-team", GLOBAL_BUDGET, "the global", b"gateway budget")):
+            per = int((limit / COST) / CLIENTS) + 3
+            res = storm(gws, keys[name], per)
+            recs = records(gws)
+            if name == "one-dollar":
+                total = spend(recs, lambda r: r["key"] == named["one-dollar"])
+            elif name == "team-mate":
+                total = spend(recs, lambda r: r["team"] == "fleet-team")
+            else:
+                total = spend(recs)
+            refused = [d for st, d in res if st == 429]
+            ok(limit - CLIENTS * COST <= total <= limit,
+               "%s budget of $%s: the three ledgers spent $%s, never past it, nearly all of it"
+               % (what, limit, total), (total, sorted(set(st for st, _ in res))))
+            ok(refused and all(words in d for d in refused) and
+               sorted(set(st for st, _ in res)) == [200, 429],
+               "  the rest refused with a 429 naming %s budget (%d of %d)" % (what, len(refused), len(res)),
+               refused[:1])
+
+        # Redis's counters: what the ledgers spent, exactly, and nothing left reserved
+        recs = records(gws)
+        want = {
+            "tollgate:c:[*]|1d:*": spend(recs),
+            "tollgate:c:t|fleet-team|1d:*": spend(recs, lambda r: r["team"] == "fleet-team"),
+        }
+        for pattern, total in want.items():
+            ok(wait_until(lambda: counter(redis, pattern) == (int(total * 10 ** 12), 0), 10, 0.3),
+               "Redis's counter %s holds the ledgers' $%s, nothing reserved" % (pattern, total),
+               (counter(redis, pattern), redis.cli("KEYS", "tollgate:c:*")))
+
+        # PostgreSQL: the union of the three ledgers, once each
+        union = {r["id"]: Decimal(r["cost_usd"]) for r in recs}
+
+        def pg_rows():
+            return {r[0]: Decimal(r[1]) for r in pg.psql("SELECT request_id, spend FROM tollgate_spend")}
+        ok(wait_until(lambda: pg_rows() == union, 30, 0.5),
+           "PostgreSQL holds exactly the union of the three ledgers (%d records, $%s)"
+           % (len(union), sum(union.values())))
+        eq(pg.psql("SELECT count(DISTINCT host_id) FROM tollgate_spend"), [["3"]], "  from the three hosts")
+    finally:
+        for g in gws:
+            g.stop()
+            g.cleanup()
+        if pg is not None:
+            pg.stop()
+        redis.stop()
+        mock.stop()
+    done()
+
+
+main()
