@@ -224,7 +224,8 @@ const char redis_reserve_script[] =
 	"return out\n";
 
 const char redis_settle_script[] =
-	"local ki, ai = 2, 2\n"
+	LUA_DECIMALS
+	"local ki, ai, seen = 2, 2, {}\n"
 	"for q = 1, tonumber(ARGV[1]) do\n"
 	"  local n = tonumber(ARGV[ai])\n"
 	"  ai = ai + 1\n"
@@ -240,10 +241,12 @@ const char redis_settle_script[] =
 	"      redis.call('HINCRBY', sk, 's', ARGV[b + 1])\n"
 	"      if ARGV[b + 2] ~= '0' then redis.call('PEXPIREAT', sk, ARGV[b + 2]) end\n"
 	"    end\n"
+	"    local h = redis.call('HMGET', sk, 's', 'r')\n"
+	"    seen[#seen + 1] = add(num(h[1]), num(h[2]))\n"
 	"  end\n"
 	"  ki, ai = ki + 2 * n, ai + 4 * n\n"
 	"end\n"
-	"return 1\n";
+	"return seen\n";
 
 /*
  * What a worker that is gone held: each counter its lease was on gives

@@ -71,7 +71,8 @@ extern const char redis_reserve_script[];
  * per counter the amount released from the reservation, negated ("-123",
  * or "0"), the amount spent, the spend key's expiry, and "1" when the
  * release comes off the worker's lease hash too ("0": a reservation of its
- * own).
+ * own).  Answers each spend key's spent+reserved after it, in order: what
+ * the fleet has used of each counter, for on_failure: open's share.
  */
 extern const char redis_settle_script[];
 /* RECLAIM: KEYS[1] a gone worker's lease hash, KEYS[2] its host's list, ARGV[1] its entry there. */

@@ -266,6 +266,11 @@ void redis_hold_release(struct exchange *ex);
 void redis_remember(struct exchange *ex, const struct budget_limit *limits, size_t n);
 /* After Redis's yes: ex holds the common counters and those of group (ex->hold_kind set). */
 void redis_chosen(struct exchange *ex, size_t group);
+/*
+ * With on_failure: open and Redis away: limits[from, to) cut to this
+ * host's share of what was left of each (see worker_redis.c).
+ */
+void redis_open_share(struct budget_limit *limits, size_t from, size_t to);
 /* Candidate index of ex's reservation (for a refusal's message), or NULL. */
 const struct limitset_entry *redis_what(const struct exchange *ex, size_t index);
 const struct budget_limit *redis_limit(const struct exchange *ex, size_t index);

@@ -52,6 +52,9 @@
 #define LEASE_MOST	65536
 #define LEASE_BUCKETS	1024
 #define RECLAIM_TICKS	100		/* gone workers of this host looked for every 10 s */
+#define SEEN_TICKS	10		/* each lease's counter read back every second */
+#define SEEN_KEPT_NS	(600 * 1000000000LL)	/* and a lease kept ten minutes for it */
+#define HOSTS_KEY	"tollgate:hosts"	/* the fleet's hosts, by when last heard of */
 #define DAY_MS		86400000LL	/* a counter key outlives its window by this */
 
 /*
@@ -72,6 +75,12 @@ struct lease {
 	int64_t			 topup_ns;	/* last topped up */
 	int64_t			 want_n;	/* the next top-up, in requests */
 	int			 asking;	/* a top-up is on its way */
+	/*
+	 * What the fleet had used of the counter (spent and reserved) when
+	 * Redis last said, and what this host had spent of it then: with
+	 * on_failure: open, its share while Redis is away starts there.
+	 */
+	int64_t			 seen_used, seen_local, seen_ns;
 };
 
 /*
@@ -165,6 +174,7 @@ static struct {
 	uint64_t		 gen;		/* leases before a data set was lost are void */
 	struct event		*tick;
 	unsigned		 ticks;
+	int64_t			 hosts;		/* in the fleet, heard of in the last minute */
 	struct exchange		**answering;	/* admitted from leases this turn */
 	size_t			 nanswering, capanswering;
 	struct event		*flush;		/* the end of the loop turn: the batches go */
@@ -187,6 +197,7 @@ static struct {
 #define EPOCH_KEY	"tollgate:epoch"
 
 static void connect_now(void);
+static void fleet_hosts(redisAsyncContext *ac);
 static void on_flush(evutil_socket_t fd, short what, void *arg);
 static void on_tick(evutil_socket_t fd, short what, void *arg);
 static void flush_settlements(void);
@@ -402,6 +413,7 @@ on_connect(const redisAsyncContext *ac, int status)
 	redisAsyncCommand(c, on_setup, SETUP_RECLAIM, "SCRIPT LOAD %s", redis_reclaim_script);
 	/* listed, so that this host's other workers give back its leases if it is killed */
 	redisAsyncCommand(c, on_setup, SETUP_STEP, "SADD %s %s", rl.lessees, rl.me);
+	fleet_hosts(c);
 	/* a data set's epoch: another one next time means Redis lost its counters */
 	redisAsyncCommand(c, on_setup, SETUP_STEP, "SET " EPOCH_KEY " %lld-%d NX",
 	    (long long)clock_now_ns(), (int)getpid());
@@ -454,6 +466,7 @@ redis_init(struct worker *w)
 		evtimer_add(rl.tick, &every);
 	}
 	rl.backoff_ms = BACKOFF_MIN_MS;
+	rl.hosts = 1;
 	snprintf(rl.down, sizeof(rl.down), "not connected yet");
 	connect_now();
 	return 0;
@@ -662,13 +675,45 @@ leases_void(void)
 	}
 }
 
+/* The leases of one settlement call, by key (a lease may go before the answer comes). */
+struct seen {
+	size_t	n;
+	char	key[][REDIS_KEY_MAX];
+};
+
+/* Redis's answer to a settlement: what the fleet has used of each counter, noted. */
+static void
+on_seen(redisAsyncContext *ac, void *r, void *arg)
+{
+	redisReply *reply = r;
+	struct seen *seen = arg;
+	struct budget_reading here;
+	int64_t now = clock_now_ns();
+	struct lease *l;
+	size_t k;
+
+	(void)ac;
+	for (k = 0; reply != NULL && reply->type == REDIS_REPLY_ARRAY && k < seen->n &&
+	    k < reply->elements; k++) {
+		if ((l = lease_find(seen->key[k])) == NULL || reply->element[k]->type != REDIS_REPLY_STRING)
+			continue;
+		l->seen_used = strtoll(reply->element[k]->str, NULL, 10);	/* past int64: held there */
+		l->seen_local = heritage.budgets != NULL && heritage.budgets->ops->read(heritage.budgets,
+		    l->limit.id, now, &here) == 0 ? here.spent : 0;
+		l->seen_ns = now;
+	}
+	free(seen);
+}
+
 /*
  * Each lease's settlement since the last tick, in one call: what its
  * requests spent is added to the counter's spend and taken off the lease's
  * reservation (as much of it as the requests in flight leave); once the
  * lease is unused or its window over, all it does not hold goes back (all:
- * everything, at exit).  A lease with nothing left goes.  Kept for the next
- * tick when Redis is away.
+ * everything, at exit).  Every second each lease with a limit is in the
+ * call, to read back what the fleet has used of its counter.  A lease with
+ * nothing left goes (one with a limit ten minutes later).  Kept for the
+ * next tick when Redis is away.
  */
 static void
 flush_leases(int all)
@@ -678,6 +723,7 @@ flush_leases(int all)
 	static int64_t *back;
 	static size_t cap;
 	struct lease **at, *l;
+	struct seen *seen = NULL;
 	int64_t now = clock_now_ns();
 	size_t n = 0, k;
 	int rc = 0;
@@ -685,12 +731,15 @@ flush_leases(int all)
 	if (!rl.ready || rl.ac == NULL)
 		return;
 	for (at = &rl.leases; (l = *at) != NULL; ) {
-		int idle = now - l->used_ns > LEASE_IDLE_NS || window_ended(l->expire_ms, now);
+		int ended = window_ended(l->expire_ms, now), idle = now - l->used_ns > LEASE_IDLE_NS || ended;
 		int64_t free = l->granted - l->held > 0 ? l->granted - l->held : 0;
 		int64_t give = all ? l->granted : idle ? free : l->spent < free ? l->spent : free;
+		int limited = l->limit.max != BUDGET_NONE;
 
-		if (give == 0 && l->spent == 0) {
-			if (idle && l->granted == 0 && l->held == 0 && !l->asking)
+		if (give == 0 && l->spent == 0 && (!limited || ended || rl.ticks % SEEN_TICKS != 0)) {
+			/* one with a limit is kept a while, for its share should Redis go */
+			if (idle && l->granted == 0 && l->held == 0 && !l->asking &&
+			    (!limited || ended || now - l->used_ns > SEEN_KEPT_NS))
 				lease_drop(at);
 			else
 				at = &l->also;
@@ -728,12 +777,17 @@ flush_leases(int all)
 	}
 	if (rc == 0)
 		rc |= cmd_set_int(&c, 2, 2 * n + 1);
-	if (rc != 0 || redisAsyncCommandArgv(rl.ac, NULL, NULL, (int)c.argc, cmd_argv(&c), c.len) !=
-	    REDIS_OK) {
+	if (rc != 0 || (seen = malloc(sizeof(*seen) + n * sizeof(seen->key[0]))) == NULL ||
+	    redisAsyncCommandArgv(rl.ac, on_seen, seen, (int)c.argc, cmd_argv(&c), c.len) != REDIS_OK) {
+		if (rc == 0)
+			free(seen);
 		log_error("worker %u: out of memory: the settlement of %zu leases waits for the next "
 		    "tick", heritage.index, n);
 		return;
 	}
+	seen->n = n;
+	for (k = 0; k < n; k++)
+		memcpy(seen->key[k], going[k]->key, sizeof(seen->key[k]));
 	for (k = 0; k < n; k++) {
 		l = going[k];
 		if (now - l->used_ns > LEASE_IDLE_NS)
@@ -772,14 +826,68 @@ on_lessees(redisAsyncContext *ac, void *r, void *arg)
 	}
 }
 
+/* How many hosts the fleet has (heard of in the last minute), for on_failure: open's share. */
+static void
+on_hosts(redisAsyncContext *ac, void *r, void *arg)
+{
+	redisReply *reply = r;
+
+	(void)ac, (void)arg;
+	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+		rl.hosts = reply->integer;
+}
+
+static void
+fleet_hosts(redisAsyncContext *ac)
+{
+	long long now_ms = clock_now_ns() / 1000000;
+
+	redisAsyncCommand(ac, NULL, NULL, "ZADD " HOSTS_KEY " %lld %s", now_ms, host_name());
+	redisAsyncCommand(ac, NULL, NULL, "ZREMRANGEBYSCORE " HOSTS_KEY " -inf %lld", now_ms - 86400000LL);
+	redisAsyncCommand(ac, on_hosts, NULL, "ZCOUNT " HOSTS_KEY " %lld +inf", now_ms - 60000LL);
+}
+
+/*
+ * Redis is away (on_failure: open): each limit of limits[from, to) is cut
+ * to this host's share of what was left of it when Redis last said, 1/N of
+ * it for N hosts, on top of what this host had spent then; a counter this
+ * worker has not seen through Redis in the last ten minutes, to 1/N of the
+ * limit (on this host's spend in the window).
+ */
+void
+redis_open_share(struct budget_limit *limits, size_t from, size_t to)
+{
+	int64_t now = clock_now_ns(), n = rl.hosts > 0 ? rl.hosts : 1, expire, left, share;
+	char key[REDIS_KEY_MAX];
+	struct lease *l;
+	size_t i;
+
+	for (i = from; i < to; i++) {
+		if (limits[i].max == BUDGET_NONE)
+			continue;
+		redis_counter_key(&limits[i], now, key, sizeof(key), &expire);
+		if ((l = lease_find(key)) == NULL || l->seen_ns == 0) {
+			limits[i].max /= n;
+			continue;
+		}
+		left = limits[i].max - l->seen_used;
+		share = (left > 0 ? left : 0) / n;
+		if (l->seen_local < limits[i].max - share)
+			limits[i].max = l->seen_local + share;
+	}
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what, (void)arg;
+	rl.ticks++;
 	flush_leases(0);
 	flush_settlements();	/* kept for the connection's return when it is away */
-	if (rl.ready && rl.ac != NULL && rl.ticks++ % RECLAIM_TICKS == 0)
+	if (rl.ready && rl.ac != NULL && rl.ticks % RECLAIM_TICKS == 1) {
 		redisAsyncCommand(rl.ac, on_lessees, NULL, "SMEMBERS %s", rl.lessees);
+		fleet_hosts(rl.ac);
+	}
 }
 
 /* ---- reservations ------------------------------------------------------------ */
