@@ -391,6 +391,8 @@ on_setup(redisAsyncContext *ac, void *r, void *mark)
 	}
 }
 
+static void on_recorded(redisAsyncContext *ac, void *r, void *arg);
+
 static void
 on_connect(const redisAsyncContext *ac, int status)
 {
@@ -414,6 +416,7 @@ on_connect(const redisAsyncContext *ac, int status)
 	/* listed, so that this host's other workers give back its leases if it is killed */
 	redisAsyncCommand(c, on_setup, SETUP_STEP, "SADD %s %s", rl.lessees, rl.me);
 	fleet_hosts(c);
+	redisAsyncCommand(c, on_recorded, NULL, "HGETALL %s", rl.lessee);
 	/* a data set's epoch: another one next time means Redis lost its counters */
 	redisAsyncCommand(c, on_setup, SETUP_STEP, "SET " EPOCH_KEY " %lld-%d NX",
 	    (long long)clock_now_ns(), (int)getpid());
@@ -824,6 +827,60 @@ on_lessees(redisAsyncContext *ac, void *r, void *arg)
 		log_info("worker %u: the leases of worker process %ld, gone, given back to Redis",
 		    heritage.index, pid);
 	}
+}
+
+/*
+ * What Redis has of this worker's leases, on a new connection (before any
+ * command of this worker's can change it): a reservation whose answer was
+ * lost with the last connection is in there and not here, and goes back.
+ * A data set that was lost has none.
+ */
+static void
+on_recorded(redisAsyncContext *ac, void *r, void *arg)
+{
+	static struct cmd c;
+	redisReply *reply = r;
+	int64_t extra[256];
+	const char *keys[256];
+	size_t i, n = 0, k;
+	int rc = 0;
+
+	(void)arg;
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || !rl.sha_settle[0])
+		return;
+	cmd_reset(&c);
+	rc |= cmd_str(&c, "EVALSHA") | cmd_str(&c, rl.sha_settle) | cmd_int(&c, 0) |
+	    cmd_str(&c, rl.lessee);
+	for (i = 0; i + 1 < reply->elements && n < sizeof(extra) / sizeof(extra[0]); i += 2) {
+		const char *key = reply->element[i]->str, *v = reply->element[i + 1]->str;
+		struct lease *l;
+		int64_t there;
+
+		if (reply->element[i]->type != REDIS_REPLY_STRING || v == NULL)
+			continue;
+		there = strtoll(v, NULL, 10);
+		l = lease_find(key);
+		if (l != NULL && there < l->granted)
+			l->granted = there;	/* given back already: what it holds is what Redis has */
+		if (there <= (l != NULL ? l->granted : 0))
+			continue;
+		keys[n] = key;
+		extra[n++] = there - (l != NULL ? l->granted : 0);
+	}
+	if (n == 0)
+		return;
+	for (k = 0; k < 2 * n; k++)	/* each key twice: where it was reserved, and "spent" (nothing) */
+		rc |= cmd_str(&c, keys[k % n]);
+	rc |= cmd_int(&c, 1) | cmd_int(&c, (long long)n);
+	for (k = 0; k < n; k++)
+		rc |= cmd_int(&c, -(long long)extra[k]) | cmd_int(&c, 0) | cmd_int(&c, 0) |
+		    cmd_str(&c, "1");
+	if (rc == 0)
+		rc |= cmd_set_int(&c, 2, 2 * n + 1);
+	if (rc == 0 && redisAsyncCommandArgv(ac, NULL, NULL, (int)c.argc, cmd_argv(&c), c.len) ==
+	    REDIS_OK)
+		log_warn("worker %u: Redis held %zu reservations of this worker's that it did not know "
+		    "of (their answers were lost with the connection): given back", heritage.index, n);
 }
 
 /* How many hosts the fleet has (heard of in the last minute), for on_failure: open's share. */

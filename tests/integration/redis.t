@@ -278,6 +278,33 @@ def test_leases(mock, redis):
         g.cleanup()
 
 
+def test_lost_answer(mock, redis):
+    """A reservation Redis made whose answer the worker never had (the connection went first): given
+    back when the worker connects again."""
+    redis.cli("FLUSHALL")
+    g = Gateway(mock, EXTRA, tollgate_extra=shared(redis.url))
+    try:
+        wait_until(lambda: ask(g)[0] == 200, 10, 0.2)
+        listed = redis.cli("KEYS", "tollgate:lessees:*").split()
+        pids = redis.cli("SMEMBERS", listed[0]).split() if listed else []
+        counter = redis.cli("KEYS", "tollgate:c:[*]|1d:*").split()
+        ok(len(pids) == 2 and len(counter) == 1, "two workers listed, one counter", (listed, pids, counter))
+        if len(pids) == 2 and len(counter) == 1:
+            # what the reservation script does for a grant, with its answer lost
+            lessee = "tollgate:lease:%s:%s" % (listed[0].split(":", 2)[2], pids[0])
+            redis.cli("HINCRBY", lessee, counter[0], "777000000")
+            redis.cli("HINCRBY", counter[0], "r", "777000000")
+            redis.cli("CLIENT", "KILL", "TYPE", "normal")
+            ok(wait_until(lambda: redis.cli("HGET", counter[0], "r") == "0" and
+                          "did not know" in g.logtext(), 15, 0.3),
+               "  the worker, connected again, gives it back (a log line says so)",
+               (redis.cli("HGETALL", counter[0]), g.logtext()[-500:]))
+            eq(ask(g)[0], 200, "  and serves on")
+    finally:
+        g.stop()
+        g.cleanup()
+
+
 def test_credentials(mock):
     """A Redis with a password, and a gateway given the wrong one: said in the log and readiness."""
     locked = Redis(password="right-password")
@@ -321,6 +348,7 @@ def main():
         test_failure(mock, redis)
         test_bounds(mock, redis)
         test_leases(mock, redis)
+        test_lost_answer(mock, redis)
         test_credentials(mock)
         test_bad_url(mock)
     finally:
