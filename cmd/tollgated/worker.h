@@ -252,6 +252,26 @@ struct remote_hold;
 int redis_init(struct worker *w);
 void redis_release(struct worker *w);
 int redis_reachable(void);
+/*
+ * A connection to a, on the worker's loop (hiredis's libevent adapter), its
+ * callbacks set; NULL with why.
+ */
+struct redis_addr;
+struct redisAsyncContext;
+struct redisAsyncContext *redis_connect(const struct redis_addr *a,
+    void (*up)(const struct redisAsyncContext *, int),
+    void (*down)(const struct redisAsyncContext *, int), char *why, size_t whylen);
+/* PUBLISH on this worker's connection: 0, or -1 when Redis is away. */
+int redis_publish(const char *channel, const char *message);
+/*
+ * worker_revoked.c: revocations passed on through Redis.  revoked_tell()
+ * says a key this worker revoked to every worker of the fleet;
+ * revoked_heard() whether one was (1) or not (0).
+ */
+int revoked_init(struct worker *w);
+void revoked_release(struct worker *w);
+void revoked_tell(const unsigned char hash[32]);
+int revoked_heard(const unsigned char hash[32]);
 struct limitset_entry;
 int redis_reserve(struct exchange *ex, const struct budget_limit *limits,
     const struct limitset_entry *what, const int64_t *amount, size_t ncommon, const size_t *sizes,

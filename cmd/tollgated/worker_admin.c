@@ -330,6 +330,7 @@ key_delete(struct hreq *req)
 			http_send_error(req, 500, "server_error", "key_store_error", "%s", err);
 			goto out;
 		}
+		revoked_tell(hash[i]);
 		keys_hash_hex(hash[i], hex);
 		buf_printf(&b, "%s\"%s\"", i ? ", " : "", hex);
 	}

@@ -187,7 +187,8 @@ authenticate(struct hreq *req, int anthropic, char *id, size_t idlen,
 		return -1;
 	}
 	if (rc == 0) {
-		enum keys_state st = keys_state(&worker.key, clock_now_ns());
+		enum keys_state st = revoked_heard(worker.key.hash) ? KEYS_REVOKED :
+		    keys_state(&worker.key, clock_now_ns());
 
 		if (st != KEYS_ACTIVE) {
 			http_send_error(req, 401, "invalid_request_error",

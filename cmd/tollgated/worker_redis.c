@@ -434,18 +434,28 @@ on_disconnect(const redisAsyncContext *ac, int status)
 static void
 connect_now(void)
 {
-	redisAsyncContext *ac = redisAsyncConnect(rl.addr.host, rl.addr.port);
+	char why[128];
+
+	if ((rl.ac = redis_connect(&rl.addr, on_connect, on_disconnect, why, sizeof(why))) == NULL)
+		gone(why);
+}
+
+redisAsyncContext *
+redis_connect(const struct redis_addr *a, redisConnectCallback *up, redisDisconnectCallback *down,
+    char *why, size_t whylen)
+{
+	redisAsyncContext *ac = redisAsyncConnect(a->host, a->port);
 
 	if (ac == NULL || ac->err) {
-		gone(ac ? ac->errstr : "out of memory");
+		snprintf(why, whylen, "%s", ac ? ac->errstr : "out of memory");
 		if (ac)
 			redisAsyncFree(ac);
-		return;
+		return NULL;
 	}
-	rl.ac = ac;
 	redisLibeventAttach(ac, worker.base);
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	redisAsyncSetConnectCallback(ac, up);
+	redisAsyncSetDisconnectCallback(ac, down);
+	return ac;
 }
 
 int
@@ -522,6 +532,15 @@ int
 redis_reachable(void)
 {
 	return rl.ready;
+}
+
+int
+redis_publish(const char *channel, const char *message)
+{
+	if (!rl.ready || rl.ac == NULL)
+		return -1;
+	return redisAsyncCommand(rl.ac, NULL, NULL, "PUBLISH %s %s", channel, message) == REDIS_OK ?
+	    0 : -1;
 }
 
 /* ---- commands --------------------------------------------------------------- */

@@ -34,13 +34,14 @@ upstream_init(struct worker *w)
 		return -1;
 	/* keep plenty of upstream connections alive between requests */
 	curl_multi_setopt(w->curl.multi, CURLMOPT_MAXCONNECTS, 256L);
-	return tokens_init(w) < 0 || redis_init(w) < 0 ? -1 : 0;
+	return tokens_init(w) < 0 || redis_init(w) < 0 || revoked_init(w) < 0 ? -1 : 0;
 }
 
 void
 upstream_release(struct worker *w)
 {
 	tokens_release(w);
+	revoked_release(w);
 	redis_release(w);
 	while (w->nidle > 0)
 		curl_easy_cleanup(w->idle[--w->nidle]);

@@ -98,12 +98,23 @@ def main():
             ("rpm", {"max_budget": 10, "rpm_limit": RPM}),
             ("one-dollar", {"max_budget": float(KEY_BUDGET), "team_id": "fleet-team"}),
             ("team-mate", {"max_budget": 10, "team_id": "fleet-team"}),
-            ("no-team", {"max_budget": 10}))}
+            ("no-team", {"max_budget": 10}),
+            ("revoked", {"max_budget": 10}))}
         keys = {name: secret for name, (secret, _) in made.items()}
         named = {name: ident for name, (_, ident) in made.items()}
-        ok(all(keys.values()), "four virtual keys made on host-1", keys)
-        ok(wait_until(lambda: all(ask(g, keys["rpm"])[0] == 200 for g in gws[1:]), 15, 0.3),
-           "  a key made on host-1 works on host-2 and host-3 (through PostgreSQL)")
+        ok(all(keys.values()), "five virtual keys made on host-1", keys)
+        ok(wait_until(lambda: all(ask(g, keys[k])[0] == 200 for g in gws[1:] for k in ("rpm", "revoked")),
+                      15, 0.3), "  a key made on host-1 works on host-2 and host-3 (through PostgreSQL)")
+
+        # revoked on host-3 while PostgreSQL is away: the word goes through Redis alone
+        pg.stop()
+        st, _, data = gws[2].post("/key/delete", {"keys": [keys["revoked"]]})
+        ok(st == 200, "PostgreSQL stopped, a key revoked on host-3", (st, data[:200]))
+        ok(wait_until(lambda: all(ask(g, keys["revoked"])[0] == 401 for g in gws[:2]), 10, 0.2),
+           "  refused on host-1 and host-2 (through Redis)", [ask(g, keys["revoked"])[1][:120] for g in gws[:2]])
+        st, data = ask(gws[0], keys["revoked"])
+        ok(b"key_revoked" in data, "  with a 401 saying it is revoked", data[:200])
+        pg.start()
 
         # an rpm of 30 across the fleet: counted in calendar minutes, so started early in one
         wait_until(lambda: time.gmtime().tm_sec < 20, 40, 0.5)
