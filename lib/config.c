@@ -2733,3 +2733,15 @@ config_find_model(const struct config *c, const char *model_name,
 			found[n++] = &c->deployments[i];
 	return n;
 }
+
+const char *
+config_host_id(const struct config_tollgate *tg)
+{
+	static char host[256];
+
+	if (tg->host_id != NULL)
+		return tg->host_id;
+	if (host[0] == '\0' && gethostname(host, sizeof(host) - 1) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	return host;
+}

@@ -190,6 +190,13 @@ struct config {
 int config_load(const char *path, struct config **out, char *err, size_t errlen);
 void config_free(struct config *c);
 
+/*
+ * This host's name in a fleet: tollgate.host_id, else the hostname (read
+ * once; "localhost" when it cannot be).  In records, metrics, exports,
+ * alerts, PostgreSQL and Redis.
+ */
+const char *config_host_id(const struct config_tollgate *tg);
+
 /* The deployments serving a public model name, in file order; returns the count. */
 size_t config_find_model(const struct config *c, const char *model_name,
     const struct config_deployment **found, size_t max);

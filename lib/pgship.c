@@ -296,6 +296,9 @@ put_row(struct buf *b, const char *host, const struct record *r, unsigned char *
 		c += r->tokens[completion[i]];
 	memset(nulls, 0, COLUMNS);
 	rc |= put_text(b, r->id, sizeof(r->id));
+	/* the host that served it, else (a record from before records said) the shipper's */
+	if (r->host[0] != '\0')
+		host = r->host;
 	rc |= put_text(b, host, strlen(host) + 1);
 	rc |= put_time(b, r->start_ns);
 	nulls[3] = r->first_byte_ns == 0;

@@ -111,6 +111,7 @@ static const struct field fields[] = {
 	FNUM("fb", F_INT, first_byte_ns),
 	FNUM("te", F_INT, end_ns),
 	FNUM("w", F_U32, worker),
+	FSTR("host", host),
 	FSTR("key", key),
 	FSTR("user", user),
 	FSTR("team", team),
@@ -506,7 +507,7 @@ record_to_json(const struct record *r, struct buf *out)
 	} else if (put_time(out, "first_byte", r->first_byte_ns) < 0)
 		goto out;
 	if (put_time(out, "end", r->end_ns) < 0 ||
-	    buf_printf(out, ", \"worker\": %u", r->worker) < 0 ||
+	    buf_printf(out, ", \"worker\": %u", r->worker) < 0 || STR("host", host) < 0 ||
 	    STR("key", key) < 0 || STR("user", user) < 0 || STR("team", team) < 0 ||
 	    STR("customer", customer) < 0 || STR("tags", tags) < 0 ||
 	    STR("endpoint", endpoint) < 0 || STR("upstream_endpoint", upstream) < 0 ||

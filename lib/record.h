@@ -6,6 +6,7 @@
  *   v      schema version (uint)              id     request id (str)
  *   ts     start, unix ns (int)               fb     first byte to client, unix ns (int, 0: none)
  *   te     end, unix ns (int)                 w      worker number (uint)
+ *   host   host_id of the gateway that served it (str; absent before it was added)
  *   key    key id: "master", an alias or the first 16 hex of its SHA-256 (str, never the secret)
  *   user, team, customer (str)                tags   comma-separated tags (str)
  *   ep     endpoint, e.g. "/v1/chat/completions" (str)
@@ -53,6 +54,7 @@ struct record {
 	char		id[40];
 	int64_t		start_ns, first_byte_ns, end_ns;
 	uint32_t	worker;
+	char		host[64];
 	uint16_t	status;
 	char		key[72];
 	char		user[128];

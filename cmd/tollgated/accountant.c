@@ -332,8 +332,7 @@ accountant_main(void)
 	event_add(accountant.sig_term, NULL);
 	event_add(accountant.sig_int, NULL);
 	event_add(accountant.sig_usr1, NULL);
-	if (gethostname(accountant.host, sizeof(accountant.host) - 1) < 0)
-		snprintf(accountant.host, sizeof(accountant.host), "unknown");
+	snprintf(accountant.host, sizeof(accountant.host), "%s", config_host_id(&c->tollgate));
 	if ((c->tollgate.export_url != NULL || c->tollgate.nalerts_channels > 0) &&
 	    outbox_start(accountant.base, accountant.ledger, NULL, &accountant.outbox,
 	    err, sizeof(err)) < 0)

@@ -155,11 +155,7 @@ shipper_main(void)
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
 	signal(SIGHUP, SIG_IGN);
-	if (tg->host_id != NULL)
-		snprintf(host, sizeof(host), "%s", tg->host_id);
-	else if (gethostname(host, sizeof(host) - 1) < 0)
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
+	snprintf(host, sizeof(host), "%s", config_host_id(tg));
 	if (b.recs == NULL || ledger_open(heritage.ledger_dir, LEDGER_WRITE,
 	    (size_t)tg->ledger_map_size, (uint32_t)getpid(), &l, err, sizeof(err)) < 0) {
 		log_error("shipper: %s", b.recs ? err : "out of memory");

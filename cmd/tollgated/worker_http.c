@@ -328,6 +328,7 @@ exchange_new(struct hreq *req, const char *endpoint)
 	buf_copy(ex->endpoint, sizeof(ex->endpoint), endpoint);
 	ex->rec.start_ns = clock_now_ns();
 	ex->rec.worker = heritage.index;
+	buf_copy(ex->rec.host, sizeof(ex->rec.host), config_host_id(&heritage.config->tollgate));
 	/* request ids: 64 random bits are plenty to tell requests apart */
 	if (random_bytes(rnd, sizeof(rnd)) == 0) {
 		memcpy(ex->rec.id, "req_", 4);

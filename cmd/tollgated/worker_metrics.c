@@ -285,20 +285,11 @@ metrics_serve(struct hreq *req)
 	    "# TYPE tollgate_price_map_generation gauge\n"
 	    "tollgate_price_map_generation %llu\n",
 	    (unsigned long long)(worker.prices ? worker.prices->generation : 0));
-	{
-		/* which host this is, for a fleet's dashboards (tollgate.host_id, else the hostname) */
-		char host[256];
-		const char *id = heritage.config->tollgate.host_id;
-
-		if (id == NULL && gethostname(host, sizeof(host) - 1) == 0) {
-			host[sizeof(host) - 1] = '\0';
-			id = host;
-		}
-		buf_printf(&out, "# HELP tollgate_info This gateway: its host_id and version.\n"
-		    "# TYPE tollgate_info gauge\ntollgate_info{host_id=\"");
-		metrics_label(&out, id ? id : "");
-		buf_printf(&out, "\",version=\"%s\"} 1\n", TOLLGATE_VERSION);
-	}
+	/* which host this is, for a fleet's dashboards */
+	buf_printf(&out, "# HELP tollgate_info This gateway: its host_id and version.\n"
+	    "# TYPE tollgate_info gauge\ntollgate_info{host_id=\"");
+	metrics_label(&out, config_host_id(&heritage.config->tollgate));
+	buf_printf(&out, "\",version=\"%s\"} 1\n", TOLLGATE_VERSION);
 	hreq_add_header(req, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
 	hreq_reply(req, 200, out.data ? out.data : "", out.len);
 	buf_release(&out);

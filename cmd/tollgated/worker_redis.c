@@ -252,19 +252,6 @@ send_unsent(void)
 	rl.nunsent = 0;
 }
 
-/* This host's name among the fleet's (tollgate.host_id, else the hostname). */
-static const char *
-host_name(void)
-{
-	static char host[256];
-
-	if (heritage.config->tollgate.host_id != NULL)
-		return heritage.config->tollgate.host_id;
-	if (host[0] == '\0' && gethostname(host, sizeof(host) - 1) < 0)
-		snprintf(host, sizeof(host), "localhost");
-	return host;
-}
-
 struct seeding {
 	redisAsyncContext	*ac;
 	size_t			 n;
@@ -346,7 +333,7 @@ lost(redisAsyncContext *ac, const char *epoch)
 	rl.nsettling = 0;
 	leases_void();
 	redisAsyncCommand(ac, on_seed_claim, NULL, "SET tollgate:seeded:%s:%s 1 NX EX 172800", epoch,
-	    host_name());
+	    config_host_id(&heritage.config->tollgate));
 }
 
 /*
@@ -470,9 +457,9 @@ redis_init(struct worker *w)
 	    (rl.flush = event_new(w->base, -1, 0, on_flush, NULL)) == NULL ||
 	    (rl.tick = event_new(w->base, -1, EV_PERSIST, on_tick, NULL)) == NULL)
 		return -1;
-	snprintf(rl.lessees, sizeof(rl.lessees), "tollgate:lessees:%s", host_name());
+	snprintf(rl.lessees, sizeof(rl.lessees), "tollgate:lessees:%s", config_host_id(&heritage.config->tollgate));
 	snprintf(rl.me, sizeof(rl.me), "%d", (int)getpid());
-	snprintf(rl.lessee, sizeof(rl.lessee), "tollgate:lease:%s:%s", host_name(), rl.me);
+	snprintf(rl.lessee, sizeof(rl.lessee), "tollgate:lease:%s:%s", config_host_id(&heritage.config->tollgate), rl.me);
 	{
 		struct timeval every = { 0, TICK_MS * 1000 };
 
@@ -840,7 +827,7 @@ on_lessees(redisAsyncContext *ac, void *r, void *arg)
 		pid = strtol(e->str, &end, 10);
 		if (*end != '\0' || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;	/* alive, or not a pid of ours */
-		snprintf(key, sizeof(key), "tollgate:lease:%s:%s", host_name(), e->str);
+		snprintf(key, sizeof(key), "tollgate:lease:%s:%s", config_host_id(&heritage.config->tollgate), e->str);
 		redisAsyncCommand(ac, NULL, NULL, "EVALSHA %s 2 %s %s %s", rl.sha_reclaim, key,
 		    rl.lessees, e->str);
 		log_info("worker %u: the leases of worker process %ld, gone, given back to Redis",
@@ -918,7 +905,7 @@ fleet_hosts(redisAsyncContext *ac)
 {
 	long long now_ms = clock_now_ns() / 1000000;
 
-	redisAsyncCommand(ac, NULL, NULL, "ZADD " HOSTS_KEY " %lld %s", now_ms, host_name());
+	redisAsyncCommand(ac, NULL, NULL, "ZADD " HOSTS_KEY " %lld %s", now_ms, config_host_id(&heritage.config->tollgate));
 	redisAsyncCommand(ac, NULL, NULL, "ZREMRANGEBYSCORE " HOSTS_KEY " -inf %lld", now_ms - 86400000LL);
 	redisAsyncCommand(ac, on_hosts, NULL, "ZCOUNT " HOSTS_KEY " %lld +inf", now_ms - 60000LL);
 }

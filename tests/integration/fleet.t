@@ -170,6 +170,10 @@ def main():
            "PostgreSQL holds exactly the union of the three ledgers (%d records, $%s)"
            % (len(union), sum(union.values())))
         eq(pg.psql("SELECT count(DISTINCT host_id) FROM tollgate_spend"), [["3"]], "  from the three hosts")
+        ok(all(r["host"] == "host-%d" % i for i, g in enumerate(gws, 1) for r in g.records(100000)),
+           "each record names the host that served it (tollgate.host_id)")
+        ok(all(b'tollgate_info{host_id="host-%d"' % i in g.request("GET", "/metrics")[2]
+               for i, g in enumerate(gws, 1)), "  and so does each host's /metrics")
     finally:
         for g in gws:
             g.stop()

@@ -25,6 +25,7 @@ full_record(struct record *r)
 	r->first_byte_ns = 1795462266050000000LL;
 	r->end_ns = 1795462266123456789LL;
 	r->worker = 4000000000u;
+	FILL(host, "host-eu-west-1a-0123456789abcdef0123456789abcdef0123456789abcde");	/* 63: the longest */
 	r->status = 65535;
 	FILL(key, "sk-alias-prod");
 	FILL(user, "alice@example.com");
@@ -59,14 +60,15 @@ test_round_trip(void)
 
 	full_record(&in);
 	ok(record_encode(&in, &b) == 0 && b.len > 0, "encodes a full record (%zu bytes)", b.len);
-	ok((unsigned char)b.data[0] == 0xde && b.data[1] == 0 && b.data[2] == 26,
-	    "a msgpack map of the 26 documented keys");
+	ok((unsigned char)b.data[0] == 0xde && b.data[1] == 0 && b.data[2] == 27,
+	    "a msgpack map of the 27 documented keys");
 	is_int(record_decode(b.data, b.len, &out), 0, "decodes it");
 	is_str(out.id, in.id, "id");
 	is_int(out.start_ns, in.start_ns, "ts");
 	is_int(out.first_byte_ns, in.first_byte_ns, "fb");
 	is_int(out.end_ns, in.end_ns, "te");
 	is_int(out.worker, in.worker, "w");
+	is_str(out.host, in.host, "host");
 	is_int(out.status, in.status, "st");
 	is_str(out.key, in.key, "key");
 	is_str(out.user, in.user, "user");
@@ -347,7 +349,7 @@ test_json(void)
 	is_str(b.data,
 	    "[{\"id\": \"req-1\", \"start\": \"2026-11-23T19:31:05.900000000Z\", "
 	    "\"first_byte\": null, \"end\": \"2026-11-23T19:31:06.123456789Z\", \"worker\": 3, "
-	    "\"key\": \"master\", \"user\": \"bob \\\"b\\\"\\u000a\", \"team\": \"\", "
+	    "\"host\": \"\", \"key\": \"master\", \"user\": \"bob \\\"b\\\"\\u000a\", \"team\": \"\", "
 	    "\"customer\": \"\", \"tags\": \"\", \"endpoint\": \"/v1/chat/completions\", "
 	    "\"upstream_endpoint\": \"/v1/messages\", "
 	    "\"model_requested\": \"custom-4o\", \"deployment\": \"gpt-4o\", "
