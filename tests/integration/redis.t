@@ -214,6 +214,53 @@ def test_bounds(mock, redis):
         opened.cleanup()
 
 
+def ended(r):
+    """A record's end, unix seconds."""
+    import calendar
+    day, frac = r["end"].rstrip("Z").split(".")
+    return calendar.timegm(time.strptime(day, "%Y-%m-%dT%H:%M:%S")) + float("0." + frac)
+
+
+def test_killed_under_load(mock, redis, mode):
+    """Redis killed outright (SIGKILL) while two hosts spend a budget, restarted empty two seconds
+    later: the overspend measured against the bound stated for the mode."""
+    redis.cli("FLUSHALL")
+    budget = Decimal("0.02")
+    gws = [Gateway(mock, EXTRA, tollgate_extra=shared(redis.url, mode, budget)) for _ in range(2)]
+    try:
+        wait_until(lambda: all(ask(g)[0] == 200 for g in gws), 10, 0.2)
+        res = []
+        load = threading.Thread(target=lambda: res.extend(storm(gws, 16, 40)))
+        load.start()
+        wait_until(lambda: spent(gws) >= budget / 3, 60, 0.1)
+        killed_at = time.time()
+        os.killpg(redis.proc.pid, signal.SIGKILL)
+        redis.proc.wait(10)
+        time.sleep(2)
+        redis.start()
+        load.join(300)
+        recs = [r for g in gws for r in g.records(100000)]
+        total = sum((Decimal(r["cost_usd"]) for r in recs), Decimal(0))
+        codes = sorted(set(st for st, _ in res))
+        if mode == "closed":
+            ok(total <= budget and 503 in codes,
+               "on_failure closed, Redis killed under load and restarted empty: the fleet spent $%s of $%s, "
+               "nothing past it (503s while it was away)" % (total, budget), codes)
+        else:
+            # the bound: what the fleet spent in the second before (each worker reads its counters
+            # back every second), and what the requests in flight then (16 clients) could add
+            before = sum((Decimal(r["cost_usd"]) for r in recs if killed_at - 1.2 <= ended(r) <= killed_at),
+                         Decimal(0))
+            over = max(total - budget, Decimal(0))
+            ok(over <= before + 16 * COST and 200 in codes,
+               "on_failure open, Redis killed under load and restarted empty: $%s spent past $%s, within "
+               "the bound (the fleet's spend in the second before: $%s, and 16 requests in flight)"
+               % (over, budget, before), codes)
+        ok(wait_until(lambda: ask(gws[0])[0] in (200, 429), 15, 0.3), "  and Redis serves the fleet again")
+    finally:
+        stop_all(gws)
+
+
 def calls(redis, command):
     m = re.search(r"cmdstat_%s:calls=(\d+)" % command, redis.cli("INFO", "commandstats"))
     return int(m.group(1)) if m else 0
@@ -349,6 +396,8 @@ def main():
         test_bounds(mock, redis)
         test_leases(mock, redis)
         test_lost_answer(mock, redis)
+        test_killed_under_load(mock, redis, "closed")
+        test_killed_under_load(mock, redis, "open")
         test_credentials(mock)
         test_bad_url(mock)
     finally:
