@@ -1,6 +1,7 @@
 /*
- * The virtual-key store (see keys.h): secrets, the "keys" database, the
- * encoding of a key and the rules its attributes follow.  Workers call
+ * The virtual-key store (see keys.h): secrets, the encoding of a key and
+ * the rules its attributes follow, over a backend that holds the bytes
+ * (keystore.h; LMDB's in keystore_lmdb.c).  Workers call
  * keys_lookup_secret() per request; tollctl calls the rest.  The JSON forms
  * are in keys_json.c.
  *
@@ -28,17 +29,15 @@
 #include <sys/random.h>
 
 #include <jansson.h>
-#include <lmdb.h>
 #include <openssl/evp.h>
 
 #include "buf.h"
 #include "keys.h"
-#include "ledger.h"
+#include "keystore.h"
 #include "log.h"
 #include "window.h"
 
 #define KEYS_LAYOUT	2	/* 1: without model budgets, still read */
-#define KEYS_DB		"keys"
 #define HEAD_LEN	(2 + 8 * NINT)
 #define FLAG_REVOKED	0x01
 #define MAX_MODELS	1000
@@ -46,7 +45,7 @@
 #define SECRET_RANDOM	32
 #define SECRET_DIGITS	43	/* 62^43 > 2^256 */
 
-/* Results of a write operation besides LMDB's codes (which are never these). */
+/* Results of a change (besides KEYSTORE_FULL: the store grows and it runs again). */
 #define RC_REFUSED	(-1)	/* err says why */
 #define RC_ABSENT	(-2)	/* no such key */
 
@@ -54,9 +53,8 @@ enum { I_MAX, I_SOFT, I_RPM, I_TPM, I_EXPIRES, I_CREATED, I_UPDATED, I_REVOKED, 
 enum { S_HINT, S_ALIAS, S_USER, S_TEAM, S_CUSTOMER, S_DURATION, S_METADATA, NSTR };
 
 struct keys {
-	struct ledger	*l;
-	MDB_dbi		 dbi;
-	int		 have_dbi;	/* dbi is open (a reader waits for a writer to create it) */
+	struct keystore	*store;
+	const struct keystore_ops *ops;
 	EVP_MD		*sha256;
 	EVP_MD_CTX	*md;		/* reused: one digest context per store */
 	struct buf	 scratch;	/* one encoded key */
@@ -292,10 +290,10 @@ decode(const void *p, size_t len, const unsigned char hash[KEYS_HASH_LEN], struc
 
 /* The message for decode()'s failure rc. */
 static void
-decode_error(int rc, const char *dir, char *err, size_t errlen)
+decode_error(int rc, char *err, size_t errlen)
 {
-	log_into(err, errlen, rc == -2 ? "cannot read a key of ledger '%s': written by a newer "
-	    "tollgate" : "cannot read a key of ledger '%s': malformed or out of memory", dir);
+	log_into(err, errlen, rc == -2 ? "cannot read a stored key: written by a newer tollgate" :
+	    "cannot read a stored key: malformed, or out of memory");
 }
 
 /* --- attributes ----------------------------------------------------------- */
@@ -573,133 +571,56 @@ hash_secret(struct keys *ks, const char *s, size_t len, unsigned char out[KEYS_H
 }
 
 /*
- * Begins a read transaction with the database open.  Returns 0, 1 when no
- * writer has created the database yet (no transaction left open), or -1
- * with err.  *opened says the handle was opened in this transaction.
+ * One change, in a write transaction of the store: fn returns 0 (commit),
+ * RC_ABSENT, RC_REFUSED (err set) or KEYSTORE_FULL (the store is grown and
+ * fn run again).  Returns 0 (committed, durably), 1 (RC_ABSENT), or -1 with
+ * err.
  */
-static int
-read_begin(struct keys *ks, MDB_txn **txn, int *opened, char *err, size_t errlen)
-{
-	int rc;
-
-	*opened = 0;
-	if ((rc = ledger_txn_begin(ks->l, 0, txn)) != 0) {
-		log_into(err, errlen, "cannot read the keys of ledger '%s': %s", ledger_dir(ks->l),
-		    rc < 0 ? "opened by another process" : mdb_strerror(rc));
-		return -1;
-	}
-	if (ks->have_dbi)
-		return 0;
-	if ((rc = mdb_dbi_open(*txn, KEYS_DB, 0, &ks->dbi)) != 0) {
-		mdb_txn_abort(*txn);
-		if (rc == MDB_NOTFOUND)
-			return 1;
-		log_into(err, errlen, "cannot read the keys of ledger '%s': %s", ledger_dir(ks->l),
-		    mdb_strerror(rc));
-		return -1;
-	}
-	ks->have_dbi = *opened = 1;
-	return 0;
-}
-
-/* Ends a read transaction; committing keeps a handle it opened for the next ones. */
-static void
-read_end(struct keys *ks, MDB_txn *txn, int opened)
-{
-	if (!opened)
-		mdb_txn_abort(txn);
-	else if (mdb_txn_commit(txn) != 0)
-		ks->have_dbi = 0;
-}
-
-/*
- * One change, in a write transaction: fn returns 0 (commit), RC_ABSENT,
- * RC_REFUSED (err set) or an LMDB code.  A full map is grown and fn run
- * again.  Returns 0 (committed and synced), 1 (RC_ABSENT), or -1 with err.
- */
-typedef int (*write_fn)(struct keys *ks, MDB_txn *txn, void *arg, char *err, size_t errlen);
+typedef int (*write_fn)(struct keys *ks, struct keystore_txn *t, void *arg, char *err,
+    size_t errlen);
 
 static int
 write_txn(struct keys *ks, write_fn fn, void *arg, char *err, size_t errlen)
 {
-	MDB_txn *txn;
-	int rc, opened;
+	struct keystore_txn *t;
+	int rc;
 
 	for (;;) {
-		if ((rc = ledger_txn_begin(ks->l, 1, &txn)) != 0) {
-			log_into(err, errlen, "cannot change the keys of ledger '%s': %s",
-			    ledger_dir(ks->l), rc < 0 ? "opened read-only" : mdb_strerror(rc));
+		if (ks->ops->begin(ks->store, 1, &t, err, errlen) != 0)
+			return -1;
+		if ((rc = fn(ks, t, arg, err, errlen)) == 0)
+			rc = ks->ops->commit(t, err, errlen);
+		else
+			ks->ops->abort(t);
+		if (rc != KEYSTORE_FULL)
+			break;
+		if (ks->ops->grow(ks->store) < 0) {
+			log_into(err, errlen, "the ledger is full and cannot grow: the key is not changed");
 			return -1;
 		}
-		opened = 0;
-		if (!ks->have_dbi) {
-			if ((rc = mdb_dbi_open(txn, KEYS_DB, MDB_CREATE, &ks->dbi)) != 0) {
-				mdb_txn_abort(txn);
-				break;
-			}
-			ks->have_dbi = opened = 1;
-		}
-		if ((rc = fn(ks, txn, arg, err, errlen)) == 0)
-			rc = mdb_txn_commit(txn);
-		else
-			mdb_txn_abort(txn);
-		/* an aborted transaction takes the handles it opened along */
-		if (rc != 0 && opened)
-			ks->have_dbi = 0;
-		if (rc != MDB_MAP_FULL || ledger_grow(ks->l) < 0)
-			break;
 	}
-	if (rc == 0 && ledger_sync(ks->l) < 0) {
-		log_into(err, errlen, "cannot sync ledger '%s'", ledger_dir(ks->l));
-		return -1;
-	}
-	if (rc == 0 || rc == RC_ABSENT)
-		return rc == RC_ABSENT;
-	if (rc != RC_REFUSED)
-		log_into(err, errlen, "cannot change the keys of ledger '%s': %s", ledger_dir(ks->l),
-		    mdb_strerror(rc));
-	return -1;
-}
-
-/* Nothing but the database that write_txn() opens, created. */
-static int
-create_db_fn(struct keys *ks, MDB_txn *txn, void *arg, char *err, size_t errlen)
-{
-	(void)ks, (void)txn, (void)arg, (void)err, (void)errlen;
-	return 0;
+	return rc == 0 ? 0 : rc == RC_ABSENT ? 1 : -1;
 }
 
 int
 keys_open(struct ledger *l, struct keys **out, char *err, size_t errlen)
 {
 	struct keys *ks;
-	MDB_txn *txn;
-	int rc, opened;
 
 	*out = NULL;
 	if ((ks = calloc(1, sizeof(*ks))) == NULL ||
 	    (ks->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
 	    (ks->md = EVP_MD_CTX_new()) == NULL) {
-		log_into(err, errlen, "cannot open the keys of ledger '%s': %s", ledger_dir(l),
+		log_into(err, errlen, "cannot open the key store: %s",
 		    ks ? "no SHA-256 in libcrypto" : strerror(errno));
 		keys_close(ks);
 		return -1;
 	}
-	ks->l = l;
-	/*
-	 * A writer creates the database, so that readers find it; a reader
-	 * finds it, or reads as empty until a writer has.  The probe tells the
-	 * two apart: only a writer can begin a write transaction.
-	 */
-	if (ledger_txn_begin(l, 1, &txn) == 0) {
-		mdb_txn_abort(txn);
-		rc = write_txn(ks, create_db_fn, NULL, err, errlen);
-	} else if ((rc = read_begin(ks, &txn, &opened, err, errlen)) == 0)
-		read_end(ks, txn, opened);
-	if (rc < 0) {
+	if (keystore_lmdb_open(l, &ks->store, err, errlen) < 0) {
 		keys_close(ks);
 		return -1;
 	}
+	ks->ops = ks->store->ops;
 	*out = ks;
 	return 0;
 }
@@ -709,6 +630,8 @@ keys_close(struct keys *ks)
 {
 	if (ks == NULL)
 		return;
+	if (ks->store != NULL)
+		ks->store->ops->close(ks->store);
 	EVP_MD_CTX_free(ks->md);
 	EVP_MD_free(ks->sha256);
 	buf_release(&ks->scratch);
@@ -752,23 +675,21 @@ keys_state_name(enum keys_state s)
 	return s == KEYS_REVOKED ? "revoked" : s == KEYS_EXPIRED ? "expired" : "active";
 }
 
-/* The get of one key by hash in txn into out: 0, RC_ABSENT, or RC_REFUSED with err. */
+/* The get of one key by hash in t into out: 0, RC_ABSENT, or RC_REFUSED with err. */
 static int
-get_in(struct keys *ks, MDB_txn *txn, const unsigned char hash[KEYS_HASH_LEN],
+get_in(struct keys *ks, struct keystore_txn *t, const unsigned char hash[KEYS_HASH_LEN],
     struct keys_key *out, char *err, size_t errlen)
 {
-	MDB_val k = { KEYS_HASH_LEN, (void *)hash }, v;
+	const void *v;
+	size_t len;
 	int rc;
 
-	if ((rc = mdb_get(txn, ks->dbi, &k, &v)) == MDB_NOTFOUND)
+	if ((rc = ks->ops->get(t, hash, &v, &len, err, errlen)) == KEYSTORE_ABSENT)
 		return RC_ABSENT;
-	if (rc != 0) {
-		log_into(err, errlen, "cannot read the keys of ledger '%s': %s", ledger_dir(ks->l),
-		    mdb_strerror(rc));
+	if (rc != 0)
 		return RC_REFUSED;
-	}
-	if ((rc = decode(v.mv_data, v.mv_size, hash, out)) < 0) {
-		decode_error(rc, ledger_dir(ks->l), err, errlen);
+	if ((rc = decode(v, len, hash, out)) < 0) {
+		decode_error(rc, err, errlen);
 		return RC_REFUSED;
 	}
 	return 0;
@@ -779,13 +700,13 @@ static int
 get_by_hash(struct keys *ks, const unsigned char hash[KEYS_HASH_LEN], struct keys_key *out,
     char *err, size_t errlen)
 {
-	MDB_txn *txn;
-	int rc, opened;
+	struct keystore_txn *t;
+	int rc;
 
-	if ((rc = read_begin(ks, &txn, &opened, err, errlen)) != 0)
-		return rc;
-	rc = get_in(ks, txn, hash, out, err, errlen);
-	read_end(ks, txn, opened);
+	if ((rc = ks->ops->begin(ks->store, 0, &t, err, errlen)) != 0)
+		return rc == KEYSTORE_ABSENT ? 1 : -1;
+	rc = get_in(ks, t, hash, out, err, errlen);
+	ks->ops->abort(t);
 	return rc == 0 ? 0 : rc == RC_ABSENT ? 1 : -1;
 }
 
@@ -804,66 +725,74 @@ keys_lookup_secret(struct keys *ks, const char *secret, size_t len, struct keys_
 
 /* The alias and revoked flag of an encoded key, without decoding the rest; 0 or -1. */
 static int
-peek_alias(const MDB_val *v, const char **alias, int *revoked)
+peek_alias(const void *v, size_t len, const char **alias, int *revoked)
 {
-	const unsigned char *p = v->mv_data;
+	const unsigned char *p = v;
 	const char *hint;
 	size_t off = HEAD_LEN;
 
-	if (v->mv_size < HEAD_LEN || (p[0] != KEYS_LAYOUT && p[0] != 1) ||
-	    get_str(p, v->mv_size, &off, &hint) < 0 || get_str(p, v->mv_size, &off, alias) < 0)
+	if (len < HEAD_LEN || (p[0] != KEYS_LAYOUT && p[0] != 1) ||
+	    get_str(p, len, &off, &hint) < 0 || get_str(p, len, &off, alias) < 0)
 		return -1;
 	*revoked = (p[1] & FLAG_REVOKED) != 0;
 	return 0;
 }
 
-/*
- * Finds alias among the keys in txn: a live key's token (there is one at
- * most, but for self), else the newest revoked one's.  0 with *found set,
- * or an LMDB code.
- */
-static int
-find_alias(struct keys *ks, MDB_txn *txn, const char *alias, const unsigned char *self,
-    unsigned char hash[KEYS_HASH_LEN], int *found, int *found_live)
-{
-	MDB_cursor *cur;
-	MDB_val k, v;
-	const char *a;
-	int64_t newest = INT64_MIN, created;
-	int rc, revoked;
+struct alias_search {
+	const char		*alias;
+	const unsigned char	*self;
+	unsigned char		*hash;
+	int			*found, *found_live;
+	int64_t			 newest;
+};
 
-	*found = *found_live = 0;
-	if ((rc = mdb_cursor_open(txn, ks->dbi, &cur)) != 0)
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != KEYS_HASH_LEN || peek_alias(&v, &a, &revoked) < 0 || a == NULL ||
-		    strcmp(a, alias) != 0 || (self && memcmp(k.mv_data, self, KEYS_HASH_LEN) == 0))
-			continue;
-		created = (int64_t)get_be((const unsigned char *)v.mv_data + 2 + 8 * I_CREATED, 8);
-		if (!revoked || (!*found_live && created >= newest)) {
-			memcpy(hash, k.mv_data, KEYS_HASH_LEN);
-			newest = created;
-			*found = 1;
-			*found_live = !revoked;
-			if (!revoked)
-				break;
-		}
+static int
+alias_one(void *arg, const unsigned char *hash, const void *v, size_t len)
+{
+	struct alias_search *q = arg;
+	const char *a;
+	int64_t created;
+	int revoked;
+
+	if (peek_alias(v, len, &a, &revoked) < 0 || a == NULL || strcmp(a, q->alias) != 0 ||
+	    (q->self && memcmp(hash, q->self, KEYS_HASH_LEN) == 0))
+		return 0;
+	created = (int64_t)get_be((const unsigned char *)v + 2 + 8 * I_CREATED, 8);
+	if (!revoked || (!*q->found_live && created >= q->newest)) {
+		memcpy(q->hash, hash, KEYS_HASH_LEN);
+		q->newest = created;
+		*q->found = 1;
+		*q->found_live = !revoked;
 	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return !revoked;	/* a live one: there is one at most */
 }
 
-/* RC_REFUSED with err when another live key has k's alias; else 0 or an LMDB code. */
+/*
+ * Finds alias among the keys in t: a live key's token (there is one at
+ * most, but for self), else the newest revoked one's.  0 with *found set,
+ * or RC_REFUSED with err.
+ */
 static int
-alias_free(struct keys *ks, MDB_txn *txn, const struct keys_key *k, char *err, size_t errlen)
+find_alias(struct keys *ks, struct keystore_txn *t, const char *alias, const unsigned char *self,
+    unsigned char hash[KEYS_HASH_LEN], int *found, int *found_live, char *err, size_t errlen)
+{
+	struct alias_search q = { alias, self, hash, found, found_live, INT64_MIN };
+
+	*found = *found_live = 0;
+	return ks->ops->each(t, alias_one, &q, err, errlen) == 0 ? 0 : RC_REFUSED;
+}
+
+/* RC_REFUSED with err when another live key has k's alias (or the store fails); else 0. */
+static int
+alias_free(struct keys *ks, struct keystore_txn *t, const struct keys_key *k, char *err,
+    size_t errlen)
 {
 	unsigned char other[KEYS_HASH_LEN];
 	int rc, found, live;
 
 	if (k->revoked || k->a.alias == NULL || *k->a.alias == '\0')
 		return 0;
-	if ((rc = find_alias(ks, txn, k->a.alias, k->hash, other, &found, &live)) != 0)
+	if ((rc = find_alias(ks, t, k->a.alias, k->hash, other, &found, &live, err, errlen)) != 0)
 		return rc;
 	if (live) {
 		char hex[KEYS_HEX_LEN + 1];
@@ -880,8 +809,8 @@ int
 keys_get(struct keys *ks, const char *ref, struct keys_key *out, char *err, size_t errlen)
 {
 	unsigned char hash[KEYS_HASH_LEN];
-	MDB_txn *txn;
-	int rc, opened, found, live, i;
+	struct keystore_txn *t;
+	int rc, found, live, i;
 
 	if (is_hex64(ref)) {
 		for (i = 0; i < KEYS_HASH_LEN; i++) {
@@ -895,36 +824,30 @@ keys_get(struct keys *ks, const char *ref, struct keys_key *out, char *err, size
 	}
 	if (strncmp(ref, "sk-", 3) == 0)
 		return keys_lookup_secret(ks, ref, strlen(ref), out, err, errlen);
-	if ((rc = read_begin(ks, &txn, &opened, err, errlen)) != 0)
-		return rc;
-	if ((rc = find_alias(ks, txn, ref, NULL, hash, &found, &live)) != 0) {
-		log_into(err, errlen, "cannot read the keys of ledger '%s': %s", ledger_dir(ks->l),
-		    mdb_strerror(rc));
-		rc = RC_REFUSED;
-	} else
-		rc = found ? get_in(ks, txn, hash, out, err, errlen) : RC_ABSENT;
-	read_end(ks, txn, opened);
+	if ((rc = ks->ops->begin(ks->store, 0, &t, err, errlen)) != 0)
+		return rc == KEYSTORE_ABSENT ? 1 : -1;
+	if ((rc = find_alias(ks, t, ref, NULL, hash, &found, &live, err, errlen)) == 0)
+		rc = found ? get_in(ks, t, hash, out, err, errlen) : RC_ABSENT;
+	ks->ops->abort(t);
 	return rc == 0 ? 0 : rc == RC_ABSENT ? 1 : -1;
 }
 
 /* Encodes k and puts it, then decodes what was stored into out (when given). */
 static int
-put_key(struct keys *ks, MDB_txn *txn, const struct keys_key *k, unsigned flags,
+put_key(struct keys *ks, struct keystore_txn *t, const struct keys_key *k, int only_new,
     struct keys_key *out, char *err, size_t errlen)
 {
-	MDB_val key = { KEYS_HASH_LEN, (void *)k->hash }, val;
 	int rc;
 
-	if ((rc = alias_free(ks, txn, k, err, errlen)) != 0)
+	if ((rc = alias_free(ks, t, k, err, errlen)) != 0)
 		return rc;
 	if (encode(k, &ks->scratch) < 0) {
 		log_into(err, errlen, "cannot encode a key: out of memory");
 		return RC_REFUSED;
 	}
-	val.mv_size = ks->scratch.len;
-	val.mv_data = ks->scratch.data;
-	if ((rc = mdb_put(txn, ks->dbi, &key, &val, flags)) != 0)
-		return rc;
+	if ((rc = ks->ops->put(t, k->hash, ks->scratch.data, ks->scratch.len, only_new, err,
+	    errlen)) != 0)
+		return rc == KEYSTORE_FULL || rc == KEYSTORE_EXISTS ? rc : RC_REFUSED;
 	if (out && decode(ks->scratch.data, ks->scratch.len, k->hash, out) < 0) {
 		log_into(err, errlen, "cannot decode a key: out of memory");
 		return RC_REFUSED;
@@ -942,13 +865,13 @@ struct change {
 };
 
 static int
-create_fn(struct keys *ks, MDB_txn *txn, void *arg, char *err, size_t errlen)
+create_fn(struct keys *ks, struct keystore_txn *t, void *arg, char *err, size_t errlen)
 {
 	struct change *c = arg;
 	int rc;
 
 	/* a collision of 256 random bits would be a broken random source */
-	if ((rc = put_key(ks, txn, c->key, MDB_NOOVERWRITE, c->out, err, errlen)) == MDB_KEYEXIST) {
+	if ((rc = put_key(ks, t, c->key, 1, c->out, err, errlen)) == KEYSTORE_EXISTS) {
 		log_into(err, errlen, "a new key collides with an existing one: is the random "
 		    "source broken?");
 		return RC_REFUSED;
@@ -1008,12 +931,12 @@ keys_create(struct keys *ks, const struct keys_attrs *a, int64_t now_ns,
 }
 
 static int
-update_fn(struct keys *ks, MDB_txn *txn, void *arg, char *err, size_t errlen)
+update_fn(struct keys *ks, struct keystore_txn *t, void *arg, char *err, size_t errlen)
 {
 	struct change *c = arg;
 	int rc;
 
-	if ((rc = get_in(ks, txn, c->hash, &c->cur, err, errlen)) != 0)
+	if ((rc = get_in(ks, t, c->hash, &c->cur, err, errlen)) != 0)
 		return rc;
 	if (c->changes) {
 		if (c->cur.revoked) {
@@ -1028,7 +951,7 @@ update_fn(struct keys *ks, MDB_txn *txn, void *arg, char *err, size_t errlen)
 		c->cur.revoked_ns = c->now_ns;
 	}
 	c->cur.updated_ns = c->now_ns;
-	return put_key(ks, txn, &c->cur, 0, c->out, err, errlen);
+	return put_key(ks, t, &c->cur, 0, c->out, err, errlen);
 }
 
 int
@@ -1071,69 +994,66 @@ entry_cmp(const void *a, const void *b)
 	return memcmp(x->hash, y->hash, KEYS_HASH_LEN);
 }
 
+struct entries {
+	struct entry	*e;
+	size_t		 n, cap;
+	int		 full;
+};
+
+static int
+entry_one(void *arg, const unsigned char *hash, const void *v, size_t len)
+{
+	struct entries *es = arg;
+
+	if (len < HEAD_LEN)
+		return 0;
+	if (ARRAY_GROW(es->e, es->n, es->cap) < 0) {
+		es->full = 1;
+		return 1;
+	}
+	es->e[es->n].created_ns = (int64_t)get_be((const unsigned char *)v + 2 + 8 * I_CREATED, 8);
+	memcpy(es->e[es->n++].hash, hash, KEYS_HASH_LEN);
+	return 0;
+}
+
 int
 keys_list(struct keys *ks, keys_visit_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct keys_key k = { 0 };
-	struct entry *e = NULL;
-	size_t n = 0, cap = 0, i;
-	MDB_cursor *cur = NULL;
-	MDB_txn *txn;
-	MDB_val key, v;
-	int rc, opened;
+	struct entries es = { 0 };
+	struct keystore_txn *t;
+	const void *v;
+	size_t i, len;
+	int rc;
 
-	if ((rc = read_begin(ks, &txn, &opened, err, errlen)) != 0)
-		return rc > 0 ? 0 : -1;
-	/* the database is in token order: sort by creation first */
-	if ((rc = mdb_cursor_open(txn, ks->dbi, &cur)) != 0)
-		goto fail;
-	for (rc = mdb_cursor_get(cur, &key, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) {
-		if (key.mv_size != KEYS_HASH_LEN || v.mv_size < HEAD_LEN)
-			continue;
-		if (ARRAY_GROW(e, n, cap) < 0) {
-			rc = ENOMEM;
-			goto fail;
-		}
-		e[n].created_ns = (int64_t)get_be((const unsigned char *)v.mv_data + 2 +
-		    8 * I_CREATED, 8);
-		memcpy(e[n++].hash, key.mv_data, KEYS_HASH_LEN);
+	if ((rc = ks->ops->begin(ks->store, 0, &t, err, errlen)) != 0)
+		return rc == KEYSTORE_ABSENT ? 0 : -1;
+	/* the store is in token order: sort by creation first */
+	if ((rc = ks->ops->each(t, entry_one, &es, err, errlen)) == 0 && es.full) {
+		log_into(err, errlen, "cannot list the keys: out of memory");
+		rc = -1;
 	}
-	if (rc != MDB_NOTFOUND)
-		goto fail;
-	mdb_cursor_close(cur);
-	cur = NULL;
-	if (n > 1)
-		qsort(e, n, sizeof(*e), entry_cmp);
-	for (i = 0, rc = 0; i < n && rc == 0; i++) {
-		key.mv_size = KEYS_HASH_LEN;
-		key.mv_data = e[i].hash;
-		if ((rc = mdb_get(txn, ks->dbi, &key, &v)) != 0)
-			goto fail;
+	if (rc == 0 && es.n > 1)
+		qsort(es.e, es.n, sizeof(*es.e), entry_cmp);
+	for (i = 0; rc == 0 && i < es.n; i++) {
+		if ((rc = ks->ops->get(t, es.e[i].hash, &v, &len, err, errlen)) != 0)
+			break;
 		/* a key a newer tollgate wrote is passed over, as the ledger's records are */
-		if ((rc = decode(v.mv_data, v.mv_size, e[i].hash, &k)) == -2) {
+		if ((rc = decode(v, len, es.e[i].hash, &k)) == -2) {
 			rc = 0;
 			continue;
 		}
 		if (rc < 0) {
-			decode_error(rc, ledger_dir(ks->l), err, errlen);
+			decode_error(rc, err, errlen);
 			break;
 		}
 		if (fn(arg, &k) != 0)
 			break;
 	}
-	read_end(ks, txn, opened);
-	free(e);
+	ks->ops->abort(t);
+	free(es.e);
 	keys_key_release(&k);
-	return rc < 0 ? -1 : 0;
-fail:
-	if (cur)
-		mdb_cursor_close(cur);
-	read_end(ks, txn, opened);
-	free(e);
-	log_into(err, errlen, "cannot read the keys of ledger '%s': %s", ledger_dir(ks->l),
-	    mdb_strerror(rc));
-	return -1;
+	return rc == 0 ? 0 : -1;
 }
 
 /* ---- the fleet's copy (the shipper's key sync) -------------------------------------- */
@@ -1146,33 +1066,34 @@ updated_of(const void *p, size_t len)
 	    8 * I_UPDATED, 8);
 }
 
+struct since {
+	int64_t		 since_ns;
+	keys_stored_fn	 fn;
+	void		*arg;
+};
+
+static int
+stored_one(void *arg, const unsigned char *hash, const void *v, size_t len)
+{
+	struct since *q = arg;
+	int64_t updated = updated_of(v, len);
+
+	return updated > q->since_ns && q->fn(q->arg, hash, v, len, updated) != 0;
+}
+
 int
 keys_each_stored(struct keys *ks, int64_t since_ns, keys_stored_fn fn, void *arg, char *err,
     size_t errlen)
 {
-	MDB_cursor *cur = NULL;
-	MDB_txn *txn;
-	MDB_val key, v;
-	int rc, opened;
+	struct since q = { since_ns, fn, arg };
+	struct keystore_txn *t;
+	int rc;
 
-	if ((rc = read_begin(ks, &txn, &opened, err, errlen)) != 0)
-		return rc > 0 ? 0 : -1;
-	if ((rc = mdb_cursor_open(txn, ks->dbi, &cur)) == 0) {
-		for (rc = mdb_cursor_get(cur, &key, &v, MDB_FIRST); rc == 0;
-		    rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT))
-			if (key.mv_size == KEYS_HASH_LEN && updated_of(v.mv_data, v.mv_size) > since_ns &&
-			    fn(arg, key.mv_data, v.mv_data, v.mv_size,
-			    updated_of(v.mv_data, v.mv_size)) != 0)
-				break;
-		mdb_cursor_close(cur);
-	}
-	read_end(ks, txn, opened);
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		log_into(err, errlen, "cannot read the keys of ledger '%s': %s", ledger_dir(ks->l),
-		    mdb_strerror(rc));
-		return -1;
-	}
-	return 0;
+	if ((rc = ks->ops->begin(ks->store, 0, &t, err, errlen)) != 0)
+		return rc == KEYSTORE_ABSENT ? 0 : -1;
+	rc = ks->ops->each(t, stored_one, &q, err, errlen);
+	ks->ops->abort(t);
+	return rc;
 }
 
 struct stored {
@@ -1183,11 +1104,12 @@ struct stored {
 
 /* The newer of the two wins; one this build cannot read is refused, never half-kept. */
 static int
-put_stored_fn(struct keys *ks, MDB_txn *txn, void *arg, char *err, size_t errlen)
+put_stored_fn(struct keys *ks, struct keystore_txn *t, void *arg, char *err, size_t errlen)
 {
 	struct stored *s = arg;
-	MDB_val key = { KEYS_HASH_LEN, (void *)s->hash }, v, nv = { s->len, (void *)s->value };
 	struct keys_key k = { 0 };
+	const void *v;
+	size_t len;
 	int rc;
 
 	if (decode(s->value, s->len, s->hash, &k) < 0) {
@@ -1195,12 +1117,13 @@ put_stored_fn(struct keys *ks, MDB_txn *txn, void *arg, char *err, size_t errlen
 		return RC_REFUSED;
 	}
 	keys_key_release(&k);
-	if ((rc = mdb_get(txn, ks->dbi, &key, &v)) == 0 &&
-	    updated_of(v.mv_data, v.mv_size) >= updated_of(s->value, s->len))
+	if ((rc = ks->ops->get(t, s->hash, &v, &len, err, errlen)) == 0 &&
+	    updated_of(v, len) >= updated_of(s->value, s->len))
 		return RC_ABSENT;	/* ours is as new or newer: kept */
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return rc;
-	return mdb_put(txn, ks->dbi, &key, &nv, 0);
+	if (rc != 0 && rc != KEYSTORE_ABSENT)
+		return RC_REFUSED;
+	rc = ks->ops->put(t, s->hash, s->value, s->len, 0, err, errlen);
+	return rc == 0 || rc == KEYSTORE_FULL ? rc : RC_REFUSED;
 }
 
 int
