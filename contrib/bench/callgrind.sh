@@ -10,6 +10,8 @@
 # Anthropic Messages and back (the native figure is the one without it).
 # BEDROCK=1 sends them to a Bedrock deployment: translated to Converse, each
 # request signed with SigV4, a stream's answer in AWS's binary frames.
+# BUDGETS=1 adds a global budget (with the key's own counter, two counters a
+# request); REDIS=1 shares them through a private redis-server (needs it).
 # KEEP=DIR keeps the worker's callgrind profile of the 2N run there.
 set -eu
 build=$(cd "$1" && pwd)
@@ -23,9 +25,21 @@ gpt-4o-mini: {input_cost_per_token: 1.5e-7, output_cost_per_token: 6e-7}
 claude-sonnet-4-5: {input_cost_per_token: 3e-6, output_cost_per_token: 1.5e-5}
 "anthropic.claude-3-5-sonnet-20240620-v1:0": {input_cost_per_token: 3e-6, output_cost_per_token: 1.5e-5}
 EOT
+extra=
+if [ "${BUDGETS:-0}" = 1 ] || [ "${REDIS:-0}" = 1 ]; then
+	extra=", budgets: [{scope: global, max_budget: 1000000, budget_duration: 1d}]"
+fi
+if [ "${REDIS:-0}" = 1 ]; then
+	rport=$((gport + 2))
+	redis-server --port $rport --bind 127.0.0.1 --save "" --appendonly no >/dev/null 2>&1 &
+	redispid=$!
+	trap 'kill $mockpid $gwpid $redispid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+	for i in $(seq 50); do redis-cli -p $rport ping >/dev/null 2>&1 && break; sleep 0.1; done
+	extra="$extra, redis: {url: \"redis://127.0.0.1:$rport\"}"
+fi
 cat >"$tmp/tollgate.yaml" <<EOT
 tollgate: {listen: 127.0.0.1, port: $gport, workers: 1, price_files: [prices.yaml], keys: [sk-bench],
-  user: $bench_user}
+  user: $bench_user$extra}
 model_list:
   - model_name: bench
     litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$mport/v1", api_key: x}
@@ -58,4 +72,4 @@ worker_ir() {	# worker_ir REQUESTS: the worker's instruction count
 }
 a=$(worker_ir "$n")
 b=$(worker_ir $((2 * n)))
-echo "worker instructions per ${XLATE:+translated }${BEDROCK:+Bedrock }${STREAM:+streamed }request: $(( (b - a) / n ))"
+echo "worker instructions per ${BUDGETS:+budgeted }${REDIS:+Redis-budgeted }${XLATE:+translated }${BEDROCK:+Bedrock }${STREAM:+streamed }request: $(( (b - a) / n ))"

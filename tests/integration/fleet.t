@@ -10,13 +10,14 @@ exactly the union of the three ledgers. Skips without Debian's redis-server or
 postgresql."""
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import Gateway, Mock, Postgres, Redis, done, eq, ok, skip, wait_until  # noqa: E402
+from tg import BUILD, Gateway, Mock, Postgres, Redis, done, eq, ok, skip, wait_until  # noqa: E402
 
 if Redis.skip_reason() or Postgres.skip_reason():
     skip(Redis.skip_reason() or Postgres.skip_reason())
@@ -128,7 +129,10 @@ def main():
            "the key's rpm of %d holds fleet-wide: %d of %d served in the minute (after %d), the rest 429 "
            "naming it" % (RPM, served, CLIENTS, before), (minute, sorted(set(st for st, _ in res))))
 
-        # the key's $1.00, the team's, then the global budget, each spent to its end by 64 clients
+        # the key's $1.00, the team's, then the global budget, each spent to its end by 64 clients,
+        # with PostgreSQL stopped for a minute meanwhile
+        pg.stop()
+        stopped_at = time.time()
         for name, limit, what, words in (("one-dollar", KEY_BUDGET, "the key's", b"key budget"),
                                          ("team-mate", TEAM_BUDGET, "the team's", b"team"),
                                          ("no-team", GLOBAL_BUDGET, "the global", b"gateway budget")):
@@ -150,6 +154,9 @@ def main():
                "  the rest refused with a 429 naming %s budget (%d of %d)" % (what, len(refused), len(res)),
                refused[:1])
 
+        time.sleep(max(0.0, 60 - (time.time() - stopped_at)))
+        pg.start()
+
         # Redis's counters: what the ledgers spent, exactly, and nothing left reserved
         recs = records(gws)
         want = {
@@ -166,10 +173,24 @@ def main():
 
         def pg_rows():
             return {r[0]: Decimal(r[1]) for r in pg.psql("SELECT request_id, spend FROM tollgate_spend")}
-        ok(wait_until(lambda: pg_rows() == union, 30, 0.5),
-           "PostgreSQL holds exactly the union of the three ledgers (%d records, $%s)"
-           % (len(union), sum(union.values())))
+        ok(wait_until(lambda: pg_rows() == union, 60, 0.5),
+           "stopped for a minute under load and restarted, PostgreSQL holds exactly the union of the "
+           "three ledgers (%d records, $%s)" % (len(union), sum(union.values())))
+        eq(pg.psql("SELECT count(*) - count(DISTINCT request_id) FROM tollgate_spend"), [["0"]],
+           "  none twice")
         eq(pg.psql("SELECT count(DISTINCT host_id) FROM tollgate_spend"), [["3"]], "  from the three hosts")
+        # its day aggregates and each host's own agree
+        daily = {h: (int(n), int(p)) for h, n, p in pg.psql(
+            "SELECT host_id, sum(requests), sum(spend_pico) FROM tollgate_spend_daily GROUP BY 1")}
+
+        def local(g):
+            out = subprocess.run([os.path.join(BUILD, "tollctl"), "spend", "--format", "json", "--ledger", g.ledger],
+                                 capture_output=True, text=True, timeout=60).stdout
+            t = json.loads(out.splitlines()[0], parse_float=Decimal) if out.strip() else {}
+            return int(t.get("requests", 0)), int(Decimal(str(t.get("cost_usd", 0))) * 10 ** 12)
+        ok(wait_until(lambda: all(local(g) == daily.get("host-%d" % i) for i, g in enumerate(gws, 1)), 30, 0.5),
+           "  tollgate_spend_daily per host equals each host's own aggregates (tollctl spend)",
+           (daily, [local(g) for g in gws]))
         ok(all(r["host"] == "host-%d" % i for i, g in enumerate(gws, 1) for r in g.records(100000)),
            "each record names the host that served it (tollgate.host_id)")
         ok(all(b'tollgate_info{host_id="host-%d"' % i in g.request("GET", "/metrics")[2]
