@@ -331,6 +331,16 @@ int admin_key_json(const struct keys_key *k, const char *secret, struct buf *out
 /* worker_ui.c: the dashboard's files under /ui; 1 when path was under /ui (answered), else 0. */
 int ui_serve(struct hreq *req, const char *path);
 
+/*
+ * worker_pg.c: one query to PostgreSQL on the worker's loop.  done gets the
+ * result (NULL and err when it failed; the result is freed after done).
+ * 0, or -1 when it could not start.
+ */
+struct pg_result;
+typedef void (*pgq_done_fn)(void *arg, const struct pg_result *r, const char *err);
+int pgq_start(const char *dsn, const char *sql, int np, const char *const *params,
+    pgq_done_fn done, void *arg);
+
 /* worker_spend.c: the spend API; 1 when path was one of its endpoints (answered), else 0. */
 int spend_serve(struct hreq *req, const char *path);
 

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "money.h"
 #include "spendq.h"
+#include "spendq_pg.h"
 #include "timeparse.h"
 #include "tollgated.h"
 #include "worker.h"
@@ -336,16 +337,24 @@ of_day(const struct spendq_group *g, const char *day)
 
 /* ---- queries ------------------------------------------------------------------ */
 
+struct fleet;
+static struct fleet *fleet_now;	/* the fleet answer being made, if one is */
+
 /*
- * Runs q over the worker's ledger: 0 (no aggregates yet counts as no rows), or
- * -1 with the 500 or 503 sent.
+ * Runs q over the worker's ledger (or, for ?fleet=true, the fleet ledger:
+ * fleet_run()): 0 (no aggregates yet counts as no rows), or -1 with the
+ * 500 or 503 sent (or the fleet's query to make first).
  */
+static int fleet_run(struct hreq *req, struct spendq *q);
+
 static int
 run(struct hreq *req, struct spendq *q)
 {
 	char err[256];
 	int rc;
 
+	if (fleet_now != NULL)
+		return fleet_run(req, q);
 	if (worker.ledger == NULL) {
 		http_send_error(req, 503, "server_error", "ledger_unavailable",
 		    "the ledger is not open (see the log)");
@@ -1240,6 +1249,199 @@ serve_logs(struct hreq *req)
 	buf_release(&o);
 }
 
+/* ---- the fleet's answers ------------------------------------------------------------------ */
+
+/*
+ * ?fleet=true answers from the fleet ledger in PostgreSQL instead of this
+ * host's aggregates, in the same shapes.  The endpoint runs as it would, and
+ * each query it makes is answered from PostgreSQL without blocking the
+ * worker: the first time the endpoint asks one it has no answer for, it
+ * stops there (fleet_run() returns -1, nothing sent), the query goes to
+ * PostgreSQL on the worker's loop (worker_pg.c), and with the answer the
+ * endpoint runs again from the start, its earlier queries answered from
+ * what came back, until it has all it asks and replies.
+ */
+#define FLEET_QUERIES	8
+
+struct fleet {
+	struct hreq		*req;		/* NULL once the client went */
+	void			(*serve)(struct hreq *);
+	const struct activity	*a;
+	struct spendq		 got[FLEET_QUERIES];	/* the answers, in the endpoint's order */
+	size_t			 ngot, used;
+	struct spendq		 want;		/* the query the endpoint stopped at */
+	char			*filters[AGG_DIM_COUNT];	/* want's, copied */
+	int			 pending, answered;
+};
+
+static void fleet_pass(struct fleet *f);
+
+static void
+fleet_free(struct fleet *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->ngot; i++)
+		spendq_release(&f->got[i]);
+	for (i = 0; i < AGG_DIM_COUNT; i++)
+		free(f->filters[i]);
+	free(f);
+}
+
+static void
+fleet_client_gone(struct hreq *req, void *arg)
+{
+	(void)req;
+	((struct fleet *)arg)->req = NULL;
+}
+
+/* q's groups, a copy of src's. */
+static int
+groups_copy(struct spendq *q, const struct spendq *src)
+{
+	size_t i;
+
+	for (i = 0; i < src->n; i++) {
+		if (ARRAY_GROW(q->g, q->n, q->cap) < 0 ||
+		    (q->g[q->n].name = strdup(src->g[i].name)) == NULL)
+			return -1;
+		q->g[q->n].v = src->g[i].v;
+		q->n++;
+	}
+	return 0;
+}
+
+static int
+fleet_run(struct hreq *req, struct spendq *q)
+{
+	struct fleet *f = fleet_now;
+	int i;
+
+	if (q->keep != NULL) {
+		http_send_param_error(req, "fleet", "fleet=true: not with a list of values to match");
+		f->answered = 1;
+		return -1;
+	}
+	if (f->used < f->ngot) {
+		if (groups_copy(q, &f->got[f->used++]) < 0) {
+			spendq_release(q);
+			http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
+			f->answered = 1;
+			return -1;
+		}
+		return 0;
+	}
+	if (f->ngot == FLEET_QUERIES) {
+		http_send_error(req, 500, "server_error", "fleet_error", "too many queries");
+		f->answered = 1;
+		return -1;
+	}
+	f->want = *q;
+	f->want.g = NULL;
+	f->want.n = f->want.cap = 0;
+	for (i = 0; i < AGG_DIM_COUNT; i++) {
+		free(f->filters[i]);
+		f->filters[i] = q->filter[i] ? strdup(q->filter[i]) : NULL;
+		f->want.filter[i] = f->filters[i];
+	}
+	f->pending = 1;
+	return -1;
+}
+
+static void
+fleet_answer(void *arg, const struct pg_result *r, const char *err)
+{
+	struct fleet *f = arg;
+	struct spendq *q = &f->got[f->ngot];
+	char why[256];
+
+	if (f->req == NULL) {
+		fleet_free(f);
+		return;
+	}
+	*q = f->want;
+	q->g = NULL;
+	q->n = q->cap = 0;
+	/* the request is answered now, or runs again: the client's going no longer matters */
+	hreq_set_closecb(f->req, NULL, NULL);
+	if (err != NULL || spendq_pg_groups(q, r, why, sizeof(why)) < 0) {
+		log_warn("worker %u: %s?fleet=true: the fleet ledger: %s", heritage.index,
+		    hreq_path(f->req), err ? err : why);
+		http_send_error(f->req, 503, "server_error", "fleet_ledger_unavailable",
+		    "the fleet ledger (PostgreSQL) cannot answer: %s", err ? err : why);
+		spendq_release(q);
+		fleet_free(f);
+		return;
+	}
+	f->ngot++;
+	fleet_pass(f);
+}
+
+/* The endpoint, once more, with the answers so far. */
+static void
+fleet_pass(struct fleet *f)
+{
+	struct spendq_pg p = { 0 };
+
+	f->used = 0;
+	f->pending = 0;
+	fleet_now = f;
+	if (f->serve != NULL)
+		f->serve(f->req);
+	else
+		serve_activity(f->req, f->a);
+	fleet_now = NULL;
+	if (!f->pending || f->answered) {
+		fleet_free(f);	/* replied (the request may already be the connection's next one) */
+		return;
+	}
+	if (spendq_pg_build(&f->want, &p) < 0 || pgq_start(heritage.config->tollgate.postgres_dsn,
+	    p.sql.data, p.np, p.params, fleet_answer, f) < 0) {
+		http_send_error(f->req, 503, "server_error", "fleet_ledger_unavailable",
+		    "the fleet ledger (PostgreSQL) cannot be asked");
+		fleet_free(f);
+	} else
+		hreq_set_closecb(f->req, fleet_client_gone, f);	/* while PostgreSQL answers */
+	spendq_pg_release(&p);
+}
+
+/* ?fleet=true: 1 (the answer is on its way, or a refusal sent), or 0 (this host's). */
+static int
+fleet_serve(struct hreq *req, const char *path, void (*serve)(struct hreq *),
+    const struct activity *a)
+{
+	char v[8];
+	struct fleet *f;
+	int rc = param(req, "fleet", v, sizeof(v));
+
+	if (rc < 0)
+		return 1;
+	if (rc == 0 || strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		return 0;
+	if (strcmp(v, "true") != 0 && strcmp(v, "1") != 0) {
+		http_send_param_error(req, "fleet", "fleet: true or false");
+		return 1;
+	}
+	if (heritage.config->tollgate.postgres_dsn == NULL) {
+		http_send_param_error(req, "fleet", "fleet=true: no fleet ledger is configured "
+		    "(tollgate.postgres.dsn)");
+		return 1;
+	}
+	if (serve == serve_logs || serve == serve_budgets) {
+		http_send_param_error(req, "fleet", "fleet=true: %s answers for this host only", path);
+		return 1;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
+		return 1;
+	}
+	f->req = req;
+	f->serve = serve;
+	f->a = a;
+	fleet_pass(f);
+	return 1;
+}
+
 /* ---- routing ---------------------------------------------------------------------------- */
 
 int
@@ -1265,7 +1467,7 @@ spend_serve(struct hreq *req, const char *path)
 	if (hreq_method(req) != HTTP1_GET)
 		http_send_error(req, 405, "invalid_request_error", "method_not_allowed",
 		    "%s takes GET", path);
-	else if (admin_master_only(req, "the spend API") == 0) {
+	else if (admin_master_only(req, "the spend API") == 0 && !fleet_serve(req, path, serve, a)) {
 		if (serve != NULL)
 			serve(req);
 		else

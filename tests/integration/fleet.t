@@ -155,6 +155,11 @@ def main():
                refused[:1])
 
         time.sleep(max(0.0, 60 - (time.time() - stopped_at)))
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        st, _, data = gws[0].request("GET", "/spend/totals?group_by=team&fleet=true&start_date=%s&end_date=%s"
+                                     % (day, day))
+        ok(st == 503 and b"fleet ledger" in data, "the spend API's fleet=true with PostgreSQL down: a 503 "
+           "saying why", (st, data[:300]))
         pg.start()
 
         # Redis's counters: what the ledgers spent, exactly, and nothing left reserved
@@ -191,6 +196,37 @@ def main():
         ok(wait_until(lambda: all(local(g) == daily.get("host-%d" % i) for i, g in enumerate(gws, 1)), 30, 0.5),
            "  tollgate_spend_daily per host equals each host's own aggregates (tollctl spend)",
            (daily, [local(g) for g in gws]))
+        # the spend API, ?fleet=true: the fleet's totals, in the shape of a host's own
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        window = "start_date=%s&end_date=%s" % (day, day)
+
+        def api(g, path):
+            st, _, data = g.request("GET", path)
+            return st, json.loads(data, parse_float=Decimal) if data[:1] in (b"[", b"{") else data
+        for path, name in (("/spend/totals?group_by=team&" + window, "group"),
+                           ("/spend/totals?group_by=model&" + window, "group"),	# two queries
+                           ("/global/spend/report?group_by=team&" + window, None)):
+            summed = {}
+            for g in gws:
+                st, body = api(g, path)
+                lines = body if name else [t for d in body for t in d.get("teams", [])]
+                for line in lines:
+                    k = line[name] if name else line.get("team_name", line.get("team"))
+                    m = line["metrics"] if name else line
+                    summed[k] = summed.get(k, Decimal(0)) + Decimal(str(m.get("spend", m.get("total_spend", 0))))
+            st, body = api(gws[1], path + "&fleet=true")
+            lines = body if name and st == 200 else [t for d in body for t in d.get("teams", [])] \
+                if st == 200 else []
+            got = {}
+            for line in lines:
+                k = line[name] if name else line.get("team_name", line.get("team"))
+                m = line["metrics"] if name else line
+                got[k] = got.get(k, Decimal(0)) + Decimal(str(m.get("spend", m.get("total_spend", 0))))
+            ok(st == 200 and got == summed and got,
+               "%s&fleet=true on host-2: the three hosts' own answers summed, from PostgreSQL"
+               % path.split("&")[0], (st, got, summed))
+        st, body = api(gws[0], "/spend/logs?fleet=true&" + window)
+        ok(st == 400, "  /spend/logs?fleet=true: a 400 (it answers for its host only)", (st, body))
         ok(all(r["host"] == "host-%d" % i for i, g in enumerate(gws, 1) for r in g.records(100000)),
            "each record names the host that served it (tollgate.host_id)")
         ok(all(b'tollgate_info{host_id="host-%d"' % i in g.request("GET", "/metrics")[2]
