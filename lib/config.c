@@ -53,6 +53,12 @@ struct pair {
 	yaml_node_t	*k, *v;
 };
 
+/* A Redis as LiteLLM names one: router_settings' redis_*, cache_params' host/port/password. */
+struct litellm_redis {
+	char		 host[256], port[16], password[256];
+	struct config_at at;
+};
+
 struct pairs {
 	struct pair	*v;
 	size_t		 n, cap;
@@ -82,8 +88,7 @@ struct loader {
 	int		 depth;
 	size_t		 capfiles, capdeployments;
 	struct top	 master_general, master_litellm;	/* master_key nodes */
-	char		 redis_host[256], redis_port[16], redis_password[256];	/* router_settings' */
-	struct config_at redis_at;
+	struct litellm_redis router, cache;	/* router_settings', litellm_settings.cache_params' */
 };
 
 /* A scalar's value. */
@@ -1609,6 +1614,70 @@ database_url(struct loader *l, struct doc *d, yaml_node_t *n)
 }
 
 /*
+ * The host, port and password of a Redis from ps (named prefix + "host",
+ * ...); type: the key that must say "redis" for the rest to count (NULL:
+ * none; any other value: the mapping is not a Redis, and ignored).  The rest
+ * is reported as not implemented.  0, or -1 with the error set.
+ */
+static int
+litellm_redis(struct loader *l, struct doc *d, const struct pairs *ps, const char *path,
+    const char *prefix, const char *type, struct litellm_redis *r)
+{
+	static const char *const names[] = { "host", "port", "password" };
+	char id[160], key[64];
+	struct sval v;
+	size_t i, j, len;
+	char *dst;
+
+	for (i = 0; type != NULL && i < ps->n; i++)
+		if (strcmp(ps->v[i].key, type) == 0 && scalar(ps->v[i].v, &v) == 0 &&
+		    (v.len != 5 || strncmp(v.s, "redis", 5) != 0))
+			return warn_once(l, d, ps->v[i].v, path, "%s.%s: '%.*s' is not a Redis: tollgate "
+			    "does not cache answers, ignored", path, type, (int)v.len, v.s);
+	for (i = 0; i < ps->n; i++) {
+		const char *k = ps->v[i].key;
+
+		dst = NULL;
+		for (j = 0; j < 3; j++) {
+			snprintf(key, sizeof(key), "%s%s", prefix, names[j]);
+			if (strcmp(k, key) == 0)
+				dst = j == 0 ? r->host : j == 1 ? r->port : r->password;
+		}
+		if (type != NULL && strcmp(k, type) == 0)
+			continue;
+		if (dst == NULL) {
+			snprintf(id, sizeof(id), "%s.%s", path, k);
+			if (warn_once(l, d, ps->v[i].k, id, "%s is not implemented by tollgate, ignored",
+			    id) < 0)
+				return -1;
+			continue;
+		}
+		len = dst == r->port ? sizeof(r->port) : sizeof(r->host);
+		switch (scalar(ps->v[i].v, &v)) {
+		case 1:
+			if (warn(l, d, ps->v[i].v, "%s.%s: environment variable %s is not set", path, k,
+			    v.var) < 0)
+				return -1;
+			continue;
+		case -1:
+			need_scalar(l, d, ps->v[i].v, k, "a string", &v);
+			return -1;
+		}
+		if (v.len >= len) {
+			fail(l, d, ps->v[i].v, "%s.%s: too long", path, k);
+			return -1;
+		}
+		memcpy(dst, v.s, v.len);
+		dst[v.len] = '\0';
+		if (dst == r->host) {
+			r->at.file = d->file;
+			r->at.line = line_of(ps->v[i].v);
+		}
+	}
+	return 0;
+}
+
+/*
  * router_settings: LiteLLM's Redis (redis_host, redis_port, redis_password),
  * the fleet's counters unless tollgate.redis.url names one; the rest of
  * LiteLLM's router is reported as not implemented.
@@ -1617,49 +1686,11 @@ static int
 load_router(struct loader *l, const struct top *t)
 {
 	struct pairs ps;
-	struct sval v;
-	char id[128], *dst;
-	size_t i, len;
-	int rc = -1;
+	int rc;
 
 	if (pairs_of(l, t->d, t->v, t->name, &ps) < 0)
 		return -1;
-	for (i = 0; i < ps.n; i++) {
-		const char *k = ps.v[i].key;
-
-		dst = strcmp(k, "redis_host") == 0 ? l->redis_host : strcmp(k, "redis_port") == 0 ?
-		    l->redis_port : strcmp(k, "redis_password") == 0 ? l->redis_password : NULL;
-		len = dst == l->redis_port ? sizeof(l->redis_port) : sizeof(l->redis_host);
-		if (dst == NULL) {
-			snprintf(id, sizeof(id), "%s.%s", t->name, k);
-			if (warn_once(l, t->d, ps.v[i].k, id, "%s is not implemented by tollgate, "
-			    "ignored", id) < 0)
-				goto out;
-			continue;
-		}
-		switch (scalar(ps.v[i].v, &v)) {
-		case 1:
-			if (warn(l, t->d, ps.v[i].v, "router_settings.%s: environment variable %s is "
-			    "not set", k, v.var) < 0)
-				goto out;
-			continue;
-		case -1:
-			need_scalar(l, t->d, ps.v[i].v, k, "a string", &v);
-			goto out;
-		}
-		if (v.len >= len) {
-			fail(l, t->d, ps.v[i].v, "router_settings.%s: too long", k);
-			goto out;
-		}
-		memcpy(dst, v.s, v.len);
-		dst[v.len] = '\0';
-		if (dst == l->redis_host) {
-			l->redis_at.file = t->d->file;
-			l->redis_at.line = line_of(ps.v[i].v);
-		}
-	}
-	rc = 0;
-out:
+	rc = litellm_redis(l, t->d, &ps, t->name, "redis_", NULL, &l->router);
 	free(ps.v);
 	return rc;
 }
@@ -1679,6 +1710,20 @@ load_settings(struct loader *l, const struct top *t, struct top *master)
 		if (master == &l->master_litellm && strcmp(ps.v[i].key, "drop_params") == 0) {
 			snprintf(id, sizeof(id), "%s.drop_params", t->name);
 			if (read_switch(l, t->d, ps.v[i].v, id, &l->c->drop_params) < 0)
+				goto out;
+			continue;
+		}
+		if (master == &l->master_litellm && strcmp(ps.v[i].key, "cache_params") == 0) {
+			struct pairs cp;
+			int bad;
+
+			/* LiteLLM's cache: its Redis counts the fleet's when nothing else names one */
+			if (pairs_of(l, t->d, ps.v[i].v, "litellm_settings.cache_params", &cp) < 0)
+				goto out;
+			bad = litellm_redis(l, t->d, &cp, "litellm_settings.cache_params", "", "type",
+			    &l->cache);
+			free(cp.v);
+			if (bad < 0)
 				goto out;
 			continue;
 		}
@@ -2599,23 +2644,24 @@ interpret(struct loader *l)
 			return -1;
 	if (load_master_key(l) < 0)
 		return -1;
-	if (l->c->tollgate.redis_url == NULL && l->redis_host[0] != '\0') {
+	if (l->c->tollgate.redis_url == NULL && (l->router.host[0] != '\0' || l->cache.host[0] != '\0')) {
+		const struct litellm_redis *r = l->router.host[0] != '\0' ? &l->router : &l->cache;
 		struct buf u = { 0 };
 		struct redis_addr a;
 		char why[256];
 
-		if (buf_printf(&u, "redis://%s%s%s%s:%s", l->redis_password[0] ? ":" : "",
-		    l->redis_password, l->redis_password[0] ? "@" : "", l->redis_host,
-		    l->redis_port[0] ? l->redis_port : "6379") < 0)
+		if (buf_printf(&u, "redis://%s%s%s%s:%s", r->password[0] ? ":" : "", r->password,
+		    r->password[0] ? "@" : "", r->host, r->port[0] ? r->port : "6379") < 0)
 			return nomem(l);
 		if (redis_url_parse(u.data, &a, why, sizeof(why)) < 0) {
 			buf_release(&u);
-			snprintf(l->err, l->errlen, "%s:%d: router_settings: redis_host and redis_port: %s",
-			    l->redis_at.file, l->redis_at.line, why);
+			snprintf(l->err, l->errlen, "%s:%d: %s: %s", r->at.file, r->at.line,
+			    r == &l->router ? "router_settings: redis_host and redis_port" :
+			    "litellm_settings.cache_params: host and port", why);
 			return -1;
 		}
 		l->c->tollgate.redis_url = u.data;
-		l->c->tollgate.redis_at = l->redis_at;
+		l->c->tollgate.redis_at = r->at;
 	}
 	if (l->c->tollgate.postgres_dsn == NULL && l->c->database_url != NULL) {
 		if ((l->c->tollgate.postgres_dsn = strdup(l->c->database_url)) == NULL)

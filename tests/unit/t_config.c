@@ -683,6 +683,28 @@ test_fleet(void)
 		ok(c->tollgate.redis_fail_open == 0, "  on_failure closed by default");
 		config_free(c);
 	}
+	c = load_text("fleet-cache.yaml", "litellm_settings:\n  cache: true\n  cache_params:\n"
+	    "    type: redis\n    host: cache.example\n    port: 6381\n    password: pw\n"
+	    "    namespace: litellm\nmodel_list: []\n", pre, sizeof(pre));
+	if (c != NULL) {
+		is_str(c->tollgate.redis_url, "redis://:pw@cache.example:6381",
+		    "litellm_settings.cache_params (type redis): the fleet's Redis");
+		config_free(c);
+	}
+	c = load_text("fleet-local.yaml", "litellm_settings:\n  cache: true\n  cache_params:\n"
+	    "    type: local\n    host: nowhere.example\nmodel_list: []\n", pre, sizeof(pre));
+	if (c != NULL) {
+		ok(c->tollgate.redis_url == NULL, "  cache_params of type local: no Redis");
+		config_free(c);
+	}
+	c = load_text("fleet-both.yaml", "litellm_settings:\n  cache_params:\n    type: redis\n"
+	    "    host: cache.example\nrouter_settings:\n  redis_host: router.example\nmodel_list: []\n",
+	    pre, sizeof(pre));
+	if (c != NULL) {
+		is_str(c->tollgate.redis_url, "redis://router.example:6379",
+		    "  router_settings' Redis wins over cache_params'");
+		config_free(c);
+	}
 	c = load_text("fleet2.yaml", "general_settings:\n  database_url: postgresql://a/b\n"
 	    "router_settings:\n  redis_host: ignored.example\ntollgate:\n  host_id: h-1\n"
 	    "  postgres: {dsn: \"host=db dbname=t\"}\n"
