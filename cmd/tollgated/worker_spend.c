@@ -337,7 +337,20 @@ of_day(const struct spendq_group *g, const char *day)
 
 /* ---- queries ------------------------------------------------------------------ */
 
-struct fleet;
+/* A ?fleet=true answer being made (see fleet_serve()). */
+#define FLEET_QUERIES	8
+
+struct fleet {
+	struct hreq		*req;		/* NULL once the client went */
+	void			(*serve)(struct hreq *);
+	const struct activity	*a;
+	struct spendq		 got[FLEET_QUERIES];	/* the answers, in the endpoint's order */
+	size_t			 ngot, used;
+	struct spendq		 want;		/* the query the endpoint stopped at */
+	char			*filters[AGG_DIM_COUNT];	/* want's, copied */
+	int			 pending, answered;
+};
+
 static struct fleet *fleet_now;	/* the fleet answer being made, if one is */
 
 /*
@@ -1228,6 +1241,13 @@ serve_logs(struct hreq *req)
 		logs_summary(req, since, until);
 		return;
 	}
+	if (fleet_now != NULL) {
+		/* single requests are read from this host's raw records only */
+		http_send_param_error(req, "fleet", "fleet=true: /spend/logs answers for the fleet with "
+		    "its day summary (both dates, no filter), single requests for its own host only");
+		fleet_now->answered = 1;
+		return;
+	}
 	if (worker.ledger == NULL) {
 		http_send_error(req, 503, "server_error", "ledger_unavailable",
 		    "the ledger is not open (see the log)");
@@ -1261,19 +1281,6 @@ serve_logs(struct hreq *req)
  * endpoint runs again from the start, its earlier queries answered from
  * what came back, until it has all it asks and replies.
  */
-#define FLEET_QUERIES	8
-
-struct fleet {
-	struct hreq		*req;		/* NULL once the client went */
-	void			(*serve)(struct hreq *);
-	const struct activity	*a;
-	struct spendq		 got[FLEET_QUERIES];	/* the answers, in the endpoint's order */
-	size_t			 ngot, used;
-	struct spendq		 want;		/* the query the endpoint stopped at */
-	char			*filters[AGG_DIM_COUNT];	/* want's, copied */
-	int			 pending, answered;
-};
-
 static void fleet_pass(struct fleet *f);
 
 static void
@@ -1427,7 +1434,7 @@ fleet_serve(struct hreq *req, const char *path, void (*serve)(struct hreq *),
 		    "(tollgate.postgres.dsn)");
 		return 1;
 	}
-	if (serve == serve_logs || serve == serve_budgets) {
+	if (serve == serve_budgets) {
 		http_send_param_error(req, "fleet", "fleet=true: %s answers for this host only", path);
 		return 1;
 	}

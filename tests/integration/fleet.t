@@ -225,8 +225,14 @@ def main():
             ok(st == 200 and got == summed and got,
                "%s&fleet=true on host-2: the three hosts' own answers summed, from PostgreSQL"
                % path.split("&")[0], (st, got, summed))
-        st, body = api(gws[0], "/spend/logs?fleet=true&" + window)
-        ok(st == 400, "  /spend/logs?fleet=true: a 400 (it answers for its host only)", (st, body))
+        mine = sum((Decimal(str(d["spend"])) for g in gws for d in api(g, "/spend/logs?" + window)[1]),
+                   Decimal(0))
+        st, body = api(gws[2], "/spend/logs?fleet=true&" + window)
+        ok(st == 200 and sum((Decimal(str(d["spend"])) for d in body), Decimal(0)) == mine and mine > 0,
+           "/spend/logs?fleet=true day summary on host-3: the three hosts' own summed ($%s)" % mine,
+           (st, body))
+        st, body = api(gws[0], "/spend/logs?fleet=true&summarize=false&" + window)
+        ok(st == 400, "  its single requests: a 400 (read from each host's own records)", (st, body))
         ok(all(r["host"] == "host-%d" % i for i, g in enumerate(gws, 1) for r in g.records(100000)),
            "each record names the host that served it (tollgate.host_id)")
         ok(all(b'tollgate_info{host_id="host-%d"' % i in g.request("GET", "/metrics")[2]
