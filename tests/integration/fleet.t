@@ -225,6 +225,13 @@ def main():
             ok(st == 200 and got == summed and got,
                "%s&fleet=true on host-2: the three hosts' own answers summed, from PostgreSQL"
                % path.split("&")[0], (st, got, summed))
+        activity = "/team/daily/activity?" + window
+        mine = sum((Decimal(str(api(g, activity)[1]["metadata"]["total_spend"])) for g in gws), Decimal(0))
+        st, body = api(gws[0], activity + "&fleet=true")
+        ok(st == 200 and Decimal(str(body["metadata"]["total_spend"])) == mine and
+           len(body["results"]) == 1 and body["results"][0]["breakdown"]["entities"],
+           "/team/daily/activity?fleet=true on host-1: the three hosts' total ($%s), with its breakdown"
+           % mine, (st, str(body)[:300]))
         mine = sum((Decimal(str(d["spend"])) for g in gws for d in api(g, "/spend/logs?" + window)[1]),
                    Decimal(0))
         st, body = api(gws[2], "/spend/logs?fleet=true&" + window)
