@@ -281,11 +281,11 @@ reserve(struct exchange *ex, struct budget_limit *limits, struct limitset_entry 
 	size_t i, all, place;
 	int rc = 0;
 
-	int away = heritage.config->tollgate.redis_url != NULL;
+	int shared = heritage.config->tollgate.redis_url != NULL;
 
-	if (away && (redis_reachable() || !heritage.config->tollgate.redis_fail_open))
+	if (shared && (redis_reachable() || !heritage.config->tollgate.redis_fail_open))
 		return reserve_remote(ex, limits, what, amount, n);
-	if (away)
+	if (shared)	/* Redis is away, on_failure: open */
 		redis_open_share(limits, 0, n);
 	ex->rr = ex->model->next++;
 	ex->rr_chosen = 1;
@@ -293,7 +293,7 @@ reserve(struct exchange *ex, struct budget_limit *limits, struct limitset_entry 
 		place = (ex->rr + i) % m->ndeps;
 		all = deployment_limits(&heritage.routes->deps[m->deps[place]], place, limits, what,
 		    amount, n, BUDGET_HOLD_MAX);
-		if (away)
+		if (shared)
 			redis_open_share(limits, n, all);
 		rc = store->ops->admit(store, limits, amount, all, clock_now_ns(), &ex->hold, &why);
 		if (rc != 1 || why.index < n)

@@ -445,6 +445,15 @@ redis_connect(const struct redis_addr *a, redisConnectCallback *up, redisDisconn
 	return ac;
 }
 
+static const struct timeval tick_every = { 0, TICK_MS * 1000 };
+
+/* The lease hash of this host's worker process pid (budget_redis.h). */
+static void
+lessee_key(const char *pid, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "tollgate:lease:%s:%s", config_host_id(&heritage.config->tollgate), pid);
+}
+
 int
 redis_init(struct worker *w)
 {
@@ -459,12 +468,8 @@ redis_init(struct worker *w)
 		return -1;
 	snprintf(rl.lessees, sizeof(rl.lessees), "tollgate:lessees:%s", config_host_id(&heritage.config->tollgate));
 	snprintf(rl.me, sizeof(rl.me), "%d", (int)getpid());
-	snprintf(rl.lessee, sizeof(rl.lessee), "tollgate:lease:%s:%s", config_host_id(&heritage.config->tollgate), rl.me);
-	{
-		struct timeval every = { 0, TICK_MS * 1000 };
-
-		evtimer_add(rl.tick, &every);
-	}
+	lessee_key(rl.me, rl.lessee, sizeof(rl.lessee));
+	evtimer_add(rl.tick, &tick_every);
 	rl.backoff_ms = BACKOFF_MIN_MS;
 	rl.hosts = 1;
 	snprintf(rl.down, sizeof(rl.down), "not connected yet");
@@ -714,6 +719,38 @@ on_seen(redisAsyncContext *ac, void *r, void *arg)
 	free(seen);
 }
 
+/* A counter's change in a lease settlement: give back off the reservation, spent added. */
+struct lease_change {
+	struct lease	*lease;		/* flush_leases()'s, or NULL */
+	const char	*key;
+	int64_t		 give, spent, expire_ms;
+};
+
+/*
+ * The settle script's call for ch[0..n): one settlement of n counters, each
+ * reserved where it is spent (its key twice), what is given back coming off
+ * this worker's lease hash too.  0, or -1 (out of memory).
+ */
+static int
+lease_settlement(struct cmd *c, const struct lease_change *ch, size_t n)
+{
+	size_t k;
+	int rc = 0;
+
+	cmd_reset(c);
+	rc |= cmd_str(c, "EVALSHA") | cmd_str(c, rl.sha_settle) | cmd_int(c, 0) |
+	    cmd_str(c, rl.lessee);
+	for (k = 0; k < 2 * n; k++)
+		rc |= cmd_str(c, ch[k % n].key);
+	rc |= cmd_int(c, 1) | cmd_int(c, (long long)n);
+	for (k = 0; k < n; k++)
+		rc |= cmd_int(c, -(long long)ch[k].give) | cmd_int(c, (long long)ch[k].spent) |
+		    cmd_int(c, (long long)ch[k].expire_ms) | cmd_str(c, "1");
+	if (rc == 0)
+		rc |= cmd_set_int(c, 2, 2 * n + 1);
+	return rc ? -1 : 0;
+}
+
 /*
  * Each lease's settlement since the last tick, in one call: what its
  * requests spent is added to the counter's spend and taken off the lease's
@@ -728,14 +765,12 @@ static void
 flush_leases(int all)
 {
 	static struct cmd c;
-	static struct lease **going;
-	static int64_t *back;
+	static struct lease_change *going;
 	static size_t cap;
 	struct lease **at, *l;
 	struct seen *seen = NULL;
 	int64_t now = clock_now_ns();
 	size_t n = 0, k;
-	int rc = 0;
 
 	if (!rl.ready || rl.ac == NULL)
 		return;
@@ -754,54 +789,28 @@ flush_leases(int all)
 				at = &l->also;
 			continue;
 		}
-		if (n == cap) {
-			size_t more = cap ? cap * 2 : 256;
-			struct lease **g = realloc(going, more * sizeof(*g));
-			int64_t *b = g ? realloc(back, more * sizeof(*b)) : NULL;
-
-			if (g != NULL)
-				going = g;
-			if (b == NULL)
-				break;	/* out of memory: the rest wait for the next tick */
-			back = b;
-			cap = more;
-		}
-		going[n] = l;
-		back[n++] = give;
+		if (ARRAY_GROW(going, n, cap) < 0)
+			break;	/* out of memory: the rest wait for the next tick */
+		going[n++] = (struct lease_change){ l, l->key, give, l->spent, l->expire_ms };
 		at = &l->also;
 	}
 	if (n == 0)
 		return;
-	/* one settlement of n counters: reserved where they are spent, each key twice */
-	cmd_reset(&c);
-	rc |= cmd_str(&c, "EVALSHA") | cmd_str(&c, rl.sha_settle) | cmd_int(&c, 0) |
-	    cmd_str(&c, rl.lessee);
-	for (k = 0; k < 2 * n; k++)
-		rc |= cmd_str(&c, going[k % n]->key);
-	rc |= cmd_int(&c, 1) | cmd_int(&c, (long long)n);
-	for (k = 0; k < n; k++) {
-		l = going[k];
-		rc |= cmd_int(&c, -(long long)back[k]) | cmd_int(&c, (long long)l->spent) |
-		    cmd_int(&c, (long long)l->expire_ms) | cmd_str(&c, "1");
-	}
-	if (rc == 0)
-		rc |= cmd_set_int(&c, 2, 2 * n + 1);
-	if (rc != 0 || (seen = malloc(sizeof(*seen) + n * sizeof(seen->key[0]))) == NULL ||
+	if (lease_settlement(&c, going, n) < 0 ||
+	    (seen = malloc(sizeof(*seen) + n * sizeof(seen->key[0]))) == NULL ||
 	    redisAsyncCommandArgv(rl.ac, on_seen, seen, (int)c.argc, cmd_argv(&c), c.len) != REDIS_OK) {
-		if (rc == 0)
-			free(seen);
+		free(seen);
 		log_error("worker %u: out of memory: the settlement of %zu leases waits for the next "
 		    "tick", heritage.index, n);
 		return;
 	}
 	seen->n = n;
-	for (k = 0; k < n; k++)
-		memcpy(seen->key[k], going[k]->key, sizeof(seen->key[k]));
 	for (k = 0; k < n; k++) {
-		l = going[k];
+		l = going[k].lease;
+		memcpy(seen->key[k], l->key, sizeof(seen->key[k]));
 		if (now - l->used_ns > LEASE_IDLE_NS)
 			l->want_n = LEASE_FIRST;
-		l->granted -= back[k];
+		l->granted -= going[k].give;
 		l->spent = 0;
 	}
 }
@@ -827,7 +836,7 @@ on_lessees(redisAsyncContext *ac, void *r, void *arg)
 		pid = strtol(e->str, &end, 10);
 		if (*end != '\0' || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;	/* alive, or not a pid of ours */
-		snprintf(key, sizeof(key), "tollgate:lease:%s:%s", config_host_id(&heritage.config->tollgate), e->str);
+		lessee_key(e->str, key, sizeof(key));
 		redisAsyncCommand(ac, NULL, NULL, "EVALSHA %s 2 %s %s %s", rl.sha_reclaim, key,
 		    rl.lessees, e->str);
 		log_info("worker %u: the leases of worker process %ld, gone, given back to Redis",
@@ -846,17 +855,12 @@ on_recorded(redisAsyncContext *ac, void *r, void *arg)
 {
 	static struct cmd c;
 	redisReply *reply = r;
-	int64_t extra[256];
-	const char *keys[256];
-	size_t i, n = 0, k;
-	int rc = 0;
+	struct lease_change extra[256];
+	size_t i, n = 0;
 
 	(void)arg;
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || !rl.sha_settle[0])
 		return;
-	cmd_reset(&c);
-	rc |= cmd_str(&c, "EVALSHA") | cmd_str(&c, rl.sha_settle) | cmd_int(&c, 0) |
-	    cmd_str(&c, rl.lessee);
 	for (i = 0; i + 1 < reply->elements && n < sizeof(extra) / sizeof(extra[0]); i += 2) {
 		const char *key = reply->element[i]->str, *v = reply->element[i + 1]->str;
 		struct lease *l;
@@ -870,21 +874,10 @@ on_recorded(redisAsyncContext *ac, void *r, void *arg)
 			l->granted = there;	/* given back already: what it holds is what Redis has */
 		if (there <= (l != NULL ? l->granted : 0))
 			continue;
-		keys[n] = key;
-		extra[n++] = there - (l != NULL ? l->granted : 0);
+		extra[n++] = (struct lease_change){ NULL, key, there - (l != NULL ? l->granted : 0), 0, 0 };
 	}
-	if (n == 0)
-		return;
-	for (k = 0; k < 2 * n; k++)	/* each key twice: where it was reserved, and "spent" (nothing) */
-		rc |= cmd_str(&c, keys[k % n]);
-	rc |= cmd_int(&c, 1) | cmd_int(&c, (long long)n);
-	for (k = 0; k < n; k++)
-		rc |= cmd_int(&c, -(long long)extra[k]) | cmd_int(&c, 0) | cmd_int(&c, 0) |
-		    cmd_str(&c, "1");
-	if (rc == 0)
-		rc |= cmd_set_int(&c, 2, 2 * n + 1);
-	if (rc == 0 && redisAsyncCommandArgv(ac, NULL, NULL, (int)c.argc, cmd_argv(&c), c.len) ==
-	    REDIS_OK)
+	if (n > 0 && lease_settlement(&c, extra, n) == 0 &&
+	    redisAsyncCommandArgv(ac, NULL, NULL, (int)c.argc, cmd_argv(&c), c.len) == REDIS_OK)
 		log_warn("worker %u: Redis held %zu reservations of this worker's that it did not know "
 		    "of (their answers were lost with the connection): given back", heritage.index, n);
 }
@@ -906,7 +899,7 @@ fleet_hosts(redisAsyncContext *ac)
 	long long now_ms = clock_now_ns() / 1000000;
 
 	redisAsyncCommand(ac, NULL, NULL, "ZADD " HOSTS_KEY " %lld %s", now_ms, config_host_id(&heritage.config->tollgate));
-	redisAsyncCommand(ac, NULL, NULL, "ZREMRANGEBYSCORE " HOSTS_KEY " -inf %lld", now_ms - 86400000LL);
+	redisAsyncCommand(ac, NULL, NULL, "ZREMRANGEBYSCORE " HOSTS_KEY " -inf %lld", now_ms - DAY_MS);
 	redisAsyncCommand(ac, on_hosts, NULL, "ZCOUNT " HOSTS_KEY " %lld +inf", now_ms - 60000LL);
 }
 
@@ -1469,14 +1462,21 @@ flush_settlements(void)
 static void
 on_flush(evutil_socket_t fd, short what, void *arg)
 {
-	size_t i, n = rl.nanswering;
+	struct exchange **list = rl.answering;
+	size_t i, n = rl.nanswering, cap = rl.capanswering;
 
 	(void)fd, (void)what, (void)arg;
 	rl.flush_due = 0;
 	flush_reservations();
-	/* admitted from leases: each goes on (and may add to the list: those wait for the next turn) */
-	rl.nanswering = 0;
+	/* admitted from leases: each goes on; any admitted meanwhile go in a list of their own */
+	rl.answering = NULL;
+	rl.nanswering = rl.capanswering = 0;
 	for (i = 0; i < n; i++)
-		if (rl.answering[i]->magic == EXCHANGE_MAGIC)
-			admit_answered(rl.answering[i], 0, 0, "0", 0);
+		if (list[i]->magic == EXCHANGE_MAGIC)
+			admit_answered(list[i], 0, 0, "0", 0);
+	if (rl.answering == NULL) {
+		rl.answering = list;	/* kept for the next turn */
+		rl.capanswering = cap;
+	} else
+		free(list);
 }

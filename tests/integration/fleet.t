@@ -12,12 +12,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tg import BUILD, Gateway, Mock, Postgres, Redis, done, eq, ok, skip, wait_until  # noqa: E402
+from tg import storm as tg_storm  # noqa: E402
 
 if Redis.skip_reason() or Postgres.skip_reason():
     skip(Redis.skip_reason() or Postgres.skip_reason())
@@ -46,19 +46,7 @@ def ask(gw, key):
 
 def storm(gws, key, per_client):
     """CLIENTS threads spread over gws, per_client requests each: (status, body) of every one."""
-    out, lock = [], threading.Lock()
-
-    def run(g):
-        for _ in range(per_client):
-            r = ask(g, key)
-            with lock:
-                out.append(r)
-    threads = [threading.Thread(target=run, args=(gws[i % len(gws)],)) for i in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
-    return out
+    return tg_storm(gws, CLIENTS, per_client, lambda g: ask(g, key))
 
 
 def generate(gw, **body):

@@ -21,6 +21,7 @@ from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tg import check_config, Gateway, Mock, Redis, done, eq, ok, skip, wait_until  # noqa: E402
+from tg import storm as tg_storm  # noqa: E402
 
 if Redis.skip_reason():
     skip(Redis.skip_reason())
@@ -57,20 +58,7 @@ def ask(gw, model="demo"):
 
 def storm(gws, clients, per_client, model="demo"):
     """clients threads spread over gws, each sending per_client requests: the statuses and bodies."""
-    out = []
-    lock = threading.Lock()
-
-    def run(g):
-        for _ in range(per_client):
-            r = ask(g, model)
-            with lock:
-                out.append(r)
-    threads = [threading.Thread(target=run, args=(gws[i % len(gws)],)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
-    return out
+    return tg_storm(gws, clients, per_client, lambda g: ask(g, model))
 
 
 def spent(gws):

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SRC = os.environ.get("TOLLGATE_SRC") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -633,6 +634,23 @@ class Redis:
                                                       if self.password else []) + list(args)
         out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         return out.stdout.strip()
+
+
+def storm(gws, clients, per_client, send):
+    """clients threads spread over gws, each calling send(gw) per_client times: what they returned."""
+    out, lock = [], threading.Lock()
+
+    def run(g):
+        for _ in range(per_client):
+            r = send(g)
+            with lock:
+                out.append(r)
+    threads = [threading.Thread(target=run, args=(gws[i % len(gws)],)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    return out
 
 
 def check_config(gw, tollgate_lines):
