@@ -37,7 +37,7 @@ failed(struct lmdb_store *s, int write, int rc, char *err, size_t errlen)
 {
 	log_into(err, errlen, "cannot %s the keys of ledger '%s': %s", write ? "change" : "read",
 	    ledger_dir(s->l), rc == -1 ? (write ? "opened read-only" : "opened by another process") :
-	    rc == ENOMEM ? strerror(rc) : mdb_strerror(rc));
+	    mdb_strerror(rc));
 }
 
 static int
