@@ -14,6 +14,7 @@
  * live until the end, so every message can name a file and a line.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -89,6 +90,7 @@ struct loader {
 	size_t		 capfiles, capdeployments;
 	struct top	 master_general, master_litellm;	/* master_key nodes */
 	struct litellm_redis router, cache;	/* router_settings', litellm_settings.cache_params' */
+	unsigned	 router_set;	/* RK_*: what router_settings said (litellm_settings' yield) */
 };
 
 /* A scalar's value. */
@@ -136,15 +138,40 @@ nomem(struct loader *l)
 static int vwarn(struct loader *l, const struct doc *d, const yaml_node_t *n,
     const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
+static int vwarn_at(struct loader *l, const char *file, int line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
 static int
-vwarn(struct loader *l, const struct doc *d, const yaml_node_t *n, const char *fmt, va_list ap)
+vwarn_at(struct loader *l, const char *file, int line, const char *fmt, va_list ap)
 {
 	char msg[1024];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (buf_printf(&l->warnings, "%s:%d: %s\n", d->file, line_of(n), msg) < 0)
+	if (buf_printf(&l->warnings, "%s:%d: %s\n", file, line, msg) < 0)
 		return nomem(l);
 	return 0;
+}
+
+static int
+vwarn(struct loader *l, const struct doc *d, const yaml_node_t *n, const char *fmt, va_list ap)
+{
+	return vwarn_at(l, d->file, line_of(n), fmt, ap);
+}
+
+static int warn_at(struct loader *l, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* A warning at a place kept from an earlier pass (the documents' nodes are not at hand). */
+static int
+warn_at(struct loader *l, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vwarn_at(l, file, line, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 static int warn(struct loader *l, const struct doc *d, const yaml_node_t *n,
@@ -1677,6 +1704,336 @@ litellm_redis(struct loader *l, struct doc *d, const struct pairs *ps, const cha
 	return 0;
 }
 
+/* ---- router_settings ------------------------------------------------------------ */
+
+static void
+fallbacks_free(struct config_fallback *f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(f[i].model);
+		strv_free(f[i].to, f[i].nto);
+	}
+	free(f);
+}
+
+/* A model name, or a list of them, into *to / *nto (replacing nothing: they start empty). */
+static int
+model_names(struct loader *l, struct doc *d, yaml_node_t *n, const char *path, char ***to,
+    size_t *nto)
+{
+	yaml_node_item_t *it;
+	struct sval v;
+	char **nv;
+
+	if (scalar(n, &v) == 0 && !v.null) {
+		if ((*to = calloc(1, sizeof(**to))) == NULL || (**to = strndup(v.s, v.len)) == NULL)
+			return nomem(l);
+		*nto = 1;
+		return 0;
+	}
+	if (!node_is(n, YAML_SEQUENCE_NODE))
+		return warn(l, d, n, "%s: expected a model name or a list of them; ignored", path);
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+		yaml_node_t *e = yaml_document_get_node(&d->y, *it);
+
+		if (scalar(e, &v) != 0 || v.null) {
+			if (warn(l, d, e, "%s: expected a model name; ignored", path) < 0)
+				return -1;
+			continue;
+		}
+		if ((nv = realloc(*to, (*nto + 1) * sizeof(*nv))) == NULL)
+			return nomem(l);
+		*to = nv;
+		if ((nv[*nto] = strndup(v.s, v.len)) == NULL)
+			return nomem(l);
+		(*nto)++;
+	}
+	return 0;
+}
+
+/* [{model: [to, ...]}, ...] (LiteLLM's list of one-key maps; a map of several is several). */
+static int
+fallback_list(struct loader *l, struct doc *d, yaml_node_t *n, const char *path,
+    struct config_fallback **out, size_t *nout)
+{
+	yaml_node_item_t *it;
+	struct config_fallback *f = NULL, *nf;
+	size_t nfb = 0, i, k = 0;
+	char at[160];
+
+	if (!node_is(n, YAML_SEQUENCE_NODE))
+		return warn(l, d, n, "%s: expected a list of {model: [fallbacks]}; ignored", path);
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, k++) {
+		yaml_node_t *e = yaml_document_get_node(&d->y, *it);
+		struct pairs ps;
+
+		snprintf(at, sizeof(at), "%s[%zu]", path, k);
+		if (!node_is(e, YAML_MAPPING_NODE)) {
+			if (warn(l, d, e, "%s: expected a map of model to list of models; ignored", at) < 0)
+				goto fail;
+			continue;
+		}
+		if (pairs_of(l, d, e, at, &ps) < 0)
+			goto fail;
+		for (i = 0; i < ps.n; i++) {
+			if ((nf = realloc(f, (nfb + 1) * sizeof(*nf))) == NULL) {
+				free(ps.v);
+				nomem(l);
+				goto fail;
+			}
+			f = nf;
+			memset(&f[nfb], 0, sizeof(f[nfb]));
+			f[nfb].file = d->file;
+			f[nfb].line = line_of(ps.v[i].k);
+			if ((f[nfb].model = strdup(ps.v[i].key)) == NULL) {
+				free(ps.v);
+				nomem(l);
+				goto fail;
+			}
+			nfb++;
+			if (model_names(l, d, ps.v[i].v, at, &f[nfb - 1].to, &f[nfb - 1].nto) < 0) {
+				free(ps.v);
+				goto fail;
+			}
+		}
+		free(ps.v);
+	}
+	fallbacks_free(*out, *nout);
+	*out = f;
+	*nout = nfb;
+	return 0;
+fail:
+	fallbacks_free(f, nfb);
+	return -1;
+}
+
+/* A whole number from lo up, into *out; a warning otherwise. */
+static int
+router_count(struct loader *l, struct doc *d, yaml_node_t *n, const char *path, int64_t lo,
+    int *out)
+{
+	struct sval v;
+	int64_t x;
+
+	if (scalar(n, &v) != 0 || v.null || parse_int(v.s, v.len, &x) < 0 || x < lo || x > 1000000)
+		return warn(l, d, n, "%s: expected a whole number of at least %lld; ignored", path,
+		    (long long)lo);
+	*out = (int)x;
+	return 0;
+}
+
+/* Seconds (decimal), into *ms. */
+static int
+router_seconds(struct loader *l, struct doc *d, yaml_node_t *n, const char *path, int64_t *ms)
+{
+	struct sval v;
+	int64_t x;
+
+	if (scalar(n, &v) != 0 || v.null || parse_quantity(v.s, v.len, second_units, &x) < 0 || x < 0)
+		return warn(l, d, n, "%s: expected a number of seconds; ignored", path);
+	*ms = x;
+	return 0;
+}
+
+static const char *const strategy_names[] = {
+	[CONFIG_ROUTE_SHUFFLE] = "simple-shuffle", [CONFIG_ROUTE_LEAST_BUSY] = "least-busy",
+	[CONFIG_ROUTE_LATENCY] = "latency-based-routing",
+	[CONFIG_ROUTE_USAGE] = "usage-based-routing-v2", [CONFIG_ROUTE_COST] = "cost-based-routing",
+};
+
+/* retry_policy's keys, by failure class */
+static const char *const policy_names[CONFIG_FAIL_COUNT] = {
+	[CONFIG_FAIL_TIMEOUT] = "TimeoutErrorRetries",
+	[CONFIG_FAIL_RATE_LIMIT] = "RateLimitErrorRetries",
+	[CONFIG_FAIL_SERVER] = "InternalServerErrorRetries",
+	[CONFIG_FAIL_CONTENT_POLICY] = "ContentPolicyViolationErrorRetries",
+	[CONFIG_FAIL_AUTH] = "AuthenticationErrorRetries",
+	[CONFIG_FAIL_BAD_REQUEST] = "BadRequestErrorRetries",
+};
+
+/* The keys router_settings and litellm_settings share: router_settings' win. */
+enum { RK_RETRIES = 1, RK_FALLBACKS = 2, RK_CONTEXT = 4, RK_POLICY = 8, RK_DEFAULT = 16 };
+
+/*
+ * One routing key of router_settings (router) or litellm_settings: 1 when
+ * it was one (read, or warned about), 0 when it is not, -1 on error.
+ */
+static int
+router_key(struct loader *l, struct doc *d, const struct pair *p, const char *section, int router)
+{
+	struct config_router *rc = &l->c->router;
+	const char *k = p->key;
+	char path[160];
+	struct sval v;
+	size_t i;
+	int bit = 0, rc2;
+
+	snprintf(path, sizeof(path), "%s.%s", section, k);
+	if (strcmp(k, "num_retries") == 0)
+		bit = RK_RETRIES;
+	else if (strcmp(k, "fallbacks") == 0)
+		bit = RK_FALLBACKS;
+	else if (strcmp(k, "context_window_fallbacks") == 0)
+		bit = RK_CONTEXT;
+	else if (strcmp(k, "content_policy_fallbacks") == 0)
+		bit = RK_POLICY;
+	else if (strcmp(k, "default_fallbacks") == 0)
+		bit = RK_DEFAULT;
+	if (bit != 0) {
+		if (!router && (l->router_set & bit))
+			return 1;	/* router_settings said it */
+		if (router)
+			l->router_set |= bit;
+		switch (bit) {
+		case RK_RETRIES:
+			rc2 = router_count(l, d, p->v, path, 0, &rc->num_retries);
+			break;
+		case RK_FALLBACKS:
+			rc2 = fallback_list(l, d, p->v, path, &rc->fallbacks, &rc->nfallbacks);
+			break;
+		case RK_CONTEXT:
+			rc2 = fallback_list(l, d, p->v, path, &rc->context_fallbacks,
+			    &rc->ncontext_fallbacks);
+			break;
+		case RK_POLICY:
+			rc2 = fallback_list(l, d, p->v, path, &rc->policy_fallbacks,
+			    &rc->npolicy_fallbacks);
+			break;
+		default:
+			strv_free(rc->default_fallbacks, rc->ndefault_fallbacks);
+			rc->default_fallbacks = NULL;
+			rc->ndefault_fallbacks = 0;
+			rc2 = model_names(l, d, p->v, path, &rc->default_fallbacks,
+			    &rc->ndefault_fallbacks);
+		}
+		return rc2 < 0 ? -1 : 1;
+	}
+	if (!router)
+		return 0;
+	if (strcmp(k, "routing_strategy") == 0) {
+		if (scalar(p->v, &v) == 0 && !v.null) {
+			for (i = 0; i < sizeof(strategy_names) / sizeof(strategy_names[0]); i++)
+				if (strlen(strategy_names[i]) == v.len &&
+				    strncmp(strategy_names[i], v.s, v.len) == 0) {
+					rc->strategy = (enum config_strategy)i;
+					return 1;
+				}
+			if (v.len == 19 && strncmp(v.s, "usage-based-routing", 19) == 0) {
+				rc->strategy = CONFIG_ROUTE_USAGE;
+				return 1;
+			}
+		}
+		return warn(l, d, p->v, "%s: expected simple-shuffle, least-busy, "
+		    "latency-based-routing, usage-based-routing-v2 or cost-based-routing; "
+		    "simple-shuffle is used", path) < 0 ? -1 : 1;
+	}
+	if (strcmp(k, "retry_policy") == 0) {
+		struct pairs ps;
+
+		if (pairs_of(l, d, p->v, path, &ps) < 0)
+			return -1;
+		for (i = 0; i < ps.n; i++) {
+			size_t f;
+			char at[200];
+
+			snprintf(at, sizeof(at), "%s.%s", path, ps.v[i].key);
+			for (f = 0; f < CONFIG_FAIL_COUNT; f++)
+				if (policy_names[f] && strcmp(policy_names[f], ps.v[i].key) == 0)
+					break;
+			if ((f < CONFIG_FAIL_COUNT ? router_count(l, d, ps.v[i].v, at, 0,
+			    &rc->retry_policy[f]) : warn_once(l, d, ps.v[i].k, at,
+			    "%s is not implemented by tollgate, ignored", at)) < 0) {
+				free(ps.v);
+				return -1;
+			}
+		}
+		free(ps.v);
+		return 1;
+	}
+	if (strcmp(k, "routing_strategy_args") == 0) {
+		struct pairs ps;
+
+		if (pairs_of(l, d, p->v, path, &ps) < 0)
+			return -1;
+		for (i = 0; i < ps.n; i++) {
+			char at[200];
+			int64_t milli;
+
+			snprintf(at, sizeof(at), "%s.%s", path, ps.v[i].key);
+			if (strcmp(ps.v[i].key, "lowest_latency_buffer") == 0) {
+				/* a fraction, exactly: 0.5 is 500 thousandths */
+				if (scalar(ps.v[i].v, &v) != 0 || v.null ||
+				    money_parse_decimal(v.s, v.len, 3, 0, &milli) < 0 || milli < 0 ||
+				    milli > 1000000) {
+					if (warn(l, d, ps.v[i].v, "%s: expected a fraction such as 0.5; "
+					    "ignored", at) < 0) {
+						free(ps.v);
+						return -1;
+					}
+				} else
+					rc->latency_buffer_milli = (int)milli;
+			} else if (warn_once(l, d, ps.v[i].k, at, "%s is not implemented by tollgate, "
+			    "ignored", at) < 0) {
+				free(ps.v);
+				return -1;
+			}
+		}
+		free(ps.v);
+		return 1;
+	}
+	if (strcmp(k, "retry_after") == 0)
+		return router_seconds(l, d, p->v, path, &rc->retry_after_ms) < 0 ? -1 : 1;
+	if (strcmp(k, "cooldown_time") == 0)
+		return router_seconds(l, d, p->v, path, &rc->cooldown_ms) < 0 ? -1 : 1;
+	if (strcmp(k, "allowed_fails") == 0)
+		return router_count(l, d, p->v, path, 0, &rc->allowed_fails) < 0 ? -1 : 1;
+	if (strcmp(k, "max_fallbacks") == 0)
+		return router_count(l, d, p->v, path, 0, &rc->max_fallbacks) < 0 ? -1 : 1;
+	if (strcmp(k, "disable_cooldowns") == 0)
+		return read_switch(l, d, p->v, path, &rc->disable_cooldowns) < 0 ? -1 : 1;
+	if (strcmp(k, "enable_pre_call_checks") == 0)
+		return read_switch(l, d, p->v, path, &rc->pre_call_checks) < 0 ? -1 : 1;
+	return 0;
+}
+
+/* LiteLLM's router defaults. */
+static void
+router_defaults(struct config_router *rc)
+{
+	size_t i;
+
+	rc->strategy = CONFIG_ROUTE_SHUFFLE;
+	rc->num_retries = 2;
+	for (i = 0; i < CONFIG_FAIL_COUNT; i++)
+		rc->retry_policy[i] = -1;
+	rc->allowed_fails = 3;
+	rc->cooldown_ms = 5000;
+	rc->max_fallbacks = 5;
+}
+
+/* Fallbacks naming a group model_list does not have: said (the router skips them). */
+static int
+check_fallbacks(struct loader *l)
+{
+	const struct config_router *rc = &l->c->router;
+	const struct config_fallback *lists[3] = { rc->fallbacks, rc->context_fallbacks,
+		rc->policy_fallbacks };
+	size_t n[3] = { rc->nfallbacks, rc->ncontext_fallbacks, rc->npolicy_fallbacks }, i, j, k;
+	const struct config_deployment *found;
+
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < n[i]; j++)
+			for (k = 0; k < lists[i][j].nto; k++)
+				if (config_find_model(l->c, lists[i][j].to[k], &found, 1) == 0 &&
+				    warn_at(l, lists[i][j].file, lists[i][j].line, "fallbacks of '%s': "
+				    "'%s' names no model in model_list", lists[i][j].model,
+				    lists[i][j].to[k]) < 0)
+					return -1;
+	return 0;
+}
+
 /*
  * router_settings: LiteLLM's Redis (redis_host, redis_port, redis_password),
  * the fleet's counters unless tollgate.redis.url names one; the rest of
@@ -1685,12 +2042,21 @@ litellm_redis(struct loader *l, struct doc *d, const struct pairs *ps, const cha
 static int
 load_router(struct loader *l, const struct top *t)
 {
-	struct pairs ps;
-	int rc;
+	struct pairs ps, rest = { 0 };
+	size_t i;
+	int rc = -1, r;
 
 	if (pairs_of(l, t->d, t->v, t->name, &ps) < 0)
 		return -1;
-	rc = litellm_redis(l, t->d, &ps, t->name, "redis_", NULL, &l->router);
+	for (i = 0; i < ps.n; i++) {
+		if ((r = router_key(l, t->d, &ps.v[i], t->name, 1)) < 0)
+			goto out;
+		if (r == 0 && pairs_add(l, &rest, ps.v[i].key, ps.v[i].k, ps.v[i].v) < 0)
+			goto out;
+	}
+	rc = litellm_redis(l, t->d, &rest, t->name, "redis_", NULL, &l->router);
+out:
+	free(rest.v);
 	free(ps.v);
 	return rc;
 }
@@ -1726,6 +2092,14 @@ load_settings(struct loader *l, const struct top *t, struct top *master)
 			if (bad < 0)
 				goto out;
 			continue;
+		}
+		if (master == &l->master_litellm) {
+			int r = router_key(l, t->d, &ps.v[i], t->name, 0);
+
+			if (r < 0)
+				goto out;
+			if (r > 0)
+				continue;
 		}
 		if (master == &l->master_general && strcmp(ps.v[i].key, "database_url") == 0) {
 			if (database_url(l, t->d, ps.v[i].v) < 0)
@@ -2047,11 +2421,16 @@ dep_info(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_no
 			if (need_scalar(l, d, p->v, path, "a mode such as chat or responses", &v) < 0 ||
 			    set_text(l, &dep->mode, &v) < 0)
 				goto out;
+		} else if (strcmp(p->key, "id") == 0) {
+			/* x-litellm-model-id */
+			if (need_scalar(l, d, p->v, path, "an id", &v) < 0 ||
+			    set_text(l, &dep->model_id, &v) < 0)
+				goto out;
 		} else if (is_price_key(p->key)) {
 			if (dep_price(l, dep, d, p, path) < 0)
 				goto out;
 		}
-		/* the rest (id, description, max_tokens, supports_*) is LiteLLM's metadata */
+		/* the rest (description, max_tokens, supports_*) is LiteLLM's metadata */
 	}
 	rc = 0;
 out:
@@ -2229,6 +2608,24 @@ dep_params(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_
 					    path, v.len > 60 ? 60 : (int)v.len, v.s);
 					goto out;
 				}
+			} else if (strcmp(k, "weight") == 0 || strcmp(k, "order") == 0) {
+				int64_t x;
+
+				/* simple-shuffle's weight; order: lower first */
+				if (need_scalar(l, d, p->v, path, "a whole number", &v) < 0)
+					goto out;
+				if (v.null)
+					x = 0;
+				else if (parse_int(v.s, v.len, &x) < 0 || x < 0 || x > 1000000000) {
+					if (warn(l, d, p->v, "%s: expected a whole number, got '%.*s'; ignored",
+					    path, v.len > 60 ? 60 : (int)v.len, v.s) < 0)
+						goto out;
+					continue;
+				}
+				if (k[0] == 'w')
+					dep->weight = x;
+				else
+					dep->order = (int)x;
 			} else if (strcmp(k, "drop_params") == 0) {
 				if (read_switch(l, d, p->v, path, &dep->drop_params) < 0)
 					goto out;
@@ -2275,6 +2672,7 @@ static void
 deployment_release(struct config_deployment *dep)
 {
 	free(dep->model_name);
+	free(dep->model_id);
 	free(dep->provider);
 	free(dep->model);
 	free(dep->api_base);
@@ -2671,6 +3069,8 @@ interpret(struct loader *l)
 	for (i = 0; i < l->nlists; i++)
 		if (load_model_list(l, &l->lists[i]) < 0)
 			return -1;
+	if (check_fallbacks(l) < 0)
+		return -1;
 	if (l->c->ndeployments > 0)
 		return 0;
 	/* on the first model_list: when there is one, else on the main file's first line */
@@ -2711,6 +3111,7 @@ config_load(const char *path, struct config **out, char *err, size_t errlen)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return nomem(&l);
 	l.c = c;
+	router_defaults(&c->router);
 	if (tollgate_defaults(&l) < 0 || load_file(&l, path, NULL, NULL) < 0 ||
 	    interpret(&l) < 0)
 		goto out;
@@ -2756,6 +3157,10 @@ config_free(struct config *c)
 	free(c->tollgate.tls_key_file);
 	budgets_release(c->tollgate.budgets, c->tollgate.nbudgets);
 	channels_release(c->tollgate.alerts_channels, c->tollgate.nalerts_channels);
+	fallbacks_free(c->router.fallbacks, c->router.nfallbacks);
+	fallbacks_free(c->router.context_fallbacks, c->router.ncontext_fallbacks);
+	fallbacks_free(c->router.policy_fallbacks, c->router.npolicy_fallbacks);
+	strv_free(c->router.default_fallbacks, c->router.ndefault_fallbacks);
 	for (i = 0; i < c->ndeployments; i++)
 		deployment_release(&c->deployments[i]);
 	free(c->deployments);

@@ -54,6 +54,10 @@ struct config_deployment {
 	size_t		 nprices;
 	int		 drop_params;	/* litellm_params.drop_params; -1: litellm_settings' */
 	char		*credential;	/* litellm_params.litellm_credential_name, or NULL */
+	/* routing (lib/router.h) */
+	int64_t		 weight;	/* litellm_params.weight (simple-shuffle), 0: none */
+	int		 order;		/* litellm_params.order: lower first; 0: none (after all) */
+	char		*model_id;	/* model_info.id (x-litellm-model-id), or NULL */
 	const char	*file;
 	int		 line;
 };
@@ -64,6 +68,69 @@ struct config_credential {
 	char		*api_key, *api_base, *api_version;	/* NULL: not given */
 	const char	*file;
 	int		 line;
+};
+
+/* router_settings.routing_strategy */
+enum config_strategy {
+	CONFIG_ROUTE_SHUFFLE,		/* simple-shuffle [default] */
+	CONFIG_ROUTE_LEAST_BUSY,	/* least-busy */
+	CONFIG_ROUTE_LATENCY,		/* latency-based-routing */
+	CONFIG_ROUTE_USAGE,		/* usage-based-routing, usage-based-routing-v2 */
+	CONFIG_ROUTE_COST,		/* cost-based-routing */
+};
+
+/*
+ * What a failed attempt was, for retry_policy, allowed_fails and the
+ * fallback lists.  retry_policy's LiteLLM names in brackets.
+ */
+enum config_failure {
+	CONFIG_FAIL_TIMEOUT,		/* [TimeoutErrorRetries] no answer in time, 408 */
+	CONFIG_FAIL_RATE_LIMIT,		/* [RateLimitErrorRetries] 429 */
+	CONFIG_FAIL_SERVER,		/* [InternalServerErrorRetries] 5xx, refused, reset */
+	CONFIG_FAIL_CONTENT_POLICY,	/* [ContentPolicyViolationErrorRetries] */
+	CONFIG_FAIL_AUTH,		/* [AuthenticationErrorRetries] 401, 403 */
+	CONFIG_FAIL_BAD_REQUEST,	/* [BadRequestErrorRetries] other 4xx */
+	CONFIG_FAIL_CONTEXT_WINDOW,	/* (no policy key: never retried, only fallen back) */
+	CONFIG_FAIL_NOT_FOUND,		/* (404: the next deployment, never the same) */
+	CONFIG_FAIL_COUNT
+};
+
+/* One entry of a fallbacks list: {model: [to, ...]} (LiteLLM's list of one-key maps). */
+struct config_fallback {
+	char		*model;		/* the model group, or "*" for every one */
+	char		**to;		/* model groups, in the order to try */
+	size_t		 nto;
+	const char	*file;
+	int		 line;
+};
+
+/*
+ * router_settings (LiteLLM's router), with litellm_settings' num_retries,
+ * fallbacks, context_window_fallbacks, content_policy_fallbacks and
+ * default_fallbacks where router_settings does not say.  Defaults in
+ * brackets are LiteLLM's.
+ */
+struct config_router {
+	enum config_strategy	 strategy;		/* [simple-shuffle] */
+	int			 num_retries;		/* [2] */
+	/* retry_policy: retries per failure class, -1: num_retries's rule */
+	int			 retry_policy[CONFIG_FAIL_COUNT];
+	int64_t			 retry_after_ms;	/* retry_after: least wait before a retry [0] */
+	int			 allowed_fails;		/* failures in a minute before a cooldown [3] */
+	int64_t			 cooldown_ms;		/* cooldown_time [5 s] */
+	int			 disable_cooldowns;	/* [false] */
+	int			 pre_call_checks;	/* enable_pre_call_checks [false] */
+	int			 max_fallbacks;		/* [5] */
+	/* routing_strategy_args.lowest_latency_buffer, in thousandths [0] */
+	int			 latency_buffer_milli;
+	struct config_fallback	*fallbacks;		/* fallbacks */
+	size_t			 nfallbacks;
+	struct config_fallback	*context_fallbacks;	/* context_window_fallbacks */
+	size_t			 ncontext_fallbacks;
+	struct config_fallback	*policy_fallbacks;	/* content_policy_fallbacks */
+	size_t			 npolicy_fallbacks;
+	char			**default_fallbacks;	/* default_fallbacks: for any model */
+	size_t			 ndefault_fallbacks;
 };
 
 /* Who a configured budget limits. */
@@ -177,6 +244,7 @@ struct config {
 	struct config_credential *credentials;	/* credential_list, resolved into the deployments */
 	size_t			 ncredentials;
 	int			 drop_params;	/* litellm_settings.drop_params [false] */
+	struct config_router	 router;	/* router_settings */
 	char			**files;	/* the config file and every included file */
 	size_t			 nfiles;
 	char			*warnings;	/* "file:line: ..." lines, NULL when none */

@@ -20,6 +20,7 @@ struct bentry {
 	uint32_t	name, base_model, provider, mode, source;
 	uint32_t	rates, nrates, ranges, nranges;
 	uint32_t	max_output, max_tokens;	/* max_output_tokens, max_tokens; 0: not given */
+	uint32_t	max_input;	/* max_input_tokens; 0: not given */
 	int64_t		mult_us, mult_fast;
 	uint8_t		native_json;	/* supports_native_structured_output: 0 not given, 1 yes, 2 no */
 };
@@ -430,6 +431,8 @@ entry_field(struct pricemap_builder *b, const char *key, size_t klen,
 		    (vlen == 3 && strncasecmp(val, "yes", 3) == 0) ? 1 : 2;
 		return 0;
 	}
+	if (!range && !is_null && klen == 16 && memcmp(key, "max_input_tokens", 16) == 0)
+		return entry_limit(b, &b->cur.max_input, val, vlen);
 	if (!range && !is_null && ((klen == 17 && memcmp(key, "max_output_tokens", 17) == 0) ||
 	    (klen == 10 && memcmp(key, "max_tokens", 10) == 0)))
 		return entry_limit(b, klen == 10 ? &b->cur.max_tokens : &b->cur.max_output, val, vlen);
@@ -1154,10 +1157,13 @@ pricemap_compile(const struct pricemap_builder *b)
 		e->mult_us = be->mult_us;
 		e->mult_fast = be->mult_fast;
 		e->max_output = be->max_output ? be->max_output : be->max_tokens;
+		e->max_input = be->max_input;
 		e->flags = be->native_json == 1 ? PRICE_NATIVE_JSON : 0;
 		if ((base = builder_base(b, be)) != NULL) {
 			if (e->max_output == 0)
 				e->max_output = base->max_output ? base->max_output : base->max_tokens;
+			if (e->max_input == 0)
+				e->max_input = base->max_input;
 			if (be->native_json == 0 && base->native_json == 1)
 				e->flags |= PRICE_NATIVE_JSON;
 			if (e->mult_us == 0)

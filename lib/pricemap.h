@@ -74,12 +74,13 @@ struct price_entry {
 	uint32_t	nranges;
 	uint32_t	max_output;	/* the model's max_output_tokens (else max_tokens); 0: unknown */
 	uint32_t	flags;		/* PRICE_NATIVE_JSON */
+	uint32_t	max_input;	/* the model's max_input_tokens; 0: unknown */
 	int64_t		mult_us;	/* provider_specific_entry multipliers, */
 	int64_t		mult_fast;	/* in 1e-6 units; 0 when absent */
 };
 
 #define PRICE_TABLE_MAGIC	0x70726963u	/* "pric" */
-#define PRICE_TABLE_VERSION	3u	/* 2: max_output; 3: flags */
+#define PRICE_TABLE_VERSION	4u	/* 2: max_output; 3: flags; 4: max_input */
 
 /* price_entry.flags: what the model can do that changes how a request is sent */
 #define PRICE_NATIVE_JSON	1u	/* supports_native_structured_output: JSON answers asked as such */

@@ -92,7 +92,11 @@ record_set_usage(struct record *r, const struct usage *u, const struct cost *c)
  * The schema as a table, in the order record_encode() writes the keys: one
  * declaration drives the encoder and the decoder.
  */
-enum field_type { F_VERSION, F_STR, F_INT, F_U16, F_U32, F_U64, F_INTS };
+enum field_type {
+	F_VERSION, F_STR, F_INT, F_U16, F_U32, F_U64, F_INTS,
+	F_OPT_STR, F_OPT_U32,	/* written only when not empty, not 0 */
+	F_ATTEMPTS		/* written only when there are some */
+};
 
 struct field {
 	const char	*key;
@@ -132,6 +136,10 @@ static const struct field fields[] = {
 	FNUM("total", F_INT, total),
 	FNUM("uf", F_U32, usage_flags),
 	FNUM("rf", F_U32, flags),
+	{ "mg", F_OPT_STR, offsetof(struct record, group), sizeof(((struct record *)0)->group) },
+	FNUM("nre", F_OPT_U32, retries),
+	FNUM("nfb", F_OPT_U32, fallbacks),
+	{ "att", F_ATTEMPTS, offsetof(struct record, attempts), RECORD_ATTEMPTS_MAX },
 };
 
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
@@ -153,6 +161,51 @@ write_buf(void *data, const char *p, size_t len)
 	return buf_append(b, p, len);
 }
 
+/* Whether an optional field has nothing to say in r. */
+static int
+omitted(const struct field *f, const struct record *r)
+{
+	const char *p = (const char *)r + f->off;
+	uint32_t u32;
+
+	switch (f->type) {
+	case F_OPT_STR:
+		return p[0] == '\0';
+	case F_OPT_U32:
+		memcpy(&u32, p, sizeof(u32));
+		return u32 == 0;
+	case F_ATTEMPTS:
+		return r->nattempts == 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+pack_attempts(msgpack_packer *pk, const struct record *r)
+{
+	uint32_t n = r->nattempts < RECORD_ATTEMPTS_MAX ? r->nattempts : RECORD_ATTEMPTS_MAX, i;
+
+	if (msgpack_pack_array(pk, n) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		const struct record_attempt *a = &r->attempts[i];
+
+		if (msgpack_pack_array(pk, 7) < 0 ||
+		    msgpack_pack_str_with_body(pk, a->deployment, strnlen(a->deployment,
+		    sizeof(a->deployment))) < 0 ||
+		    msgpack_pack_str_with_body(pk, a->provider, strnlen(a->provider,
+		    sizeof(a->provider))) < 0 ||
+		    msgpack_pack_uint64(pk, a->status) < 0 ||
+		    msgpack_pack_str_with_body(pk, a->failure, strnlen(a->failure,
+		    sizeof(a->failure))) < 0 ||
+		    msgpack_pack_int64(pk, a->input) < 0 || msgpack_pack_int64(pk, a->output) < 0 ||
+		    msgpack_pack_int64(pk, a->total) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 pack_field(msgpack_packer *pk, const struct field *f, const struct record *r)
 {
@@ -169,7 +222,10 @@ pack_field(msgpack_packer *pk, const struct field *f, const struct record *r)
 	case F_VERSION:
 		return msgpack_pack_uint64(pk, RECORD_SCHEMA_VERSION);
 	case F_STR:
+	case F_OPT_STR:
 		return msgpack_pack_str_with_body(pk, p, strnlen(p, f->size));
+	case F_ATTEMPTS:
+		return pack_attempts(pk, r);
 	case F_INT:
 		memcpy(&i64, p, sizeof(i64));
 		return msgpack_pack_int64(pk, i64);
@@ -177,6 +233,7 @@ pack_field(msgpack_packer *pk, const struct field *f, const struct record *r)
 		memcpy(&u16, p, sizeof(u16));
 		return msgpack_pack_uint64(pk, u16);
 	case F_U32:
+	case F_OPT_U32:
 		memcpy(&u32, p, sizeof(u32));
 		return msgpack_pack_uint64(pk, u32);
 	case F_U64:
@@ -199,15 +256,17 @@ int
 record_encode(const struct record *r, struct buf *out)
 {
 	msgpack_packer pk;
-	size_t mark = out->len, i;
+	size_t mark = out->len, i, n = 0;
 
 	if (buf_reserve(out, 1024) < 0)	/* a record's usual size, at once */
 		return -1;
 	msgpack_packer_init(&pk, out, write_buf);
-	if (msgpack_pack_map(&pk, NFIELDS) < 0)
+	for (i = 0; i < NFIELDS; i++)
+		n += !omitted(&fields[i], r);
+	if (msgpack_pack_map(&pk, n) < 0)
 		goto fail;
 	for (i = 0; i < NFIELDS; i++)
-		if (pack_field(&pk, &fields[i], r) < 0)
+		if (!omitted(&fields[i], r) && pack_field(&pk, &fields[i], r) < 0)
 			goto fail;
 	return 0;
 fail:
@@ -328,6 +387,50 @@ get_uint(const msgpack_object *o, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* A string of an attempt, into dst[size]. */
+static int
+attempt_str(const msgpack_object *o, char *dst, size_t size)
+{
+	if (o->type != MSGPACK_OBJECT_STR)
+		return -1;
+	if (o->via.str.size == 0)
+		dst[0] = '\0';
+	else
+		set_field(dst, size, o->via.str.ptr, strnlen(o->via.str.ptr, o->via.str.size));
+	return 0;
+}
+
+static int
+decode_attempts(const msgpack_object *v, struct record *r)
+{
+	uint64_t st;
+	uint32_t i;
+
+	if (v->type != MSGPACK_OBJECT_ARRAY)
+		return -1;
+	for (i = 0; i < v->via.array.size; i++) {
+		const msgpack_object *e = &v->via.array.ptr[i], *a;
+		struct record_attempt *at;
+
+		if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 7)
+			return -1;
+		if (i >= RECORD_ATTEMPTS_MAX)
+			continue;
+		a = e->via.array.ptr;
+		at = &r->attempts[i];
+		if (attempt_str(&a[0], at->deployment, sizeof(at->deployment)) < 0 ||
+		    attempt_str(&a[1], at->provider, sizeof(at->provider)) < 0 ||
+		    get_uint(&a[2], UINT16_MAX, &st) < 0 ||
+		    attempt_str(&a[3], at->failure, sizeof(at->failure)) < 0 ||
+		    get_int(&a[4], &at->input) < 0 || get_int(&a[5], &at->output) < 0 ||
+		    get_int(&a[6], &at->total) < 0)
+			return -1;
+		at->status = (uint16_t)st;
+		r->nattempts = i + 1;
+	}
+	return 0;
+}
+
 static int
 decode_field(const struct field *f, const msgpack_object *v, struct record *r,
     uint64_t *version)
@@ -342,7 +445,10 @@ decode_field(const struct field *f, const msgpack_object *v, struct record *r,
 	switch (f->type) {
 	case F_VERSION:
 		return get_uint(v, UINT64_MAX, version);
+	case F_ATTEMPTS:
+		return decode_attempts(v, r);
 	case F_STR:
+	case F_OPT_STR:
 		if (v->type != MSGPACK_OBJECT_STR)
 			return -1;
 		if (v->via.str.size == 0)
@@ -363,6 +469,7 @@ decode_field(const struct field *f, const msgpack_object *v, struct record *r,
 		memcpy(p, &u16, sizeof(u16));
 		return 0;
 	case F_U32:
+	case F_OPT_U32:
 		if (get_uint(v, UINT32_MAX, &u64) < 0)
 			return -1;
 		u32 = (uint32_t)u64;
@@ -538,7 +645,25 @@ record_to_json(const struct record *r, struct buf *out)
 	if (buf_append(out, "}", 1) < 0 ||
 	    put_flags(out, "usage_flags", r->usage_flags, usage_flag_name) < 0 ||
 	    put_flags(out, "flags", r->flags, record_flag_name) < 0 ||
-	    buf_append(out, "}", 1) < 0)
+	    put_str(out, ", ", "model_group", r->group[0] ? r->group : r->model_requested,
+	    sizeof(r->group)) < 0 ||
+	    buf_printf(out, ", \"retries\": %u, \"fallbacks\": %u, \"attempts\": [", r->retries,
+	    r->fallbacks) < 0)
+		goto out;
+	for (i = 0; i < (int)r->nattempts && i < RECORD_ATTEMPTS_MAX; i++) {
+		const struct record_attempt *a = &r->attempts[i];
+
+		if (put_str(out, i ? ", {" : "{", "deployment", a->deployment,
+		    sizeof(a->deployment)) < 0 ||
+		    put_str(out, ", ", "provider", a->provider, sizeof(a->provider)) < 0 ||
+		    buf_printf(out, ", \"status\": %u", a->status) < 0 ||
+		    put_str(out, ", ", "failure", a->failure, sizeof(a->failure)) < 0 ||
+		    buf_printf(out, ", \"input_tokens\": %lld, \"output_tokens\": %lld, "
+		    "\"cost_usd\": %s}", (long long)a->input, (long long)a->output,
+		    money_format(a->total, MONEY_COST_SCALE, num)) < 0)
+			goto out;
+	}
+	if (buf_append(out, "]}", 2) < 0)
 		goto out;
 #undef STR
 	rc = 0;

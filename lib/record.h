@@ -18,6 +18,14 @@
  *   cost   cost per category, picodollars: array of COST_PART_COUNT ints (lib/cost.h order)
  *   total  total cost, picodollars (int)
  *   uf     usage flags (uint, enum usage_flag)  rf  record flags (uint, enum record_flag)
+ * Written only when they say something (absent: none, or mr):
+ *   mg     the model group that answered, when a fallback did (str)
+ *   nre    retries within model groups (uint)   nfb  fallbacks to other groups (uint)
+ *   att    the attempts that failed before the answer, in order: arrays of
+ *          [deployment (str), provider (str), status (uint, 0: no answer),
+ *          failure (str, LiteLLM's class name), input tokens, output tokens,
+ *          cost (int, picodollars: what the provider billed for it, usually 0)];
+ *          tok is the answer's, cost and total include the attempts'
  * Decoders ignore keys they do not know, so fields can be added without a
  * version change; removing or changing the meaning of one bumps the version.
  */
@@ -50,6 +58,17 @@ enum record_flag {
 	RECORD_FLAG_COUNT		= 6
 };
 
+#define RECORD_ATTEMPTS_MAX	8	/* failed attempts kept; more are counted in total only */
+
+struct record_attempt {
+	char		deployment[96];
+	char		provider[32];
+	char		failure[32];
+	uint16_t	status;
+	int64_t		input, output;
+	int64_t		total;
+};
+
 struct record {
 	char		id[40];
 	int64_t		start_ns, first_byte_ns, end_ns;
@@ -75,6 +94,10 @@ struct record {
 	int64_t		total;
 	uint32_t	usage_flags;
 	uint32_t	flags;
+	char		group[128];	/* mg: the group that answered, "": model_requested */
+	uint32_t	retries, fallbacks;
+	uint32_t	nattempts;
+	struct record_attempt attempts[RECORD_ATTEMPTS_MAX];
 };
 
 /* Fills the usage, cost, shape and tier fields from a priced usage. */

@@ -22,13 +22,13 @@
 /* The fields read, by bit in the duplicate check. */
 enum field {
 	F_MODEL, F_STREAM, F_STREAM_OPTIONS, F_USER, F_MAX_TOKENS, F_SERVICE_TIER, F_METADATA,
-	F_OTHER
+	F_FALLBACKS, F_NUM_RETRIES, F_OTHER
 };
 
 static const char *const field_names[F_OTHER] = {
 	[F_MODEL] = "model", [F_STREAM] = "stream", [F_STREAM_OPTIONS] = "stream_options",
 	[F_USER] = "user", [F_MAX_TOKENS] = "max_tokens", [F_SERVICE_TIER] = "service_tier",
-	[F_METADATA] = "metadata",
+	[F_METADATA] = "metadata", [F_FALLBACKS] = "fallbacks", [F_NUM_RETRIES] = "num_retries",
 };
 
 /* Whether key, its escapes decoded, is lit ("model\u0000" is not "model"). */
@@ -147,6 +147,38 @@ read_tags(struct json_scan *s, struct reqbody *f)
 	return r;
 }
 
+/* fallbacks: ["model", ...] -> one name a line; anything else is refused */
+static int
+read_fallbacks(struct json_scan *s, struct reqbody *f)
+{
+	struct json_text v;
+	enum json_type type;
+	char name[128];
+	size_t used;
+	int r;
+
+	if (json_peek(s) != JSON_ARRAY) {
+		f->bad_field = "fallbacks";
+		return json_fail(s, "'fallbacks' must be a list of model names");
+	}
+	if (json_array_begin(s) < 0)
+		return -1;
+	while ((r = json_next_item(s)) > 0) {
+		if (json_peek(s) != JSON_STRING) {
+			f->bad_field = "fallbacks";
+			return json_fail(s, "'fallbacks' must be a list of model names");
+		}
+		if (json_scalar(s, &type, &v) < 0 ||
+		    text_into(s, &v, name, sizeof(name), "fallbacks", f) < 0)
+			return -1;
+		used = strlen(f->fallbacks);
+		if (name[0] && used + strlen(name) + 2 < sizeof(f->fallbacks))
+			snprintf(f->fallbacks + used, sizeof(f->fallbacks) - used, "%s%s",
+			    used ? "\n" : "", name);
+	}
+	return r;
+}
+
 /*
  * stream_options: the span of its value, whatever its type (a null one is
  * replaced too, not followed by a second), and include_usage, given once.
@@ -220,6 +252,8 @@ read_field(struct json_scan *s, const char *body, enum field fld, struct reqbody
 		return read_tags(s, f);
 	case F_STREAM_OPTIONS:
 		return read_stream_options(s, body, f);
+	case F_FALLBACKS:
+		return read_fallbacks(s, f);
 	case F_OTHER:
 		return json_skip_fast(s);
 	default:
@@ -251,6 +285,13 @@ read_field(struct json_scan *s, const char *body, enum field fld, struct reqbody
 		if (type == JSON_STRING)
 			return text_into(s, &v, f->tier, sizeof(f->tier), "service_tier", f);
 		break;
+	case F_NUM_RETRIES:
+		f->num_retries = type == JSON_NUMBER ? (int)token_count(&v) : -2;
+		if (f->num_retries < 0 || f->num_retries > 100) {
+			f->bad_field = "num_retries";
+			return json_fail(s, "'num_retries' must be a whole number from 0 to 100");
+		}
+		break;
 	default:
 		break;
 	}
@@ -268,6 +309,7 @@ reqbody_parse(const char *body, size_t len, struct reqbody *f, char *err, size_t
 	int r, line, col;
 
 	memset(f, 0, sizeof(*f));
+	f->num_retries = -1;
 	json_init(&s, body, len);
 	if (json_peek(&s) != JSON_OBJECT) {
 		json_fail(&s, "the body must be a JSON object");
@@ -285,13 +327,19 @@ reqbody_parse(const char *body, size_t len, struct reqbody *f, char *err, size_t
 		seen |= 1u << fld;
 		if (read_field(&s, body, fld, f) < 0)
 			goto bad;
+		if (fld == F_FALLBACKS || fld == F_NUM_RETRIES) {
+			int i = fld == F_NUM_RETRIES;
+
+			f->routing_at[i] = (size_t)(key.ptr - 1 - body);
+			f->routing_len[i] = (size_t)(s.p - body) - f->routing_at[i];
+		}
 	}
 	if (r < 0 || json_at_end(&s) < 0)
 		goto bad;
 	return 0;
 bad:
 	json_position(&s, &line, &col);
-	if (f->bad_field != NULL)
+	if (f->bad_field != NULL && s.error != NULL && strcmp(s.error, "a NUL character") == 0)
 		snprintf(what, sizeof(what), "'%s' holds a NUL character (\\u0000)", f->bad_field);
 	snprintf(err, errlen, "line %d, column %d: %s", line, col,
 	    what[0] ? what : s.error ? s.error : "malformed");
@@ -340,4 +388,44 @@ reqbody_rewrite(const char *body, size_t len, const struct reqbody_spans *sp,
 out:
 	buf_release(&quoted);
 	return rc;
+}
+
+/* Cuts [at, at+n) and one comma beside it (the one after, else the one before). */
+static size_t
+cut_member(char *body, size_t len, size_t at, size_t n)
+{
+	size_t end = at + n, i;
+
+	for (i = end; i < len && is_space(body[i]); i++)
+		;
+	if (i < len && body[i] == ',')
+		end = i + 1;
+	else {
+		for (i = at; i > 0 && is_space(body[i - 1]); i--)
+			;
+		if (i > 0 && body[i - 1] == ',')
+			at = i - 1;
+	}
+	memmove(body + at, body + end, len - end);
+	return len - (end - at);
+}
+
+int
+reqbody_cut_routing(char *body, size_t *len, const struct reqbody *f)
+{
+	int later = f->routing_at[1] > f->routing_at[0], cut = 0;
+	int order[2] = { later ? 1 : 0, later ? 0 : 1 };
+	size_t k;
+
+	/* the later member first: the earlier one's offsets stay true */
+	for (k = 0; k < 2; k++) {
+		int i = order[k];
+
+		if (f->routing_len[i] == 0)
+			continue;
+		*len = cut_member(body, *len, f->routing_at[i], f->routing_len[i]);
+		cut = 1;
+	}
+	body[*len] = '\0';
+	return cut;
 }

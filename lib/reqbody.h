@@ -28,6 +28,14 @@ struct reqbody {
 						   max_output_tokens; 0: none; INT64_MAX:
 						   not a whole number */
 	struct reqbody_spans	spans;
+	/*
+	 * LiteLLM's routing fields a client may send (they never go upstream,
+	 * see reqbody_cut_routing()): fallbacks, model names one per line
+	 * ("" none), and num_retries (-1: none).
+	 */
+	char			fallbacks[512];
+	int			num_retries;
+	size_t			routing_at[2], routing_len[2];	/* their members' spans; len 0: absent */
 	const char		*bad_field;	/* after a failure: the field refused
 						   ("model", "metadata.tags"), or NULL
 						   when the body is not JSON */
@@ -51,5 +59,12 @@ int reqbody_parse(const char *body, size_t len, struct reqbody *f, char *err, si
 struct buf;
 int reqbody_rewrite(const char *body, size_t len, const struct reqbody_spans *sp,
     const char *model, int usage_on, struct buf *out);
+
+/*
+ * Cuts the members f->routing_at/len name (each with one comma beside it)
+ * out of body[0..*len), in place, and sets *len; the body must be parsed
+ * again for its spans.  Returns whether anything was cut.
+ */
+int reqbody_cut_routing(char *body, size_t *len, const struct reqbody *f);
 
 #endif

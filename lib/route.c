@@ -459,6 +459,7 @@ routes_build(const struct config *c, struct routes **out, char *err, size_t errl
 			continue;
 		}
 		set_auth(c, d);
+		d->slot = -1;	/* until the master gives it one (router_assign()) */
 		d->drop_params = cd->drop_params >= 0 ? cd->drop_params : c->drop_params;
 		/*
 		 * The deployment's own prices, else its base_model, else provider/model;

@@ -51,6 +51,8 @@ struct route_deployment {
 	int				 drop_params;	/* drop what has no equivalent in translation */
 	enum usage_shape		 shape;
 	char				 price_name[320]; /* the price-map entry to look up */
+	int				 slot;		/* its state in the status file (router.h), -1: none */
+	char				 model_id[40];	/* x-litellm-model-id: model_info.id, else a hash */
 };
 
 struct route_model {

@@ -23,9 +23,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "router.h"
+
 #define STATUS_FILE	"tollgate.status"
 #define STATUS_MAGIC	0x74677374u	/* "tgst" */
-#define STATUS_VERSION	1u
+#define STATUS_VERSION	2u	/* 2: the deployments' slots */
 #define STATUS_SLOTS	1024		/* the master's children at most */
 #define STATUS_TZ_MAX	64
 
@@ -71,6 +73,7 @@ struct status_header {
 struct status {
 	struct status_header	h;
 	struct status_slot	slot[STATUS_SLOTS];
+	struct router_slot	dep[ROUTER_SLOTS];	/* the deployments' (lib/router.h) */
 };
 
 /*

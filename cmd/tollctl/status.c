@@ -19,6 +19,7 @@
 #include "limitset.h"
 #include "log.h"
 #include "money.h"
+#include "router.h"
 #include "status.h"
 #include "timeparse.h"
 #include "tollctl.h"
@@ -116,6 +117,16 @@ row_cmp(const void *a, const void *b)
 	return strcmp(x->window, y->window);
 }
 
+/* Deployments by group, then as model_list names them. */
+static int
+dep_cmp(const void *a, const void *b)
+{
+	const struct router_slot *x = a, *y = b;
+	int c = strcmp(x->group, y->group);
+
+	return c ? c : strcmp(x->deployment, y->deployment);
+}
+
 static int
 slot_cmp(const void *a, const void *b)
 {
@@ -183,9 +194,52 @@ json_time(struct buf *b, int64_t ns)
 		buf_printf(b, "\"%s\"", time_format(ns, t, sizeof(t)));
 }
 
+/* The deployments the router tracks: their slots in use, copied. */
+struct deps {
+	struct router_slot	*d;
+	size_t			 n;
+};
+
+/* Seconds of cooldown left at now, 0 when not cooling. */
+static long long
+cooling_s(const struct router_slot *d, int64_t now)
+{
+	return d->cooldown_until_ns > now ? (d->cooldown_until_ns - now + 999999999) / 1000000000 : 0;
+}
+
+static void
+json_deployments(struct buf *b, const struct deps *ds, int64_t now)
+{
+	size_t i;
+
+	buf_printf(b, ", \"deployments\": [");
+	for (i = 0; i < ds->n; i++) {
+		const struct router_slot *d = &ds->d[i];
+
+		buf_printf(b, "%s{\"model_group\": ", i ? ", " : "");
+		json_write_string(b, d->group);
+		buf_printf(b, ", \"deployment\": ");
+		json_write_string(b, d->deployment);
+		buf_printf(b, ", \"model_id\": ");
+		json_write_string(b, d->id);
+		buf_printf(b, ", \"cooling\": %s, \"cooldown_remaining_s\": %lld, \"cooldowns\": %llu, "
+		    "\"in_flight\": %lld, \"ttfb_ms\": %lld.%03lld, \"requests\": %llu, "
+		    "\"failures\": %llu, \"last_failure\": ", cooling_s(d, now) ? "true" : "false",
+		    cooling_s(d, now), (unsigned long long)d->cooldowns, (long long)d->in_flight,
+		    (long long)(d->ttfb_us / 1000), (long long)(d->ttfb_us % 1000),
+		    (unsigned long long)d->requests, (unsigned long long)d->failures);
+		if (d->failures)
+			json_write_string(b, router_failure_name((enum config_failure)d->last_failure));
+		else
+			buf_printf(b, "null");
+		buf_printf(b, "}");
+	}
+	buf_printf(b, "]");
+}
+
 static void
 print_json(const char *run_dir, const struct status_header *h, const struct status_slot *acc,
-    const struct status_slot *w, size_t nw, const struct rows *rs)
+    const struct status_slot *w, size_t nw, const struct rows *rs, const struct deps *ds)
 {
 	struct buf b = { 0 };
 	char m[4][MONEY_FORMAT_MAX];
@@ -246,14 +300,40 @@ print_json(const char *run_dir, const struct status_header *h, const struct stat
 		json_time(&b, r->resets);
 		buf_printf(&b, "}");
 	}
-	buf_printf(&b, "]}\n");
+	buf_printf(&b, "]");
+	json_deployments(&b, ds, rs->now);
+	buf_printf(&b, "}\n");
 	fwrite(b.data, 1, b.len, stdout);
 	buf_release(&b);
 }
 
 static void
+table_deployments(const struct deps *ds, int64_t now)
+{
+	char state[40];
+	size_t i;
+
+	if (ds->n == 0)
+		return;
+	printf("\n%-20s %-32s %-14s %9s %9s %9s %9s  %s\n", "MODEL GROUP", "DEPLOYMENT", "STATE",
+	    "IN-FLIGHT", "TTFB-MS", "REQUESTS", "FAILURES", "LAST FAILURE");
+	for (i = 0; i < ds->n; i++) {
+		const struct router_slot *d = &ds->d[i];
+
+		if (cooling_s(d, now))
+			snprintf(state, sizeof(state), "cooling %llds", cooling_s(d, now));
+		else
+			snprintf(state, sizeof(state), "ready");
+		printf("%-20s %-32s %-14s %9lld %9lld %9llu %9llu  %s\n", d->group, d->deployment,
+		    state, (long long)d->in_flight, (long long)(d->ttfb_us / 1000),
+		    (unsigned long long)d->requests, (unsigned long long)d->failures,
+		    d->failures ? router_failure_name((enum config_failure)d->last_failure) : "-");
+	}
+}
+
+static void
 print_table(const char *run_dir, const struct status_header *h, const struct status_slot *acc,
-    const struct status_slot *w, size_t nw, const struct rows *rs)
+    const struct status_slot *w, size_t nw, const struct rows *rs, const struct deps *ds)
 {
 	char t[40], d[40], m[4][MONEY_FORMAT_MAX];
 	size_t i;
@@ -283,6 +363,7 @@ print_table(const char *run_dir, const struct status_header *h, const struct sta
 		    w[i].state == STATUS_DRAINING ? "draining" : "serving",
 		    (unsigned long long)w[i].connections, (unsigned long long)w[i].in_flight,
 		    (unsigned long long)w[i].requests, time_format(w[i].started_ns, t, sizeof(t)));
+	table_deployments(ds, rs->now);
 	if (rs->n == 0) {
 		printf("\nno budgets with a limit\n");
 		return;
@@ -316,6 +397,7 @@ status_main(int argc, char **argv)
 	struct status_slot acc;
 	struct status_header h;
 	struct rows rs = { 0 };
+	struct deps ds = { 0 };
 	enum status_problem why;
 	char err[PATH_MAX + 256], path[PATH_MAX];
 	int ch, json = 0, have_acc = 0, rc = TOLLCTL_EXIT_ERROR;
@@ -358,6 +440,15 @@ status_main(int argc, char **argv)
 	}
 	if (nw > 1)
 		qsort(w, nw, sizeof(*w), slot_cmp);
+	if ((ds.d = calloc(ROUTER_SLOTS, sizeof(*ds.d))) == NULL) {
+		log_error("out of memory");
+		goto out;
+	}
+	for (i = 0; i < ROUTER_SLOTS; i++)
+		if (router_read_slot(&st->dep[i], &ds.d[ds.n]) == 0)
+			ds.n++;
+	if (ds.n > 1)
+		qsort(ds.d, ds.n, sizeof(*ds.d), dep_cmp);
 	snprintf(path, sizeof(path), "%s/%s", run, BUDGET_FILE);
 	if (budget_file_open(path, &bf, &owner, err, sizeof(err)) < 0) {
 		log_error("%s", err);
@@ -375,14 +466,15 @@ status_main(int argc, char **argv)
 	if (rs.n > 1)
 		qsort(rs.r, rs.n, sizeof(*rs.r), row_cmp);
 	if (json)
-		print_json(run, &h, have_acc ? &acc : NULL, w, nw, &rs);
+		print_json(run, &h, have_acc ? &acc : NULL, w, nw, &rs, &ds);
 	else
-		print_table(run, &h, have_acc ? &acc : NULL, w, nw, &rs);
+		print_table(run, &h, have_acc ? &acc : NULL, w, nw, &rs, &ds);
 	rc = fflush(stdout) == 0 ? TOLLCTL_EXIT_OK : TOLLCTL_EXIT_ERROR;
 out:
 	budget_file_close(bf);
 	status_close(st);
 	free(w);
+	free(ds.d);
 	free(rs.r);
 	return rc;
 }

@@ -40,6 +40,7 @@
 #include "pricemap.h"
 #include "shm.h"
 #include "status.h"
+#include "router.h"
 #include "tollgated.h"
 #include "window.h"
 
@@ -632,6 +633,7 @@ reload(const struct options *o)
 	generation++;
 	config_hash = h;
 	status_set_generation(heritage.status, generation, c->tollgate.budget_timezone);
+	router_assign(heritage.status->dep, r, generation);	/* before the workers see r */
 	if (fd != heritage.listen_fd)
 		close(heritage.listen_fd);
 	if (mfd != heritage.metrics_fd && heritage.metrics_fd >= 0)
@@ -833,6 +835,7 @@ master_main(const struct options *o)
 	if ((heritage.status = status_create(c->tollgate.run_dir, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 	status_set_generation(heritage.status, generation, c->tollgate.budget_timezone);
+	router_assign(heritage.status->dep, r, generation);
 	snprintf(budgets, sizeof(budgets), "%s/%s", c->tollgate.run_dir, BUDGET_FILE);
 	if (window_set_timezone(c->tollgate.budget_timezone, err, sizeof(err)) < 0 ||
 	    budget_shm_create(0, budgets, &heritage.budgets, err, sizeof(err)) < 0)

@@ -79,6 +79,12 @@ exchange_free(struct exchange *ex)
 		return;
 	upstream_abort(ex);
 	stream_stop(ex);
+	if (ex->backoff != NULL) {
+		event_free(ex->backoff);
+		ex->backoff = NULL;
+	}
+	ex->backing_off = 0;
+	route_attempt_end(ex, 0);	/* if one was still counted in flight */
 	admit_settle(ex, 0);	/* never recorded: its reservation goes */
 	if (ex->req != NULL)
 		hreq_detach(ex->req);
@@ -161,6 +167,11 @@ price_exchange(struct exchange *ex)
 		e = price_lookup(t, ex->dep->price_name, strlen(ex->dep->price_name));
 	cost_compute(t, e, &u, &o, &c);
 	record_set_usage(r, &u, &c);
+	/* what the failed attempts were billed is part of what the request cost */
+	for (size_t i = 0; ex->extra_total != 0 && i < COST_PART_COUNT; i++)
+		r->cost[i] += ex->extra_cost[i];
+	r->total += ex->extra_total;
+	route_attempt_end(ex, u.input + u.output);
 	if (e != NULL)
 		buf_copy(r->priced_as, sizeof(r->priced_as), price_str(t, e->name));
 	r->generation = ex->view ? ex->view->generation : 0;

@@ -27,6 +27,7 @@
 #include "record.h"
 #include "reqbody.h"
 #include "route.h"
+#include "router.h"
 #include "shm.h"
 #include "sse.h"
 #include "status.h"
@@ -76,9 +77,29 @@ struct exchange {
 	struct route_model		*model;
 	const struct route_deployment	*dep;
 	const struct dialect		*dialect;	/* what dep speaks to it (route_dialect()) */
-	size_t				 attempt;	/* deployments tried so far */
-	unsigned			 rr;		/* round-robin start */
-	int				 rr_chosen;	/* by admission: rr is the one to try first */
+	/* routing (worker_route.c): the model group's places, best first */
+	uint8_t				 order[ROUTER_CANDIDATES];
+	size_t				 norder;
+	int				 ordered;	/* order made (by admission, or the first attempt) */
+	size_t				 place;		/* the attempt's place in model->deps */
+	uint64_t			 skip;		/* places not to try: failed, or at their limit */
+	int				 group_retries;	/* retries in this model group */
+	int				 num_retries;	/* the request's own num_retries, -1: the router's */
+	char				 client_fallbacks[512];	/* its own fallbacks, one a line */
+	size_t				 fallback_at;	/* fallbacks tried from the list in force */
+	struct router_slot		*slot;		/* the attempt's deployment state, or NULL */
+	int64_t				 attempt_ns;	/* when the attempt was sent */
+	int64_t				 retry_after_ms;	/* what the failed attempt's provider asked, -1 */
+	int64_t				 extra_cost[COST_PART_COUNT];	/* billed failed attempts */
+	struct event			*backoff;	/* waiting to retry the same deployment */
+	int				 backing_off;
+	int				 fallback_kind;	/* the fallback list fallback_at counts in */
+	int				 too_long;	/* pre-call checks: no deployment can take it */
+	int				 seen_first_byte;	/* of this attempt */
+	int				 failed;		/* this attempt failed... */
+	enum config_failure		 failure;	/* ...so */
+	int64_t				 est_output;	/* the output tokens it may cost */
+	int64_t				 extra_total;	/* sum of extra_cost */
 	char				 endpoint[48];	/* "/v1/chat/completions" */
 	const struct endpoint		*ep;		/* the client's endpoint... */
 	const struct endpoint		*upep;		/* ...and the one called upstream */
@@ -294,6 +315,31 @@ void redis_open_share(struct budget_limit *limits, size_t from, size_t to);
 /* Candidate index of ex's reservation (for a refusal's message), or NULL. */
 const struct limitset_entry *redis_what(const struct exchange *ex, size_t index);
 const struct budget_limit *redis_limit(const struct exchange *ex, size_t index);
+
+/*
+ * worker_route.c: routing.  route_first() chooses the first attempt's
+ * deployment (ex->dep; a fallback group at once when every deployment is
+ * cooling down, or, with enable_pre_call_checks, none can take the
+ * request): 0, or -1 with the 429 sent.  route_prepare() orders ex->model's
+ * deployments (ex->order; 0: none now, *soonest_ns the first cooldown's
+ * end), route_use() takes the k-th.  route_after_failure(): an attempt
+ * failed (ex->failure set) before the client got a byte: 1 when routing
+ * goes on (a retry now or after a back-off, or a fallback), 0 when this
+ * failure is the answer.  route_attempt_*(): the deployment's shared state.
+ */
+int route_first(struct exchange *ex);
+size_t route_prepare(struct exchange *ex, int64_t *soonest_ns);
+void route_use(struct exchange *ex, size_t k);
+int route_fallback(struct exchange *ex);
+int route_after_failure(struct exchange *ex);
+void route_attempt_begin(struct exchange *ex);
+void route_first_byte(struct exchange *ex);
+void route_attempt_end(struct exchange *ex, int64_t tokens);
+/* The groups ex may fall back to (for the reservation's dearest price); their count. */
+size_t route_fallback_models(const struct exchange *ex, const struct route_model **out,
+    size_t max);
+/* x-litellm-model-id, -model-group, -attempted-retries, -attempted-fallbacks (and -response-cost). */
+void route_headers(struct exchange *ex, int with_cost);
 
 /* worker_admit.c */
 /*

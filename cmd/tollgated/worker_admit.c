@@ -69,18 +69,25 @@ model_allowed(const struct keys_key *k, const char *model)
 	return 0;
 }
 
-/* The request's largest possible cost, in picodollars (see the top of this file). */
+/*
+ * The request's largest possible cost, in picodollars (see the top of this
+ * file), over its model group and every group it may fall back to.
+ */
 static int64_t
 largest_cost(const struct exchange *ex, int64_t max_tokens)
 {
 	const struct price_table *t = ex->view ? ex->view->table : NULL;
+	const struct route_model *groups[17];
+	size_t ng, g, i;
 	int64_t most = 0;
-	size_t i;
 
 	if (t == NULL)
 		return 0;
-	for (i = 0; i < ex->model->ndeps; i++) {
-		const struct route_deployment *d = &heritage.routes->deps[ex->model->deps[i]];
+	groups[0] = ex->model;
+	ng = 1 + route_fallback_models(ex, groups + 1, 16);
+	for (g = 0; g < ng; g++)
+	for (i = 0; i < groups[g]->ndeps; i++) {
+		const struct route_deployment *d = &heritage.routes->deps[groups[g]->deps[i]];
 		const struct price_entry *e = price_lookup(t, d->price_name, strlen(d->price_name));
 		struct cost_options o;
 		struct usage u;
@@ -178,7 +185,7 @@ refuse_deployments(struct exchange *ex, int64_t soonest)
 
 /*
  * The same through Redis, shared by the fleet: limits[0..n), then each
- * deployment's in round-robin order, in one script that picks the first
+ * deployment's in the router's order, in one script that picks the first
  * with room.  1 (asked: admit_answered() goes on), or -1 with the 503 sent
  * (Redis unreachable, on_failure: closed).
  */
@@ -197,12 +204,10 @@ reserve_remote(struct exchange *ex, const struct budget_limit *limits,
 	memcpy(all, limits, n * sizeof(*all));
 	memcpy(w, what, n * sizeof(*w));
 	memcpy(amt, amount, n * sizeof(*amt));
-	ex->rr = ex->model->next++;
-	ex->rr_chosen = 1;
-	for (i = 0; i < m->ndeps && ng < sizeof(sizes) / sizeof(sizes[0]); i++) {
+	for (i = 0; i < ex->norder && ng < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		before = total;
-		total = deployment_limits(&heritage.routes->deps[m->deps[(ex->rr + i) % m->ndeps]],
-		    (ex->rr + i) % m->ndeps, all, w, amt, total, REMOTE_CANDIDATES);
+		total = deployment_limits(&heritage.routes->deps[m->deps[ex->order[i]]],
+		    ex->order[i], all, w, amt, total, REMOTE_CANDIDATES);
 		sizes[ng++] = total - before;
 		any |= total != before;
 	}
@@ -235,7 +240,10 @@ admit_answered(struct exchange *ex, int status, size_t index, const char *used, 
 	ex->admitting = 0;
 	if (status == 0) {
 		redis_chosen(ex, group);
-		ex->rr += (unsigned)group;
+		for (size_t k = 0; k < group && k < ex->norder; k++)
+			ex->skip |= 1ULL << ex->order[k];	/* at their limit */
+		if (group < ex->norder)
+			route_use(ex, group);
 		ex->held = 1;
 	}
 	if (ex->req == NULL) {	/* the client went meanwhile: what was reserved goes */
@@ -265,9 +273,9 @@ admit_answered(struct exchange *ex, int status, size_t index, const char *used, 
 }
 
 /*
- * Reserves limits[0..n) and, in round-robin order, the rate limits of the
+ * Reserves limits[0..n) and, in the router's order, the rate limits of the
  * first deployment with room, all at once; that deployment is the one
- * upstream_start() tries first.  0 (held or, the store full, let through),
+ * tried first (the ones before it are skipped by retries: at their limit).  0 (held or, the store full, let through),
  * or -1 with the 429 sent.
  */
 static int
@@ -287,10 +295,8 @@ reserve(struct exchange *ex, struct budget_limit *limits, struct limitset_entry 
 		return reserve_remote(ex, limits, what, amount, n);
 	if (shared)	/* Redis is away, on_failure: open */
 		redis_open_share(limits, 0, n);
-	ex->rr = ex->model->next++;
-	ex->rr_chosen = 1;
-	for (i = 0; i < m->ndeps; i++) {
-		place = (ex->rr + i) % m->ndeps;
+	for (i = 0; i < ex->norder; i++) {
+		place = ex->order[i];
 		all = deployment_limits(&heritage.routes->deps[m->deps[place]], place, limits, what,
 		    amount, n, BUDGET_HOLD_MAX);
 		if (shared)
@@ -300,6 +306,7 @@ reserve(struct exchange *ex, struct budget_limit *limits, struct limitset_entry 
 			break;
 		if (why.window_end < soonest)
 			soonest = why.window_end;
+		ex->skip |= 1ULL << place;	/* at its limit: no retry goes there either */
 	}
 	if (rc == 1 && why.index < n) {
 		refuse(ex, &what[why.index], &why);
@@ -309,7 +316,8 @@ reserve(struct exchange *ex, struct budget_limit *limits, struct limitset_entry 
 		refuse_deployments(ex, soonest);
 		return -1;
 	}
-	ex->rr += (unsigned)i;
+	if (i < ex->norder)
+		route_use(ex, i);
 	if (rc < 0) {
 		static int64_t said_ns;
 		int64_t now = clock_now_ns();

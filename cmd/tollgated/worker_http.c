@@ -405,7 +405,7 @@ servable(struct hreq *req, const struct route_model *m, const struct endpoint *e
 static int64_t
 reserved_tokens(const struct exchange *ex, int64_t max_tokens)
 {
-	const struct route_deployment *d = &heritage.routes->deps[ex->model->deps[0]];
+	const struct route_deployment *d = ex->dep;
 
 	if (max_tokens != 0 || !d->dialect->needs_max_tokens ||
 	    route_plan(d, ex->ep) != ROUTE_TRANSLATE)
@@ -459,6 +459,20 @@ handle_api(struct hreq *req, const struct endpoint *ep)
 		exchange_free(ex);
 		return;
 	}
+	/* LiteLLM's routing fields are the gateway's: the provider never sees them */
+	if (reqbody_cut_routing(ex->body.data, &ex->body.len, &f)) {
+		struct reqbody g;
+
+		if (reqbody_parse(ex->body.data, ex->body.len, &g, err, sizeof(err)) < 0) {
+			http_send_error(req, 400, "invalid_request_error", "invalid_json",
+			    "the request body is not valid JSON (%s)", err);
+			exchange_free(ex);
+			return;
+		}
+		memcpy(g.fallbacks, f.fallbacks, sizeof(g.fallbacks));
+		g.num_retries = f.num_retries;
+		f = g;
+	}
 	if (f.model[0] == '\0') {
 		http_send_error(req, 400, "invalid_request_error", "missing_model",
 		    "you must provide a model parameter");
@@ -497,6 +511,14 @@ handle_api(struct hreq *req, const struct endpoint *ep)
 			buf_copy(ex->key_alias, sizeof(ex->key_alias), vk->a.alias);
 	}
 	ex->view = worker_prices();
+	ex->num_retries = f.num_retries;
+	buf_copy(ex->client_fallbacks, sizeof(ex->client_fallbacks), f.fallbacks);
+	ex->est_output = f.max_tokens > 0 && f.max_tokens < INT64_MAX ? f.max_tokens :
+	    c->tollgate.default_max_tokens;
+	if (route_first(ex) < 0) {
+		exchange_free(ex);
+		return;
+	}
 	if ((rc = admit_request(ex, vk, reserved_tokens(ex, f.max_tokens))) < 0) {
 		exchange_free(ex);
 		return;
@@ -510,7 +532,7 @@ void
 http_admitted(struct exchange *ex)
 {
 	if (upstream_start(ex) < 0) {
-		if (ex->xerr.status) {
+		if (ex->xerr.status && ex->rec.nattempts == 0) {
 			/* refused before anything was sent: not recorded, like any other 400 */
 			send_xlate_error(ex->req, &ex->xerr);
 			exchange_free(ex);
@@ -627,6 +649,7 @@ http_stream(struct exchange *ex, const char *data, size_t len)
 	if (!ex->started) {
 		add_upstream_headers(ex);
 		hreq_add_header(ex->req, "x-tollgate-request-id", ex->rec.id);
+		route_headers(ex, 0);	/* the cost comes at the end, in the stream */
 		admit_headers(ex);
 		hreq_reply_start(ex->req, (int)ex->status);
 		ex->started = 1;
@@ -694,6 +717,7 @@ http_finish(struct exchange *ex)
 		/* recorded like any answer: the client can find its record */
 		hreq_add_header(req, "x-tollgate-request-id", ex->rec.id);
 		hreq_add_header(req, "x-tollgate-response-cost", cost);
+		route_headers(ex, 1);
 		if (ex->fail_why[0])	/* it could not be sent: what stood in the way */
 			http_send_error(req, 502, "api_error", "upstream_unavailable",
 			    "model '%s': %s", ex->rec.model_requested, ex->fail_why);
@@ -705,11 +729,13 @@ http_finish(struct exchange *ex)
 	} else if (ex->plan == ROUTE_TRANSLATE && translate_answer(ex) < 0) {
 		hreq_add_header(req, "x-tollgate-request-id", ex->rec.id);
 		hreq_add_header(req, "x-tollgate-response-cost", cost);
+		route_headers(ex, 1);
 		send_xlate_error(req, &ex->xerr);
 	} else {
 		add_upstream_headers(ex);
 		hreq_add_header(req, "x-tollgate-request-id", ex->rec.id);
 		hreq_add_header(req, "x-tollgate-response-cost", cost);
+		route_headers(ex, 1);
 		admit_headers(ex);
 		hreq_reply(req, (int)ex->status, ex->resp.data ? ex->resp.data : "", ex->resp.len);
 	}
@@ -730,7 +756,11 @@ on_client_close(struct hreq *req, void *arg)
 	ex->rec.flags |= RECORD_FLAG_CLIENT_ABORTED;
 	if (ex->admitting)
 		return;	/* Redis's answer finds it gone and lets it go */
-	if (ex->waiting != NULL) {	/* for its deployment's token: nothing was sent */
+	if (ex->backing_off) {	/* between two attempts: nothing in flight */
+		evtimer_del(ex->backoff);
+		ex->backing_off = 0;
+		worker_complete(ex);
+	} else if (ex->waiting != NULL) {	/* for its deployment's token: nothing was sent */
 		token_forget(ex);
 		worker_complete(ex);
 	} else if (ex->easy != NULL) {

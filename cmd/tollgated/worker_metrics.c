@@ -265,6 +265,60 @@ budgets(struct buf *out)
 	}
 }
 
+/* The router's view of each deployment this generation routes to (lib/router.h). */
+static void
+deployments(struct buf *out)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} series[] = {
+		{ "tollgate_deployment_cooling", "gauge", "1 while the deployment is cooling down after failures." },
+		{ "tollgate_deployment_cooldown_remaining_seconds", "gauge", "Seconds of cooldown left." },
+		{ "tollgate_deployment_cooldowns_total", "counter", "Times the deployment was put in cooldown." },
+		{ "tollgate_deployment_in_flight", "gauge", "Attempts in flight to the deployment, all workers." },
+		{ "tollgate_deployment_ttfb_seconds", "gauge", "Moving average of its time to first byte." },
+		{ "tollgate_deployment_attempts_total", "counter", "Attempts sent to the deployment." },
+		{ "tollgate_deployment_failures_total", "counter", "Attempts that failed on the deployment's side." },
+	};
+	const struct routes *r = heritage.routes;
+	int64_t now = clock_now_ns();
+	struct router_slot d;
+	size_t k, i;
+
+	if (heritage.status == NULL)
+		return;
+	for (k = 0; k < sizeof(series) / sizeof(series[0]); k++) {
+		buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", series[k].name, series[k].help,
+		    series[k].name, series[k].type);
+		for (i = 0; i < r->ndeps; i++) {
+			int64_t left;
+
+			if (r->deps[i].slot < 0 ||
+			    router_read_slot(&heritage.status->dep[r->deps[i].slot], &d) != 0)
+				continue;
+			left = d.cooldown_until_ns > now ? d.cooldown_until_ns - now : 0;
+			buf_printf(out, "%s{model_group=\"", series[k].name);
+			metrics_label(out, d.group);
+			buf_printf(out, "\",deployment=\"");
+			metrics_label(out, d.deployment);
+			buf_printf(out, "\",model_id=\"");
+			metrics_label(out, d.id);
+			buf_printf(out, "\"} ");
+			switch (k) {
+			case 0: buf_printf(out, "%d\n", left > 0); break;
+			case 1: buf_printf(out, "%lld.%03lld\n", (long long)(left / 1000000000),
+			    (long long)(left % 1000000000 / 1000000)); break;
+			case 2: buf_printf(out, "%llu\n", (unsigned long long)d.cooldowns); break;
+			case 3: buf_printf(out, "%lld\n", (long long)d.in_flight); break;
+			case 4: buf_printf(out, "%lld.%06lld\n", (long long)(d.ttfb_us / 1000000),
+			    (long long)(d.ttfb_us % 1000000)); break;
+			case 5: buf_printf(out, "%llu\n", (unsigned long long)d.requests); break;
+			default: buf_printf(out, "%llu\n", (unsigned long long)d.failures); break;
+			}
+		}
+	}
+}
+
 void
 metrics_serve(struct hreq *req)
 {
@@ -277,6 +331,7 @@ metrics_serve(struct hreq *req)
 	by_dimension(&out, AGG_DIM_KEY);
 	by_dimension(&out, AGG_DIM_TEAM);
 	budgets(&out);
+	deployments(&out);
 	if (worker.ledger != NULL && aggregate_lag(worker.ledger, &lag) == 0)
 		buf_printf(&out, "# HELP tollgate_ledger_lag_records Records committed that the aggregates do not count yet.\n"
 		    "# TYPE tollgate_ledger_lag_records gauge\n"

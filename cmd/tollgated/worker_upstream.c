@@ -63,6 +63,7 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 		/* a new status line (after 100 Continue, say): start over */
 		const char *sp = memchr(p, ' ', len);
 		ex->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		route_first_byte(ex);
 		ex->resp_headers.len = 0;
 		ex->event_stream = 0;
 		return n;
@@ -76,6 +77,20 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 			"server" };
 		size_t i;
 
+		/* how long a provider that refused asks to be left alone (retries, cooldowns) */
+		if ((klen == 11 && strncasecmp(p, "retry-after", 11) == 0) ||
+		    (klen == 14 && strncasecmp(p, "retry-after-ms", 14) == 0)) {
+			const char *v = colon + 1;
+			char *end;
+			long long x;
+
+			while (v < p + len && *v == ' ')
+				v++;
+			x = strtoll(v, &end, 10);
+			/* an HTTP date is not read: as if none were given */
+			if (end != v && x >= 0 && x < 86400000LL)
+				ex->retry_after_ms = klen == 14 ? x : x * 1000;
+		}
 		if (klen == 12 && strncasecmp(p, "content-type", 12) == 0 &&
 		    (memmem(colon, len - klen, "text/event-stream", 17) != NULL ||
 		    memmem(colon, len - klen, "application/vnd.amazon.eventstream", 34) != NULL))
@@ -298,12 +313,17 @@ proxy_from_environment(void)
 int
 upstream_start(struct exchange *ex)
 {
-	struct route_model *m = ex->model;
-
-	if (ex->attempt == 0 && !ex->rr_chosen)
-		ex->rr = m->next++;
-	ex->dep = &heritage.routes->deps[m->deps[(ex->rr + ex->attempt) % m->ndeps]];
-	ex->attempt++;
+	/* a retry starts over: nothing of the last attempt's answer stays */
+	stream_stop(ex);
+	ex->status = 0;
+	ex->event_stream = 0;
+	ex->resp.len = ex->resp_headers.len = ex->tail.len = 0;
+	ex->resp_at = 0;
+	ex->drop_lf = 0;
+	ex->failed = 0;
+	ex->retry_after_ms = -1;
+	sse_reset(&ex->sse);
+	usage_raw_init(&ex->raw);
 	ex->plan = route_plan(ex->dep, ex->ep);
 	ex->dialect = route_dialect(ex->dep, ex->ep);
 	ex->upep = ex->plan == ROUTE_NATIVE ? ex->ep : endpoint_of_api(ex->dialect->api);
@@ -311,14 +331,6 @@ upstream_start(struct exchange *ex)
 	    route_url(ex->dep, ex->upep, ex->stream, ex->url, sizeof(ex->url)) < 0 ||
 	    upstream_body(ex) < 0)
 		return -1;
-	stream_stop(ex);	/* a retry's stream starts over */
-	ex->status = 0;
-	ex->event_stream = 0;
-	ex->resp.len = ex->resp_headers.len = ex->tail.len = 0;
-	ex->resp_at = 0;
-	ex->drop_lf = 0;
-	sse_reset(&ex->sse);
-	usage_raw_init(&ex->raw);
 	return upstream_send(ex);
 }
 
@@ -391,6 +403,7 @@ upstream_send(struct exchange *ex)
 		upstream_abort(ex);
 		return -1;
 	}
+	route_attempt_begin(ex);
 	return 0;
 }
 
@@ -408,25 +421,18 @@ upstream_abort(struct exchange *ex)
 	ex->own_upheaders = 0;
 }
 
-/* A failure worth another deployment: nothing reached the client yet. */
-static int
-retryable(const struct exchange *ex, CURLcode rc)
-{
-	if (ex->started || ex->req == NULL || ex->attempt >= ex->model->ndeps)
-		return 0;
-	if (rc == CURLE_OK)
-		return ex->status >= 500;
-	return rc != CURLE_WRITE_ERROR;
-}
-
 void
 upstream_failed(struct exchange *ex)
 {
-	if (retryable(ex, CURLE_COULDNT_CONNECT)) {
-		log_warn("model '%s': deployment '%s' failed (%s), trying the next one",
-		    ex->model->name, ex->dep->cfg->model, ex->fail_why);
+	/* nothing was sent: a request that does not translate for it, or no token */
+	ex->failed = 1;
+	ex->failure = ex->xerr.status ? CONFIG_FAIL_BAD_REQUEST : CONFIG_FAIL_SERVER;
+	ex->status = 0;
+	if (ex->xerr.status == 0) {
+		log_warn("model '%s': deployment '%s' failed (%s)", ex->model->name,
+		    ex->dep->cfg->model, ex->fail_why);
 		ex->fail_why[0] = '\0';
-		if (upstream_start(ex) == 0)
+		if (route_after_failure(ex))
 			return;
 	}
 	if (ex->fail_why[0] == '\0')
@@ -443,13 +449,18 @@ static void
 transfer_done(struct exchange *ex, CURLcode rc)
 {
 	upstream_abort(ex);
-	if (retryable(ex, rc)) {
-		log_warn("model '%s': deployment '%s' failed (%s), trying the next one",
-		    ex->model->name, ex->dep->cfg->model,
-		    rc != CURLE_OK ? (ex->curl_error[0] ? ex->curl_error : curl_easy_strerror(rc)) :
-		    "5xx");
-		if (upstream_start(ex) == 0)
-			return;
+	/* after a write error (out of memory, or the client gone) there is nobody to route for */
+	if ((rc != CURLE_OK || ex->status >= 400 || ex->status < 100) && rc != CURLE_WRITE_ERROR) {
+		ex->failed = 1;
+		ex->failure = router_classify(rc == CURLE_OPERATION_TIMEDOUT, rc != CURLE_OK,
+		    ex->status, ex->resp.data, ex->event_stream ? 0 : ex->resp.len);
+		if (!ex->started && ex->req != NULL) {
+			log_warn("model '%s': deployment '%s' failed (%s)", ex->model->name,
+			    ex->dep->cfg->model, rc != CURLE_OK ? (ex->curl_error[0] ?
+			    ex->curl_error : curl_easy_strerror(rc)) : router_failure_name(ex->failure));
+			if (route_after_failure(ex))
+				return;
+		}
 	}
 	/* after a write error (out of memory) the splitter's state is not to be trusted */
 	if (ex->started && ex->event_stream && rc != CURLE_WRITE_ERROR)

@@ -67,6 +67,8 @@ static const long knob_max[MOCK_NKNOBS] = {
 	[MOCK_IMAGE_TOKENS] = 1000000000000L,
 	[MOCK_CACHED_AUDIO_TOKENS] = 1000000000000L,
 	[MOCK_IMAGE_OUT_TOKENS] = 1000000000000L,
+	[MOCK_RETRY_AFTER] = 86400,
+	[MOCK_RETRY_AFTER_MS] = 86400000,
 };
 
 static struct {
@@ -77,6 +79,7 @@ static struct {
 	int			 judge;		/* --judge: every request judged, verdict kept */
 	unsigned long		 refusable;	/* judged requests the provider would refuse */
 	unsigned long		 requests;	/* POSTs to the provider endpoints */
+	unsigned long		 failed;	/* of those, answered with an error status */
 	struct buf		 out;		/* the body being written, reused */
 	struct buf		 last;		/* the /mock/last document */
 	struct evbuffer		*chunk;		/* one stream event on its way */
@@ -147,6 +150,23 @@ reply_out(struct evhttp_request *req, int status)
 	evhttp_send_reply(req, status, reason(status), NULL);
 }
 
+/* An error answer's Retry-After and retry-after-ms, when the knobs ask for them. */
+static void
+retry_headers(struct evhttp_request *req, const struct mock_call *c)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	char v[32];
+
+	if (c->knob[MOCK_RETRY_AFTER]) {
+		snprintf(v, sizeof(v), "%ld", c->knob[MOCK_RETRY_AFTER]);
+		evhttp_add_header(h, "Retry-After", v);
+	}
+	if (c->knob[MOCK_RETRY_AFTER_MS]) {
+		snprintf(v, sizeof(v), "%ld", c->knob[MOCK_RETRY_AFTER_MS]);
+		evhttp_add_header(h, "retry-after-ms", v);
+	}
+}
+
 static void
 reply_error(struct evhttp_request *req, int status, const char *msg)
 {
@@ -202,6 +222,8 @@ answer(struct evhttp_request *req, const struct mock_call *c, int status, const 
 	int r;
 
 	if (status) {
+		mp.failed++;
+		retry_headers(req, c);
 		if (c->shape == MOCK_BEDROCK || c->host == MOCK_HOST_BEDROCK)
 			reply_bedrock_error(req, status, why);
 		else
@@ -221,6 +243,68 @@ answer(struct evhttp_request *req, const struct mock_call *c, int status, const 
 		return;
 	}
 	reply_out(req, 200);
+}
+
+/*
+ * The faults that are a provider's refusal: a context window passed, a content
+ * filter, or a 500 that bills its usage anyway, each in the provider's words.
+ */
+static void
+answer_refusal(struct evhttp_request *req, const struct mock_call *c)
+{
+	static const char *const words[3][4] = {
+		/* OpenAI, Anthropic, Gemini, Bedrock */
+		{ "This model's maximum context length is 128000 tokens. However, your messages "
+		  "resulted in 200000 tokens. Please reduce the length of the messages.",
+		  "prompt is too long: 200000 tokens > 199999 maximum",
+		  "The input token count (200000) exceeds the maximum number of tokens allowed "
+		  "(1048576).", "Input is too long for requested model." },
+		{ "Your request was rejected as a result of our safety system.",
+		  "Output blocked by content filtering policy",
+		  "The request was blocked due to safety settings.",
+		  "The request was blocked by content filters." },
+		{ "The server had an error while processing your request.", "Internal server error",
+		  "Internal error encountered.", "The server encountered an internal error." },
+	};
+	int k = c->fault == MOCK_FAULT_CONTEXT_LENGTH ? 0 : c->fault == MOCK_FAULT_CONTENT_POLICY ?
+	    1 : 2, status = k == 2 ? 500 : 400, r;
+	int who = c->shape == MOCK_BEDROCK || c->host == MOCK_HOST_BEDROCK ? 3 :
+	    c->shape == MOCK_MESSAGES ? 1 : c->shape == MOCK_GEMINI ? 2 : 0;
+	long in = c->knob[MOCK_PROMPT_TOKENS], out = c->knob[MOCK_COMPLETION_TOKENS];
+
+	mp.failed++;
+	retry_headers(req, c);
+	if (who == 3) {
+		reply_bedrock_error(req, status, words[k][3]);
+		return;
+	}
+	mp.out.len = 0;
+	if (who == 1) {
+		r = buf_printf(&mp.out, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"%s\"}",
+		    k == 2 ? "api_error" : "invalid_request_error", words[k][1]);
+		if (k == 2)
+			r |= buf_printf(&mp.out, ",\"usage\":{\"input_tokens\":%ld,\"output_tokens\":%ld}",
+			    in, out);
+		r |= PUT(&mp.out, "}");
+	} else if (who == 2)
+		r = buf_printf(&mp.out, "{\"error\":{\"code\":%d,\"message\":\"%s\",\"status\":\"%s\"}}",
+		    status, words[k][2], k == 2 ? "INTERNAL" : "INVALID_ARGUMENT");
+	else {
+		r = buf_printf(&mp.out, "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":%s,"
+		    "\"code\":%s}", words[k][0], k == 2 ? "server_error" : "invalid_request_error",
+		    k == 0 ? "\"messages\"" : "null", k == 0 ? "\"context_length_exceeded\"" :
+		    k == 1 ? "\"content_policy_violation\"" : "null");
+		if (k == 2)
+			r |= buf_printf(&mp.out, ",\"usage\":{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,"
+			    "\"total_tokens\":%ld}", in, out, in + out);
+		r |= PUT(&mp.out, "}");
+	}
+	if (r < 0) {
+		reply_error(req, 500, "mockprovider is out of memory");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+	reply_out(req, status);
 }
 
 /* ---- answers that wait ---------------------------------------------------------- */
@@ -872,6 +956,11 @@ serve_api(struct evhttp_request *req, enum mock_shape shape)
 		    c.stream ? " stream" : "", c.fault ? " fault " : "",
 		    c.fault ? mock_fault_names[c.fault] : "", status ? status : 200);
 
+	if (status == 0 && (c.fault == MOCK_FAULT_CONTEXT_LENGTH ||
+	    c.fault == MOCK_FAULT_CONTENT_POLICY || c.fault == MOCK_FAULT_ERROR_USAGE)) {
+		answer_refusal(req, &c);
+		return;
+	}
 	if (delay == 0 && answers_at_once(&c, status)) {
 		answer(req, &c, status, why);
 		return;
@@ -932,12 +1021,13 @@ serve_local(struct evhttp_request *req, enum route_kind kind)
 		r = buf_append(&mp.out, mp.last.data, mp.last.len);
 		break;
 	case R_STATS:
-		r = buf_printf(&mp.out, "{\"requests\":%lu,\"refusable\":%lu}", mp.requests,
-		    mp.refusable);
+		r = buf_printf(&mp.out, "{\"requests\":%lu,\"refusable\":%lu,\"failed\":%lu}",
+		    mp.requests, mp.refusable, mp.failed);
 		break;
 	case R_RESET:
 		mp.requests = 0;
 		mp.refusable = 0;
+		mp.failed = 0;
 		mp.last.len = 0;
 		r = PUT(&mp.out, "{\"status\":\"ok\"}");
 		break;
@@ -948,6 +1038,82 @@ serve_local(struct evhttp_request *req, enum route_kind kind)
 		reply_error(req, 500, "mockprovider is out of memory");
 		return;
 	}
+	reply_out(req, 200);
+}
+
+/* The defaults as JSON into mp.out. */
+static int
+defaults_json(void)
+{
+	int k, r;
+
+	mp.out.len = 0;
+	r = buf_printf(&mp.out, "{\"fault\":\"%s\",\"fail_every\":%ld",
+	    mock_fault_names[mp.defaults.fault], mp.fail_every);
+	for (k = 0; k < MOCK_NKNOBS; k++)
+		r |= buf_printf(&mp.out, ",\"%s\":%ld", mock_knob_names[k], mp.defaults.knob[k]);
+	return r | PUT(&mp.out, "}");
+}
+
+/*
+ * GET /mock/defaults: the knobs' defaults; POST: changes them (an object of
+ * knobs, fault and fail_every), all or nothing, so that a test can make a
+ * deployment fail and heal while it runs.
+ */
+static void
+serve_defaults(struct evhttp_request *req, enum evhttp_cmd_type method)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
+	struct mock_call c = mp.defaults;
+	long fail_every = mp.fail_every;
+	struct json_scan s;
+	struct json_text key, v;
+	enum json_type t;
+	char err[256];
+	int r;
+
+	if (method == EVHTTP_REQ_POST) {
+		json_init(&s, body, len);
+		if (json_peek(&s) != JSON_OBJECT || json_object_begin(&s) < 0) {
+			reply_error(req, 400, "POST /mock/defaults takes a JSON object of knobs");
+			return;
+		}
+		while ((r = json_next_key(&s, &key)) > 0) {
+			if (json_scalar(&s, &t, &v) < 0 || (t != JSON_NUMBER && t != JSON_STRING)) {
+				reply_error(req, 400, "a knob's value must be a number or a string");
+				return;
+			}
+			if (json_text_is(&key, "fail_every")) {
+				char *end, num[24];
+
+				snprintf(num, sizeof(num), "%.*s", (int)(v.len > 20 ? 20 : v.len), v.ptr);
+				fail_every = strtol(num, &end, 10);
+				if (*num == '\0' || *end != '\0' || fail_every < 0) {
+					reply_error(req, 400, "mock knob 'fail_every' must be a whole number");
+					return;
+				}
+			} else if (set_knob(&c, key.ptr, key.len, v.ptr, v.len, err, sizeof(err)) < 0) {
+				reply_error(req, 400, err);
+				return;
+			}
+		}
+		if (r < 0 || json_at_end(&s) < 0) {
+			reply_error(req, 400, "POST /mock/defaults: the body is not valid JSON");
+			return;
+		}
+		mp.defaults = c;
+		mp.fail_every = fail_every;
+	} else if (method != EVHTTP_REQ_GET) {
+		reply_error(req, 405, "GET or POST /mock/defaults");
+		return;
+	}
+	if (defaults_json() < 0) {
+		reply_error(req, 500, "mockprovider is out of memory");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
 	reply_out(req, 200);
 }
 
@@ -969,6 +1135,10 @@ on_request(struct evhttp_request *req, void *arg)
 			rt = &routes[i];
 			break;
 		}
+	if (rt == NULL && n == 14 && strncmp(path, "/mock/defaults", 14) == 0) {
+		serve_defaults(req, method);
+		return;
+	}
 	if (rt == NULL && (strcmp(uri, "/token") == 0 || strcmp(uri, "/mock/token") == 0)) {
 		serve_token(req, uri);
 		return;

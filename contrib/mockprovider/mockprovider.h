@@ -30,6 +30,8 @@ enum mock_knob {
 	MOCK_IMAGE_TOKENS,	/* Gemini: of the prompt, IMAGE tokens */
 	MOCK_CACHED_AUDIO_TOKENS, /* Gemini: of the cache, AUDIO tokens */
 	MOCK_IMAGE_OUT_TOKENS,	/* Gemini: of the candidates, IMAGE tokens */
+	MOCK_RETRY_AFTER,	/* an error answer's Retry-After (seconds), 0: none */
+	MOCK_RETRY_AFTER_MS,	/* and retry-after-ms */
 	MOCK_NKNOBS
 };
 
@@ -43,6 +45,9 @@ enum mock_fault {
 	MOCK_FAULT_SILENCE_MID_STREAM,
 	MOCK_FAULT_THROTTLED_MID_STREAM,	/* a ConverseStream's throttlingException frame */
 	MOCK_FAULT_EXCEPTION_MID_STREAM,	/* its modelStreamErrorException frame */
+	MOCK_FAULT_CONTEXT_LENGTH,	/* 400: the prompt is too long, as each provider words it */
+	MOCK_FAULT_CONTENT_POLICY,	/* 400: refused by the content filter */
+	MOCK_FAULT_ERROR_USAGE,		/* 500 that still carries (bills) the usage */
 	MOCK_NFAULTS
 };
 
@@ -111,6 +116,14 @@ int mock_bedrock_error_body(struct buf *b, const char *msg);
 const char *mock_bedrock_error_type(int status);
 /* Anthropic's, for a request it refuses (invalid_request_error). */
 int mock_anthropic_error_body(struct buf *b, const char *msg);
+/*
+ * The faults that are errors (context_length, content_policy, error_usage):
+ * mock_fault_status() is the status a fault answers with, 0 for the others;
+ * mock_fault_body() writes its body in the format of c's provider (Bedrock's
+ * for Converse and InvokeModel, whose x-amzn-ErrorType is the caller's).
+ */
+int mock_fault_status(enum mock_fault fault);
+int mock_fault_body(struct buf *b, const struct mock_call *c);
 int mock_models_body(struct buf *b, time_t created);
 
 /*

@@ -41,6 +41,8 @@ const char *const mock_knob_names[MOCK_NKNOBS] = {
 	[MOCK_IMAGE_TOKENS] = "image_tokens",
 	[MOCK_CACHED_AUDIO_TOKENS] = "cached_audio_tokens",
 	[MOCK_IMAGE_OUT_TOKENS] = "image_out_tokens",
+	[MOCK_RETRY_AFTER] = "retry_after",
+	[MOCK_RETRY_AFTER_MS] = "retry_after_ms",
 };
 
 const char *const mock_fault_names[MOCK_NFAULTS] = {
@@ -53,6 +55,9 @@ const char *const mock_fault_names[MOCK_NFAULTS] = {
 	[MOCK_FAULT_SILENCE_MID_STREAM] = "silence_mid_stream",
 	[MOCK_FAULT_THROTTLED_MID_STREAM] = "throttled_mid_stream",
 	[MOCK_FAULT_EXCEPTION_MID_STREAM] = "exception_mid_stream",
+	[MOCK_FAULT_CONTEXT_LENGTH] = "context_length",
+	[MOCK_FAULT_CONTENT_POLICY] = "content_policy",
+	[MOCK_FAULT_ERROR_USAGE] = "error_usage",
 };
 
 /* About 800 bytes; plain ASCII so that its JSON form is itself. */
@@ -922,15 +927,25 @@ bedrock_thinks(const struct mock_call *c)
 
 /* inputTokens leave out cache reads and writes, as Anthropic's do. */
 static int
-bedrock_body(struct buf *b, const struct mock_call *c)
+put_bedrock_usage(struct buf *b, const struct mock_call *c)
 {
 	const long *k = c->knob;
 	long write = k[MOCK_CACHE_WRITE_TOKENS] + k[MOCK_CACHE_WRITE_1H_TOKENS];
 	long input = k[MOCK_PROMPT_TOKENS] - k[MOCK_CACHED_TOKENS] - write;
-	int r, n;
 
 	if (input < 0)
 		input = 0;
+	return buf_printf(b, "{\"inputTokens\":%ld,\"outputTokens\":%ld,\"totalTokens\":%ld,"
+	    "\"cacheReadInputTokens\":%ld,\"cacheWriteInputTokens\":%ld}",
+	    input, k[MOCK_COMPLETION_TOKENS], input + k[MOCK_COMPLETION_TOKENS] +
+	    k[MOCK_CACHED_TOKENS] + write, k[MOCK_CACHED_TOKENS], write);
+}
+
+static int
+bedrock_body(struct buf *b, const struct mock_call *c)
+{
+	int r, n;
+
 	r = PUT(b, "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[");
 	if (bedrock_thinks(c))
 		r |= PUT(b, "{\"reasoningContent\":{\"reasoningText\":{\"text\":\"" THOUGHT "\","
@@ -945,11 +960,10 @@ bedrock_body(struct buf *b, const struct mock_call *c)
 		r |= PUT(b, "\"}");
 	}
 	r |= buf_printf(b, "]}},\"stopReason\":\"%s\"", ncalls(c) ? "tool_use" : "end_turn");
-	if (!no_usage(c))
-		r |= buf_printf(b, ",\"usage\":{\"inputTokens\":%ld,\"outputTokens\":%ld,"
-		    "\"totalTokens\":%ld,\"cacheReadInputTokens\":%ld,\"cacheWriteInputTokens\":%ld}",
-		    input, k[MOCK_COMPLETION_TOKENS], input + k[MOCK_COMPLETION_TOKENS] +
-		    k[MOCK_CACHED_TOKENS] + write, k[MOCK_CACHED_TOKENS], write);
+	if (!no_usage(c)) {
+		r |= PUT(b, ",\"usage\":");
+		r |= put_bedrock_usage(b, c);
+	}
 	return r | PUT(b, ",\"metrics\":{\"latencyMs\":1}}");
 }
 
@@ -1315,6 +1329,102 @@ mock_anthropic_error_body(struct buf *b, const char *msg)
 
 	r |= mock_json_escape(b, msg, strlen(msg));
 	return r | PUT(b, "\"}}");
+}
+
+int
+mock_fault_status(enum mock_fault fault)
+{
+	switch (fault) {
+	case MOCK_FAULT_CONTEXT_LENGTH:
+	case MOCK_FAULT_CONTENT_POLICY:
+		return 400;
+	case MOCK_FAULT_ERROR_USAGE:
+		return 500;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * What each provider says, word for word, when the prompt does not fit the
+ * context window (context_length), when a filter blocks it (content_policy),
+ * and when it fails (error_usage, which adds the usage in the endpoint's own
+ * shape, as a provider that billed the failed attempt would).
+ */
+int
+mock_fault_body(struct buf *b, const struct mock_call *c)
+{
+	enum { OPENAI, ANTHROPIC, GEMINI, BEDROCK } fmt = OPENAI;
+	int ctx = c->fault == MOCK_FAULT_CONTEXT_LENGTH, r;
+
+	if (c->shape == MOCK_BEDROCK || c->host == MOCK_HOST_BEDROCK)
+		fmt = BEDROCK;
+	else if (c->shape == MOCK_MESSAGES)
+		fmt = ANTHROPIC;
+	else if (c->shape == MOCK_GEMINI)
+		fmt = GEMINI;
+
+	if (c->fault != MOCK_FAULT_ERROR_USAGE) {
+		switch (fmt) {
+		case OPENAI:
+			return ctx ? PUT(b, "{\"error\":{\"message\":\"This model's maximum context "
+			    "length is 128000 tokens. However, your messages resulted in 200000 "
+			    "tokens. Please reduce the length of the messages.\",\"type\":"
+			    "\"invalid_request_error\",\"param\":\"messages\",\"code\":"
+			    "\"context_length_exceeded\"}}") :
+			    PUT(b, "{\"error\":{\"message\":\"Your request was rejected as a result "
+			    "of our safety system.\",\"type\":\"invalid_request_error\",\"param\":"
+			    "null,\"code\":\"content_policy_violation\"}}");
+		case ANTHROPIC:
+			return mock_anthropic_error_body(b, ctx ?
+			    "prompt is too long: 200000 tokens > 199999 maximum" :
+			    "Output blocked by content filtering policy");
+		case GEMINI:
+			return ctx ? PUT(b, "{\"error\":{\"code\":400,\"message\":\"The input token "
+			    "count (200000) exceeds the maximum number of tokens allowed (1048576).\","
+			    "\"status\":\"INVALID_ARGUMENT\"}}") :
+			    PUT(b, "{\"error\":{\"code\":400,\"message\":\"The request was blocked "
+			    "due to safety settings.\",\"status\":\"INVALID_ARGUMENT\"}}");
+		case BEDROCK:
+			return mock_bedrock_error_body(b, ctx ? "Input is too long for requested model." :
+			    "The request was blocked by content filters.");
+		}
+		return -1;
+	}
+
+	switch (fmt) {
+	case OPENAI:
+		r = PUT(b, "{\"error\":{\"message\":\"The server had an error while processing "
+		    "your request. Sorry about that!\",\"type\":\"server_error\",\"param\":null,"
+		    "\"code\":\"server_error\"},\"usage\":");
+		if (c->shape == MOCK_RESPONSES)
+			r |= put_responses_usage(b, c);
+		else if (c->shape == MOCK_EMBEDDINGS)
+			r |= buf_printf(b, "{\"prompt_tokens\":%ld,\"total_tokens\":%ld}",
+			    c->knob[MOCK_PROMPT_TOKENS], c->knob[MOCK_PROMPT_TOKENS]);
+		else
+			r |= put_openai_usage(b, c);
+		return r | PUT(b, "}");
+	case ANTHROPIC:
+		r = PUT(b, "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":"
+		    "\"Internal server error\"},\"usage\":");
+		r |= put_anthropic_usage(b, c, c->knob[MOCK_COMPLETION_TOKENS]);
+		return r | PUT(b, "}");
+	case GEMINI:
+		r = PUT(b, "{\"error\":{\"code\":500,\"message\":\"An internal error has occurred. "
+		    "Please retry or report in https://developers.generativeai.google/guide/"
+		    "troubleshooting\",\"status\":\"INTERNAL\"}");
+		r |= put_gemini_usage(b, c, 1);
+		return r | PUT(b, "}");
+	case BEDROCK:
+		/* Converse's usage, or InvokeModel's, whose body is Anthropic's */
+		r = PUT(b, "{\"message\":\"The system encountered an unexpected error during "
+		    "processing. Try your request again.\",\"usage\":");
+		r |= c->shape == MOCK_BEDROCK ? put_bedrock_usage(b, c) :
+		    put_anthropic_usage(b, c, c->knob[MOCK_COMPLETION_TOKENS]);
+		return r | PUT(b, "}");
+	}
+	return -1;
 }
 
 int

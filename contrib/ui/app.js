@@ -238,6 +238,31 @@ async function anomalies() {
     "No unpriced model among the last 1,000 requests.";
 }
 
+/* The deployments as the router sees them, from /metrics' tollgate_deployment_* series. */
+async function deployments() {
+  const text = await call("/metrics");
+  const deps = new Map();
+  const re = /^tollgate_deployment_(\w+)\{model_group="((?:[^"\\]|\\.)*)",deployment="((?:[^"\\]|\\.)*)",model_id="((?:[^"\\]|\\.)*)"\} (\S+)$/gm;
+  let m;
+  while ((m = re.exec(text)) !== null) {
+    const id = m[2] + "\u0000" + m[4];
+    if (!deps.has(id))
+      deps.set(id, { group: m[2], deployment: m[3] });
+    deps.get(id)[m[1]] = Number(m[5]);
+  }
+  const rows = [...deps.values()].sort((a, b) => (a.group + a.deployment).localeCompare(b.group + b.deployment))
+    .map((d) => {
+      const tr = row([[d.group], [d.deployment],
+        [d.cooling ? "cooling " + Math.ceil(d.cooldown_remaining_seconds) + " s" : "ready"],
+        [count(d.in_flight), "n"], [(1000 * (d.ttfb_seconds || 0)).toFixed(0), "n"],
+        [count(d.attempts_total), "n"], [count(d.failures_total), "n"], [count(d.cooldowns_total), "n"]]);
+      if (d.cooling)
+        tr.className = "failed";
+      return tr;
+    });
+  fill("#deployments", rows, "no deployments", 8);
+}
+
 async function latest() {
   const logs = await call("/spend/logs?limit=25");
   fill("#latest", logs.map((r) => {
@@ -273,6 +298,7 @@ async function refreshAll() {
     await showTop();
     await budgets();
     await anomalies();
+    await deployments();
     await latest();
     document.body.dataset.loaded = "true";
   });

@@ -57,6 +57,8 @@ const { chromium } = require("playwright-core");
     latest: document.querySelectorAll("#latest tbody tr").length,
     top: document.querySelectorAll("#top tbody tr").length,
     budgets: document.querySelectorAll("#budgets tbody tr").length,
+    deployments: [...document.querySelectorAll("#deployments tbody tr")].map((tr) =>
+      [...tr.cells].slice(0, 3).map((c) => c.textContent)),
     /* the chart's series; the top models' names and, under each, what served it */
     series: typeof Chart === "undefined" || !Chart.getChart("trend") ? [] :
       Chart.getChart("trend").data.datasets.map((d) => d.label),
@@ -203,6 +205,8 @@ def main():
                hostile[top])
         eq((hostile["elements"], hostile["ran"]), (0, None), "no markup of theirs made an element or ran")
         ok(first["top"] >= 2 and first["budgets"] >= 2, "top models and budgets are listed", first)
+        ok(["demo", "openai/gpt-4o-mini", "ready"] in first["deployments"],
+           "the deployments are listed with their routing state", first["deployments"])
         ok(first["stored"] and got["reloaded"]["stored"] and got["reloaded"]["today"] == first["today"],
            "a reload keeps the session and shows the same totals")
         ok(not got["after"]["stored"] and got["after"]["signin"], "signing out forgets the key")

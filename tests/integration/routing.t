@@ -1,0 +1,344 @@
+#!/usr/bin/python3
+"""Routing as LiteLLM's router_settings say: retries (another deployment at
+once, the same one after a back-off), cooldowns (allowed_fails in a minute, a
+429's retry-after), fallbacks (general, context window, content policy, the
+client's own), enable_pre_call_checks, the strategies (simple-shuffle by
+weight, least-busy, latency-based, usage-based, cost-based, order), the
+attempts' records and costs, LiteLLM's response headers, and the cooldown in
+tollctl status and /metrics.  Each deployment has a mock provider of its own
+whose faults the test sets while it runs (POST /mock/defaults), and whose
+request count says where requests went."""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tg import BUILD, Gateway, Mock, done, eq, ok, wait_until, diag  # noqa: E402
+
+MINI_IN, MINI_OUT = Decimal("1.5e-7"), Decimal("6e-7")
+SONNET_IN, SONNET_OUT = Decimal("3e-6"), Decimal("1.5e-5")
+
+
+def post(mock, path, body):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=10)
+    c.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+def set_faults(mock, **knobs):
+    base = {"status": 0, "fault": "none", "fail_every": 0, "retry_after": 0, "retry_after_ms": 0,
+            "latency_ms": 0}
+    base.update(knobs)
+    st, data = post(mock, "/mock/defaults", base)
+    if st != 200:
+        raise RuntimeError("POST /mock/defaults: %d %r" % (st, data))
+
+
+def count(mock):
+    return mock.get("/mock/stats")["requests"]
+
+
+def chat(gw, model, **extra):
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 50}
+    body.update(extra)
+    return gw.post("/v1/chat/completions", body)
+
+
+def deployment(name, mock, model="openai/gpt-4o-mini", extra=""):
+    base = "http://127.0.0.1:%d%s" % (mock.port, "" if model.startswith("anthropic/") else "/v1")
+    return """\
+  - model_name: %s
+    litellm_params:
+      model: %s
+      api_base: %s
+      api_key: k-%d
+%s""" % (name, model, base, mock.port, extra)
+
+
+def status_json(gw):
+    out = subprocess.run([os.path.join(BUILD, "tollctl"), "status", "--run-dir", gw.run_dir, "--json"],
+                         capture_output=True, text=True, timeout=30)
+    return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr}
+
+
+def dep_state(gw, group, port):
+    for d in status_json(gw).get("deployments", []):
+        if d["model_group"] == group and d["deployment"] == "openai/gpt-4o-mini" and \
+                str(port) in gw.routes.get((group, d["model_id"]), ""):
+            return d
+    return None
+
+
+def metric(gw, name, group, model_id):
+    st, _, data = gw.request("GET", "/metrics")
+    for line in data.decode().splitlines():
+        if line.startswith(name + "{") and 'model_group="%s"' % group in line and \
+                'model_id="%s"' % model_id in line:
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+mocks = {n: Mock() for n in ("a", "b", "c", "f1", "f2", "big", "safe", "s")}
+a, b, c, f1, f2, big, safe, s = (mocks[n] for n in ("a", "b", "c", "f1", "f2", "big", "safe", "s"))
+gws = []
+
+
+def gateway(models, router):
+    gw = Gateway(a, models + "router_settings:\n" + router,
+                 prepare=lambda g: open(os.path.join(g.dir, "prices.yaml"), "a").write(
+                     "tiny-model:\n  input_cost_per_token: 1e-7\n  output_cost_per_token: 1e-7\n"
+                     "  max_input_tokens: 50\n"))
+    gws.append(gw)
+    return gw
+
+
+try:
+    for m in mocks.values():
+        set_faults(m)
+
+    # ---- retries, cooldowns and fallbacks -------------------------------------------------
+    models = (deployment("grp", f1, extra="    model_info:\n      id: dep-f1\n") +
+              deployment("grp", f2, extra="    model_info:\n      id: dep-f2\n") +
+              deployment("backup", a) +
+              deployment("bigctx", big, model="anthropic/claude-sonnet-4-5") +
+              deployment("safe", safe) +
+              deployment("nofb", f1) + deployment("nofb", f2) +
+              deployment("slowgrp", s, extra="      timeout: 1\n") + deployment("slowgrp", c) +
+              deployment("small", c, model="openai/tiny-model"))
+    router = """\
+  num_retries: 2
+  allowed_fails: 1
+  cooldown_time: 2
+  fallbacks: [{"grp": ["backup"]}]
+  context_window_fallbacks: [{"grp": ["bigctx"]}, {"small": ["bigctx"]}]
+  content_policy_fallbacks: [{"grp": ["safe"]}]
+  enable_pre_call_checks: true
+"""
+    gw = gateway(models, router)
+
+    # 500 on both: a retry on the other at once, the same one again after a back-off, then the fallback
+    set_faults(f1, status=500)
+    set_faults(f2, status=500)
+    n1, n2, na = count(f1), count(f2), count(a)
+    st, h, data = chat(gw, "grp")
+    eq(st, 200, "500 from both deployments: the fallback answers")
+    eq((h.get("x-litellm-model-group"), h.get("x-litellm-attempted-retries"),
+        h.get("x-litellm-attempted-fallbacks")), ("backup", "2", "1"),
+       "x-litellm-model-group, -attempted-retries, -attempted-fallbacks say so")
+    eq((count(f1) - n1) + (count(f2) - n2), 3, "three attempts in the group: the first and two retries")
+    ok(count(f1) - n1 >= 1 and count(f2) - n2 >= 1, "the first retry went to the other deployment",
+       (count(f1) - n1, count(f2) - n2))
+    eq(count(a) - na, 1, "then one to the fallback group")
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    eq((rec["model_group"], rec["retries"], rec["fallbacks"], len(rec["attempts"])), ("backup", 2, 1, 3),
+       "the record: the group that answered, 2 retries, 1 fallback, 3 failed attempts")
+    eq([(x["status"], x["failure"]) for x in rec["attempts"]], [(500, "InternalServerError")] * 3,
+       "each attempt's status and LiteLLM failure class")
+    want = 1000 * MINI_IN + 50 * MINI_OUT
+    eq((Decimal(rec["cost_usd"]), Decimal(h.get("x-litellm-response-cost")),
+        Decimal(h.get("x-tollgate-response-cost"))), (want,) * 3,
+       "unbilled attempts cost nothing: the record and both cost headers are the answer's cost")
+    ok(h.get("x-litellm-model-id"), "x-litellm-model-id names the deployment")
+
+    # the failures cool both (allowed_fails 1: the second failure in a minute cools)
+    eq(chat(gw, "grp")[0], 200, "again: the fallback answers")
+    ok(wait_until(lambda: all(d["cooling"] for d in status_json(gw).get("deployments", [])
+                              if d["model_group"] == "grp"), 5),
+       "allowed_fails passed: both deployments of grp cooling, tollctl status says")
+    ids = {d["model_id"]: d for d in status_json(gw)["deployments"] if d["model_group"] == "grp"}
+    eq(sorted(ids), ["dep-f1", "dep-f2"], "model_info.id is the deployment's id")
+    eq(metric(gw, "tollgate_deployment_cooling", "grp", "dep-f1"), 1.0, "/metrics: tollgate_deployment_cooling 1")
+    ok((metric(gw, "tollgate_deployment_cooldowns_total", "grp", "dep-f1") or 0) >= 1,
+       "/metrics: tollgate_deployment_cooldowns_total counts it")
+    set_faults(f1)
+    set_faults(f2)
+    n1, n2, na = count(f1), count(f2), count(a)
+    st, h, _ = chat(gw, "grp")
+    eq((st, h.get("x-litellm-model-group"), count(f1) - n1 + count(f2) - n2, count(a) - na),
+       (200, "backup", 0, 1), "every deployment cooling: the fallback at once, nothing sent to them")
+    st, h, data = chat(gw, "nofb")
+    eq(st, 200, "another group on the same providers has its own state: served")
+    ok(wait_until(lambda: not any(d["cooling"] for d in status_json(gw)["deployments"]
+                                  if d["model_group"] == "grp"), 10), "the cooldown ends (cooldown_time 2)")
+    n1, n2 = count(f1), count(f2)
+    for _ in range(6):
+        eq(chat(gw, "grp")[0], 200, "after the cooldown: served") if _ == 0 else chat(gw, "grp")
+    eq(count(f1) - n1 + count(f2) - n2, 6, "after the cooldown the group serves again, no fallback")
+
+    # a 429 with retry-after cools that deployment for that long; the retry goes to the other
+    set_faults(f1, status=429, retry_after=3)
+    n1, n2 = count(f1), count(f2)
+    for _ in range(8):
+        st, h, _ = chat(gw, "grp")
+        if st != 200:
+            break
+    eq(st, 200, "429 on one deployment: every request served")
+    eq(count(f1) - n1, 1, "the 429 cooled it: one request reached it, the rest the other")
+    d = [x for x in status_json(gw)["deployments"] if x["model_id"] == "dep-f1"][0]
+    ok(d["cooling"] and 1 <= d["cooldown_remaining_s"] <= 3 and d["last_failure"] == "RateLimitError",
+       "tollctl status: cooling for the retry-after's 3 s, RateLimitError", d)
+    set_faults(f1)
+    ok(wait_until(lambda: not [x for x in status_json(gw)["deployments"] if x["model_id"] == "dep-f1"][0]
+                  ["cooling"], 10), "and comes back after it")
+
+    # a provider that billed a failed attempt: its usage priced into the request's total
+    set_faults(f1, fault="error_usage")
+    set_faults(f2, fault="error_usage")
+    st, h, data = chat(gw, "grp", num_retries=0)
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    billed = 1000 * MINI_IN + 50 * MINI_OUT
+    eq((st, rec["retries"], rec["fallbacks"], len(rec["attempts"])), (200, 0, 1, 1),
+       "the client's num_retries 0: straight to the fallback after one failure")
+    eq(Decimal(rec["attempts"][0]["cost_usd"]), billed, "the billed attempt priced from its error's usage")
+    eq((Decimal(rec["cost_usd"]), Decimal(h.get("x-litellm-response-cost"))), (2 * billed,) * 2,
+       "the record and the cost header total both: the attempt and the answer")
+    set_faults(f1)
+    set_faults(f2)
+    wait_until(lambda: not any(d["cooling"] for d in status_json(gw)["deployments"]
+                               if d["model_group"] == "grp"), 10)
+
+    # context window: no retry, the context fallback, translated to another provider
+    set_faults(f1, fault="context_length")
+    set_faults(f2, fault="context_length")
+    n1, n2, nb = count(f1), count(f2), count(big)
+    st, h, data = chat(gw, "grp")
+    body = json.loads(data)
+    eq((st, h.get("x-litellm-model-group"), count(f1) - n1 + count(f2) - n2, count(big) - nb),
+       (200, "bigctx", 1, 1), "a context-length error: not retried, context_window_fallbacks answers")
+    eq(body.get("object"), "chat.completion", "from Anthropic, translated back to the client's format")
+    rec = gw.record(h.get("x-tollgate-request-id"))
+    eq((rec["provider"], rec["attempts"][0]["failure"]), ("anthropic", "ContextWindowExceededError"),
+       "the record: answered by Anthropic after a ContextWindowExceededError")
+    eq(Decimal(rec["cost_usd"]), 1000 * SONNET_IN + 50 * SONNET_OUT,
+       "priced from Anthropic's usage at Claude's price")
+
+    # content policy
+    set_faults(f1, fault="content_policy")
+    set_faults(f2, fault="content_policy")
+    ns = count(safe)
+    st, h, _ = chat(gw, "grp")
+    eq((st, h.get("x-litellm-model-group"), count(safe) - ns), (200, "safe", 1),
+       "a content-policy refusal: content_policy_fallbacks answers")
+    set_faults(f1)
+    set_faults(f2)
+
+    # the client's own fallbacks; the provider never sees them
+    set_faults(f1, status=503)
+    set_faults(f2, status=503)
+    ns = count(safe)
+    st, h, _ = chat(gw, "grp", fallbacks=["safe"], num_retries=1)
+    eq((st, h.get("x-litellm-model-group"), h.get("x-litellm-attempted-retries"), count(safe) - ns),
+       (200, "safe", "1", 1), "the request's fallbacks and num_retries are used instead of the router's")
+    last = safe.get("/mock/last")
+    sent = json.loads(last["body"])
+    ok("fallbacks" not in sent and "num_retries" not in sent and last.get("verdict") == "ok",
+       "fallbacks and num_retries are not sent upstream", last)
+    st, _, data = chat(gw, "grp", fallbacks="safe")
+    eq((st, json.loads(data)["error"].get("param")), (400, "fallbacks"),
+       "fallbacks not a list: a 400 naming the parameter")
+    set_faults(f1)
+    set_faults(f2)
+    wait_until(lambda: not any(d["cooling"] for d in status_json(gw)["deployments"]
+                               if d["model_group"] == "grp"), 10)
+
+    # every deployment cooling, no fallback: 429 with Retry-After
+    set_faults(f1, status=429, retry_after=5)
+    set_faults(f2, status=429, retry_after=5)
+    chat(gw, "nofb")
+    st, h, data = chat(gw, "nofb")
+    ok(st == 429 and h.get("retry-after") and json.loads(data)["error"]["code"] == "no_deployments_available",
+       "every deployment cooling and no fallback: 429 with Retry-After", (st, h, data))
+    set_faults(f1)
+    set_faults(f2)
+
+    # a timeout is retried on the other deployment
+    set_faults(s, fault="slow_headers")
+    ok(all(chat(gw, "slowgrp")[0] == 200 for _ in range(3)), "a deployment timing out: the other one answers")
+    set_faults(s)
+
+    # enable_pre_call_checks: too long for tiny-model's max_input_tokens (50): never sent there
+    nc, nb = count(c), count(big)
+    st, h, _ = chat(gw, "small", messages=[{"role": "user", "content": "x" * 400}])
+    eq((st, h.get("x-litellm-model-group"), count(c) - nc, count(big) - nb), (200, "bigctx", 0, 1),
+       "pre-call checks: a prompt past max_input_tokens goes to the context fallback before sending")
+    st, h, _ = chat(gw, "small")
+    eq((st, h.get("x-litellm-model-group")), (200, "small"), "a short one is served by the group itself")
+
+    # a stream cut after tokens: nothing to retry (the client has bytes), priced from what came
+    gw.stop()
+    gw.cleanup()
+
+    # ---- the strategies ----------------------------------------------------------------
+    def spread(gw, group, n, **extra):
+        before = (count(a), count(b))
+        codes = [chat(gw, group, **extra)[0] for _ in range(n)]
+        return codes, (count(a) - before[0], count(b) - before[1])
+
+    gw = gateway(deployment("w", a, extra="      weight: 9\n") + deployment("w", b, extra="      weight: 1\n"),
+                 "  routing_strategy: simple-shuffle\n")
+    codes, (na, nb) = spread(gw, "w", 200)
+    ok(codes == [200] * 200 and na >= 150 and nb >= 3, "simple-shuffle by weight 9:1: %d and %d of 200" % (na, nb))
+    gw.stop()
+    gw.cleanup()
+
+    gw = gateway(deployment("cheap", b, model="anthropic/claude-sonnet-4-5") + deployment("cheap", a),
+                 "  routing_strategy: cost-based-routing\n")
+    codes, (na, nb) = spread(gw, "cheap", 10)
+    eq((codes, na, nb), ([200] * 10, 10, 0), "cost-based-routing: every request to the cheaper deployment")
+    gw.stop()
+    gw.cleanup()
+
+    gw = gateway(deployment("u", a) + deployment("u", b), "  routing_strategy: usage-based-routing-v2\n")
+    codes, (na, nb) = spread(gw, "u", 20)
+    eq((codes, na, nb), ([200] * 20, 10, 10), "usage-based-routing-v2: the one with fewer tokens this minute")
+    gw.stop()
+    gw.cleanup()
+
+    set_faults(a, latency_ms=300)
+    gw = gateway(deployment("lat", a) + deployment("lat", b), "  routing_strategy: latency-based-routing\n")
+    codes, (na, nb) = spread(gw, "lat", 12)
+    eq((codes, na, nb), ([200] * 12, 1, 11), "latency-based-routing: measured once, then the faster one")
+    gw.stop()
+    gw.cleanup()
+
+    set_faults(a, latency_ms=3000)
+    gw = gateway(deployment("busy", a) + deployment("busy", b), "  routing_strategy: least-busy\n")
+    held = []
+    for _ in range(4):
+        t = threading.Thread(target=lambda: held.append(chat(gw, "busy")[0]))
+        t.start()
+        wait_until(lambda: count(a) > 0 and any(d["in_flight"] for d in status_json(gw)["deployments"]), 0.3)
+    before = count(a)
+    codes = [chat(gw, "busy")[0] for _ in range(10)]
+    eq((codes, count(a) - before), ([200] * 10, 0), "least-busy: none to the one with requests in flight")
+    set_faults(a)
+    gw.stop()
+    gw.cleanup()
+
+    gw = gateway(deployment("ord", f1, extra="      order: 1\n") + deployment("ord", b, extra="      order: 2\n"),
+                 "  cooldown_time: 2\n")
+    n1, nb = count(f1), count(b)
+    codes = [chat(gw, "ord")[0] for _ in range(5)]
+    eq((codes, count(f1) - n1, count(b) - nb), ([200] * 5, 5, 0), "order: all to order 1 while it is healthy")
+    set_faults(f1, status=429, retry_after=2)
+    n1, nb = count(f1), count(b)
+    codes = [chat(gw, "ord")[0] for _ in range(5)]
+    eq((codes, count(f1) - n1, count(b) - nb), ([200] * 5, 1, 5), "order 1 cooling: order 2 serves")
+    set_faults(f1)
+    gw.stop()
+    gw.cleanup()
+finally:
+    for g in gws:
+        g.stop()
+        g.cleanup()
+    for m in mocks.values():
+        m.stop()
+done()
