@@ -90,7 +90,8 @@ struct loader {
 	size_t		 capfiles, capdeployments;
 	struct top	 master_general, master_litellm;	/* master_key nodes */
 	struct litellm_redis router, cache;	/* router_settings', litellm_settings.cache_params' */
-	unsigned	 router_set;	/* RK_*: what router_settings said (litellm_settings' yield) */
+	unsigned	 router_says;	/* bits (by rt_keys[] index) of what router_settings sets */
+	struct config_at default_fallbacks_at;	/* for check_fallbacks() */
 };
 
 /* A scalar's value. */
@@ -346,7 +347,7 @@ static const struct unit size_units[] = {
 	{ NULL, 0 },
 };
 
-/* LiteLLM's timeout: seconds, decimals allowed. */
+/* LiteLLM's timeouts: seconds, decimals allowed (and so any decimal into thousandths). */
 static const struct unit second_units[] = { { "", 1000 }, { NULL, 0 } };
 
 /*
@@ -1706,6 +1707,109 @@ litellm_redis(struct loader *l, struct doc *d, const struct pairs *ps, const cha
 
 /* ---- router_settings ------------------------------------------------------------ */
 
+/*
+ * LiteLLM's router (lib/router.h follows it): how a deployment of a model
+ * group is chosen, retried, cooled down and fallen back from.
+ * litellm_settings may say num_retries and the fallback lists too; where
+ * router_settings says them it wins, whichever section the file has first
+ * (litellm_router() applies litellm_settings' once every section is read).
+ * A value that does not read is a warning and the default stays: a routing
+ * setting changes which deployment serves a request, never whether the
+ * gateway can start.
+ */
+
+struct rt_key;
+typedef int rt_setter(struct loader *, const struct rt_key *, struct doc *, yaml_node_t *,
+    const char *);
+
+/* One router_settings key; its setter gets a non-null node and the path to name. */
+struct rt_key {
+	const char	*name;
+	rt_setter	*set;
+	size_t		 off;		/* the field in struct config_router */
+	size_t		 noff;		/* a list's count */
+	int64_t		 min, max;
+	const char	*expect;	/* for "expected ..., got ..." */
+	int		 litellm;	/* litellm_settings may say it too */
+};
+
+static rt_setter rt_int, rt_seconds, rt_switch, rt_strategy, rt_policy, rt_strategy_args,
+    rt_fallbacks, rt_models;
+
+#define RT(f)		offsetof(struct config_router, f)
+#define RT_COUNT	"a whole number from 0"
+#define RT_SECONDS	"a number of seconds such as 5 or 0.5, up to a day"
+#define RT_FALLBACKS	"a list of {model: [models]}"
+#define RT_MODELS	"a model name or a list of them"
+
+/* Sorted by name: looked up with bsearch(). */
+static const struct rt_key rt_keys[] = {
+	{ "allowed_fails", rt_int, RT(allowed_fails), 0, 0, INT_MAX, RT_COUNT, 0 },
+	{ "content_policy_fallbacks", rt_fallbacks, RT(policy_fallbacks), RT(npolicy_fallbacks),
+	  0, 0, RT_FALLBACKS, 1 },
+	{ "context_window_fallbacks", rt_fallbacks, RT(context_fallbacks), RT(ncontext_fallbacks),
+	  0, 0, RT_FALLBACKS, 1 },
+	{ "cooldown_time", rt_seconds, RT(cooldown_ms), 0, 0, DAY_MS, RT_SECONDS, 0 },
+	{ "default_fallbacks", rt_models, RT(default_fallbacks), RT(ndefault_fallbacks),
+	  0, 0, RT_MODELS, 1 },
+	{ "disable_cooldowns", rt_switch, RT(disable_cooldowns), 0, 0, 0, "true or false", 0 },
+	{ "enable_pre_call_checks", rt_switch, RT(pre_call_checks), 0, 0, 0, "true or false", 0 },
+	{ "fallbacks", rt_fallbacks, RT(fallbacks), RT(nfallbacks), 0, 0, RT_FALLBACKS, 1 },
+	{ "max_fallbacks", rt_int, RT(max_fallbacks), 0, 0, INT_MAX, RT_COUNT, 0 },
+	{ "num_retries", rt_int, RT(num_retries), 0, 0, INT_MAX, RT_COUNT, 1 },
+	{ "retry_after", rt_seconds, RT(retry_after_ms), 0, 0, DAY_MS, RT_SECONDS, 0 },
+	{ "retry_policy", rt_policy, RT(retry_policy), 0, 0, INT_MAX,
+	  "a mapping such as {RateLimitErrorRetries: 3}", 0 },
+	{ "routing_strategy", rt_strategy, RT(strategy), 0, 0, 0, NULL, 0 },
+	{ "routing_strategy_args", rt_strategy_args, RT(latency_buffer_milli), 0, 0, INT_MAX,
+	  "a mapping such as {lowest_latency_buffer: 0.5}", 0 },
+};
+
+#define RT_NKEYS	(sizeof(rt_keys) / sizeof(rt_keys[0]))
+
+_Static_assert(RT_NKEYS <= 32, "loader.router_says has a bit per router key");
+
+/* retry_policy's keys (LiteLLM's RetryPolicy), by failure class; NULL: no key. */
+static const char *const policy_names[CONFIG_FAIL_COUNT] = {
+	[CONFIG_FAIL_TIMEOUT] = "TimeoutErrorRetries",
+	[CONFIG_FAIL_RATE_LIMIT] = "RateLimitErrorRetries",
+	[CONFIG_FAIL_SERVER] = "InternalServerErrorRetries",
+	[CONFIG_FAIL_CONTENT_POLICY] = "ContentPolicyViolationErrorRetries",
+	[CONFIG_FAIL_AUTH] = "AuthenticationErrorRetries",
+	[CONFIG_FAIL_BAD_REQUEST] = "BadRequestErrorRetries",
+};
+
+static const struct {
+	const char		*name;
+	enum config_strategy	 strategy;
+} strategies[] = {
+	{ "simple-shuffle", CONFIG_ROUTE_SHUFFLE },
+	{ "least-busy", CONFIG_ROUTE_LEAST_BUSY },
+	{ "latency-based-routing", CONFIG_ROUTE_LATENCY },
+	{ "usage-based-routing", CONFIG_ROUTE_USAGE },
+	{ "usage-based-routing-v2", CONFIG_ROUTE_USAGE },
+	{ "cost-based-routing", CONFIG_ROUTE_COST },
+};
+
+/* LiteLLM's defaults: a config without router_settings routes as LiteLLM would. */
+static void
+router_defaults(struct config_router *rc)
+{
+	size_t i;
+
+	rc->strategy = CONFIG_ROUTE_SHUFFLE;
+	rc->num_retries = 2;
+	for (i = 0; i < CONFIG_FAIL_COUNT; i++)
+		rc->retry_policy[i] = -1;
+	rc->retry_after_ms = 0;
+	rc->allowed_fails = 3;
+	rc->cooldown_ms = 5000;
+	rc->disable_cooldowns = 0;
+	rc->pre_call_checks = 0;
+	rc->max_fallbacks = 5;
+	rc->latency_buffer_milli = 0;
+}
+
 static void
 fallbacks_free(struct config_fallback *f, size_t n)
 {
@@ -1718,340 +1822,335 @@ fallbacks_free(struct config_fallback *f, size_t n)
 	free(f);
 }
 
-/* A model name, or a list of them, into *to / *nto (replacing nothing: they start empty). */
+static void *
+rt_field(struct loader *l, size_t off)
+{
+	return (char *)&l->c->router + off;
+}
+
+/* The warning for a value not taken: "path: expected ..., got ...; ignored". 0 or -1. */
+static int
+rt_bad(struct loader *l, struct doc *d, yaml_node_t *n, const char *path, const char *expect)
+{
+	struct sval v;
+	char g[80];
+
+	if (scalar(n, &v) == 1)
+		return warn(l, d, n, "%s: environment variable %s is not set; ignored", path, v.var);
+	return warn(l, d, n, "%s: expected %s, got %s; ignored", path, expect,
+	    got(n, &v, g, sizeof(g)));
+}
+
+static int
+rt_int(struct loader *l, const struct rt_key *e, struct doc *d, yaml_node_t *n, const char *path)
+{
+	struct sval v;
+	int64_t x;
+
+	if (scalar(n, &v) != 0 || parse_int(v.s, v.len, &x) < 0 || x < e->min || x > e->max)
+		return rt_bad(l, d, n, path, e->expect);
+	*(int *)rt_field(l, e->off) = (int)x;
+	return 0;
+}
+
+/* LiteLLM's seconds (decimals allowed), into milliseconds. */
+static int
+rt_seconds(struct loader *l, const struct rt_key *e, struct doc *d, yaml_node_t *n,
+    const char *path)
+{
+	struct sval v;
+	int64_t ms;
+
+	if (scalar(n, &v) != 0 || parse_quantity(v.s, v.len, second_units, &ms) < 0 ||
+	    ms < e->min || ms > e->max)
+		return rt_bad(l, d, n, path, e->expect);
+	*(int64_t *)rt_field(l, e->off) = ms;
+	return 0;
+}
+
+static int
+rt_switch(struct loader *l, const struct rt_key *e, struct doc *d, yaml_node_t *n,
+    const char *path)
+{
+	return read_switch(l, d, n, path, rt_field(l, e->off));
+}
+
+/* An unknown strategy routes as the default does, simple-shuffle. */
+static int
+rt_strategy(struct loader *l, const struct rt_key *e, struct doc *d, yaml_node_t *n,
+    const char *path)
+{
+	enum config_strategy *dst = rt_field(l, e->off);
+	struct sval v;
+	char g[80];
+	size_t i;
+
+	if (scalar(n, &v) == 0)
+		for (i = 0; i < sizeof(strategies) / sizeof(strategies[0]); i++)
+			if (v.len == strlen(strategies[i].name) &&
+			    memcmp(v.s, strategies[i].name, v.len) == 0) {
+				*dst = strategies[i].strategy;
+				return 0;
+			}
+	*dst = CONFIG_ROUTE_SHUFFLE;
+	if (scalar(n, &v) == 1)
+		return warn(l, d, n, "%s: environment variable %s is not set; simple-shuffle is used",
+		    path, v.var);
+	return warn(l, d, n, "%s: expected simple-shuffle, least-busy, latency-based-routing, "
+	    "usage-based-routing, usage-based-routing-v2 or cost-based-routing, got %s; "
+	    "simple-shuffle is used", path, got(n, &v, g, sizeof(g)));
+}
+
+/* retry_policy: {TimeoutErrorRetries: 1, ...}; null: num_retries's rule for that class. */
+static int
+rt_policy(struct loader *l, const struct rt_key *e, struct doc *d, yaml_node_t *n,
+    const char *path)
+{
+	int *policy = rt_field(l, e->off);
+	struct pairs ps;
+	char sub[200];
+	struct sval v;
+	size_t i, f;
+	int64_t x;
+	int rc = 0;
+
+	if (!node_is(n, YAML_MAPPING_NODE))
+		return rt_bad(l, d, n, path, e->expect);
+	if (pairs_of(l, d, n, path, &ps) < 0)
+		return -1;
+	for (i = 0; i < ps.n && rc == 0; i++) {
+		const struct pair *p = &ps.v[i];
+
+		snprintf(sub, sizeof(sub), "%s.%s", path, p->key);
+		for (f = 0; f < CONFIG_FAIL_COUNT; f++)
+			if (policy_names[f] != NULL && strcmp(policy_names[f], p->key) == 0)
+				break;
+		if (f == CONFIG_FAIL_COUNT)
+			rc = warn_once(l, d, p->k, sub, "unknown key '%s', ignored", sub);
+		else if (is_null(p->v))
+			policy[f] = -1;
+		else if (scalar(p->v, &v) != 0 || parse_int(v.s, v.len, &x) < 0 || x < e->min ||
+		    x > e->max)
+			rc = rt_bad(l, d, p->v, sub, RT_COUNT);
+		else
+			policy[f] = (int)x;
+	}
+	free(ps.v);
+	return rc;
+}
+
+/*
+ * routing_strategy_args: lowest_latency_buffer (latency-based-routing's
+ * "within this fraction of the fastest is as fast"), read exactly into
+ * thousandths; LiteLLM's others (ttl, ...) are reported.
+ */
+static int
+rt_strategy_args(struct loader *l, const struct rt_key *e, struct doc *d, yaml_node_t *n,
+    const char *path)
+{
+	int *dst = rt_field(l, e->off);
+	struct pairs ps;
+	char sub[200];
+	struct sval v;
+	size_t i;
+	int64_t milli;
+	int rc = 0;
+
+	if (!node_is(n, YAML_MAPPING_NODE))
+		return rt_bad(l, d, n, path, e->expect);
+	if (pairs_of(l, d, n, path, &ps) < 0)
+		return -1;
+	for (i = 0; i < ps.n && rc == 0; i++) {
+		const struct pair *p = &ps.v[i];
+
+		snprintf(sub, sizeof(sub), "%s.%s", path, p->key);
+		if (strcmp(p->key, "lowest_latency_buffer") != 0)
+			rc = warn_once(l, d, p->k, sub, "%s is not implemented by tollgate, ignored", sub);
+		else if (is_null(p->v))
+			*dst = 0;
+		else if (scalar(p->v, &v) != 0 ||
+		    parse_quantity(v.s, v.len, second_units, &milli) < 0 || milli > e->max)
+			rc = rt_bad(l, d, p->v, sub, "a fraction such as 0.5");
+		else
+			*dst = (int)milli;
+	}
+	free(ps.v);
+	return rc;
+}
+
+/*
+ * A model name or a list of them, appended to *to and *nto: an item that is
+ * not a name is a warning naming path[i], and left out.  0; 1 (warned)
+ * when n is neither a name nor a list; -1 out of memory (what was
+ * appended stays for the caller to free).
+ */
 static int
 model_names(struct loader *l, struct doc *d, yaml_node_t *n, const char *path, char ***to,
     size_t *nto)
 {
-	yaml_node_item_t *it;
+	yaml_node_item_t *items = NULL;
+	size_t nitems = 1, i, cap = *nto;
 	struct sval v;
-	char **nv;
+	char at[240];
 
-	if (scalar(n, &v) == 0 && !v.null) {
-		if ((*to = calloc(1, sizeof(**to))) == NULL || (**to = strndup(v.s, v.len)) == NULL)
-			return nomem(l);
-		*nto = 1;
-		return 0;
-	}
-	if (!node_is(n, YAML_SEQUENCE_NODE))
-		return warn(l, d, n, "%s: expected a model name or a list of them; ignored", path);
-	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-		yaml_node_t *e = yaml_document_get_node(&d->y, *it);
+	if (node_is(n, YAML_SEQUENCE_NODE)) {
+		items = n->data.sequence.items.start;
+		nitems = (size_t)(n->data.sequence.items.top - items);
+	} else if (!node_is(n, YAML_SCALAR_NODE))
+		return rt_bad(l, d, n, path, RT_MODELS) < 0 ? -1 : 1;
+	for (i = 0; i < nitems; i++) {
+		yaml_node_t *item = items != NULL ? yaml_document_get_node(&d->y, items[i]) : n;
+		char *s;
 
-		if (scalar(e, &v) != 0 || v.null) {
-			if (warn(l, d, e, "%s: expected a model name; ignored", path) < 0)
+		if (items != NULL)
+			snprintf(at, sizeof(at), "%s[%zu]", path, i);
+		else
+			snprintf(at, sizeof(at), "%s", path);
+		if (scalar(item, &v) != 0 || v.null || v.len == 0) {
+			if (rt_bad(l, d, item, at, "a model name") < 0)
 				return -1;
 			continue;
 		}
-		if ((nv = realloc(*to, (*nto + 1) * sizeof(*nv))) == NULL)
+		if ((s = strndup(v.s, v.len)) == NULL || ARRAY_GROW(*to, *nto, cap) < 0) {
+			free(s);
 			return nomem(l);
-		*to = nv;
-		if ((nv[*nto] = strndup(v.s, v.len)) == NULL)
-			return nomem(l);
-		(*nto)++;
+		}
+		(*to)[(*nto)++] = s;
 	}
 	return 0;
 }
 
-/* [{model: [to, ...]}, ...] (LiteLLM's list of one-key maps; a map of several is several). */
+/* default_fallbacks: groups to try after any model's own fallbacks. */
 static int
-fallback_list(struct loader *l, struct doc *d, yaml_node_t *n, const char *path,
-    struct config_fallback **out, size_t *nout)
+rt_models(struct loader *l, const struct rt_key *e, struct doc *d, yaml_node_t *n,
+    const char *path)
 {
-	yaml_node_item_t *it;
-	struct config_fallback *f = NULL, *nf;
-	size_t nfb = 0, i, k = 0;
-	char at[160];
+	char ***dst = rt_field(l, e->off), **list = NULL;
+	size_t *ndst = rt_field(l, e->noff), nlist = 0;
+	int rc;
 
-	if (!node_is(n, YAML_SEQUENCE_NODE))
-		return warn(l, d, n, "%s: expected a list of {model: [fallbacks]}; ignored", path);
-	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, k++) {
-		yaml_node_t *e = yaml_document_get_node(&d->y, *it);
-		struct pairs ps;
-
-		snprintf(at, sizeof(at), "%s[%zu]", path, k);
-		if (!node_is(e, YAML_MAPPING_NODE)) {
-			if (warn(l, d, e, "%s: expected a map of model to list of models; ignored", at) < 0)
-				goto fail;
-			continue;
-		}
-		if (pairs_of(l, d, e, at, &ps) < 0)
-			goto fail;
-		for (i = 0; i < ps.n; i++) {
-			if ((nf = realloc(f, (nfb + 1) * sizeof(*nf))) == NULL) {
-				free(ps.v);
-				nomem(l);
-				goto fail;
-			}
-			f = nf;
-			memset(&f[nfb], 0, sizeof(f[nfb]));
-			f[nfb].file = d->file;
-			f[nfb].line = line_of(ps.v[i].k);
-			if ((f[nfb].model = strdup(ps.v[i].key)) == NULL) {
-				free(ps.v);
-				nomem(l);
-				goto fail;
-			}
-			nfb++;
-			if (model_names(l, d, ps.v[i].v, at, &f[nfb - 1].to, &f[nfb - 1].nto) < 0) {
-				free(ps.v);
-				goto fail;
-			}
-		}
-		free(ps.v);
+	if ((rc = model_names(l, d, n, path, &list, &nlist)) != 0) {
+		strv_free(list, nlist);
+		return rc < 0 ? -1 : 0;
 	}
-	fallbacks_free(*out, *nout);
-	*out = f;
-	*nout = nfb;
-	return 0;
-fail:
-	fallbacks_free(f, nfb);
-	return -1;
-}
-
-/* A whole number from lo up, into *out; a warning otherwise. */
-static int
-router_count(struct loader *l, struct doc *d, yaml_node_t *n, const char *path, int64_t lo,
-    int *out)
-{
-	struct sval v;
-	int64_t x;
-
-	if (scalar(n, &v) != 0 || v.null || parse_int(v.s, v.len, &x) < 0 || x < lo || x > 1000000)
-		return warn(l, d, n, "%s: expected a whole number of at least %lld; ignored", path,
-		    (long long)lo);
-	*out = (int)x;
+	strv_free(*dst, *ndst);
+	*dst = list;
+	*ndst = nlist;
+	l->default_fallbacks_at.file = d->file;
+	l->default_fallbacks_at.line = line_of(n);
 	return 0;
 }
-
-/* Seconds (decimal), into *ms. */
-static int
-router_seconds(struct loader *l, struct doc *d, yaml_node_t *n, const char *path, int64_t *ms)
-{
-	struct sval v;
-	int64_t x;
-
-	if (scalar(n, &v) != 0 || v.null || parse_quantity(v.s, v.len, second_units, &x) < 0 || x < 0)
-		return warn(l, d, n, "%s: expected a number of seconds; ignored", path);
-	*ms = x;
-	return 0;
-}
-
-static const char *const strategy_names[] = {
-	[CONFIG_ROUTE_SHUFFLE] = "simple-shuffle", [CONFIG_ROUTE_LEAST_BUSY] = "least-busy",
-	[CONFIG_ROUTE_LATENCY] = "latency-based-routing",
-	[CONFIG_ROUTE_USAGE] = "usage-based-routing-v2", [CONFIG_ROUTE_COST] = "cost-based-routing",
-};
-
-/* retry_policy's keys, by failure class */
-static const char *const policy_names[CONFIG_FAIL_COUNT] = {
-	[CONFIG_FAIL_TIMEOUT] = "TimeoutErrorRetries",
-	[CONFIG_FAIL_RATE_LIMIT] = "RateLimitErrorRetries",
-	[CONFIG_FAIL_SERVER] = "InternalServerErrorRetries",
-	[CONFIG_FAIL_CONTENT_POLICY] = "ContentPolicyViolationErrorRetries",
-	[CONFIG_FAIL_AUTH] = "AuthenticationErrorRetries",
-	[CONFIG_FAIL_BAD_REQUEST] = "BadRequestErrorRetries",
-};
-
-/* The keys router_settings and litellm_settings share: router_settings' win. */
-enum { RK_RETRIES = 1, RK_FALLBACKS = 2, RK_CONTEXT = 4, RK_POLICY = 8, RK_DEFAULT = 16 };
 
 /*
- * One routing key of router_settings (router) or litellm_settings: 1 when
- * it was one (read, or warned about), 0 when it is not, -1 on error.
+ * fallbacks, context_window_fallbacks, content_policy_fallbacks: LiteLLM's
+ * list of one-key mappings [{model: [to, ...]}], a mapping of several keys
+ * being several entries and one name a list of one.  An entry that is not
+ * so is a warning naming it, and left out.
  */
 static int
-router_key(struct loader *l, struct doc *d, const struct pair *p, const char *section, int router)
+rt_fallbacks(struct loader *l, const struct rt_key *e, struct doc *d, yaml_node_t *n,
+    const char *path)
 {
-	struct config_router *rc = &l->c->router;
-	const char *k = p->key;
-	char path[160];
-	struct sval v;
-	size_t i;
-	int bit = 0, rc2;
+	struct config_fallback **dst = rt_field(l, e->off), *list = NULL, *f;
+	size_t *ndst = rt_field(l, e->noff), nlist = 0, cap = 0, nitems, i, j;
+	yaml_node_item_t *items;
+	char at[200], sub[320];
+	int rc = -1, r;
 
-	snprintf(path, sizeof(path), "%s.%s", section, k);
-	if (strcmp(k, "num_retries") == 0)
-		bit = RK_RETRIES;
-	else if (strcmp(k, "fallbacks") == 0)
-		bit = RK_FALLBACKS;
-	else if (strcmp(k, "context_window_fallbacks") == 0)
-		bit = RK_CONTEXT;
-	else if (strcmp(k, "content_policy_fallbacks") == 0)
-		bit = RK_POLICY;
-	else if (strcmp(k, "default_fallbacks") == 0)
-		bit = RK_DEFAULT;
-	if (bit != 0) {
-		if (!router && (l->router_set & bit))
-			return 1;	/* router_settings said it */
-		if (router)
-			l->router_set |= bit;
-		switch (bit) {
-		case RK_RETRIES:
-			rc2 = router_count(l, d, p->v, path, 0, &rc->num_retries);
-			break;
-		case RK_FALLBACKS:
-			rc2 = fallback_list(l, d, p->v, path, &rc->fallbacks, &rc->nfallbacks);
-			break;
-		case RK_CONTEXT:
-			rc2 = fallback_list(l, d, p->v, path, &rc->context_fallbacks,
-			    &rc->ncontext_fallbacks);
-			break;
-		case RK_POLICY:
-			rc2 = fallback_list(l, d, p->v, path, &rc->policy_fallbacks,
-			    &rc->npolicy_fallbacks);
-			break;
-		default:
-			strv_free(rc->default_fallbacks, rc->ndefault_fallbacks);
-			rc->default_fallbacks = NULL;
-			rc->ndefault_fallbacks = 0;
-			rc2 = model_names(l, d, p->v, path, &rc->default_fallbacks,
-			    &rc->ndefault_fallbacks);
-		}
-		return rc2 < 0 ? -1 : 1;
-	}
-	if (!router)
-		return 0;
-	if (strcmp(k, "routing_strategy") == 0) {
-		if (scalar(p->v, &v) == 0 && !v.null) {
-			for (i = 0; i < sizeof(strategy_names) / sizeof(strategy_names[0]); i++)
-				if (strlen(strategy_names[i]) == v.len &&
-				    strncmp(strategy_names[i], v.s, v.len) == 0) {
-					rc->strategy = (enum config_strategy)i;
-					return 1;
-				}
-			if (v.len == 19 && strncmp(v.s, "usage-based-routing", 19) == 0) {
-				rc->strategy = CONFIG_ROUTE_USAGE;
-				return 1;
-			}
-		}
-		return warn(l, d, p->v, "%s: expected simple-shuffle, least-busy, "
-		    "latency-based-routing, usage-based-routing-v2 or cost-based-routing; "
-		    "simple-shuffle is used", path) < 0 ? -1 : 1;
-	}
-	if (strcmp(k, "retry_policy") == 0) {
+	if (!node_is(n, YAML_SEQUENCE_NODE))
+		return rt_bad(l, d, n, path, e->expect);
+	items = n->data.sequence.items.start;
+	nitems = (size_t)(n->data.sequence.items.top - items);
+	for (i = 0; i < nitems; i++) {
+		yaml_node_t *item = yaml_document_get_node(&d->y, items[i]);
 		struct pairs ps;
 
-		if (pairs_of(l, d, p->v, path, &ps) < 0)
-			return -1;
-		for (i = 0; i < ps.n; i++) {
-			size_t f;
-			char at[200];
-
-			snprintf(at, sizeof(at), "%s.%s", path, ps.v[i].key);
-			for (f = 0; f < CONFIG_FAIL_COUNT; f++)
-				if (policy_names[f] && strcmp(policy_names[f], ps.v[i].key) == 0)
-					break;
-			if ((f < CONFIG_FAIL_COUNT ? router_count(l, d, ps.v[i].v, at, 0,
-			    &rc->retry_policy[f]) : warn_once(l, d, ps.v[i].k, at,
-			    "%s is not implemented by tollgate, ignored", at)) < 0) {
-				free(ps.v);
-				return -1;
+		snprintf(at, sizeof(at), "%s[%zu]", path, i);
+		if (!node_is(item, YAML_MAPPING_NODE)) {
+			if (rt_bad(l, d, item, at, "a map of model to list of models") < 0)
+				goto out;
+			continue;
+		}
+		if (pairs_of(l, d, item, at, &ps) < 0)
+			goto out;
+		for (j = 0, r = 0; j < ps.n && r >= 0; j++) {
+			if (ARRAY_GROW(list, nlist, cap) < 0) {
+				r = nomem(l);
+				break;
+			}
+			f = &list[nlist++];
+			memset(f, 0, sizeof(*f));
+			f->file = d->file;
+			f->line = line_of(ps.v[j].k);
+			snprintf(sub, sizeof(sub), "%s.%s", at, ps.v[j].key);
+			if ((f->model = strdup(ps.v[j].key)) == NULL)
+				r = nomem(l);
+			else
+				r = model_names(l, d, ps.v[j].v, sub, &f->to, &f->nto);
+			if (r == 1) {		/* warned: the entry is left out */
+				free(f->model);
+				strv_free(f->to, f->nto);
+				nlist--;
 			}
 		}
 		free(ps.v);
-		return 1;
+		if (r < 0)
+			goto out;
 	}
-	if (strcmp(k, "routing_strategy_args") == 0) {
-		struct pairs ps;
-
-		if (pairs_of(l, d, p->v, path, &ps) < 0)
-			return -1;
-		for (i = 0; i < ps.n; i++) {
-			char at[200];
-			int64_t milli;
-
-			snprintf(at, sizeof(at), "%s.%s", path, ps.v[i].key);
-			if (strcmp(ps.v[i].key, "lowest_latency_buffer") == 0) {
-				/* a fraction, exactly: 0.5 is 500 thousandths */
-				if (scalar(ps.v[i].v, &v) != 0 || v.null ||
-				    money_parse_decimal(v.s, v.len, 3, 0, &milli) < 0 || milli < 0 ||
-				    milli > 1000000) {
-					if (warn(l, d, ps.v[i].v, "%s: expected a fraction such as 0.5; "
-					    "ignored", at) < 0) {
-						free(ps.v);
-						return -1;
-					}
-				} else
-					rc->latency_buffer_milli = (int)milli;
-			} else if (warn_once(l, d, ps.v[i].k, at, "%s is not implemented by tollgate, "
-			    "ignored", at) < 0) {
-				free(ps.v);
-				return -1;
-			}
-		}
-		free(ps.v);
-		return 1;
-	}
-	if (strcmp(k, "retry_after") == 0)
-		return router_seconds(l, d, p->v, path, &rc->retry_after_ms) < 0 ? -1 : 1;
-	if (strcmp(k, "cooldown_time") == 0)
-		return router_seconds(l, d, p->v, path, &rc->cooldown_ms) < 0 ? -1 : 1;
-	if (strcmp(k, "allowed_fails") == 0)
-		return router_count(l, d, p->v, path, 0, &rc->allowed_fails) < 0 ? -1 : 1;
-	if (strcmp(k, "max_fallbacks") == 0)
-		return router_count(l, d, p->v, path, 0, &rc->max_fallbacks) < 0 ? -1 : 1;
-	if (strcmp(k, "disable_cooldowns") == 0)
-		return read_switch(l, d, p->v, path, &rc->disable_cooldowns) < 0 ? -1 : 1;
-	if (strcmp(k, "enable_pre_call_checks") == 0)
-		return read_switch(l, d, p->v, path, &rc->pre_call_checks) < 0 ? -1 : 1;
-	return 0;
+	fallbacks_free(*dst, *ndst);
+	*dst = list;
+	*ndst = nlist;
+	list = NULL;
+	nlist = 0;
+	rc = 0;
+out:
+	fallbacks_free(list, nlist);
+	return rc;
 }
 
-/* LiteLLM's router defaults. */
-static void
-router_defaults(struct config_router *rc)
-{
-	size_t i;
-
-	rc->strategy = CONFIG_ROUTE_SHUFFLE;
-	rc->num_retries = 2;
-	for (i = 0; i < CONFIG_FAIL_COUNT; i++)
-		rc->retry_policy[i] = -1;
-	rc->allowed_fails = 3;
-	rc->cooldown_ms = 5000;
-	rc->max_fallbacks = 5;
-}
-
-/* Fallbacks naming a group model_list does not have: said (the router skips them). */
 static int
-check_fallbacks(struct loader *l)
+rt_key_cmp(const void *key, const void *entry)
 {
-	const struct config_router *rc = &l->c->router;
-	const struct config_fallback *lists[3] = { rc->fallbacks, rc->context_fallbacks,
-		rc->policy_fallbacks };
-	size_t n[3] = { rc->nfallbacks, rc->ncontext_fallbacks, rc->npolicy_fallbacks }, i, j, k;
-	const struct config_deployment *found;
+	return strcmp(key, ((const struct rt_key *)entry)->name);
+}
 
-	for (i = 0; i < 3; i++)
-		for (j = 0; j < n[i]; j++)
-			for (k = 0; k < lists[i][j].nto; k++)
-				if (config_find_model(l->c, lists[i][j].to[k], &found, 1) == 0 &&
-				    warn_at(l, lists[i][j].file, lists[i][j].line, "fallbacks of '%s': "
-				    "'%s' names no model in model_list", lists[i][j].model,
-				    lists[i][j].to[k]) < 0)
-					return -1;
-	return 0;
+static const struct rt_key *
+rt_key_find(const char *name)
+{
+	return bsearch(name, rt_keys, RT_NKEYS, sizeof(rt_keys[0]), rt_key_cmp);
 }
 
 /*
- * router_settings: LiteLLM's Redis (redis_host, redis_port, redis_password),
- * the fleet's counters unless tollgate.redis.url names one; the rest of
- * LiteLLM's router is reported as not implemented.
+ * router_settings: the router's keys, and LiteLLM's Redis (redis_host,
+ * redis_port, redis_password), the fleet's counters unless
+ * tollgate.redis.url names one; the rest (model_group_alias, timeout, ...)
+ * is reported as not implemented.  A null value is LiteLLM's None: the
+ * default, and litellm_settings' say where it has the key.
  */
 static int
 load_router(struct loader *l, const struct top *t)
 {
 	struct pairs ps, rest = { 0 };
+	const struct rt_key *e;
+	char path[160];
 	size_t i;
-	int rc = -1, r;
+	int rc = -1;
 
 	if (pairs_of(l, t->d, t->v, t->name, &ps) < 0)
 		return -1;
 	for (i = 0; i < ps.n; i++) {
-		if ((r = router_key(l, t->d, &ps.v[i], t->name, 1)) < 0)
-			goto out;
-		if (r == 0 && pairs_add(l, &rest, ps.v[i].key, ps.v[i].k, ps.v[i].v) < 0)
+		const struct pair *p = &ps.v[i];
+
+		if ((e = rt_key_find(p->key)) == NULL) {
+			if (pairs_add(l, &rest, p->key, p->k, p->v) < 0)
+				goto out;
+			continue;
+		}
+		if (is_null(p->v))
+			continue;
+		l->router_says |= 1u << (e - rt_keys);
+		snprintf(path, sizeof(path), "%s.%s", t->name, p->key);
+		if (e->set(l, e, t->d, p->v, path) < 0)
 			goto out;
 	}
 	rc = litellm_redis(l, t->d, &rest, t->name, "redis_", NULL, &l->router);
@@ -2061,7 +2160,106 @@ out:
 	return rc;
 }
 
-/* general_settings and litellm_settings: master_key is read, the rest reported. */
+/* Whether key is a router key litellm_settings may say (litellm_router() reads it). */
+static int
+is_litellm_router_key(const char *key)
+{
+	const struct rt_key *e = rt_key_find(key);
+
+	return e != NULL && e->litellm;
+}
+
+/*
+ * litellm_settings' num_retries and fallback lists, where router_settings
+ * does not say them: after every section, so that router_settings wins
+ * wherever it is in the file.
+ */
+static int
+litellm_router(struct loader *l)
+{
+	const struct rt_key *e;
+	const struct top *t = NULL;
+	struct pairs ps;
+	char path[160];
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < l->nsections && t == NULL; i++)
+		if (strcmp(l->sections[i].name, "litellm_settings") == 0)
+			t = &l->sections[i];
+	if (t == NULL)
+		return 0;
+	if (pairs_of(l, t->d, t->v, t->name, &ps) < 0)
+		return -1;
+	for (i = 0; i < ps.n && rc == 0; i++) {
+		const struct pair *p = &ps.v[i];
+
+		if ((e = rt_key_find(p->key)) == NULL || !e->litellm || is_null(p->v) ||
+		    (l->router_says & (1u << (e - rt_keys))))
+			continue;
+		snprintf(path, sizeof(path), "%s.%s", t->name, p->key);
+		rc = e->set(l, e, t->d, p->v, path);
+	}
+	free(ps.v);
+	return rc;
+}
+
+/* Whether name is a model group of model_list ("*" in a fallbacks key is every group). */
+static int
+is_group(const struct config *c, const char *name)
+{
+	const struct config_deployment *found;
+
+	return config_find_model(c, name, &found, 1) > 0;
+}
+
+/*
+ * Once model_list is read: a fallback naming a group it does not have is a
+ * warning, and kept (the router skips a group with no deployment).
+ */
+static int
+check_fallbacks(struct loader *l)
+{
+	const struct config_router *rc = &l->c->router;
+	size_t i, j, k;
+
+	for (i = 0; i < RT_NKEYS; i++) {
+		const struct rt_key *e = &rt_keys[i];
+		const char *section = l->router_says & (1u << i) ? "router_settings" :
+		    "litellm_settings";
+
+		if (e->set == rt_fallbacks) {
+			const struct config_fallback *f =
+			    *(struct config_fallback *const *)((const char *)rc + e->off);
+			size_t n = *(const size_t *)((const char *)rc + e->noff);
+
+			for (j = 0; j < n; j++) {
+				if (strcmp(f[j].model, "*") != 0 && !is_group(l->c, f[j].model) &&
+				    warn_at(l, f[j].file, f[j].line, "%s.%s: '%s' names no model in "
+				    "model_list", section, e->name, f[j].model) < 0)
+					return -1;
+				for (k = 0; k < f[j].nto; k++)
+					if (!is_group(l->c, f[j].to[k]) && warn_at(l, f[j].file,
+					    f[j].line, "%s.%s: '%s' names no model in model_list", section,
+					    e->name, f[j].to[k]) < 0)
+						return -1;
+			}
+		} else if (e->set == rt_models)
+			for (k = 0; k < rc->ndefault_fallbacks; k++)
+				if (!is_group(l->c, rc->default_fallbacks[k]) &&
+				    warn_at(l, l->default_fallbacks_at.file, l->default_fallbacks_at.line,
+				    "%s.%s: '%s' names no model in model_list", section, e->name,
+				    rc->default_fallbacks[k]) < 0)
+					return -1;
+	}
+	return 0;
+}
+
+/*
+ * general_settings and litellm_settings: master_key is read (and
+ * litellm_settings' drop_params, cache_params and router keys), the rest
+ * reported.
+ */
 static int
 load_settings(struct loader *l, const struct top *t, struct top *master)
 {
@@ -2093,14 +2291,8 @@ load_settings(struct loader *l, const struct top *t, struct top *master)
 				goto out;
 			continue;
 		}
-		if (master == &l->master_litellm) {
-			int r = router_key(l, t->d, &ps.v[i], t->name, 0);
-
-			if (r < 0)
-				goto out;
-			if (r > 0)
-				continue;
-		}
+		if (master == &l->master_litellm && is_litellm_router_key(ps.v[i].key))
+			continue;	/* litellm_router() reads it */
 		if (master == &l->master_general && strcmp(ps.v[i].key, "database_url") == 0) {
 			if (database_url(l, t->d, ps.v[i].v) < 0)
 				goto out;
@@ -2422,9 +2614,15 @@ dep_info(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_no
 			    set_text(l, &dep->mode, &v) < 0)
 				goto out;
 		} else if (strcmp(p->key, "id") == 0) {
-			/* x-litellm-model-id */
-			if (need_scalar(l, d, p->v, path, "an id", &v) < 0 ||
-			    set_text(l, &dep->model_id, &v) < 0)
+			/* the deployment's name to the router and in x-litellm-model-id */
+			if (scalar(p->v, &v) != 0) {
+				if (rt_bad(l, d, p->v, path, "a string") < 0)
+					goto out;
+				continue;
+			}
+			if (v.len == 0)
+				v.null = 1;
+			if (set_text(l, &dep->model_id, &v) < 0)
 				goto out;
 		} else if (is_price_key(p->key)) {
 			if (dep_price(l, dep, d, p, path) < 0)
@@ -2609,20 +2807,21 @@ dep_params(struct loader *l, struct config_deployment *dep, struct doc *d, yaml_
 					goto out;
 				}
 			} else if (strcmp(k, "weight") == 0 || strcmp(k, "order") == 0) {
-				int64_t x;
+				/* routing hints: a bad one is warned of, and the deployment serves
+				   without it */
+				int weight = k[0] == 'w';
+				int64_t x = 0;
 
-				/* simple-shuffle's weight; order: lower first */
-				if (need_scalar(l, d, p->v, path, "a whole number", &v) < 0)
-					goto out;
-				if (v.null)
+				if (is_null(p->v))
 					x = 0;
-				else if (parse_int(v.s, v.len, &x) < 0 || x < 0 || x > 1000000000) {
-					if (warn(l, d, p->v, "%s: expected a whole number, got '%.*s'; ignored",
-					    path, v.len > 60 ? 60 : (int)v.len, v.s) < 0)
+				else if (scalar(p->v, &v) != 0 || parse_int(v.s, v.len, &x) < 0 ||
+				    x < (weight ? 0 : 1) || x > INT_MAX) {
+					if (rt_bad(l, d, p->v, path, weight ? "a whole number from 0" :
+					    "a whole number from 1") < 0)
 						goto out;
 					continue;
 				}
-				if (k[0] == 'w')
+				if (weight)
 					dep->weight = x;
 				else
 					dep->order = (int)x;
@@ -3040,6 +3239,8 @@ interpret(struct loader *l)
 	for (i = 0; i < l->nsections; i++)
 		if (top_key_find(l->sections[i].name)->load(l, &l->sections[i]) < 0)
 			return -1;
+	if (litellm_router(l) < 0)
+		return -1;
 	if (load_master_key(l) < 0)
 		return -1;
 	if (l->c->tollgate.redis_url == NULL && (l->router.host[0] != '\0' || l->cache.host[0] != '\0')) {

@@ -17,7 +17,7 @@ import time
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, Gateway, Mock, done, eq, ok, wait_until, diag  # noqa: E402
+from tg import BUILD, Gateway, Mock, done, eq, ok, wait_until  # noqa: E402
 
 MINI_IN, MINI_OUT = Decimal("1.5e-7"), Decimal("6e-7")
 SONNET_IN, SONNET_OUT = Decimal("3e-6"), Decimal("1.5e-5")
@@ -67,14 +67,6 @@ def status_json(gw):
     out = subprocess.run([os.path.join(BUILD, "tollctl"), "status", "--run-dir", gw.run_dir, "--json"],
                          capture_output=True, text=True, timeout=30)
     return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr}
-
-
-def dep_state(gw, group, port):
-    for d in status_json(gw).get("deployments", []):
-        if d["model_group"] == group and d["deployment"] == "openai/gpt-4o-mini" and \
-                str(port) in gw.routes.get((group, d["model_id"]), ""):
-            return d
-    return None
 
 
 def metric(gw, name, group, model_id):
@@ -169,8 +161,8 @@ try:
     ok(wait_until(lambda: not any(d["cooling"] for d in status_json(gw)["deployments"]
                                   if d["model_group"] == "grp"), 10), "the cooldown ends (cooldown_time 2)")
     n1, n2 = count(f1), count(f2)
-    for _ in range(6):
-        eq(chat(gw, "grp")[0], 200, "after the cooldown: served") if _ == 0 else chat(gw, "grp")
+    codes = [chat(gw, "grp")[0] for _ in range(6)]
+    eq(codes, [200] * 6, "after the cooldown: served")
     eq(count(f1) - n1 + count(f2) - n2, 6, "after the cooldown the group serves again, no fallback")
 
     # a 429 with retry-after cools that deployment for that long; the retry goes to the other
@@ -272,7 +264,6 @@ try:
     st, h, _ = chat(gw, "small")
     eq((st, h.get("x-litellm-model-group")), (200, "small"), "a short one is served by the group itself")
 
-    # a stream cut after tokens: nothing to retry (the client has bytes), priced from what came
     gw.stop()
     gw.cleanup()
 
@@ -332,6 +323,45 @@ try:
     n1, nb = count(f1), count(b)
     codes = [chat(gw, "ord")[0] for _ in range(5)]
     eq((codes, count(f1) - n1, count(b) - nb), ([200] * 5, 1, 5), "order 1 cooling: order 2 serves")
+    set_faults(f1)
+    gw.stop()
+    gw.cleanup()
+    # under load: 8 clients, one of three deployments failing every other request
+    set_faults(f1, fail_every=2)
+    gw = gateway(deployment("load", a) + deployment("load", b) +
+                 deployment("load", f1, model="openai/gpt-4o-mini-flaky"),
+                 "  allowed_fails: 3\n  cooldown_time: 120\n")
+    codes, lock = [], threading.Lock()
+
+    def client():
+        for _ in range(25):
+            st = chat(gw, "load")[0]
+            with lock:
+                codes.append(st)
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    eq((len(codes), [x for x in codes if x != 200]), (200, []),
+       "8 clients, a deployment failing half its requests: no client error")
+    recs = sorted(gw.records(), key=lambda r: r["start"])
+    flaky = [any(x["deployment"] == "gpt-4o-mini-flaky" for x in r["attempts"]) or
+             r["deployment"] == "gpt-4o-mini-flaky" for r in recs]
+    fails, cooled_at = 0, None
+    for i, r in enumerate(recs):
+        fails += sum(1 for x in r["attempts"] if x["deployment"] == "gpt-4o-mini-flaky")
+        if fails > 3 and cooled_at is None:
+            cooled_at = i + 1
+    ok(cooled_at is not None and any(d["cooling"] for d in status_json(gw)["deployments"]
+                                     if d["deployment"] == "openai/gpt-4o-mini-flaky"),
+       "the failing deployment cooled down (allowed_fails 3)")
+    before = sum(flaky[:cooled_at or 0]) / max(1, cooled_at or 0)
+    during = sum(flaky[cooled_at or 0:]) / max(1, len(recs) - (cooled_at or 0))
+    print("# figure: share of requests reaching the failing deployment: %.1f%% of %d before its "
+          "cooldown, %.1f%% of %d during it" % (100 * before, cooled_at or 0, 100 * during,
+                                                len(recs) - (cooled_at or 0)))
+    ok(during < before, "fewer of them reach it during its cooldown than before")
     set_faults(f1)
     gw.stop()
     gw.cleanup()

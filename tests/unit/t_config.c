@@ -10,6 +10,8 @@
  *     duplicate keys, prices kept as the text written;
  *   - every error with its exact file:line, from small configs written to a
  *     temporary directory, and the warnings that are not errors;
+ *   - router_settings (and litellm_settings' router keys): LiteLLM's
+ *     defaults, every key, which section wins, bad values as warnings;
  *   - include cycles, missing includes, the depth limit, paths relative to
  *     the including file;
  *   - etc/tollgate.yaml, the shipped example, loads without errors or
@@ -246,12 +248,13 @@ test_litellm(void)
 	warned(c, pre, "71: litellm_settings.set_verbose is not implemented by tollgate, ignored");
 	warned(c, pre, "72: litellm_settings.callbacks is not implemented by tollgate, ignored");
 	warned(c, pre, "73: litellm_settings.cache is not implemented by tollgate, ignored");
-	warned(c, inc, "11: router_settings.routing_strategy is not implemented by tollgate, ignored");
+	ok(c->router.strategy == CONFIG_ROUTE_LEAST_BUSY && c->router.num_retries == 2,
+	    "router_settings: the include's least-busy replaces the parent's section whole");
 	warned(c, pre, "47: litellm_params.stream_timeout is not implemented by tollgate, ignored");
 	warned(c, inc, "7: model_list[0].litellm_params.api_key: environment variable "
 	    "TG_TEST_UNSET_ANTHROPIC_KEY_2 is not set; 'claude' is called without a key");
-	is_int(count_lines(c->warnings), 9,
-	    "9 warnings: no x- key, no quiet param, no replaced router_settings key, stream_timeout once");
+	is_int(count_lines(c->warnings), 8,
+	    "8 warnings: no x- key, no quiet param, no router_settings key, stream_timeout once");
 	ok(strstr(c->warnings, "x-") == NULL && strstr(c->warnings, "num_retries") == NULL &&
 	    strstr(c->warnings, "rpm") == NULL, "x- holders, replaced sections and rpm are not mentioned");
 	config_free(c);
@@ -778,10 +781,11 @@ test_environment(void)
 		is_str(c->master_key, "sk-odd", "master_key under litellm_settings is used");
 		warned(c, pre, "5: litellm_settings.master_key: master_key belongs under "
 		    "general_settings; used anyway");
-		warned(c, pre, "6: litellm_settings.num_retries is not implemented by tollgate, ignored");
+		is_int(c->router.num_retries, 3, "litellm_settings.num_retries is the router's");
+		ok(strstr(c->warnings, "num_retries") == NULL, "  and not reported");
 		config_free(c);
 	} else
-		skip(3, "odd-master.yaml did not load");
+		skip(4, "odd-master.yaml did not load");
 
 	c = load_text("two-masters.yaml",
 	    "litellm_settings:\n"
@@ -842,6 +846,379 @@ test_environment(void)
 		config_free(c);
 	} else
 		skip(7, "ignored.yaml did not load");
+}
+
+/* ---- router_settings ---------------------------------------------------------------- */
+
+/* The fallback entry of list for model, or NULL. */
+static const struct config_fallback *
+fallback(const struct config_fallback *list, size_t n, const char *model)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i].model, model) == 0)
+			return &list[i];
+	return NULL;
+}
+
+/* Does f go to exactly these groups, in order (NULL-terminated)? */
+static int
+goes_to(const struct config_fallback *f, ...)
+{
+	const char *want;
+	va_list ap;
+	size_t i = 0;
+	int same = f != NULL;
+
+	va_start(ap, f);
+	while (same && (want = va_arg(ap, const char *)) != NULL)
+		same = i < f->nto && strcmp(f->to[i++], want) == 0;
+	va_end(ap);
+	return same && i == f->nto;
+}
+
+#define ROUTER_MODELS	"model_list:\n" \
+	"  - {model_name: m, litellm_params: {model: openai/m}}\n" \
+	"  - {model_name: n, litellm_params: {model: openai/n}}\n" \
+	"  - {model_name: o, litellm_params: {model: openai/o}}\n"
+
+static void
+test_router_defaults(void)
+{
+	const struct config_router *r;
+	struct config *c;
+	char pre[300];
+	int i, all = 1;
+
+	c = load_text("router-none.yaml", ROUTER_MODELS, pre, sizeof(pre));
+	if (c == NULL) {
+		skip(12, "router-none.yaml did not load");
+		return;
+	}
+	r = &c->router;
+	ok(r->strategy == CONFIG_ROUTE_SHUFFLE, "no router_settings: simple-shuffle");
+	is_int(r->num_retries, 2, "  num_retries 2");
+	for (i = 0; i < CONFIG_FAIL_COUNT; i++)
+		all = all && r->retry_policy[i] == -1;
+	ok(all, "  retry_policy: every class by num_retries (-1)");
+	is_int(r->retry_after_ms, 0, "  retry_after 0");
+	is_int(r->allowed_fails, 3, "  allowed_fails 3");
+	is_int(r->cooldown_ms, 5000, "  cooldown_time 5 s");
+	ok(!r->disable_cooldowns && !r->pre_call_checks, "  cooldowns on, no pre-call checks");
+	is_int(r->max_fallbacks, 5, "  max_fallbacks 5");
+	is_int(r->latency_buffer_milli, 0, "  lowest_latency_buffer 0");
+	ok(r->nfallbacks == 0 && r->ncontext_fallbacks == 0 && r->npolicy_fallbacks == 0 &&
+	    r->ndefault_fallbacks == 0 && r->fallbacks == NULL && r->default_fallbacks == NULL,
+	    "  no fallbacks");
+	ok(c->deployments[0].weight == 0 && c->deployments[0].order == 0 &&
+	    c->deployments[0].model_id == NULL, "  a deployment without weight, order or id");
+	ok(c->warnings == NULL, "  no warnings");
+	config_free(c);
+}
+
+static void
+test_router_keys(void)
+{
+	const struct config_deployment *d;
+	const struct config_router *r;
+	const struct config_fallback *f;
+	struct config *c;
+	char pre[300];
+
+	c = load_text("router.yaml",
+	    "model_list:\n"						/* 1 */
+	    "  - model_name: gpt-4o\n"
+	    "    litellm_params: {model: openai/gpt-4o, weight: 3, order: 1}\n"
+	    "    model_info: {id: dep-a}\n"
+	    "  - model_name: gpt-4o\n"					/* 5 */
+	    "    litellm_params:\n"
+	    "      model: azure/gpt-4o\n"
+	    "      api_base: https://x.openai.azure.com\n"
+	    "      weight: 0\n"
+	    "      order: 2\n"						/* 10 */
+	    "      model_info: {id: 42}\n"
+	    "  - {model_name: claude-sonnet, litellm_params: {model: anthropic/claude-sonnet-4-5, "
+	    "weight: 1_000}}\n"
+	    "  - {model_name: gpt-4o-mini, litellm_params: {model: openai/gpt-4o-mini, order: ~}}\n"
+	    "router_settings:\n"
+	    "  routing_strategy: latency-based-routing\n"		/* 15 */
+	    "  routing_strategy_args: {lowest_latency_buffer: 0.5, ttl: 10}\n"
+	    "  num_retries: 4\n"
+	    "  retry_policy:\n"
+	    "    TimeoutErrorRetries: 1\n"
+	    "    RateLimitErrorRetries: 5\n"				/* 20 */
+	    "    InternalServerErrorRetries: 2\n"
+	    "    ContentPolicyViolationErrorRetries: 0\n"
+	    "    AuthenticationErrorRetries: 0\n"
+	    "    BadRequestErrorRetries: ~\n"
+	    "  retry_after: 1.5\n"					/* 25 */
+	    "  allowed_fails: 1\n"
+	    "  cooldown_time: 30\n"
+	    "  disable_cooldowns: true\n"
+	    "  enable_pre_call_checks: yes\n"
+	    "  max_fallbacks: 2\n"					/* 30 */
+	    "  fallbacks: [{\"gpt-4o\": [\"claude-sonnet\", \"gpt-4o-mini\"]}, {claude-sonnet: gpt-4o}]\n"
+	    "  context_window_fallbacks:\n"
+	    "    - gpt-4o-mini: [gpt-4o]\n"
+	    "      gpt-4o: claude-sonnet\n"
+	    "  content_policy_fallbacks: [{\"*\": [claude-sonnet]}]\n"	/* 35 */
+	    "  default_fallbacks: [gpt-4o-mini, claude-sonnet]\n"
+	    "  redis_host: r.example\n"
+	    "  timeout: 30\n"
+	    "  model_group_alias: {gpt4: gpt-4o}\n", pre, sizeof(pre));
+	if (c == NULL) {
+		skip(32, "router.yaml did not load");
+		return;
+	}
+	r = &c->router;
+	ok(r->strategy == CONFIG_ROUTE_LATENCY, "routing_strategy latency-based-routing");
+	is_int(r->latency_buffer_milli, 500, "routing_strategy_args.lowest_latency_buffer 0.5: 500");
+	is_int(r->num_retries, 4, "num_retries");
+	ok(r->retry_policy[CONFIG_FAIL_TIMEOUT] == 1 && r->retry_policy[CONFIG_FAIL_RATE_LIMIT] == 5 &&
+	    r->retry_policy[CONFIG_FAIL_SERVER] == 2 && r->retry_policy[CONFIG_FAIL_CONTENT_POLICY] == 0 &&
+	    r->retry_policy[CONFIG_FAIL_AUTH] == 0, "retry_policy: each LiteLLM key to its class");
+	ok(r->retry_policy[CONFIG_FAIL_BAD_REQUEST] == -1 &&
+	    r->retry_policy[CONFIG_FAIL_CONTEXT_WINDOW] == -1 &&
+	    r->retry_policy[CONFIG_FAIL_NOT_FOUND] == -1, "retry_policy: null and unnamed stay -1");
+	is_int(r->retry_after_ms, 1500, "retry_after 1.5 s");
+	is_int(r->allowed_fails, 1, "allowed_fails");
+	is_int(r->cooldown_ms, 30000, "cooldown_time 30 s");
+	ok(r->disable_cooldowns == 1 && r->pre_call_checks == 1,
+	    "disable_cooldowns true, enable_pre_call_checks yes");
+	is_int(r->max_fallbacks, 2, "max_fallbacks");
+	is_int((long long)r->nfallbacks, 2, "fallbacks: two entries");
+	ok(goes_to(fallback(r->fallbacks, r->nfallbacks, "gpt-4o"), "claude-sonnet", "gpt-4o-mini",
+	    (char *)NULL), "fallbacks: gpt-4o to claude-sonnet, then gpt-4o-mini");
+	ok(goes_to(fallback(r->fallbacks, r->nfallbacks, "claude-sonnet"), "gpt-4o", (char *)NULL),
+	    "fallbacks: one name is a list of one");
+	f = fallback(r->fallbacks, r->nfallbacks, "gpt-4o");
+	ok(f != NULL && f->line == 31 && strstr(f->file, "router.yaml") != NULL,
+	    "a fallback entry keeps its file and line");
+	is_int((long long)r->ncontext_fallbacks, 2, "context_window_fallbacks: a map of two keys is two");
+	ok(goes_to(fallback(r->context_fallbacks, r->ncontext_fallbacks, "gpt-4o-mini"), "gpt-4o",
+	    (char *)NULL) && goes_to(fallback(r->context_fallbacks, r->ncontext_fallbacks, "gpt-4o"),
+	    "claude-sonnet", (char *)NULL), "context_window_fallbacks: both entries");
+	ok(r->npolicy_fallbacks == 1 && goes_to(fallback(r->policy_fallbacks, r->npolicy_fallbacks,
+	    "*"), "claude-sonnet", (char *)NULL), "content_policy_fallbacks: * for every group");
+	ok(r->ndefault_fallbacks == 2 && strcmp(r->default_fallbacks[0], "gpt-4o-mini") == 0 &&
+	    strcmp(r->default_fallbacks[1], "claude-sonnet") == 0, "default_fallbacks: a list");
+	is_str(c->tollgate.redis_url, "redis://r.example:6379", "redis_host still names the Redis");
+
+	if (is_int((long long)c->ndeployments, 4, "four deployments")) {
+		d = &c->deployments[0];
+		ok(d->weight == 3 && d->order == 1, "litellm_params.weight 3, order 1");
+		is_str(d->model_id, "dep-a", "model_info.id");
+		d = &c->deployments[1];
+		ok(d->weight == 0 && d->order == 2, "weight 0 (none), order 2");
+		is_str(d->model_id, "42", "model_info.id inside litellm_params, a number as text");
+		is_int(c->deployments[2].weight, 1000, "weight 1_000");
+		ok(c->deployments[3].order == 0 && c->deployments[3].model_id == NULL,
+		    "order: ~ is none");
+	} else
+		skip(6, "wrong deployment count");
+
+	warned(c, pre, "16: router_settings.routing_strategy_args.ttl is not implemented by "
+	    "tollgate, ignored");
+	warned(c, pre, "38: router_settings.timeout is not implemented by tollgate, ignored");
+	warned(c, pre, "39: router_settings.model_group_alias is not implemented by tollgate, "
+	    "ignored");
+	is_int(count_lines(c->warnings), 3, "3 warnings: none of weight, order, id or a router key");
+	ok(strstr(c->warnings, "weight") == NULL && strstr(c->warnings, "order") == NULL &&
+	    strstr(c->warnings, "names no model") == NULL, "  weight, order and known fallbacks quiet");
+	config_free(c);
+
+	c = load_text("router-one.yaml", ROUTER_MODELS "router_settings:\n"
+	    "  default_fallbacks: n\n  routing_strategy: usage-based-routing\n"
+	    "  content_policy_fallbacks: [{m: o}]\n", pre, sizeof(pre));
+	if (c == NULL) {
+		skip(4, "router-one.yaml did not load");
+		return;
+	}
+	ok(c->router.ndefault_fallbacks == 1 && strcmp(c->router.default_fallbacks[0], "n") == 0,
+	    "default_fallbacks: one name");
+	ok(goes_to(fallback(c->router.policy_fallbacks, c->router.npolicy_fallbacks, "m"), "o",
+	    (char *)NULL), "content_policy_fallbacks: a name for a list");
+	ok(c->router.strategy == CONFIG_ROUTE_USAGE, "usage-based-routing is the usage strategy");
+	ok(c->warnings == NULL, "no warnings");
+	config_free(c);
+}
+
+/* litellm_settings' router keys count where router_settings is silent, whatever comes first. */
+static void
+test_router_litellm(void)
+{
+	static const char litellm[] = "litellm_settings:\n  num_retries: 7\n"
+	    "  fallbacks: [{m: [n]}]\n  context_window_fallbacks: [{m: n}]\n"
+	    "  content_policy_fallbacks: [{m: [o]}]\n  default_fallbacks: n\n";
+	static const char router[] = "router_settings:\n  num_retries: 1\n"
+	    "  fallbacks: [{m: [o, n]}]\n  default_fallbacks: ~\n";
+	const struct config_router *r;
+	struct config *c;
+	char pre[300], text[1024];
+	int pass;
+
+	c = load_text("litellm-router.yaml", ROUTER_MODELS "router_settings:\n"
+	    "  routing_strategy: least-busy\n"
+	    "litellm_settings:\n  num_retries: 7\n  fallbacks: [{m: [n, zzz]}]\n"
+	    "  context_window_fallbacks: [{m: n}]\n  content_policy_fallbacks: [{m: [o]}]\n"
+	    "  default_fallbacks: n\n", pre, sizeof(pre));
+	if (c != NULL) {
+		r = &c->router;
+		ok(r->strategy == CONFIG_ROUTE_LEAST_BUSY, "router_settings' routing_strategy");
+		is_int(r->num_retries, 7, "litellm_settings.num_retries where router_settings is silent");
+		ok(goes_to(fallback(r->fallbacks, r->nfallbacks, "m"), "n", "zzz", (char *)NULL) &&
+		    goes_to(fallback(r->context_fallbacks, r->ncontext_fallbacks, "m"), "n",
+		    (char *)NULL) && goes_to(fallback(r->policy_fallbacks, r->npolicy_fallbacks, "m"),
+		    "o", (char *)NULL), "litellm_settings' three fallback lists");
+		ok(r->ndefault_fallbacks == 1 && strcmp(r->default_fallbacks[0], "n") == 0,
+		    "litellm_settings.default_fallbacks");
+		warned(c, pre, "9: litellm_settings.fallbacks: 'zzz' names no model in model_list");
+		is_int(count_lines(c->warnings), 1, "  the one warning: none of the keys is reported");
+		config_free(c);
+	} else
+		skip(6, "litellm-router.yaml did not load");
+
+	for (pass = 0; pass < 2; pass++) {
+		snprintf(text, sizeof(text), "%s%s%s", ROUTER_MODELS, pass == 0 ? litellm : router,
+		    pass == 0 ? router : litellm);
+		c = load_text(pass == 0 ? "both-litellm-first.yaml" : "both-router-first.yaml", text,
+		    pre, sizeof(pre));
+		if (c == NULL) {
+			skip(5, "did not load");
+			continue;
+		}
+		r = &c->router;
+		is_int(r->num_retries, 1, "%s first: router_settings.num_retries wins",
+		    pass == 0 ? "litellm_settings" : "router_settings");
+		ok(r->nfallbacks == 1 && goes_to(fallback(r->fallbacks, r->nfallbacks, "m"), "o", "n",
+		    (char *)NULL), "  router_settings.fallbacks wins");
+		ok(goes_to(fallback(r->context_fallbacks, r->ncontext_fallbacks, "m"), "n",
+		    (char *)NULL), "  litellm_settings' context_window_fallbacks where router's are silent");
+		ok(r->ndefault_fallbacks == 1 && strcmp(r->default_fallbacks[0], "n") == 0,
+		    "  a null router_settings.default_fallbacks says nothing: litellm_settings'");
+		ok(c->warnings == NULL, "  no warnings");
+		config_free(c);
+	}
+}
+
+/* Bad values are warnings naming file:line and the key; the defaults stay. */
+static void
+test_router_bad(void)
+{
+	static const char *const want[] = {
+		"5: model_list[0].litellm_params.weight: expected a whole number from 0, got '1.5'; "
+		"ignored",
+		"6: model_list[0].litellm_params.order: expected a whole number from 1, got '0'; ignored",
+		"7: model_list[0].model_info.id: expected a string, got a list; ignored",
+		"9: model_list[1].litellm_params.weight: expected a whole number from 0, got '-1'; "
+		"ignored",
+		"9: model_list[1].litellm_params.order: expected a whole number from 1, got 'first'; "
+		"ignored",
+		"11: router_settings.routing_strategy: expected simple-shuffle, least-busy, "
+		"latency-based-routing, usage-based-routing, usage-based-routing-v2 or "
+		"cost-based-routing, got 'fastest'; simple-shuffle is used",
+		"12: router_settings.num_retries: expected a whole number from 0, got '-1'; ignored",
+		"13: router_settings.retry_policy.TimeoutErrorRetries: expected a whole number from 0, "
+		"got 'many'; ignored",
+		"13: unknown key 'router_settings.retry_policy.NotARetries', ignored",
+		"14: router_settings.retry_after: expected a number of seconds such as 5 or 0.5, up to "
+		"a day, got 'soon'; ignored",
+		"15: router_settings.allowed_fails: expected a whole number from 0, got '2.5'; ignored",
+		"16: router_settings.cooldown_time: expected a number of seconds such as 5 or 0.5, up "
+		"to a day, got '-5'; ignored",
+		"17: router_settings.disable_cooldowns: expected true or false, got 'maybe'; ignored",
+		"18: router_settings.enable_pre_call_checks: expected true or false, got a list; ignored",
+		"19: router_settings.max_fallbacks: environment variable TG_TEST_UNSET_MAX is not set; "
+		"ignored",
+		"20: router_settings.routing_strategy_args.lowest_latency_buffer: expected a fraction "
+		"such as 0.5, got 'half'; ignored",
+		"22: router_settings.fallbacks[0]: expected a map of model to list of models, got 'm'; "
+		"ignored",
+		"23: router_settings.fallbacks[1].m: expected a model name or a list of them, got a "
+		"mapping; ignored",
+		"24: router_settings.fallbacks[2].m[1]: expected a model name, got a list; ignored",
+		"24: router_settings.fallbacks[2].m[2]: expected a model name, got nothing; ignored",
+		"25: router_settings.fallbacks: 'ghost' names no model in model_list",
+		"26: router_settings.fallbacks: 'ghost2' names no model in model_list",
+		"27: router_settings.context_window_fallbacks: expected a list of {model: [models]}, "
+		"got a mapping; ignored",
+		"28: router_settings.default_fallbacks: expected a model name or a list of them, got a "
+		"mapping; ignored",
+	};
+	const struct config_router *r;
+	struct config *c;
+	char pre[300];
+	size_t i;
+	int all = 1;
+
+	unsetenv("TG_TEST_UNSET_MAX");
+	c = load_text("router-bad.yaml",
+	    "model_list:\n"						/* 1 */
+	    "  - model_name: m\n"
+	    "    litellm_params:\n"
+	    "      model: openai/m\n"
+	    "      weight: 1.5\n"						/* 5 */
+	    "      order: 0\n"
+	    "    model_info: {id: [x]}\n"
+	    "  - model_name: n\n"
+	    "    litellm_params: {model: openai/n, weight: -1, order: first}\n"
+	    "router_settings:\n"					/* 10 */
+	    "  routing_strategy: fastest\n"
+	    "  num_retries: -1\n"
+	    "  retry_policy: {TimeoutErrorRetries: many, NotARetries: 1}\n"
+	    "  retry_after: soon\n"
+	    "  allowed_fails: 2.5\n"					/* 15 */
+	    "  cooldown_time: -5\n"
+	    "  disable_cooldowns: maybe\n"
+	    "  enable_pre_call_checks: [1]\n"
+	    "  max_fallbacks: os.environ/TG_TEST_UNSET_MAX\n"
+	    "  routing_strategy_args: {lowest_latency_buffer: half}\n"	/* 20 */
+	    "  fallbacks:\n"
+	    "    - m\n"
+	    "    - {m: {n: 1}}\n"
+	    "    - {m: [n, [x], ~]}\n"
+	    "    - {m: [ghost]}\n"					/* 25 */
+	    "    - {ghost2: n}\n"
+	    "  context_window_fallbacks: {m: n}\n"
+	    "  default_fallbacks: {a: b}\n"
+	    "general_settings: {}\n", pre, sizeof(pre));
+	if (c == NULL) {
+		skip(33, "router-bad.yaml did not load");
+		return;
+	}
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		warned(c, pre, want[i]);
+	is_int(count_lines(c->warnings), (long long)(sizeof(want) / sizeof(want[0])),
+	    "each bad value once, nothing else");
+	r = &c->router;
+	for (i = 0; i < CONFIG_FAIL_COUNT; i++)
+		all = all && r->retry_policy[i] == -1;
+	ok(r->strategy == CONFIG_ROUTE_SHUFFLE && r->num_retries == 2 && all &&
+	    r->retry_after_ms == 0 && r->allowed_fails == 3 && r->cooldown_ms == 5000 &&
+	    !r->disable_cooldowns && !r->pre_call_checks && r->max_fallbacks == 5 &&
+	    r->latency_buffer_milli == 0, "the defaults stay");
+	ok(r->nfallbacks == 3 && goes_to(&r->fallbacks[0], "n", (char *)NULL) &&
+	    goes_to(&r->fallbacks[1], "ghost", (char *)NULL) &&
+	    goes_to(&r->fallbacks[2], "n", (char *)NULL) &&
+	    strcmp(r->fallbacks[2].model, "ghost2") == 0,
+	    "the good entries and names are kept, unknown groups too");
+	ok(r->ncontext_fallbacks == 0 && r->ndefault_fallbacks == 0, "bad lists are none");
+	ok(c->deployments[0].weight == 0 && c->deployments[0].order == 0 &&
+	    c->deployments[0].model_id == NULL && c->deployments[1].weight == 0 &&
+	    c->deployments[1].order == 0, "bad weight, order and id are none");
+	config_free(c);
+
+	c = load_text("router-maps.yaml", ROUTER_MODELS "router_settings:\n  retry_policy: 3\n"
+	    "  routing_strategy_args: [a]\n", pre, sizeof(pre));
+	if (c != NULL) {
+		warned(c, pre, "6: router_settings.retry_policy: expected a mapping such as "
+		    "{RateLimitErrorRetries: 3}, got '3'; ignored");
+		warned(c, pre, "7: router_settings.routing_strategy_args: expected a mapping such as "
+		    "{lowest_latency_buffer: 0.5}, got a list; ignored");
+		config_free(c);
+	} else
+		skip(2, "router-maps.yaml did not load");
 }
 
 /* ---- includes ------------------------------------------------------------------------- */
@@ -1155,6 +1532,10 @@ main(void)
 	test_errors();
 	test_environment();
 	test_fleet();
+	test_router_defaults();
+	test_router_keys();
+	test_router_litellm();
+	test_router_bad();
 	test_groups();
 	test_listeners();
 	test_includes();

@@ -364,7 +364,8 @@ test_json(void)
 	    "\"reasoning\": 0, \"audio_input\": 0, \"audio_output\": 0, \"image_input\": 0, "
 	    "\"image_output\": 0, \"tool_use_prompt\": 0, \"search\": 0, \"duration\": 0, "
 	    "\"request\": 0}, \"usage_flags\": [\"tier_fallback\"], "
-	    "\"flags\": [\"stream_incomplete\", \"replayed\"]}",
+	    "\"flags\": [\"stream_incomplete\", \"replayed\"], \"model_group\": \"custom-4o\", "
+	    "\"retries\": 0, \"fallbacks\": 0, \"attempts\": []}",
 	    "the JSON form, exactly (appended; unnamed flag bits left out)");
 
 	r.first_byte_ns = 1795462266000000123LL;
@@ -378,7 +379,7 @@ test_json(void)
 	    "a first byte time, nanoseconds zero-padded");
 	ok(strstr(b.data, "\"priced_as\": null") != NULL, "unpriced: priced_as null");
 	ok(strstr(b.data, "\"cost_usd\": 0.000000000001,") != NULL, "one picodollar, exactly");
-	ok(strstr(b.data, "\"usage_flags\": [], \"flags\": []}") != NULL, "no flags: empty arrays");
+	ok(strstr(b.data, "\"usage_flags\": [], \"flags\": [], ") != NULL, "no flags: empty arrays");
 
 	r.start_ns = -1;
 	b.len = 0;
