@@ -429,11 +429,15 @@ upstream_failed(struct exchange *ex)
 	ex->failure = ex->xerr.status ? CONFIG_FAIL_BAD_REQUEST : CONFIG_FAIL_SERVER;
 	ex->status = 0;
 	if (ex->xerr.status == 0) {
+		char why[sizeof(ex->fail_why)];
+
 		log_warn("model '%s': deployment '%s' failed (%s)", ex->model->name,
 		    ex->dep->cfg->model, ex->fail_why);
-		ex->fail_why[0] = '\0';
+		memcpy(why, ex->fail_why, sizeof(why));
+		ex->fail_why[0] = '\0';	/* the next attempt's own, if routing goes on */
 		if (route_after_failure(ex))
 			return;
+		memcpy(ex->fail_why, why, sizeof(why));	/* else it is the answer's */
 	}
 	if (ex->fail_why[0] == '\0')
 		snprintf(ex->fail_why, sizeof(ex->fail_why), "%s", ex->xerr.status ? ex->xerr.message :

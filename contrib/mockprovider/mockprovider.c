@@ -7,7 +7,8 @@
  * fail, to answer with tool calls, or to break the connection in the ways
  * real providers do.  It can judge each request by its provider's rules
  * (judge.c) and refuse what the provider would.  GET /mock/last and
- * /mock/stats let a test see what the gateway sent upstream, and the verdict.
+ * /mock/stats let a test see what the gateway sent upstream, and the verdict;
+ * POST /mock/defaults changes the command line's defaults while it runs.
  *
  * It is the floor of every gateway benchmark, so the common path allocates
  * nothing of its own: bodies are formatted into one reused buffer, and only a
@@ -48,6 +49,7 @@
 
 #define MAX_BODY	(64 * 1024 * 1024)
 #define SLOW_HEADERS_MS	30000
+#define FAIL_EVERY_MAX	1000000000L
 
 /* Largest value each knob takes; the smallest is 0 (status: 0 or 200..599). */
 static const long knob_max[MOCK_NKNOBS] = {
@@ -178,23 +180,27 @@ reply_error(struct evhttp_request *req, int status, const char *msg)
 	reply_out(req, status);
 }
 
-/*
- * Bedrock's error: {"message"}, and its type in x-amzn-ErrorType as AWS
- * writes it ("ThrottlingException:http://internal.amazon.com/coral/...").
- */
+/* A Bedrock error's type header, as AWS writes it ("ThrottlingException:http://..."). */
 static void
-reply_bedrock_error(struct evhttp_request *req, int status, const char *msg)
+bedrock_error_type(struct evhttp_request *req, int status)
 {
 	char type[128];
 
+	snprintf(type, sizeof(type), "%s:http://internal.amazon.com/coral/com.amazon.bedrock/",
+	    mock_bedrock_error_type(status));
+	evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-ErrorType", type);
+}
+
+/* Bedrock's error: {"message"}, and its type in x-amzn-ErrorType. */
+static void
+reply_bedrock_error(struct evhttp_request *req, int status, const char *msg)
+{
 	mp.out.len = 0;
 	if (mock_bedrock_error_body(&mp.out, msg) < 0) {
 		evhttp_send_error(req, 500, NULL);
 		return;
 	}
-	snprintf(type, sizeof(type), "%s:http://internal.amazon.com/coral/com.amazon.bedrock/",
-	    mock_bedrock_error_type(status));
-	evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-ErrorType", type);
+	bedrock_error_type(req, status);
 	reply_out(req, status);
 }
 
@@ -215,7 +221,29 @@ reply_refusal(struct evhttp_request *req, enum mock_shape shape, const char *msg
 	reply_out(req, 400);
 }
 
-/* A whole answer at once: an error, a malformed body, or a normal body. */
+/*
+ * The error of a fault (context_length, content_policy, error_usage) in its
+ * provider's own words (shapes.c); Bedrock's with its x-amzn-ErrorType.
+ */
+static void
+reply_fault(struct evhttp_request *req, const struct mock_call *c, int status)
+{
+	mp.out.len = 0;
+	if (mock_fault_body(&mp.out, c) < 0) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	if (c->shape == MOCK_BEDROCK || c->host == MOCK_HOST_BEDROCK)
+		bedrock_error_type(req, status);
+	reply_out(req, status);
+}
+
+/*
+ * A whole answer at once: an error, a malformed body, or a normal body.  An
+ * error is the status knob's or --fail-every's (why says which), or, when
+ * c->fault is an error fault, that fault's; each counts as failed and
+ * carries the retry headers the knobs ask for.
+ */
 static void
 answer(struct evhttp_request *req, const struct mock_call *c, int status, const char *why)
 {
@@ -224,7 +252,9 @@ answer(struct evhttp_request *req, const struct mock_call *c, int status, const 
 	if (status) {
 		mp.failed++;
 		retry_headers(req, c);
-		if (c->shape == MOCK_BEDROCK || c->host == MOCK_HOST_BEDROCK)
+		if (mock_fault_status(c->fault))
+			reply_fault(req, c, status);
+		else if (c->shape == MOCK_BEDROCK || c->host == MOCK_HOST_BEDROCK)
 			reply_bedrock_error(req, status, why);
 		else
 			reply_error(req, status, why);
@@ -243,68 +273,6 @@ answer(struct evhttp_request *req, const struct mock_call *c, int status, const 
 		return;
 	}
 	reply_out(req, 200);
-}
-
-/*
- * The faults that are a provider's refusal: a context window passed, a content
- * filter, or a 500 that bills its usage anyway, each in the provider's words.
- */
-static void
-answer_refusal(struct evhttp_request *req, const struct mock_call *c)
-{
-	static const char *const words[3][4] = {
-		/* OpenAI, Anthropic, Gemini, Bedrock */
-		{ "This model's maximum context length is 128000 tokens. However, your messages "
-		  "resulted in 200000 tokens. Please reduce the length of the messages.",
-		  "prompt is too long: 200000 tokens > 199999 maximum",
-		  "The input token count (200000) exceeds the maximum number of tokens allowed "
-		  "(1048576).", "Input is too long for requested model." },
-		{ "Your request was rejected as a result of our safety system.",
-		  "Output blocked by content filtering policy",
-		  "The request was blocked due to safety settings.",
-		  "The request was blocked by content filters." },
-		{ "The server had an error while processing your request.", "Internal server error",
-		  "Internal error encountered.", "The server encountered an internal error." },
-	};
-	int k = c->fault == MOCK_FAULT_CONTEXT_LENGTH ? 0 : c->fault == MOCK_FAULT_CONTENT_POLICY ?
-	    1 : 2, status = k == 2 ? 500 : 400, r;
-	int who = c->shape == MOCK_BEDROCK || c->host == MOCK_HOST_BEDROCK ? 3 :
-	    c->shape == MOCK_MESSAGES ? 1 : c->shape == MOCK_GEMINI ? 2 : 0;
-	long in = c->knob[MOCK_PROMPT_TOKENS], out = c->knob[MOCK_COMPLETION_TOKENS];
-
-	mp.failed++;
-	retry_headers(req, c);
-	if (who == 3) {
-		reply_bedrock_error(req, status, words[k][3]);
-		return;
-	}
-	mp.out.len = 0;
-	if (who == 1) {
-		r = buf_printf(&mp.out, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"%s\"}",
-		    k == 2 ? "api_error" : "invalid_request_error", words[k][1]);
-		if (k == 2)
-			r |= buf_printf(&mp.out, ",\"usage\":{\"input_tokens\":%ld,\"output_tokens\":%ld}",
-			    in, out);
-		r |= PUT(&mp.out, "}");
-	} else if (who == 2)
-		r = buf_printf(&mp.out, "{\"error\":{\"code\":%d,\"message\":\"%s\",\"status\":\"%s\"}}",
-		    status, words[k][2], k == 2 ? "INTERNAL" : "INVALID_ARGUMENT");
-	else {
-		r = buf_printf(&mp.out, "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":%s,"
-		    "\"code\":%s}", words[k][0], k == 2 ? "server_error" : "invalid_request_error",
-		    k == 0 ? "\"messages\"" : "null", k == 0 ? "\"context_length_exceeded\"" :
-		    k == 1 ? "\"content_policy_violation\"" : "null");
-		if (k == 2)
-			r |= buf_printf(&mp.out, ",\"usage\":{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,"
-			    "\"total_tokens\":%ld}", in, out, in + out);
-		r |= PUT(&mp.out, "}");
-	}
-	if (r < 0) {
-		reply_error(req, 500, "mockprovider is out of memory");
-		return;
-	}
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-	reply_out(req, status);
 }
 
 /* ---- answers that wait ---------------------------------------------------------- */
@@ -560,7 +528,8 @@ set_knob(struct mock_call *c, const char *name, size_t n, const char *v, size_t 
 			}
 		snprintf(err, errlen, "unknown mock fault '%.*s' (none, reset, reset_mid_stream, "
 		    "slow_headers, malformed, no_usage, silence_mid_stream, throttled_mid_stream, "
-		    "exception_mid_stream)", (int)(vn > 64 ? 64 : vn), v);
+		    "exception_mid_stream, context_length, content_policy, error_usage)",
+		    (int)(vn > 64 ? 64 : vn), v);
 		return -1;
 	}
 	for (k = 0; k < MOCK_NKNOBS; k++)
@@ -941,13 +910,17 @@ serve_api(struct evhttp_request *req, enum mock_shape shape)
 		    "Bedrock streams' (POST /model/ID/converse-stream, invoke-with-response-stream)");
 		return;
 	}
+	/* the status and --fail-every take precedence over any fault */
 	if (mp.fail_every && c.seq % (unsigned long)mp.fail_every == 0) {
 		status = 503;
 		why = "mockprovider fails every so many requests (--fail-every)";
+		c.fault = MOCK_FAULT_NONE;
 	} else if (c.knob[MOCK_STATUS]) {
 		status = (int)c.knob[MOCK_STATUS];
 		why = "mockprovider was asked for this status (mock knob 'status')";
-	}
+		c.fault = MOCK_FAULT_NONE;
+	} else
+		status = mock_fault_status(c.fault);
 	delay = c.knob[MOCK_LATENCY_MS];
 	if (status == 0 && c.fault == MOCK_FAULT_SLOW_HEADERS && delay < SLOW_HEADERS_MS)
 		delay = SLOW_HEADERS_MS;
@@ -956,11 +929,6 @@ serve_api(struct evhttp_request *req, enum mock_shape shape)
 		    c.stream ? " stream" : "", c.fault ? " fault " : "",
 		    c.fault ? mock_fault_names[c.fault] : "", status ? status : 200);
 
-	if (status == 0 && (c.fault == MOCK_FAULT_CONTEXT_LENGTH ||
-	    c.fault == MOCK_FAULT_CONTENT_POLICY || c.fault == MOCK_FAULT_ERROR_USAGE)) {
-		answer_refusal(req, &c);
-		return;
-	}
 	if (delay == 0 && answers_at_once(&c, status)) {
 		answer(req, &c, status, why);
 		return;
@@ -1057,8 +1025,9 @@ defaults_json(void)
 
 /*
  * GET /mock/defaults: the knobs' defaults; POST: changes them (an object of
- * knobs, fault and fail_every), all or nothing, so that a test can make a
- * deployment fail and heal while it runs.
+ * knobs, fault and fail_every, named as in the "mock" object), all or
+ * nothing, so that a test can make a deployment fail and heal while it runs.
+ * Answers the defaults now in force, or a 400 naming the bad knob.
  */
 static void
 serve_defaults(struct evhttp_request *req, enum evhttp_cmd_type method)
@@ -1081,17 +1050,23 @@ serve_defaults(struct evhttp_request *req, enum evhttp_cmd_type method)
 			return;
 		}
 		while ((r = json_next_key(&s, &key)) > 0) {
-			if (json_scalar(&s, &t, &v) < 0 || (t != JSON_NUMBER && t != JSON_STRING)) {
-				reply_error(req, 400, "a knob's value must be a number or a string");
+			if (json_scalar(&s, &t, &v) < 0 || (t != JSON_NUMBER && t != JSON_STRING) ||
+			    v.escaped) {
+				snprintf(err, sizeof(err), "mock knob '%.*s' must be a number or a plain "
+				    "string", (int)(key.len > 64 ? 64 : key.len), key.ptr);
+				reply_error(req, 400, err);
 				return;
 			}
-			if (json_text_is(&key, "fail_every")) {
-				char *end, num[24];
+			if (name_is("fail_every", key.ptr, key.len)) {
+				size_t i;
 
-				snprintf(num, sizeof(num), "%.*s", (int)(v.len > 20 ? 20 : v.len), v.ptr);
-				fail_every = strtol(num, &end, 10);
-				if (*num == '\0' || *end != '\0' || fail_every < 0) {
-					reply_error(req, 400, "mock knob 'fail_every' must be a whole number");
+				for (i = 0, fail_every = 0; i < v.len && v.ptr[i] >= '0' &&
+				    v.ptr[i] <= '9' && fail_every <= FAIL_EVERY_MAX; i++)
+					fail_every = fail_every * 10 + (v.ptr[i] - '0');
+				if (v.len == 0 || i < v.len || fail_every > FAIL_EVERY_MAX) {
+					snprintf(err, sizeof(err), "mock knob 'fail_every' must be an "
+					    "integer from 0 to %ld", FAIL_EVERY_MAX);
+					reply_error(req, 400, err);
 					return;
 				}
 			} else if (set_knob(&c, key.ptr, key.len, v.ptr, v.len, err, sizeof(err)) < 0) {
@@ -1105,8 +1080,9 @@ serve_defaults(struct evhttp_request *req, enum evhttp_cmd_type method)
 		}
 		mp.defaults = c;
 		mp.fail_every = fail_every;
-	} else if (method != EVHTTP_REQ_GET) {
-		reply_error(req, 405, "GET or POST /mock/defaults");
+	} else if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD, POST");
+		reply_error(req, 405, "method not allowed for this endpoint");
 		return;
 	}
 	if (defaults_json() < 0) {
@@ -1236,11 +1212,13 @@ usage(FILE *f)
 	    "                    [--reasoning-tokens N] [--cache-write-tokens N]\n"
 	    "                    [--cache-write-1h-tokens N] [--chunks N] [--chunk-delay-ms N]\n"
 	    "                    [--latency-ms N] [--status N] [--tool-calls N]\n"
+	    "                    [--retry-after S] [--retry-after-ms MS]\n"
 	    "Defaults: -l 127.0.0.1 -p 4001 (0 picks a free port).  Requests override the\n"
 	    "knobs with a \"mock\" object in the body or X-Mock-<knob> headers.\n"
 	    "--judge checks every request against its provider's rules (the verdict is in\n"
 	    "GET /mock/last, the count of refusable ones in /mock/stats); the knob strict=1\n"
-	    "refuses such a request with a 400, as the provider would.\n");
+	    "refuses such a request with a 400, as the provider would.\n"
+	    "POST /mock/defaults changes the defaults while it runs; GET shows them.\n");
 }
 
 /* Long options name knobs by their index: the option's val is OPT_KNOB + knob. */
@@ -1260,6 +1238,8 @@ static const struct option options[] = {
 	{ "latency-ms",		  required_argument, NULL, OPT_KNOB + MOCK_LATENCY_MS },
 	{ "status",		  required_argument, NULL, OPT_KNOB + MOCK_STATUS },
 	{ "tool-calls",		  required_argument, NULL, OPT_KNOB + MOCK_TOOL_CALLS },
+	{ "retry-after",	  required_argument, NULL, OPT_KNOB + MOCK_RETRY_AFTER },
+	{ "retry-after-ms",	  required_argument, NULL, OPT_KNOB + MOCK_RETRY_AFTER_MS },
 	{ "judge",		  no_argument,	     NULL, OPT_JUDGE },
 	{ "help",		  no_argument,	     NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -1311,7 +1291,8 @@ main(int argc, char **argv)
 			return 0;
 		case OPT_FAIL_EVERY:
 			mp.fail_every = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || mp.fail_every < 0)
+			if (*optarg == '\0' || *end != '\0' || mp.fail_every < 0 ||
+			    mp.fail_every > FAIL_EVERY_MAX)
 				fatal("bad --fail-every '%s'", optarg);
 			break;
 		case OPT_JUDGE:
