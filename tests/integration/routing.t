@@ -267,6 +267,36 @@ try:
     gw.stop()
     gw.cleanup()
 
+    # a stream cut after tokens reached the client: not retried, priced from what the provider
+    # reported before the cut (Anthropic's message_start: the input, one output token), the
+    # deployment's failure counted
+    gw = gateway(deployment("cut", f1, model="anthropic/claude-sonnet-4-5",
+                            extra="    model_info:\n      id: dep-cut\n") +
+                 deployment("cut", f2, model="anthropic/claude-sonnet-4-5"),
+                 "  routing_strategy: usage-based-routing-v2\n  allowed_fails: 5\n")
+    set_faults(f1, fault="reset_mid_stream")
+    set_faults(f2, fault="reset_mid_stream")
+    n1, n2 = count(f1), count(f2)
+    st, h, data = gw.post("/v1/messages", {"model": "cut", "stream": True, "max_tokens": 50,
+                                           "messages": [{"role": "user", "content": "hi"}]})
+    text = data.decode()
+    ok(st == 200 and "content_block_delta" in text and "message_stop" not in text,
+       "a stream cut mid-way: the client has the events sent before the cut, no end", (st, text[-200:]))
+    eq((count(f1) - n1) + (count(f2) - n2), 1, "bytes had reached the client: no retry")
+    r = gw.record(h.get("x-tollgate-request-id"))
+    eq((r["tokens"]["input"], r["tokens"]["output"], Decimal(str(r["cost_usd"])), r["retries"],
+        r["attempts"]), (1000, 1, 1000 * SONNET_IN + 1 * SONNET_OUT, 0, []),
+       "the cut stream is priced from the usage reported before the cut")
+    ok("stream_incomplete" in r["flags"] and "upstream_failed" in r["flags"],
+       "its record says the stream ended before its end", r["flags"])
+    deps = [d for d in status_json(gw)["deployments"] if d["model_group"] == "cut"]
+    eq((sum(d["failures"] for d in deps), sorted(d["last_failure"] or "" for d in deps)),
+       (1, ["", "InternalServerError"]), "the deployment that cut it counts a failure")
+    set_faults(f1)
+    set_faults(f2)
+    gw.stop()
+    gw.cleanup()
+
     # ---- the strategies ----------------------------------------------------------------
     def spread(gw, group, n, **extra):
         before = (count(a), count(b))
