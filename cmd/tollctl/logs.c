@@ -154,6 +154,29 @@ flags_text(const struct record *r, struct buf *o)
 		buf_printf(o, "-");
 }
 
+/* Under a routed request's line: each failed attempt, then who answered after how many. */
+static void
+attempts_text(const struct record *r, struct buf *o)
+{
+	char cost[MONEY_FORMAT_MAX];
+	uint32_t i;
+
+	for (i = 0; i < r->nattempts && i < RECORD_ATTEMPTS_MAX; i++) {
+		const struct record_attempt *a = &r->attempts[i];
+
+		buf_printf(o, "    attempt %u  %s/%s  %s", i + 1, a->provider, a->deployment, a->failure);
+		if (a->status)
+			buf_printf(o, " %u", a->status);
+		buf_printf(o, "  in %lld out %lld  %s\n", (long long)a->input, (long long)a->output,
+		    money_format(a->total, MONEY_COST_SCALE, cost));
+	}
+	if (r->retries || r->fallbacks)
+		buf_printf(o, "    answered by %s/%s of %s after %u retr%s, %u fallback%s\n",
+		    r->provider[0] ? r->provider : "-", r->deployment[0] ? r->deployment : "-",
+		    r->group[0] ? r->group : r->model_requested, r->retries,
+		    r->retries == 1 ? "y" : "ies", r->fallbacks, r->fallbacks == 1 ? "" : "s");
+}
+
 static void
 print_table(const struct logs_list *list, struct buf *o)
 {
@@ -191,6 +214,7 @@ print_table(const struct logs_list *list, struct buf *o)
 		    money_format(r->total, MONEY_COST_SCALE, cost));
 		flags_text(r, o);
 		buf_printf(o, "\n");
+		attempts_text(r, o);
 	}
 }
 

@@ -139,6 +139,12 @@ try:
         Decimal(h.get("x-tollgate-response-cost"))), (want,) * 3,
        "unbilled attempts cost nothing: the record and both cost headers are the answer's cost")
     ok(h.get("x-litellm-model-id"), "x-litellm-model-id names the deployment")
+    out = subprocess.run([os.path.join(BUILD, "tollctl"), "logs", "--ledger", gw.ledger, "--limit", "1"],
+                         capture_output=True, text=True, timeout=30).stdout.splitlines()
+    eq([line.split()[:5] for line in out[2:]],
+       [["attempt", str(i), "openai/gpt-4o-mini", "InternalServerError", "500"] for i in (1, 2, 3)] +
+       [["answered", "by", "openai/gpt-4o-mini", "of", "backup"]],
+       "tollctl logs: the three failed attempts under the request, and who answered")
 
     # the failures cool both (allowed_fails 1: the second failure in a minute cools)
     eq(chat(gw, "grp")[0], 200, "again: the fallback answers")
