@@ -3,7 +3,8 @@
 both private servers started here. Virtual keys made on the first host are used
 on all three (through PostgreSQL); 64 clients spread over the three hosts spend
 against a key's $1.00 budget, a team budget and a global budget declared in the
-config, and an rpm limit: the fleet never spends past any of them (the three
+config, and an rpm limit, and a model whose two deployments carry an rpm each:
+the fleet never spends past any of them (the three
 ledgers summed), each refusal is a 429 naming the limit, Redis's counters hold
 exactly what the ledgers spent with nothing left reserved, and PostgreSQL holds
 exactly the union of the three ledgers. Skips without Debian's redis-server or
@@ -26,6 +27,7 @@ if Redis.skip_reason() or Postgres.skip_reason():
 # that admission's reservation (the body's length in input tokens and max_tokens) covers it
 COST = 100 * Decimal("1.5e-7") + 5000 * Decimal("6e-7")
 KEY_BUDGET, TEAM_BUDGET, GLOBAL_BUDGET, RPM = Decimal("1.00"), Decimal("1.50"), Decimal("2.20"), 30
+DEPLOYMENT_RPM = 8	# each of the two deployments of model "limited" (litellm_params.rpm)
 CLIENTS = 64
 
 
@@ -37,8 +39,15 @@ def config(host, redis, pg):
             % (host, redis.url, pg.dsn, TEAM_BUDGET, GLOBAL_BUDGET))
 
 
-def ask(gw, key):
-    st, _, data = gw.post("/v1/chat/completions", {"model": "demo", "max_tokens": 5000, "messages": [
+def limited(mock):
+    """Model "limited": two deployments with an rpm each, the same on every host."""
+    return "".join("  - model_name: limited\n    litellm_params: {model: openai/gpt-4o-mini, "
+                   "api_base: \"http://127.0.0.1:%d/v1\", api_key: %s, rpm: %d}\n"
+                   % (mock.port, k, DEPLOYMENT_RPM) for k in ("k1", "k2"))
+
+
+def ask(gw, key, model="demo"):
+    st, _, data = gw.post("/v1/chat/completions", {"model": model, "max_tokens": 5000, "messages": [
         {"role": "user", "content": "hi"}], "mock": {"prompt_tokens": 100, "completion_tokens": 5000}},
         key=key)
     return st, data
@@ -79,7 +88,8 @@ def main():
     gws = []
     try:
         pg = Postgres()
-        gws = [Gateway(mock, tollgate_extra=config("host-%d" % i, redis, pg)) for i in (1, 2, 3)]
+        gws = [Gateway(mock, limited(mock), tollgate_extra=config("host-%d" % i, redis, pg))
+               for i in (1, 2, 3)]
         first = gws[0]
 
         # keys made on the first host, each used on all three
@@ -116,6 +126,25 @@ def main():
            len(refused) == CLIENTS - served,
            "the key's rpm of %d holds fleet-wide: %d of %d served in the minute (after %d), the rest 429 "
            "naming it" % (RPM, served, CLIENTS, before), (minute, sorted(set(st for st, _ in res))))
+
+        # the deployments' own rpm, shared by the fleet too: two deployments of 8 a minute
+        # serve 16 in the minute, whichever host they reach; the rest 429 with Retry-After
+        before = len([r for r in records(gws) if r["model_requested"] == "limited" and
+                      r["start"].startswith(minute)])
+        res = tg_storm(gws, CLIENTS, 1, lambda g: (lambda st, h, d: (st, h.get("retry-after"), d))(
+            *g.post("/v1/chat/completions", {"model": "limited", "messages": [
+                {"role": "user", "content": "hi"}]}, key=keys["no-team"])))
+        now = time.strftime("%Y-%m-%dT%H:%M", time.gmtime())
+        served = sum(1 for st, _, _ in res if st == 200)
+        refused = [(ra, d) for st, ra, d in res if st == 429]
+        in_minute = len([r for r in records(gws) if r["model_requested"] == "limited" and
+                         r["start"].startswith(minute)])
+        # (a storm that crossed into the next minute may serve more there, never in this one)
+        ok(in_minute <= 2 * DEPLOYMENT_RPM and (now != minute or in_minute == 2 * DEPLOYMENT_RPM) and
+           len(refused) == CLIENTS - served and all(ra and b"rpm or tpm" in d for ra, d in refused),
+           "deployments' rpm of %d each hold fleet-wide: %d of %d served in the minute (after %d), "
+           "the rest 429 with Retry-After" % (DEPLOYMENT_RPM, served, CLIENTS, before),
+           (minute, now, in_minute, sorted(set(st for st, _, _ in res)), refused[:1]))
 
         # the key's $1.00, the team's, then the global budget, each spent to its end by 64 clients,
         # with PostgreSQL stopped for a minute meanwhile
