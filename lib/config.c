@@ -2257,8 +2257,8 @@ check_fallbacks(struct loader *l)
 
 /*
  * general_settings and litellm_settings: master_key is read (and
- * litellm_settings' drop_params, cache_params and router keys), the rest
- * reported.
+ * litellm_settings' drop_params, cache_params and router keys, general_settings'
+ * database_url and enforce_fallback_model_access), the rest reported.
  */
 static int
 load_settings(struct loader *l, const struct top *t, struct top *master)
@@ -2293,6 +2293,13 @@ load_settings(struct loader *l, const struct top *t, struct top *master)
 		}
 		if (master == &l->master_litellm && is_litellm_router_key(ps.v[i].key))
 			continue;	/* litellm_router() reads it */
+		if (master == &l->master_general &&
+		    strcmp(ps.v[i].key, "enforce_fallback_model_access") == 0) {
+			if (read_switch(l, t->d, ps.v[i].v, "general_settings.enforce_fallback_model_access",
+			    &l->c->router.fallback_access) < 0)
+				goto out;
+			continue;
+		}
 		if (master == &l->master_general && strcmp(ps.v[i].key, "database_url") == 0) {
 			if (database_url(l, t->d, ps.v[i].v) < 0)
 				goto out;

@@ -121,6 +121,9 @@ struct config_router {
 	int			 disable_cooldowns;	/* [false] */
 	int			 pre_call_checks;	/* enable_pre_call_checks [false] */
 	int			 max_fallbacks;		/* [5] */
+	/* general_settings.enforce_fallback_model_access: a router fallback to a
+	 * model the key may not use is skipped [false] */
+	int			 fallback_access;
 	/* routing_strategy_args.lowest_latency_buffer, in thousandths [0] */
 	int			 latency_buffer_milli;
 	struct config_fallback	*fallbacks;		/* fallbacks */

@@ -34,6 +34,7 @@
 #include "usage.h"
 
 #define EXCHANGE_MAGIC	0x65786368u	/* "exch" */
+#define ROUTE_FALLBACKS_MAX	16	/* fallback groups a request may go to */
 
 struct exchange;
 TAILQ_HEAD(exchange_list, exchange);
@@ -87,6 +88,9 @@ struct exchange {
 	int				 num_retries;	/* the request's own num_retries, -1: the router's */
 	char				 client_fallbacks[512];	/* its own fallbacks, one a line */
 	size_t				 fallback_at;	/* fallbacks tried from the list in force */
+	/* router fallbacks the key may not use (enforce_fallback_model_access) */
+	const struct route_model	*denied[ROUTE_FALLBACKS_MAX];
+	size_t				 ndenied;
 	struct router_slot		*slot;		/* the attempt's deployment state, or NULL */
 	int64_t				 attempt_ns;	/* when the attempt was sent */
 	int64_t				 retry_after_ms;	/* what the failed attempt's provider asked, -1 */
@@ -335,9 +339,12 @@ int route_after_failure(struct exchange *ex);
 void route_attempt_begin(struct exchange *ex);
 void route_first_byte(struct exchange *ex);
 void route_attempt_end(struct exchange *ex, int64_t tokens);
-/* The groups ex may fall back to (for the reservation's dearest price); their count. */
-size_t route_fallback_models(const struct exchange *ex, const struct route_model **out,
-    size_t max);
+/*
+ * The groups ex may fall back to (the client's, else the router's for any
+ * failure), those denied to its key left out; their count, at most
+ * ROUTE_FALLBACKS_MAX.
+ */
+size_t route_fallback_models(const struct exchange *ex, const struct route_model **out);
 /* x-litellm-model-id, -model-group, -attempted-retries, -attempted-fallbacks (and -response-cost). */
 void route_headers(struct exchange *ex, int with_cost);
 
@@ -357,6 +364,13 @@ void admit_answered(struct exchange *ex, int status, size_t index, const char *u
  * when refused (the 403, 429 or 503 is sent).
  */
 int admit_request(struct exchange *ex, const struct keys_key *k, int64_t max_tokens);
+/*
+ * Before routing: the key's allowed models against the request's fallbacks.
+ * A client's fallback the key may not use is refused (0, or -1 with the 403
+ * sent, as LiteLLM does); a router's is left out of ex's fallbacks when
+ * general_settings.enforce_fallback_model_access says so.
+ */
+int admit_fallbacks(struct exchange *ex, const struct keys_key *k);
 /* After admission (the answer from Redis, when shared): the request goes upstream. */
 void http_admitted(struct exchange *ex);
 /* Replaces the reservation by the record's cost (spent 0: by nothing). */

@@ -69,6 +69,30 @@ model_allowed(const struct keys_key *k, const char *model)
 	return 0;
 }
 
+int
+admit_fallbacks(struct exchange *ex, const struct keys_key *k)
+{
+	const struct route_model *groups[ROUTE_FALLBACKS_MAX];
+	size_t n, i;
+
+	if (k == NULL || k->a.nmodels == 0)
+		return 0;
+	n = route_fallback_models(ex, groups);
+	for (i = 0; i < n; i++) {
+		if (model_allowed(k, groups[i]->name))
+			continue;
+		if (ex->client_fallbacks[0]) {
+			http_send_error(ex->req, 403, "permission_error", "model_not_allowed",
+			    "this key may not use model '%s', one of the request's fallbacks",
+			    groups[i]->name);
+			return -1;
+		}
+		if (heritage.config->router.fallback_access)
+			ex->denied[ex->ndenied++] = groups[i];
+	}
+	return 0;
+}
+
 /*
  * The request's largest possible cost, in picodollars (see the top of this
  * file), over its model group and every group it may fall back to.
@@ -77,14 +101,14 @@ static int64_t
 largest_cost(const struct exchange *ex, int64_t max_tokens)
 {
 	const struct price_table *t = ex->view ? ex->view->table : NULL;
-	const struct route_model *groups[17];
+	const struct route_model *groups[1 + ROUTE_FALLBACKS_MAX];
 	size_t ng, g, i;
 	int64_t most = 0;
 
 	if (t == NULL)
 		return 0;
 	groups[0] = ex->model;
-	ng = 1 + route_fallback_models(ex, groups + 1, 16);
+	ng = 1 + route_fallback_models(ex, groups + 1);
 	for (g = 0; g < ng; g++)
 	for (i = 0; i < groups[g]->ndeps; i++) {
 		const struct route_deployment *d = &heritage.routes->deps[groups[g]->deps[i]];

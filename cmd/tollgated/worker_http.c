@@ -515,7 +515,7 @@ handle_api(struct hreq *req, const struct endpoint *ep)
 	buf_copy(ex->client_fallbacks, sizeof(ex->client_fallbacks), f.fallbacks);
 	ex->est_output = f.max_tokens > 0 && f.max_tokens < INT64_MAX ? f.max_tokens :
 	    c->tollgate.default_max_tokens;
-	if (route_first(ex) < 0) {
+	if (admit_fallbacks(ex, vk) < 0 || route_first(ex) < 0) {
 		exchange_free(ex);
 		return;
 	}

@@ -204,6 +204,32 @@ keep_attempt(struct exchange *ex, const struct failed_attempt *f)
 /* Which fallback list is in force (its index restarts when another one is). */
 enum { LIST_NONE, LIST_CLIENT, LIST_ROUTER_GENERAL, LIST_ROUTER_CONTEXT, LIST_ROUTER_POLICY };
 
+/* The next of the client's fallbacks (one a line) at *p: *name and its length; 0 past the last. */
+static size_t
+next_client_fallback(const char **p, const char **name)
+{
+	size_t len;
+
+	while (**p == '\n')
+		(*p)++;
+	*name = *p;
+	len = strcspn(*p, "\n");
+	*p += len;
+	return len;
+}
+
+/* Whether ex's key may not fall back to m (enforce_fallback_model_access). */
+static int
+route_denied(const struct exchange *ex, const struct route_model *m)
+{
+	size_t i;
+
+	for (i = 0; i < ex->ndenied; i++)
+		if (ex->denied[i] == m)
+			return 1;
+	return 0;
+}
+
 /* The fallback list in force for ex's failure, and its length. */
 static size_t
 fallback_list(struct exchange *ex, char names[][128], size_t max)
@@ -215,14 +241,11 @@ fallback_list(struct exchange *ex, char names[][128], size_t max)
 
 	if (ex->client_fallbacks[0]) {
 		/* the client's own list, as LiteLLM takes it: instead of the router's */
-		const char *p = ex->client_fallbacks;
+		const char *p = ex->client_fallbacks, *name;
+		size_t len;
 
-		while (*p && n < max) {
-			size_t len = strcspn(p, "\n");
-
-			snprintf(names[n++], 128, "%.*s", (int)len, p);
-			p += len + (p[len] == '\n');
-		}
+		while (n < max && (len = next_client_fallback(&p, &name)) > 0)
+			snprintf(names[n++], 128, "%.*s", (int)len, name);
 		kind = LIST_CLIENT;
 	} else {
 		/* the group the client asked for names the list, whichever group failed last */
@@ -252,8 +275,8 @@ route_fallback(struct exchange *ex)
 	const struct config_router *rc = &heritage.config->router;
 	struct route_model *was = ex->model;
 	uint64_t skip = ex->skip;
-	char names[16][128];
-	size_t n = fallback_list(ex, names, 16);
+	char names[ROUTE_FALLBACKS_MAX][128];
+	size_t n = fallback_list(ex, names, ROUTE_FALLBACKS_MAX);
 	int64_t soonest;
 
 	while (ex->fallback_at < n && (int)ex->rec.fallbacks < rc->max_fallbacks) {
@@ -264,6 +287,8 @@ route_fallback(struct exchange *ex)
 			log_warn("model '%s': fallback '%s' has no deployment to try", was->name, name);
 			continue;
 		}
+		if (route_denied(ex, m))
+			continue;	/* enforce_fallback_model_access: not this key's */
 		ex->model = m;
 		ex->skip = 0;
 		if (route_prepare(ex, &soonest) == 0)
@@ -387,43 +412,41 @@ route_first(struct exchange *ex)
 	return -1;
 }
 
+/* Adds group name[0..len) to out[0..*n) unless unknown, denied to the key, or there already. */
+static void
+add_group(const struct exchange *ex, const char *name, size_t len, const struct route_model **out,
+    size_t *n)
+{
+	const struct route_model *m = routes_find(heritage.routes, name, len);
+	size_t j;
+
+	if (m == NULL || route_denied(ex, m) || *n == ROUTE_FALLBACKS_MAX)
+		return;
+	for (j = 0; j < *n; j++)
+		if (out[j] == m)
+			return;
+	out[(*n)++] = m;
+}
+
 size_t
-route_fallback_models(const struct exchange *ex, const struct route_model **out, size_t max)
+route_fallback_models(const struct exchange *ex, const struct route_model **out)
 {
 	const struct config_router *rc = &heritage.config->router;
 	const enum config_failure kinds[] = { CONFIG_FAIL_SERVER, CONFIG_FAIL_CONTEXT_WINDOW,
 		CONFIG_FAIL_CONTENT_POLICY };
-	size_t n = 0, i, j, k, nto;
+	const char *p = ex->client_fallbacks, *name;
+	size_t n = 0, i, k, nto, len;
 	char *const *to;
 
-	for (k = 0; k < 3 && n < max; k++) {
-		if (ex->client_fallbacks[0] && k > 0)
-			break;
-		to = ex->client_fallbacks[0] ? NULL : router_fallbacks(rc, ex->rec.model_requested,
-		    kinds[k], &nto);
-		if (ex->client_fallbacks[0]) {
-			const char *p = ex->client_fallbacks;
-
-			while (*p && n < max) {
-				size_t len = strcspn(p, "\n");
-				const struct route_model *m = routes_find(heritage.routes, p, len);
-
-				for (j = 0; m != NULL && j < n && out[j] != m; j++)
-					;
-				if (m != NULL && j == n)
-					out[n++] = m;
-				p += len + (p[len] == '\n');
-			}
-			break;
-		}
-		for (i = 0; to != NULL && i < nto && n < max; i++) {
-			const struct route_model *m = routes_find(heritage.routes, to[i], strlen(to[i]));
-
-			for (j = 0; m != NULL && j < n && out[j] != m; j++)
-				;
-			if (m != NULL && j == n)
-				out[n++] = m;
-		}
+	if (ex->client_fallbacks[0]) {
+		while ((len = next_client_fallback(&p, &name)) > 0)
+			add_group(ex, name, len, out, &n);
+		return n;
+	}
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		to = router_fallbacks(rc, ex->rec.model_requested, kinds[k], &nto);
+		for (i = 0; to != NULL && i < nto; i++)
+			add_group(ex, to[i], strlen(to[i]), out, &n);
 	}
 	return n;
 }

@@ -303,6 +303,56 @@ try:
     gw.stop()
     gw.cleanup()
 
+    # ---- fallbacks and the key's allowed models ---------------------------------------------
+    def access_gateway(enforce):
+        def prepare(g):
+            with open(g.config) as f:
+                text = f.read()
+            with open(g.config, "w") as f:
+                f.write(text.replace("general_settings:\n", "general_settings:\n"
+                                     "  enforce_fallback_model_access: %s\n" % enforce, 1))
+        g = Gateway(a, deployment("acc", f1) + deployment("acc-fb", b) + deployment("acc-fb2", c) +
+                    "router_settings:\n  num_retries: 0\n"
+                    "  fallbacks: [{\"acc\": [\"acc-fb\", \"acc-fb2\"]}]\n", prepare=prepare)
+        gws.append(g)
+        return g
+
+    def new_key(g, models):
+        st, _, data = g.post("/key/generate", {"models": models})
+        return json.loads(data)["key"] if st == 200 else None
+
+    set_faults(f1, status=500)
+    gw = access_gateway("false")
+    k = new_key(gw, ["acc"])
+    st, h, _ = gw.post("/v1/chat/completions", {"model": "acc", "messages": [
+        {"role": "user", "content": "hi"}]}, key=k)
+    eq((st, h.get("x-litellm-model-group")), (200, "acc-fb"),
+       "a key allowed only the model asked: the router's fallback serves it (LiteLLM's default)")
+    nf, nb = count(f1), count(b)
+    st, _, data = gw.post("/v1/chat/completions", {"model": "acc", "fallbacks": ["acc-fb"], "messages": [
+        {"role": "user", "content": "hi"}]}, key=k)
+    ok(st == 403 and b"model_not_allowed" in data and b"acc-fb" in data and
+       (count(f1) - nf, count(b) - nb) == (0, 0),
+       "a client's fallback the key may not use: 403 naming it, nothing sent", (st, data))
+    gw.stop()
+    gw.cleanup()
+    gw = access_gateway("true")
+    nb, nc = count(b), count(c)
+    st, h, _ = gw.post("/v1/chat/completions", {"model": "acc", "messages": [
+        {"role": "user", "content": "hi"}]}, key=new_key(gw, ["acc", "acc-fb2"]))
+    eq((st, h.get("x-litellm-model-group"), count(b) - nb, count(c) - nc), (200, "acc-fb2", 0, 1),
+       "enforce_fallback_model_access: the fallback the key may not use is skipped for the next one")
+    nb, nc = count(b), count(c)
+    st, _, data = gw.post("/v1/chat/completions", {"model": "acc", "messages": [
+        {"role": "user", "content": "hi"}]}, key=new_key(gw, ["acc"]))
+    eq((st, count(b) - nb, count(c) - nc), (500, 0, 0),
+       "  none the key may use: the model's own error, no fallback tried")
+    st, h, _ = chat(gw, "acc")
+    eq((st, h.get("x-litellm-model-group")), (200, "acc-fb"), "  a key allowed every model falls back as before")
+    set_faults(f1)
+    gw.stop()
+    gw.cleanup()
+
     # ---- the strategies ----------------------------------------------------------------
     def spread(gw, group, n, **extra):
         before = (count(a), count(b))

@@ -827,13 +827,18 @@ test_environment(void)
 	    "      model: b\n"
 	    "      custom_llm_provider: azure\n"
 	    "litellm_settings:\n"
-	    "  drop_params: [openai]\n", pre, sizeof(pre));
+	    "  drop_params: [openai]\n"
+	    "general_settings:\n"
+	    "  enforce_fallback_model_access: sometimes\n", pre, sizeof(pre));
 	if (c != NULL) {
 		ok(c->ncredentials == 1 && strcmp(c->credentials[0].name, "azure") == 0,
 		    "credential_list is read, credential_info silently");
 		warned(c, pre, "25: litellm_settings.drop_params: expected true or false, got a list; "
 		    "ignored");
 		ok(c->drop_params == 0, "a drop_params that is not a boolean leaves the default");
+		warned(c, pre, "27: general_settings.enforce_fallback_model_access: expected true or "
+		    "false, got 'sometimes'; ignored");
+		ok(c->router.fallback_access == 0, "  and so does enforce_fallback_model_access");
 		warned(c, pre, "5: router_settings.redis_password: environment variable "
 		    "TG_TEST_UNSET_REDIS is not set");
 		warned(c, pre, "8: unknown key 'tollgate.colour', ignored");
@@ -841,7 +846,7 @@ test_environment(void)
 		warned(c, pre, "13: model_list.extra is not implemented by tollgate, ignored");
 		warned(c, pre, "19: litellm_params.custom_llm_provider is not implemented by tollgate, "
 		    "ignored");
-		is_int(count_lines(c->warnings), 6, "6 warnings: each key once, quiet params quiet, "
+		is_int(count_lines(c->warnings), 7, "7 warnings: each key once, quiet params quiet, "
 		    "null sections and x- keys silent");
 		config_free(c);
 	} else
@@ -907,6 +912,7 @@ test_router_defaults(void)
 	is_int(r->cooldown_ms, 5000, "  cooldown_time 5 s");
 	ok(!r->disable_cooldowns && !r->pre_call_checks, "  cooldowns on, no pre-call checks");
 	is_int(r->max_fallbacks, 5, "  max_fallbacks 5");
+	ok(!r->fallback_access, "  fallbacks serve any key (no enforce_fallback_model_access)");
 	is_int(r->latency_buffer_milli, 0, "  lowest_latency_buffer 0");
 	ok(r->nfallbacks == 0 && r->ncontext_fallbacks == 0 && r->npolicy_fallbacks == 0 &&
 	    r->ndefault_fallbacks == 0 && r->fallbacks == NULL && r->default_fallbacks == NULL,
@@ -966,9 +972,10 @@ test_router_keys(void)
 	    "  default_fallbacks: [gpt-4o-mini, claude-sonnet]\n"
 	    "  redis_host: r.example\n"
 	    "  timeout: 30\n"
-	    "  model_group_alias: {gpt4: gpt-4o}\n", pre, sizeof(pre));
+	    "  model_group_alias: {gpt4: gpt-4o}\n"
+	    "general_settings: {enforce_fallback_model_access: true}\n", pre, sizeof(pre));	/* 40 */
 	if (c == NULL) {
-		skip(31, "router.yaml did not load");
+		skip(32, "router.yaml did not load");
 		return;
 	}
 	r = &c->router;
@@ -1004,6 +1011,7 @@ test_router_keys(void)
 	ok(r->ndefault_fallbacks == 2 && strcmp(r->default_fallbacks[0], "gpt-4o-mini") == 0 &&
 	    strcmp(r->default_fallbacks[1], "claude-sonnet") == 0, "default_fallbacks: a list");
 	is_str(c->tollgate.redis_url, "redis://r.example:6379", "redis_host still names the Redis");
+	ok(r->fallback_access == 1, "general_settings.enforce_fallback_model_access: true");
 
 	if (is_int((long long)c->ndeployments, 4, "four deployments")) {
 		d = &c->deployments[0];
