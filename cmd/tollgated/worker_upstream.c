@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "json.h"
 #include "log.h"
 #include "tollgated.h"
@@ -50,6 +51,23 @@ upstream_release(struct worker *w)
 
 /* ---- one transfer ---------------------------------------------------------- */
 
+/* Retry-After as an HTTP date (RFC 9110): the milliseconds until then, 0 if past, -1 if unread. */
+static long long
+retry_after_date(const char *v, size_t len)
+{
+	char date[64];
+	time_t at;
+	int64_t now_ms = clock_now_ns() / 1000000;	/* wall-clock, as the date is */
+
+	if (len >= sizeof(date))
+		return -1;
+	memcpy(date, v, len);
+	date[len] = '\0';
+	if ((at = curl_getdate(date, NULL)) == -1)
+		return -1;
+	return (int64_t)at * 1000 > now_ms ? (int64_t)at * 1000 - now_ms : 0;
+}
+
 static size_t
 on_header(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -87,9 +105,12 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 			while (v < p + len && *v == ' ')
 				v++;
 			x = strtoll(v, &end, 10);
-			/* an HTTP date is not read: as if none were given */
-			if (end != v && x >= 0 && x < 86400000LL)
-				ex->retry_after_ms = klen == 14 ? x : x * 1000;
+			if (end == v)
+				x = klen == 11 ? retry_after_date(v, (size_t)(p + len - v)) : -1;
+			else if (klen == 11)
+				x = x >= 0 && x < 86400 ? x * 1000 : -1;
+			if (x >= 0 && x < 86400000LL)
+				ex->retry_after_ms = x;
 		}
 		if (klen == 12 && strncasecmp(p, "content-type", 12) == 0 &&
 		    (memmem(colon, len - klen, "text/event-stream", 17) != NULL ||

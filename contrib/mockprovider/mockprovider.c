@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -71,6 +72,7 @@ static const long knob_max[MOCK_NKNOBS] = {
 	[MOCK_IMAGE_OUT_TOKENS] = 1000000000000L,
 	[MOCK_RETRY_AFTER] = 86400,
 	[MOCK_RETRY_AFTER_MS] = 86400000,
+	[MOCK_RETRY_AFTER_DATE] = 1,
 };
 
 static struct {
@@ -160,7 +162,13 @@ retry_headers(struct evhttp_request *req, const struct mock_call *c)
 	char v[32];
 
 	if (c->knob[MOCK_RETRY_AFTER]) {
-		snprintf(v, sizeof(v), "%ld", c->knob[MOCK_RETRY_AFTER]);
+		time_t at = time(NULL) + c->knob[MOCK_RETRY_AFTER];
+		struct tm tm;
+
+		/* RFC 9110's other form: the date after which to come back */
+		if (!c->knob[MOCK_RETRY_AFTER_DATE] || gmtime_r(&at, &tm) == NULL ||
+		    strftime(v, sizeof(v), "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
+			snprintf(v, sizeof(v), "%ld", c->knob[MOCK_RETRY_AFTER]);
 		evhttp_add_header(h, "Retry-After", v);
 	}
 	if (c->knob[MOCK_RETRY_AFTER_MS]) {

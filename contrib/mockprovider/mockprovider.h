@@ -32,6 +32,7 @@ enum mock_knob {
 	MOCK_IMAGE_OUT_TOKENS,	/* Gemini: of the candidates, IMAGE tokens */
 	MOCK_RETRY_AFTER,	/* an error answer's Retry-After (seconds), 0: none */
 	MOCK_RETRY_AFTER_MS,	/* and retry-after-ms */
+	MOCK_RETRY_AFTER_DATE,	/* 1: Retry-After as an HTTP date that many seconds ahead */
 	MOCK_NKNOBS
 };
 

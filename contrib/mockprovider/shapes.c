@@ -43,6 +43,7 @@ const char *const mock_knob_names[MOCK_NKNOBS] = {
 	[MOCK_IMAGE_OUT_TOKENS] = "image_out_tokens",
 	[MOCK_RETRY_AFTER] = "retry_after",
 	[MOCK_RETRY_AFTER_MS] = "retry_after_ms",
+	[MOCK_RETRY_AFTER_DATE] = "retry_after_date",
 };
 
 const char *const mock_fault_names[MOCK_NFAULTS] = {

@@ -8,10 +8,12 @@ reassemble into the whole answer's calls; and what routing tests lean on:
 the Retry-After and retry-after-ms headers of an error, the error faults
 (context_length, content_policy, error_usage) in each provider's words,
 /mock/defaults changing a running mock, and the failed count."""
+import email.utils
 import http.client
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tg import Mock, done, eq, ok  # noqa: E402
@@ -227,6 +229,11 @@ eq((st, retry_headers(h)), (503, (None, "1500")), "retry_after_ms: a 503 with re
 st, h, _ = post_h("/v1/chat/completions", CHAT, {"X-Mock-Retry-After": "3",
                                                  "X-Mock-Retry-After-Ms": "9"})
 eq((st, retry_headers(h)), (200, (None, None)), "the retry knobs on a 200: no retry headers")
+st, h, _ = post_h("/v1/chat/completions", CHAT, {"X-Mock-Status": "429", "X-Mock-Retry-After": "30",
+                                                 "X-Mock-Retry-After-Date": "1"})
+when = email.utils.parsedate_to_datetime(h.get("retry-after") or "Thu, 01 Jan 1970 00:00:00 GMT")
+ok(st == 429 and 25 <= when.timestamp() - time.time() <= 31,
+   "retry_after_date: Retry-After as an HTTP date 30 s ahead", h.get("retry-after"))
 
 
 def anthropic_error(message):
@@ -280,8 +287,8 @@ eq((st, doc.get("type"), doc["error"]["type"], usage.get("input_tokens"), usage.
 st, _, doc = post_h("/v1/chat/completions", CHAT, {"X-Mock-Fault": "context_length",
                                                    "X-Mock-Status": "503"})
 eq((st, doc["error"]["code"]), (503, "service_unavailable"), "the status knob wins over a fault")
-# the two statuses, 8 faults of chat and messages, Gemini's, Converse's, 2 error_usage, 503
-eq(mock.get("/mock/stats").get("failed"), 2 + 8 + 2 + 2 + 1,
+# the three statuses, 8 faults of chat and messages, Gemini's, Converse's, 2 error_usage, 503
+eq(mock.get("/mock/stats").get("failed"), 3 + 8 + 2 + 2 + 1,
    "/mock/stats: failed counts the error statuses and faults")
 
 # a second mock, its faults from the command line, then changed while it runs

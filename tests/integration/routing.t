@@ -35,6 +35,7 @@ def post(mock, path, body):
 
 def set_faults(mock, **knobs):
     base = {"status": 0, "fault": "none", "fail_every": 0, "retry_after": 0, "retry_after_ms": 0,
+            "retry_after_date": 0,
             "latency_ms": 0}
     base.update(knobs)
     st, data = post(mock, "/mock/defaults", base)
@@ -186,6 +187,17 @@ try:
     set_faults(f1)
     ok(wait_until(lambda: not [x for x in status_json(gw)["deployments"] if x["model_id"] == "dep-f1"][0]
                   ["cooling"], 10), "and comes back after it")
+    # the same with Retry-After as an HTTP date 6 s ahead (whole seconds: 5 to 6 s from now), which
+    # is longer than cooldown_time (2 s)
+    set_faults(f1, status=429, retry_after=6, retry_after_date=1)
+    n1 = count(f1)
+    codes = [chat(gw, "grp")[0] for _ in range(4)]
+    d = [x for x in status_json(gw)["deployments"] if x["model_id"] == "dep-f1"][0]
+    ok(codes == [200] * 4 and count(f1) - n1 == 1 and d["cooling"] and 4 <= d["cooldown_remaining_s"] <= 6,
+       "Retry-After as an HTTP date: cooled until then", (codes, count(f1) - n1, d))
+    set_faults(f1)
+    ok(wait_until(lambda: not [x for x in status_json(gw)["deployments"] if x["model_id"] == "dep-f1"][0]
+                  ["cooling"], 10), "  and back after it")
 
     # a provider that billed a failed attempt: its usage priced into the request's total
     set_faults(f1, fault="error_usage")
