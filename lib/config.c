@@ -542,7 +542,7 @@ struct tg_key {
 	const char		*expect;	/* for "expected ..., got ..." */
 };
 
-static tg_setter tg_dsn, tg_redis, tg_failure, tg_channels, tg_thresholds, tg_bool, tg_int64, tg_budgets, tg_timezone, tg_string, tg_url, tg_int, tg_workers, tg_size, tg_duration, tg_retention, tg_paths,
+static tg_setter tg_dsn, tg_redis, tg_failure, tg_provider_cost, tg_share, tg_channels, tg_thresholds, tg_bool, tg_int64, tg_budgets, tg_timezone, tg_string, tg_url, tg_int, tg_workers, tg_size, tg_duration, tg_retention, tg_paths,
     tg_keys, tg_file, tg_address, tg_tls_version;
 
 #define TG(f)		offsetof(struct config_tollgate, f)
@@ -565,6 +565,8 @@ static const struct tg_key tg_keys_table[] = {
 	  0, 0, NULL, "a list of budgets" },
 	{ "client_timeout", YAML_SCALAR_NODE, tg_duration, TG(client_timeout_ms), 0,
 	  1, DAY_MS, "60s", DURATION " from 1ms to 24h" },
+	{ "cost_mismatch_threshold", YAML_SCALAR_NODE, tg_share, TG(cost_mismatch_ppm), 0,
+	  0, 1000000, "1%", "a share such as 1% or 0.01 (0 to 100%)" },
 	{ "default_max_tokens", YAML_SCALAR_NODE, tg_int64, TG(default_max_tokens), 0,
 	  1, 100000000, "4096", "an integer from 1" },
 	{ "export_dir", YAML_SCALAR_NODE, tg_string, TG(export_dir), 0,
@@ -603,6 +605,8 @@ static const struct tg_key tg_keys_table[] = {
 	  "host=... dbname=...)" },
 	{ "price_files", YAML_SEQUENCE_NODE, tg_paths, TG(price_files), TG(nprice_files),
 	  0, 0, TOLLGATE_PRICES, "a list of file names" },
+	{ "provider_cost", YAML_SCALAR_NODE, tg_provider_cost, TG(provider_cost_prefer), 0,
+	  0, 0, "compare", "compare (flag a difference) or prefer (bill the provider's figure)" },
 	{ "redis_on_failure", YAML_SCALAR_NODE, tg_failure, TG(redis_fail_open), 0,
 	  0, 0, "closed", "closed (refuse, 503) or open (each host counts alone)" },
 	{ "redis_url", YAML_SCALAR_NODE, tg_redis, TG(redis_url), TG(redis_at),
@@ -987,6 +991,41 @@ tg_failure(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t 
 		*(int *)tg_field(l, e->off) = 1;
 	else
 		return tg_bad(l, e, d, n, &v);
+	return 0;
+}
+
+/* A cost the provider reports: compared with tollgate's (0), or billed (1). */
+static int
+tg_provider_cost(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	struct sval v;
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	if (v.len == 7 && strncmp(v.s, "compare", 7) == 0)
+		*(int *)tg_field(l, e->off) = 0;
+	else if (v.len == 6 && strncmp(v.s, "prefer", 6) == 0)
+		*(int *)tg_field(l, e->off) = 1;
+	else
+		return tg_bad(l, e, d, n, &v);
+	return 0;
+}
+
+/* A share, "1%" or "0.01", in millionths (exact: parsed from the decimal text). */
+static int
+tg_share(struct loader *l, const struct tg_key *e, struct doc *d, yaml_node_t *n)
+{
+	struct sval v;
+	int percent;
+	int64_t x;
+
+	if (tg_text(l, e, d, n, &v) < 0)
+		return -1;
+	percent = v.len > 1 && v.s[v.len - 1] == '%';
+	if (money_parse_decimal(v.s, v.len - (size_t)percent, percent ? 4 : 6, 0, &x) < 0 ||
+	    x < e->min || x > e->max)
+		return tg_bad(l, e, d, n, &v);
+	*(int64_t *)tg_field(l, e->off) = x;
 	return 0;
 }
 

@@ -217,6 +217,10 @@ struct config_tollgate {
 	size_t		 nbudgets;
 	char		*budget_timezone;	/* budget windows' calendar ["UTC"] */
 	int64_t		 default_max_tokens;	/* reserved when a request states no maximum [4096] */
+	/* provider_cost: what a cost the provider reports does [compare] */
+	int		 provider_cost_prefer;	/* 0: compare with it, 1: bill it */
+	/* cost_mismatch_threshold, in millionths of the computed cost [1%: 10000] */
+	int64_t		 cost_mismatch_ppm;
 	struct config_channel *alerts_channels;	/* where alerts go; none: only the log */
 	size_t		 nalerts_channels;
 	int64_t		 alerts_thresholds[CONFIG_THRESHOLDS_MAX]; /* percent of a max_budget [50, 80, 100] */

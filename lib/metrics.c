@@ -190,6 +190,17 @@ metrics_write(const struct metrics *m, struct buf *out)
 		    usage_flag_name((unsigned)i), (unsigned long long)total);
 	}
 	for (total = 0, cum = 0, w = 0; w < METRICS_SLOTS; w++) {
+		total += get(&m->slot[w].provider_costs);
+		cum += get(&m->slot[w].cost_mismatches);
+	}
+	buf_printf(out, "# HELP tollgate_provider_costs_total Records whose provider reported its own cost.\n"
+	    "# TYPE tollgate_provider_costs_total counter\n"
+	    "tollgate_provider_costs_total %llu\n"
+	    "# HELP tollgate_cost_mismatches_total Of those, the ones whose cost differs from tollgate's by more than cost_mismatch_threshold.\n"
+	    "# TYPE tollgate_cost_mismatches_total counter\n"
+	    "tollgate_cost_mismatches_total %llu\n", (unsigned long long)total,
+	    (unsigned long long)cum);
+	for (total = 0, cum = 0, w = 0; w < METRICS_SLOTS; w++) {
 		total += get(&m->slot[w].records);
 		cum += get(&m->slot[w].records_unwritten);
 	}

@@ -30,6 +30,7 @@ struct metrics_slot {
 	uint64_t	responses[METRICS_ENDPOINTS][METRICS_STATUSES];
 	uint64_t	usage_flags[USAGE_FLAG_FLAG_COUNT];
 	uint64_t	records, records_unwritten;
+	uint64_t	provider_costs, cost_mismatches;	/* answers with the provider's cost; differing */
 };
 
 struct metrics {

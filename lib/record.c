@@ -24,7 +24,7 @@ static const char *const token_names[RECORD_TOKEN_COUNT] = {
 
 static const char *const flag_names[RECORD_FLAG_COUNT] = {
 	"client_aborted", "upstream_error", "upstream_failed", "stream_incomplete",
-	"replayed", "adjustment",
+	"replayed", "adjustment", "provider_cost", "cost_mismatch", "provider_billed",
 };
 
 const char *
@@ -94,7 +94,7 @@ record_set_usage(struct record *r, const struct usage *u, const struct cost *c)
  */
 enum field_type {
 	F_VERSION, F_STR, F_INT, F_U16, F_U32, F_U64, F_INTS,
-	F_OPT_STR, F_OPT_U32,	/* written only when not empty, not 0 */
+	F_OPT_STR, F_OPT_U32, F_OPT_INT,	/* written only when not empty, not 0 */
 	F_ATTEMPTS		/* written only when there are some */
 };
 
@@ -140,6 +140,7 @@ static const struct field fields[] = {
 	FNUM("nre", F_OPT_U32, retries),
 	FNUM("nfb", F_OPT_U32, fallbacks),
 	{ "att", F_ATTEMPTS, offsetof(struct record, attempts), RECORD_ATTEMPTS_MAX },
+	FNUM("pc", F_OPT_INT, provider_cost),
 };
 
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
@@ -167,6 +168,7 @@ omitted(const struct field *f, const struct record *r)
 {
 	const char *p = (const char *)r + f->off;
 	uint32_t u32;
+	int64_t i64;
 
 	switch (f->type) {
 	case F_OPT_STR:
@@ -174,6 +176,9 @@ omitted(const struct field *f, const struct record *r)
 	case F_OPT_U32:
 		memcpy(&u32, p, sizeof(u32));
 		return u32 == 0;
+	case F_OPT_INT:
+		memcpy(&i64, p, sizeof(i64));
+		return i64 == 0;
 	case F_ATTEMPTS:
 		return r->nattempts == 0;
 	default:
@@ -227,6 +232,7 @@ pack_field(msgpack_packer *pk, const struct field *f, const struct record *r)
 	case F_ATTEMPTS:
 		return pack_attempts(pk, r);
 	case F_INT:
+	case F_OPT_INT:
 		memcpy(&i64, p, sizeof(i64));
 		return msgpack_pack_int64(pk, i64);
 	case F_U16:
@@ -458,6 +464,7 @@ decode_field(const struct field *f, const msgpack_object *v, struct record *r,
 			    strnlen(v->via.str.ptr, v->via.str.size));
 		return 0;
 	case F_INT:
+	case F_OPT_INT:
 		if (get_int(v, &i64) < 0)
 			return -1;
 		memcpy(p, &i64, sizeof(i64));
@@ -642,8 +649,15 @@ record_to_json(const struct record *r, struct buf *out)
 		if (buf_printf(out, "%s\"%s\": %s", i ? ", " : "", cost_part_name(i),
 		    money_format(r->cost[i], MONEY_COST_SCALE, num)) < 0)
 			goto out;
-	if (buf_append(out, "}", 1) < 0 ||
-	    put_flags(out, "usage_flags", r->usage_flags, usage_flag_name) < 0 ||
+	if (buf_append(out, "}", 1) < 0)
+		goto out;
+	if (!(r->flags & RECORD_FLAG_PROVIDER_COST)) {
+		if (buf_printf(out, ", \"provider_cost_usd\": null") < 0)
+			goto out;
+	} else if (buf_printf(out, ", \"provider_cost_usd\": %s",
+	    money_format(r->provider_cost, MONEY_COST_SCALE, num)) < 0)
+		goto out;
+	if (put_flags(out, "usage_flags", r->usage_flags, usage_flag_name) < 0 ||
 	    put_flags(out, "flags", r->flags, record_flag_name) < 0 ||
 	    put_str(out, ", ", "model_group", r->group[0] ? r->group : r->model_requested,
 	    sizeof(r->group)) < 0 ||

@@ -26,6 +26,8 @@
  *          failure (str, LiteLLM's class name), input tokens, output tokens,
  *          cost (int, picodollars: what the provider billed for it, usually 0)];
  *          tok is the answer's, cost and total include the attempts'
+ *   pc     the cost the provider reported for the answer, picodollars (int;
+ *          present, even 0, when rf has provider_cost)
  * Decoders ignore keys they do not know, so fields can be added without a
  * version change; removing or changing the meaning of one bumps the version.
  */
@@ -55,7 +57,10 @@ enum record_flag {
 	RECORD_FLAG_STREAM_INCOMPLETE	= 1u << 3,	/* the stream ended before its end marker */
 	RECORD_FLAG_REPLAYED		= 1u << 4,	/* written late, from the spill file */
 	RECORD_FLAG_ADJUSTMENT		= 1u << 5,	/* a re-rating: cost only, id "adj_<original>" */
-	RECORD_FLAG_COUNT		= 6
+	RECORD_FLAG_PROVIDER_COST	= 1u << 6,	/* the provider reported its cost: pc */
+	RECORD_FLAG_COST_MISMATCH	= 1u << 7,	/* pc and the computed cost differ past the threshold */
+	RECORD_FLAG_PROVIDER_BILLED	= 1u << 8,	/* total is pc (provider_cost: prefer), not the sum of cost */
+	RECORD_FLAG_COUNT		= 9
 };
 
 #define RECORD_ATTEMPTS_MAX	8	/* failed attempts kept; more are counted in total only */
@@ -98,6 +103,7 @@ struct record {
 	uint32_t	retries, fallbacks;
 	uint32_t	nattempts;
 	struct record_attempt attempts[RECORD_ATTEMPTS_MAX];
+	int64_t		provider_cost;	/* pc: with RECORD_FLAG_PROVIDER_COST */
 };
 
 /* Fills the usage, cost, shape and tier fields from a priced usage. */

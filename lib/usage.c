@@ -43,7 +43,7 @@ enum action {
 	A_COUNT = 1,		/* a token count into field */
 	A_OBJECT,		/* descend with another context (field holds it) */
 	A_ENVELOPE,		/* descend with the same context (response, message, ...) */
-	A_MODEL, A_TIER, A_TRAFFIC, A_TYPE, A_SPEED, A_GEO, A_COST, A_SECONDS,
+	A_MODEL, A_TIER, A_TRAFFIC, A_TYPE, A_SPEED, A_GEO, A_COST, A_COST_TICKS, A_SECONDS,
 	A_MODALITY_PROMPT, A_MODALITY_CACHE, A_MODALITY_OUT, A_CACHE_DETAILS, A_ITERATIONS,
 };
 
@@ -69,7 +69,11 @@ static const struct key_rule key_rules[] = {
 	{ CTX_TOP, A_TYPE, 0, "type" },
 	{ CTX_TOP, A_SPEED, 0, "speed" },
 	{ CTX_TOP, A_GEO, 0, "inference_geo" },
+	/* what the provider says it charged: OpenRouter's usage.cost, DeepInfra's
+	 * usage.estimated_cost (USD), xAI's usage.cost_in_usd_ticks (1e-10 USD) */
 	{ CTX_TOP, A_COST, 0, "cost" },
+	{ CTX_TOP, A_COST, 0, "estimated_cost" },
+	{ CTX_TOP, A_COST_TICKS, 0, "cost_in_usd_ticks" },
 	{ CTX_TOP, A_SECONDS, 0, "seconds" },
 	/* OpenAI chat/completions and compatible */
 	{ CTX_TOP, A_COUNT, R_PROMPT, "prompt_tokens" },
@@ -539,6 +543,7 @@ collect_object(struct collector *c, unsigned ctx, int depth)
 			r->geo_us = strcmp(text, "us") == 0;
 			break;
 		case A_COST:
+		case A_COST_TICKS:
 		case A_SECONDS:
 			if (json_peek(&c->s) != JSON_NUMBER) {
 				if (json_skip(&c->s) < 0)
@@ -547,8 +552,10 @@ collect_object(struct collector *c, unsigned ctx, int depth)
 			}
 			if (json_scalar(&c->s, &type, &t) < 0)
 				return -1;
-			if (k->action == A_COST) {
-				if (money_parse_decimal(t.ptr, t.len, MONEY_COST_SCALE, 0, &v) == 0) {
+			if (k->action == A_COST || k->action == A_COST_TICKS) {
+				/* a tick is 100 picodollars */
+				if (money_parse_decimal(t.ptr, t.len, k->action == A_COST ?
+				    MONEY_COST_SCALE : MONEY_COST_SCALE - 10, 0, &v) == 0 && v >= 0) {
 					r->cost = v;
 					r->has_cost = 1;
 				}

@@ -146,6 +146,35 @@ exchange_get(void)
 	return ex;
 }
 
+/*
+ * The provider's own word on the answer's cost (OpenRouter's usage.cost,
+ * xAI's ticks, DeepInfra's estimated_cost) kept beside computed, the cost
+ * tollgate priced: flagged when they differ by more than
+ * cost_mismatch_threshold of computed, and billed instead with
+ * provider_cost: prefer.  A missing or unreadable figure changes nothing.
+ */
+static void
+provider_cost(struct record *r, const struct usage *u, int64_t computed)
+{
+	const struct config_tollgate *tg = &heritage.config->tollgate;
+	__int128 diff;
+
+	if (!u->has_provider_cost)
+		return;
+	r->flags |= RECORD_FLAG_PROVIDER_COST;
+	r->provider_cost = u->provider_cost;
+	diff = (__int128)u->provider_cost - computed;
+	if (diff < 0)
+		diff = -diff;
+	if (diff * 1000000 > (__int128)computed * tg->cost_mismatch_ppm)
+		r->flags |= RECORD_FLAG_COST_MISMATCH;
+	if (tg->provider_cost_prefer) {
+		/* the parts stay tollgate's, for comparison; the total is what the provider billed */
+		r->total += u->provider_cost - computed;
+		r->flags |= RECORD_FLAG_PROVIDER_BILLED;
+	}
+}
+
 static void
 price_exchange(struct exchange *ex)
 {
@@ -167,6 +196,7 @@ price_exchange(struct exchange *ex)
 		e = price_lookup(t, ex->dep->price_name, strlen(ex->dep->price_name));
 	cost_compute(t, e, &u, &o, &c);
 	record_set_usage(r, &u, &c);
+	provider_cost(r, &u, c.total);
 	/* what the failed attempts were billed is part of what the request cost */
 	for (size_t i = 0; ex->extra_total != 0 && i < COST_PART_COUNT; i++)
 		r->cost[i] += ex->extra_cost[i];
@@ -199,6 +229,10 @@ worker_complete(struct exchange *ex)
 		metrics_observe(worker.metrics, METRICS_TTFB,
 		    (r->first_byte_ns ? r->first_byte_ns : r->end_ns) - r->start_ns);
 		metrics_usage_flags(worker.metrics, r->usage_flags);
+		if (r->flags & RECORD_FLAG_PROVIDER_COST)
+			metrics_add(&worker.metrics->provider_costs, 1);
+		if (r->flags & RECORD_FLAG_COST_MISMATCH)
+			metrics_add(&worker.metrics->cost_mismatches, 1);
 	}
 	TAILQ_REMOVE(&worker.live, ex, link);
 	TAILQ_INSERT_TAIL(&worker.pending, ex, link);

@@ -73,6 +73,8 @@ static const long knob_max[MOCK_NKNOBS] = {
 	[MOCK_RETRY_AFTER] = 86400,
 	[MOCK_RETRY_AFTER_MS] = 86400000,
 	[MOCK_RETRY_AFTER_DATE] = 1,
+	[MOCK_COST_FORM] = 3,
+	[MOCK_PROVIDER_COST] = 1000000000000000L,
 };
 
 static struct {

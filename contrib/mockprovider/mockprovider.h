@@ -33,6 +33,8 @@ enum mock_knob {
 	MOCK_RETRY_AFTER,	/* an error answer's Retry-After (seconds), 0: none */
 	MOCK_RETRY_AFTER_MS,	/* and retry-after-ms */
 	MOCK_RETRY_AFTER_DATE,	/* 1: Retry-After as an HTTP date that many seconds ahead */
+	MOCK_COST_FORM,		/* OpenAI usage reports a cost: 1 OpenRouter, 2 xAI, 3 DeepInfra */
+	MOCK_PROVIDER_COST,	/* that cost, in picodollars */
 	MOCK_NKNOBS
 };
 

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "money.h"
 #include "mockprovider.h"
 
 /* Appends a string literal, its length counted by the compiler. */
@@ -44,6 +45,8 @@ const char *const mock_knob_names[MOCK_NKNOBS] = {
 	[MOCK_RETRY_AFTER] = "retry_after",
 	[MOCK_RETRY_AFTER_MS] = "retry_after_ms",
 	[MOCK_RETRY_AFTER_DATE] = "retry_after_date",
+	[MOCK_COST_FORM] = "cost_form",
+	[MOCK_PROVIDER_COST] = "provider_cost",
 };
 
 const char *const mock_fault_names[MOCK_NFAULTS] = {
@@ -185,6 +188,25 @@ no_usage(const struct mock_call *c)
 
 /* ---- OpenAI chat and legacy completions ------------------------------------ */
 
+/* The cost an OpenAI-compatible provider reports in its usage, in the form cost_form names. */
+static int
+put_provider_cost(struct buf *b, const struct mock_call *c)
+{
+	char usd[MONEY_FORMAT_MAX];
+
+	money_format(c->knob[MOCK_PROVIDER_COST], MONEY_COST_SCALE, usd);
+	switch (c->knob[MOCK_COST_FORM]) {
+	case 1:		/* OpenRouter: USD, and its split */
+		return buf_printf(b, ",\"cost\":%s,\"cost_details\":{\"upstream_inference_cost\":%s},"
+		    "\"is_byok\":false", usd, usd);
+	case 2:		/* xAI: ticks of 1e-10 USD */
+		return buf_printf(b, ",\"cost_in_usd_ticks\":%ld", c->knob[MOCK_PROVIDER_COST] / 100);
+	case 3:		/* DeepInfra: USD */
+		return buf_printf(b, ",\"estimated_cost\":%s", usd);
+	}
+	return 0;
+}
+
 static int
 put_openai_usage(struct buf *b, const struct mock_call *c)
 {
@@ -192,10 +214,11 @@ put_openai_usage(struct buf *b, const struct mock_call *c)
 
 	return buf_printf(b, "{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,\"total_tokens\":%ld,"
 	    "\"prompt_tokens_details\":{\"cached_tokens\":%ld},"
-	    "\"completion_tokens_details\":{\"reasoning_tokens\":%ld}}",
+	    "\"completion_tokens_details\":{\"reasoning_tokens\":%ld}",
 	    k[MOCK_PROMPT_TOKENS], k[MOCK_COMPLETION_TOKENS],
 	    k[MOCK_PROMPT_TOKENS] + k[MOCK_COMPLETION_TOKENS],
-	    k[MOCK_CACHED_TOKENS], k[MOCK_REASONING_TOKENS]);
+	    k[MOCK_CACHED_TOKENS], k[MOCK_REASONING_TOKENS]) |
+	    put_provider_cost(b, c) | buf_printf(b, "}");
 }
 
 static int

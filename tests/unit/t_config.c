@@ -431,6 +431,12 @@ static const struct bad bad_configs[] = {
 	{ "redis-failure.yaml", "tollgate:\n  redis: {url: \"redis://h\", on_failure: maybe}\n",
 	  "redis-failure.yaml:2: tollgate.redis_on_failure: expected closed (refuse, 503) or open "
 	  "(each host counts alone), got 'maybe'" },
+	{ "provider-cost.yaml", "tollgate:\n  provider_cost: trust\n",
+	  "provider-cost.yaml:2: tollgate.provider_cost: expected compare (flag a difference) or prefer "
+	  "(bill the provider's figure), got 'trust'" },
+	{ "mismatch.yaml", "tollgate:\n  cost_mismatch_threshold: 150%\n",
+	  "mismatch.yaml:2: tollgate.cost_mismatch_threshold: expected a share such as 1% or 0.01 "
+	  "(0 to 100%), got '150%'" },
 	{ "port.yaml", "tollgate:\n  port: abc\n",
 	  "port.yaml:2: tollgate.port: expected an integer 0-65535 (0: any free port), got 'abc'" },
 	{ "port-range.yaml", "model_list: []\ntollgate:\n  port: 70000\n",
@@ -1338,6 +1344,17 @@ test_groups(void)
 	    c->tollgate.nalerts_channels == 0, "alerts default to 50, 80, 100, a daily summary, "
 	    "no channels");
 	is_int(c->tollgate.default_max_tokens, 1024, "default_max_tokens");
+	ok(c->tollgate.provider_cost_prefer == 0 && c->tollgate.cost_mismatch_ppm == 10000,
+	    "provider_cost compare, cost_mismatch_threshold 1%% (10000 millionths) by default");
+	config_free(c);
+	c = load_text("provider-cost.yaml", "model_list: []\ntollgate:\n  provider_cost: prefer\n"
+	    "  cost_mismatch_threshold: 0.125%\n", pre, sizeof(pre));
+	ok(c != NULL && c->tollgate.provider_cost_prefer == 1 && c->tollgate.cost_mismatch_ppm == 1250,
+	    "provider_cost prefer, cost_mismatch_threshold 0.125%% exactly (1250 millionths)");
+	config_free(c);
+	c = load_text("provider-cost-2.yaml", "model_list: []\ntollgate:\n  cost_mismatch_threshold: 0.05\n",
+	    pre, sizeof(pre));
+	ok(c != NULL && c->tollgate.cost_mismatch_ppm == 50000, "cost_mismatch_threshold 0.05: 5%%");
 	config_free(c);
 
 	c = load_text("alerts.yaml", "model_list: [{model_name: m, litellm_params: {model: openai/m}}]\n"

@@ -315,6 +315,7 @@ test_json(void)
 {
 	struct record r;
 	struct buf b = { 0 };
+	int i;
 
 	memset(&r, 0, sizeof(r));
 	snprintf(r.id, sizeof(r.id), "req-1");
@@ -363,7 +364,7 @@ test_json(void)
 	    "\"cache_write_5m\": 0, \"cache_write_1h\": 0, \"output\": 0.004275, "
 	    "\"reasoning\": 0, \"audio_input\": 0, \"audio_output\": 0, \"image_input\": 0, "
 	    "\"image_output\": 0, \"tool_use_prompt\": 0, \"search\": 0, \"duration\": 0, "
-	    "\"request\": 0}, \"usage_flags\": [\"tier_fallback\"], "
+	    "\"request\": 0}, \"provider_cost_usd\": null, \"usage_flags\": [\"tier_fallback\"], "
 	    "\"flags\": [\"stream_incomplete\", \"replayed\"], \"model_group\": \"custom-4o\", "
 	    "\"retries\": 0, \"fallbacks\": 0, \"attempts\": []}",
 	    "the JSON form, exactly (appended; unnamed flag bits left out)");
@@ -380,6 +381,32 @@ test_json(void)
 	ok(strstr(b.data, "\"priced_as\": null") != NULL, "unpriced: priced_as null");
 	ok(strstr(b.data, "\"cost_usd\": 0.000000000001,") != NULL, "one picodollar, exactly");
 	ok(strstr(b.data, "\"usage_flags\": [], \"flags\": [], ") != NULL, "no flags: empty arrays");
+
+	/* the provider's own cost: kept, even when it is 0 (written or not, the flag says it was said) */
+	{
+		struct record back;
+		struct buf m = { 0 };
+		int64_t costs[2] = { 0, 2198550000LL };
+		const char *want[2] = { "\"provider_cost_usd\": 0,", "\"provider_cost_usd\": 0.00219855," };
+
+		for (i = 0; i < 2; i++) {
+			r.flags = RECORD_FLAG_PROVIDER_COST | (i ? RECORD_FLAG_COST_MISMATCH : 0);
+			r.provider_cost = costs[i];
+			m.len = 0;
+			memset(&back, 0, sizeof(back));
+			ok(record_encode(&r, &m) == 0 && record_decode(m.data, m.len, &back) == 0 &&
+			    back.provider_cost == costs[i] && back.flags == r.flags,
+			    "provider cost %lld: encoded and decoded", (long long)costs[i]);
+			b.len = 0;
+			record_to_json(&back, &b);
+			ok(strstr(b.data, want[i]) != NULL && strstr(b.data, i ?
+			    "\"flags\": [\"provider_cost\", \"cost_mismatch\"]" :
+			    "\"flags\": [\"provider_cost\"]") != NULL, "  its JSON: %s", want[i]);
+		}
+		buf_release(&m);
+		r.flags = 0;
+		r.provider_cost = 0;
+	}
 
 	r.start_ns = -1;
 	b.len = 0;

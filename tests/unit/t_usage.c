@@ -1013,6 +1013,28 @@ test_other_shapes(void)
 	    .shape = USAGE_SHAPE_OPENAI,
 	    .input = 10, .output = 2, .has_cost = 1,
 	    .cost = 60000000LL });	/* 0.00006 USD * 1e12 */
+	/* xAI: the charge in ticks, 1e-10 USD each (docs.x.ai cost tracking: 37756000 ticks is $0.0037756) */
+	expect_json("{\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":2,"
+	    "\"cost_in_usd_ticks\":37756000}}",
+	    USAGE_SHAPE_AUTO, &(struct expect){ .file = "xai cost_in_usd_ticks",
+	    .shape = USAGE_SHAPE_OPENAI,
+	    .input = 10, .output = 2, .has_cost = 1,
+	    .cost = 3775600000LL });	/* 0.0037756 USD * 1e12 */
+	/* DeepInfra: usage.estimated_cost in USD */
+	expect_json("{\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":2,"
+	    "\"estimated_cost\":0.00000117}}",
+	    USAGE_SHAPE_AUTO, &(struct expect){ .file = "deepinfra estimated_cost",
+	    .shape = USAGE_SHAPE_OPENAI,
+	    .input = 10, .output = 2, .has_cost = 1, .cost = 1170000LL });
+	/* a cost that is not a number, or is negative, is not the provider's word */
+	expect_json("{\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":2,"
+	    "\"cost\":\"0.5\"}}",
+	    USAGE_SHAPE_AUTO, &(struct expect){ .file = "cost as a string",
+	    .shape = USAGE_SHAPE_OPENAI, .input = 10, .output = 2 });
+	expect_json("{\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":2,"
+	    "\"cost\":-0.5}}",
+	    USAGE_SHAPE_AUTO, &(struct expect){ .file = "negative cost",
+	    .shape = USAGE_SHAPE_OPENAI, .input = 10, .output = 2 });
 	/* a served tier on an OpenAI chat body */
 	expect_json("{\"service_tier\":\"priority\",\"usage\":{\"prompt_tokens\":10,"
 	    "\"completion_tokens\":2}}",

@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""The provider's own cost: a mock that reports what it charged as OpenRouter
+(usage.cost in USD), xAI (usage.cost_in_usd_ticks, 1e-10 USD) and DeepInfra
+(usage.estimated_cost) do, matching tollgate's price and not.  With
+provider_cost: compare (the default) the record keeps both and flags
+cost_mismatch past cost_mismatch_threshold (1%), counted in /metrics; with
+prefer the provider's figure is billed.  The expected figures are computed
+here from the price map's rates and the mock's token counts."""
+import os
+import sys
+from decimal import Decimal
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tg import Gateway, Mock, done, eq, ok  # noqa: E402
+
+PICO = Decimal(10) ** 12
+# the mock's default usage, 1,000 prompt and 50 completion tokens, at gpt-4o-mini's rates
+COMPUTED = 1000 * Decimal("1.5e-7") + 50 * Decimal("6e-7")		# $0.00018
+
+
+def ask(gw, form, cost, stream=False):
+    body = {"model": "demo", "messages": [{"role": "user", "content": "hi"}],
+            "mock": {"cost_form": form, "provider_cost": int(cost * PICO)}}
+    if stream:
+        body.update(stream=True, stream_options={"include_usage": True})
+    st, h, _ = gw.post("/v1/chat/completions", body)
+    return st, h, gw.record(h.get("x-tollgate-request-id"))
+
+
+def metric(gw, name):
+    _, _, data = gw.request("GET", "/metrics")
+    for line in data.decode().splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    return None
+
+
+mock = Mock()
+gw = None
+try:
+    gw = Gateway(mock)
+    cases = [  # form, reported cost, stream, mismatch?, what
+        (1, COMPUTED, False, False, "OpenRouter usage.cost equal to tollgate's"),
+        (1, COMPUTED * Decimal("1.01"), False, False, "OpenRouter 1% above: at the threshold, not past it"),
+        (1, COMPUTED * Decimal("1.01") + Decimal("1e-12"), False, True,
+         "OpenRouter 1% and a picodollar above: a mismatch"),
+        (1, COMPUTED * Decimal("0.98"), True, True, "OpenRouter 2% below, in a stream's last chunk"),
+        (2, COMPUTED * 2, False, True, "xAI ticks at twice the price"),
+        (2, COMPUTED, True, False, "xAI ticks equal, streamed"),
+        (3, COMPUTED, False, False, "DeepInfra estimated_cost equal"),
+        (1, Decimal(0), False, True, "OpenRouter bring-your-own-key: cost 0 is the provider's word"),
+    ]
+    mismatches = 0
+    for form, cost, stream, mismatch, what in cases:
+        st, h, r = ask(gw, form, cost, stream)
+        mismatches += mismatch
+        eq((st, Decimal(str(r["cost_usd"])), Decimal(str(r["provider_cost_usd"])),
+            "provider_cost" in r["flags"], "cost_mismatch" in r["flags"], "provider_billed" in r["flags"]),
+           (200, COMPUTED, cost, True, mismatch, False), what + ": both kept, billed tollgate's")
+    st, h, r = ask(gw, 0, Decimal(0))
+    eq((r["provider_cost_usd"], [f for f in r["flags"] if "cost" in f or "billed" in f]), (None, []),
+       "no cost in the answer: provider_cost_usd null, no flag")
+    eq((metric(gw, "tollgate_provider_costs_total"), metric(gw, "tollgate_cost_mismatches_total")),
+       (len(cases), mismatches), "/metrics counts the answers with a provider cost and the mismatches")
+    gw.stop()
+    gw.cleanup()
+
+    gw = Gateway(mock, tollgate_extra="  provider_cost: prefer\n  cost_mismatch_threshold: 5%\n")
+    reported = COMPUTED * Decimal("1.04")
+    st, h, r = ask(gw, 1, reported)
+    eq((Decimal(str(r["cost_usd"])), Decimal(h.get("x-tollgate-response-cost")),
+        sum(Decimal(str(v)) for v in r["cost"].values()), "provider_billed" in r["flags"],
+        "cost_mismatch" in r["flags"]), (reported, reported, COMPUTED, True, False),
+       "prefer: the provider's figure billed (record and header), tollgate's kept per category; "
+       "4% is within a 5% threshold")
+    st, h, r = ask(gw, 2, COMPUTED * 3)
+    eq((Decimal(str(r["cost_usd"])), "cost_mismatch" in r["flags"]), (COMPUTED * 3, True),
+       "prefer: three times the price billed as the provider says, and flagged")
+    st, h, r = ask(gw, 0, Decimal(0))
+    eq((Decimal(str(r["cost_usd"])), "provider_billed" in r["flags"]), (COMPUTED, False),
+       "prefer, and no cost in the answer: tollgate's price")
+finally:
+    if gw is not None:
+        gw.stop()
+    mock.stop()
+done()
