@@ -29,6 +29,14 @@
 static const char reconcile_help[] =
 "usage: tollctl reconcile --provider-csv FILE --since T --until T [--model M]\n"
 "                         [--ledger DIR] [--threshold PCT] [--format table|json]\n"
+"       tollctl reconcile --provider-cost --since T --until T [--model M]\n"
+"                         [--ledger DIR] [--format table|json]\n"
+"\n"
+"With --provider-cost: the records whose provider reported its own cost in the\n"
+"answer (OpenRouter, xAI, DeepInfra), per UTC day and model (the price-map entry,\n"
+"else the deployment): how many, how many the gateway flagged cost_mismatch\n"
+"(tollgate.cost_mismatch_threshold), tollgate's cost and the provider's, and the\n"
+"difference; exit status 3 when any was flagged.\n"
 "\n"
 "Compares tollgate's spend records with a provider's usage export for the same\n"
 "window: per model, requests, input (uncached), output (with reasoning), cache\n"
@@ -122,6 +130,7 @@ reconcile_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "provider-csv", required_argument, NULL, 'p' },
+		{ "provider-cost", no_argument, NULL, 'c' },
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
 		{ "model", required_argument, NULL, 'm' },
@@ -142,11 +151,14 @@ reconcile_main(int argc, char **argv)
 	char err[PATH_MAX + 512];
 	int64_t since, until, threshold10 = RECONCILE_DEFAULT_THRESHOLD10, now;
 	struct timespec ts;
-	int json = 0, ch, rc = TOLLCTL_EXIT_ERROR;
+	int json = 0, by_cost = 0, mismatch = 0, ch, rc = TOLLCTL_EXIT_ERROR;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "p:s:u:m:l:t:f:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "p:cs:u:m:l:t:f:h", opts, NULL)) != -1) {
 		switch (ch) {
+		case 'c':
+			by_cost = 1;
+			break;
 		case 'p':
 			csv = optarg;
 			break;
@@ -191,9 +203,14 @@ reconcile_main(int argc, char **argv)
 		log_error("unexpected argument '%s' (try 'tollctl reconcile --help')", argv[optind]);
 		return TOLLCTL_EXIT_ERROR;
 	}
-	if (csv == NULL || since_s == NULL || until_s == NULL) {
+	if ((csv == NULL && !by_cost) || since_s == NULL || until_s == NULL) {
 		log_error("--%s is required (try 'tollctl reconcile --help')",
-		    csv == NULL ? "provider-csv" : since_s == NULL ? "since" : "until");
+		    csv == NULL && !by_cost ? "provider-csv or --provider-cost" :
+		    since_s == NULL ? "since" : "until");
+		return TOLLCTL_EXIT_ERROR;
+	}
+	if (csv != NULL && by_cost) {
+		log_error("--provider-csv and --provider-cost are two reports: one at a time");
 		return TOLLCTL_EXIT_ERROR;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -204,6 +221,22 @@ reconcile_main(int argc, char **argv)
 	if (since >= until) {
 		log_error("--since '%s' is not before --until '%s'", since_s, until_s);
 		return TOLLCTL_EXIT_ERROR;
+	}
+	if (by_cost) {
+		if (ledger_open(dir, LEDGER_READ, 0, 0, &l, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			goto out;
+		}
+		if (reconcile_provider_cost(l, since, until, model, json, &o, &mismatch) < 0) {
+			log_error("cannot read ledger '%s'", dir);
+			goto out;
+		}
+		if (o.len && fwrite(o.data, 1, o.len, stdout) != o.len) {
+			log_error("cannot write the report: %s", strerror(errno));
+			goto out;
+		}
+		rc = mismatch ? TOLLCTL_EXIT_BEYOND : TOLLCTL_EXIT_OK;
+		goto out;
 	}
 	if (time_day_start(since) != since || time_day_start(until) != until)
 		log_warn("the window does not start and end at 00:00 UTC: provider exports "

@@ -36,10 +36,20 @@ int logs_main(int argc, char **argv);
 int stat_main(int argc, char **argv);
 int export_main(int argc, char **argv);
 int reconcile_main(int argc, char **argv);
+struct ledger;
+struct buf;
+/*
+ * reconcile --provider-cost (reconcile_cost.c): the report of the records of
+ * [since, until) whose provider reported its cost, into o; *any_mismatch set
+ * when one was flagged.  0, or -1 (the ledger unreadable, out of memory).
+ */
+int reconcile_provider_cost(struct ledger *l, int64_t since, int64_t until, const char *model,
+    int json, struct buf *o, int *any_mismatch);
 int spend_main(int argc, char **argv);
 int aggregate_main(int argc, char **argv);
 int keys_main(int argc, char **argv);
 int alerts_main(int argc, char **argv);
 int status_main(int argc, char **argv);
+int prices_main(int argc, char **argv);
 
 #endif

@@ -6,12 +6,15 @@ provider_cost: compare (the default) the record keeps both and flags
 cost_mismatch past cost_mismatch_threshold (1%), counted in /metrics; with
 prefer the provider's figure is billed.  The expected figures are computed
 here from the price map's rates and the mock's token counts."""
+import datetime
+import json
 import os
+import subprocess
 import sys
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import Gateway, Mock, done, eq, ok  # noqa: E402
+from tg import BUILD, Gateway, Mock, done, eq, ok  # noqa: E402
 
 PICO = Decimal(10) ** 12
 # the mock's default usage, 1,000 prompt and 50 completion tokens, at gpt-4o-mini's rates
@@ -62,6 +65,18 @@ try:
        "no cost in the answer: provider_cost_usd null, no flag")
     eq((metric(gw, "tollgate_provider_costs_total"), metric(gw, "tollgate_cost_mismatches_total")),
        (len(cases), mismatches), "/metrics counts the answers with a provider cost and the mismatches")
+    # tollctl reconcile --provider-cost: per day and model, summed here from the cases
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    out = subprocess.run([os.path.join(BUILD, "tollctl"), "reconcile", "--provider-cost", "--ledger",
+                          gw.ledger, "--since", str(today), "--until", str(today + datetime.timedelta(1)),
+                          "--format", "json"], capture_output=True, text=True, timeout=60)
+    rows = json.loads(out.stdout, parse_float=Decimal) if out.stdout.startswith("[") else out.stderr
+    eq((out.returncode, rows), (3, [{"day": str(today), "model": "gpt-4o-mini", "records": len(cases),
+                                     "mismatches": mismatches,
+                                     "tollgate_cost_usd": COMPUTED * len(cases),
+                                     "provider_cost_usd": sum(c[1] for c in cases),
+                                     "delta_usd": sum(c[1] for c in cases) - COMPUTED * len(cases)}]),
+       "tollctl reconcile --provider-cost: the day's records, mismatches and both costs, exit 3")
     gw.stop()
     gw.cleanup()
 
