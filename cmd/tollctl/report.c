@@ -34,8 +34,9 @@ static const char stat_help[] =
 "\n"
 "Prints the state of the ledger (records, size, map use, bytes per record,\n"
 "oldest and newest record, how far retention has pruned, the accountant's lag:\n"
-"records not yet in the aggregates) and of the running gateway (the price-map\n"
-"generation in use and when it was published).\n"
+"records not yet in the aggregates, the last 24 hours' records whose provider\n"
+"stated its own cost and those flagged cost_mismatch) and of the running gateway\n"
+"(the price-map generation in use and when it was published).\n"
 "\n"
 "  --ledger DIR    the ledger (default: $TOLLGATE_LEDGER, else " TOLLGATE_LEDGER ")\n"
 "  --run-dir DIR   the gateway's run directory (default: $TOLLGATE_RUN_DIR, else\n"
@@ -46,6 +47,17 @@ first_record(void *arg, const struct record *r)
 {
 	*(int64_t *)arg = r->end_ns;
 	return 1;
+}
+
+/* Counts [0] the records with the provider's own cost, [1] those flagged cost_mismatch. */
+static int
+count_provider_costs(void *arg, const struct record *r)
+{
+	uint64_t *n = arg;
+
+	n[0] += (r->flags & RECORD_FLAG_PROVIDER_COST) != 0;
+	n[1] += (r->flags & RECORD_FLAG_COST_MISMATCH) != 0;
+	return 0;
 }
 
 int
@@ -59,7 +71,8 @@ stat_main(int argc, char **argv)
 	};
 	const char *dir = tollctl_ledger_dir();
 	const char *run = tollctl_run_dir();
-	uint64_t records, used, map, lag = 0;
+	uint64_t records, used, map, lag = 0, costs[2] = { 0, 0 };
+	struct timespec now;
 	int64_t oldest = 0, newest = 0, horizon = 0;
 	struct ledger *l = NULL;
 	struct shm *shm = NULL;
@@ -91,6 +104,9 @@ stat_main(int argc, char **argv)
 		return TOLLCTL_EXIT_ERROR;
 	}
 	ledger_newest(l, 1, first_record, &newest);
+	clock_gettime(CLOCK_REALTIME, &now);
+	ledger_range(l, ((int64_t)now.tv_sec - 86400) * 1000000000LL, INT64_MAX,
+	    count_provider_costs, costs);
 	if (aggregate_lag(l, &lag) < 0)
 		lag = UINT64_MAX;
 	aggregate_pruned(l, &horizon);
@@ -111,6 +127,9 @@ stat_main(int argc, char **argv)
 	else
 		printf("accountant lag    %llu record%s not yet in the aggregates\n",
 		    (unsigned long long)lag, lag == 1 ? "" : "s");
+	printf("provider costs    %llu record%s in the last 24 h stated by the provider, "
+	    "%llu cost_mismatch\n", (unsigned long long)costs[0], costs[0] == 1 ? "" : "s",
+	    (unsigned long long)costs[1]);
 	if (shm_attach(run, &shm, err, sizeof(err)) == 0) {
 		shm_read_header(shm, &h);
 		printf("gateway           master pid %llu, price-map generation %llu (published %s)\n",

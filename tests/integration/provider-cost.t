@@ -77,6 +77,11 @@ try:
                                      "provider_cost_usd": sum(c[1] for c in cases),
                                      "delta_usd": sum(c[1] for c in cases) - COMPUTED * len(cases)}]),
        "tollctl reconcile --provider-cost: the day's records, mismatches and both costs, exit 3")
+    out = subprocess.run([os.path.join(BUILD, "tollctl"), "stat", "--ledger", gw.ledger, "--run-dir",
+                          gw.run_dir], capture_output=True, text=True, timeout=60).stdout
+    line = [x for x in out.splitlines() if x.startswith("provider costs")]
+    eq(line, ["provider costs    %d records in the last 24 h stated by the provider, %d cost_mismatch"
+              % (len(cases), mismatches)], "tollctl stat: the last day's provider costs and mismatches")
     gw.stop()
     gw.cleanup()
 
