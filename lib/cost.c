@@ -144,24 +144,38 @@ resolve(const struct pick *p, int kind, struct found *f, uint32_t *flags)
 	return -1;
 }
 
+/* Whether tiered_pricing range (1-based) has an input rate: one without is no priced tier. */
+static int
+range_priced(const struct price_table *t, const struct price_entry *e, uint16_t range)
+{
+	const struct price_rate *r = price_entry_rates(t, e);
+	uint32_t i;
+
+	for (i = 0; i < e->nrates; i++)
+		if (r[i].range == range && r[i].kind == PRICE_INPUT)
+			return 1;
+	return 0;
+}
+
+/*
+ * The tiered_pricing range of n input tokens (lo < n <= hi, the first range
+ * from 0), as LiteLLM's cost calculator chooses it; 0, the entry's flat
+ * rates, when n falls in no priced range.
+ */
 static uint16_t
 pick_range(const struct price_table *t, const struct price_entry *e, int64_t n)
 {
 	const struct price_range *ranges = price_entry_ranges(t, e);
-	uint32_t i, top = 0;
+	uint32_t i;
 
-	if (e->nranges == 0)
-		return 0;
 	for (i = 0; i < e->nranges; i++) {
 		const struct price_range *g = &ranges[i];
 
-		if (((int64_t)g->lo < n || (g->lo == 0 && n == 0)) && n <= (int64_t)g->hi)
+		if (((int64_t)g->lo < n || (g->lo == 0 && n == 0)) && n <= (int64_t)g->hi &&
+		    range_priced(t, e, (uint16_t)(i + 1)))
 			return (uint16_t)(i + 1);
-		if (top == 0 || g->hi > ranges[top - 1].hi)
-			top = i + 1;
 	}
-	/* beyond the last range: the most expensive (highest) one still applies */
-	return (uint16_t)top;
+	return 0;
 }
 
 /* round(qty * atto * mult / (10^6 * 10^6 * den * qty_den)) picodollars, saturating. */

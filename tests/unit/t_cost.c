@@ -58,6 +58,12 @@ static const char prices_yaml[] =
 	"  tiered_pricing:\n"
 	"    - {range: [0, 256000.0], input_cost_per_token: 4e-7, output_cost_per_token: 1.2e-6}\n"
 	"    - {range: [256000.0, 1000000.0], input_cost_per_token: 1.2e-6, cache_read_input_token_cost: 3e-7}\n"
+	"gapped:\n"
+	"  input_cost_per_token: 1e-6\n"
+	"  output_cost_per_token: 3e-6\n"
+	"  tiered_pricing:\n"
+	"    - {range: [0, 1000], output_cost_per_token: 5e-6}\n"
+	"    - {range: [1000, 2000], input_cost_per_token: 2e-6}\n"
 	"reasoner:\n"
 	"  input_cost_per_token: 1e-6\n"
 	"  output_cost_per_token: 2e-6\n"
@@ -232,6 +238,16 @@ main(void)
 	price("ranged", "{\"usage\": {\"prompt_tokens\": 10, \"completion_tokens\": 0, "
 	    "\"prompt_tokens_details\": {\"cached_tokens\": 5}}}", NULL, &c, &u);
 	is_int(c.part[COST_CACHE_READ], pico("0.000002"), "no cache rate in the range: the range's input rate");
+	price("ranged", "{\"usage\": {\"prompt_tokens\": 2000000, \"completion_tokens\": 1000}}", NULL,
+	    &c, &u);
+	ok(c.part[COST_INPUT] == 0 && c.part[COST_OUTPUT] == pico("0.009"),
+	    "2,000,000 tokens, past every range: the flat rates (no flat input rate: 0; output 1000*9e-6)");
+	price("gapped", "{\"usage\": {\"prompt_tokens\": 500, \"completion_tokens\": 100}}", NULL, &c, &u);
+	ok(c.part[COST_INPUT] == pico("0.0005") && c.part[COST_OUTPUT] == pico("0.0003"),
+	    "a range without an input rate is no priced tier: 500 tokens at the flat rates (500*1e-6, 100*3e-6)");
+	price("gapped", "{\"usage\": {\"prompt_tokens\": 1500, \"completion_tokens\": 100}}", NULL, &c, &u);
+	ok(c.part[COST_INPUT] == pico("0.003") && c.part[COST_OUTPUT] == pico("0.0003"),
+	    "1500 tokens: the second range's input (1500*2e-6), the model's output");
 
 	/* Anthropic multipliers: every component, cache included. */
 	price("claude-like", "{\"usage\": {\"input_tokens\": 1000, \"cache_read_input_tokens\": 1000, "
