@@ -58,6 +58,11 @@ static const char prices_yaml[] =
 	"  tiered_pricing:\n"
 	"    - {range: [0, 256000.0], input_cost_per_token: 4e-7, output_cost_per_token: 1.2e-6}\n"
 	"    - {range: [256000.0, 1000000.0], input_cost_per_token: 1.2e-6, cache_read_input_token_cost: 3e-7}\n"
+	"nulled:\n"
+	"  input_cost_per_token: 1e-6\n"
+	"  output_cost_per_token: 2e-6\n"
+	"  cache_read_input_token_cost: null\n"
+	"  output_cost_per_reasoning_token: ~\n"
 	"gapped:\n"
 	"  input_cost_per_token: 1e-6\n"
 	"  output_cost_per_token: 3e-6\n"
@@ -242,6 +247,11 @@ main(void)
 	    &c, &u);
 	ok(c.part[COST_INPUT] == 0 && c.part[COST_OUTPUT] == pico("0.009"),
 	    "2,000,000 tokens, past every range: the flat rates (no flat input rate: 0; output 1000*9e-6)");
+	price("nulled", "{\"usage\": {\"prompt_tokens\": 10, \"completion_tokens\": 10, "
+	    "\"prompt_tokens_details\": {\"cached_tokens\": 4}, "
+	    "\"completion_tokens_details\": {\"reasoning_tokens\": 5}}}", NULL, &c, &u);
+	ok(c.part[COST_CACHE_READ] == pico("0.000004") && c.part[COST_REASONING] == pico("0.00001"),
+	    "a rate set to null is absent: cache read at the input rate, reasoning at the output rate");
 	price("gapped", "{\"usage\": {\"prompt_tokens\": 500, \"completion_tokens\": 100}}", NULL, &c, &u);
 	ok(c.part[COST_INPUT] == pico("0.0005") && c.part[COST_OUTPUT] == pico("0.0003"),
 	    "a range without an input rate is no priced tier: 500 tokens at the flat rates (500*1e-6, 100*3e-6)");
