@@ -43,7 +43,7 @@ enum action {
 	A_COUNT = 1,		/* a token count into field */
 	A_OBJECT,		/* descend with another context (field holds it) */
 	A_ENVELOPE,		/* descend with the same context (response, message, ...) */
-	A_MODEL, A_TIER, A_TRAFFIC, A_TYPE, A_SPEED, A_GEO, A_COST, A_COST_TICKS, A_SECONDS,
+	A_MODEL, A_TIER, A_TRAFFIC, A_TYPE, A_SPEED, A_GEO, A_COST, A_COST_TICKS, A_SECONDS, A_OUTPUT_ITEMS,
 	A_MODALITY_PROMPT, A_MODALITY_CACHE, A_MODALITY_OUT, A_CACHE_DETAILS, A_ITERATIONS,
 };
 
@@ -74,6 +74,8 @@ static const struct key_rule key_rules[] = {
 	{ CTX_TOP, A_COST, 0, "cost" },
 	{ CTX_TOP, A_COST, 0, "estimated_cost" },
 	{ CTX_TOP, A_COST_TICKS, 0, "cost_in_usd_ticks" },
+	/* OpenAI Responses: each web_search_call item of output is a search billed per call */
+	{ CTX_TOP, A_OUTPUT_ITEMS, 0, "output" },
 	{ CTX_TOP, A_SECONDS, 0, "seconds" },
 	/* OpenAI chat/completions and compatible */
 	{ CTX_TOP, A_COUNT, R_PROMPT, "prompt_tokens" },
@@ -471,6 +473,49 @@ collect_iterations(struct collector *c)
 	return 0;
 }
 
+/*
+ * OpenAI Responses' output items: the web_search_call ones counted as search
+ * queries (another key's "output", an object or a string, is not this).
+ */
+static int
+collect_output_items(struct collector *c)
+{
+	struct json_text key;
+	char type[32];
+	int64_t searches = 0;
+	int r;
+
+	if (json_peek(&c->s) != JSON_ARRAY)
+		return json_skip(&c->s);
+	if (json_array_begin(&c->s) < 0)
+		return -1;
+	while ((r = json_next_item(&c->s)) > 0) {
+		if (json_peek(&c->s) != JSON_OBJECT) {
+			if (json_skip(&c->s) < 0)
+				return -1;
+			continue;
+		}
+		if (json_object_begin(&c->s) < 0)
+			return -1;
+		while ((r = json_next_key(&c->s, &key)) > 0) {
+			if (!json_text_is(&key, "type")) {
+				if (json_skip_fast(&c->s) < 0)
+					return -1;
+			} else if (read_string(c, type, sizeof(type)) < 0)
+				return -1;
+			else
+				searches += strcmp(type, "web_search_call") == 0;
+		}
+		if (r < 0)
+			return -1;
+	}
+	if (r < 0)
+		return -1;
+	if (searches > 0)
+		set_field(c->r, R_SEARCH, searches);
+	return 0;
+}
+
 static int
 collect_object(struct collector *c, unsigned ctx, int depth)
 {
@@ -502,6 +547,10 @@ collect_object(struct collector *c, unsigned ctx, int depth)
 			break;
 		case A_OBJECT:
 			if (collect_object(c, k->field, depth + 1) < 0)
+				return -1;
+			break;
+		case A_OUTPUT_ITEMS:
+			if (collect_output_items(c) < 0)
 				return -1;
 			break;
 		case A_ENVELOPE:

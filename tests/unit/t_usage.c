@@ -1026,6 +1026,22 @@ test_other_shapes(void)
 	    USAGE_SHAPE_AUTO, &(struct expect){ .file = "deepinfra estimated_cost",
 	    .shape = USAGE_SHAPE_OPENAI,
 	    .input = 10, .output = 2, .has_cost = 1, .cost = 1170000LL });
+	/* OpenAI Responses with the web_search tool: one web_search_call output item per search */
+	expect_json("{\"object\":\"response\",\"output\":["
+	    "{\"type\":\"web_search_call\",\"id\":\"ws_1\",\"status\":\"completed\","
+	    "\"action\":{\"type\":\"search\",\"query\":\"tollgate\"}},"
+	    "{\"type\":\"web_search_call\",\"id\":\"ws_2\",\"status\":\"completed\"},"
+	    "{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"web_search_call\"}]}],"
+	    "\"usage\":{\"input_tokens\":100,\"output_tokens\":20,"
+	    "\"input_tokens_details\":{\"cached_tokens\":0},"
+	    "\"output_tokens_details\":{\"reasoning_tokens\":0}}}",
+	    USAGE_SHAPE_AUTO, &(struct expect){ .file = "responses web_search_call x2",
+	    .shape = USAGE_SHAPE_RESPONSES, .input = 100, .output = 20, .search = 2 });
+	/* Converse's output is an object: not output items */
+	expect_json("{\"output\":{\"message\":{\"role\":\"assistant\"}},"
+	    "\"usage\":{\"inputTokens\":10,\"outputTokens\":2}}",
+	    USAGE_SHAPE_AUTO, &(struct expect){ .file = "converse output object",
+	    .shape = USAGE_SHAPE_BEDROCK, .input = 10, .output = 2 });
 	/* a cost that is not a number, or is negative, is not the provider's word */
 	expect_json("{\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":2,"
 	    "\"cost\":\"0.5\"}}",
