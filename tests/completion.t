@@ -106,12 +106,24 @@ def completion_cases(mode, preamble):
         ("tollctl --config=prices.yaml keys re", {"revoke"}, "the keys subcommands after --config=FILE"),
         ("tollctl -c prices.yaml keys list --", {"--all", "--json", "--ledger", "--help"},
          "the options of keys list after -c FILE"),
+        ("tollctl prices ", {"diff", "fetch"}, "the prices subcommands"),
+        ("tollctl prices diff --", {"--json", "--help"}, "the options of prices diff"),
+        ("tollctl prices diff p", {"prices.yaml", "prices.d"}, "file names as the operands of prices diff"),
+        ("tollctl prices fetch --max-", {"--max-drop", "--max-factor"}, "the options of prices fetch that start so"),
+        ("tollctl prices fetch --to ", {"ledger.d", "prices.d"}, "only directories after prices fetch --to"),
+        ("tollctl prices fetch --in-use p", {"prices.yaml", "prices.d"}, "file names after prices fetch --in-use"),
+        ("tollctl prices fetch --url ", set(), "nothing for a free value (prices fetch --url)"),
+        ("tollctl prices fetch ", set(), "no operand for prices fetch"),
     ]
     got = complete([c[0] for c in cases], preamble)
     if got is None:
         return
     for (line, want, what), have in zip(cases, got):
         ok(have == want, "%s: %s" % (mode, what), "line: %r\ngot:  %s\nwant: %s" % (line, sorted(have), sorted(want)))
+
+
+# commands whose first operand is a subcommand, and how many `tollctl C --help` lists
+SUBCOMMANDS = {"keys": 5, "prices": 2}
 
 
 def staleness():
@@ -121,11 +133,14 @@ def staleness():
     commands = re.findall(r"^  (\S+)", m.group(1), re.M) if m else []
     if not ok(len(commands) >= 10, "tollctl --help lists the commands", top):
         return
-    keys_help = tollctl_help("keys")
-    subs = re.findall(r"^\s*(?:usage:)?\s*tollctl keys (\w+)", keys_help, re.M)
-    ok(len(subs) == 5, "tollctl keys --help lists its subcommands", keys_help)
-    lines = ["tollctl "] + ["tollctl %s --" % c for c in commands] + ["tollctl keys "] + \
-        ["tollctl keys %s --" % s for s in subs]
+    subs = {}
+    for c, count in SUBCOMMANDS.items():
+        text = tollctl_help(c)
+        subs[c] = re.findall(r"^\s*(?:usage:)?\s*tollctl %s (\w+)" % c, text, re.M)
+        ok(len(subs[c]) == count, "tollctl %s --help lists its subcommands" % c, text)
+    lines = ["tollctl "] + ["tollctl %s --" % c for c in commands]
+    for c in SUBCOMMANDS:
+        lines += ["tollctl %s " % c] + ["tollctl %s %s --" % (c, s) for s in subs[c]]
     got = complete(lines, "")
     if got is None:
         return
@@ -133,14 +148,20 @@ def staleness():
     missing = [c for c in commands if c not in offered]
     ok(not missing, "every command of tollctl --help is offered", "missing: %s" % missing)
     ok(offered == set(commands), "and nothing else", "offered: %s" % sorted(offered))
+    at = 1 + len(commands)
+    of_subs = {}
+    for c in SUBCOMMANDS:
+        of_subs[c] = (got[at], set().union(*got[at + 1:at + 1 + len(subs[c])]))
+        at += 1 + len(subs[c])
     for c, have in zip(commands, got[1:]):
-        if c == "keys":
-            have = set().union(*got[len(commands) + 2:])
+        if c in of_subs:
+            have = of_subs[c][1]
         want = help_options(tollctl_help(c))
         missing = sorted(want - have)
         ok(want and not missing, "every option of tollctl %s --help is offered" % c, "missing: %s" % missing)
-    ok(got[len(commands) + 1] == set(subs), "the keys subcommands are offered",
-       "offered: %s" % sorted(got[len(commands) + 1]))
+    for c in SUBCOMMANDS:
+        ok(of_subs[c][0] == set(subs[c]), "the %s subcommands are offered" % c,
+           "offered: %s" % sorted(of_subs[c][0]))
 
 
 def man_page():

@@ -26,6 +26,8 @@ FILES = {
     "etc/tollgate/tollgate.yaml",
     "usr/bin/tollctl",
     "usr/lib/systemd/system/tollgate.service",
+    "usr/lib/systemd/system/tollgate-prices.service",
+    "usr/lib/systemd/system/tollgate-prices.timer",
     "usr/lib/tmpfiles.d/tollgate.conf",
     "usr/sbin/tollgated",
     "usr/share/bash-completion/completions/tollctl",
@@ -102,7 +104,7 @@ def check_deb(deb, out):
     rc, listing = run("dpkg-deb", "-c", deb)
     entries = [l.split()[-1] for l in listing.splitlines() if not l.startswith("d")]
     got = {e[2:] if e.startswith("./") else e for e in entries}
-    ok(got == FILES | DEB_ONLY, "the .deb holds the binaries, configuration, unit, tmpfiles, logrotate, "
+    ok(got == FILES | DEB_ONLY, "the .deb holds the binaries, configuration, units, tmpfiles, logrotate, "
        "man pages, completion and its documentation", "missing: %s\nextra: %s" %
        (sorted(FILES | DEB_ONLY - got), sorted(got - FILES - DEB_ONLY)))
     conf = [l for l in listing.splitlines() if l.endswith("./etc/tollgate/tollgate.yaml")]
@@ -161,14 +163,37 @@ def check_deb(deb, out):
                  "ProtectSystem=strict", "PrivateTmp=yes"):
         ok(want in text.splitlines(), "unit: %s" % want, text)
     ok(not re.search(r"^User=", text, re.M), "unit: no User= (tollgated drops root itself)", text)
+    with open(os.path.join(root, "usr/lib/systemd/system/tollgate-prices.service")) as f:
+        prices = f.read()
+    with open(os.path.join(root, "usr/lib/systemd/system/tollgate-prices.timer")) as f:
+        timer = f.read()
+    for want in ("Type=oneshot", "User=tollgate", "SuccessExitStatus=3",
+                 "ExecStart=/usr/bin/tollctl prices fetch --to /var/lib/tollgate/prices"):
+        ok(want in prices.splitlines(), "tollgate-prices.service: %s" % want, prices)
+    ok(re.search(r"^ExecStopPost=\+.*EXIT_STATUS.* = 0 .*try-reload-or-restart tollgate\.service", prices, re.M),
+       "tollgate-prices.service: the gateway is reloaded as root, after an installation only", prices)
+    ok("[Install]" not in prices, "tollgate-prices.service: started by its timer alone", prices)
+    for want in ("OnCalendar=daily", "Persistent=true", "WantedBy=timers.target"):
+        ok(want in timer.splitlines(), "tollgate-prices.timer: %s" % want, timer)
+    ok(re.search(r"^RandomizedDelaySec=\S+", timer, re.M), "tollgate-prices.timer: RandomizedDelaySec=", timer)
+    lines = configure.splitlines()
+    enables = [i for i, l in enumerate(lines) if re.search(r"(?<!was-)enable tollgate-prices\.timer", l)]
+    ok("update-state tollgate-prices.timer" in configure and
+       all(any("was-enabled tollgate-prices.timer" in l for l in lines[max(0, i - 3):i]) for i in enables),
+       "postinst does not enable the timer, only keeps an administrator's enable", configure)
     if shutil.which("systemd-analyze"):
-        # with the paths of the extracted tree, so that the binary and man pages are found
-        local = os.path.join(out, "tollgate.service")
-        with open(local, "w") as f:
-            f.write(text.replace("/usr/sbin/tollgated", tollgated))
-        rc, log = run("systemd-analyze", "verify", local,
+        # with the paths of the extracted tree, so that the binaries and man pages are found
+        tollctl = os.path.join(root, "usr/bin/tollctl")
+        units = []
+        for name, body in (("tollgate.service", text.replace("/usr/sbin/tollgated", tollgated)),
+                           ("tollgate-prices.service", prices.replace("/usr/bin/tollctl", tollctl)),
+                           ("tollgate-prices.timer", timer)):
+            units.append(os.path.join(out, name))
+            with open(units[-1], "w") as f:
+                f.write(body)
+        rc, log = run("systemd-analyze", "verify", *units,
                       env=dict(os.environ, MANPATH=os.path.join(root, "usr/share/man")))
-        ok(rc == 0 and log.strip() == "", "systemd-analyze verify finds nothing to say about the unit", log)
+        ok(rc == 0 and log.strip() == "", "systemd-analyze verify finds nothing to say about the units", log)
 
 
 def check_rpm(rpm):
@@ -189,6 +214,11 @@ def check_rpm(rpm):
     ok("preinstall scriptlet" in pre and "useradd -r -g tollgate -d /var/lib/tollgate" in pre.replace("\\\n", ""),
        "rpm %pre makes the system user tollgate", scripts)
     ok("ledger in /var/lib/tollgate is kept" in scripts, "rpm %postun says the ledger is kept", scripts)
+    post = scripts.split("postinstall scriptlet")[1].split("preuninstall scriptlet")[0] \
+        if "postinstall scriptlet" in scripts else ""
+    commands = "\n".join(l for l in post.splitlines() if not l.lstrip().startswith("#"))
+    ok(commands and not re.search(r"(enable|preset)[^\n]*tollgate-prices", commands),
+       "rpm %post neither enables nor presets the price map's timer", post)
 
 
 main()

@@ -16,7 +16,6 @@
 #include "json.h"
 #include "log.h"
 #include "money.h"
-#include "pricefile.h"
 #include "pricemap.h"
 #include "sse.h"
 #include "tollctl.h"
@@ -264,7 +263,7 @@ cost_main(int argc, char **argv)
 	struct buf data = { 0 };
 	struct usage u;
 	struct cost c;
-	char *fallback = NULL, err[1024];
+	char *fallback = NULL;
 	int nprices = 0, quiet = 0, ch, rc = TOLLCTL_EXIT_ERROR;
 
 	cost_options_init(&copt);
@@ -329,16 +328,8 @@ cost_main(int argc, char **argv)
 		return TOLLCTL_EXIT_ERROR;
 	}
 	if (nprices == 0) {
-		if ((fallback = pricefile_default()) == NULL) {
-			log_error("out of memory");
+		if ((fallback = tollctl_default_prices()) == NULL)
 			return TOLLCTL_EXIT_ERROR;
-		}
-		if (access(fallback, F_OK) < 0) {
-			pricefile_missing(err, sizeof(err), "--prices FILE");
-			log_error("%s", err);
-			free(fallback);
-			return TOLLCTL_EXIT_ERROR;
-		}
 		prices[nprices++] = fallback;
 	}
 

@@ -112,32 +112,6 @@ collect(void *arg, const struct record *r)
 	return 0;
 }
 
-/* The canonical usage a record keeps. */
-static void
-usage_of(const struct record *r, struct usage *u)
-{
-	int tier;
-
-	memset(u, 0, sizeof(*u));
-	u->input = r->tokens[RECORD_TOK_INPUT];
-	u->cache_read = r->tokens[RECORD_TOK_CACHE_READ];
-	u->cache_write_5m = r->tokens[RECORD_TOK_CACHE_WRITE_5M];
-	u->cache_write_1h = r->tokens[RECORD_TOK_CACHE_WRITE_1H];
-	u->output = r->tokens[RECORD_TOK_OUTPUT];
-	u->reasoning = r->tokens[RECORD_TOK_REASONING];
-	u->audio_in = r->tokens[RECORD_TOK_AUDIO_IN];
-	u->audio_out = r->tokens[RECORD_TOK_AUDIO_OUT];
-	u->image_in = r->tokens[RECORD_TOK_IMAGE_IN];
-	u->image_out = r->tokens[RECORD_TOK_IMAGE_OUT];
-	u->tool_prompt = r->tokens[RECORD_TOK_TOOL_PROMPT];
-	u->search_queries = r->tokens[RECORD_TOK_SEARCH];
-	u->duration_ms = r->tokens[RECORD_TOK_DURATION_MS] > 0 ? r->tokens[RECORD_TOK_DURATION_MS] : -1;
-	u->tier_known = 1;
-	tier = PRICE_TIER_STANDARD;
-	price_tier_from_name(r->tier, &tier);
-	u->tier = (uint8_t)tier;
-}
-
 /* The entry to re-rate with: the one it was priced as, else its deployment or model. */
 static const struct price_entry *
 entry_for(const struct price_table *t, const struct record *r)
@@ -251,7 +225,7 @@ rerate_main(int argc, char **argv)
 
 		if (!it->has_rec)
 			continue;	/* an adjustment whose request is outside the window */
-		usage_of(r, &u);
+		tollctl_record_usage(r, &u);
 		cost_options_init(&o);
 		e = entry_for(t, r);
 		cost_compute(t, e, &u, &o, &c);

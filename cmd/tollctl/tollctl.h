@@ -32,10 +32,21 @@ const char *tollctl_run_dir(void);
 /* Loads and compiles price files in order (later wins); NULL after logging why. */
 struct price_table;
 struct price_table *tollctl_load_prices(const char *const *files, int n, int quiet);
+/*
+ * The price map a command without --prices uses: the installed one (else the
+ * build tree's etc/prices.yaml); a string to free, or NULL with the error
+ * logged (neither exists, or out of memory).
+ */
+char *tollctl_default_prices(void);
+struct record;
+struct usage;
+/* The canonical usage a record keeps (its token counts, tier and duration), for re-pricing. */
+void tollctl_record_usage(const struct record *r, struct usage *u);
 int logs_main(int argc, char **argv);
 int stat_main(int argc, char **argv);
 int export_main(int argc, char **argv);
 int reconcile_main(int argc, char **argv);
+int whatif_main(int argc, char **argv);
 struct ledger;
 struct buf;
 /*
