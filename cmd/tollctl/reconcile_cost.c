@@ -45,7 +45,7 @@ computed_cost(const struct record *r)
 }
 
 static int
-visit(void *arg, const struct record *r)
+cost_visit(void *arg, const struct record *r)
 {
 	struct cost_rows *rows = arg;
 	const char *model = r->priced_as[0] ? r->priced_as : r->deployment;
@@ -110,7 +110,7 @@ delta_pct(const struct cost_row *row, char *out, size_t len)
 }
 
 static void
-write_table(const struct cost_rows *rows, struct buf *o)
+cost_table(const struct cost_rows *rows, struct buf *o)
 {
 	char day[40], a[MONEY_FORMAT_MAX], b[MONEY_FORMAT_MAX], d[MONEY_FORMAT_MAX], p[32];
 	size_t i;
@@ -136,7 +136,7 @@ write_table(const struct cost_rows *rows, struct buf *o)
 }
 
 static void
-write_json(const struct cost_rows *rows, struct buf *o)
+cost_json(const struct cost_rows *rows, struct buf *o)
 {
 	char day[40], a[MONEY_FORMAT_MAX], b[MONEY_FORMAT_MAX], d[MONEY_FORMAT_MAX];
 	size_t i;
@@ -166,7 +166,7 @@ reconcile_provider_cost(struct ledger *l, int64_t since, int64_t until, const ch
 	size_t i;
 
 	rows.model = model;
-	if (ledger_range(l, since, until, visit, &rows) < 0 || rows.oom) {
+	if (ledger_range(l, since, until, cost_visit, &rows) < 0 || rows.oom) {
 		free(rows.v);
 		return -1;
 	}
@@ -176,9 +176,9 @@ reconcile_provider_cost(struct ledger *l, int64_t since, int64_t until, const ch
 	for (i = 0; i < rows.n; i++)
 		*any_mismatch |= rows.v[i].mismatches > 0;
 	if (json)
-		write_json(&rows, o);
+		cost_json(&rows, o);
 	else
-		write_table(&rows, o);
+		cost_table(&rows, o);
 	free(rows.v);
 	return 0;
 }

@@ -18,6 +18,7 @@
 
 /* The command itself: tollctl's objects are not in the library. */
 #include "../../cmd/tollctl/reconcile.c"
+#include "../../cmd/tollctl/reconcile_cost.c"
 #include "../../cmd/tollctl/common.c"
 
 #define DAY_NS		(86400LL * 1000000000LL)
@@ -662,8 +663,16 @@ test_cli(void)
 	    "--until", "2026-11-01", "--ledger", ledger, NULL });
 	ok(rc == 1 && strstr(captured("err"), "not before"), "cli: since after until");
 	rc = run((const char *[]){ "--since", "2026-11-01", "--until", "2026-11-03", NULL });
-	ok(rc == 1 && strstr(captured("err"), "--provider-csv is required"),
-	    "cli: --provider-csv required");
+	ok(rc == 1 && strstr(captured("err"), "--provider-csv or --provider-cost is required"),
+	    "cli: --provider-csv (or --provider-cost) required");
+	rc = run((const char *[]){ "--provider-csv", gen, "--provider-cost", "--since", "2026-11-01",
+	    "--until", "2026-11-03", "--ledger", ledger, NULL });
+	ok(rc == 1 && strstr(captured("err"), "one at a time"), "cli: --provider-csv and --provider-cost "
+	    "together refused");
+	rc = run((const char *[]){ "--provider-cost", "--since", "2026-11-01", "--until", "2026-11-03",
+	    "--ledger", ledger, NULL });
+	ok(rc == 0 && strstr(captured("out"), "no record in the window carries a cost"),
+	    "cli: --provider-cost on records without one: says so, exit 0");
 	rc = run((const char *[]){ "--provider-csv", gen, "--since", "2026-11-01",
 	    "--until", "2026-11-03", "--ledger", "/nonexistent/ledger", NULL });
 	ok(rc == 1 && strstr(captured("err"), "/nonexistent/ledger"), "cli: missing ledger (%s)",
