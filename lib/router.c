@@ -10,6 +10,7 @@
 
 #include "route.h"
 #include "router.h"
+#include "seqlock.h"
 
 #define MINUTE_NS	(60LL * 1000000000)
 
@@ -31,18 +32,6 @@ identity(const struct route_deployment *d)
 		h = (h ^ 0xff) * 1099511628211ULL;	/* a separator no text holds */
 	}
 	return h ? h : 1;
-}
-
-static void
-write_begin(uint64_t *seq)
-{
-	__atomic_add_fetch(seq, 1, __ATOMIC_ACQ_REL);
-}
-
-static void
-write_end(uint64_t *seq)
-{
-	__atomic_add_fetch(seq, 1, __ATOMIC_RELEASE);
 }
 
 void
@@ -69,7 +58,7 @@ router_assign(struct router_slot *slots, struct routes *r, uint64_t generation)
 		if (d->slot < 0 && free_at < ROUTER_SLOTS) {
 			struct router_slot *s = &slots[free_at];
 
-			write_begin(&s->seq);
+			seqlock_write_begin(&s->seq);
 			memset((char *)s + sizeof(s->seq), 0, sizeof(*s) - sizeof(s->seq));
 			s->key = k;
 			snprintf(s->group, sizeof(s->group), "%s", d->cfg->model_name);
@@ -79,7 +68,7 @@ router_assign(struct router_slot *slots, struct routes *r, uint64_t generation)
 				snprintf(s->id, sizeof(s->id), "%s", d->cfg->model_id);
 			else
 				snprintf(s->id, sizeof(s->id), "%016llx", (unsigned long long)k);
-			write_end(&s->seq);
+			seqlock_write_end(&s->seq);
 			d->slot = (int)free_at;
 		}
 		if (d->slot >= 0) {
@@ -91,28 +80,16 @@ router_assign(struct router_slot *slots, struct routes *r, uint64_t generation)
 	/* what neither this generation nor the last uses is free again */
 	for (j = 0; j < ROUTER_SLOTS; j++)
 		if (slots[j].key != 0 && slots[j].generation + 1 < generation) {
-			write_begin(&slots[j].seq);
+			seqlock_write_begin(&slots[j].seq);
 			slots[j].key = 0;
-			write_end(&slots[j].seq);
+			seqlock_write_end(&slots[j].seq);
 		}
 }
 
 int
 router_read_slot(const struct router_slot *s, struct router_slot *out)
 {
-	uint64_t a, b;
-	int tries;
-
-	for (tries = 0; tries < 1000; tries++) {
-		a = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
-		if (a & 1)
-			continue;
-		memcpy(out, s, sizeof(*out));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		b = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
-		if (a == b)
-			break;
-	}
+	seqlock_read(&s->seq, out, s, sizeof(*out));
 	out->group[sizeof(out->group) - 1] = '\0';
 	out->deployment[sizeof(out->deployment) - 1] = '\0';
 	out->id[sizeof(out->id) - 1] = '\0';

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "seqlock.h"
 #include "status.h"
 
 static void
@@ -74,37 +74,24 @@ status_remove(struct status *st, const char *run_dir)
 	munmap(st, sizeof(*st));
 }
 
-/* A writer's section: the counter odd while it lasts. */
-static void
-begin(uint64_t *seq)
-{
-	__atomic_add_fetch(seq, 1, __ATOMIC_ACQ_REL);
-}
-
-static void
-end(uint64_t *seq)
-{
-	__atomic_add_fetch(seq, 1, __ATOMIC_RELEASE);
-}
-
 void
 status_set_generation(struct status *st, uint64_t generation, const char *timezone)
 {
-	begin(&st->h.seq);
+	seqlock_write_begin(&st->h.seq);
 	st->h.generation = generation;
 	st->h.generation_ns = clock_now_ns();
 	snprintf(st->h.timezone, sizeof(st->h.timezone), "%s", timezone ? timezone : "");
-	end(&st->h.seq);
+	seqlock_write_end(&st->h.seq);
 }
 
 void
 status_set_prices(struct status *st, uint64_t generation, int64_t published_ns, uint64_t load_us)
 {
-	begin(&st->h.seq);
+	seqlock_write_begin(&st->h.seq);
 	st->h.prices_generation = generation;
 	st->h.prices_ns = published_ns;
 	st->h.prices_load_us = load_us;
-	end(&st->h.seq);
+	seqlock_write_end(&st->h.seq);
 }
 
 void
@@ -113,7 +100,7 @@ status_child_begin(struct status *st, size_t i, enum status_role role, uint32_t 
 {
 	struct status_slot *s = &st->slot[i % STATUS_SLOTS];
 
-	begin(&s->seq);
+	seqlock_write_begin(&s->seq);
 	s->role = role;
 	s->index = index;
 	s->pid = 0;
@@ -122,7 +109,7 @@ status_child_begin(struct status *st, size_t i, enum status_role role, uint32_t 
 	s->state = STATUS_SERVING;
 	s->connections = s->in_flight = s->requests = s->lag = 0;
 	s->lag_ns = 0;
-	end(&s->seq);
+	seqlock_write_end(&s->seq);
 }
 
 void
@@ -130,10 +117,10 @@ status_child_pid(struct status *st, size_t i, int64_t pid)
 {
 	struct status_slot *s = &st->slot[i % STATUS_SLOTS];
 
-	begin(&s->seq);
+	seqlock_write_begin(&s->seq);
 	s->pid = pid;
 	s->started_ns = clock_now_ns();
-	end(&s->seq);
+	seqlock_write_end(&s->seq);
 }
 
 void
@@ -141,10 +128,10 @@ status_child_gone(struct status *st, size_t i)
 {
 	struct status_slot *s = &st->slot[i % STATUS_SLOTS];
 
-	begin(&s->seq);
+	seqlock_write_begin(&s->seq);
 	s->role = STATUS_FREE;
 	s->pid = 0;
-	end(&s->seq);
+	seqlock_write_end(&s->seq);
 }
 
 /* ---- reading --------------------------------------------------------------- */
@@ -221,40 +208,10 @@ status_close(const struct status *st)
 		munmap((void *)st, sizeof(*st));
 }
 
-/*
- * Copies n bytes from what seq guards, retrying a copy that raced a writer.
- * A writer preempted inside its section is waited for (yielding the CPU to
- * it); only one that never ends it, having died there, is given up on after
- * a second, and the last copy is the best there is.
- */
-static void
-read_under(const uint64_t *seq, void *dst, const void *src, size_t n)
-{
-	uint64_t before, after;
-	int64_t deadline = 0;
-	unsigned tries;
-
-	for (tries = 0;; tries++) {
-		before = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
-		memcpy(dst, src, n);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		after = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
-		if (!(before & 1) && before == after)
-			return;
-		if (tries < 64)
-			continue;
-		if (deadline == 0)
-			deadline = clock_now_ns() + 1000000000;
-		else if (clock_now_ns() > deadline)
-			return;
-		sched_yield();
-	}
-}
-
 void
 status_read_header(const struct status *st, struct status_header *out)
 {
-	read_under(&st->h.seq, out, &st->h, sizeof(*out));
+	seqlock_read(&st->h.seq, out, &st->h, sizeof(*out));
 	/* the file is outside input: the master terminates it, a damaged one may not */
 	out->timezone[sizeof(out->timezone) - 1] = '\0';
 }
@@ -264,6 +221,6 @@ status_read_slot(const struct status *st, size_t i, struct status_slot *out)
 {
 	if (i >= STATUS_SLOTS)
 		return 1;
-	read_under(&st->slot[i].seq, out, &st->slot[i], sizeof(*out));
+	seqlock_read(&st->slot[i].seq, out, &st->slot[i], sizeof(*out));
 	return out->role == STATUS_FREE || out->pid <= 0;
 }
