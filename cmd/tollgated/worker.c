@@ -175,26 +175,36 @@ provider_cost(struct record *r, const struct usage *u, int64_t computed)
 	}
 }
 
-static void
-price_exchange(struct exchange *ex)
+const struct price_entry *
+exchange_price(const struct exchange *ex, struct usage_raw *raw, struct usage *u, struct cost *c)
 {
-	struct record *r = &ex->rec;
 	const struct price_entry *e = NULL;
 	const struct price_table *t = ex->view ? ex->view->table : NULL;
 	struct cost_options o;
-	struct usage u;
-	struct cost c;
 
 	if (!ex->event_stream && ex->resp.len)
-		usage_collect(&ex->raw, ex->resp.data, ex->resp.len, NULL, 0, NULL);
+		usage_collect(raw, ex->resp.data, ex->resp.len, NULL, 0, NULL);
 	/* a relay in another dialect than the deployment's reads as that dialect's usage */
-	usage_normalise(&ex->raw, ex->dep == NULL ? USAGE_SHAPE_AUTO : ex->dialect != ex->dep->dialect ?
-	    ex->dialect->shape : ex->dep->shape, &u);
+	usage_normalise(raw, ex->dep == NULL ? USAGE_SHAPE_AUTO : ex->dialect != ex->dep->dialect ?
+	    ex->dialect->shape : ex->dep->shape, u);
 	cost_options_init(&o);
 	o.tier = ex->request_tier;
 	if (t != NULL && ex->dep != NULL)
 		e = price_lookup(t, ex->dep->price_name, strlen(ex->dep->price_name));
-	cost_compute(t, e, &u, &o, &c);
+	cost_compute(t, e, u, &o, c);
+	return e;
+}
+
+static void
+price_exchange(struct exchange *ex)
+{
+	struct record *r = &ex->rec;
+	const struct price_table *t = ex->view ? ex->view->table : NULL;
+	const struct price_entry *e;
+	struct usage u;
+	struct cost c;
+
+	e = exchange_price(ex, &ex->raw, &u, &c);
 	record_set_usage(r, &u, &c);
 	provider_cost(r, &u, c.total);
 	/* what the failed attempts were billed is part of what the request cost */

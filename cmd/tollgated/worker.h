@@ -345,6 +345,12 @@ void route_attempt_end(struct exchange *ex, int64_t tokens);
  * ROUTE_FALLBACKS_MAX.
  */
 size_t route_fallback_models(const struct exchange *ex, const struct route_model **out);
+/*
+ * What ex would cost at deployment d for input and output tokens, at the
+ * tier it asked for; *entry the price entry (NULL: unpriced, and 0).
+ */
+int64_t route_estimate(const struct exchange *ex, const struct route_deployment *d, int64_t input,
+    int64_t output, const struct price_entry **entry);
 /* x-litellm-model-id, -model-group, -attempted-retries, -attempted-fallbacks (and -response-cost). */
 void route_headers(struct exchange *ex, int with_cost);
 
@@ -407,6 +413,13 @@ int spend_serve(struct hreq *req, const char *path);
 /* worker.c */
 /* Prices and records a finished exchange, then queues it for the group commit. */
 void worker_complete(struct exchange *ex);
+/*
+ * The attempt's answer priced: raw (ex's usage so far, or the caller's copy)
+ * with the body when it was not a stream, read as the relay's dialect reads
+ * it, at ex's deployment's price entry (returned, NULL: unpriced).
+ */
+const struct price_entry *exchange_price(const struct exchange *ex, struct usage_raw *raw,
+    struct usage *u, struct cost *c);
 /* A zeroed exchange (its buffers may have room already), or NULL. */
 struct exchange *exchange_get(void);
 void exchange_free(struct exchange *ex);

@@ -111,23 +111,13 @@ largest_cost(const struct exchange *ex, int64_t max_tokens)
 	ng = 1 + route_fallback_models(ex, groups + 1);
 	for (g = 0; g < ng; g++)
 	for (i = 0; i < groups[g]->ndeps; i++) {
-		const struct route_deployment *d = &heritage.routes->deps[groups[g]->deps[i]];
-		const struct price_entry *e = price_lookup(t, d->price_name, strlen(d->price_name));
-		struct cost_options o;
-		struct usage u;
-		struct cost c;
+		const struct price_entry *e;
+		/* a byte of the body a token: more than any tokenizer makes of it */
+		int64_t c = route_estimate(ex, &heritage.routes->deps[groups[g]->deps[i]],
+		    (int64_t)ex->body.len, max_tokens, &e);
 
-		if (e == NULL)
-			continue;
-		memset(&u, 0, sizeof(u));
-		u.input = (int64_t)ex->body.len;
-		u.output = max_tokens;
-		u.duration_ms = -1;
-		cost_options_init(&o);
-		o.tier = ex->request_tier;
-		cost_compute(t, e, &u, &o, &c);
-		if (c.total > most)
-			most = c.total;
+		if (c > most)
+			most = c;
 	}
 	return most;
 }

@@ -44,6 +44,29 @@ input_estimate(const struct exchange *ex)
 	return (int64_t)ex->body.len / 4;
 }
 
+int64_t
+route_estimate(const struct exchange *ex, const struct route_deployment *d, int64_t input,
+    int64_t output, const struct price_entry **entry)
+{
+	const struct price_table *t = ex->view ? ex->view->table : NULL;
+	const struct price_entry *e;
+	struct cost_options o;
+	struct usage u;
+	struct cost c;
+
+	*entry = e = t ? price_lookup(t, d->price_name, strlen(d->price_name)) : NULL;
+	if (e == NULL)
+		return 0;
+	memset(&u, 0, sizeof(u));
+	u.input = input;
+	u.output = output;
+	u.duration_ms = -1;
+	cost_options_init(&o);
+	o.tier = ex->request_tier;
+	cost_compute(t, e, &u, &o, &c);
+	return c.total;
+}
+
 size_t
 route_prepare(struct exchange *ex, int64_t *soonest_ns)
 {
@@ -64,23 +87,14 @@ route_prepare(struct exchange *ex, int64_t *soonest_ns)
 	ask.latency_buffer_milli = rc->latency_buffer_milli;
 	if (t != NULL && (rc->strategy == CONFIG_ROUTE_COST || rc->pre_call_checks)) {
 		for (i = 0; i < nd; i++) {
-			const struct route_deployment *d = &heritage.routes->deps[m->deps[i]];
-			const struct price_entry *e = price_lookup(t, d->price_name,
-			    strlen(d->price_name));
-			struct cost_options o;
-			struct usage u;
-			struct cost c;
+			const struct price_entry *e;
+			int64_t input = input_estimate(ex), c;
 
-			memset(&u, 0, sizeof(u));
-			u.input = input_estimate(ex);
-			u.output = ex->est_output;
-			u.duration_ms = -1;
-			cost_options_init(&o);
-			o.tier = ex->request_tier;
-			cost_compute(t, e, &u, &o, &c);
+			c = route_estimate(ex, &heritage.routes->deps[m->deps[i]], input, ex->est_output,
+			    &e);
 			/* an unpriced deployment is not the cheapest: it is the unknown */
-			cost[i] = e != NULL ? c.total : INT64_MAX;
-			fits[i] = e == NULL || e->max_input == 0 || u.input <= (int64_t)e->max_input;
+			cost[i] = e != NULL ? c : INT64_MAX;
+			fits[i] = e == NULL || e->max_input == 0 || input <= (int64_t)e->max_input;
 			any_fits |= fits[i];
 		}
 		ask.cost = cost;
@@ -152,27 +166,16 @@ struct failed_attempt {
 static void
 take_attempt(const struct exchange *ex, struct failed_attempt *f)
 {
-	const struct price_table *t = ex->view ? ex->view->table : NULL;
-	const struct price_entry *e = NULL;
 	struct usage_raw raw = ex->raw;
-	struct cost_options o;
 	struct usage u;
 	struct cost c;
 
 	memset(f, 0, sizeof(*f));
-	memset(&c, 0, sizeof(c));
-	if (!ex->event_stream && ex->resp.len)
-		usage_collect(&raw, ex->resp.data, ex->resp.len, NULL, 0, NULL);
-	usage_normalise(&raw, ex->dialect != ex->dep->dialect ? ex->dialect->shape :
-	    ex->dep->shape, &u);
-	if (u.input > 0 || u.output > 0) {
-		cost_options_init(&o);
-		o.tier = ex->request_tier;
-		if (t != NULL)
-			e = price_lookup(t, ex->dep->price_name, strlen(ex->dep->price_name));
-		cost_compute(t, e, &u, &o, &c);
-		memcpy(f->part, c.part, sizeof(f->part));
-	}
+	exchange_price(ex, &raw, &u, &c);
+	/* an error without usage was not billed (not even a per-request price) */
+	if (u.input <= 0 && u.output <= 0)
+		memset(&c, 0, sizeof(c));
+	memcpy(f->part, c.part, sizeof(f->part));
 	buf_copy(f->a.deployment, sizeof(f->a.deployment), ex->dep->cfg->model);
 	buf_copy(f->a.provider, sizeof(f->a.provider), ex->dep->cfg->provider);
 	buf_copy(f->a.failure, sizeof(f->a.failure), router_failure_name(ex->failure));
