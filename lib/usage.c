@@ -425,23 +425,19 @@ collect_labelled(struct collector *c, const char *label_key, const char *count_k
 }
 
 /*
- * Anthropic's usage.iterations: every model pass of the request (compaction,
- * advisor calls on other models, ...).  The top-level counts are what is
- * priced; the sum of all passes is kept to notice when it is larger, i.e.
- * when some pass is billed outside the top-level figures.
+ * Walks an array of objects, calling fn for each key of each object with the
+ * scanner at its value, which fn consumes (or skips); anything else in the
+ * array is skipped.  0; 1 when the value was not an array (skipped); -1.
  */
 static int
-collect_iterations(struct collector *c)
+each_item_key(struct collector *c, int (*fn)(struct collector *, const struct json_text *, void *),
+    void *arg)
 {
-	static const char *const keys[] = { "input_tokens", "output_tokens",
-		"cache_read_input_tokens", "cache_creation_input_tokens" };
 	struct json_text key;
-	int64_t total = 0, n;
-	int r, present;
-	size_t i;
+	int r;
 
 	if (json_peek(&c->s) != JSON_ARRAY)
-		return json_skip(&c->s);
+		return json_skip(&c->s) < 0 ? -1 : 1;
 	if (json_array_begin(&c->s) < 0)
 		return -1;
 	while ((r = json_next_item(&c->s)) > 0) {
@@ -452,24 +448,66 @@ collect_iterations(struct collector *c)
 		}
 		if (json_object_begin(&c->s) < 0)
 			return -1;
-		while ((r = json_next_key(&c->s, &key)) > 0) {
-			for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-				if (json_text_is(&key, keys[i]))
-					break;
-			if (i == sizeof(keys) / sizeof(keys[0])) {
-				if (json_skip_fast(&c->s) < 0)
-					return -1;
-			} else if (read_count(c, &n, &present) < 0)
+		while ((r = json_next_key(&c->s, &key)) > 0)
+			if (fn(c, &key, arg) < 0)
 				return -1;
-			else if (present)
-				total += n;
-		}
 		if (r < 0)
 			return -1;
 	}
-	if (r < 0)
+	return r < 0 ? -1 : 0;
+}
+
+/* One key of a pass of usage.iterations: its counts added to *total. */
+static int
+iteration_key(struct collector *c, const struct json_text *key, void *arg)
+{
+	static const char *const keys[] = { "input_tokens", "output_tokens",
+		"cache_read_input_tokens", "cache_creation_input_tokens" };
+	int64_t *total = arg, n;
+	int present;
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_text_is(key, keys[i]))
+			break;
+	if (i == sizeof(keys) / sizeof(keys[0]))
+		return json_skip_fast(&c->s);
+	if (read_count(c, &n, &present) < 0)
 		return -1;
-	set_field(c->r, R_ITERATIONS, total);
+	if (present)
+		*total += n;
+	return 0;
+}
+
+/*
+ * Anthropic's usage.iterations: every model pass of the request (compaction,
+ * advisor calls on other models, ...).  The top-level counts are what is
+ * priced; the sum of all passes is kept to notice when it is larger, i.e.
+ * when some pass is billed outside the top-level figures.
+ */
+static int
+collect_iterations(struct collector *c)
+{
+	int64_t total = 0;
+	int rc = each_item_key(c, iteration_key, &total);
+
+	if (rc == 0)
+		set_field(c->r, R_ITERATIONS, total);
+	return rc < 0 ? -1 : 0;
+}
+
+/* One key of an output item: a web_search_call type counted in *searches. */
+static int
+output_item_key(struct collector *c, const struct json_text *key, void *arg)
+{
+	int64_t *searches = arg;
+	char type[32];
+
+	if (!json_text_is(key, "type"))
+		return json_skip_fast(&c->s);
+	if (read_string(c, type, sizeof(type)) < 0)
+		return -1;
+	*searches += strcmp(type, "web_search_call") == 0;
 	return 0;
 }
 
@@ -480,40 +518,12 @@ collect_iterations(struct collector *c)
 static int
 collect_output_items(struct collector *c)
 {
-	struct json_text key;
-	char type[32];
 	int64_t searches = 0;
-	int r;
+	int rc = each_item_key(c, output_item_key, &searches);
 
-	if (json_peek(&c->s) != JSON_ARRAY)
-		return json_skip(&c->s);
-	if (json_array_begin(&c->s) < 0)
-		return -1;
-	while ((r = json_next_item(&c->s)) > 0) {
-		if (json_peek(&c->s) != JSON_OBJECT) {
-			if (json_skip(&c->s) < 0)
-				return -1;
-			continue;
-		}
-		if (json_object_begin(&c->s) < 0)
-			return -1;
-		while ((r = json_next_key(&c->s, &key)) > 0) {
-			if (!json_text_is(&key, "type")) {
-				if (json_skip_fast(&c->s) < 0)
-					return -1;
-			} else if (read_string(c, type, sizeof(type)) < 0)
-				return -1;
-			else
-				searches += strcmp(type, "web_search_call") == 0;
-		}
-		if (r < 0)
-			return -1;
-	}
-	if (r < 0)
-		return -1;
-	if (searches > 0)
+	if (rc == 0 && searches > 0)
 		set_field(c->r, R_SEARCH, searches);
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 static int
