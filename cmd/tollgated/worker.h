@@ -150,6 +150,14 @@ struct exchange {
 	uint8_t				 hold_kind[BUDGET_HOLD_MAX];	/* enum limit_kind */
 	int				 held;		/* not settled yet */
 	int				 settled;
+	size_t				 dep_from;	/* the first deployment's counters in hold */
+	int64_t				 first_tokens;	/* the first attempt's, once it failed */
+	/* a later attempt's deployment counters (admit_attempt()) */
+	struct budget_limit		 attempt_limits[2];
+	struct budget_hold		 attempt_hold;	/* in this host's counters */
+	uint8_t				 attempt_kind[2];	/* enum limit_kind */
+	size_t				 nattempt;	/* held; 0: none */
+	int				 attempt_local;	/* attempt_hold holds them */
 	int64_t				 key_max;	/* the key's max_budget, for the header */
 	char				 key_counter[BUDGET_ID_MAX];	/* its counter, for the header */
 	char				 key_alias[KEYS_NAME_MAX + 1];	/* a virtual key's, for the access log */
@@ -309,6 +317,10 @@ void redis_hold_release(struct exchange *ex);
  * to be settled in Redis too (nothing reserved there), when it is back.
  */
 void redis_remember(struct exchange *ex, const struct budget_limit *limits, size_t n);
+/* Spent now on n counters, nothing reserved: to Redis with this worker's leases. */
+void redis_count(const struct budget_limit *limits, const int64_t *actual, size_t n);
+/* What the fleet has used of limit's counter as Redis last said (a second ago at most), or -1. */
+int64_t redis_fleet_used(const struct budget_limit *limit);
 /* After Redis's yes: ex holds the common counters and those of group (ex->hold_kind set). */
 void redis_chosen(struct exchange *ex, size_t group);
 /*
@@ -334,7 +346,6 @@ const struct budget_limit *redis_limit(const struct exchange *ex, size_t index);
 int route_first(struct exchange *ex);
 size_t route_prepare(struct exchange *ex, int64_t *soonest_ns);
 void route_use(struct exchange *ex, size_t k);
-int route_fallback(struct exchange *ex);
 int route_after_failure(struct exchange *ex);
 void route_attempt_begin(struct exchange *ex);
 void route_first_byte(struct exchange *ex);
@@ -381,6 +392,13 @@ int admit_fallbacks(struct exchange *ex, const struct keys_key *k);
 void http_admitted(struct exchange *ex);
 /* Replaces the reservation by the record's cost (spent 0: by nothing). */
 void admit_settle(struct exchange *ex, int spent);
+/*
+ * A retry or fallback about to go to deployment place of ex->model: counted on
+ * that deployment's rpm and tpm as admission counts the first attempt, the
+ * attempt before it (if one of these) settled with the tokens it used.  0,
+ * or 1: that deployment is at its limit this minute (try another).
+ */
+int admit_attempt(struct exchange *ex, size_t place, int64_t tokens_before);
 /* x-tollgate-key-spend and x-tollgate-key-max-budget. */
 void admit_headers(struct exchange *ex);
 

@@ -215,6 +215,7 @@ reserve_remote(struct exchange *ex, const struct budget_limit *limits,
 	const struct route_model *m = ex->model;
 	size_t sizes[60], ng = 0, total = n, before, i, any = 0;
 
+	ex->dep_from = n;
 	memcpy(all, limits, n * sizeof(*all));
 	memcpy(w, what, n * sizeof(*w));
 	memcpy(amt, amount, n * sizeof(*amt));
@@ -307,6 +308,7 @@ reserve(struct exchange *ex, struct budget_limit *limits, struct limitset_entry 
 
 	if (shared && (redis_reachable() || !heritage.config->tollgate.redis_fail_open))
 		return reserve_remote(ex, limits, what, amount, n);
+	ex->dep_from = n;
 	if (shared)	/* Redis is away, on_failure: open */
 		redis_open_share(limits, 0, n);
 	for (i = 0; i < ex->norder; i++) {
@@ -403,6 +405,71 @@ admit_request(struct exchange *ex, const struct keys_key *k, int64_t max_tokens)
 	return reserve(ex, limits, what, amount, n);
 }
 
+/* The later attempt's deployment counters settle: one request, and the tokens it used. */
+static void
+attempt_settle(struct exchange *ex, int64_t tokens)
+{
+	int64_t actual[2];
+	size_t i;
+
+	if (ex->nattempt == 0)
+		return;
+	for (i = 0; i < ex->nattempt; i++)
+		actual[i] = ex->attempt_kind[i] == LIMIT_RPM ? 1 : tokens;
+	if (ex->attempt_local)
+		heritage.budgets->ops->settle(heritage.budgets, &ex->attempt_hold, actual,
+		    clock_now_ns());
+	if (heritage.config->tollgate.redis_url != NULL)
+		redis_count(ex->attempt_limits, actual, ex->nattempt);
+	ex->nattempt = 0;
+	ex->attempt_local = 0;
+}
+
+/*
+ * Through Redis the attempt is checked against the fleet's count as last
+ * read (a second old at most, with this host's spend since) and this host's
+ * own counters, then counted in both: a retry is rare and must not wait on
+ * a round trip, so the fleet may pass a deployment's limit by the retries
+ * of that second, never more.
+ */
+int
+admit_attempt(struct exchange *ex, size_t place, int64_t tokens_before)
+{
+	struct budget_store *store = heritage.budgets;
+	struct limitset_entry what[2];
+	struct budget_refusal why;
+	int64_t amount[2], used, now;
+	size_t n, i;
+	int shared = heritage.config->tollgate.redis_url != NULL;
+
+	attempt_settle(ex, tokens_before);
+	if (store == NULL || !ex->held)
+		return 0;	/* nothing counted for this request: nor for its attempts */
+	n = deployment_limits(&heritage.routes->deps[ex->model->deps[place]], place,
+	    ex->attempt_limits, what, amount, 0, 2);
+	if (n == 0)
+		return 0;
+	for (i = 0; shared && i < n; i++)
+		if ((used = redis_fleet_used(&ex->attempt_limits[i])) >= 0 &&
+		    used + amount[i] > ex->attempt_limits[i].max)
+			return 1;
+	now = clock_now_ns();
+	switch (store->ops->admit(store, ex->attempt_limits, amount, n, now, &ex->attempt_hold,
+	    &why)) {
+	case 1:
+		return 1;
+	case 0:
+		ex->attempt_local = 1;
+		break;
+	default:
+		break;	/* the table full: as admission, let through (counted in Redis, if any) */
+	}
+	for (i = 0; i < n; i++)
+		ex->attempt_kind[i] = (uint8_t)what[i].kind;
+	ex->nattempt = n;
+	return 0;
+}
+
 void
 admit_settle(struct exchange *ex, int spent)
 {
@@ -410,19 +477,22 @@ admit_settle(struct exchange *ex, int spent)
 	int64_t actual[BUDGET_HOLD_MAX], tokens = 0;
 	size_t i;
 
+	for (i = 0; i < RECORD_TOKEN_COUNT; i++)
+		tokens += ex->rec.tokens[i];
+	attempt_settle(ex, spent ? tokens : 0);
 	if (!ex->held || (store == NULL && ex->remote == NULL)) {
 		redis_hold_release(ex);
 		return;
 	}
-	for (i = 0; i < RECORD_TOKEN_COUNT; i++)
-		tokens += ex->rec.tokens[i];
 	for (i = 0; i < (ex->remote ? BUDGET_HOLD_MAX : ex->hold.n); i++) {
 		switch (ex->hold_kind[i]) {
 		case LIMIT_RPM:
 			actual[i] = 1;
 			break;
 		case LIMIT_TPM:
-			actual[i] = spent ? tokens : 0;
+			/* the first deployment's, when another answered: what its attempt used */
+			actual[i] = i >= ex->dep_from && ex->rec.nattempts > 0 ? ex->first_tokens :
+			    spent ? tokens : 0;
 			break;
 		default:
 			actual[i] = spent ? ex->rec.total : 0;

@@ -1365,12 +1365,45 @@ lease_settle(struct remote_hold *h, size_t i, int64_t actual, int64_t now)
 		    heritage.index);
 }
 
+/*
+ * A settlement for this turn's call: n counters of limits, amount[i]
+ * reserved at reserved_ns given back and actual[i] spent, in the window
+ * holding now (the reservation's unless it has ended since).
+ */
+static void
+settle_later(const struct budget_limit *limits, const int64_t *amount, const int64_t *actual,
+    size_t n, int64_t reserved_ns, int64_t now)
+{
+	struct settlement *t;
+	size_t i;
+
+	if (ARRAY_GROW(rl.settling, rl.nsettling, rl.capsettling) < 0) {
+		log_error("worker %u: out of memory: a settlement is lost to Redis's counters",
+		    heritage.index);
+		return;
+	}
+	t = &rl.settling[rl.nsettling++];
+	t->n = n < BUDGET_HOLD_MAX ? n : BUDGET_HOLD_MAX;
+	for (i = 0; i < t->n; i++) {
+		int64_t expire;
+
+		redis_counter_key(&limits[i], reserved_ns, t->rkey[i], sizeof(t->rkey[i]), &expire);
+		if (!window_ended(expire, now)) {
+			memcpy(t->skey[i], t->rkey[i], sizeof(t->skey[i]));
+			t->sexpire[i] = expire;
+		} else
+			redis_counter_key(&limits[i], now, t->skey[i], sizeof(t->skey[i]),
+			    &t->sexpire[i]);
+		t->amount[i] = amount[i];
+		t->actual[i] = actual[i];
+	}
+}
+
 void
 redis_settle(struct exchange *ex, const int64_t *actual)
 {
 	struct remote_hold *h = ex->remote;
 	int64_t now = clock_now_ns();
-	struct settlement *t;
 	size_t i;
 
 	if (h == NULL || h->n == 0)
@@ -1388,29 +1421,49 @@ redis_settle(struct exchange *ex, const int64_t *actual)
 		h->n = 0;
 		return;
 	}
-	if (ARRAY_GROW(rl.settling, rl.nsettling, rl.capsettling) < 0) {
-		log_error("worker %u: out of memory: a settlement is lost to Redis's counters",
-		    heritage.index);
-		return;
-	}
-	t = &rl.settling[rl.nsettling++];
-	t->n = h->n;
-	for (i = 0; i < h->n; i++) {
-		int64_t expire;
-
-		redis_counter_key(&h->limits[i], h->reserved_ns, t->rkey[i], sizeof(t->rkey[i]),
-		    &expire);
-		/* spent in the window holding now: the reservation's unless it has ended since */
-		if (!window_ended(expire, now)) {
-			memcpy(t->skey[i], t->rkey[i], sizeof(t->skey[i]));
-			t->sexpire[i] = expire;
-		} else
-			redis_counter_key(&h->limits[i], now, t->skey[i], sizeof(t->skey[i]),
-			    &t->sexpire[i]);
-		t->amount[i] = h->amount[i];
-		t->actual[i] = actual[i];
-	}
+	settle_later(h->limits, h->amount, actual, h->n, h->reserved_ns, now);
 	h->n = 0;
+}
+
+void
+redis_count(const struct budget_limit *limits, const int64_t *actual, size_t n)
+{
+	static const int64_t none[BUDGET_HOLD_MAX];
+	char key[REDIS_KEY_MAX];
+	int64_t now = clock_now_ns(), expire;
+	struct lease *l;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		/* with the lease's spend, a tenth of a second later */
+		redis_counter_key(&limits[i], now, key, sizeof(key), &expire);
+		if ((l = lease_get(key, expire, &limits[i])) != NULL)
+			l->spent += actual[i];
+		else
+			settle_later(&limits[i], none, &actual[i], 1, now, now);
+	}
+}
+
+int64_t
+redis_fleet_used(const struct budget_limit *limit)
+{
+	struct budget_reading here;
+	char key[REDIS_KEY_MAX];
+	int64_t now = clock_now_ns(), expire, since = 0;
+	struct lease *l;
+
+	redis_counter_key(limit, now, key, sizeof(key), &expire);
+	/* a lease, even holding nothing, has its counter read back every second */
+	if ((l = lease_get(key, expire, limit)) == NULL)
+		return -1;
+	l->used_ns = now;	/* kept, and read back, while retries look at it */
+	if (l->seen_ns == 0)
+		return -1;
+	/* and what this host spent of it since Redis said */
+	if (heritage.budgets != NULL && heritage.budgets->ops->read(heritage.budgets, limit->id, now,
+	    &here) == 0 && here.spent > l->seen_local)
+		since = here.spent - l->seen_local;
+	return l->seen_used + since;
 }
 
 /* This turn's settlements: one call for all (kept whole when Redis is away). */

@@ -268,18 +268,37 @@ fallback_list(struct exchange *ex, char names[][128], size_t max)
 }
 
 /*
+ * The first of ex->order whose deployment takes one more attempt on its rpm
+ * and tpm (admit_attempt()), the ones at their limit skipped from now on;
+ * norder when none does.
+ */
+static size_t
+first_with_room(struct exchange *ex, int64_t tokens_before)
+{
+	size_t k;
+
+	for (k = 0; k < ex->norder; k++) {
+		if (admit_attempt(ex, ex->order[k], tokens_before) == 0)
+			break;
+		ex->skip |= 1ULL << ex->order[k];
+	}
+	return k;
+}
+
+/*
  * The next fallback group that has a deployment to try now: ex->model,
  * its order and ex->dep set, 1; 0 when none is left (or max_fallbacks were
- * tried), ex unchanged.
+ * tried), ex unchanged.  After a failed attempt (counted: admission has
+ * counted the first) its deployment is counted here.
  */
-int
-route_fallback(struct exchange *ex)
+static int
+route_fallback(struct exchange *ex, int counted, int64_t tokens_before)
 {
 	const struct config_router *rc = &heritage.config->router;
 	struct route_model *was = ex->model;
 	uint64_t skip = ex->skip;
 	char names[ROUTE_FALLBACKS_MAX][128];
-	size_t n = fallback_list(ex, names, ROUTE_FALLBACKS_MAX);
+	size_t n = fallback_list(ex, names, ROUTE_FALLBACKS_MAX), k = 0;
 	int64_t soonest;
 
 	while (ex->fallback_at < n && (int)ex->rec.fallbacks < rc->max_fallbacks) {
@@ -296,12 +315,14 @@ route_fallback(struct exchange *ex)
 		ex->skip = 0;
 		if (route_prepare(ex, &soonest) == 0)
 			continue;	/* all of it cooling down: the next one */
+		if (counted && (k = first_with_room(ex, tokens_before)) == ex->norder)
+			continue;	/* all of it at its rpm or tpm */
 		log_info("request %s: model '%s' falls back to '%s' (%s)", ex->rec.id, was->name,
 		    name, router_failure_name(ex->failure));
 		ex->group_retries = 0;
 		ex->rec.fallbacks++;
 		buf_copy(ex->rec.group, sizeof(ex->rec.group), m->name);
-		route_use(ex, 0);
+		route_use(ex, k);
 		return 1;
 	}
 	ex->model = was;
@@ -343,26 +364,30 @@ route_after_failure(struct exchange *ex)
 	size_t failed = ex->place;
 	int64_t soonest, ms;
 	struct timeval tv;
+	size_t k;
 
 	if (ex->started || ex->req == NULL || ex->dep == NULL)
 		return 0;
 	take_attempt(ex, &f);
+	if (ex->rec.nattempts == 0)
+		ex->first_tokens = f.tokens;	/* its deployment's tpm counts these */
 	/* the attempt is over whatever comes next: its cooldown, if any, counts for the choice */
 	route_attempt_end(ex, f.tokens);
 	if (ex->group_retries < allowed) {
 		ex->skip |= 1ULL << failed;
-		if (route_prepare(ex, &soonest) > 0) {
+		if (route_prepare(ex, &soonest) > 0 && (k = first_with_room(ex, f.tokens)) < ex->norder) {
 			/* another deployment, at once */
 			ex->group_retries++;
 			ex->rec.retries++;
 			keep_attempt(ex, &f);
-			route_use(ex, 0);
+			route_use(ex, k);
 			return go_on(ex);
 		}
 		ex->skip &= ~(1ULL << failed);
 		/* none left but the one that failed: again, after a while, if it may pass */
 		if (router_same_again(ex->failure) && (was == NULL ||
-		    ex->model->ndeps < 2 || !router_cooling(was, clock_now_ns()))) {
+		    ex->model->ndeps < 2 || !router_cooling(was, clock_now_ns())) &&
+		    admit_attempt(ex, failed, f.tokens) == 0) {
 			ms = router_backoff_ms(rc, ex->retry_after_ms, ex->group_retries,
 			    next_random());
 			if (ex->backoff == NULL &&
@@ -378,7 +403,7 @@ route_after_failure(struct exchange *ex)
 			return 1;
 		}
 	}
-	if (route_fallback(ex)) {
+	if (route_fallback(ex, 1, f.tokens)) {
 		keep_attempt(ex, &f);
 		return go_on(ex);
 	}
@@ -395,7 +420,7 @@ route_first(struct exchange *ex)
 	if (ex->too_long) {
 		/* enable_pre_call_checks: no deployment of the group can take it */
 		ex->failure = CONFIG_FAIL_CONTEXT_WINDOW;
-		if (route_fallback(ex))
+		if (route_fallback(ex, 0, 0))
 			return 0;
 	}
 	if (ex->norder > 0) {
@@ -404,7 +429,7 @@ route_first(struct exchange *ex)
 	}
 	/* every deployment cooling down: as a rate limit, its fallbacks, else a 429 */
 	ex->failure = CONFIG_FAIL_RATE_LIMIT;
-	if (route_fallback(ex))
+	if (route_fallback(ex, 0, 0))
 		return 0;
 	wait_s = soonest == INT64_MAX ? 1 : (soonest - clock_now_ns() + 999999999) / 1000000000;
 	snprintf(retry, sizeof(retry), "%lld", (long long)(wait_s > 0 ? wait_s : 1));

@@ -340,6 +340,48 @@ def test_lost_answer(mock, redis):
         g.cleanup()
 
 
+def one_worker(g):
+    with open(g.config) as f:
+        text = f.read()
+    with open(g.config, "w") as f:
+        f.write(text.replace("  workers: 2\n", "  workers: 1\n"))
+
+
+def test_retries(mock, redis):
+    """A retry counts on the rpm of the deployment it goes to, fleet-wide too: rl's order-1
+    deployment fails, each retry goes to order 2 (rpm 5); five retries over two hosts fill it
+    in Redis, and then a host that has sent only three there takes no more."""
+    redis.cli("FLUSHALL")
+    failing = Mock("--status", "500")
+    extra = ("  - model_name: rl\n    litellm_params:\n      model: openai/gpt-4o-mini\n"
+             "      api_base: http://127.0.0.1:%d/v1\n      api_key: k\n      order: 1\n"
+             "      rpm: 1000\n"
+             "  - model_name: rl\n    litellm_params:\n      <<: *mock\n      model: openai/gpt-4o-mini\n"
+             "      order: 2\n      rpm: 5\n"
+             "router_settings:\n  num_retries: 1\n  allowed_fails: 1000\n") % failing.port
+    gws = [Gateway(mock, extra, tollgate_extra=shared(redis.url, budget="100"), prepare=one_worker)
+           for _ in range(2)]
+    try:
+        wait_until(lambda: time.gmtime().tm_sec < 30, 40, 0.5)	# all in one calendar minute
+        before = mock.get("/mock/stats")["requests"]
+        codes = [ask(g, "rl")[0] for g in (gws[0], gws[0], gws[0], gws[1], gws[1])]
+        eq((codes, mock.get("/mock/stats")["requests"] - before), ([200] * 5, 5),
+           "five requests over two hosts, each retried on order 2")
+        def order2():
+            keys = redis.cli("KEYS", "tollgate:c:drpm|rl|1:*").split()
+            return redis.cli("HGET", keys[0], "s") if len(keys) == 1 else keys
+        ok(wait_until(lambda: order2() == "5", 5), "Redis's counter of order 2's rpm holds the five "
+           "retries (each host settles them a tenth of a second later)", order2())
+        time.sleep(2.5)	# each host reads the fleet's counters back every second
+        codes = [ask(gws[0], "rl")[0] for _ in range(2)]
+        eq(codes, [500, 500], "order 2 full fleet-wide: the first host (three of its five) retries no "
+           "more there, the failure is the answer")
+        eq(mock.get("/mock/stats")["requests"] - before, 5, "  and order 2 got nothing more")
+    finally:
+        stop_all(gws)
+        failing.stop()
+
+
 def test_credentials(mock):
     """A Redis with a password, and a gateway given the wrong one: said in the log and readiness."""
     locked = Redis(password="right-password")
@@ -384,6 +426,7 @@ def main():
         test_bounds(mock, redis)
         test_leases(mock, redis)
         test_lost_answer(mock, redis)
+        test_retries(mock, redis)
         test_killed_under_load(mock, redis, "closed")
         test_killed_under_load(mock, redis, "open")
         test_credentials(mock)

@@ -424,6 +424,34 @@ try:
     set_faults(f1)
     gw.stop()
     gw.cleanup()
+
+    # a retry and a fallback count on the rpm of the deployment they go to, as the first attempt
+    # does: rl's order-1 deployment (rpm 3) fails, each retry goes to order 2 (rpm 2); src fails
+    # and falls back to dst (rpm 2)
+    gw = gateway(deployment("rl", f1, extra="      order: 1\n      rpm: 3\n") +
+                 deployment("rl", b, extra="      order: 2\n      rpm: 2\n") +
+                 deployment("src", c) + deployment("dst", a, extra="      rpm: 2\n"),
+                 "  num_retries: 1\n  allowed_fails: 100\n  fallbacks: [{\"src\": [\"dst\"]}]\n")
+    set_faults(f1, status=500)
+    set_faults(c, status=500)
+    if time.time() % 60 > 45:	# the counters are per calendar minute: all of this in one
+        time.sleep(61 - time.time() % 60)
+    n1, nb, na, nc = count(f1), count(b), count(a), count(c)
+    got = [chat(gw, "rl") for _ in range(4)]
+    eq([g[0] for g in got], [200, 200, 500, 429],
+       "rl: two retries served by order 2 (rpm 2), the third finds it at its limit (the 500 is the "
+       "answer), the fourth finds both at theirs (429)")
+    eq((count(f1) - n1, count(b) - nb), (3, 2), "order 1 called three times, order 2 twice")
+    ok(b"'rl' is at its rpm or tpm limit" in got[3][2], "the 429 names the model", got[3][2])
+    eq(gw.record(got[0][1].get("x-tollgate-request-id"))["retries"], 1, "the first one retried once")
+    got = [chat(gw, "src", num_retries=0) for _ in range(3)] + [chat(gw, "dst")]
+    eq([g[0] for g in got], [200, 200, 500, 429],
+       "src: two fallbacks served by dst (rpm 2), the third finds it at its limit, then dst itself 429")
+    eq((count(c) - nc, count(a) - na), (3, 2), "src called three times, dst twice")
+    set_faults(f1)
+    set_faults(c)
+    gw.stop()
+    gw.cleanup()
     # under load: 8 clients, one of three deployments failing every other request
     set_faults(f1, fail_every=2)
     gw = gateway(deployment("load", a) + deployment("load", b) +
