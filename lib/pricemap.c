@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <yaml.h>
 
 #include "buf.h"
 #include "json.h"
 #include "money.h"
 #include "pricemap.h"
+#include "timeparse.h"
 
 struct bentry {
 	uint32_t	name, base_model, provider, mode, source;
@@ -23,6 +25,10 @@ struct bentry {
 	uint32_t	max_input;	/* max_input_tokens; 0: not given */
 	int64_t		mult_us, mult_fast;
 	uint8_t		native_json;	/* supports_native_structured_output: 0 not given, 1 yes, 2 no */
+	uint8_t		dated;		/* effective_from given: */
+	uint8_t		bad_date;	/* ...but not a date: the entry is dropped */
+	int64_t		effective_s;
+	uint32_t	older;		/* the version before it: entry index + 1, 0 none */
 };
 
 struct unknown_field {
@@ -38,7 +44,8 @@ struct pricemap_builder {
 	size_t			 nentries, capentries;
 	uint32_t		*index;		/* entry + 1 by name hash */
 	size_t			 nindex;	/* slots, power of two */
-	size_t			 live;
+	size_t			 live;		/* models */
+	size_t			 versions;	/* their versions, in all */
 	struct price_rate	*rates;
 	size_t			 nrates, caprates;
 	struct price_range	*ranges;
@@ -314,22 +321,52 @@ entry_begin(struct pricemap_builder *b, const char *name, size_t n)
 	return intern(b, name, n, &b->cur.name);
 }
 
-/* Commits the entry being built; a previous entry of the same name is replaced. */
+/* Whether version a comes into force after version b (an undated one: from the start). */
+static int
+later(const struct bentry *a, const struct bentry *b)
+{
+	return a->dated && (!b->dated || a->effective_s > b->effective_s);
+}
+
+/*
+ * Commits the entry being built.  Its model's versions are chained newest
+ * first from the index; one of the same date (or undated, as it) is
+ * replaced, any other kept.
+ */
 static int
 entry_end(struct pricemap_builder *b)
 {
 	const char *name = bstr(b, b->cur.name);
-	uint32_t *slot;
+	uint32_t *slot, *link, self;
 
+	if (b->cur.bad_date) {	/* its rates go with it */
+		b->nrates = b->cur.rates;
+		b->nranges = b->cur.ranges;
+		return 0;
+	}
 	if ((b->live + 1) * 2 > b->nindex && index_grow(b) < 0)
 		return -1;
 	if (ARRAY_GROW(b->entries, b->nentries, b->capentries) < 0)
 		return -1;
+	self = (uint32_t)b->nentries + 1;
 	b->entries[b->nentries++] = b->cur;
 	slot = index_slot(b, name, strlen(name));
 	if (*slot == 0)
 		b->live++;
-	*slot = (uint32_t)b->nentries;
+	for (link = slot; *link != 0; link = &b->entries[*link - 1].older) {
+		struct bentry *o = &b->entries[*link - 1];
+
+		if (o->dated == b->cur.dated && (!o->dated || o->effective_s == b->cur.effective_s)) {
+			b->entries[self - 1].older = o->older;	/* the same version: replaced */
+			*link = self;
+			return 0;
+		}
+		if (later(&b->cur, o))
+			break;
+	}
+	b->entries[self - 1].older = *link;
+	*link = self;
+	b->versions++;
 	return 0;
 }
 
@@ -406,6 +443,29 @@ entry_limit(struct pricemap_builder *b, uint32_t *dst, const char *val, size_t v
 	return 0;
 }
 
+/* effective_from: a date or date-time (UTC unless it says), never a span back from now. */
+static int
+entry_effective(struct pricemap_builder *b, const char *val, size_t vlen, int line)
+{
+	char text[64], err[128];
+	int64_t ns;
+
+	if (vlen >= sizeof(text) || vlen < 10 || val[4] != '-')
+		goto bad;
+	memcpy(text, val, vlen);
+	text[vlen] = '\0';
+	if (time_parse(text, 0, &ns, err, sizeof(err)) < 0 || ns <= 0)
+		goto bad;
+	b->cur.dated = 1;
+	b->cur.effective_s = ns / 1000000000;
+	return 0;
+bad:
+	b->cur.bad_date = 1;
+	return warn(b, line, "model '%s': effective_from '%.*s' is not a date like 2026-01-31 or "
+	    "2026-01-31T12:00:00Z (entry ignored)", bstr(b, b->cur.name), (int)(vlen > 40 ? 40 : vlen),
+	    val);
+}
+
 /*
  * One scalar field of an entry (or of a tiered_pricing range when range > 0).
  * is_string tells a quoted value from a bare one.  Returns -1 only on ENOMEM.
@@ -431,6 +491,8 @@ entry_field(struct pricemap_builder *b, const char *key, size_t klen,
 		    (vlen == 3 && strncasecmp(val, "yes", 3) == 0) ? 1 : 2;
 		return 0;
 	}
+	if (!range && klen == 14 && memcmp(key, "effective_from", 14) == 0)
+		return is_null ? 0 : entry_effective(b, val, vlen, line);
 	if (!range && !is_null && klen == 16 && memcmp(key, "max_input_tokens", 16) == 0)
 		return entry_limit(b, &b->cur.max_input, val, vlen);
 	if (!range && !is_null && ((klen == 17 && memcmp(key, "max_output_tokens", 17) == 0) ||
@@ -664,6 +726,23 @@ json_entry(struct json_ctx *c, const struct json_text *name)
 	return entry_end(b);
 }
 
+/* A model's versions: a list of entries under its name. */
+static int
+json_versions(struct json_ctx *c, const struct json_text *name)
+{
+	int r;
+
+	if (json_array_begin(&c->s) < 0)
+		return -1;
+	while ((r = json_next_item(&c->s)) > 0) {
+		if (json_peek(&c->s) != JSON_OBJECT)
+			return json_fail(&c->s, "a model's versions are a list of price objects");
+		if (json_entry(c, name) < 0)
+			return -1;
+	}
+	return r;
+}
+
 static int
 set_source(struct pricemap_builder *b, const char *name)
 {
@@ -690,8 +769,10 @@ pricemap_load_json(struct pricemap_builder *b, const char *name, const char *buf
 	if (json_object_begin(&c.s) < 0)
 		goto bad;
 	while ((r = json_next_key(&c.s, &key)) > 0) {
+		enum json_type t = json_peek(&c.s);
+
 		/* LiteLLM's map documents its own fields in a sample entry */
-		if (json_text_is(&key, "sample_spec") || json_peek(&c.s) != JSON_OBJECT) {
+		if (json_text_is(&key, "sample_spec") || (t != JSON_OBJECT && t != JSON_ARRAY)) {
 			if (json_skip(&c.s) < 0)
 				goto bad;
 			continue;
@@ -702,7 +783,7 @@ pricemap_load_json(struct pricemap_builder *b, const char *name, const char *buf
 			warn(b, json_line(&c), "model name with escapes skipped");
 			continue;
 		}
-		if (json_entry(&c, &key) < 0) {
+		if ((t == JSON_ARRAY ? json_versions(&c, &key) : json_entry(&c, &key)) < 0) {
 			if (c.s.error == NULL)
 				goto nomem;
 			goto bad;
@@ -896,6 +977,30 @@ yaml_entry(struct yaml_ctx *c, const char *name, size_t nlen, yaml_node_t *map)
 	return entry_end(c->b);
 }
 
+/* A model's versions: a sequence of mappings under its name.  0, or -1 with err set. */
+static int
+yaml_versions(struct yaml_ctx *c, const char *name, size_t nlen, yaml_node_t *seq, char *err,
+    size_t errlen)
+{
+	yaml_node_item_t *it;
+
+	for (it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
+		yaml_node_t *v = yaml_document_get_node(&c->doc, *it);
+
+		if (v == NULL || v->type != YAML_MAPPING_NODE) {
+			snprintf(err, errlen, "%s:%d: model '%.*s': each version is a mapping of price "
+			    "fields", c->b->source_name, v ? yaml_line(v) : yaml_line(seq), (int)nlen,
+			    name);
+			return -1;
+		}
+		if (yaml_entry(c, name, nlen, v) < 0) {
+			snprintf(err, errlen, "%s: out of memory", c->b->source_name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 pricemap_load_yaml(struct pricemap_builder *b, const char *name, const char *buf,
     size_t len, char *err, size_t errlen)
@@ -947,9 +1052,15 @@ pricemap_load_yaml(struct pricemap_builder *b, const char *name, const char *buf
 		}
 		if (kl == 11 && memcmp(ks, "sample_spec", 11) == 0)
 			continue;
+		if (v != NULL && v->type == YAML_SEQUENCE_NODE) {
+			if (yaml_versions(&c, ks, kl, v, err, errlen) < 0)
+				goto out;
+			continue;
+		}
 		if (v == NULL || v->type != YAML_MAPPING_NODE) {
-			snprintf(err, errlen, "%s:%d: model '%.*s': expected a mapping of price fields",
-			    name, v ? yaml_line(v) : yaml_line(k), (int)kl, ks);
+			snprintf(err, errlen, "%s:%d: model '%.*s': expected a mapping of price fields "
+			    "(or a list of them, its versions)", name, v ? yaml_line(v) : yaml_line(k),
+			    (int)kl, ks);
 			goto out;
 		}
 		if (yaml_entry(&c, ks, kl, v) < 0) {
@@ -1035,11 +1146,14 @@ align8(size_t n)
 
 /*
  * The entry an entry with prices of its own inherits from: its base_model,
- * found exactly or without provider prefixes.  NULL when it has none.
+ * found exactly or without provider prefixes, in the version in force when
+ * e comes into force (an undated e: the base's oldest).  NULL when it has
+ * none.
  */
 static const struct bentry *
 builder_base(const struct pricemap_builder *b, const struct bentry *e)
 {
+	const struct bentry *v;
 	const char *name, *slash;
 	uint32_t slot;
 
@@ -1047,8 +1161,11 @@ builder_base(const struct pricemap_builder *b, const struct bentry *e)
 		return NULL;
 	for (name = bstr(b, e->base_model); *name; name = slash + 1) {
 		slot = *index_slot((struct pricemap_builder *)b, name, strlen(name));
-		if (slot && &b->entries[slot - 1] != e)
-			return &b->entries[slot - 1];
+		if (slot && strcmp(bstr(b, b->entries[slot - 1].name), bstr(b, e->name)) != 0) {
+			for (v = &b->entries[slot - 1]; v->older && (!e->dated || later(v, e)); )
+				v = &b->entries[v->older - 1];
+			return v;
+		}
 		if ((slash = strchr(name, '/')) == NULL)
 			break;
 	}
@@ -1097,6 +1214,37 @@ each_rate(const struct pricemap_builder *b, const struct bentry *e, struct price
 	return n;
 }
 
+/* An entry's own fields, and what it inherits from its base model, but its rates. */
+static void
+compile_entry(const struct pricemap_builder *b, const struct bentry *be, struct price_entry *e)
+{
+	const struct bentry *base;
+
+	e->name = be->name;
+	e->base_model = be->base_model;
+	e->provider = be->provider;
+	e->mode = be->mode;
+	e->source = be->source;
+	e->mult_us = be->mult_us;
+	e->mult_fast = be->mult_fast;
+	e->max_output = be->max_output ? be->max_output : be->max_tokens;
+	e->max_input = be->max_input;
+	e->flags = (be->native_json == 1 ? PRICE_NATIVE_JSON : 0) | (be->dated ? PRICE_DATED : 0);
+	e->effective_s = be->effective_s;
+	if ((base = builder_base(b, be)) == NULL)
+		return;
+	if (e->max_output == 0)
+		e->max_output = base->max_output ? base->max_output : base->max_tokens;
+	if (e->max_input == 0)
+		e->max_input = base->max_input;
+	if (be->native_json == 0 && base->native_json == 1)
+		e->flags |= PRICE_NATIVE_JSON;
+	if (e->mult_us == 0)
+		e->mult_us = base->mult_us;
+	if (e->mult_fast == 0)
+		e->mult_fast = base->mult_fast;
+}
+
 struct price_table *
 pricemap_compile(const struct pricemap_builder *b)
 {
@@ -1107,15 +1255,20 @@ pricemap_compile(const struct pricemap_builder *b)
 	uint32_t *slots;
 	size_t nslots = 16, nrates = 0, nranges = 0, i, n = 0, size;
 
+	size_t nversions = 0;
+	const struct bentry *be;
+
 	while (nslots < b->live * 2)
 		nslots *= 2;
 	for (i = 0; i < b->nindex; i++)
-		if (b->index[i]) {
-			nrates += each_rate(b, &b->entries[b->index[i] - 1], NULL);
-			nranges += b->entries[b->index[i] - 1].nranges;
+		for (be = b->index[i] ? &b->entries[b->index[i] - 1] : NULL; be != NULL;
+		    be = be->older ? &b->entries[be->older - 1] : NULL) {
+			nrates += each_rate(b, be, NULL);
+			nranges += be->nranges;
+			nversions++;
 		}
 	size = align8(sizeof(*t));
-	size_t entries_off = size;	size += align8(b->live * sizeof(*entries));
+	size_t entries_off = size;	size += align8(nversions * sizeof(*entries));
 	size_t slots_off = size;	size += align8(nslots * sizeof(*slots));
 	size_t rates_off = size;	size += align8(nrates * sizeof(*rates));
 	size_t ranges_off = size;	size += align8(nranges * sizeof(*ranges));
@@ -1125,7 +1278,7 @@ pricemap_compile(const struct pricemap_builder *b)
 	t->magic = PRICE_TABLE_MAGIC;
 	t->version = PRICE_TABLE_VERSION;
 	t->size = size;
-	t->nentries = (uint32_t)b->live;
+	t->nentries = (uint32_t)nversions;
 	t->nslots = (uint32_t)nslots;
 	t->entries_off = (uint32_t)entries_off;
 	t->slots_off = (uint32_t)slots_off;
@@ -1140,50 +1293,36 @@ pricemap_compile(const struct pricemap_builder *b)
 	memcpy((char *)t + strings_off, b->strings.data, b->strings.len);
 	nrates = nranges = 0;
 	for (i = 0; i < b->nindex; i++) {
-		const struct bentry *be, *base;
+		const struct bentry *head;
 		struct price_entry *e;
 		const char *name;
 		size_t s;
 
 		if (b->index[i] == 0)
 			continue;
-		be = &b->entries[b->index[i] - 1];
-		e = &entries[n];
-		e->name = be->name;
-		e->base_model = be->base_model;
-		e->provider = be->provider;
-		e->mode = be->mode;
-		e->source = be->source;
-		e->mult_us = be->mult_us;
-		e->mult_fast = be->mult_fast;
-		e->max_output = be->max_output ? be->max_output : be->max_tokens;
-		e->max_input = be->max_input;
-		e->flags = be->native_json == 1 ? PRICE_NATIVE_JSON : 0;
-		if ((base = builder_base(b, be)) != NULL) {
-			if (e->max_output == 0)
-				e->max_output = base->max_output ? base->max_output : base->max_tokens;
-			if (e->max_input == 0)
-				e->max_input = base->max_input;
-			if (be->native_json == 0 && base->native_json == 1)
-				e->flags |= PRICE_NATIVE_JSON;
-			if (e->mult_us == 0)
-				e->mult_us = base->mult_us;
-			if (e->mult_fast == 0)
-				e->mult_fast = base->mult_fast;
-		}
-		e->rates = (uint32_t)nrates;
-		e->nrates = (uint32_t)each_rate(b, be, rates + nrates);
-		nrates += e->nrates;
-		e->ranges = (uint32_t)nranges;
-		e->nranges = be->nranges;
-		if (be->nranges)
-			memcpy(ranges + nranges, b->ranges + be->ranges, be->nranges * sizeof(*ranges));
-		nranges += be->nranges;
-		name = bstr(b, be->name);
+		head = &b->entries[b->index[i] - 1];
+		name = bstr(b, head->name);
 		for (s = hash_name(name, strlen(name)) & (nslots - 1); slots[s];
 		    s = (s + 1) & (nslots - 1))
 			;
-		slots[s] = (uint32_t)++n;
+		slots[s] = (uint32_t)n + 1;	/* the newest version; the others chained from it */
+		for (be = head; be != NULL; be = be->older ? &b->entries[be->older - 1] : NULL) {
+			e = &entries[n];
+			compile_entry(b, be, e);
+			if (be != head)
+				e->flags |= PRICE_SUPERSEDED;
+			e->older = be->older ? (uint32_t)n + 2 : 0;	/* emitted next */
+			e->rates = (uint32_t)nrates;
+			e->nrates = (uint32_t)each_rate(b, be, rates + nrates);
+			nrates += e->nrates;
+			e->ranges = (uint32_t)nranges;
+			e->nranges = be->nranges;
+			if (be->nranges)
+				memcpy(ranges + nranges, b->ranges + be->ranges,
+				    be->nranges * sizeof(*ranges));
+			nranges += be->nranges;
+			n++;
+		}
 	}
 	return t;
 }
@@ -1310,7 +1449,26 @@ without_geo(const char *name, size_t len, char *out, size_t outlen)
 }
 
 const struct price_entry *
-price_lookup(const struct price_table *t, const char *name, size_t len)
+price_older(const struct price_table *t, const struct price_entry *e)
+{
+	const struct price_entry *entries =
+	    (const struct price_entry *)((const char *)t + t->entries_off);
+
+	return e->older ? &entries[e->older - 1] : NULL;
+}
+
+const struct price_entry *
+price_version_at(const struct price_table *t, const struct price_entry *newest, int64_t at_s)
+{
+	const struct price_entry *e = newest, *o;
+
+	while ((e->flags & PRICE_DATED) && e->effective_s > at_s && (o = price_older(t, e)) != NULL)
+		e = o;
+	return e;
+}
+
+const struct price_entry *
+price_lookup_at(const struct price_table *t, const char *name, size_t len, int64_t at_s)
 {
 	const struct price_entry *e = find_named(t, name, len);
 	char bare[512];
@@ -1319,6 +1477,8 @@ price_lookup(const struct price_table *t, const char *name, size_t len)
 
 	if (e == NULL && (n = without_geo(name, len, bare, sizeof(bare))) > 0)
 		e = find_named(t, bare, n);
+	if (e != NULL)
+		e = price_version_at(t, e, at_s);
 
 	/* An entry without prices of its own stands for its base model. */
 	for (hops = 0; e != NULL && e->nrates == 0 && e->base_model && hops < 8; hops++) {
@@ -1327,7 +1487,13 @@ price_lookup(const struct price_table *t, const char *name, size_t len)
 
 		if (next == NULL)
 			break;
-		e = next;
+		e = price_version_at(t, next, at_s);
 	}
 	return e;
+}
+
+const struct price_entry *
+price_lookup(const struct price_table *t, const char *name, size_t len)
+{
+	return price_lookup_at(t, name, len, (int64_t)time(NULL));
 }

@@ -6,7 +6,11 @@
  * process can read it at whatever address it is mapped.
  *
  * Loading: a builder takes several files in order; a later file's entry for a
- * model replaces an earlier one whole.  Prices are decimal text parsed to
+ * model replaces an earlier one whole, unless the two are versions in force
+ * from different dates (effective_from): a model keeps one version per date,
+ * and a request is priced at the one in force when it started
+ * (price_lookup_at()).  A file lists several versions of one model as a
+ * list of entries under its name.  Prices are decimal text parsed to
  * attodollars, never a double.  Fields tollgate does not price are collected
  * once each (pricemap_unknown_fields) and otherwise ignored.
  */
@@ -77,13 +81,19 @@ struct price_entry {
 	uint32_t	max_input;	/* the model's max_input_tokens; 0: unknown */
 	int64_t		mult_us;	/* provider_specific_entry multipliers, */
 	int64_t		mult_fast;	/* in 1e-6 units; 0 when absent */
+	int64_t		effective_s;	/* effective_from, unix seconds (with PRICE_DATED) */
+	uint32_t	older;		/* the version in force before this one: index + 1, 0 none */
+	uint32_t	pad;
 };
 
 #define PRICE_TABLE_MAGIC	0x70726963u	/* "pric" */
-#define PRICE_TABLE_VERSION	4u	/* 2: max_output; 3: flags; 4: max_input */
+#define PRICE_TABLE_VERSION	5u	/* 2: max_output; 3: flags; 4: max_input; 5: versions */
 
 /* price_entry.flags: what the model can do that changes how a request is sent */
 #define PRICE_NATIVE_JSON	1u	/* supports_native_structured_output: JSON answers asked as such */
+/* and which version of its model's prices it is */
+#define PRICE_DATED		2u	/* carries effective_from (else in force from the start) */
+#define PRICE_SUPERSEDED	4u	/* an older version: not the model's newest (not in the index) */
 
 /* The compiled table; all *_off fields are byte offsets from the header. */
 struct price_table {
@@ -162,6 +172,18 @@ struct price_table *pricemap_compile(const struct pricemap_builder *b);
  */
 const struct price_entry *price_lookup(const struct price_table *t,
     const char *name, size_t len);
+/*
+ * The same at unix second at_s: the model's version in force then (the
+ * newest with effective_from at or before it; when every version is dated
+ * later, the oldest).  price_lookup() is price_lookup_at() now.
+ */
+const struct price_entry *price_lookup_at(const struct price_table *t,
+    const char *name, size_t len, int64_t at_s);
+/* The version of newest's model (newest: its newest version) at at_s, as price_lookup_at() picks. */
+const struct price_entry *price_version_at(const struct price_table *t,
+    const struct price_entry *e, int64_t at_s);
+/* The version in force before e (e's older one), or NULL. */
+const struct price_entry *price_older(const struct price_table *t, const struct price_entry *e);
 
 /* Accessors into a table. */
 const char *price_str(const struct price_table *t, uint32_t off);

@@ -87,6 +87,101 @@ community_map(void)
 	pricemap_builder_free(b);
 }
 
+
+/* The input rate of model's version in force at at_s, in attodollars; -1 when unpriced. */
+static int64_t
+input_at(const struct price_table *t, const char *model, int64_t at_s)
+{
+	const struct price_entry *e = price_lookup_at(t, model, strlen(model), at_s);
+	const struct price_rate *r = e ? rate_of(t, e, PRICE_INPUT, 0, 0) : NULL;
+
+	return r ? r->atto : -1;
+}
+
+#define JAN_2026	1767225600LL	/* 2026-01-01T00:00:00Z */
+#define MAR_2026	1772323200LL
+#define JUN_2026	1780272000LL
+#define JAN_2027	1798761600LL
+#define FEB_2027	1801440000LL
+
+/*
+ * Effective-dated prices: versions listed under one name or added by later
+ * files, each in force from its effective_from; an undated one from the
+ * start; the same date again replaces that version only.
+ */
+static void
+versions(void)
+{
+	struct pricemap_builder *b = pricemap_builder_new();
+	const struct price_entry *e, *o;
+	struct price_table *t;
+	char err[512];
+	const char *w;
+	int n;
+
+	ok(load_yaml(b, "base.yaml",
+	    "gpt-x:\n"
+	    "  - {input_cost_per_token: 1e-6, output_cost_per_token: 2e-6}\n"
+	    "  - {effective_from: 2026-06-01, input_cost_per_token: 2e-6}\n"
+	    "dated-only:\n"
+	    "  - {effective_from: \"2026-03-01T00:00:00Z\", input_cost_per_token: 5e-6}\n"
+	    "  - {effective_from: 2027-01-01, input_cost_per_token: 4e-6}\n"
+	    "alias-x: {base_model: gpt-x}\n"
+	    "plain: {input_cost_per_token: 9e-6}\n", err, sizeof(err)) == 0,
+	    "versions load as a list under the model's name: %s", err);
+	ok(load_json(b, "update.json", "{\"gpt-x\": {\"effective_from\": \"2027-01-01\", "
+	    "\"input_cost_per_token\": 3e-6}, \"plain\": [{\"effective_from\": \"2026-01-01\", "
+	    "\"input_cost_per_token\": 8e-6}, {\"effective_from\": \"someday\", "
+	    "\"input_cost_per_token\": 1}]}", err, sizeof(err)) == 0,
+	    "a later file adds a version; JSON lists versions too: %s", err);
+	ok(load_yaml(b, "fix.yaml",
+	    "gpt-x:\n  input_cost_per_token: 1.5e-6\n"
+	    "dated-only:\n  effective_from: 2027-01-01T00:00:00Z\n  input_cost_per_token: 3.5e-6\n",
+	    err, sizeof(err)) == 0, "a correction loads: %s", err);
+	w = pricemap_warnings(b);
+	ok(w != NULL && strstr(w, "update.json:1: model 'plain': effective_from 'someday' is not a "
+	    "date") != NULL, "a bad effective_from is a warning naming file and line: %s", w ? w : "");
+	ok(pricemap_count(b) == 4, "four models (%zu)", pricemap_count(b));
+	t = pricemap_compile(b);
+	ok(t != NULL && t->nentries == 8, "eight versions in the table (%u)", t ? t->nentries : 0);
+
+	ok(input_at(t, "gpt-x", JAN_2026) == 1500000000000LL,
+	    "before any date: the undated version, as the later undated entry replaced it");
+	ok(input_at(t, "gpt-x", JUN_2026 - 1) == 1500000000000LL, "still so the second before");
+	ok(input_at(t, "gpt-x", JUN_2026) == 2000000000000LL, "from its effective_from on, inclusive");
+	ok(input_at(t, "gpt-x", JAN_2027 - 1) == 2000000000000LL, "until the next version");
+	ok(input_at(t, "gpt-x", FEB_2027) == 3000000000000LL, "the later file's version from its date");
+	e = price_lookup_at(t, "gpt-x", 5, JUN_2026);
+	ok(e && (e->flags & PRICE_DATED) && e->effective_s == JUN_2026 &&
+	    strcmp(price_str(t, e->source), "base.yaml") == 0,
+	    "a version says its date and its file");
+	ok(e && rate_of(t, e, PRICE_OUTPUT, 0, 0) == NULL,
+	    "a version is whole: no field comes from another version");
+	ok(input_at(t, "dated-only", JAN_2026) == 5000000000000LL,
+	    "before every date: the oldest version");
+	ok(input_at(t, "dated-only", FEB_2027) == 3500000000000LL,
+	    "the same date again replaces that version, in a later file");
+	ok(input_at(t, "plain", JAN_2026 - 1) == 9000000000000LL &&
+	    input_at(t, "plain", JAN_2026) == 8000000000000LL,
+	    "a dated version over an undated one; the bad one ignored");
+	ok(input_at(t, "alias-x", JAN_2026) == 1500000000000LL &&
+	    input_at(t, "alias-x", FEB_2027) == 3000000000000LL,
+	    "an alias without prices follows its base model's version at the time");
+	ok(input_at(t, "openai/gpt-x-20260101", JUN_2026) == 2000000000000LL,
+	    "a prefixed, snapshot-dated name finds the versions too");
+	e = price_lookup_at(t, "gpt-x", 5, JAN_2026 - 86400 * 365);
+	ok(e && !(e->flags & PRICE_DATED) && (e->flags & PRICE_SUPERSEDED) && price_older(t, e) == NULL,
+	    "the undated version is the oldest, superseded, chained last");
+	for (n = 0, o = price_lookup_at(t, "gpt-x", 5, FEB_2027); o != NULL; o = price_older(t, o))
+		n++;
+	ok(n == 3, "gpt-x: three versions chained newest first (%d)", n);
+	e = price_lookup_at(t, "gpt-x", 5, FEB_2027);
+	ok(e && !(e->flags & PRICE_SUPERSEDED) && price_version_at(t, e, JUN_2026)->effective_s ==
+	    JUN_2026, "the newest is not superseded; price_version_at walks from it");
+	free(t);
+	pricemap_builder_free(b);
+}
+
 int
 main(void)
 {
@@ -98,6 +193,7 @@ main(void)
 	const char *w;
 
 	community_map();
+	versions();
 
 	/* Layering: a later file's entry replaces the earlier one whole. */
 	b = pricemap_builder_new();
