@@ -1279,6 +1279,7 @@ pricemap_compile(const struct pricemap_builder *b)
 	t->version = PRICE_TABLE_VERSION;
 	t->size = size;
 	t->nentries = (uint32_t)nversions;
+	t->nmodels = (uint32_t)b->live;
 	t->nslots = (uint32_t)nslots;
 	t->entries_off = (uint32_t)entries_off;
 	t->slots_off = (uint32_t)slots_off;

@@ -101,8 +101,10 @@ struct price_table {
 	uint32_t	version;
 	uint64_t	size;		/* whole table in bytes */
 	uint64_t	generation;	/* set by whoever publishes it */
-	uint32_t	nentries;
+	uint32_t	nentries;	/* every version of every model */
+	uint32_t	nmodels;	/* the models: entries without PRICE_SUPERSEDED */
 	uint32_t	nslots;		/* hash slots, a power of two */
+	uint32_t	pad;
 	uint32_t	entries_off;
 	uint32_t	slots_off;	/* uint32_t entry index + 1, 0 = empty */
 	uint32_t	rates_off;

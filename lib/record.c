@@ -141,6 +141,7 @@ static const struct field fields[] = {
 	FNUM("nfb", F_OPT_U32, fallbacks),
 	{ "att", F_ATTEMPTS, offsetof(struct record, attempts), RECORD_ATTEMPTS_MAX },
 	FNUM("pc", F_OPT_INT, provider_cost),
+	FNUM("pv", F_OPT_INT, price_from),
 };
 
 #define NFIELDS	(sizeof(fields) / sizeof(fields[0]))
@@ -632,6 +633,11 @@ record_to_json(const struct record *r, struct buf *out)
 		if (buf_printf(out, ", \"priced_as\": null") < 0)
 			goto out;
 	} else if (STR("priced_as", priced_as) < 0)
+		goto out;
+	if (r->price_from == 0) {
+		if (buf_printf(out, ", \"price_version\": null") < 0)
+			goto out;
+	} else if (put_time(out, "price_version", r->price_from * 1000000000) < 0)
 		goto out;
 	if (buf_printf(out, ", \"generation\": %llu, \"status\": %u",
 	    (unsigned long long)r->generation, r->status) < 0 ||

@@ -28,6 +28,8 @@
  *          tok is the answer's, cost and total include the attempts'
  *   pc     the cost the provider reported for the answer, picodollars (int;
  *          present, even 0, when rf has provider_cost)
+ *   pv     the effective_from of the price version that priced it, unix seconds
+ *          (int; absent: an undated version, or unpriced)
  * Decoders ignore keys they do not know, so fields can be added without a
  * version change; removing or changing the meaning of one bumps the version.
  */
@@ -104,6 +106,7 @@ struct record {
 	uint32_t	nattempts;
 	struct record_attempt attempts[RECORD_ATTEMPTS_MAX];
 	int64_t		provider_cost;	/* pc: with RECORD_FLAG_PROVIDER_COST */
+	int64_t		price_from;	/* pv: its price version's effective_from, unix s; 0 undated */
 };
 
 /* Fills the usage, cost, shape and tier fields from a priced usage. */

@@ -125,6 +125,17 @@ tollctl_record_usage(const struct record *r, struct usage *u)
 	u->tier = (uint8_t)tier;
 }
 
+int
+tollctl_add_price_file(const char **files, int *n, const char *path)
+{
+	if (*n == TOLLCTL_PRICE_FILES) {
+		log_error("at most %d price files", TOLLCTL_PRICE_FILES);
+		return -1;
+	}
+	files[(*n)++] = path;
+	return 0;
+}
+
 char *
 tollctl_default_prices(void)
 {

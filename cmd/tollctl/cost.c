@@ -25,7 +25,6 @@
 #define TOLLGATE_PRICES "/etc/tollgate/prices.yaml"
 #endif
 
-#define MAX_PRICE_FILES 32
 
 static const char cost_help[] =
 "usage: tollctl cost --prices FILE [--prices FILE ...] [--model NAME]\n"
@@ -254,7 +253,7 @@ cost_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *prices[MAX_PRICE_FILES], *model = NULL, *path = "-";
+	const char *prices[TOLLCTL_PRICE_FILES], *model = NULL, *path = "-";
 	struct cost_options copt;
 	struct cost_input in;
 	struct price_table *t = NULL;
@@ -271,11 +270,8 @@ cost_main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "p:m:s:t:bd:qh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
-			if (nprices == MAX_PRICE_FILES) {
-				log_error("at most %d price files", MAX_PRICE_FILES);
+			if (tollctl_add_price_file(prices, &nprices, optarg) < 0)
 				return TOLLCTL_EXIT_ERROR;
-			}
-			prices[nprices++] = optarg;
 			break;
 		case 'm':
 			model = optarg;

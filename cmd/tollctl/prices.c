@@ -24,6 +24,7 @@
 #include "log.h"
 #include "money.h"
 #include "pricemap.h"
+#include "timeparse.h"
 #include "tollctl.h"
 
 #ifndef TOLLGATE_CONFIG
@@ -46,11 +47,11 @@
 #define PRICES_EXIT_UNCHANGED	3	/* the installed map is the published one */
 #define PRICES_EXIT_REFUSED	4	/* a suspicious map, left uninstalled */
 
-#define FIELD_MAX	192
 #define NAMES_SHOWN	5		/* models named in a refusal, then "and N more" */
 
 static const char prices_help[] =
 "usage: tollctl prices diff [--json] OLD NEW\n"
+"       tollctl prices show MODEL [--prices FILE]... [--json]\n"
 "       tollctl prices fetch [--url URL] [--to DIR] [--force] [--max-drop PCT]\n"
 "                            [--max-factor F] [--config FILE] [--in-use FILE]...\n"
 "                            [--json]\n"
@@ -59,9 +60,14 @@ static const char prices_help[] =
 "models added and removed, and for each model in both every rate that changes\n"
 "(input, output, cache read and write, reasoning, audio, image, per second,\n"
 "per request, per query, each tier, batch and threshold, and the provider\n"
-"multipliers), old -> new and the relative change, as exact decimals.  It\n"
-"prints \"no changes\" when there are none.  Exit status: 0; 1 when a map does\n"
-"not load (the message names the file, line and column).\n"
+"multipliers), old -> new and the relative change, as exact decimals, and from\n"
+"when: a model with effective-dated versions is compared at the start and at\n"
+"each version's effective_from in either map, each difference under the date\n"
+"it applies from (\"changed: gpt-4o from 2027-01-01T00:00:00Z\").  It prints\n"
+"\"no changes\" when there are none.  Exit status: 0; 1 when a map does not\n"
+"load (the message names the file, line and column).\n"
+"\n"
+"show lists a model's versions, newest first (see tollctl prices show --help).\n"
 "\n"
 "fetch downloads the community map, loads it as the gateway would, prints its\n"
 "diff against the installed copy DIR/" PRICES_NAME " and installs it\n"
@@ -98,22 +104,9 @@ static const char prices_help[] =
 "failed or the map does not load (nothing written), bad arguments, or it could\n"
 "not be installed.\n";
 
-/* One rate of an entry, named as the map's field is. */
-struct rate_line {
-	char	 field[FIELD_MAX];
-	int64_t	 value;
-	int	 scale;		/* MONEY_PRICE_SCALE; MONEY_MULT_SCALE for a multiplier */
-	int	 plain;		/* the kind's own rate: no tier, batch, threshold or range */
-};
-
-struct rate_lines {
-	struct rate_line	*v;
-	size_t			 n, cap;
-};
-
 /* A rate that differs between two entries; has_old/has_new: present in that map. */
 struct rate_change {
-	char	 field[FIELD_MAX];
+	char	 field[PRICE_FIELD_MAX];
 	int64_t	 old, new;
 	int	 scale;
 	int	 plain;
@@ -122,6 +115,8 @@ struct rate_change {
 
 struct model_change {
 	const char	*name;		/* in the new table */
+	int64_t		 from_s;	/* in force from (unix s), when dated */
+	int		 dated;		/* else from the start: every request */
 	size_t		 first, n;	/* its changes in prices_diff.changes */
 };
 
@@ -134,7 +129,7 @@ struct prices_diff {
 	size_t			 nmodels, capmodels;
 	struct rate_change	*changes;
 	size_t			 nchanges, capchanges;
-	size_t			 unchanged;
+	size_t			 changed, unchanged;	/* models */
 };
 
 /* ---- rates of an entry ---------------------------------------------------- */
@@ -143,78 +138,6 @@ static const struct price_entry *
 table_entries(const struct price_table *t)
 {
 	return (const struct price_entry *)((const char *)t + t->entries_off);
-}
-
-static void
-rate_field(const struct price_table *t, const struct price_entry *e, const struct price_rate *r,
-    char *buf, size_t len)
-{
-	char range[64] = "", above[32] = "";
-
-	if (r->range > 0 && r->range <= e->nranges) {
-		const struct price_range *g = &price_entry_ranges(t, e)[r->range - 1];
-
-		snprintf(range, sizeof(range), "tiered_pricing[%llu, %llu].",
-		    (unsigned long long)g->lo, (unsigned long long)g->hi);
-	}
-	if (r->kind >= PRICE_SEARCH_LOW) {
-		snprintf(buf, len, "%ssearch_context_cost_per_query.%s", range,
-		    price_kind_name(r->kind));
-		return;
-	}
-	if (r->above > 0)
-		snprintf(above, sizeof(above), "_above_%uk_tokens", r->above / 1000);
-	snprintf(buf, len, "%s%s%s%s%s%s", range, price_kind_name(r->kind), above,
-	    r->tier != PRICE_TIER_STANDARD ? "_" : "",
-	    r->tier != PRICE_TIER_STANDARD ? price_tier_name(r->tier) : "",
-	    r->batch ? "_batches" : "");
-}
-
-static int
-add_line(struct rate_lines *l, const char *field, int64_t value, int scale, int plain)
-{
-	struct rate_line *x;
-
-	if (ARRAY_GROW(l->v, l->n, l->cap) < 0)
-		return -1;
-	x = &l->v[l->n++];
-	buf_copy(x->field, sizeof(x->field), field);
-	x->value = value;
-	x->scale = scale;
-	x->plain = plain;
-	return 0;
-}
-
-static int
-line_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct rate_line *)a)->field, ((const struct rate_line *)b)->field);
-}
-
-/* Every rate e prices with, and its multipliers, sorted by field name; 0 or -1 (ENOMEM). */
-static int
-entry_lines(const struct price_table *t, const struct price_entry *e, struct rate_lines *l)
-{
-	const struct price_rate *r = price_entry_rates(t, e);
-	char field[FIELD_MAX];
-	uint32_t i;
-
-	l->n = 0;
-	for (i = 0; i < e->nrates; i++) {
-		rate_field(t, e, &r[i], field, sizeof(field));
-		if (add_line(l, field, r[i].atto, MONEY_PRICE_SCALE, r[i].range == 0 &&
-		    r[i].above == 0 && r[i].tier == PRICE_TIER_STANDARD && !r[i].batch) < 0)
-			return -1;
-	}
-	if (e->mult_us && add_line(l, "provider_specific_entry.us", e->mult_us,
-	    MONEY_MULT_SCALE, 0) < 0)
-		return -1;
-	if (e->mult_fast && add_line(l, "provider_specific_entry.fast", e->mult_fast,
-	    MONEY_MULT_SCALE, 0) < 0)
-		return -1;
-	if (l->n > 1)
-		qsort(l->v, l->n, sizeof(l->v[0]), line_cmp);
-	return 0;
 }
 
 /*
@@ -230,7 +153,7 @@ entry_changes(const struct price_table *ot, const struct price_entry *oe,
 	size_t i = 0, j = 0;
 	long found = -1;
 
-	if (entry_lines(ot, oe, &a) < 0 || entry_lines(nt, ne, &b) < 0)
+	if (tollctl_entry_lines(ot, oe, &a) < 0 || tollctl_entry_lines(nt, ne, &b) < 0)
 		goto out;
 	found = 0;
 	while (i < a.n || j < b.n) {
@@ -279,18 +202,19 @@ entry_name_cmp(const void *a, const void *b, void *arg)
 	    price_str(t, (*(const struct price_entry *const *)b)->name));
 }
 
-/* t's entries sorted by name, malloc'd; NULL on ENOMEM (or an empty table). */
+/* t's models (their newest versions: t->nmodels) sorted by name, malloc'd; NULL on ENOMEM. */
 static const struct price_entry **
 sorted_entries(const struct price_table *t)
 {
 	const struct price_entry **v;
-	uint32_t i;
+	uint32_t i, n = 0;
 
-	if ((v = calloc(t->nentries + 1, sizeof(*v))) == NULL)
+	if ((v = calloc(t->nmodels + 1, sizeof(*v))) == NULL)
 		return NULL;
-	for (i = 0; i < t->nentries; i++)
-		v[i] = &table_entries(t)[i];
-	qsort_r(v, t->nentries, sizeof(*v), entry_name_cmp, (void *)t);
+	for (i = 0; i < t->nentries && n < t->nmodels; i++)
+		if (!(table_entries(t)[i].flags & PRICE_SUPERSEDED))
+			v[n++] = &table_entries(t)[i];
+	qsort_r(v, n, sizeof(*v), entry_name_cmp, (void *)t);
 	return v;
 }
 
@@ -313,6 +237,73 @@ diff_release(struct prices_diff *d)
 	memset(d, 0, sizeof(*d));
 }
 
+static int
+time_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Where a model's prices may change over time in either map: the start,
+ * then each version's effective_from, sorted and once each, into at[]
+ * (INT64_MIN standing for the start).  Returns how many, at most max.
+ */
+static size_t
+change_points(const struct price_table *old, const struct price_entry *oe,
+    const struct price_table *new, const struct price_entry *ne, int64_t *at, size_t max)
+{
+	const struct price_entry *v;
+	size_t n = 0, i, k;
+
+	at[n++] = INT64_MIN;
+	for (v = oe; v != NULL && n < max; v = price_older(old, v))
+		if (v->flags & PRICE_DATED)
+			at[n++] = v->effective_s;
+	for (v = ne; v != NULL && n < max; v = price_older(new, v))
+		if (v->flags & PRICE_DATED)
+			at[n++] = v->effective_s;
+	qsort(at, n, sizeof(*at), time_cmp);
+	for (i = k = 0; i < n; i++)
+		if (k == 0 || at[k - 1] != at[i])
+			at[k++] = at[i];
+	return k;
+}
+
+/*
+ * The changes of one model in both maps, at each point where either map's
+ * prices for it may change: the versions in force there compared.  The
+ * model's count of changed points, or -1 on ENOMEM.
+ */
+static long
+model_changes(struct prices_diff *d, const struct price_entry *oe, const struct price_entry *ne,
+    const char *name)
+{
+	int64_t at[64];
+	size_t n = change_points(d->old, oe, d->new, ne, at, sizeof(at) / sizeof(at[0])), p;
+	long changed = 0, k;
+
+	for (p = 0; p < n; p++) {
+		size_t first = d->nchanges;
+		const struct price_entry *o = price_version_at(d->old, oe, at[p]);
+		const struct price_entry *v = price_version_at(d->new, ne, at[p]);
+
+		k = entry_changes(d->old, o, d->new, v, &d->changes, &d->nchanges, &d->capchanges);
+		if (k < 0 || (k > 0 && ARRAY_GROW(d->models, d->nmodels, d->capmodels) < 0))
+			return -1;
+		if (k == 0)
+			continue;
+		d->models[d->nmodels].name = name;
+		d->models[d->nmodels].dated = at[p] != INT64_MIN;
+		d->models[d->nmodels].from_s = at[p];
+		d->models[d->nmodels].first = first;
+		d->models[d->nmodels++].n = (size_t)k;
+		changed++;
+	}
+	return changed;
+}
+
 /* Fills d with what changes from old to new; 0, or -1 after logging (ENOMEM). */
 static int
 diff_tables(struct prices_diff *d, const struct price_table *old, const struct price_table *new)
@@ -327,11 +318,10 @@ diff_tables(struct prices_diff *d, const struct price_table *old, const struct p
 	b = sorted_entries(new);
 	if (a == NULL || b == NULL)
 		goto out;
-	while (i < old->nentries || j < new->nentries) {
-		const char *an = i < old->nentries ? price_str(old, a[i]->name) : NULL;
-		const char *bn = j < new->nentries ? price_str(new, b[j]->name) : NULL;
+	while (i < old->nmodels || j < new->nmodels) {
+		const char *an = i < old->nmodels ? price_str(old, a[i]->name) : NULL;
+		const char *bn = j < new->nmodels ? price_str(new, b[j]->name) : NULL;
 		int c = an == NULL ? 1 : bn == NULL ? -1 : strcmp(an, bn);
-		size_t first = d->nchanges;
 		long n;
 
 		if (c < 0) {
@@ -346,18 +336,12 @@ diff_tables(struct prices_diff *d, const struct price_table *old, const struct p
 			j++;
 			continue;
 		}
-		n = entry_changes(old, a[i], new, b[j], &d->changes, &d->nchanges, &d->capchanges);
-		if (n < 0)
+		if ((n = model_changes(d, a[i], b[j], bn)) < 0)
 			goto out;
 		if (n == 0)
 			d->unchanged++;
-		else {
-			if (ARRAY_GROW(d->models, d->nmodels, d->capmodels) < 0)
-				goto out;
-			d->models[d->nmodels].name = bn;
-			d->models[d->nmodels].first = first;
-			d->models[d->nmodels++].n = (size_t)n;
-		}
+		else
+			d->changed++;
 		i++;
 		j++;
 	}
@@ -412,7 +396,11 @@ print_text(const struct prices_diff *d, struct buf *o)
 	for (i = 0; i < d->nremoved; i++)
 		buf_printf(o, "removed: %s\n", d->removed[i]);
 	for (i = 0; i < d->nmodels; i++) {
-		buf_printf(o, "changed: %s\n", d->models[i].name);
+		char from[40];
+
+		buf_printf(o, "changed: %s%s%s\n", d->models[i].name, d->models[i].dated ?
+		    " from " : "", d->models[i].dated ?
+		    time_format(d->models[i].from_s * 1000000000, from, sizeof(from)) : "");
 		for (k = 0; k < d->models[i].n; k++) {
 			const struct rate_change *c = &d->changes[d->models[i].first + k];
 
@@ -431,10 +419,10 @@ print_text(const struct prices_diff *d, struct buf *o)
 		}
 	}
 	if (d->nadded + d->nremoved + d->nmodels == 0)
-		buf_printf(o, "no changes (%u models)\n", d->new->nentries);
+		buf_printf(o, "no changes (%u models)\n", d->new->nmodels);
 	else
 		buf_printf(o, "%zu model%s added, %zu removed, %zu changed, %zu unchanged\n",
-		    d->nadded, d->nadded == 1 ? "" : "s", d->nremoved, d->nmodels, d->unchanged);
+		    d->nadded, d->nadded == 1 ? "" : "s", d->nremoved, d->changed, d->unchanged);
 }
 
 static void
@@ -469,14 +457,21 @@ print_json(const struct prices_diff *d, struct buf *o)
 	json_write_string(o, d->old_name);
 	buf_printf(o, ", \"new\": ");
 	json_write_string(o, d->new_name);
-	buf_printf(o, ", \"old_models\": %u, \"new_models\": %u", d->old->nentries,
-	    d->new->nentries);
+	buf_printf(o, ", \"old_models\": %u, \"new_models\": %u", d->old->nmodels,
+	    d->new->nmodels);
 	put_json_names(o, "added", d->added, d->nadded);
 	put_json_names(o, "removed", d->removed, d->nremoved);
 	buf_printf(o, ", \"changed\": [");
 	for (i = 0; i < d->nmodels; i++) {
+		char from[40];
+
 		buf_printf(o, "%s{\"model\": ", i ? ", " : "");
 		json_write_string(o, d->models[i].name);
+		if (d->models[i].dated)
+			buf_printf(o, ", \"from\": \"%s\"", time_format(d->models[i].from_s * 1000000000,
+			    from, sizeof(from)));
+		else
+			buf_printf(o, ", \"from\": null");
 		buf_printf(o, ", \"rates\": [");
 		for (k = 0; k < d->models[i].n; k++) {
 			const struct rate_change *c = &d->changes[d->models[i].first + k];
@@ -985,7 +980,7 @@ fetch_checks(struct fetch *f, const struct price_table *old, const struct price_
 		/* by name, so that a refusal lists them in order */
 		if ((all = sorted_entries(old)) == NULL)
 			goto nomem;
-		for (i = 0; i < old->nentries; i++)
+		for (i = 0; i < old->nmodels; i++)
 			if (add_in_use(&u, all[i], price_str(old, all[i]->name), 1) < 0)
 				goto nomem;
 	}
@@ -1158,7 +1153,7 @@ prices_fetch_main(int argc, char **argv)
 	if (installed.data != NULL && installed.len == dl.body.len &&
 	    memcmp(installed.data, dl.body.data, dl.body.len) == 0) {
 		log_info("'%s' is already current (%u models): nothing to install", f.path,
-		    new->nentries);
+		    new->nmodels);
 		rc = PRICES_EXIT_UNCHANGED;
 		goto out;
 	}
@@ -1188,7 +1183,7 @@ prices_fetch_main(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
-	log_info("installed '%s' as '%s' (%u models)", f.url, f.path, new->nentries);
+	log_info("installed '%s' as '%s' (%u models)", f.url, f.path, new->nmodels);
 	for (k = 0; k < f.nloaded; k++)
 		if (!config_reads(f.loaded[k], f.path))
 			log_warn("%s does not list '%s' in tollgate.price_files: the gateway "
@@ -1217,6 +1212,8 @@ prices_main(int argc, char **argv)
 		return prices_diff_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "fetch") == 0)
 		return prices_fetch_main(argc - 1, argv + 1);
-	log_error("unknown prices command '%s' (diff or fetch)", argv[1]);
+	if (strcmp(argv[1], "show") == 0)
+		return prices_show_main(argc - 1, argv + 1);
+	log_error("unknown prices command '%s' (diff, fetch or show)", argv[1]);
 	return TOLLCTL_EXIT_ERROR;
 }

@@ -28,17 +28,22 @@
 #define TOLLGATE_LEDGER "/var/lib/tollgate/ledger"
 #endif
 
-#define MAX_PRICE_FILES 32
 
 static const char rerate_help[] =
 "usage: tollctl rerate --prices FILE [--prices FILE ...] --since T --until T\n"
-"                      [--model M] [--apply] [--ledger DIR]\n"
+"                      [--model M] [--as-of T] [--apply] [--ledger DIR]\n"
 "\n"
 "Prices the recorded requests of [since, until) again with the given price\n"
 "files, from the token counts in their records, and prints per model the\n"
 "requests, the cost as recorded (adjustments included), the new cost and the\n"
 "difference.  Unpriced records are priced if the new map knows their model.\n"
+"Each request is priced at its model's version in force when it started (the\n"
+"map's effective_from dates), as the gateway prices it: a version dated later\n"
+"changes nothing before its date, a correction dated in the past re-rates\n"
+"exactly the requests from that date on.\n"
 "\n"
+"  --as-of T price every request at the versions in force at T instead (now:\n"
+"            the current prices)\n"
 "  --apply   append one adjustment record per request whose cost changes:\n"
 "            id adj_<id>, the cost difference per category, no tokens, flag\n"
 "            adjustment.  History is never rewritten; aggregates, spend and\n"
@@ -112,9 +117,9 @@ collect(void *arg, const struct record *r)
 	return 0;
 }
 
-/* The entry to re-rate with: the one it was priced as, else its deployment or model. */
+/* The entry to re-rate with, at_s's version: the one it was priced as, else its deployment or model. */
 static const struct price_entry *
-entry_for(const struct price_table *t, const struct record *r)
+entry_for(const struct price_table *t, const struct record *r, int64_t at_s)
 {
 	const char *names[] = { r->priced_as, r->deployment, r->model_requested };
 	char qualified[300];
@@ -126,10 +131,10 @@ entry_for(const struct price_table *t, const struct record *r)
 			continue;
 		if (i == 1 && r->provider[0]) {
 			snprintf(qualified, sizeof(qualified), "%s/%s", r->provider, names[i]);
-			if ((e = price_lookup(t, qualified, strlen(qualified))) != NULL)
+			if ((e = price_lookup_at(t, qualified, strlen(qualified), at_s)) != NULL)
 				return e;
 		}
-		if ((e = price_lookup(t, names[i], strlen(names[i]))) != NULL)
+		if ((e = price_lookup_at(t, names[i], strlen(names[i]), at_s)) != NULL)
 			return e;
 	}
 	return NULL;
@@ -158,12 +163,13 @@ rerate_main(int argc, char **argv)
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
 		{ "model", required_argument, NULL, 'm' },
+		{ "as-of", required_argument, NULL, 'o' },
 		{ "apply", no_argument, NULL, 'a' },
 		{ "ledger", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *prices[MAX_PRICE_FILES], *since = NULL, *until = NULL;
+	const char *prices[TOLLCTL_PRICE_FILES], *since = NULL, *until = NULL, *as_of = NULL;
 	const char *dir = tollctl_ledger_dir();
 	struct rerate x = { 0 };
 	struct model_sum *sums = NULL;
@@ -171,23 +177,21 @@ rerate_main(int argc, char **argv)
 	struct price_table *t = NULL;
 	struct ledger *l = NULL;
 	size_t nsums = 0, capsums = 0, nadj = 0, capadj = 0, i;
-	int64_t since_ns, until_ns, now = clock_now_ns();
+	int64_t since_ns, until_ns, as_of_ns = 0, now = clock_now_ns();
 	char err[PATH_MAX + 256], a[MONEY_FORMAT_MAX], b[MONEY_FORMAT_MAX], d[MONEY_FORMAT_MAX];
 	int nprices = 0, apply = 0, ch, k, rc = TOLLCTL_EXIT_ERROR;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "p:s:u:m:al:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "p:s:u:m:o:al:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
-			if (nprices == MAX_PRICE_FILES) {
-				log_error("at most %d price files", MAX_PRICE_FILES);
+			if (tollctl_add_price_file(prices, &nprices, optarg) < 0)
 				return TOLLCTL_EXIT_ERROR;
-			}
-			prices[nprices++] = optarg;
 			break;
 		case 's': since = optarg; break;
 		case 'u': until = optarg; break;
 		case 'm': x.model = optarg; break;
+		case 'o': as_of = optarg; break;
 		case 'a': apply = 1; break;
 		case 'l': dir = optarg; break;
 		case 'h': fputs(rerate_help, stdout); return TOLLCTL_EXIT_OK;
@@ -199,7 +203,9 @@ rerate_main(int argc, char **argv)
 		return TOLLCTL_EXIT_ERROR;
 	}
 	if (time_parse(since, now, &since_ns, err, sizeof(err)) < 0 ||
-	    time_parse(until, now, &until_ns, err, sizeof(err)) < 0) {
+	    time_parse(until, now, &until_ns, err, sizeof(err)) < 0 ||
+	    (as_of != NULL && strcmp(as_of, "now") != 0 &&
+	    time_parse(as_of, now, &as_of_ns, err, sizeof(err)) < 0)) {
 		log_error("%s", err);
 		return TOLLCTL_EXIT_ERROR;
 	}
@@ -227,7 +233,8 @@ rerate_main(int argc, char **argv)
 			continue;	/* an adjustment whose request is outside the window */
 		tollctl_record_usage(r, &u);
 		cost_options_init(&o);
-		e = entry_for(t, r);
+		e = entry_for(t, r, (as_of == NULL ? r->start_ns : as_of_ns ? as_of_ns : now) /
+		    1000000000);
 		cost_compute(t, e, &u, &o, &c);
 		if (e == NULL)
 			c.total = r->total + it->adjusted_total;	/* nothing better to say: unchanged */
@@ -251,6 +258,7 @@ rerate_main(int argc, char **argv)
 		adj[nadj].flags = RECORD_FLAG_ADJUSTMENT;
 		adj[nadj].usage_flags = c.flags & ~(uint32_t)USAGE_FLAG_UNPRICED;
 		snprintf(adj[nadj].priced_as, sizeof(adj[nadj].priced_as), "%s", price_str(t, e->name));
+		adj[nadj].price_from = (e->flags & PRICE_DATED) ? e->effective_s : 0;
 		nadj++;
 	}
 	printf("%-32s %10s %20s %20s %20s\n", "MODEL", "REQUESTS", "RECORDED USD", "RERATED USD",

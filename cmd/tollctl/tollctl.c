@@ -33,7 +33,7 @@ static const struct command commands[] = {
 	{ "reconcile", reconcile_main, "compare the ledger with a provider's usage export" },
 	{ "rerate", rerate_main, "re-price recorded requests with corrected prices (--apply to adjust)" },
 	{ "whatif", whatif_main, "what a window's recorded usage would have cost on another model or tier" },
-	{ "prices", prices_main, "compare two price maps (diff); download and install the community map (fetch)" },
+	{ "prices", prices_main, "compare two price maps (diff), a model's price versions (show), install the community map (fetch)" },
 	{ "keys", keys_main, "create, list, show, change and revoke virtual keys" },
 	{ "alerts", alerts_main, "alerts fired and the outbox's deliveries (retries, failures)" },
 };

@@ -62,5 +62,31 @@ int keys_main(int argc, char **argv);
 int alerts_main(int argc, char **argv);
 int status_main(int argc, char **argv);
 int prices_main(int argc, char **argv);
+int prices_show_main(int argc, char **argv);
+
+/* --prices FILE, repeatable: at most TOLLCTL_PRICE_FILES of them. */
+#define TOLLCTL_PRICE_FILES	32
+/* Adds path to files[*n]; 0, or -1 said (too many). */
+int tollctl_add_price_file(const char **files, int *n, const char *path);
+
+/* One rate of an entry, named as the map's field is. */
+#define PRICE_FIELD_MAX	192
+struct rate_line {
+	char	 field[PRICE_FIELD_MAX];
+	int64_t	 value;
+	int	 scale;		/* MONEY_PRICE_SCALE; MONEY_MULT_SCALE for a multiplier */
+	int	 plain;		/* the kind's own rate: no tier, batch, threshold or range */
+};
+
+struct rate_lines {
+	struct rate_line	*v;
+	size_t			 n, cap;
+};
+
+struct price_table;
+struct price_entry;
+/* Every rate e prices with, and its multipliers, sorted by field name, into l (reset); 0 or -1. */
+int tollctl_entry_lines(const struct price_table *t, const struct price_entry *e,
+    struct rate_lines *l);
 
 #endif

@@ -25,7 +25,6 @@
 #include "timeparse.h"
 #include "tollctl.h"
 
-#define MAX_PRICE_FILES 32
 
 static const char whatif_help[] =
 "usage: tollctl whatif --since T [--until T] --as MODEL [--model M]\n"
@@ -223,7 +222,7 @@ whatif_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *prices[MAX_PRICE_FILES], *since = NULL, *until = NULL, *as = NULL;
+	const char *prices[TOLLCTL_PRICE_FILES], *since = NULL, *until = NULL, *as = NULL;
 	const char *dir = tollctl_ledger_dir();
 	char *fallback = NULL, err[PATH_MAX + 256];
 	struct whatif w = { 0 };
@@ -258,11 +257,8 @@ whatif_main(int argc, char **argv)
 			}
 			break;
 		case 'p':
-			if (nprices == MAX_PRICE_FILES) {
-				log_error("at most %d price files", MAX_PRICE_FILES);
+			if (tollctl_add_price_file(prices, &nprices, optarg) < 0)
 				return TOLLCTL_EXIT_ERROR;
-			}
-			prices[nprices++] = optarg;
 			break;
 		case 'f':
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0) {

@@ -189,8 +189,10 @@ exchange_price(const struct exchange *ex, struct usage_raw *raw, struct usage *u
 	    ex->dialect->shape : ex->dep->shape, u);
 	cost_options_init(&o);
 	o.tier = ex->request_tier;
+	/* the version in force when the request started, whatever has been loaded since */
 	if (t != NULL && ex->dep != NULL)
-		e = price_lookup(t, ex->dep->price_name, strlen(ex->dep->price_name));
+		e = price_lookup_at(t, ex->dep->price_name, strlen(ex->dep->price_name),
+		    ex->rec.start_ns / 1000000000);
 	cost_compute(t, e, u, &o, c);
 	return e;
 }
@@ -214,6 +216,7 @@ price_exchange(struct exchange *ex)
 	route_attempt_end(ex, u.input + u.output);
 	if (e != NULL)
 		buf_copy(r->priced_as, sizeof(r->priced_as), price_str(t, e->name));
+	r->price_from = e != NULL && (e->flags & PRICE_DATED) ? e->effective_s : 0;
 	r->generation = ex->view ? ex->view->generation : 0;
 	if (ex->dep != NULL) {
 		buf_copy(r->deployment, sizeof(r->deployment), ex->dep->cfg->model);
