@@ -1116,6 +1116,12 @@ pricemap_add_entry(struct pricemap_builder *b, const char *source, const char *n
 }
 
 const char *
+pricemap_line_warnings(struct pricemap_builder *b)
+{
+	return b->warnings.len ? b->warnings.data : NULL;	/* kept NUL-terminated */
+}
+
+const char *
 pricemap_warnings(struct pricemap_builder *b)
 {
 	size_t i;

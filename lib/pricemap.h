@@ -153,6 +153,8 @@ int pricemap_add_entry(struct pricemap_builder *b, const char *source, const cha
  * builder owns the string.
  */
 const char *pricemap_warnings(struct pricemap_builder *b);
+/* Only the findings of particular lines (a bad price, a bad effective_from), or NULL. */
+const char *pricemap_line_warnings(struct pricemap_builder *b);
 
 /* Number of entries loaded so far (after replacement). */
 size_t pricemap_count(const struct pricemap_builder *b);

@@ -384,7 +384,8 @@ tollctl_load_prices(const char *const *files, int n, int quiet)
 			log_error("%s", err);
 			goto out;
 		}
-	if (!quiet && (warnings = pricemap_warnings(b)) != NULL)
+	/* quiet leaves out the fields not priced, never a line whose price or date is ignored */
+	if ((warnings = quiet ? pricemap_line_warnings(b) : pricemap_warnings(b)) != NULL)
 		fprintf(stderr, "tollctl: warning: %s", warnings);
 	if ((t = pricemap_compile(b)) == NULL)
 		log_error("out of memory compiling the price map");
