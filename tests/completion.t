@@ -106,7 +106,7 @@ def completion_cases(mode, preamble):
         ("tollctl --config=prices.yaml keys re", {"revoke"}, "the keys subcommands after --config=FILE"),
         ("tollctl -c prices.yaml keys list --", {"--all", "--json", "--ledger", "--help"},
          "the options of keys list after -c FILE"),
-        ("tollctl prices ", {"diff", "fetch"}, "the prices subcommands"),
+        ("tollctl prices ", {"diff", "fetch", "show"}, "the prices subcommands"),
         ("tollctl prices diff --", {"--json", "--help"}, "the options of prices diff"),
         ("tollctl prices diff p", {"prices.yaml", "prices.d"}, "file names as the operands of prices diff"),
         ("tollctl prices fetch --max-", {"--max-drop", "--max-factor"}, "the options of prices fetch that start so"),
@@ -123,7 +123,7 @@ def completion_cases(mode, preamble):
 
 
 # commands whose first operand is a subcommand, and how many `tollctl C --help` lists
-SUBCOMMANDS = {"keys": 5, "prices": 2}
+SUBCOMMANDS = {"keys": 5, "prices": 3}
 
 
 def staleness():

@@ -111,7 +111,8 @@ try:
     r = tollctl("rerate", *files, "--since", "1h", "--until", "2100-01-01", "--model", "demo",
                 "--ledger", gw.ledger, "--apply")
     stale = [x for x in [b] + after if Decimal(x["cost_usd"]) == cost("2e-7", "6e-7")]
-    ok(r.returncode == 0 and "%d adjustment records appended" % len(stale) in r.stdout,
+    ok(r.returncode == 0 and "%d adjustment record%s appended" % (len(stale), "s" * (len(stale) != 1))
+       in r.stdout,
        "tollctl rerate --apply: one adjustment for each of the %d requests of the window priced "
        "before the correction was loaded" % len(stale), r.stdout + r.stderr)
     adjs = {}
