@@ -82,16 +82,16 @@ grow(struct aggbatch *b)
 	return 0;
 }
 
-int
-aggbatch_add(struct aggbatch *b, int table, const unsigned char *key, size_t len,
-    const struct record *r)
+/* The sums of the row (table, key), made empty when it is new; NULL on ENOMEM. */
+static struct agg_value *
+row(struct aggbatch *b, int table, const unsigned char *key, size_t len)
 {
 	uint64_t h = hash_of(table, key, len);
 	struct aggbatch_entry *e;
 	struct aggbatch_slot *s;
 
 	if ((b->n + 1) * 2 > b->cap && grow(b) < 0)
-		return -1;
+		return NULL;
 	s = probe(b, h, table, key, len);
 	if (s->hash == 0) {
 		if (b->klen + len > b->kcap) {
@@ -101,12 +101,12 @@ aggbatch_add(struct aggbatch *b, int table, const unsigned char *key, size_t len
 			while (kcap < b->klen + len)
 				kcap *= 2;
 			if ((k = realloc(b->keys, kcap)) == NULL)
-				return -1;
+				return NULL;
 			b->keys = k;
 			b->kcap = kcap;
 		}
 		if (buf_grow_array((void **)&b->entries, &b->ecap, b->n, sizeof(*b->entries)) < 0)
-			return -1;
+			return NULL;
 		e = &b->entries[b->n];
 		memcpy(b->keys + b->klen, key, len);
 		e->off = (uint32_t)b->klen;
@@ -117,7 +117,44 @@ aggbatch_add(struct aggbatch *b, int table, const unsigned char *key, size_t len
 		s->hash = h;
 		s->entry = (uint32_t)b->n++;
 	}
-	aggregate_add(&b->entries[s->entry].v, r);
+	return &b->entries[s->entry].v;
+}
+
+int
+aggbatch_add(struct aggbatch *b, int table, const unsigned char *key, size_t len,
+    const struct record *r)
+{
+	struct agg_value *v = row(b, table, key, len);
+
+	if (v == NULL)
+		return -1;
+	aggregate_add(v, r);
+	return 0;
+}
+
+int
+aggbatch_add_value(struct aggbatch *b, int table, const unsigned char *key, size_t len,
+    const struct agg_value *add)
+{
+	struct agg_value *v = row(b, table, key, len);
+
+	if (v == NULL)
+		return -1;
+	aggregate_value_add(v, add);
+	return 0;
+}
+
+int
+aggbatch_each(const struct aggbatch *b, int (*fn)(void *arg, int table, const unsigned char *key,
+    size_t len, const struct agg_value *v), void *arg)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < b->n; i++)
+		if ((rc = fn(arg, b->entries[i].table, b->keys + b->entries[i].off,
+		    b->entries[i].len, &b->entries[i].v)) != 0)
+			return rc;
 	return 0;
 }
 
@@ -143,8 +180,9 @@ aggbatch_flush(struct aggbatch *b, struct MDB_txn *txn, const unsigned *dbi)
 {
 	struct aggbatch_entry **order;
 	struct agg_value v;
+	MDB_cursor *cur = NULL;
 	size_t i;
-	int rc = 0;
+	int rc = 0, cur_table = -1;
 
 	if (b->n == 0)
 		return 0;
@@ -154,14 +192,24 @@ aggbatch_flush(struct aggbatch *b, struct MDB_txn *txn, const unsigned *dbi)
 		order[i] = &b->entries[i];
 	sort_keys = b->keys;
 	qsort(order, b->n, sizeof(*order), by_key);
+	/* one cursor a table: a row found is rewritten in place, without a second search */
 	for (i = 0; i < b->n && rc == 0; i++) {
 		MDB_val k = { order[i]->len, b->keys + order[i]->off }, d;
+		int table = order[i]->table, found;
 
-		rc = mdb_get(txn, dbi[order[i]->table], &k, &d);
-		if (rc == MDB_NOTFOUND)
-			memset(&v, 0, sizeof(v));
-		else if (rc != 0)
+		if (cur == NULL || table != cur_table) {
+			if (cur != NULL)
+				mdb_cursor_close(cur);
+			cur = NULL;
+			if ((rc = mdb_cursor_open(txn, dbi[table], &cur)) != 0)
+				break;
+			cur_table = table;
+		}
+		rc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY);
+		if ((found = rc == 0) == 0 && rc != MDB_NOTFOUND)
 			break;
+		if (!found)
+			memset(&v, 0, sizeof(v));
 		else if (d.mv_size != sizeof(v)) {
 			rc = MDB_CORRUPTED;
 			break;
@@ -170,8 +218,10 @@ aggbatch_flush(struct aggbatch *b, struct MDB_txn *txn, const unsigned *dbi)
 		aggregate_value_add(&v, &order[i]->v);
 		d.mv_size = sizeof(v);
 		d.mv_data = &v;
-		rc = mdb_put(txn, dbi[order[i]->table], &k, &d, 0);
+		rc = mdb_cursor_put(cur, &k, &d, found ? MDB_CURRENT : 0);
 	}
+	if (cur != NULL)
+		mdb_cursor_close(cur);
 	free(order);
 	aggbatch_clear(b);
 	return rc;

@@ -28,6 +28,12 @@ struct aggbatch {
 /* Adds r into the row key (len bytes) of table; 0, or -1 on ENOMEM. */
 int aggbatch_add(struct aggbatch *b, int table, const unsigned char *key, size_t len,
     const struct record *r);
+/* The same with sums already made. */
+int aggbatch_add_value(struct aggbatch *b, int table, const unsigned char *key, size_t len,
+    const struct agg_value *v);
+/* Calls fn for each row, in the order first added, until one returns non-zero (returned). */
+int aggbatch_each(const struct aggbatch *b, int (*fn)(void *arg, int table,
+    const unsigned char *key, size_t len, const struct agg_value *v), void *arg);
 
 /*
  * Writes every row into its table (dbi[table]), adding to what is stored, in

@@ -9,8 +9,9 @@
  * ledger key of the last record counted; a record committed later under a
  * lower key is not counted (aggregate.h, "Late records").
  *
- * Each record costs a get and a put per row (one tag-collapsed row and one
- * per tag, daily and hourly): about 10^5 records a second on a laptop.
+ * Records are summed in memory first, by all their dimensions at once (raw
+ * rows, raw_add()), then each raw row into the rows of every table, and each
+ * row touched is written once per follow (lib/aggbatch.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -129,23 +130,50 @@ fit_models(size_t len[3], size_t room)
 }
 
 /*
- * Builds the row key of r for bucket and the tag slot (AGG_TAG_ALL, or "#"
+ * What a row is keyed by: a record's dimensions, or those of a raw row read
+ * back (follow_once()); NUL-terminated, at most as long as a record's fields.
+ */
+struct agg_dims {
+	const char	*key, *user, *team, *customer, *tags;
+	const char	*model, *deployment, *priced_as, *provider;
+};
+
+#define REC_MAX(field)	(sizeof(((struct record *)0)->field) - 1)
+/* raw rows keep the dimensions as an array of them, in this order (raw_add()) */
+_Static_assert(sizeof(struct agg_dims) == 9 * sizeof(const char *), "agg_dims: nine strings");
+
+static void
+record_dims(const struct record *r, struct agg_dims *d)
+{
+	d->key = r->key;
+	d->user = r->user;
+	d->team = r->team;
+	d->customer = r->customer;
+	d->tags = r->tags;
+	d->model = aggregate_model(r);
+	d->deployment = r->deployment;
+	d->priced_as = r->priced_as;
+	d->provider = r->provider;
+}
+
+/*
+ * Builds the row key of d for bucket and the tag slot (AGG_TAG_ALL, or "#"
  * and the tag of taglen bytes); returns its length, at most AGG_KEY_MAX
  * (see AGG_KEY_FIXED and fit_models()).
  */
 static size_t
-row_key(unsigned char *key, int64_t bucket, const struct record *r, const char *tag,
+row_key(unsigned char *key, int64_t bucket, const struct agg_dims *d, const char *tag,
     size_t taglen, int all)
 {
-	const char *m[3] = { aggregate_model(r), r->deployment, r->priced_as };
-	size_t len[3], prov = strnlen(r->provider, sizeof(r->provider) - 1), i;
+	const char *m[3] = { d->model, d->deployment, d->priced_as };
+	size_t len[3], prov = strnlen(d->provider, REC_MAX(provider)), i;
 	unsigned char *p = key + 8;
 
 	bytes_put_be64(key, (uint64_t)bucket);
-	put_dim(&p, r->key, strnlen(r->key, sizeof(r->key)), sizeof(r->key) - 1);
-	put_dim(&p, r->user, strnlen(r->user, sizeof(r->user)), AGG_DIM_MAX);
-	put_dim(&p, r->team, strnlen(r->team, sizeof(r->team)), AGG_DIM_MAX);
-	put_dim(&p, r->customer, strnlen(r->customer, sizeof(r->customer)), AGG_DIM_MAX);
+	put_dim(&p, d->key, strnlen(d->key, REC_MAX(key) + 1), REC_MAX(key));
+	put_dim(&p, d->user, strnlen(d->user, REC_MAX(user) + 1), AGG_DIM_MAX);
+	put_dim(&p, d->team, strnlen(d->team, REC_MAX(team) + 1), AGG_DIM_MAX);
+	put_dim(&p, d->customer, strnlen(d->customer, REC_MAX(customer) + 1), AGG_DIM_MAX);
 	if (all)
 		put_dim(&p, AGG_TAG_ALL, strlen(AGG_TAG_ALL), AGG_DIM_MAX);
 	else {
@@ -153,11 +181,11 @@ row_key(unsigned char *key, int64_t bucket, const struct record *r, const char *
 		put_dim(&p, tag, taglen, AGG_DIM_MAX);
 	}
 	for (i = 0; i < 3; i++)
-		len[i] = strnlen(m[i], sizeof(r->priced_as) - 1);
+		len[i] = strnlen(m[i], REC_MAX(priced_as));
 	/* the room left: the provider and the four NULs after the others */
 	fit_models(len, AGG_KEY_MAX - (size_t)(p - key) - prov - 4);
 	put_dim(&p, m[0], len[0], len[0]);
-	put_dim(&p, r->provider, prov, prov);
+	put_dim(&p, d->provider, prov, prov);
 	put_dim(&p, m[1], len[1], len[1]);
 	put_dim(&p, m[2], len[2], len[2]);
 	return (size_t)(p - key);
@@ -188,13 +216,13 @@ struct tag_walk {
 };
 
 /*
- * The distinct tags of r, one per call: *tag and *len, 1; then 0.  A record
- * without any has one, "".  w starts zeroed.
+ * The distinct tags of a tags list, one per call: *tag and *len, 1; then 0.
+ * A list without any has one, "".  w starts zeroed.
  */
 static int
-next_tag(const struct record *r, struct tag_walk *w, const char **tag, size_t *len)
+next_tag(const char *tags, struct tag_walk *w, const char **tag, size_t *len)
 {
-	const char *tags = r->tags, *end = tags + strnlen(r->tags, sizeof(r->tags)), *p, *q;
+	const char *end = tags + strnlen(tags, REC_MAX(tags) + 1), *p, *q;
 
 	for (p = tags + w->at; p < end; p = q + 1) {
 		for (q = p; q < end && *q != ','; q++)
@@ -217,11 +245,13 @@ next_tag(const struct record *r, struct tag_walk *w, const char **tag, size_t *l
 }
 
 /*
- * Adds r to the rows of one table and bucket: the row with tags collapsed,
- * and one per distinct tag (aggregate.h, "The tag rule").  0, or -1 on ENOMEM.
+ * Adds v, counted under d, to the rows of one table and bucket: the row with
+ * tags collapsed, and one per distinct tag (aggregate.h, "The tag rule").
+ * 0, or -1 on ENOMEM.
  */
 static int
-add_record(struct aggbatch *batch, int table, int64_t bucket, const struct record *r)
+add_row(struct aggbatch *batch, int table, int64_t bucket, const struct agg_dims *d,
+    const struct agg_value *v)
 {
 	unsigned char key[AGG_KEY_MAX];
 	struct tag_walk w = { 0, 0 };
@@ -229,12 +259,12 @@ add_record(struct aggbatch *batch, int table, int64_t bucket, const struct recor
 	size_t len, taglen;
 	int rc;
 
-	len = row_key(key, bucket, r, NULL, 0, 1);
-	if ((rc = aggbatch_add(batch, table, key, len, r)) != 0)
+	len = row_key(key, bucket, d, NULL, 0, 1);
+	if ((rc = aggbatch_add_value(batch, table, key, len, v)) != 0)
 		return rc;
-	while (next_tag(r, &w, &tag, &taglen)) {
-		len = row_key(key, bucket, r, tag, taglen, 0);
-		if ((rc = aggbatch_add(batch, table, key, len, r)) != 0)
+	while (next_tag(d->tags, &w, &tag, &taglen)) {
+		len = row_key(key, bucket, d, tag, taglen, 0);
+		if ((rc = aggbatch_add_value(batch, table, key, len, v)) != 0)
 			return rc;
 	}
 	return 0;
@@ -280,31 +310,32 @@ open_aggs(MDB_txn *txn, unsigned flags, MDB_dbi dbi[AGG_TABLE_COUNT])
  * of one per key, user, team and customer.
  */
 static int
-add_model_day(struct aggbatch *batch, int64_t bucket, const struct record *r)
+add_model_day(struct aggbatch *batch, int64_t bucket, const struct agg_dims *d,
+    const struct agg_value *v)
 {
 	unsigned char key[AGG_KEY_MAX];
-	struct record narrow = *r;
+	struct agg_dims narrow = *d;
 	size_t len;
 
-	narrow.key[0] = narrow.user[0] = narrow.team[0] = narrow.customer[0] = narrow.tags[0] = '\0';
+	narrow.key = narrow.user = narrow.team = narrow.customer = narrow.tags = "";
 	len = row_key(key, bucket, &narrow, NULL, 0, 1);
-	return aggbatch_add(batch, AGG_TABLE_MODEL_DAY, key, len, r);
+	return aggbatch_add_value(batch, AGG_TABLE_MODEL_DAY, key, len, v);
 }
 
 /* A one-dimension day row: bucket, the dimension's number, its value and a NUL. */
 static int
 add_dim(struct aggbatch *batch, int64_t bucket, int dim, const char *value, size_t len,
-    const struct record *r)
+    const struct agg_value *v)
 {
 	unsigned char key[8 + 1 + AGG_DIM_MAX + 1 + 8];
 
-	if (len > (dim == AGG_DIM_KEY ? sizeof(r->key) - 1 : AGG_DIM_MAX))
-		len = dim == AGG_DIM_KEY ? sizeof(r->key) - 1 : AGG_DIM_MAX;
+	if (len > (dim == AGG_DIM_KEY ? REC_MAX(key) : AGG_DIM_MAX))
+		len = dim == AGG_DIM_KEY ? REC_MAX(key) : AGG_DIM_MAX;
 	bytes_put_be64(key, (uint64_t)bucket);
 	key[8] = (unsigned char)dim;
 	memcpy(key + 9, value, len);
 	key[9 + len] = '\0';
-	return aggbatch_add(batch, AGG_TABLE_DIM_DAY, key, 10 + len, r);
+	return aggbatch_add_value(batch, AGG_TABLE_DIM_DAY, key, 10 + len, v);
 }
 
 /*
@@ -313,26 +344,76 @@ add_dim(struct aggbatch *batch, int64_t bucket, int dim, const char *value, size
  * report by one of them over a long window reads one row per value and day.
  */
 static int
-add_dims(struct aggbatch *batch, int64_t bucket, const struct record *r)
+add_dims(struct aggbatch *batch, int64_t bucket, const struct agg_dims *d,
+    const struct agg_value *v)
 {
+	const char *one[4] = { d->key, d->user, d->team, d->customer };
+	const int dim[4] = { AGG_DIM_KEY, AGG_DIM_USER, AGG_DIM_TEAM, AGG_DIM_CUSTOMER };
 	struct tag_walk w = { 0, 0 };
 	const char *tag;
-	size_t taglen;
+	size_t taglen, i;
 	int rc;
 
-	if ((rc = add_dim(batch, bucket, AGG_DIM_KEY, r->key, strnlen(r->key, sizeof(r->key)),
-	    r)) != 0 ||
-	    (rc = add_dim(batch, bucket, AGG_DIM_USER, r->user, strnlen(r->user, sizeof(r->user)),
-	    r)) != 0 ||
-	    (rc = add_dim(batch, bucket, AGG_DIM_TEAM, r->team, strnlen(r->team, sizeof(r->team)),
-	    r)) != 0 ||
-	    (rc = add_dim(batch, bucket, AGG_DIM_CUSTOMER, r->customer,
-	    strnlen(r->customer, sizeof(r->customer)), r)) != 0)
-		return rc;
-	while (next_tag(r, &w, &tag, &taglen))
-		if ((rc = add_dim(batch, bucket, AGG_DIM_TAG, tag, taglen, r)) != 0)
+	for (i = 0; i < 4; i++)
+		if ((rc = add_dim(batch, bucket, dim[i], one[i], strlen(one[i]), v)) != 0)
+			return rc;
+	while (next_tag(d->tags, &w, &tag, &taglen))
+		if ((rc = add_dim(batch, bucket, AGG_DIM_TAG, tag, taglen, v)) != 0)
 			return rc;
 	return 0;
+}
+
+/*
+ * Records are first summed by every dimension at once, in raw rows (one per
+ * record and bucket at most; a day's and, while it is kept, an hour's), and
+ * only each raw row is then counted into the rows of every table: a batch of
+ * a gateway's records, many alike, costs one row update per record instead
+ * of nine.  A raw key: the bucket, its kind, then every dimension whole.
+ */
+enum { RAW_DAY, RAW_HOUR };
+#define RAW_DIMS	9
+#define RAW_KEY_MAX	(9 + REC_MAX(key) + REC_MAX(user) + REC_MAX(team) + REC_MAX(customer) + \
+			 REC_MAX(tags) + 3 * REC_MAX(priced_as) + REC_MAX(provider) + RAW_DIMS)
+
+static int
+raw_add(struct aggbatch *raw, int kind, int64_t bucket, const struct record *r)
+{
+	unsigned char key[RAW_KEY_MAX], *p = key + 9;
+	struct agg_dims d;
+	const char *dims[RAW_DIMS];
+	size_t i;
+
+	record_dims(r, &d);
+	memcpy(dims, &d, sizeof(dims));
+	bytes_put_be64(key, (uint64_t)bucket);
+	key[8] = (unsigned char)kind;
+	for (i = 0; i < RAW_DIMS; i++)
+		put_dim(&p, dims[i], strnlen(dims[i], REC_MAX(tags)), REC_MAX(tags));
+	return aggbatch_add(raw, kind, key, (size_t)(p - key), r);
+}
+
+/* One raw row counted into the rows of its tables (aggbatch_each()'s fn). */
+static int
+raw_expand(void *arg, int kind, const unsigned char *key, size_t len, const struct agg_value *v)
+{
+	struct aggbatch *rows = arg;
+	const char *dims[RAW_DIMS], *p = (const char *)key + 9, *end = (const char *)key + len;
+	int64_t bucket = (int64_t)bytes_get_be64(key);
+	struct agg_dims d;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < RAW_DIMS && p < end; i++, p += strlen(p) + 1)
+		dims[i] = p;
+	if (i < RAW_DIMS)
+		return -1;	/* not a key raw_add() made */
+	memcpy(&d, dims, sizeof(dims));
+	if (kind == RAW_HOUR)
+		return add_row(rows, AGG_TABLE_HOUR, bucket, &d, v);
+	if ((rc = add_row(rows, AGG_TABLE_DAY, bucket, &d, v)) != 0 ||
+	    (rc = add_model_day(rows, bucket, &d, v)) != 0)
+		return rc;
+	return add_dims(rows, bucket, &d, v);
 }
 
 /*
@@ -396,7 +477,7 @@ next_generation(MDB_txn *txn, MDB_dbi meta, unsigned char *gen)
 
 /* Bounds of one follow: distinct days it may mark, rows it may hold in memory. */
 #define FOLLOW_DAYS	16
-#define FOLLOW_ROWS	1024
+#define FOLLOW_ROWS	8192
 /* follow_once(): the aggregates are of AGG_LAYOUT_OLD, to be upgraded first (not an LMDB rc) */
 #define FOLLOW_UPGRADE	(-1)
 
@@ -409,9 +490,21 @@ next_generation(MDB_txn *txn, MDB_dbi meta, unsigned char *gen)
  * position moved in between (a reset, a rebuild), nothing is written.
  * An LMDB rc; *done set only when it committed.
  */
+/* A follow's batches: raw rows as records are read, then the rows they count into. */
+struct follow_batch {
+	struct aggbatch	raw, rows;
+};
+
+static void
+follow_clear(struct follow_batch *fb)
+{
+	aggbatch_clear(&fb->raw);
+	aggbatch_clear(&fb->rows);
+}
+
 static int
 follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *done,
-    struct aggbatch *batch)
+    struct follow_batch *fb)
 {
 	unsigned char pos[POS_LEN] = { 0 }, next[POS_LEN], gen[8];
 	int64_t floor_ns, days[FOLLOW_DAYS];
@@ -452,7 +545,7 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 	k.mv_size = POS_LEN;
 	k.mv_data = next;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < max_records &&
-	    batch->n < FOLLOW_ROWS; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	    fb->raw.n < FOLLOW_ROWS; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != POS_LEN)
 			continue;
 		rk = v;
@@ -478,9 +571,8 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 					break;	/* the next follow takes it */
 				days[ndays++] = day;
 			}
-			if (add_record(batch, AGG_TABLE_DAY, day, &r) != 0 ||
-			    add_model_day(batch, day, &r) != 0 || add_dims(batch, day, &r) != 0 ||
-			    (r.end_ns >= cutoff && add_record(batch, AGG_TABLE_HOUR,
+			if (raw_add(&fb->raw, RAW_DAY, day, &r) != 0 ||
+			    (r.end_ns >= cutoff && raw_add(&fb->raw, RAW_HOUR,
 			    time_hour_start(r.end_ns), &r) != 0)) {
 				rc = ENOMEM;
 				goto abort;
@@ -495,14 +587,19 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 	cur = NULL;
 	mdb_txn_abort(txn);
 	if (n == 0) {
-		aggbatch_clear(batch);
+		follow_clear(fb);
 		*done = 0;
 		return 0;
+	}
+	/* still without a lock: the raw rows counted into every table's rows */
+	if (aggbatch_each(&fb->raw, raw_expand, &fb->rows) != 0) {
+		follow_clear(fb);
+		return ENOMEM;
 	}
 
 	/* writing the sums: the position must still be where the reading began */
 	if ((rc = ledger_txn_begin(l, 1, &txn)) != 0) {
-		aggbatch_clear(batch);
+		follow_clear(fb);
 		return rc < 0 ? EACCES : rc;
 	}
 	if ((rc = open_aggs(txn, MDB_CREATE, aggs)) != 0 ||
@@ -526,7 +623,7 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 		rc = seq == 0 ? 0 : MDB_NOTFOUND;
 	if (rc == MDB_NOTFOUND) {
 		/* moved by someone else: this batch is stale, read again */
-		aggbatch_clear(batch);
+		follow_clear(fb);
 		mdb_txn_abort(txn);
 		return EAGAIN;
 	}
@@ -535,8 +632,9 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 	for (i = 0; i < ndays; i++)
 		if ((rc = mark_dirty(txn, dirty, days[i], gen)) != 0)
 			goto abort;
-	if ((rc = aggbatch_flush(batch, txn, aggs)) != 0)
+	if ((rc = aggbatch_flush(&fb->rows, txn, aggs)) != 0)
 		goto abort;
+	aggbatch_clear(&fb->raw);
 	k = pos_key;
 	v.mv_size = POS_LEN;
 	v.mv_data = pos;
@@ -550,7 +648,7 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 abort:
 	if (cur)
 		mdb_cursor_close(cur);
-	aggbatch_clear(batch);
+	follow_clear(fb);
 	mdb_txn_abort(txn);
 	return rc;
 }
@@ -619,10 +717,12 @@ int
 aggregate_follow(struct ledger *l, int64_t before_ns, size_t max_records, size_t *done,
     char *err, size_t errlen)
 {
-	struct aggbatch batch = { 0 };
+	/* kept from one follow to the next: their memory is grown once, not for every follow */
+	static struct follow_batch batch;
 	int rc, stale = 0, upgraded = 0;
 
 	*done = 0;
+	follow_clear(&batch);
 	while ((rc = follow_once(l, before_ns, max_records, done, &batch)) == MDB_MAP_FULL ||
 	    (rc == EAGAIN && ++stale < 3) || (rc == FOLLOW_UPGRADE && !upgraded++)) {
 		if (rc == FOLLOW_UPGRADE && (rc = upgrade(l)) != 0)
@@ -634,7 +734,7 @@ aggregate_follow(struct ledger *l, int64_t before_ns, size_t max_records, size_t
 		rc = MDB_VERSION_MISMATCH;
 	if (rc == EAGAIN)
 		rc = 0;	/* another writer keeps moving it: it is being counted */
-	aggbatch_release(&batch);
+	follow_clear(&batch);
 	if (rc == 0)
 		return 0;
 	if (rc == EACCES)

@@ -354,7 +354,7 @@ test_json(void)
 	    "\"customer\": \"\", \"tags\": \"\", \"endpoint\": \"/v1/chat/completions\", "
 	    "\"upstream_endpoint\": \"/v1/messages\", "
 	    "\"model_requested\": \"custom-4o\", \"deployment\": \"gpt-4o\", "
-	    "\"provider\": \"openai\", \"priced_as\": \"custom-4o\", \"generation\": 7, "
+	    "\"provider\": \"openai\", \"priced_as\": \"custom-4o\", \"price_version\": null, \"generation\": 7, "
 	    "\"status\": 200, \"shape\": \"openai\", \"tier\": \"standard\", "
 	    "\"tokens\": {\"input\": 2618, \"cache_read\": 3456, \"cache_write_5m\": 0, "
 	    "\"cache_write_1h\": 0, \"output\": 285, \"reasoning\": 0, \"audio_input\": 0, "
@@ -381,6 +381,22 @@ test_json(void)
 	ok(strstr(b.data, "\"priced_as\": null") != NULL, "unpriced: priced_as null");
 	ok(strstr(b.data, "\"cost_usd\": 0.000000000001,") != NULL, "one picodollar, exactly");
 	ok(strstr(b.data, "\"usage_flags\": [], \"flags\": [], ") != NULL, "no flags: empty arrays");
+
+	/* the price version that priced it: its effective_from, kept and printed as a time */
+	{
+		struct record back;
+		struct buf enc = { 0 };
+
+		r.price_from = 1798761600;	/* 2027-01-01 */
+		ok(record_encode(&r, &enc) == 0 && record_decode(enc.data, enc.len, &back) == 0 &&
+		    back.price_from == 1798761600, "pv: the price version survives the round trip");
+		b.len = 0;
+		record_to_json(&back, &b);
+		ok(strstr(b.data, "\"price_version\": \"2027-01-01T00:00:00.000000000Z\"") != NULL,
+		    "and prints as the time it is in force from");
+		buf_release(&enc);
+		r.price_from = 0;
+	}
 
 	/* the provider's own cost: kept, even when it is 0 (written or not, the flag says it was said) */
 	{
