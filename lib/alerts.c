@@ -640,8 +640,16 @@ alerts_cost_mismatches(struct ledger *l, const struct config_tollgate *tg, const
 		log_into(err, errlen, "cannot read the alerts of '%s'", ledger_dir(l));
 		return -1;
 	}
-	if (rc == 0)
-		return mismatch_store(l, now - now % w, err, errlen);
+	if (rc == 0) {
+		char from[40];
+
+		if (mismatch_store(l, now - now % w, err, errlen) < 0)
+			return -1;
+		/* the first look: what ended before is history, which raises nothing */
+		log_info("alerts: cost mismatches are looked at from %s on",
+		    time_format(now - now % w, from, sizeof(from)));
+		return 0;
+	}
 	if (next % w != 0)
 		next += w - next % w;	/* the window changed on a reload: the next whole one */
 	end = (now - MISMATCH_GRACE_NS) - (now - MISMATCH_GRACE_NS) % w;
