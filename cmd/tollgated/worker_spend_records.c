@@ -5,8 +5,9 @@
  *
  *   GET /spend/whatif?start_date=&end_date=&as=MODEL[&model=M][&tier=T][&group_by=G]
  *	the window's recorded usage priced again as MODEL (lib/reprice.h), per
- *	group, beside its recorded cost, exactly as `tollctl whatif` computes it
- *	from the same records and prices;
+ *	group (dearest first), beside its recorded cost, exactly as `tollctl
+ *	whatif` computes it from the same records and prices (the gateway's
+ *	price map, model_list prices included);
  *   GET /spend/provider_cost?start_date=&end_date=
  *	per model, the records whose provider reported its own cost, how many
  *	were flagged cost_mismatch, tollgate's total against the provider's
@@ -120,15 +121,30 @@ not_priced_json(struct buf *o, const struct reprice_group *g)
 	buf_printf(o, "}");
 }
 
-/* By key, each group's "key_alias" too (null: none), as /spend/totals has it. */
+static int
+by_recorded_desc(const void *a, const void *b)
+{
+	const struct reprice_group *x = a, *y = b;
+
+	if (x->recorded != y->recorded)
+		return x->recorded > y->recorded ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/*
+ * The groups dearest first (as recorded); by key, each group's "key_alias"
+ * too (null: none), as /spend/totals has it.
+ */
 static void
-whatif_json(struct buf *o, const struct reprice *w, const char *as, const char *tier)
+whatif_json(struct buf *o, struct reprice *w, const char *as, const char *tier)
 {
 	struct key_names kn = { 0 };
 	size_t i;
 
 	if (w->by == REPRICE_BY_KEY)
 		spend_key_names_load(&kn);
+	if (w->ngroups > 1)
+		qsort(w->groups, w->ngroups, sizeof(w->groups[0]), by_recorded_desc);
 
 	buf_printf(o, "{\"as\": ");
 	json_write_string(o, as);
