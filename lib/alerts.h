@@ -1,10 +1,10 @@
 /*
  * Alerts, raised by the accountant: a budget crossing a threshold or its soft
  * budget, an unpriced model or a usage anomaly seen for the first time, the
- * cost mismatches of a model in a window, and a daily spend summary.  Each alert has an id that says when it is the same
- * alert ("budget|t|research|<window start>|80"); the "alerts" database of the
- * ledger's environment remembers the ids that fired, so an alert fires once,
- * even across restarts.  Firing queues one outbox item per configured
+ * cost mismatches of a model in a window, and a daily spend summary.  Each
+ * alert has an id that says when it is the same alert ("budget|t|research|
+ * <window start>|80"); the "alerts" database of the ledger's environment
+ * remembers the ids that fired, so an alert fires once, even across restarts.  Firing queues one outbox item per configured
  * channel (lib/outbox.h: retried with back-off, failures kept for `tollctl
  * alerts`) and logs the alert: as a warning, or at info level when it is
  * informational (the daily summary crosses no threshold).

@@ -12,10 +12,13 @@
 #include "usage.h"
 
 /* A record's token category i is priced by the cost part of the same place. */
-_Static_assert((int)RECORD_TOK_INPUT == (int)COST_INPUT && (int)RECORD_TOK_SEARCH == (int)COST_SEARCH &&
-    (int)RECORD_TOK_DURATION_MS == (int)COST_DURATION, "token categories and cost parts line up");
+_Static_assert((int)RECORD_TOK_INPUT == (int)COST_INPUT &&
+    (int)RECORD_TOK_SEARCH == (int)COST_SEARCH && (int)RECORD_TOK_DURATION_MS == (int)COST_DURATION,
+    "token categories and cost parts line up");
 
-static const char *const by_names[REPRICE_BY_COUNT] = { "model", "key", "team", "user", "customer" };
+static const char *const by_names[REPRICE_BY_COUNT] = {
+	"model", "key", "team", "user", "customer"
+};
 
 void
 reprice_usage_of(const struct record *r, struct usage *u)
@@ -36,7 +39,8 @@ reprice_usage_of(const struct record *r, struct usage *u)
 	u->tool_prompt = r->tokens[RECORD_TOK_TOOL_PROMPT];
 	u->search_queries = r->tokens[RECORD_TOK_SEARCH];
 	/* -1: no duration, which a per-second price must not take for zero seconds */
-	u->duration_ms = r->tokens[RECORD_TOK_DURATION_MS] > 0 ? r->tokens[RECORD_TOK_DURATION_MS] : -1;
+	u->duration_ms = r->tokens[RECORD_TOK_DURATION_MS] > 0 ?
+	    r->tokens[RECORD_TOK_DURATION_MS] : -1;
 	u->tier_known = 1;
 	price_tier_from_name(r->tier, &tier);
 	u->tier = (uint8_t)tier;

@@ -133,8 +133,9 @@ cost_json(const struct cost_rows *rows, struct buf *o)
 		buf_printf(o, "%s{\"day\": \"%s\", \"model\": ", i ? ", " : "", day);
 		json_write_string(o, r->model);
 		buf_printf(o, ", \"records\": %llu, \"mismatches\": %llu, \"tollgate_cost_usd\": %s, "
-		    "\"provider_cost_usd\": %s, \"delta_usd\": %s}", (unsigned long long)r->sum.records,
-		    (unsigned long long)r->sum.mismatches, money_format(r->sum.computed, MONEY_COST_SCALE, a),
+		    "\"provider_cost_usd\": %s, \"delta_usd\": %s}",
+		    (unsigned long long)r->sum.records, (unsigned long long)r->sum.mismatches,
+		    money_format(r->sum.computed, MONEY_COST_SCALE, a),
 		    money_format(r->sum.provider, MONEY_COST_SCALE, b),
 		    money_format(r->sum.provider - r->sum.computed, MONEY_COST_SCALE, d));
 	}

@@ -1425,7 +1425,8 @@ fleet_serve(struct hreq *req, const char *path, void (*serve)(struct hreq *),
 		    "(tollgate.postgres.dsn)");
 		return 1;
 	}
-	if (serve == serve_budgets || serve == spend_serve_whatif || serve == spend_serve_provider_cost) {
+	if (serve == serve_budgets || serve == spend_serve_whatif ||
+	    serve == spend_serve_provider_cost) {
 		http_send_param_error(req, "fleet", "fleet=true: %s answers for this host only", path);
 		return 1;
 	}

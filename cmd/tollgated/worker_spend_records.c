@@ -76,8 +76,8 @@ scan_window(struct hreq *req, int64_t since, int64_t until, ledger_visit_fn fn, 
 	}
 	if (s->too_many) {
 		http_send_param_error(req, "start_date", "the window holds more than %d records, "
-		    "more than this endpoint reads in one call: narrow it, or use %s", SPEND_RECORDS_SCAN,
-		    cli);
+		    "more than this endpoint reads in one call: narrow it, or use %s",
+		    SPEND_RECORDS_SCAN, cli);
 		return -1;
 	}
 	return 0;
@@ -168,7 +168,8 @@ whatif_json(struct buf *o, struct reprice *w, const char *as, const char *tier)
 			else
 				buf_printf(o, "null");
 		}
-		buf_printf(o, ", \"requests\": %llu, \"recorded_usd\": ", (unsigned long long)g->requests);
+		buf_printf(o, ", \"requests\": %llu, \"recorded_usd\": ",
+		    (unsigned long long)g->requests);
 		spend_money(o, g->recorded);
 		buf_printf(o, ", \"as_usd\": ");
 		spend_money(o, g->as);
@@ -324,7 +325,8 @@ spend_serve_provider_cost(struct hreq *req)
 	size_t i;
 
 	if (spend_window(req, 1, &since, &until) < 0 ||
-	    scan_window(req, since, until, check_visit, &cs.s, "tollctl reconcile --provider-cost") < 0) {
+	    scan_window(req, since, until, check_visit, &cs.s,
+	    "tollctl reconcile --provider-cost") < 0) {
 		free(cs.v);
 		return;
 	}
