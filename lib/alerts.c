@@ -5,7 +5,9 @@
  * then the kind and the subject, each NUL-terminated.  The keys that begin
  * with \x01 are not alerts: "\x01pos" holds the journal position
  * alerts_follow() has read up to, "\x01since" (8 bytes big-endian) the time
- * alerts_since() found the gateway began.
+ * alerts_since() found the gateway began, "\x01mismatch" (8 bytes
+ * big-endian) the start of the first window alerts_cost_mismatches() has
+ * not looked at.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +20,11 @@
 #include "bytes.h"
 #include "clock.h"
 #include "config.h"
+#include "costcheck.h"
 #include "json.h"
 #include "ledger.h"
 #include "log.h"
+#include "money.h"
 #include "outbox.h"
 #include "record.h"
 #include "timeparse.h"
@@ -31,6 +35,7 @@
 
 static const MDB_val pos_key = { 4, "\x01pos" };
 static const MDB_val since_key = { 6, "\x01since" };
+static const MDB_val mismatch_key = { 9, "\x01mismatch" };
 
 /* 1 when id has fired, 0 when not, -1 on error. */
 static int
@@ -506,5 +511,180 @@ out:
 	buf_release(&text);
 	buf_release(&fields);
 	free(ss);
+	return rc;
+}
+
+/* ---- cost mismatches, per model and window --------------------------------------- */
+
+/* How long after a window's end its last records may still be committed. */
+#define MISMATCH_GRACE_NS	(5LL * 1000000000)
+/* Windows looked at in one call at most: a long stop is caught up over a few calls. */
+#define MISMATCH_WINDOWS_MAX	24
+
+struct mismatch_row {
+	int64_t			window;		/* its start, unix ns */
+	char			model[128];
+	struct costcheck_sum	sum;		/* the flagged records only */
+};
+
+struct mismatch_rows {
+	struct mismatch_row	*v;
+	size_t			 n, cap;
+	int64_t			 window_ns;
+	int			 oom;
+};
+
+static int
+mismatch_visit(void *arg, const struct record *r)
+{
+	struct mismatch_rows *rows = arg;
+	const char *model = r->priced_as[0] ? r->priced_as : r->deployment;
+	int64_t window = r->end_ns - r->end_ns % rows->window_ns;
+	struct mismatch_row *row = NULL;
+	size_t i;
+
+	if (!(r->flags & RECORD_FLAG_COST_MISMATCH) || (r->flags & RECORD_FLAG_ADJUSTMENT))
+		return 0;
+	/* records come in time order: a model's row of this window is among the last */
+	for (i = rows->n; i > 0 && rows->v[i - 1].window == window && row == NULL; i--)
+		if (strcmp(rows->v[i - 1].model, model) == 0)
+			row = &rows->v[i - 1];
+	if (row == NULL) {
+		if (ARRAY_GROW(rows->v, rows->n, rows->cap) < 0) {
+			rows->oom = 1;
+			return 1;
+		}
+		row = &rows->v[rows->n++];
+		memset(row, 0, sizeof(*row));
+		row->window = window;
+		buf_copy(row->model, sizeof(row->model), model);
+	}
+	costcheck_add(&row->sum, r, 1);
+	return 0;
+}
+
+static void
+mismatch_describe(const struct mismatch_row *row, int64_t window_ns, struct buf *id,
+    struct buf *subject, struct buf *text, struct buf *fields)
+{
+	char from[40], to[40], a[MONEY_FORMAT_MAX], b[MONEY_FORMAT_MAX], d[MONEY_FORMAT_MAX];
+	unsigned long long n = (unsigned long long)row->sum.mismatches;
+
+	time_format(row->window, from, sizeof(from));
+	time_format(row->window + window_ns, to, sizeof(to));
+	money_format(row->sum.computed, MONEY_COST_SCALE, a);
+	money_format(row->sum.provider, MONEY_COST_SCALE, b);
+	money_format(row->sum.provider - row->sum.computed, MONEY_COST_SCALE, d);
+	buf_printf(id, "mismatch|%s|%lld", row->model, (long long)row->window);
+	buf_printf(subject, "tollgate: %llu cost mismatch%s for model '%s' from %s to %s", n,
+	    n == 1 ? "" : "es", row->model, from, to);
+	buf_printf(text, "%llu record%s of model '%s' that ended from %s to %s carried a cost "
+	    "reported by the provider that differs from tollgate's by more than "
+	    "cost_mismatch_threshold: tollgate computed $%s, the provider reported $%s "
+	    "(difference $%s). Check the price-map entry of '%s'; 'tollctl reconcile "
+	    "--provider-cost --since %s --until %s --model %s' shows them per day.", n,
+	    n == 1 ? "" : "s", row->model, from, to, a, b, d, row->model, from, to, row->model);
+	buf_printf(fields, "\"model\": ");
+	json_write_string(fields, row->model);
+	buf_printf(fields, ", \"window_start\": \"%s\", \"window_end\": \"%s\", "
+	    "\"mismatches\": %llu, \"tollgate_cost_usd\": %s, \"provider_cost_usd\": %s, "
+	    "\"delta_usd\": %s", from, to, n, a, b, d);
+}
+
+/* The stored start of the first window not looked at: 1 and *next, 0 (none), -1. */
+static int
+mismatch_position(struct ledger *l, int64_t *next)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = mismatch_key, v;
+	int rc;
+
+	if (ledger_txn_begin(l, 0, &txn) != 0)
+		return -1;
+	if ((rc = mdb_dbi_open(txn, ALERTS_DB, 0, &dbi)) == 0 &&
+	    (rc = mdb_get(txn, dbi, &k, &v)) == 0 && v.mv_size == 8)
+		*next = (int64_t)bytes_get_be64(v.mv_data);
+	mdb_txn_abort(txn);
+	if (rc == 0 && v.mv_size == 8)
+		return 1;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+static int
+mismatch_store(struct ledger *l, int64_t next, char *err, size_t errlen)
+{
+	unsigned char nv[8];
+
+	bytes_put_be64(nv, (uint64_t)next);
+	if (put(l, &mismatch_key, nv, sizeof(nv)) < 0) {
+		log_into(err, errlen, "cannot store the cost mismatch alerts' position");
+		return -1;
+	}
+	return 0;
+}
+
+int
+alerts_cost_mismatches(struct ledger *l, const struct config_tollgate *tg, const char *host,
+    int64_t now, char *err, size_t errlen)
+{
+	int64_t w = tg->alerts_cost_mismatch_window_ms * 1000000, next = 0, end;
+	struct buf id = { 0 }, subject = { 0 }, text = { 0 }, fields = { 0 };
+	struct mismatch_rows rows = { 0 };
+	size_t i;
+	int rc;
+
+	if (w <= 0 || now <= 0)
+		return 0;
+	if ((rc = mismatch_position(l, &next)) < 0) {
+		log_into(err, errlen, "cannot read the alerts of '%s'", ledger_dir(l));
+		return -1;
+	}
+	if (rc == 0) {
+		char from[40];
+
+		if (mismatch_store(l, now - now % w, err, errlen) < 0)
+			return -1;
+		/* the first look: what ended before is history, which raises nothing */
+		log_info("alerts: cost mismatches are looked at from %s on",
+		    time_format(now - now % w, from, sizeof(from)));
+		return 0;
+	}
+	if (next % w != 0)
+		next += w - next % w;	/* the window changed on a reload: the next whole one */
+	end = (now - MISMATCH_GRACE_NS) - (now - MISMATCH_GRACE_NS) % w;
+	if (end > next + MISMATCH_WINDOWS_MAX * w)
+		end = next + MISMATCH_WINDOWS_MAX * w;
+	if (end <= next)
+		return 0;
+	rows.window_ns = w;
+	if (ledger_range(l, next, end, mismatch_visit, &rows) < 0 || rows.oom) {
+		log_into(err, errlen, "cannot read the records of '%s'%s", ledger_dir(l),
+		    rows.oom ? ": out of memory" : "");
+		free(rows.v);
+		return -1;
+	}
+	for (i = 0, rc = 0; i < rows.n && rc == 0; i++) {
+		struct alert a = { NULL, "cost_mismatch", NULL, NULL, NULL, 0 };
+
+		id.len = subject.len = text.len = fields.len = 0;
+		mismatch_describe(&rows.v[i], w, &id, &subject, &text, &fields);
+		a.id = id.data;
+		a.subject = subject.data;
+		a.text = text.data;
+		a.fields = fields.data;
+		if (a.id == NULL || a.subject == NULL || a.text == NULL || a.fields == NULL) {
+			log_into(err, errlen, "out of memory");
+			rc = -1;
+		} else if (alerts_fire(l, tg, host, &a, err, errlen) < 0)
+			rc = -1;
+	}
+	if (rc == 0)
+		rc = mismatch_store(l, end, err, errlen);
+	buf_release(&id);
+	buf_release(&subject);
+	buf_release(&text);
+	buf_release(&fields);
+	free(rows.v);
 	return rc;
 }

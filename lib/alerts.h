@@ -1,10 +1,10 @@
 /*
  * Alerts, raised by the accountant: a budget crossing a threshold or its soft
- * budget, an unpriced model or a usage anomaly seen for the first time, and
- * a daily spend summary.  Each alert has an id that says when it is the same
- * alert ("budget|t|research|<window start>|80"); the "alerts" database of the
- * ledger's environment remembers the ids that fired, so an alert fires once,
- * even across restarts.  Firing queues one outbox item per configured
+ * budget, an unpriced model or a usage anomaly seen for the first time, the
+ * cost mismatches of a model in a window, and a daily spend summary.  Each
+ * alert has an id that says when it is the same alert ("budget|t|research|
+ * <window start>|80"); the "alerts" database of the ledger's environment
+ * remembers the ids that fired, so an alert fires once, even across restarts.  Firing queues one outbox item per configured
  * channel (lib/outbox.h: retried with back-off, failures kept for `tollctl
  * alerts`) and logs the alert: as a warning, or at info level when it is
  * informational (the daily summary crosses no threshold).
@@ -24,7 +24,7 @@ struct config_tollgate;
 struct alert {
 	const char	*id;		/* what makes it the same alert */
 	const char	*kind;		/* "budget_threshold", "soft_budget", "unpriced_model",
-					   "usage_anomaly", "daily_summary" */
+					   "usage_anomaly", "cost_mismatch", "daily_summary" */
 	const char	*subject;	/* one line */
 	const char	*text;		/* the whole message, plain text */
 	const char	*fields;	/* JSON members for webhooks ("\"a\": 1, ..."), or NULL */
@@ -73,5 +73,21 @@ int alerts_scan(struct ledger *l, alerts_visit_fn fn, void *arg, char *err, size
  */
 int alerts_follow(struct ledger *l, const struct config_tollgate *tg, const char *host,
     size_t max, size_t *done, char *err, size_t errlen);
+
+/*
+ * Looks at the windows of tg->alerts_cost_mismatch_window_ms (counted from
+ * the epoch, so an hour is a UTC hour) that closed since the last call, a
+ * grace period after their end for the records still on their way, and
+ * fires "mismatch|MODEL|<window start>" (kind "cost_mismatch") for each model
+ * whose records that ended in one were flagged cost_mismatch: one alert per
+ * model per window, with how many and tollgate's and the provider's totals
+ * of them.  The model is the price-map entry, as in tollctl reconcile
+ * --provider-cost.  The first call starts at the window holding now (history
+ * raises nothing); a record written after its window was looked at (replayed
+ * from the spill file) raises none.  l is LEDGER_WRITE.  0, or -1 with err
+ * (the windows are looked at again next time; what fired does not fire twice).
+ */
+int alerts_cost_mismatches(struct ledger *l, const struct config_tollgate *tg, const char *host,
+    int64_t now, char *err, size_t errlen);
 
 #endif

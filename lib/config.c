@@ -555,6 +555,8 @@ static const struct tg_key tg_keys_table[] = {
 	  0, 0, NULL, "a file name, or - for standard error" },
 	{ "alerts_channels", YAML_SEQUENCE_NODE, tg_channels, TG(alerts_channels),
 	  TG(nalerts_channels), 0, 0, NULL, "a list of alert channels" },
+	{ "alerts_cost_mismatch_window", YAML_SCALAR_NODE, tg_duration,
+	  TG(alerts_cost_mismatch_window_ms), 0, 1000, DAY_MS, "1h", DURATION " from 1s to 24h" },
 	{ "alerts_daily_summary", YAML_SCALAR_NODE, tg_bool, TG(alerts_daily_summary), 0,
 	  0, 0, "true", "true or false" },
 	{ "alerts_thresholds", YAML_SEQUENCE_NODE, tg_thresholds, TG(alerts_thresholds),

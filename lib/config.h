@@ -226,6 +226,8 @@ struct config_tollgate {
 	int64_t		 alerts_thresholds[CONFIG_THRESHOLDS_MAX]; /* percent of a max_budget [50, 80, 100] */
 	size_t		 nalerts_thresholds;
 	int		 alerts_daily_summary;	/* a summary of yesterday's spend [true] */
+	/* cost_mismatch alerts: one per model per window of this length [1h] */
+	int64_t		 alerts_cost_mismatch_window_ms;
 	char		*ui_dir;		/* the dashboard's files, served at /ui [TOLLGATE_UI_DIR] */
 	char		*ui_chartjs;		/* Chart.js (UMD build), served as /ui/chart.js */
 	char		*host_id;		/* this host in records and the fleet; NULL: the hostname */

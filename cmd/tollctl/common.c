@@ -14,6 +14,7 @@
 #include "pricefile.h"
 #include "pricemap.h"
 #include "record.h"
+#include "reprice.h"
 #include "tollctl.h"
 #include "usage.h"
 
@@ -99,30 +100,11 @@ tollctl_run_dir(void)
 	return pick(1, "TOLLGATE_RUN_DIR", TOLLGATE_RUN_DIR);
 }
 
-/* The canonical usage a record keeps. */
+/* The canonical usage a record keeps (lib/reprice.h); rerate and whatif call it by this name. */
 void
 tollctl_record_usage(const struct record *r, struct usage *u)
 {
-	int tier;
-
-	memset(u, 0, sizeof(*u));
-	u->input = r->tokens[RECORD_TOK_INPUT];
-	u->cache_read = r->tokens[RECORD_TOK_CACHE_READ];
-	u->cache_write_5m = r->tokens[RECORD_TOK_CACHE_WRITE_5M];
-	u->cache_write_1h = r->tokens[RECORD_TOK_CACHE_WRITE_1H];
-	u->output = r->tokens[RECORD_TOK_OUTPUT];
-	u->reasoning = r->tokens[RECORD_TOK_REASONING];
-	u->audio_in = r->tokens[RECORD_TOK_AUDIO_IN];
-	u->audio_out = r->tokens[RECORD_TOK_AUDIO_OUT];
-	u->image_in = r->tokens[RECORD_TOK_IMAGE_IN];
-	u->image_out = r->tokens[RECORD_TOK_IMAGE_OUT];
-	u->tool_prompt = r->tokens[RECORD_TOK_TOOL_PROMPT];
-	u->search_queries = r->tokens[RECORD_TOK_SEARCH];
-	u->duration_ms = r->tokens[RECORD_TOK_DURATION_MS] > 0 ? r->tokens[RECORD_TOK_DURATION_MS] : -1;
-	u->tier_known = 1;
-	tier = PRICE_TIER_STANDARD;
-	price_tier_from_name(r->tier, &tier);
-	u->tier = (uint8_t)tier;
+	reprice_usage_of(r, u);
 }
 
 int

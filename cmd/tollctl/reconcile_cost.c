@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "costcheck.h"
 #include "json.h"
 #include "ledger.h"
 #include "money.h"
@@ -17,10 +18,9 @@
 #include "tollctl.h"
 
 struct cost_row {
-	int64_t		day;		/* its start, unix ns */
-	char		model[128];
-	uint64_t	records, mismatches;
-	money_sum	computed, provider;
+	int64_t			day;		/* its start, unix ns */
+	char			model[128];
+	struct costcheck_sum	sum;
 };
 
 struct cost_rows {
@@ -29,20 +29,6 @@ struct cost_rows {
 	const char	*model;		/* --model, or NULL */
 	int		 oom;
 };
-
-/* What tollgate computed for the answer: its categories, less the failed attempts'. */
-static int64_t
-computed_cost(const struct record *r)
-{
-	int64_t c = 0;
-	uint32_t i;
-
-	for (i = 0; i < COST_PART_COUNT; i++)
-		c += r->cost[i];
-	for (i = 0; i < r->nattempts && i < RECORD_ATTEMPTS_MAX; i++)
-		c -= r->attempts[i].total;
-	return c;
-}
 
 static int
 cost_visit(void *arg, const struct record *r)
@@ -76,10 +62,7 @@ cost_visit(void *arg, const struct record *r)
 		row->day = day;
 		snprintf(row->model, sizeof(row->model), "%s", model);
 	}
-	row->records++;
-	row->mismatches += (r->flags & RECORD_FLAG_COST_MISMATCH) != 0;
-	row->computed += computed_cost(r);
-	row->provider += r->provider_cost;
+	costcheck_add(&row->sum, r, 0);
 	return 0;
 }
 
@@ -97,13 +80,13 @@ by_day_and_model(const void *a, const void *b)
 static void
 delta_pct(const struct cost_row *row, char *out, size_t len)
 {
-	money_sum d = row->provider - row->computed, tenths;
+	money_sum d = row->sum.provider - row->sum.computed, tenths;
 
-	if (row->computed == 0) {
+	if (row->sum.computed == 0) {
 		snprintf(out, len, "%s", d == 0 ? "0.0" : "-");
 		return;
 	}
-	tenths = d * 1000 / row->computed;	/* truncated toward zero */
+	tenths = d * 1000 / row->sum.computed;	/* truncated toward zero */
 	snprintf(out, len, "%s%lld.%lld", tenths < 0 ? "-" : "",
 	    (long long)((tenths < 0 ? -tenths : tenths) / 10),
 	    (long long)((tenths < 0 ? -tenths : tenths) % 10));
@@ -128,10 +111,10 @@ cost_table(const struct cost_rows *rows, struct buf *o)
 		day[10] = '\0';
 		delta_pct(r, p, sizeof(p));
 		buf_printf(o, "%-10s  %-32s  %8llu  %10llu  %16s  %16s  %16s  %7s\n", day, r->model,
-		    (unsigned long long)r->records, (unsigned long long)r->mismatches,
-		    money_format(r->computed, MONEY_COST_SCALE, a),
-		    money_format(r->provider, MONEY_COST_SCALE, b),
-		    money_format(r->provider - r->computed, MONEY_COST_SCALE, d), p);
+		    (unsigned long long)r->sum.records, (unsigned long long)r->sum.mismatches,
+		    money_format(r->sum.computed, MONEY_COST_SCALE, a),
+		    money_format(r->sum.provider, MONEY_COST_SCALE, b),
+		    money_format(r->sum.provider - r->sum.computed, MONEY_COST_SCALE, d), p);
 	}
 }
 
@@ -150,10 +133,11 @@ cost_json(const struct cost_rows *rows, struct buf *o)
 		buf_printf(o, "%s{\"day\": \"%s\", \"model\": ", i ? ", " : "", day);
 		json_write_string(o, r->model);
 		buf_printf(o, ", \"records\": %llu, \"mismatches\": %llu, \"tollgate_cost_usd\": %s, "
-		    "\"provider_cost_usd\": %s, \"delta_usd\": %s}", (unsigned long long)r->records,
-		    (unsigned long long)r->mismatches, money_format(r->computed, MONEY_COST_SCALE, a),
-		    money_format(r->provider, MONEY_COST_SCALE, b),
-		    money_format(r->provider - r->computed, MONEY_COST_SCALE, d));
+		    "\"provider_cost_usd\": %s, \"delta_usd\": %s}",
+		    (unsigned long long)r->sum.records, (unsigned long long)r->sum.mismatches,
+		    money_format(r->sum.computed, MONEY_COST_SCALE, a),
+		    money_format(r->sum.provider, MONEY_COST_SCALE, b),
+		    money_format(r->sum.provider - r->sum.computed, MONEY_COST_SCALE, d));
 	}
 	buf_printf(o, "]\n");
 }
@@ -174,7 +158,7 @@ reconcile_provider_cost(struct ledger *l, int64_t since, int64_t until, const ch
 		qsort(rows.v, rows.n, sizeof(rows.v[0]), by_day_and_model);
 	*any_mismatch = 0;
 	for (i = 0; i < rows.n; i++)
-		*any_mismatch |= rows.v[i].mismatches > 0;
+		*any_mismatch |= rows.v[i].sum.mismatches > 0;
 	if (json)
 		cost_json(&rows, o);
 	else

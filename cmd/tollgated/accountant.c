@@ -266,6 +266,9 @@ on_alerts(evutil_socket_t fd, short what, void *arg)
 		log_error("accountant: %s", err);
 		done = 0;	/* the next try waits the interval */
 	}
+	if (alerts_cost_mismatches(accountant.ledger, &heritage.config->tollgate, accountant.host,
+	    clock_now_ns(), err, sizeof(err)) < 0)
+		log_error("accountant: %s", err);
 	alerts_check_budgets(accountant.ledger, accountant.keys, accountant.host);
 	alerts_daily_summary(accountant.ledger, accountant.host);
 	if (accountant.outbox != NULL)

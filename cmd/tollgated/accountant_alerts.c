@@ -3,8 +3,9 @@
  * the budget counters the workers keep in shared memory and fires each
  * threshold a budget has crossed in its current window (and its soft
  * budget), looks at the records committed since for unpriced models and
- * usage anomalies, and once a day sends a summary of the day before (UTC)
- * when the gateway had begun by its end.
+ * usage anomalies (and, through alerts_cost_mismatches(), at the windows that
+ * closed for cost mismatches), and once a day sends a summary of the day
+ * before (UTC) when the gateway had begun by its end.
  */
 #include <stdio.h>
 #include <string.h>

@@ -427,6 +427,44 @@ int pgq_start(const char *dsn, const char *sql, int np, const char *const *param
 
 /* worker_spend.c: the spend API; 1 when path was one of its endpoints (answered), else 0. */
 int spend_serve(struct hreq *req, const char *path);
+/*
+ * Its parameters and replies, for the endpoints of worker_spend_records.c.
+ * spend_param: query parameter name into out, 1 found, 0 not, -1 with the
+ * 400 sent (twice, too long, a NUL byte).  spend_window: start_date and
+ * end_date (UTC days, end included) as [since, until); required: both; 0,
+ * or -1 with the 400 sent.  spend_group_by: group_by among names (def when
+ * absent), its index or -1 with the 400 sent.  spend_money: an exact
+ * decimal of USD from picodollars.  spend_reply: o as the 200 JSON reply.
+ */
+int spend_param(struct hreq *req, const char *name, char *out, size_t len);
+int spend_window(struct hreq *req, int required, int64_t *since, int64_t *until);
+int spend_group_by(struct hreq *req, const char *const *names, int n, const char *def);
+void spend_money(struct buf *o, __int128 pico);
+void spend_reply(struct hreq *req, struct buf *o);
+
+/*
+ * Key ids ("key:" and 16 hex digits) with their alias and team, for answers
+ * by key: spend_key_names_load() lists every key once, sorted (free k after);
+ * spend_key_name_of() finds an id's, or NULL.
+ */
+struct key_names {
+	struct key_name {
+		char	id[24];
+		char	alias[KEYS_NAME_MAX + 1];
+		char	team[KEYS_NAME_MAX + 1];
+	}	*k;
+	size_t	 n, cap;
+};
+void spend_key_names_load(struct key_names *kn);
+const struct key_name *spend_key_name_of(const struct key_names *kn, const char *id);
+
+/*
+ * worker_spend_records.c: the spend API's answers that only raw records hold,
+ * GET /spend/whatif and GET /spend/provider_cost; called by spend_serve()
+ * once the master key is checked.  This host's ledger only.
+ */
+void spend_serve_whatif(struct hreq *req);
+void spend_serve_provider_cost(struct hreq *req);
 
 /* worker.c */
 /* Prices and records a finished exchange, then queues it for the group commit. */

@@ -4,7 +4,8 @@
  * /team/daily/activity and /tag/daily/activity.  The master key only.  Runs
  * in the workers.  Besides LiteLLM's, tollgate's own GET /spend/totals (the
  * window's totals by any one dimension) and GET /budget/list (the configured
- * budgets, spent and reserved), which the dashboard (/ui) reads.
+ * budgets, spent and reserved), which the dashboard (/ui) reads, and the
+ * answers of worker_spend_records.c (/spend/whatif, /spend/provider_cost).
  *
  * Day-level answers come from the accountant's aggregates through lib/spendq,
  * and only from its rollups (model x provider x deployment x price entry per
@@ -65,8 +66,8 @@
  * taking the first of two values, a cut number or the date before a %00
  * would answer another question than the one asked.
  */
-static int
-param(struct hreq *req, const char *name, char *out, size_t len)
+int
+spend_param(struct hreq *req, const char *name, char *out, size_t len)
 {
 	int rc = http1_query_param_one(hreq_query(req), name, out, len);
 
@@ -108,8 +109,8 @@ parse_date(const char *s, int64_t *ns)
  * required: both must be there.  A missing one leaves the window open on its
  * side.  0, or -1 with the 400 sent.
  */
-static int
-parse_window(struct hreq *req, int required, int64_t *since, int64_t *until)
+int
+spend_window(struct hreq *req, int required, int64_t *since, int64_t *until)
 {
 	static const char *const names[2] = { "start_date", "end_date" };
 	char v[SPEND_PARAM_MAX];
@@ -117,7 +118,7 @@ parse_window(struct hreq *req, int required, int64_t *since, int64_t *until)
 	int i, rc;
 
 	for (i = 0; i < 2; i++) {
-		if ((rc = param(req, names[i], v, sizeof(v))) < 0)
+		if ((rc = spend_param(req, names[i], v, sizeof(v))) < 0)
 			return -1;
 		if (rc == 0 || *v == '\0') {
 			if (required) {
@@ -157,7 +158,7 @@ parse_count(struct hreq *req, const char *name, long lo, long hi, long def, long
 	int rc;
 
 	*out = def;
-	if ((rc = param(req, name, v, sizeof(v))) <= 0)
+	if ((rc = spend_param(req, name, v, sizeof(v))) <= 0)
 		return rc;
 	*out = strtol(v, &end, 10);
 	/* digits only: strtol would also take " 5", "+5" and "-0" */
@@ -177,7 +178,7 @@ refuse(struct hreq *req, const char *name, const char *instead)
 	char v[SPEND_PARAM_MAX];
 	int rc;
 
-	if ((rc = param(req, name, v, sizeof(v))) <= 0 || *v == '\0')
+	if ((rc = spend_param(req, name, v, sizeof(v))) <= 0 || *v == '\0')
 		return rc;
 	http_send_param_error(req, name, "%s is not supported here (%s)", name, instead);
 	return -1;
@@ -187,13 +188,13 @@ refuse(struct hreq *req, const char *name, const char *instead)
  * group_by, one of names (def when absent; NULL: required): its index, or -1
  * with the 400 sent, which lists the names.
  */
-static int
-parse_group(struct hreq *req, const char *const *names, int n, const char *def)
+int
+spend_group_by(struct hreq *req, const char *const *names, int n, const char *def)
 {
 	char by[64], list[256] = "";
 	int i, rc;
 
-	if ((rc = param(req, "group_by", by, sizeof(by))) < 0)
+	if ((rc = spend_param(req, "group_by", by, sizeof(by))) < 0)
 		return -1;
 	if (rc == 0)
 		buf_copy(by, sizeof(by), def ? def : "");
@@ -225,8 +226,8 @@ completion_tokens(const struct agg_value *v)
 	    v->tokens[RECORD_TOK_AUDIO_OUT] + v->tokens[RECORD_TOK_IMAGE_OUT];
 }
 
-static void
-money_json(struct buf *o, __int128 pico)
+void
+spend_money(struct buf *o, __int128 pico)
 {
 	char text[MONEY_FORMAT_MAX];
 
@@ -266,7 +267,7 @@ metrics_json(struct buf *o, const struct agg_value *v)
 
 	/* by hand, not printf: a month of breakdowns is tens of thousands of these */
 	buf_append(o, "{\"spend\": ", 10);
-	money_json(o, v->total);
+	spend_money(o, v->total);
 	put_int(o, ", \"prompt_tokens\": ", in);
 	put_int(o, ", \"completion_tokens\": ", out);
 	put_int(o, ", \"cache_read_input_tokens\": ", v->tokens[RECORD_TOK_CACHE_READ]);
@@ -424,7 +425,7 @@ parse_list(struct hreq *req, const char *name, int dim, struct one_of *f)
 
 	f->dim = dim;
 	f->n = 0;
-	if ((rc = param(req, name, f->text, sizeof(f->text))) <= 0 || *f->text == '\0')
+	if ((rc = spend_param(req, name, f->text, sizeof(f->text))) <= 0 || *f->text == '\0')
 		return rc;
 	for (p = strtok_r(f->text, ",", &save); p != NULL; p = strtok_r(NULL, ",", &save)) {
 		if (f->n == SPEND_FILTER_MAX) {
@@ -442,16 +443,6 @@ parse_list(struct hreq *req, const char *name, int dim, struct one_of *f)
 	}
 	return 0;
 }
-
-/* Key ids ("key:" and 16 hex digits) with their alias and team, for the breakdowns. */
-struct key_names {
-	struct key_name {
-		char	id[24];
-		char	alias[KEYS_NAME_MAX + 1];
-		char	team[KEYS_NAME_MAX + 1];
-	}	*k;
-	size_t	 n, cap;
-};
 
 static int
 on_key(void *arg, const struct keys_key *k)
@@ -476,8 +467,8 @@ key_name_cmp(const void *a, const void *b)
 }
 
 /* Every key, sorted by id: a month by key asks for one name per key and day. */
-static void
-key_names_load(struct key_names *kn)
+void
+spend_key_names_load(struct key_names *kn)
 {
 	char err[256];
 
@@ -487,8 +478,8 @@ key_names_load(struct key_names *kn)
 		qsort(kn->k, kn->n, sizeof(*kn->k), key_name_cmp);
 }
 
-static const struct key_name *
-key_name_of(const struct key_names *kn, const char *id)
+const struct key_name *
+spend_key_name_of(const struct key_names *kn, const char *id)
 {
 	struct key_name want;
 
@@ -502,7 +493,7 @@ key_name_of(const struct key_names *kn, const char *id)
 static void
 key_meta_json(struct buf *o, const struct key_names *kn, const char *id)
 {
-	const struct key_name *k = key_name_of(kn, id);
+	const struct key_name *k = spend_key_name_of(kn, id);
 
 	buf_printf(o, "{\"key_alias\": ");
 	if (k != NULL && *k->alias)
@@ -517,8 +508,8 @@ key_meta_json(struct buf *o, const struct key_names *kn, const char *id)
 	buf_printf(o, "}");
 }
 
-static void
-reply_json(struct hreq *req, struct buf *o)
+void
+spend_reply(struct hreq *req, struct buf *o)
 {
 	hreq_add_header(req, "Content-Type", "application/json");
 	hreq_add_header(req, "Cache-Control", "no-store");
@@ -648,7 +639,7 @@ serve_activity(struct hreq *req, const struct activity *a)
 	query_init(&qp, 0, 0);
 	query_init(&qk, 0, 0);
 	query_init(&qe, 0, 0);
-	if (parse_window(req, 1, &since, &until) < 0 ||
+	if (spend_window(req, 1, &since, &until) < 0 ||
 	    parse_count(req, "page", 1, 1000000, 1, &page) < 0 ||
 	    parse_count(req, "page_size", 1, SPEND_PAGE_SIZE_MAX, SPEND_PAGE_SIZE, &size) < 0 ||
 	    parse_list(req, a->list_param, a->dim, &only) < 0 ||
@@ -684,7 +675,7 @@ serve_activity(struct hreq *req, const struct activity *a)
 		qk.nby = 2;
 		if (run(req, &qm) < 0 || run(req, &qp) < 0 || run(req, &qk) < 0)
 			goto out;
-		key_names_load(&kn);
+		spend_key_names_load(&kn);
 	}
 	if (day_totals(only.n ? &qe : &qm, &days, &ndays) < 0) {
 		http_send_error(req, 500, "server_error", "out_of_memory", "out of memory");
@@ -718,7 +709,7 @@ serve_activity(struct hreq *req, const struct activity *a)
 	buf_printf(&o, "], ");
 	activity_metadata(&o, &total, page, pages);
 	buf_printf(&o, "}\n");
-	reply_json(req, &o);
+	spend_reply(req, &o);
 out:
 	spendq_release(&qm);
 	spendq_release(&qp);
@@ -752,7 +743,7 @@ report_entry(struct buf *o, const char *field, const char *name, const struct ag
 	buf_printf(o, "{\"%s\": ", field);
 	str_json(o, name);
 	buf_printf(o, ", \"total_spend\": ");
-	money_json(o, v->total);
+	spend_money(o, v->total);
 	put_int(o, ", \"metadata\": [], \"api_requests\": ", v->requests);
 	put_int(o, ", \"failed_requests\": ", v->errors);
 	put_int(o, ", \"prompt_tokens\": ", prompt_tokens(v));
@@ -804,7 +795,7 @@ report_by_day(struct hreq *req, struct buf *o, int dim, int64_t since, int64_t u
 		buf_printf(o, "]}");
 	}
 	buf_printf(o, "]\n");
-	reply_json(req, o);
+	spend_reply(req, o);
 	spendq_release(&q);
 }
 
@@ -875,14 +866,14 @@ report_totals(struct hreq *req, struct buf *o, int dim, int64_t since, int64_t u
 	}
 	qsort(q.g, q.n, sizeof(*q.g), by_spend_desc);
 	if (dim == AGG_DIM_KEY)
-		key_names_load(&kn);
+		spend_key_names_load(&kn);
 	buf_printf(o, "[");
 	for (i = 0; i < q.n; i++) {
 		buf_printf(o, "%s{\"%s\": ", i ? ", " : "",
 		    !litellm ? "group" : dim == AGG_DIM_KEY ? "api_key" : "model");
 		str_json(o, q.g[i].name);
 		if (dim == AGG_DIM_KEY) {
-			const struct key_name *k = key_name_of(&kn, q.g[i].name);
+			const struct key_name *k = spend_key_name_of(&kn, q.g[i].name);
 
 			buf_printf(o, ", \"key_alias\": ");
 			if (k != NULL && *k->alias)
@@ -892,7 +883,7 @@ report_totals(struct hreq *req, struct buf *o, int dim, int64_t since, int64_t u
 		}
 		if (litellm) {
 			buf_printf(o, ", \"total_cost\": ");
-			money_json(o, q.g[i].v.total);
+			spend_money(o, q.g[i].v.total);
 			buf_printf(o, ", \"total_input_tokens\": %lld, \"total_output_tokens\": %lld, "
 			    "\"%s\": []", prompt_tokens(&q.g[i].v), completion_tokens(&q.g[i].v),
 			    dim == AGG_DIM_KEY ? "model_details" : "api_key_details");
@@ -904,7 +895,7 @@ report_totals(struct hreq *req, struct buf *o, int dim, int64_t since, int64_t u
 		buf_printf(o, "}");
 	}
 	buf_printf(o, "]\n");
-	reply_json(req, o);
+	spend_reply(req, o);
 	spendq_release(&q);
 	spendq_release(&qd);
 	free(kn.k);
@@ -928,8 +919,8 @@ serve_totals(struct hreq *req)
 	int64_t since, until;
 	int d;
 
-	if (parse_window(req, 1, &since, &until) < 0 ||
-	    (d = parse_group(req, names, AGG_DIM_COUNT, NULL)) < 0)
+	if (spend_window(req, 1, &since, &until) < 0 ||
+	    (d = spend_group_by(req, names, AGG_DIM_COUNT, NULL)) < 0)
 		return;
 	report_totals(req, &o, d, since, until, 0);
 	buf_release(&o);
@@ -969,21 +960,21 @@ serve_budgets(struct hreq *req)
 		if (b->max_budget == BUDGET_NONE)
 			buf_printf(&o, "null");
 		else
-			money_json(&o, b->max_budget);
+			spend_money(&o, b->max_budget);
 		buf_printf(&o, ", \"soft_budget\": ");
 		if (b->soft_budget == BUDGET_NONE)
 			buf_printf(&o, "null");
 		else
-			money_json(&o, b->soft_budget);
+			spend_money(&o, b->soft_budget);
 		buf_printf(&o, ", \"budget_duration\": ");
 		if (b->has_window)
 			str_json(&o, b->duration);
 		else
 			buf_printf(&o, "null");
 		buf_printf(&o, ", \"spend\": ");
-		money_json(&o, r.spent);
+		spend_money(&o, r.spent);
 		buf_printf(&o, ", \"reserved\": ");
-		money_json(&o, r.reserved);
+		spend_money(&o, r.reserved);
 		buf_printf(&o, ", \"budget_reset_at\": ");
 		if (b->has_window && r.window_end > 0)
 			buf_printf(&o, "\"%s\"}", time_format(r.window_end, when, sizeof(when)));
@@ -991,7 +982,7 @@ serve_budgets(struct hreq *req)
 			buf_printf(&o, "null}");
 	}
 	buf_printf(&o, "]}\n");
-	reply_json(req, &o);
+	spend_reply(req, &o);
 	buf_release(&o);
 }
 
@@ -1006,8 +997,8 @@ serve_report(struct hreq *req)
 	int64_t since, until;
 	int i;
 
-	if (parse_window(req, 1, &since, &until) < 0 ||
-	    (i = parse_group(req, names, sizeof(names) / sizeof(names[0]), "team")) < 0)
+	if (spend_window(req, 1, &since, &until) < 0 ||
+	    (i = spend_group_by(req, names, sizeof(names) / sizeof(names[0]), "team")) < 0)
 		return;
 	if (refuse(req, "api_key", "the report covers every key") < 0 ||
 	    refuse(req, "internal_user_id", "see /user/daily/activity?user_id=") < 0)
@@ -1034,7 +1025,7 @@ day_spend_map(struct buf *o, const struct spendq *q, size_t *i, const char *day)
 		buf_printf(o, "%s", *i > first ? ", " : "");
 		str_json(o, part(q->g[*i].name, 1, name, sizeof(name)));
 		buf_printf(o, ": ");
-		money_json(o, q->g[*i].v.total);
+		spend_money(o, q->g[*i].v.total);
 	}
 	buf_printf(o, "}");
 }
@@ -1073,7 +1064,7 @@ logs_summary(struct hreq *req, int64_t since, int64_t until)
 		size_t k;
 
 		buf_printf(&o, "%s{\"startTime\": \"%s\", \"spend\": ", d ? ", " : "", day);
-		money_json(&o, days[d].v.total);
+		spend_money(&o, days[d].v.total);
 		buf_printf(&o, ", \"users\": ");
 		day_spend_map(&o, &qu, &iu, day);
 		buf_printf(&o, ", \"models\": ");
@@ -1094,14 +1085,14 @@ logs_summary(struct hreq *req, int64_t since, int64_t until)
 			buf_printf(&o, ", ");
 			str_json(&o, name);
 			buf_printf(&o, ": ");
-			money_json(&o, qk.g[ik].v.total);
+			spend_money(&o, qk.g[ik].v.total);
 		}
 		buf_printf(&o, ", \"metrics\": ");
 		metrics_json(&o, &days[d].v);
 		buf_printf(&o, "}");
 	}
 	buf_printf(&o, "]\n");
-	reply_json(req, &o);
+	spend_reply(req, &o);
 out:
 	for (j = 0; j < 3; j++)
 		spendq_release(qs[j]);
@@ -1150,7 +1141,7 @@ on_record(void *arg, const struct record *r)
 	str_field(o, "call_type", r->endpoint);
 	str_field(o, "api_key", r->key);
 	buf_printf(o, ", \"spend\": ");
-	money_json(o, r->total);
+	spend_money(o, r->total);
 	buf_printf(o, ", \"total_tokens\": %lld, \"prompt_tokens\": %lld, "
 	    "\"completion_tokens\": %lld, \"cache_read_input_tokens\": %lld, "
 	    "\"cache_creation_input_tokens\": %lld, \"startTime\": ",
@@ -1212,19 +1203,19 @@ serve_logs(struct hreq *req)
 	long limit;
 	int summary, rc[3];
 
-	if (parse_window(req, 0, &since, &until) < 0 ||
+	if (spend_window(req, 0, &since, &until) < 0 ||
 	    parse_count(req, "limit", 1, SPEND_LOGS_LIMIT_MAX, SPEND_LOGS_LIMIT, &limit) < 0)
 		return;
-	if (param(req, "summarize", summarize, sizeof(summarize)) < 0)
+	if (spend_param(req, "summarize", summarize, sizeof(summarize)) < 0)
 		return;
 	if (strcmp(summarize, "true") != 0 && strcmp(summarize, "false") != 0) {
 		http_send_param_error(req, "summarize", "summarize: expected true or false, got '%s'",
 		    summarize);
 		return;
 	}
-	if ((rc[0] = param(req, "request_id", request_id, sizeof(request_id))) < 0 ||
-	    (rc[1] = param(req, "api_key", api_key, sizeof(api_key))) < 0 ||
-	    (rc[2] = param(req, "user_id", user_id, sizeof(user_id))) < 0)
+	if ((rc[0] = spend_param(req, "request_id", request_id, sizeof(request_id))) < 0 ||
+	    (rc[1] = spend_param(req, "api_key", api_key, sizeof(api_key))) < 0 ||
+	    (rc[2] = spend_param(req, "user_id", user_id, sizeof(user_id))) < 0)
 		return;
 	if (rc[0] && *request_id)
 		lq.request_id = request_id;
@@ -1265,7 +1256,7 @@ serve_logs(struct hreq *req)
 	/* how deep the search went: a client that found too little can narrow the window */
 	snprintf(scan, sizeof(scan), "%d", SPEND_LOGS_SCAN);
 	hreq_add_header(req, "x-tollgate-scan-limit", scan);
-	reply_json(req, &o);
+	spend_reply(req, &o);
 	buf_release(&o);
 }
 
@@ -1419,7 +1410,7 @@ fleet_serve(struct hreq *req, const char *path, void (*serve)(struct hreq *),
 {
 	char v[8];
 	struct fleet *f;
-	int rc = param(req, "fleet", v, sizeof(v));
+	int rc = spend_param(req, "fleet", v, sizeof(v));
 
 	if (rc < 0)
 		return 1;
@@ -1434,7 +1425,8 @@ fleet_serve(struct hreq *req, const char *path, void (*serve)(struct hreq *),
 		    "(tollgate.postgres.dsn)");
 		return 1;
 	}
-	if (serve == serve_budgets) {
+	if (serve == serve_budgets || serve == spend_serve_whatif ||
+	    serve == spend_serve_provider_cost) {
 		http_send_param_error(req, "fleet", "fleet=true: %s answers for this host only", path);
 		return 1;
 	}
@@ -1466,6 +1458,10 @@ spend_serve(struct hreq *req, const char *path)
 		serve = serve_totals;
 	else if (strcmp(path, "/budget/list") == 0)
 		serve = serve_budgets;
+	else if (strcmp(path, "/spend/whatif") == 0)
+		serve = spend_serve_whatif;
+	else if (strcmp(path, "/spend/provider_cost") == 0)
+		serve = spend_serve_provider_cost;
 	for (i = 0; i < sizeof(activities) / sizeof(activities[0]); i++)
 		if (strcmp(path, activities[i].path) == 0)
 			a = &activities[i];

@@ -238,6 +238,85 @@ async function anomalies() {
     "No unpriced model among the last 1,000 requests.";
 }
 
+/*
+ * Per model, the records whose provider stated its own cost: how many were
+ * flagged cost_mismatch, tollgate's total and the provider's.  A window too
+ * long for the raw records is said in the note, not as the page's error.
+ */
+async function providerCosts() {
+  const note = document.getElementById("provider-costs-note");
+  let a;
+  try {
+    a = await call("/spend/provider_cost?" + span(7));
+  } catch (e) {
+    if (e instanceof AuthError)
+      throw e;
+    fill("#provider-costs", [], "", 6);
+    note.textContent = e.message;
+    return;
+  }
+  fill("#provider-costs", a.models.map((m) => {
+    const tr = row([[m.model || "(unpriced)"], [count(m.records), "n"], [count(m.mismatches), "n"],
+      [usd(m.tollgate_cost_usd), "n"], [usd(m.provider_cost_usd), "n"], [usd(m.delta_usd), "n"]]);
+    if (m.mismatches > 0)
+      tr.className = "failed";
+    return tr;
+  }), "no provider stated its own cost in the last 7 days", 6);
+  note.textContent = a.total.records ? count(a.total.mismatches) + " of " + count(a.total.records) +
+    " records flagged cost_mismatch; tollgate " + usd(a.total.tollgate_cost_usd) + ", the providers " +
+    usd(a.total.provider_cost_usd) + " (difference " + usd(a.total.delta_usd) + ")." : "";
+}
+
+/* "audio_in 120, output 750": the usage a what-if target does not price. */
+function notPriced(np) {
+  return Object.keys(np).map((k) => k + " " + count(np[k])).join(", ");
+}
+
+function groupLabel(by, g) {
+  if (g.group === "")
+    return "(no " + by + ")";
+  return by + " " + g.group + (g.key_alias ? " (" + g.key_alias + ")" : "");
+}
+
+/* The what-if form: the dearest group in the card, every group in the table. */
+async function whatIf() {
+  const as = document.getElementById("whatif-as").value.trim();
+  const tier = document.getElementById("whatif-tier").value;
+  const by = document.getElementById("whatif-by").value;
+  const card = document.getElementById("whatif-card");
+  const table = document.getElementById("whatif-groups");
+  const note = document.getElementById("whatif-note");
+  if (!as)
+    return;
+  let a;
+  try {
+    a = await call("/spend/whatif?" + span(30) + "&as=" + encodeURIComponent(as) + "&group_by=" + by +
+      (tier ? "&tier=" + encodeURIComponent(tier) : ""));
+  } catch (e) {
+    if (e instanceof AuthError)
+      throw e;
+    card.hidden = table.hidden = true;
+    note.textContent = e.message;
+    return;
+  }
+  const on = a.as + (a.tier ? " (" + a.tier + ")" : "");
+  table.hidden = false;
+  fill("#whatif-groups", a.groups.map((g) => row([[groupLabel(by, g)], [count(g.requests), "n"],
+    [usd(g.recorded_usd), "n"], [usd(g.as_usd), "n"], [usd(g.difference_usd), "n"],
+    [notPriced(g.not_priced) || "-"]])), "no usage in the last 30 days", 6);
+  const top = a.groups[0];
+  card.hidden = !top;
+  note.textContent = "";
+  if (!top)
+    return;
+  document.getElementById("whatif-title").textContent = "This " + groupLabel(by, top) + " on " + on +
+    " would have cost";
+  document.getElementById("whatif-cost").textContent = usd(top.as_usd);
+  document.getElementById("whatif-sub").textContent = "recorded " + usd(top.recorded_usd) +
+    ", difference " + usd(top.difference_usd) + ", " + count(top.requests) + " requests" +
+    (notPriced(top.not_priced) ? "; not priced by " + a.as + " (not counted): " + notPriced(top.not_priced) : "");
+}
+
 /* The deployments as the router sees them, from /metrics' tollgate_deployment_* series. */
 async function deployments() {
   const text = await call("/metrics");
@@ -298,6 +377,7 @@ async function refreshAll() {
     await showTop();
     await budgets();
     await anomalies();
+    await providerCosts();
     await deployments();
     await latest();
     document.body.dataset.loaded = "true";
@@ -340,6 +420,11 @@ document.getElementById("signin").addEventListener("submit", async (ev) => {
 });
 
 document.getElementById("signout").addEventListener("click", () => signOut(""));
+
+document.getElementById("whatif").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  guarded(whatIf);
+});
 
 document.querySelectorAll(".tabs button").forEach((b) => b.addEventListener("click", () => {
   document.querySelectorAll(".tabs button").forEach((x) => x.classList.remove("active"));

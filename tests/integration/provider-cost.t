@@ -4,7 +4,10 @@
 (usage.estimated_cost) do, matching tollgate's price and not.  With
 provider_cost: compare (the default) the record keeps both and flags
 cost_mismatch past cost_mismatch_threshold (1%), counted in /metrics; with
-prefer the provider's figure is billed.  The expected figures are computed
+prefer the provider's figure is billed.  The mismatches raise one
+cost_mismatch alert per model per alerts.cost_mismatch_window (2s here), to
+a local webhook, and GET /spend/provider_cost, which the dashboard reads,
+has the window's figures per model.  The expected figures are computed
 here from the price map's rates and the mock's token counts."""
 import datetime
 import json
@@ -14,7 +17,7 @@ import sys
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tg import BUILD, Gateway, Mock, done, eq, ok  # noqa: E402
+from tg import BUILD, Gateway, Mock, Receiver, done, eq, ok, wait_until  # noqa: E402
 
 PICO = Decimal(10) ** 12
 # the mock's default usage, 1,000 prompt and 50 completion tokens, at gpt-4o-mini's rates
@@ -38,10 +41,22 @@ def metric(gw, name):
     return None
 
 
+ALERTS = """\
+  alerts:
+    cost_mismatch_window: 2s
+    daily_summary: false
+    channels:
+      - {type: webhook, url: "http://127.0.0.1:%d/hook"}
+"""
+
 mock = Mock()
+hooks = Receiver()
 gw = None
 try:
-    gw = Gateway(mock)
+    gw = Gateway(mock, tollgate_extra=ALERTS % hooks.port)
+    # the accountant's first look at the windows: what ended before it raises no alert
+    ok(wait_until(lambda: "cost mismatches are looked at from" in gw.logtext(), 20),
+       "the accountant begins looking at cost mismatch windows")
     cases = [  # form, reported cost, stream, mismatch?, what
         (1, COMPUTED, False, False, "OpenRouter usage.cost equal to tollgate's"),
         (1, COMPUTED * Decimal("1.01"), False, False, "OpenRouter 1% above: at the threshold, not past it"),
@@ -77,6 +92,35 @@ try:
                                      "provider_cost_usd": sum(c[1] for c in cases),
                                      "delta_usd": sum(c[1] for c in cases) - COMPUTED * len(cases)}]),
        "tollctl reconcile --provider-cost: the day's records, mismatches and both costs, exit 3")
+    day_row = dict(rows[0]) if isinstance(rows, list) and rows else {}
+    day_row.pop("day", None)
+    st, _, data = gw.request("GET", "/spend/provider_cost?start_date=%s&end_date=%s" % (today, today))
+    got = json.loads(data, parse_float=Decimal) if st == 200 else data
+    eq((st, got), (200, {"models": [day_row], "total": {k: v for k, v in day_row.items() if k != "model"}}),
+       "/spend/provider_cost: the window's records, mismatches and both costs per model, as reconcile has them")
+    st, _, _ = gw.request("GET", "/spend/provider_cost?start_date=%s" % today)
+    eq(st, 400, "/spend/provider_cost without end_date: 400")
+
+    def mismatch_alerts():
+        return [d for d in (json.loads(b, parse_float=Decimal) for _, b in hooks.posts("/hook"))
+                if d["type"] == "cost_mismatch"]
+    mismatched = [c for c in cases if c[3]]
+    ok(wait_until(lambda: sum(d["mismatches"] for d in mismatch_alerts()) >= len(mismatched), 30),
+       "cost_mismatch alerts arrive once their windows close",
+       [(d["window_start"], d["mismatches"]) for d in mismatch_alerts()])
+    alerts = mismatch_alerts()
+    eq(sorted(set((d["model"], d["window_start"]) for d in alerts)) ==
+       sorted((d["model"], d["window_start"]) for d in alerts), True,
+       "  one alert per model per window, not one per request (alerts: %d, mismatches: %d)"
+       % (len(alerts), len(mismatched)))
+    eq((sum(d["mismatches"] for d in alerts), sum(d["tollgate_cost_usd"] for d in alerts),
+        sum(d["provider_cost_usd"] for d in alerts), sum(d["delta_usd"] for d in alerts)),
+       (len(mismatched), COMPUTED * len(mismatched), sum(c[1] for c in mismatched),
+        sum(c[1] for c in mismatched) - COMPUTED * len(mismatched)),
+       "  together: the mismatched records, tollgate's and the provider's totals of them, exactly")
+    ok(all(d["model"] == "gpt-4o-mini" and "gpt-4o-mini" in d["subject"] and
+           "tollctl reconcile --provider-cost" in d["message"] for d in alerts),
+       "  each names the model and where to look", alerts[:1])
     out = subprocess.run([os.path.join(BUILD, "tollctl"), "stat", "--ledger", gw.ledger, "--run-dir",
                           gw.run_dir], capture_output=True, text=True, timeout=60).stdout
     line = [x for x in out.splitlines() if x.startswith("provider costs")]
@@ -103,4 +147,5 @@ finally:
     if gw is not None:
         gw.stop()
     mock.stop()
+    hooks.stop()
 done()

@@ -99,7 +99,8 @@ def load(gw):
 def check_auth(gw, keys):
     for path in ("/spend/logs", "/global/spend/report?" + WINDOW, "/user/daily/activity?" + WINDOW,
                  "/team/daily/activity?" + WINDOW, "/tag/daily/activity?" + WINDOW,
-                 "/spend/totals?group_by=key&" + WINDOW, "/budget/list"):
+                 "/spend/totals?group_by=key&" + WINDOW, "/budget/list",
+                 "/spend/whatif?as=gpt-4o-mini&" + WINDOW, "/spend/provider_cost?" + WINDOW):
         st, h, body = gw.request("GET", path, key=None)
         eq(st, 401, "%s without a key: 401" % path)
         st, h, body = gw.request("GET", path, key="sk-not-the-master-key")
@@ -146,6 +147,12 @@ def check_errors(gw):
         ("/global/spend/report?%s&group_by=team&group_by=tag" % WINDOW, "group_by"),
         ("/global/spend/report?start_date=%s&start_date=2020-01-01&end_date=%s" % (TODAY, TODAY),
          "start_date"),
+        ("/spend/whatif?" + WINDOW, "as"),
+        ("/spend/whatif?as=gpt-4o-mini&end_date=" + TODAY, "start_date"),
+        ("/spend/whatif?%s&as=gpt-4o-mini&group_by=tag" % WINDOW, "group_by"),
+        ("/spend/whatif?%s&as=gpt-4o-mini&as=claude" % WINDOW, "as"),
+        ("/spend/whatif?%s&as=gpt-4o-mini&fleet=true" % WINDOW, "fleet"),
+        ("/spend/provider_cost?start_date=" + TODAY, "end_date"),
     ]
     for path, param in cases:
         st, h, body = get(gw, path)

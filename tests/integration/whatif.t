@@ -3,11 +3,15 @@
 tier, checked against a direct computation over tollctl export with the
 target's rates written here: per key, at Anthropic's rates; at gpt-4o-mini's
 batch tier (half of every rate); a target without an output price lists the
-output instead of counting it free; an unknown target is an error."""
+output instead of counting it free; an unknown target is an error.  The
+spend API's GET /spend/whatif, which the dashboard reads, answers the same
+questions over the same window with the same figures, to the picodollar."""
 import json
 import os
+import datetime
 import subprocess
 import sys
+import urllib.parse
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -24,9 +28,12 @@ def tollctl(*args):
 mock = Mock()
 gw = None
 try:
-    gw = Gateway(mock)
-    with open(os.path.join(gw.dir, "cheapo.yaml"), "w") as f:
-        f.write("cheapo:\n  input_cost_per_token: 1e-7\n")
+    def add_cheapo(g):
+        # in the gateway's own price map too, for /spend/whatif
+        with open(os.path.join(g.dir, "prices.yaml"), "a") as f:
+            f.write("cheapo:\n  input_cost_per_token: 1e-7\n")
+
+    gw = Gateway(mock, prepare=add_cheapo)
     keys = {}
     for alias in ("alpha", "beta"):
         st, _, data = gw.post("/key/generate", {"key_alias": alias})
@@ -37,7 +44,7 @@ try:
             st, _, _ = gw.post("/v1/chat/completions", {"model": "demo", "messages": [
                 {"role": "user", "content": "hi"}], "mock": knobs}, key=keys[alias])
             eq(st, 200, "a request for key %s" % alias)
-    prices = ["--prices", os.path.join(gw.dir, "prices.yaml"), "--prices", os.path.join(gw.dir, "cheapo.yaml")]
+    prices = ["--prices", os.path.join(gw.dir, "prices.yaml")]
     ok(wait_until(lambda: len(gw.records()) >= 5, 10), "five records committed")
     out = tollctl("export", "--ledger", gw.ledger, "--since", "1h", "--until", "2099-01-01", "--format", "jsonl")
     recs = [json.loads(x, parse_float=Decimal) for x in out.stdout.splitlines() if x.strip()]
@@ -82,6 +89,53 @@ try:
        "an unknown target: exit 1 naming it", (res.returncode, res.stderr))
     res = tollctl("whatif", "--ledger", gw.ledger, "--as", "cheapo", *prices)
     ok(res.returncode == 1 and "--since" in res.stderr, "no --since: exit 1 saying so", res.stderr)
+
+    from_export = want
+    # the spend API over the UTC day the records are in, against tollctl over the same window
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    window = ["--since", today.isoformat(), "--until", (today + datetime.timedelta(days=1)).isoformat()]
+
+    def api(**params):
+        params.setdefault("start_date", today.isoformat())
+        params.setdefault("end_date", today.isoformat())
+        st, _, data = gw.request("GET", "/spend/whatif?" + urllib.parse.urlencode(params))
+        return st, json.loads(data, parse_float=Decimal) if data else None
+
+    def figures(groups):
+        return {g["group"]: (g["requests"], g["recorded_usd"], g["as_usd"], g["difference_usd"], g["not_priced"])
+                for g in groups}
+
+    for what, cli, params in (
+            ("as claude-sonnet-4-5 by key", ["--as", "claude-sonnet-4-5", "--by", "key"],
+             {"as": "claude-sonnet-4-5", "group_by": "key"}),
+            ("as gpt-4o-mini at the batch tier", ["--as", "gpt-4o-mini", "--tier", "batch"],
+             {"as": "gpt-4o-mini", "tier": "batch"}),
+            ("as cheapo, which prices no output", ["--as", "cheapo"], {"as": "cheapo"}),
+            ("as claude-sonnet-4-5 for model demo's records by team",
+             ["--as", "claude-sonnet-4-5", "--model", "demo", "--by", "team"],
+             {"as": "claude-sonnet-4-5", "model": "demo", "group_by": "team"})):
+        res = tollctl("whatif", "--ledger", gw.ledger, *window, "--format", "json", *prices, *cli)
+        want = figures(json.loads(res.stdout, parse_float=Decimal)) if res.returncode == 0 else res.stderr
+        st, got = api(**params)
+        ok(st == 200 and isinstance(want, dict) and want and figures(got["groups"]) == want,
+           "/spend/whatif %s: tollctl whatif's figures exactly" % what, (st, got, want))
+    st, got = api(**{"as": "claude-sonnet-4-5", "group_by": "key"})
+    ok(st == 200 and got["as"] == "claude-sonnet-4-5" and got["group_by"] == "key" and got["tier"] is None and
+       sorted(g["key_alias"] for g in got["groups"]) == ["alpha", "beta"] and
+       all(g["group"].startswith("key:") for g in got["groups"]),
+       "  it names the target, the grouping, no tier, and each key by its id and alias", got)
+    eq({k: list(v[:3]) for k, v in figures(got["groups"]).items()}, from_export,
+       "  per key, the requests, recorded cost and cost as the target computed from the export")
+    st, got = api(**{"as": "no-such-model"})
+    ok(st == 400 and got["error"]["param"] == "as" and "no-such-model" in got["error"]["message"],
+       "/spend/whatif at an unknown target: 400 naming it", got)
+    st, got = api(**{"as": "cheapo", "tier": "cheap"})
+    ok(st == 400 and got["error"]["param"] == "tier", "an unknown tier: 400 on tier", got)
+    st, got = api(**{"start_date": today.isoformat()})
+    ok(st == 400 and got["error"]["param"] in ("end_date", "as"), "a window without an end or no target: 400", got)
+    st, _, _ = gw.request("GET", "/spend/whatif?start_date=%s&end_date=%s&as=cheapo" % (today, today),
+                          key=keys["alpha"])
+    eq(st, 403, "/spend/whatif takes the master key only")
 finally:
     if gw is not None:
         gw.stop()

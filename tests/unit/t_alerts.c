@@ -3,7 +3,10 @@
  * across restarts and taken from the oldest record of a ledger that has
  * some, and never listed as an alert; and the level an alert is logged at:
  * a threshold crossed is a warning, an informational alert (the daily
- * summary) is logged at info level and queued for the channels all the same.
+ * summary) is logged at info level and queued for the channels all the same;
+ * and the cost mismatch alerts: one per model per closed window, with the
+ * flagged records' count and totals, none for a window still open or in its
+ * grace period, none twice.
  */
 #include <ftw.h>
 #include <stdint.h>
@@ -222,6 +225,125 @@ test_levels(void)
 	ledger_close(l);
 }
 
+/* A record of model at end_ns whose provider reported pc against tollgate's computed. */
+static int
+append_priced(struct ledger *l, int64_t end_ns, const char *model, int64_t computed, int64_t pc,
+    unsigned flags)
+{
+	static int seq;
+	struct record r;
+	char err[512];
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.id, sizeof(r.id), "req-pc-%d", ++seq);
+	r.start_ns = r.first_byte_ns = r.end_ns = end_ns;
+	r.status = 200;
+	snprintf(r.model_requested, sizeof(r.model_requested), "public-%s", model);
+	snprintf(r.priced_as, sizeof(r.priced_as), "%s", model);
+	r.cost[COST_INPUT] = computed / 2;
+	r.cost[COST_OUTPUT] = computed - computed / 2;
+	r.total = computed;
+	r.provider_cost = pc;
+	r.flags = flags;
+	return ledger_append(l, &r, 1, err, sizeof(err));
+}
+
+struct mismatch_items {
+	int	 n;
+	char	 bodies[4][1024];
+};
+
+static int
+on_mismatch_item(void *arg, const struct outbox_item *it)
+{
+	struct mismatch_items *m = arg;
+
+	if (it->body == NULL || memmem(it->body, it->body_len, "\"type\": \"cost_mismatch\"",
+	    strlen("\"type\": \"cost_mismatch\"")) == NULL)
+		return 0;
+	if (m->n < 4)
+		snprintf(m->bodies[m->n], sizeof(m->bodies[0]), "%.*s", (int)it->body_len, it->body);
+	m->n++;
+	return 0;
+}
+
+/* The body among m's that names model and window start from, or NULL. */
+static const char *
+mismatch_body(const struct mismatch_items *m, const char *model, const char *from)
+{
+	char want_model[64], want_from[64];
+	int i;
+
+	snprintf(want_model, sizeof(want_model), "\"model\": \"%s\"", model);
+	snprintf(want_from, sizeof(want_from), "\"window_start\": \"%s\"", from);
+	for (i = 0; i < m->n && i < 4; i++)
+		if (strstr(m->bodies[i], want_model) && strstr(m->bodies[i], want_from))
+			return m->bodies[i];
+	return NULL;
+}
+
+static void
+test_mismatches(void)
+{
+	struct config_channel hook = { CONFIG_CHANNEL_WEBHOOK, "http://127.0.0.1:9/hook", NULL, NULL,
+	    0, NULL, 0 };
+	unsigned both = RECORD_FLAG_PROVIDER_COST | RECORD_FLAG_COST_MISMATCH;
+	struct ledger *l = open_ledger("mismatch");
+	struct mismatch_items m = { 0 };
+	struct config_tollgate tg;
+	const char *b;
+	char err[512];
+
+	if (!ok(l != NULL, "a ledger for cost mismatches opens"))
+		return;
+	memset(&tg, 0, sizeof(tg));
+	tg.alerts_channels = &hook;
+	tg.nalerts_channels = 1;
+	tg.alerts_cost_mismatch_window_ms = 3600 * 1000;
+	ok(append_priced(l, DAY1 - NS_HOUR, "a", 100, 200, both) == 0,
+	    "a mismatch before the first look");
+	ok(alerts_cost_mismatches(l, &tg, "host", DAY1 + 60LL * 1000000000, err, sizeof(err)) == 0,
+	    "the first look, at 00:01, starts at the hour it is in");
+	ok(append_priced(l, DAY1 + 10 * 60 * 1000000000LL, "a", 1000000, 1100000, both) == 0 &&
+	    append_priced(l, DAY1 + 20 * 60 * 1000000000LL, "a", 2000000, 2300001, both) == 0 &&
+	    append_priced(l, DAY1 + 30 * 60 * 1000000000LL, "a", 500, 500, RECORD_FLAG_PROVIDER_COST) == 0 &&
+	    append_priced(l, DAY1 + 40 * 60 * 1000000000LL, "b", 7000, 3000, both) == 0 &&
+	    append_priced(l, DAY1 + 50 * 60 * 1000000000LL, "c", 9000, 9000, 0) == 0 &&
+	    append_priced(l, DAY1 + 70 * 60 * 1000000000LL, "a", 10, 20, both) == 0,
+	    "hour 0: two of a flagged and one not, one of b flagged, c without a provider cost; "
+	    "hour 1: one of a flagged");
+	ok(alerts_cost_mismatches(l, &tg, "host", DAY1 + NS_HOUR + 2000000000LL, err,
+	    sizeof(err)) == 0 && outbox_scan(l, on_mismatch_item, &m, err, sizeof(err)) == 0 &&
+	    m.n == 0, "two seconds after hour 0 ended, in its grace period: no alert yet");
+	m.n = 0;
+	ok(alerts_cost_mismatches(l, &tg, "host", DAY1 + NS_HOUR + 60000000000LL, err,
+	    sizeof(err)) == 0 && outbox_scan(l, on_mismatch_item, &m, err, sizeof(err)) == 0,
+	    "a minute after hour 0 ended");
+	is_int(m.n, 2, "one alert for a and one for b, none for the hour before the first look");
+	b = mismatch_body(&m, "a", "2026-11-23T00:00:00Z");
+	ok(b != NULL && strstr(b, "\"mismatches\": 2,") && strstr(b, "\"tollgate_cost_usd\": 0.000003,") &&
+	    strstr(b, "\"provider_cost_usd\": 0.000003400001,") && strstr(b, "\"delta_usd\": 0.000000400001") &&
+	    strstr(b, "\"window_end\": \"2026-11-23T01:00:00Z\""),
+	    "a's: the two flagged records, their exact totals and difference, the window: %s", b ? b : "");
+	ok(b != NULL && strstr(b, "\"id\": \"mismatch|a|1795392000000000000\""), "its id names the model and window");
+	b = mismatch_body(&m, "b", "2026-11-23T00:00:00Z");
+	ok(b != NULL && strstr(b, "\"mismatches\": 1,") && strstr(b, "\"delta_usd\": -0.000000004"),
+	    "b's: one, the provider below tollgate: %s", b ? b : "");
+	m.n = 0;
+	ok(alerts_cost_mismatches(l, &tg, "host", DAY1 + NS_HOUR + 120000000000LL, err,
+	    sizeof(err)) == 0 && outbox_scan(l, on_mismatch_item, &m, err, sizeof(err)) == 0 &&
+	    m.n == 2, "looked at again: nothing more");
+	ledger_close(l);
+	if ((l = open_ledger("mismatch")) == NULL)
+		return;
+	m.n = 0;
+	ok(alerts_cost_mismatches(l, &tg, "host", DAY1 + 3 * NS_HOUR, err, sizeof(err)) == 0 &&
+	    outbox_scan(l, on_mismatch_item, &m, err, sizeof(err)) == 0 && m.n == 3 &&
+	    mismatch_body(&m, "a", "2026-11-23T01:00:00Z") != NULL,
+	    "after a restart, hour 1 raises a's one alert and hour 0 none again");
+	ledger_close(l);
+}
+
 int
 main(void)
 {
@@ -235,6 +357,7 @@ main(void)
 	test_since_fresh();
 	test_since_records();
 	test_levels();
+	test_mismatches();
 	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return done_testing();
 }
