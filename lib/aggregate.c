@@ -490,6 +490,27 @@ next_generation(MDB_txn *txn, MDB_dbi meta, unsigned char *gen)
  * position moved in between (a reset, a rebuild), nothing is written.
  * An LMDB rc; *done set only when it committed.
  */
+/*
+ * The record under key *k, by the records' cursor: journal order is mostly
+ * key order (records end in time order), so the cursor's next record is
+ * looked at first, and only when it is not the one is the key searched.
+ * An LMDB rc.
+ */
+static int
+record_at(MDB_cursor *rcur, MDB_val *k, MDB_val *data)
+{
+	MDB_val nk, at = *k, ignored;
+	int rc;
+
+	if (mdb_cursor_get(rcur, &nk, data, MDB_NEXT) == 0 && nk.mv_size == k->mv_size &&
+	    memcmp(nk.mv_data, k->mv_data, k->mv_size) == 0)
+		return 0;
+	if ((rc = mdb_cursor_get(rcur, k, data, MDB_SET_KEY)) == MDB_NOTFOUND)
+		/* near where the next records are, for the MDB_NEXT of the next call */
+		mdb_cursor_get(rcur, &at, &ignored, MDB_SET_RANGE);
+	return rc;
+}
+
 /* A follow's batches: raw rows as records are read, then the rows they count into. */
 struct follow_batch {
 	struct aggbatch	raw, rows;
@@ -513,7 +534,7 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 	int64_t cutoff = clock_now_ns() - AGG_HOUR_KEEP_NS;
 	MDB_dbi recs = ledger_records_dbi(l), meta = ledger_meta_dbi(l), jrnl = ledger_journal_dbi(l);
 	MDB_dbi aggs[AGG_TABLE_COUNT];
-	MDB_cursor *cur = NULL;
+	MDB_cursor *cur = NULL, *rcur = NULL;
 	MDB_txn *txn;
 	MDB_val k, v, rk, rv;
 	struct record r;
@@ -539,7 +560,8 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 		seq = bytes_get_be64(v.mv_data);
 	else if (rc != 0 && rc != MDB_NOTFOUND)
 		goto abort;
-	if ((rc = mdb_cursor_open(txn, jrnl, &cur)) != 0)
+	if ((rc = mdb_cursor_open(txn, jrnl, &cur)) != 0 ||
+	    (rc = mdb_cursor_open(txn, recs, &rcur)) != 0)
 		goto abort;
 	bytes_put_be64(next, seq + 1);
 	k.mv_size = POS_LEN;
@@ -550,7 +572,7 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 			continue;
 		rk = v;
 		/* a record pruned since it was journalled has nothing left to count */
-		if ((rc = mdb_get(txn, recs, &rk, &rv)) == MDB_NOTFOUND) {
+		if ((rc = record_at(rcur, &rk, &rv)) == MDB_NOTFOUND) {
 			memcpy(pos, k.mv_data, POS_LEN);
 			n++;
 			continue;
@@ -584,7 +606,8 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		goto abort;
 	mdb_cursor_close(cur);
-	cur = NULL;
+	mdb_cursor_close(rcur);
+	cur = rcur = NULL;
 	mdb_txn_abort(txn);
 	if (n == 0) {
 		follow_clear(fb);
@@ -648,6 +671,8 @@ follow_once(struct ledger *l, int64_t before_ns, size_t max_records, size_t *don
 abort:
 	if (cur)
 		mdb_cursor_close(cur);
+	if (rcur)
+		mdb_cursor_close(rcur);
 	follow_clear(fb);
 	mdb_txn_abort(txn);
 	return rc;

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "json.h"
 #include "money.h"
+#include "mpread.h"
 #include "record.h"
 
 /* JSON names of the token categories, as `tollctl cost` names them. */
@@ -285,216 +286,128 @@ fail:
 	return -1;
 }
 
-static uint64_t
-be(const unsigned char *p, size_t n)
-{
-	uint64_t v = 0;
+/* ---- reading ---------------------------------------------------------------------- */
 
-	while (n-- > 0)
-		v = v << 8 | *p++;
-	return v;
-}
-
-/*
- * Checks that data holds exactly one well-formed msgpack value whose
- * containers declare no more elements than there are bytes left.  msgpack-c
- * allocates a container's declared size before reading its elements, so a
- * five-byte header claiming four billion entries would ask for 100 GB.
- */
+/* A string value into dst[size], cut at a NUL inside or to fit (set_field()). */
 static int
-check_msgpack(const unsigned char *p, size_t len)
+read_str(struct mpread *m, char *dst, size_t size)
 {
-	size_t pos = 0, need = 1, lenlen, skip, count;
-	unsigned char b;
+	struct mp_value v;
 
-	while (need > 0) {
-		if (pos >= len)
-			return -1;
-		b = p[pos++];
-		need--;
-		lenlen = skip = count = 0;
-		if (b <= 0x7f || b >= 0xe0)		/* fixint */
-			;
-		else if (b <= 0x8f)			/* fixmap */
-			count = 2 * (size_t)(b & 0x0f);
-		else if (b <= 0x9f)			/* fixarray */
-			count = b & 0x0f;
-		else if (b <= 0xbf)			/* fixstr */
-			skip = b & 0x1f;
-		else
-			switch (b) {
-			case 0xc0: case 0xc2: case 0xc3:	/* nil, false, true */
-				break;
-			case 0xc4: case 0xc7: case 0xd9:	/* bin, ext, str 8 */
-				lenlen = 1;
-				break;
-			case 0xc5: case 0xc8: case 0xda:	/* 16 */
-			case 0xdc: case 0xde:			/* array, map 16 */
-				lenlen = 2;
-				break;
-			case 0xc6: case 0xc9: case 0xdb:	/* 32 */
-			case 0xdd: case 0xdf:			/* array, map 32 */
-				lenlen = 4;
-				break;
-			case 0xcc: case 0xd0: skip = 1; break;
-			case 0xcd: case 0xd1: skip = 2; break;
-			case 0xca: case 0xce: case 0xd2: skip = 4; break;
-			case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
-			case 0xd4: skip = 2; break;		/* fixext: type and data */
-			case 0xd5: skip = 3; break;
-			case 0xd6: skip = 5; break;
-			case 0xd7: skip = 9; break;
-			case 0xd8: skip = 17; break;
-			default:				/* 0xc1: never used */
-				return -1;
-			}
-		if (lenlen) {
-			uint64_t n;
-
-			if (len - pos < lenlen)
-				return -1;
-			n = be(p + pos, lenlen);
-			pos += lenlen;
-			if (b >= 0xdc)
-				count = b >= 0xde ? 2 * n : n;
-			else
-				skip = n + (b >= 0xc7 && b <= 0xc9);	/* ext: type byte */
-		}
-		if (len - pos < skip)
-			return -1;
-		pos += skip;
-		/* every pending element takes at least one byte */
-		if (count > len - pos || need + count > len - pos)
-			return -1;
-		need += count;
-	}
-	return pos == len ? 0 : -1;
-}
-
-static int
-get_int(const msgpack_object *o, int64_t *out)
-{
-	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
-		*out = (int64_t)o->via.u64;
-		return 0;
-	}
-	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-		*out = o->via.i64;
-		return 0;
-	}
-	return -1;
-}
-
-static int
-get_uint(const msgpack_object *o, uint64_t max, uint64_t *out)
-{
-	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max)
+	if (mp_read(m, &v) < 0 || v.type != MP_STR)
 		return -1;
-	*out = o->via.u64;
-	return 0;
-}
-
-/* A string of an attempt, into dst[size]. */
-static int
-attempt_str(const msgpack_object *o, char *dst, size_t size)
-{
-	if (o->type != MSGPACK_OBJECT_STR)
-		return -1;
-	if (o->via.str.size == 0)
+	if (v.n == 0)
 		dst[0] = '\0';
 	else
-		set_field(dst, size, o->via.str.ptr, strnlen(o->via.str.ptr, o->via.str.size));
+		set_field(dst, size, v.s, strnlen(v.s, v.n));
 	return 0;
 }
 
 static int
-decode_attempts(const msgpack_object *v, struct record *r)
+read_int(struct mpread *m, int64_t *out)
 {
-	uint64_t st;
-	uint32_t i;
+	struct mp_value v;
 
-	if (v->type != MSGPACK_OBJECT_ARRAY)
+	return mp_read(m, &v) < 0 ? -1 : mp_int64(&v, out);
+}
+
+static int
+read_uint(struct mpread *m, uint64_t max, uint64_t *out)
+{
+	struct mp_value v;
+
+	if (mp_read(m, &v) < 0 || v.type != MP_UINT || v.u > max)
 		return -1;
-	for (i = 0; i < v->via.array.size; i++) {
-		const msgpack_object *e = &v->via.array.ptr[i], *a;
-		struct record_attempt *at;
+	*out = v.u;
+	return 0;
+}
 
-		if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 7)
+/* att: arrays of at least 7 values; the first RECORD_ATTEMPTS_MAX kept, extra values passed. */
+static int
+read_attempts(struct mpread *m, struct record *r)
+{
+	struct mp_value list, e;
+	uint64_t st;
+	size_t i, k;
+
+	if (mp_read(m, &list) < 0 || list.type != MP_ARRAY)
+		return -1;
+	for (i = 0; i < list.n; i++) {
+		struct record_attempt *at = &r->attempts[i < RECORD_ATTEMPTS_MAX ? i : 0];
+
+		if (mp_read(m, &e) < 0 || e.type != MP_ARRAY || e.n < 7)
 			return -1;
-		if (i >= RECORD_ATTEMPTS_MAX)
+		if (i >= RECORD_ATTEMPTS_MAX) {
+			for (k = 0; k < e.n; k++)
+				if (mp_skip(m) < 0)
+					return -1;
 			continue;
-		a = e->via.array.ptr;
-		at = &r->attempts[i];
-		if (attempt_str(&a[0], at->deployment, sizeof(at->deployment)) < 0 ||
-		    attempt_str(&a[1], at->provider, sizeof(at->provider)) < 0 ||
-		    get_uint(&a[2], UINT16_MAX, &st) < 0 ||
-		    attempt_str(&a[3], at->failure, sizeof(at->failure)) < 0 ||
-		    get_int(&a[4], &at->input) < 0 || get_int(&a[5], &at->output) < 0 ||
-		    get_int(&a[6], &at->total) < 0)
+		}
+		if (read_str(m, at->deployment, sizeof(at->deployment)) < 0 ||
+		    read_str(m, at->provider, sizeof(at->provider)) < 0 ||
+		    read_uint(m, UINT16_MAX, &st) < 0 ||
+		    read_str(m, at->failure, sizeof(at->failure)) < 0 ||
+		    read_int(m, &at->input) < 0 || read_int(m, &at->output) < 0 ||
+		    read_int(m, &at->total) < 0)
 			return -1;
+		for (k = 7; k < e.n; k++)
+			if (mp_skip(m) < 0)
+				return -1;
 		at->status = (uint16_t)st;
-		r->nattempts = i + 1;
+		r->nattempts = (uint32_t)i + 1;
 	}
 	return 0;
 }
 
 static int
-decode_field(const struct field *f, const msgpack_object *v, struct record *r,
-    uint64_t *version)
+read_field(const struct field *f, struct mpread *m, struct record *r, uint64_t *version)
 {
 	char *p = (char *)r + f->off;
-	const msgpack_object *e;
+	struct mp_value v;
 	int64_t i64;
 	uint64_t u64;
-	uint32_t u32, i;
+	uint32_t u32;
 	uint16_t u16;
+	size_t i;
 
 	switch (f->type) {
 	case F_VERSION:
-		return get_uint(v, UINT64_MAX, version);
+		return read_uint(m, UINT64_MAX, version);
 	case F_ATTEMPTS:
-		return decode_attempts(v, r);
+		return read_attempts(m, r);
 	case F_STR:
 	case F_OPT_STR:
-		if (v->type != MSGPACK_OBJECT_STR)
-			return -1;
-		if (v->via.str.size == 0)
-			p[0] = '\0';
-		else
-			set_field(p, f->size, v->via.str.ptr,
-			    strnlen(v->via.str.ptr, v->via.str.size));
-		return 0;
+		return read_str(m, p, f->size);
 	case F_INT:
 	case F_OPT_INT:
-		if (get_int(v, &i64) < 0)
+		if (read_int(m, &i64) < 0)
 			return -1;
 		memcpy(p, &i64, sizeof(i64));
 		return 0;
 	case F_U16:
-		if (get_uint(v, UINT16_MAX, &u64) < 0)
+		if (read_uint(m, UINT16_MAX, &u64) < 0)
 			return -1;
 		u16 = (uint16_t)u64;
 		memcpy(p, &u16, sizeof(u16));
 		return 0;
 	case F_U32:
 	case F_OPT_U32:
-		if (get_uint(v, UINT32_MAX, &u64) < 0)
+		if (read_uint(m, UINT32_MAX, &u64) < 0)
 			return -1;
 		u32 = (uint32_t)u64;
 		memcpy(p, &u32, sizeof(u32));
 		return 0;
 	case F_U64:
-		if (get_uint(v, UINT64_MAX, &u64) < 0)
+		if (read_uint(m, UINT64_MAX, &u64) < 0)
 			return -1;
 		memcpy(p, &u64, sizeof(u64));
 		return 0;
 	case F_INTS:
-		if (v->type != MSGPACK_OBJECT_ARRAY)
+		if (mp_read(m, &v) < 0 || v.type != MP_ARRAY)
 			return -1;
 		/* elements past ours (categories added later) are checked, then ignored */
-		for (i = 0; i < v->via.array.size; i++) {
-			e = &v->via.array.ptr[i];
-			if (get_int(e, &i64) < 0)
+		for (i = 0; i < v.n; i++) {
+			if (read_int(m, &i64) < 0)
 				return -1;
 			if (i < f->size)
 				memcpy(p + i * sizeof(i64), &i64, sizeof(i64));
@@ -504,86 +417,67 @@ decode_field(const struct field *f, const msgpack_object *v, struct record *r,
 	return -1;
 }
 
+/* Whether the field name f is key[0..len): a few bytes, compared here rather than by call. */
 static int
-is_key(const struct field *f, const msgpack_object *key)
-{
-	return strlen(f->key) == key->via.str.size &&
-	    memcmp(f->key, key->via.str.ptr, key->via.str.size) == 0;
-}
-
-/*
- * The field named key.  Records are written in the table's order, so the
- * one after the last found (*hint) is tried first: the accountant decodes
- * every record, and a search of the table per key was a tenth of its time.
- */
-static const struct field *
-find_field(const msgpack_object *key, size_t *hint)
+same_key(const char *f, const char *key, size_t len)
 {
 	size_t i;
 
-	if (*hint < NFIELDS && is_key(&fields[*hint], key))
-		return &fields[(*hint)++];
-	for (i = 0; i < NFIELDS; i++)
-		if (is_key(&fields[i], key)) {
-			*hint = i + 1;
-			return &fields[i];
-		}
-	return NULL;
+	for (i = 0; i < len; i++)
+		if (f[i] == '\0' || f[i] != key[i])
+			return 0;
+	return f[len] == '\0';
 }
 
 /*
- * The objects of one record live in a zone kept from one decode to the
- * next (emptied, not freed): no allocation per record.  tollgate's
- * processes are single-threaded.
+ * The field named key[0..len).  Records are written in the table's order,
+ * the empty optional fields left out, so the search starts after the last
+ * found (*hint) and goes round: the accountant decodes every record, and a
+ * search of the table from its start for each key was a tenth of its time.
  */
-static msgpack_zone *
-decode_zone(void)
+static const struct field *
+find_field(const char *key, size_t len, size_t *hint)
 {
-	static msgpack_zone zone;
-	static int ready;
+	size_t k, i;
 
-	if (!ready && msgpack_zone_init(&zone, 16384))
-		ready = 1;
-	if (!ready)
+	if (len == 0)
 		return NULL;
-	msgpack_zone_clear(&zone);
-	return &zone;
+	for (k = 0; k < NFIELDS; k++) {
+		i = (*hint + k) % NFIELDS;
+		if (same_key(fields[i].key, key, len)) {
+			*hint = i + 1;
+			return &fields[i];
+		}
+	}
+	return NULL;
 }
 
 int
 record_decode(const char *data, size_t len, struct record *r)
 {
-	msgpack_zone *zone;
-	msgpack_object root;
+	struct mpread m = { (const unsigned char *)data, (const unsigned char *)data + len };
+	struct mp_value map, key;
 	const struct field *f;
 	uint64_t version = 0;
-	size_t off = 0, hint = 0;
-	uint32_t i;
-	int rc = -1;
+	size_t hint = 0, i;
 
 	memset(r, 0, sizeof(*r));
-	if (check_msgpack((const unsigned char *)data, len) < 0 || (zone = decode_zone()) == NULL)
-		return -1;
-	if (msgpack_unpack(data, len, &off, zone, &root) != MSGPACK_UNPACK_SUCCESS ||
-	    off != len || root.type != MSGPACK_OBJECT_MAP)
-		goto out;
-	for (i = 0; i < root.via.map.size; i++) {
-		const msgpack_object_kv *kv = &root.via.map.ptr[i];
-
-		if (kv->key.type != MSGPACK_OBJECT_STR)
-			goto out;
+	if (mp_read(&m, &map) < 0 || map.type != MP_MAP)
+		goto bad;
+	for (i = 0; i < map.n; i++) {
+		if (mp_read(&m, &key) < 0 || key.type != MP_STR)
+			goto bad;
 		/* keys this version does not know are a later version's additions */
-		if ((f = find_field(&kv->key, &hint)) != NULL &&
-		    decode_field(f, &kv->val, r, &version) < 0)
-			goto out;
+		if ((f = find_field(key.s, key.n, &hint)) == NULL ? mp_skip(&m) < 0 :
+		    read_field(f, &m, r, &version) < 0)
+			goto bad;
 	}
-	if (version > RECORD_SCHEMA_VERSION)
-		goto out;
-	rc = 0;
-out:
-	if (rc < 0)
-		memset(r, 0, sizeof(*r));
-	return rc;
+	/* exactly one record, of a schema this build reads */
+	if (m.p == m.end && version <= RECORD_SCHEMA_VERSION)
+		return 0;
+bad:
+	memset(r, 0, sizeof(*r));
+	return -1;
 }
 
 /* ---- JSON ------------------------------------------------------------------------ */

@@ -284,6 +284,20 @@ test_malformed(void)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		is_int(record_decode(bad[i].data, bad[i].len, &r), -1, "refused: %s", bad[i].what);
 
+	/*
+	 * A later schema's key holding nested containers is passed over whole;
+	 * an integer in a signed encoding that is not negative reads as any
+	 * other (st as int16 200, total as int8 -3, te as uint64).
+	 */
+	is_int(record_decode("\x85\xa1v\x01\xa2zz\x92\x81\xa1" "a\x92\x01\xc0\xa1x"
+	    "\xa2st\xd1\x00\xc8\xa5total\xd0\xfd\xa2te\xcf\x00\x00\x00\x00\x00\x00\x01\x00",
+	    42, &r), 0, "an unknown key's nested value passed over");
+	ok(r.status == 200 && r.total == -3 && r.end_ns == 256,
+	    "integers of every width and sign (%u, %lld, %lld)", r.status, (long long)r.total,
+	    (long long)r.end_ns);
+	is_int(record_decode("\x81\xa2st\xd1\xff\x38", 6, &r), -1,
+	    "a negative value where a count must be unsigned");
+
 	full_record(&in);
 	record_encode(&in, &b);
 	for (cut = 0; cut < b.len; cut++)
