@@ -51,8 +51,12 @@
 #define ACCOUNTANT_NICE		10
 /* Kept up this long: the accountant steps down to SCHED_IDLE (see pace()). */
 #define ACCOUNTANT_IDLE_AFTER_S	2
-/* More than a batch behind for this long at SCHED_IDLE: it is being starved. */
-#define ACCOUNTANT_BEHIND_S	5
+/*
+ * More than a batch behind for this long at SCHED_IDLE: it is being starved.
+ * Short, so that under a burst the aggregates stay within a second of the
+ * ledger (a quarter of a second behind, then the catching up).
+ */
+#define ACCOUNTANT_BEHIND_MS	250
 #define ACCOUNTANT_ALERT_BATCH	5000
 
 struct accountant {
@@ -125,7 +129,7 @@ pace(size_t done)
 	if (accountant.behind_since == 0)
 		accountant.behind_since = now;
 	if (!accountant.idle ||
-	    now - accountant.behind_since < (int64_t)ACCOUNTANT_BEHIND_S * 1000000000)
+	    now - accountant.behind_since < (int64_t)ACCOUNTANT_BEHIND_MS * 1000000)
 		return;
 	if (sched_setscheduler(0, SCHED_OTHER, &sp) == 0) {
 		accountant.idle = 0;
