@@ -22,6 +22,7 @@ struct aggbatch_slot {
 
 struct aggbatch_entry {
 	uint32_t		off;		/* of the key in keys */
+	uint32_t		slot;		/* its slot in the index, for aggbatch_clear() */
 	uint16_t		len;
 	uint8_t			table;
 	struct agg_value	v;
@@ -77,6 +78,7 @@ grow(struct aggbatch *b)
 
 			s = probe(b, old[i].hash, e->table, b->keys + e->off, e->len);
 			*s = old[i];
+			b->entries[old[i].entry].slot = (uint32_t)(s - b->index);
 		}
 	free(old);
 	return 0;
@@ -114,6 +116,7 @@ row(struct aggbatch *b, int table, const unsigned char *key, size_t len)
 		e->table = (uint8_t)table;
 		memset(&e->v, 0, sizeof(e->v));
 		b->klen += len;
+		e->slot = (uint32_t)(s - b->index);
 		s->hash = h;
 		s->entry = (uint32_t)b->n++;
 	}
@@ -230,7 +233,17 @@ aggbatch_flush(struct aggbatch *b, struct MDB_txn *txn, const unsigned *dbi)
 void
 aggbatch_clear(struct aggbatch *b)
 {
-	if (b->index != NULL)
+	size_t i;
+
+	/*
+	 * The batch is kept from one follow to the next at the size the largest
+	 * needed: a small one empties the slots it used, not the whole index
+	 * (megabytes, for every follow of a few records).
+	 */
+	if (b->n * 8 < b->cap)
+		for (i = 0; i < b->n; i++)
+			b->index[b->entries[i].slot].hash = 0;
+	else if (b->index != NULL)
 		memset(b->index, 0, b->cap * sizeof(*b->index));
 	b->n = 0;
 	b->klen = 0;

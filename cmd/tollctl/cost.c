@@ -262,7 +262,6 @@ cost_main(int argc, char **argv)
 	struct buf data = { 0 };
 	struct usage u;
 	struct cost c;
-	char *fallback = NULL;
 	int nprices = 0, quiet = 0, ch, rc = TOLLCTL_EXIT_ERROR;
 
 	cost_options_init(&copt);
@@ -323,11 +322,6 @@ cost_main(int argc, char **argv)
 		log_error("one input file at most ('%s' is extra)", argv[optind]);
 		return TOLLCTL_EXIT_ERROR;
 	}
-	if (nprices == 0) {
-		if ((fallback = tollctl_default_prices()) == NULL)
-			return TOLLCTL_EXIT_ERROR;
-		prices[nprices++] = fallback;
-	}
 
 	memset(&in, 0, sizeof(in));
 	in.name = strcmp(path, "-") == 0 ? "<stdin>" : path;
@@ -361,7 +355,6 @@ cost_main(int argc, char **argv)
 		rc = TOLLCTL_EXIT_OK;
 out:
 	free(t);
-	free(fallback);
 	buf_release(&data);
 	return rc;
 }
@@ -371,12 +364,20 @@ tollctl_load_prices(const char *const *files, int n, int quiet)
 {
 	struct pricemap_builder *b;
 	struct price_table *t = NULL;
-	const char *warnings;
-	char err[1024];
+	const char *warnings, *one[1];
+	char err[1024], *fallback = NULL;
 	int i;
 
+	if (n == 0) {	/* none given: the gateway's */
+		if ((fallback = tollctl_default_prices()) == NULL)
+			return NULL;
+		one[0] = fallback;
+		files = one;
+		n = 1;
+	}
 	if ((b = pricemap_builder_new()) == NULL) {
 		log_error("out of memory");
+		free(fallback);
 		return NULL;
 	}
 	for (i = 0; i < n; i++)
@@ -391,5 +392,6 @@ tollctl_load_prices(const char *const *files, int n, int quiet)
 		log_error("out of memory compiling the price map");
 out:
 	pricemap_builder_free(b);
+	free(fallback);
 	return t;
 }

@@ -114,7 +114,6 @@ prices_show_main(int argc, char **argv)
 	const struct price_entry *e;
 	struct price_table *t = NULL;
 	struct buf o = { 0 };
-	char *fallback = NULL;
 	int nprices = 0, json = 0, ch, rc = TOLLCTL_EXIT_ERROR;
 
 	optind = 1;
@@ -140,11 +139,6 @@ prices_show_main(int argc, char **argv)
 		return TOLLCTL_EXIT_ERROR;
 	}
 	model = argv[optind];
-	if (nprices == 0) {
-		if ((fallback = tollctl_default_prices()) == NULL)
-			return TOLLCTL_EXIT_ERROR;
-		prices[nprices++] = fallback;
-	}
 	if ((t = tollctl_load_prices(prices, nprices, 1)) == NULL)
 		goto out;
 	/* the lookup gives the version in force now; its model's newest heads the list */
@@ -164,7 +158,6 @@ prices_show_main(int argc, char **argv)
 	rc = TOLLCTL_EXIT_OK;
 out:
 	buf_release(&o);
-	free(fallback);
 	free(t);
 	return rc;
 }

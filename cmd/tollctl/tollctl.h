@@ -29,7 +29,10 @@ int spend_fleet_run(const char *dsn, struct spendq *q, char *err, size_t errlen)
 /* The gateway's run directory, found as the ledger is ($TOLLGATE_RUN_DIR). */
 const char *tollctl_run_dir(void);
 
-/* Loads and compiles price files in order (later wins); NULL after logging why. */
+/*
+ * Loads and compiles price files in order (later wins; none given: the
+ * gateway's default file); NULL after logging why.
+ */
 struct price_table;
 struct price_table *tollctl_load_prices(const char *const *files, int n, int quiet);
 /*

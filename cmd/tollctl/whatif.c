@@ -224,7 +224,7 @@ whatif_main(int argc, char **argv)
 	};
 	const char *prices[TOLLCTL_PRICE_FILES], *since = NULL, *until = NULL, *as = NULL;
 	const char *dir = tollctl_ledger_dir();
-	char *fallback = NULL, err[PATH_MAX + 256];
+	char err[PATH_MAX + 256];
 	struct whatif w = { 0 };
 	struct price_table *t = NULL;
 	struct ledger *l = NULL;
@@ -290,11 +290,6 @@ whatif_main(int argc, char **argv)
 		log_error("--since is not before --until");
 		return TOLLCTL_EXIT_ERROR;
 	}
-	if (nprices == 0) {
-		if ((fallback = tollctl_default_prices()) == NULL)
-			return TOLLCTL_EXIT_ERROR;
-		prices[nprices++] = fallback;
-	}
 	if ((t = tollctl_load_prices(prices, nprices, 1)) == NULL)
 		goto out;
 	w.t = t;
@@ -319,7 +314,6 @@ whatif_main(int argc, char **argv)
 out:
 	ledger_close(l);
 	free(t);
-	free(fallback);
 	free(w.g);
 	buf_release(&o);
 	return rc;

@@ -52,6 +52,12 @@
 /* Kept up this long: the accountant steps down to SCHED_IDLE (see pace()). */
 #define ACCOUNTANT_IDLE_AFTER_S	2
 /*
+ * ...unless records came faster than this in the last second: a gateway that
+ * busy keeps its CPUs busy, and at SCHED_IDLE the accountant would not run at
+ * all, not even to see that it has fallen behind.
+ */
+#define ACCOUNTANT_IDLE_RATE	8000
+/*
  * More than a batch behind for this long at SCHED_IDLE: it is being starved.
  * Short, so that under a burst the aggregates stay within a second of the
  * ledger (a quarter of a second behind, then the catching up).
@@ -73,6 +79,9 @@ struct accountant {
 	int			 idle;		/* running at SCHED_IDLE */
 	int64_t			 kept_up_since;	/* ns; 0: behind */
 	int64_t			 behind_since;	/* ns; 0: keeping up */
+	int64_t			 second_ns;	/* the second being counted... */
+	size_t			 this_second;	/* ...its records so far */
+	size_t			 last_second;	/* and the whole second before */
 	int			 exit_status;
 	char			 host[256];
 };
@@ -90,8 +99,9 @@ on_sync(evutil_socket_t fd, short what, void *arg)
 /*
  * The accountant's priority.  Its work can wait a moment and a client's
  * cannot: at niceness 10 it still took the CPU from a worker often enough
- * to add about 0.3 ms to p99 at c=1, so once it has kept up for a while it
- * runs at SCHED_IDLE, which the kernel preempts as soon as a worker wakes.
+ * to add about 0.3 ms to p99 at c=1, so once it has kept up for a while,
+ * with records arriving slower than ACCOUNTANT_IDLE_RATE, it runs at
+ * SCHED_IDLE, which the kernel preempts as soon as a worker wakes.
  * A gateway that keeps its CPUs busy would then starve it: if it falls
  * behind, it asks for its normal priority back, and where the kernel refuses
  * that to an unprivileged process (RLIMIT_NICE) it exits with
@@ -107,6 +117,13 @@ pace(size_t done)
 
 	if (accountant.exit_status != 0)
 		return;	/* on its way out */
+	if (now - accountant.second_ns >= 1000000000) {
+		accountant.last_second = now - accountant.second_ns < 2000000000 ?
+		    accountant.this_second : 0;
+		accountant.this_second = 0;
+		accountant.second_ns = now;
+	}
+	accountant.this_second += done;
 	/* a follow that found nothing has caught up */
 	if (done > 0 && aggregate_lag(accountant.ledger, &lag) < 0)
 		return;
@@ -116,7 +133,8 @@ pace(size_t done)
 		accountant.behind_since = 0;
 		if (accountant.kept_up_since == 0)
 			accountant.kept_up_since = now;
-		if (!accountant.idle &&
+		if (!accountant.idle && accountant.last_second < ACCOUNTANT_IDLE_RATE &&
+		    accountant.this_second < ACCOUNTANT_IDLE_RATE &&
 		    now - accountant.kept_up_since >= (int64_t)ACCOUNTANT_IDLE_AFTER_S * 1000000000 &&
 		    sched_setscheduler(0, SCHED_IDLE, &sp) == 0) {
 			accountant.idle = 1;

@@ -13,7 +13,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 commit=$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 results="$root/contrib/bench/RESULTS.md"
 # sections other targets wrote (make fuzz, make torture) stay; make bench's own go
-kept=$(awk '/^## / { keep = $0 !~ /^## (Pricing engine|Gateways side by side|Ledger and reports|Admission with budgets)/ }
+kept=$(awk '/^## / { keep = $0 !~ /^## (Pricing engine|Gateways side by side|Ledger and reports|Admission with budgets|Accountant under load)/ }
     keep' "$results" 2>/dev/null || true)
 {
 	echo "# Benchmark results"
