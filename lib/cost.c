@@ -233,6 +233,7 @@ cost_compute(const struct price_table *t, const struct price_entry *e,
 
 	memset(c, 0, sizeof(*c));
 	c->flags = u->flags;
+	c->searches = u->search_queries;
 	if (e == NULL) {
 		c->flags |= USAGE_FLAG_UNPRICED;
 		return;
@@ -271,11 +272,18 @@ cost_compute(const struct price_table *t, const struct price_entry *e,
 	charge(&p, c, COST_IMAGE_OUT, PRICE_IMAGE_OUT, u->image_out, 1, mult);
 	charge(&p, c, COST_TOOL_PROMPT, PRICE_INPUT, u->tool_prompt, 1, mult);
 
-	if (u->search_queries > 0) {
+	/*
+	 * Gemini's grounding is billed per grounded prompt, whatever it searched,
+	 * unless the entry says per query (web_search_billing_unit, LiteLLM's
+	 * name): Gemini 3 bills each query.
+	 */
+	if (u->grounded && !(e->flags & PRICE_SEARCH_PER_QUERY))
+		c->searches = 1;
+	if (c->searches > 0) {
 		static const int sizes[] = { PRICE_SEARCH_MEDIUM, PRICE_SEARCH_LOW, PRICE_SEARCH_HIGH };
 		for (i = 0; i < 3; i++)
 			if (resolve(&p, sizes[i], &f, &c->flags) == 0) {
-				charge(&p, c, COST_SEARCH, sizes[i], u->search_queries, 1, mult);
+				charge(&p, c, COST_SEARCH, sizes[i], c->searches, 1, mult);
 				break;
 			}
 	}

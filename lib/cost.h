@@ -46,6 +46,7 @@ struct cost {
 	uint8_t		tier;			/* enum price_tier priced at */
 	uint8_t		batch;			/* priced as a batch request */
 	int16_t		range;			/* tiered_pricing range used, 0 for none */
+	int64_t		searches;		/* server-side searches billed (what records keep) */
 };
 
 void cost_options_init(struct cost_options *o);

@@ -25,6 +25,7 @@ struct bentry {
 	uint32_t	max_input;	/* max_input_tokens; 0: not given */
 	int64_t		mult_us, mult_fast;
 	uint8_t		native_json;	/* supports_native_structured_output: 0 not given, 1 yes, 2 no */
+	uint8_t		per_query;	/* web_search_billing_unit: per_query */
 	uint8_t		dated;		/* effective_from given: */
 	uint8_t		bad_date;	/* ...but not a date: the entry is dropped */
 	int64_t		effective_s;
@@ -127,7 +128,7 @@ static const char *const nonprice_field[] = {
 	"max_input_tokens", "max_output_tokens", "max_tokens", "metadata",
 	"output_vector_size", "prompt_cache_min_tokens", "rpm", "rules", "source",
 	"tpm", "use_openai_responses_path", "uses_embed_content",
-	"web_search_billing_unit", "audio_transcription_config",
+	"audio_transcription_config",
 };
 
 static int
@@ -493,6 +494,10 @@ entry_field(struct pricemap_builder *b, const char *key, size_t klen,
 	}
 	if (!range && klen == 14 && memcmp(key, "effective_from", 14) == 0)
 		return is_null ? 0 : entry_effective(b, val, vlen, line);
+	if (!range && klen == 23 && memcmp(key, "web_search_billing_unit", 23) == 0) {
+		b->cur.per_query = !is_null && vlen == 9 && memcmp(val, "per_query", 9) == 0;
+		return 0;
+	}
 	if (!range && !is_null && klen == 16 && memcmp(key, "max_input_tokens", 16) == 0)
 		return entry_limit(b, &b->cur.max_input, val, vlen);
 	if (!range && !is_null && ((klen == 17 && memcmp(key, "max_output_tokens", 17) == 0) ||
@@ -1235,7 +1240,8 @@ compile_entry(const struct pricemap_builder *b, const struct bentry *be, struct 
 	e->mult_fast = be->mult_fast;
 	e->max_output = be->max_output ? be->max_output : be->max_tokens;
 	e->max_input = be->max_input;
-	e->flags = (be->native_json == 1 ? PRICE_NATIVE_JSON : 0) | (be->dated ? PRICE_DATED : 0);
+	e->flags = (be->native_json == 1 ? PRICE_NATIVE_JSON : 0) | (be->dated ? PRICE_DATED : 0) |
+	    (be->per_query ? PRICE_SEARCH_PER_QUERY : 0);
 	e->effective_s = be->effective_s;
 	if ((base = builder_base(b, be)) == NULL)
 		return;
@@ -1245,6 +1251,8 @@ compile_entry(const struct pricemap_builder *b, const struct bentry *be, struct 
 		e->max_input = base->max_input;
 	if (be->native_json == 0 && base->native_json == 1)
 		e->flags |= PRICE_NATIVE_JSON;
+	if (base->per_query)
+		e->flags |= PRICE_SEARCH_PER_QUERY;
 	if (e->mult_us == 0)
 		e->mult_us = base->mult_us;
 	if (e->mult_fast == 0)

@@ -94,6 +94,8 @@ struct price_entry {
 /* and which version of its model's prices it is */
 #define PRICE_DATED		2u	/* carries effective_from (else in force from the start) */
 #define PRICE_SUPERSEDED	4u	/* an older version: not the model's newest (not in the index) */
+/* web_search_billing_unit: per_query: Gemini grounding billed per query, not per grounded prompt */
+#define PRICE_SEARCH_PER_QUERY	8u
 
 /* The compiled table; all *_off fields are byte offsets from the header. */
 struct price_table {

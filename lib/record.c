@@ -72,7 +72,7 @@ record_set_usage(struct record *r, const struct usage *u, const struct cost *c)
 		[RECORD_TOK_IMAGE_IN] = u->image_in,
 		[RECORD_TOK_IMAGE_OUT] = u->image_out,
 		[RECORD_TOK_TOOL_PROMPT] = u->tool_prompt,
-		[RECORD_TOK_SEARCH] = u->search_queries,
+		[RECORD_TOK_SEARCH] = c->searches,	/* as billed: a grounded prompt is one */
 		/* -1 (the response did not say) is stored as 0: the flag tells */
 		[RECORD_TOK_DURATION_MS] = u->duration_ms > 0 ? u->duration_ms : 0,
 	};

@@ -26,7 +26,7 @@ enum raw {
 	R_G_OUT_AUDIO, R_G_OUT_IMAGE,
 	R_B_INPUT, R_B_OUTPUT, R_B_TOTAL, R_B_CACHE_READ, R_B_CACHE_WRITE,
 	R_B_WRITE_5M, R_B_WRITE_1H,
-	R_BILLED_IN, R_BILLED_OUT, R_SEARCH, R_DURATION_MS, R_ITERATIONS,
+	R_BILLED_IN, R_BILLED_OUT, R_SEARCH, R_DURATION_MS, R_ITERATIONS, R_G_GROUNDED,
 	R_COUNT
 };
 
@@ -45,6 +45,7 @@ enum action {
 	A_ENVELOPE,		/* descend with the same context (response, message, ...) */
 	A_MODEL, A_TIER, A_TRAFFIC, A_TYPE, A_SPEED, A_GEO, A_COST, A_COST_TICKS, A_SECONDS, A_OUTPUT_ITEMS,
 	A_MODALITY_PROMPT, A_MODALITY_CACHE, A_MODALITY_OUT, A_CACHE_DETAILS, A_ITERATIONS,
+	A_CANDIDATES,
 };
 
 struct key_rule {
@@ -110,6 +111,7 @@ static const struct key_rule key_rules[] = {
 	{ CTX_TOP, A_MODALITY_PROMPT, 0, "promptTokensDetails" },
 	{ CTX_TOP, A_MODALITY_CACHE, 0, "cacheTokensDetails" },
 	{ CTX_TOP, A_MODALITY_OUT, 0, "candidatesTokensDetails" },
+	{ CTX_TOP, A_CANDIDATES, 0, "candidates" },
 	/* Bedrock Converse */
 	{ CTX_TOP, A_COUNT, R_B_INPUT, "inputTokens" },
 	{ CTX_TOP, A_COUNT, R_B_OUTPUT, "outputTokens" },
@@ -515,6 +517,54 @@ output_item_key(struct collector *c, const struct json_text *key, void *arg)
  * OpenAI Responses' output items: the web_search_call ones counted as search
  * queries (another key's "output", an object or a string, is not this).
  */
+/*
+ * Gemini's grounding with Google Search: a candidate's groundingMetadata,
+ * with the queries it ran in webSearchQueries.  Billed per grounded prompt
+ * or per query, as the price entry says (cost.c); counted here as the
+ * queries, and the answer marked grounded.
+ */
+static int
+grounding_key(struct collector *c, const struct json_text *key, void *arg)
+{
+	struct json_text k;
+	int64_t *queries = arg;
+	int r;
+
+	if (!json_text_is(key, "groundingMetadata") || json_peek(&c->s) != JSON_OBJECT)
+		return json_skip(&c->s);
+	if (json_object_begin(&c->s) < 0)
+		return -1;
+	set_field(c->r, R_G_GROUNDED, 1);
+	while ((r = json_next_key(&c->s, &k)) > 0) {
+		if (!json_text_is(&k, "webSearchQueries") || json_peek(&c->s) != JSON_ARRAY) {
+			if (json_skip(&c->s) < 0)
+				return -1;
+			continue;
+		}
+		if (json_array_begin(&c->s) < 0)
+			return -1;
+		while ((r = json_next_item(&c->s)) > 0) {
+			if (json_skip(&c->s) < 0)
+				return -1;
+			(*queries)++;
+		}
+		if (r < 0)
+			return -1;
+	}
+	return r;
+}
+
+static int
+collect_candidates(struct collector *c)
+{
+	int64_t queries = 0;
+	int rc = each_item_key(c, grounding_key, &queries);
+
+	if (rc == 0 && HAS(c->r, R_G_GROUNDED))
+		set_field(c->r, R_SEARCH, queries);
+	return rc < 0 ? -1 : 0;
+}
+
 static int
 collect_output_items(struct collector *c)
 {
@@ -640,6 +690,10 @@ collect_object(struct collector *c, unsigned ctx, int depth)
 		}
 		case A_ITERATIONS:
 			if (collect_iterations(c) < 0)
+				return -1;
+			break;
+		case A_CANDIDATES:
+			if (collect_candidates(c) < 0)
 				return -1;
 			break;
 		case A_CACHE_DETAILS:
@@ -912,6 +966,7 @@ usage_normalise(const struct usage_raw *r, enum usage_shape shape, struct usage 
 		shape = detect(r);
 	u->shape = shape;
 	u->search_queries = GET(r, R_SEARCH);
+	u->grounded = HAS(r, R_G_GROUNDED);
 
 	switch (shape) {
 	case USAGE_SHAPE_AUTO:

@@ -66,6 +66,7 @@ struct usage {
 	uint8_t		batch;		/* the response says it was a batch */
 	uint8_t		speed_fast;	/* Anthropic speed: "fast" */
 	uint8_t		geo_us;		/* Anthropic inference_geo: "us" */
+	uint8_t		grounded;	/* Gemini answered with Google Search (search_queries: its queries) */
 	uint8_t		has_provider_cost;
 	uint32_t	flags;		/* enum usage_flag */
 	int64_t		provider_cost;	/* picodollars, e.g. OpenRouter usage.cost */

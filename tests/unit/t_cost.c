@@ -25,6 +25,17 @@ static const char prices_yaml[] =
 	"  cache_read_input_token_cost_above_200k_tokens: 6e-7\n"
 	"  provider_specific_entry: {us: 1.1, fast: 6.0}\n"
 	"  search_context_cost_per_query: {search_context_size_low: 0.005, search_context_size_medium: 0.01}\n"
+	"gemini-2-like:\n"
+	"  input_cost_per_token: 3e-7\n"
+	"  output_cost_per_token: 2.5e-6\n"
+	"  search_context_cost_per_query: {search_context_size_low: 0.035, search_context_size_medium: 0.035,"
+	" search_context_size_high: 0.035}\n"
+	"gemini-3-like:\n"
+	"  input_cost_per_token: 2e-6\n"
+	"  output_cost_per_token: 1.2e-5\n"
+	"  web_search_billing_unit: per_query\n"
+	"  search_context_cost_per_query: {search_context_size_low: 0.014, search_context_size_medium: 0.014,"
+	" search_context_size_high: 0.014}\n"
 	"proxy-model:\n"
 	"  input_cost_per_token: 5e-6\n"
 	"  cache_read_input_token_cost: 5e-7\n"
@@ -279,6 +290,22 @@ main(void)
 	price("claude-like", "{\"usage\": {\"input_tokens\": 0, \"output_tokens\": 0, "
 	    "\"server_tool_use\": {\"web_search_requests\": 3}}}", NULL, &c, &u);
 	is_int(c.part[COST_SEARCH], pico("0.03"), "search queries at the medium context price");
+	/*
+	 * Grounding with Google Search: Gemini 2.x bills $35 per 1,000 grounded
+	 * prompts, however many queries they ran; Gemini 3 $14 per 1,000 queries.
+	 */
+	{
+		static const char grounded[] = "{\"candidates\": [{\"groundingMetadata\": "
+		    "{\"webSearchQueries\": [\"a\", \"b\", \"c\"]}}], \"usageMetadata\": "
+		    "{\"promptTokenCount\": 0, \"candidatesTokenCount\": 0}}";
+
+		price("gemini-2-like", grounded, NULL, &c, &u);
+		is_int(c.part[COST_SEARCH], pico("0.035"), "Gemini 2: one grounded prompt, three queries");
+		is_int(c.searches, 1, "  billed (and recorded) as one");
+		price("gemini-3-like", grounded, NULL, &c, &u);
+		is_int(c.part[COST_SEARCH], pico("0.042"), "Gemini 3 (per_query): each of the three queries");
+		is_int(c.searches, 3, "  billed as three");
+	}
 	price("plain", "{\"usage\": {\"prompt_tokens\": 10, \"completion_tokens\": 10, "
 	    "\"completion_tokens_details\": {\"reasoning_tokens\": 5}}}", NULL, &c, &u);
 	is_int(c.part[COST_REASONING], pico("0.0003"), "no reasoning rate: output rate");

@@ -44,7 +44,7 @@ community_map(void)
 	const char *w;
 
 	if (data == NULL) {
-		skip(12, "shared data absent");
+		skip(14, "shared data absent");
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/litellm_model_prices.json", data);
@@ -71,6 +71,10 @@ community_map(void)
 	e = price_lookup(t, "dashscope/qwen-flash", 20);
 	ok(e && e->nranges == 2 && price_entry_ranges(t, e)[1].lo == 256000 &&
 	    price_entry_ranges(t, e)[1].hi == 1000000, "tiered_pricing ranges");
+	e = price_lookup(t, "gemini-3-pro-preview", 20);
+	ok(e && (e->flags & PRICE_SEARCH_PER_QUERY), "web_search_billing_unit: per_query read");
+	e = price_lookup(t, "gemini-2.5-flash", 16);
+	ok(e && !(e->flags & PRICE_SEARCH_PER_QUERY), "  and absent: grounding per prompt");
 	ok(price_lookup(t, "sample_spec", 11) == NULL, "the map's sample_spec is not a model");
 	ok(t->magic == PRICE_TABLE_MAGIC && t->version == PRICE_TABLE_VERSION,
 	    "the table is self-describing");

@@ -460,6 +460,7 @@ test_set_usage(void)
 	u.input = 1; u.cache_read = 2; u.cache_write_5m = 3; u.cache_write_1h = 4;
 	u.output = 5; u.reasoning = 6; u.audio_in = 7; u.audio_out = 8; u.image_in = 9;
 	u.image_out = 10; u.tool_prompt = 11; u.search_queries = 12; u.duration_ms = 13;
+	c.searches = 12;	/* the searches as billed: what the record keeps */
 	u.shape = USAGE_SHAPE_ANTHROPIC;
 	for (i = 0; i < COST_PART_COUNT; i++)
 		c.part[i] = 100 + i;

@@ -1037,6 +1037,14 @@ test_other_shapes(void)
 	    "\"output_tokens_details\":{\"reasoning_tokens\":0}}}",
 	    USAGE_SHAPE_AUTO, &(struct expect){ .file = "responses web_search_call x2",
 	    .shape = USAGE_SHAPE_RESPONSES, .input = 100, .output = 20, .search = 2 });
+	/* Gemini grounded with Google Search: the queries of its groundingMetadata */
+	expect_json("{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"webSearchQueries\"}]},"
+	    "\"groundingMetadata\":{\"webSearchQueries\":[\"tollgate gateway\",\"llm cost\",\"x\"],"
+	    "\"searchEntryPoint\":{\"renderedContent\":\"<div/>\"},\"groundingChunks\":[{\"web\":{}}]}}],"
+	    "\"usageMetadata\":{\"promptTokenCount\":10,\"candidatesTokenCount\":2,"
+	    "\"totalTokenCount\":12}}",
+	    USAGE_SHAPE_AUTO, &(struct expect){ .file = "gemini groundingMetadata x3",
+	    .shape = USAGE_SHAPE_GEMINI, .input = 10, .output = 2, .search = 3 });
 	/* Converse's output is an object: not output items */
 	expect_json("{\"output\":{\"message\":{\"role\":\"assistant\"}},"
 	    "\"usage\":{\"inputTokens\":10,\"outputTokens\":2}}",
