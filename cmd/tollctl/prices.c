@@ -24,6 +24,7 @@
 #include "log.h"
 #include "money.h"
 #include "pricemap.h"
+#include "shm.h"
 #include "timeparse.h"
 #include "tollctl.h"
 
@@ -50,7 +51,7 @@
 #define NAMES_SHOWN	5		/* models named in a refusal, then "and N more" */
 
 static const char prices_help[] =
-"usage: tollctl prices diff [--json] OLD NEW\n"
+"usage: tollctl prices diff [--json] [--run-dir DIR] OLD NEW\n"
 "       tollctl prices show MODEL [--prices FILE]... [--json]\n"
 "       tollctl prices fetch [--url URL] [--to DIR] [--force] [--max-drop PCT]\n"
 "                            [--max-factor F] [--config FILE] [--in-use FILE]...\n"
@@ -66,6 +67,10 @@ static const char prices_help[] =
 "it applies from (\"changed: gpt-4o from 2027-01-01T00:00:00Z\").  It prints\n"
 "\"no changes\" when there are none.  Exit status: 0; 1 when a map does not\n"
 "load (the message names the file, line and column).\n"
+"\n"
+"OLD or NEW may be \"running\": the price map of the running gateway's current\n"
+"generation (the one in --run-dir DIR, default $TOLLGATE_RUN_DIR, else\n"
+"/run/tollgate), so that what a reload would change is seen before it is made.\n"
 "\n"
 "show lists a model's versions, newest first (see tollctl prices show --help).\n"
 "\n"
@@ -510,23 +515,67 @@ print_diff(const struct prices_diff *d, int json)
 	return rc;
 }
 
+/*
+ * The running gateway's current price table, copied (a malloc'd table like a
+ * loaded one); *name says which generation.  NULL after logging why.
+ */
+static struct price_table *
+running_prices(const char *run_dir, char *name, size_t namelen)
+{
+	struct price_table *t = NULL;
+	struct price_view v = { 0 };
+	struct shm *s = NULL;
+	char err[512];
+
+	if (shm_attach(run_dir, &s, err, sizeof(err)) < 0 ||
+	    shm_map_prices(s, &v, err, sizeof(err)) < 0) {
+		log_error("no running gateway's prices in '%s': %s", run_dir, err);
+		shm_detach(s);
+		return NULL;
+	}
+	if ((t = malloc(v.size)) == NULL)
+		log_error("out of memory");
+	else
+		memcpy(t, v.table, v.size);
+	snprintf(name, namelen, "running (generation %llu)", (unsigned long long)v.generation);
+	shm_unmap_prices(&v);
+	shm_detach(s);
+	return t;
+}
+
+/* One side of the diff: a price file, or "running"; NULL after logging why. */
+static struct price_table *
+diff_side(const char **name, const char *run_dir, char *label, size_t labellen)
+{
+	if (strcmp(*name, "running") != 0)
+		return tollctl_load_prices(name, 1, 1);
+	*name = label;
+	return running_prices(run_dir, label, labellen);
+}
+
 static int
 prices_diff_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "run-dir", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct price_table *old = NULL, *new = NULL;
 	struct prices_diff d = { 0 };
+	const char *run_dir = tollctl_run_dir();
+	char old_label[64], new_label[64];
 	int json = 0, ch, rc = TOLLCTL_EXIT_ERROR;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "jr:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'j':
 			json = 1;
+			break;
+		case 'r':
+			run_dir = optarg;
 			break;
 		case 'h':
 			fputs(prices_help, stdout);
@@ -542,8 +591,8 @@ prices_diff_main(int argc, char **argv)
 	}
 	d.old_name = argv[optind];
 	d.new_name = argv[optind + 1];
-	if ((old = tollctl_load_prices(&d.old_name, 1, 1)) == NULL ||
-	    (new = tollctl_load_prices(&d.new_name, 1, 1)) == NULL)
+	if ((old = diff_side(&d.old_name, run_dir, old_label, sizeof(old_label))) == NULL ||
+	    (new = diff_side(&d.new_name, run_dir, new_label, sizeof(new_label))) == NULL)
 		goto out;
 	if (diff_tables(&d, old, new) == 0 && print_diff(&d, json) == 0)
 		rc = TOLLCTL_EXIT_OK;

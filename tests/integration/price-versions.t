@@ -142,6 +142,16 @@ try:
     r = tollctl("prices", "diff", old_map, prices[1])
     ok("changed: gpt-4o-mini from %s" % iso(corrected_from) in r.stdout, "the same as text", r.stdout)
 
+    # the running gateway's generation as one side of a diff
+    r = tollctl("prices", "diff", "--json", "--run-dir", gw.run_dir, "running", prices[1])
+    d = json.loads(r.stdout, parse_float=Decimal) if r.returncode == 0 else {"error": r.stderr}
+    eq((d.get("old"), [m["from"] for m in d.get("changed", []) if m["model"] == "gpt-4o-mini"]),
+       ("running (generation %d)" % c["generation"], [None]),
+       "prices diff running FILE: the gateway's current generation; its dated gpt-4o-mini versions "
+       "are the file's, only the undated one of prices.yaml differs")
+    r = tollctl("prices", "diff", "--run-dir", os.path.join(gw.dir, "nowhere"), "running", prices[1])
+    ok(r.returncode == 1 and "no running gateway" in r.stderr, "no gateway there: exit 1, said", r.stderr)
+
     # a version whose date does not parse is left out, said with its file and line
     bad = os.path.join(gw.dir, "bad.yaml")
     open(bad, "w").write("gpt-4o-mini:\n  - {effective_from: next week, input_cost_per_token: 1}\n")
