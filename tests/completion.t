@@ -107,7 +107,7 @@ def completion_cases(mode, preamble):
         ("tollctl -c prices.yaml keys list --", {"--all", "--json", "--ledger", "--help"},
          "the options of keys list after -c FILE"),
         ("tollctl prices ", {"diff", "fetch", "show"}, "the prices subcommands"),
-        ("tollctl prices diff --", {"--json", "--help"}, "the options of prices diff"),
+        ("tollctl prices diff --", {"--json", "--run-dir", "--help"}, "the options of prices diff"),
         ("tollctl prices diff p", {"prices.yaml", "prices.d"}, "file names as the operands of prices diff"),
         ("tollctl prices fetch --max-", {"--max-drop", "--max-factor"}, "the options of prices fetch that start so"),
         ("tollctl prices fetch --to ", {"ledger.d", "prices.d"}, "only directories after prices fetch --to"),
