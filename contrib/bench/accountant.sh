@@ -16,22 +16,7 @@ load=${BENCH_LOAD_SECONDS:-60}
 n=${BENCH_RECORDS:-10000000}
 . "$root/contrib/bench/common.sh"
 bench_init
-cat >"$tmp/prices.yaml" <<EOT
-gpt-4o-mini: {input_cost_per_token: 1.5e-7, output_cost_per_token: 6e-7}
-EOT
-cat >"$tmp/tollgate.yaml" <<EOT
-tollgate:
-  listen: 127.0.0.1
-  user: $bench_user
-  port: $gport
-  workers: 2
-  price_files: [prices.yaml]
-  keys: [sk-bench]
-general_settings: {master_key: sk-bench-master}
-model_list:
-  - model_name: bench
-    litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$mport/v1", api_key: x}
-EOT
+bench_config 2
 lag() {
 	curl -fs -H "Authorization: Bearer sk-bench-master" "http://127.0.0.1:$gport/metrics" |
 	    awk '$1 == "tollgate_ledger_lag_records" { print $2; found = 1 } END { if (!found) print -1 }'

@@ -18,25 +18,7 @@ dur=${BENCH_SECONDS:-5}
 rounds=${BENCH_ROUNDS:-3}
 . "$root/contrib/bench/common.sh"
 bench_init
-cat >"$tmp/prices.yaml" <<EOT
-gpt-4o-mini: {input_cost_per_token: 1.5e-7, output_cost_per_token: 6e-7}
-EOT
-config() {	# config EXTRA_TOLLGATE_YAML
-	cat >"$tmp/tollgate.yaml" <<EOT
-tollgate:
-  listen: 127.0.0.1
-  user: $bench_user
-  port: $gport
-  workers: 1
-  price_files: [prices.yaml]
-  keys: [sk-bench]
-$1
-general_settings: {master_key: sk-bench-master}
-model_list:
-  - model_name: bench
-    litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$mport/v1", api_key: x}
-EOT
-}
+config() { bench_config 1 "$1"; }	# config EXTRA_TOLLGATE_YAML
 rport=$((gport + 2)); redispid=
 if command -v redis-server >/dev/null 2>&1; then
 	taskset -c 1 redis-server --port $rport --bind 127.0.0.1 --save "" --appendonly no \

@@ -14,6 +14,27 @@ bench_init() {
 	taskset -c 1 "$build/mockprovider" -l 127.0.0.1 -p $mport -q >/dev/null 2>&1 &
 	mockpid=$!
 }
+# bench_config WORKERS [LINES]: $tmp/prices.yaml and $tmp/tollgate.yaml, one model "bench" (gpt-4o-mini
+# on the mock) and the key sk-bench; LINES: more of the tollgate section
+bench_config() {
+	cat >"$tmp/prices.yaml" <<EOT
+gpt-4o-mini: {input_cost_per_token: 1.5e-7, output_cost_per_token: 6e-7}
+EOT
+	cat >"$tmp/tollgate.yaml" <<EOT
+tollgate:
+  listen: 127.0.0.1
+  user: $bench_user
+  port: $gport
+  workers: $1
+  price_files: [prices.yaml]
+  keys: [sk-bench]
+${2:-}
+general_settings: {master_key: sk-bench-master}
+model_list:
+  - model_name: bench
+    litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$mport/v1", api_key: x}
+EOT
+}
 # start_gw: tollgated with $tmp/tollgate.yaml and a fresh ledger, once /health answers
 start_gw() {
 	rm -rf "$tmp/ledger"
