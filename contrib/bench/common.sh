@@ -14,10 +14,10 @@ bench_init() {
 	taskset -c 1 "$build/mockprovider" -l 127.0.0.1 -p $mport -q >/dev/null 2>&1 &
 	mockpid=$!
 }
-# bench_config WORKERS [LINES]: $tmp/prices.yaml and $tmp/tollgate.yaml, one model "bench" (gpt-4o-mini
-# on the mock) and the key sk-bench; LINES: more of the tollgate section
+# bench_config WORKERS [LINES]: $tmp/tollgate.yaml, one model "bench" (gpt-4o-mini on the mock) and
+# the key sk-bench (LINES: more of the tollgate section), and $tmp/prices.yaml unless there is one
 bench_config() {
-	cat >"$tmp/prices.yaml" <<EOT
+	[ -f "$tmp/prices.yaml" ] || cat >"$tmp/prices.yaml" <<EOT
 gpt-4o-mini: {input_cost_per_token: 1.5e-7, output_cost_per_token: 6e-7}
 EOT
 	cat >"$tmp/tollgate.yaml" <<EOT

@@ -75,22 +75,9 @@ EOT
 	wait_port $port
 }
 start_tollgated() {	# start_tollgated WORKERS
-	cat >"$tmp/tollgate.yaml" <<EOT
-tollgate:
-  listen: 127.0.0.1
-  user: $bench_user
-  port: $gport
-  workers: $1
-  price_files: [prices.yaml]
-  keys: [sk-bench]
-  budgets:
+	bench_config "$1" "  budgets:
     - {scope: team, name: bench, max_budget: 1000000, budget_duration: 1mo}
-    - {scope: global, max_budget: 1000000, budget_duration: 1d}
-general_settings: {master_key: sk-bench-master}
-model_list:
-  - model_name: bench
-    litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$mport/v1", api_key: x}
-EOT
+    - {scope: global, max_budget: 1000000, budget_duration: 1d}"
 	start_gw
 	pids=$gwpid; port=$gport; portkey=
 	key=$(curl -fs -H "Authorization: Bearer sk-bench-master" -H "Content-Type: application/json" \
