@@ -7,7 +7,10 @@
 # the records committed per second; the catch-up is the time from the load's
 # end to a lag of 0.  Then the aggregate rebuild of 10,000,000 records
 # (BENCH_RECORDS) in the keyed mix (ledgergen: keys with their own user, team,
-# customer, models and tag): the accountant's follow at size.
+# customer, models and tag): the accountant's follow at size.  And the tail
+# latency the accountant's catching up may add: p99 at c=1 for BENCH_TAIL_SECONDS
+# (default 10) on a quiet gateway, then right after a burst of as long at c=64,
+# each less the mock's own p99 at c=1.
 # Appends to contrib/bench/RESULTS.md.  Usage: accountant.sh BUILD_DIR
 set -eu
 build=$(cd "$1" && pwd)
@@ -22,6 +25,19 @@ lag() {
 	    awk '$1 == "tollgate_ledger_lag_records" { print $2; found = 1 } END { if (!found) print -1 }'
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+tail_s=${BENCH_TAIL_SECONDS:-10}
+p99() {	# p99 URL: µs at c=1
+	taskset -c 1 wrk -t1 -c1 -d${tail_s}s --latency -s "$root/contrib/bench/chat.lua" "$1" | awk '
+	    function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; return v * 1000000 }
+	    $1 == "99%" { printf "%d", us($2) }'
+}
+start_gw
+direct=$(p99 "http://127.0.0.1:$mport/v1/chat/completions")
+quiet=$(p99 "http://127.0.0.1:$gport/v1/chat/completions")
+taskset -c 1 wrk -t1 -c64 -d${tail_s}s -s "$root/contrib/bench/chat.lua" \
+    "http://127.0.0.1:$gport/v1/chat/completions" >/dev/null
+burst=$(p99 "http://127.0.0.1:$gport/v1/chat/completions")
+stop_gw
 start_gw
 taskset -c 1 wrk -t1 -c64 -d${load}s -s "$root/contrib/bench/chat.lua" \
     "http://127.0.0.1:$gport/v1/chat/completions" >"$tmp/wrk.out" &
@@ -56,6 +72,8 @@ table=$(cat <<EOT
 | highest lag during the load | $max records = ${lag_s} s of records | < 1 s |
 | lag back to 0 after the load stopped | ${caught:-not within 10 s} ms | < 1000 ms |
 | aggregate rebuild, $n records, keyed mix | $follow records/s | >= 500,000 |
+| p99 at c=1 added over the mock's ($direct µs), quiet | $((quiet - direct)) µs | |
+| the same right after ${tail_s} s at c=64 | $((burst - direct)) µs | <= 1.3x quiet: $(echo "$quiet $burst $direct" | awk '{ printf "%.2fx", ($2 - $3) / ($1 - $3) }') |
 EOT
 )
 [ -z "$errors" ] || table="$table
