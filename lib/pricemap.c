@@ -740,8 +740,14 @@ json_versions(struct json_ctx *c, const struct json_text *name)
 	if (json_array_begin(&c->s) < 0)
 		return -1;
 	while ((r = json_next_item(&c->s)) > 0) {
-		if (json_peek(&c->s) != JSON_OBJECT)
-			return json_fail(&c->s, "a model's versions are a list of price objects");
+		if (json_peek(&c->s) != JSON_OBJECT) {
+			/* not a version: said, and the rest of the map still loads */
+			warn(c->b, json_line(c), "model '%.*s': a version that is not an object (ignored)",
+			    (int)(name->len > 100 ? 100 : name->len), name->ptr);
+			if (json_skip(&c->s) < 0)
+				return -1;
+			continue;
+		}
 		if (json_entry(c, name) < 0)
 			return -1;
 	}

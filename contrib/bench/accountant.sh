@@ -33,6 +33,7 @@ p99() {	# p99 URL: µs at c=1
 }
 start_gw
 direct=$(p99 "http://127.0.0.1:$mport/v1/chat/completions")
+p99 "http://127.0.0.1:$gport/v1/chat/completions" >/dev/null	# warm: the first run pays for start-up
 quiet=$(p99 "http://127.0.0.1:$gport/v1/chat/completions")
 taskset -c 1 wrk -t1 -c64 -d${tail_s}s -s "$root/contrib/bench/chat.lua" \
     "http://127.0.0.1:$gport/v1/chat/completions" >/dev/null

@@ -142,12 +142,16 @@ versions(void)
 	    "gpt-x:\n  input_cost_per_token: 1.5e-6\n"
 	    "dated-only:\n  effective_from: 2027-01-01T00:00:00Z\n  input_cost_per_token: 3.5e-6\n",
 	    err, sizeof(err)) == 0, "a correction loads: %s", err);
+	ok(load_json(b, "odd.json", "{\"odd\": [1, {\"input_cost_per_token\": 1e-6}]}", err,
+	    sizeof(err)) == 0, "a list with a version that is not an object still loads: %s", err);
 	w = pricemap_warnings(b);
 	ok(w != NULL && strstr(w, "update.json:1: model 'plain': effective_from 'someday' is not a "
 	    "date") != NULL, "a bad effective_from is a warning naming file and line: %s", w ? w : "");
-	ok(pricemap_count(b) == 4, "four models (%zu)", pricemap_count(b));
+	ok(w != NULL && strstr(w, "odd.json:1: model 'odd': a version that is not an object") != NULL,
+	    "  and a version that is not an object too");
+	ok(pricemap_count(b) == 5, "five models (%zu)", pricemap_count(b));
 	t = pricemap_compile(b);
-	ok(t != NULL && t->nentries == 8, "eight versions in the table (%u)", t ? t->nentries : 0);
+	ok(t != NULL && t->nentries == 9, "nine versions in the table (%u)", t ? t->nentries : 0);
 
 	ok(input_at(t, "gpt-x", JAN_2026) == 1500000000000LL,
 	    "before any date: the undated version, as the later undated entry replaced it");
