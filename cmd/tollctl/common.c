@@ -18,13 +18,6 @@
 #include "tollctl.h"
 #include "usage.h"
 
-#ifndef TOLLGATE_LEDGER
-#define TOLLGATE_LEDGER "/var/lib/tollgate/ledger"
-#endif
-#ifndef TOLLGATE_CONFIG
-#define TOLLGATE_CONFIG "/etc/tollgate/tollgate.yaml"
-#endif
-
 static const char *given;		/* tollctl -c FILE */
 static struct config *loaded;		/* given's, or the installed one's; lives until exit */
 static int tried;

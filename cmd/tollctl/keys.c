@@ -21,10 +21,6 @@
 #include "tollctl.h"
 #include "window.h"
 
-#ifndef TOLLGATE_LEDGER
-#define TOLLGATE_LEDGER "/var/lib/tollgate/ledger"
-#endif
-
 static const char keys_help[] =
 "usage: tollctl keys create [ATTRIBUTES] [--json] [--ledger DIR]\n"
 "       tollctl keys list [--all] [--json] [--ledger DIR]\n"

@@ -20,10 +20,6 @@
 #include "tollctl.h"
 #include "usage.h"
 
-#ifndef TOLLGATE_LEDGER
-#define TOLLGATE_LEDGER "/var/lib/tollgate/ledger"
-#endif
-
 #define LOGS_DEFAULT_LIMIT	20
 
 static const char logs_help[] =

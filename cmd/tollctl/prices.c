@@ -28,12 +28,6 @@
 #include "timeparse.h"
 #include "tollctl.h"
 
-#ifndef TOLLGATE_CONFIG
-#define TOLLGATE_CONFIG "/etc/tollgate/tollgate.yaml"
-#endif
-#ifndef TOLLGATE_VERSION
-#define TOLLGATE_VERSION "unknown"
-#endif
 /* Where fetch installs the community map: data the gateway reads, not configuration. */
 #ifndef TOLLGATE_PRICES_DIR
 #define TOLLGATE_PRICES_DIR "/var/lib/tollgate/prices"

@@ -20,10 +20,6 @@
 #include "timeparse.h"
 #include "tollctl.h"
 
-#ifndef TOLLGATE_LEDGER
-#define TOLLGATE_LEDGER "/var/lib/tollgate/ledger"
-#endif
-
 #define RECONCILE_DEFAULT_THRESHOLD10	100	/* 10.0% */
 
 static const char reconcile_help[] =

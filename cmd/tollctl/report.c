@@ -23,10 +23,6 @@
 #include "tollctl.h"
 #include "usage.h"
 
-#ifndef TOLLGATE_LEDGER
-#define TOLLGATE_LEDGER "/var/lib/tollgate/ledger"
-#endif
-
 /* ---- stat ------------------------------------------------------------------ */
 
 static const char stat_help[] =

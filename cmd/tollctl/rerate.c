@@ -24,11 +24,6 @@
 #include "timeparse.h"
 #include "tollctl.h"
 
-#ifndef TOLLGATE_LEDGER
-#define TOLLGATE_LEDGER "/var/lib/tollgate/ledger"
-#endif
-
-
 static const char rerate_help[] =
 "usage: tollctl rerate --prices FILE [--prices FILE ...] --since T --until T\n"
 "                      [--model M] [--as-of T] [--apply] [--ledger DIR]\n"

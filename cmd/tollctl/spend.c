@@ -26,10 +26,6 @@
 #include "timeparse.h"
 #include "tollctl.h"
 
-#ifndef TOLLGATE_LEDGER
-#define TOLLGATE_LEDGER "/var/lib/tollgate/ledger"
-#endif
-
 #define NS_PER_HOUR	3600000000000LL
 #define NS_PER_DAY	(24 * NS_PER_HOUR)
 #define REBUILD_BATCH	50000

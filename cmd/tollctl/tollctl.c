@@ -9,13 +9,6 @@
 #include "log.h"
 #include "tollctl.h"
 
-#ifndef TOLLGATE_CONFIG
-#define TOLLGATE_CONFIG "/etc/tollgate/tollgate.yaml"
-#endif
-#ifndef TOLLGATE_VERSION
-#define TOLLGATE_VERSION "unknown"
-#endif
-
 struct command {
 	const char	*name;
 	int		(*main)(int, char **);

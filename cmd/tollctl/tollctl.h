@@ -5,6 +5,17 @@
 #ifndef TOLLCTL_H
 #define TOLLCTL_H
 
+/* Where the packages put things: the build says (GNUmakefile); these stand in otherwise. */
+#ifndef TOLLGATE_LEDGER
+#define TOLLGATE_LEDGER "/var/lib/tollgate/ledger"
+#endif
+#ifndef TOLLGATE_CONFIG
+#define TOLLGATE_CONFIG "/etc/tollgate/tollgate.yaml"
+#endif
+#ifndef TOLLGATE_VERSION
+#define TOLLGATE_VERSION "unknown"
+#endif
+
 /* Exit codes shared by every command. */
 #define TOLLCTL_EXIT_OK		0
 #define TOLLCTL_EXIT_ERROR	1	/* bad arguments, unreadable or malformed input */
