@@ -50,6 +50,20 @@ get(const uint64_t *counter)
 	return __atomic_load_n(counter, __ATOMIC_RELAXED);
 }
 
+/* A counter of every worker's slot summed: the one at byte offset off in struct metrics_slot. */
+static uint64_t
+slots_sum(const struct metrics *m, size_t off)
+{
+	uint64_t total = 0;
+	size_t w;
+
+	for (w = 0; w < METRICS_SLOTS; w++)
+		total += get((const uint64_t *)((const char *)&m->slot[w] + off));
+	return total;
+}
+
+#define SLOTS_SUM(m, field)	slots_sum(m, offsetof(struct metrics_slot, field))
+
 int
 metrics_endpoint(const char *path)
 {
@@ -150,9 +164,7 @@ metrics_write(const struct metrics *m, struct buf *out)
 	    "# TYPE tollgate_responses_total counter\n");
 	for (i = 0; i < METRICS_ENDPOINTS; i++)
 		for (j = 0; j < METRICS_STATUSES; j++) {
-			for (total = 0, w = 0; w < METRICS_SLOTS; w++)
-				total += get(&m->slot[w].responses[i][j]);
-			if (total == 0)
+			if ((total = SLOTS_SUM(m, responses[i][j])) == 0)
 				continue;
 			status_label(j, code);
 			buf_printf(out, "tollgate_responses_total{endpoint=\"%s\",code=\"%s\"} %llu\n",
@@ -183,16 +195,11 @@ metrics_write(const struct metrics *m, struct buf *out)
 	}
 	buf_printf(out, "# HELP tollgate_usage_anomalies_total Records whose usage carried the flag.\n"
 	    "# TYPE tollgate_usage_anomalies_total counter\n");
-	for (i = 0; i < USAGE_FLAG_FLAG_COUNT; i++) {
-		for (total = 0, w = 0; w < METRICS_SLOTS; w++)
-			total += get(&m->slot[w].usage_flags[i]);
+	for (i = 0; i < USAGE_FLAG_FLAG_COUNT; i++)
 		buf_printf(out, "tollgate_usage_anomalies_total{flag=\"%s\"} %llu\n",
-		    usage_flag_name((unsigned)i), (unsigned long long)total);
-	}
-	for (total = 0, cum = 0, w = 0; w < METRICS_SLOTS; w++) {
-		total += get(&m->slot[w].provider_costs);
-		cum += get(&m->slot[w].cost_mismatches);
-	}
+		    usage_flag_name((unsigned)i), (unsigned long long)SLOTS_SUM(m, usage_flags[i]));
+	total = SLOTS_SUM(m, provider_costs);
+	cum = SLOTS_SUM(m, cost_mismatches);
 	buf_printf(out, "# HELP tollgate_provider_costs_total Records whose provider reported its own cost.\n"
 	    "# TYPE tollgate_provider_costs_total counter\n"
 	    "tollgate_provider_costs_total %llu\n"
@@ -200,10 +207,8 @@ metrics_write(const struct metrics *m, struct buf *out)
 	    "# TYPE tollgate_cost_mismatches_total counter\n"
 	    "tollgate_cost_mismatches_total %llu\n", (unsigned long long)total,
 	    (unsigned long long)cum);
-	for (total = 0, cum = 0, w = 0; w < METRICS_SLOTS; w++) {
-		total += get(&m->slot[w].records);
-		cum += get(&m->slot[w].records_unwritten);
-	}
+	total = SLOTS_SUM(m, records);
+	cum = SLOTS_SUM(m, records_unwritten);
 	buf_printf(out, "# HELP tollgate_records_committed_total Spend records committed to the ledger by workers.\n"
 	    "# TYPE tollgate_records_committed_total counter\n"
 	    "tollgate_records_committed_total %llu\n"
