@@ -14,14 +14,13 @@
 
 #include "buf.h"
 #include "clock.h"
-#include "cost.h"
 #include "json.h"
 #include "ledger.h"
 #include "log.h"
 #include "money.h"
 #include "pricemap.h"
-#include "reconcile.h"
 #include "record.h"
+#include "reprice.h"
 #include "timeparse.h"
 #include "tollctl.h"
 
@@ -43,100 +42,26 @@ static const char whatif_help[] =
 "installed price map).  Exit status: 0; 1 on errors, or when MODEL is not in the\n"
 "price map.\n";
 
-enum whatif_by { BY_MODEL, BY_KEY, BY_TEAM, BY_USER, BY_CUSTOMER };
-
-struct group {
-	char		name[128];
-	uint64_t	requests;
-	money_sum	recorded, as;
-	int64_t		unpriced[RECORD_TOKEN_COUNT];	/* quantities the target does not price */
-};
-
+/* The question and its answer (lib/reprice.h, which the spend API's /spend/whatif shares). */
 struct whatif {
-	const struct price_table	*t;
-	const struct price_entry	*as;
-	const char			*model;
-	enum whatif_by			 by;
-	int				 tier;		/* -1: as served */
-	int				 batch;
-	struct group			*g;
-	size_t				 n, cap;
-	int				 oom;
+	struct reprice	 r;
+	int		 oom;
 };
-
-static const char *
-group_name(const struct whatif *w, const struct record *r)
-{
-	switch (w->by) {
-	case BY_KEY:
-		return r->key;
-	case BY_TEAM:
-		return r->team;
-	case BY_USER:
-		return r->user;
-	case BY_CUSTOMER:
-		return r->customer;
-	case BY_MODEL:
-		break;
-	}
-	return r->priced_as[0] ? r->priced_as : r->model_requested;
-}
-
-static struct group *
-group_for(struct whatif *w, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < w->n; i++)
-		if (strcmp(w->g[i].name, name) == 0)
-			return &w->g[i];
-	if (ARRAY_GROW(w->g, w->n, w->cap) < 0)
-		return NULL;
-	memset(&w->g[w->n], 0, sizeof(w->g[0]));
-	snprintf(w->g[w->n].name, sizeof(w->g[0].name), "%s", name);
-	return &w->g[w->n++];
-}
-
-/* The cost part that prices token category i (the two enums share their first 13 places). */
-_Static_assert((int)RECORD_TOK_SEARCH == (int)COST_SEARCH &&
-    (int)RECORD_TOK_DURATION_MS == (int)COST_DURATION && (int)RECORD_TOKEN_COUNT == (int)COST_REQUEST,
-    "record token categories and cost parts line up");
 
 static int
 visit(void *arg, const struct record *r)
 {
 	struct whatif *w = arg;
-	struct cost_options o;
-	struct group *g;
-	struct usage u;
-	struct cost c;
-	int i;
 
-	if (w->model && !reconcile_record_matches(r, w->model))
-		return 0;
-	if ((g = group_for(w, group_name(w, r))) == NULL) {
+	if (reprice_add(&w->r, r) < 0) {
 		w->oom = 1;
 		return 1;
 	}
-	g->recorded += r->total;
-	if (r->flags & RECORD_FLAG_ADJUSTMENT)
-		return 0;	/* a re-rating of a request counted here already */
-	g->requests++;
-	tollctl_record_usage(r, &u);
-	cost_options_init(&o);
-	if (w->tier >= 0)
-		u.tier = (uint8_t)w->tier;
-	o.batch = w->batch;
-	cost_compute(w->t, w->as, &u, &o, &c);
-	g->as += c.total;
-	for (i = 0; i < RECORD_TOKEN_COUNT; i++)
-		if (r->tokens[i] > 0 && c.part[i] == 0 && i != RECORD_TOK_DURATION_MS)
-			g->unpriced[i] += r->tokens[i];
 	return 0;
 }
 
 static void
-unpriced_text(const struct group *g, struct buf *o, int json)
+unpriced_text(const struct reprice_group *g, struct buf *o, int json)
 {
 	size_t mark = o->len;
 	int i;
@@ -166,8 +91,8 @@ write_report(const struct whatif *w, const char *as, int json, struct buf *o)
 	else
 		buf_printf(o, "%-32s %10s %20s %20s %20s  %s\n", "GROUP", "REQUESTS", "RECORDED USD",
 		    "AS TARGET USD", "DIFFERENCE USD", "NOT PRICED BY TARGET");
-	for (i = 0; i < w->n; i++) {
-		const struct group *g = &w->g[i];
+	for (i = 0; i < w->r.ngroups; i++) {
+		const struct reprice_group *g = &w->r.groups[i];
 
 		money_format(g->recorded, MONEY_COST_SCALE, a);
 		money_format(g->as, MONEY_COST_SCALE, b);
@@ -190,20 +115,6 @@ write_report(const struct whatif *w, const char *as, int json, struct buf *o)
 		}
 	}
 	buf_printf(o, json ? "]\n" : "");
-}
-
-static int
-by_from_name(const char *s, enum whatif_by *out)
-{
-	static const char *const names[] = { "model", "key", "team", "user", "customer" };
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(s, names[i]) == 0) {
-			*out = (enum whatif_by)i;
-			return 0;
-		}
-	return -1;
 }
 
 int
@@ -232,26 +143,23 @@ whatif_main(int argc, char **argv)
 	int64_t since_ns, until_ns, now = clock_now_ns();
 	int nprices = 0, json = 0, ch, rc = TOLLCTL_EXIT_ERROR;
 
-	w.tier = -1;
+	w.r.tier = -1;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "s:u:a:m:t:b:p:l:f:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's': since = optarg; break;
 		case 'u': until = optarg; break;
 		case 'a': as = optarg; break;
-		case 'm': w.model = optarg; break;
+		case 'm': w.r.model = optarg; break;
 		case 'l': dir = optarg; break;
 		case 't':
-			if (strcmp(optarg, "batch") == 0) {
-				w.batch = 1;
-				w.tier = PRICE_TIER_STANDARD;
-			} else if (price_tier_from_name(optarg, &w.tier) < 0) {
+			if (reprice_tier_from_name(optarg, &w.r.tier, &w.r.batch) < 0) {
 				log_error("--tier: '%s' is not standard, batch, flex or priority", optarg);
 				return TOLLCTL_EXIT_ERROR;
 			}
 			break;
 		case 'b':
-			if (by_from_name(optarg, &w.by) < 0) {
+			if (reprice_by_from_name(optarg, &w.r.by) < 0) {
 				log_error("--by: '%s' is not key, team, user, customer or model", optarg);
 				return TOLLCTL_EXIT_ERROR;
 			}
@@ -292,8 +200,8 @@ whatif_main(int argc, char **argv)
 	}
 	if ((t = tollctl_load_prices(prices, nprices, 1)) == NULL)
 		goto out;
-	w.t = t;
-	if ((w.as = price_lookup(t, as, strlen(as))) == NULL) {
+	w.r.table = t;
+	if ((w.r.as = price_lookup(t, as, strlen(as))) == NULL) {
 		log_error("--as: model '%s' is not in the price map", as);
 		goto out;
 	}
@@ -305,7 +213,7 @@ whatif_main(int argc, char **argv)
 		log_error("cannot read ledger '%s'%s", dir, w.oom ? ": out of memory" : "");
 		goto out;
 	}
-	write_report(&w, price_str(t, w.as->name), json, &o);
+	write_report(&w, price_str(t, w.r.as->name), json, &o);
 	if (o.len && fwrite(o.data, 1, o.len, stdout) != o.len) {
 		log_error("cannot write the report");
 		goto out;
@@ -314,7 +222,7 @@ whatif_main(int argc, char **argv)
 out:
 	ledger_close(l);
 	free(t);
-	free(w.g);
+	reprice_release(&w.r);
 	buf_release(&o);
 	return rc;
 }
